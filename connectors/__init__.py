@@ -1,0 +1,31 @@
+"""Connectors: talk to outside systems (databases, files, APIs). Nothing here imports pipedag.
+
+Example::
+
+    from connectors import connect
+    batches = connect("shop").read("public.orders")
+"""
+
+from connectors.base import Connection
+from connectors.errors import (
+    ConfigFileError,
+    ConnectionConfigError,
+    SourceError,
+    SourceUnavailableError,
+    StagehouseError,
+)
+from connectors.files import FilesConnection
+from connectors.registry import connect
+from connectors.sql import SqlConnection
+
+__all__ = [
+    "ConfigFileError",
+    "Connection",
+    "ConnectionConfigError",
+    "FilesConnection",
+    "SourceError",
+    "SourceUnavailableError",
+    "SqlConnection",
+    "StagehouseError",
+    "connect",
+]

@@ -1,0 +1,48 @@
+"""Errors Stagehouse raises on purpose.
+
+Each error carries the objects it is about as fields (``connection``, ``table``, ...) and a
+one-line message that names them and says what to do, so the CLI can print it as is.
+
+Example::
+
+    try:
+        connect("crm")
+    except ConnectionConfigError as exc:
+        print(exc.connection, exc)
+"""
+
+from __future__ import annotations
+
+
+class StagehouseError(Exception):
+    """Base class: the CLI prints these as one line without a traceback."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+
+class ConfigFileError(StagehouseError):
+    """pipedag.yaml is missing or malformed."""
+
+
+class ConnectionConfigError(StagehouseError):
+    """A named connection is unknown, has a wrong field, or lacks an environment variable."""
+
+    def __init__(self, connection: str, problem: str) -> None:
+        super().__init__(f"connection '{connection}': {problem}", connection=connection, problem=problem)
+
+
+class SourceError(StagehouseError):
+    """Reading from an outside system failed: unreachable, unknown table, bad query, bad file."""
+
+    def __init__(self, connection: str, obj: str, problem: str) -> None:
+        super().__init__(
+            f"connection '{connection}', {obj}: {problem}", connection=connection, obj=obj, problem=problem
+        )
+
+
+class SourceUnavailableError(SourceError):
+    """The outside system did not answer; retrying later may succeed."""

@@ -1,0 +1,77 @@
+"""``connect(name)``: turn a connection declared in pipedag.yaml into a connection object.
+
+A connector kind is a config class and a connection class in its own subpackage; adding a kind
+is one subpackage and one entry in ``KINDS``.
+
+Example::
+
+    shop = connect("shop")                       # instance from $STAGEHOUSE_INSTANCE or 'local'
+    shop = connect("shop", instance="postgres")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from connectors.base import Connection, ConnectionConfig
+from connectors.errors import ConnectionConfigError
+from connectors.files import FilesConnection, FilesConnectionConfig
+from connectors.files.source import resolve_folder
+from connectors.placeholders import MissingEnvironmentVariable, expand
+from connectors.settings import connection_specs
+from connectors.sql import SqlConnection, SqlConnectionConfig
+
+
+def _sql(name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
+    return SqlConnection(name, config, expand(config.url))
+
+
+def _files(name: str, config: FilesConnectionConfig, base_dir: Path) -> FilesConnection:
+    return FilesConnection(name, config, resolve_folder(name, expand(config.path), base_dir))
+
+
+KINDS: dict[str, tuple[type[ConnectionConfig], Callable[[str, Any, Path], Connection]]] = {
+    "sql": (SqlConnectionConfig, _sql),
+    "files": (FilesConnectionConfig, _files),
+}
+
+
+def parse_config(name: str, spec: Any) -> ConnectionConfig:
+    """Validate one declaration; a wrong or missing field is named in the error."""
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise ConnectionConfigError(name, f"needs a 'type' field, one of: {', '.join(KINDS)}")
+    if spec["type"] not in KINDS:
+        raise ConnectionConfigError(name, f"unknown type '{spec['type']}', use one of: {', '.join(KINDS)}")
+    config_class, _ = KINDS[spec["type"]]
+    try:
+        return TypeAdapter(config_class).validate_python(dict(spec))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc']) or '(root)'}': {err['msg']}" for err in exc.errors()
+        )
+        raise ConnectionConfigError(name, problems) from exc
+
+
+def connect(
+    name: str,
+    *,
+    instance: str | None = None,
+    specs: Mapping[str, Any] | None = None,
+    base_dir: Path | None = None,
+) -> Connection:
+    """The connection ``name`` as declared for ``instance`` (or in ``specs`` when given)."""
+    if specs is None:
+        specs, base_dir = connection_specs(instance)
+    if name not in specs:
+        known = ", ".join(sorted(specs)) or "none declared"
+        raise ConnectionConfigError(name, f"not declared under attrs.connections in pipedag.yaml (known: {known})")
+    config = parse_config(name, specs[name])
+    _, factory = KINDS[config.type]
+    try:
+        return factory(name, config, base_dir or Path.cwd())
+    except MissingEnvironmentVariable as exc:
+        raise ConnectionConfigError(name, f"environment variable {exc.name} is not set; export it before running") from exc

@@ -1,0 +1,84 @@
+"""Find pipedag.yaml and the connections an instance declares under ``attrs.connections``.
+
+pipedag merges ``instances.__any__`` with the chosen instance; we do the same for
+``attrs.connections`` so each instance can point a connection elsewhere. This module reads the
+file itself (connectors know nothing of pipedag); inside a running flow, tasks pass pipedag's
+already-merged ``ConfigContext.attrs`` instead.
+
+Example::
+
+    specs = connection_specs(instance="postgres")
+    specs["shop"]  # {'type': 'sql', 'url': 'postgresql://...'}
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connectors.errors import ConfigFileError
+
+CONFIG_NAMES = ("pipedag.yaml", "pipedag.yml")
+DEFAULT_INSTANCE = "local"
+
+
+def default_instance() -> str:
+    """The instance used when none is named: ``$STAGEHOUSE_INSTANCE``, else ``local``."""
+    return os.environ.get("STAGEHOUSE_INSTANCE", DEFAULT_INSTANCE)
+
+
+def find_config_file() -> Path:
+    """``$PIPEDAG_CONFIG`` (a file or a folder), else the first pipedag.yaml from cwd upward."""
+    if env := os.environ.get("PIPEDAG_CONFIG"):
+        path = Path(env).expanduser().resolve()
+        candidates = [path] if path.is_file() else [path / name for name in CONFIG_NAMES]
+    else:
+        cwd = Path.cwd().resolve()
+        candidates = [folder / name for folder in (cwd, *cwd.parents) for name in CONFIG_NAMES]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    where = os.environ.get("PIPEDAG_CONFIG") or f"{Path.cwd()} or its parents"
+    raise ConfigFileError(f"no pipedag.yaml found in {where}; run from the project folder or set PIPEDAG_CONFIG")
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The parsed YAML document, with a clear error for a broken file."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigFileError(f"{path}: cannot read ({exc})", path=path) from exc
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{path}: expected a mapping at the top level", path=path)
+    return data
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` merged into a copy of ``base``, nested dicts merged key by key."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def instance_section(document: dict[str, Any], instance: str) -> dict[str, Any]:
+    """``instances.__any__`` deep-merged with ``instances.<instance>``."""
+    instances = document.get("instances") or {}
+    if instance not in instances:
+        known = ", ".join(k for k in instances if k != "__any__")
+        raise ConfigFileError(f"instance '{instance}' is not in pipedag.yaml (instances: {known})", instance=instance)
+    return deep_merge(instances.get("__any__") or {}, instances[instance] or {})
+
+
+def connection_specs(instance: str | None = None, path: Path | None = None) -> tuple[dict[str, Any], Path]:
+    """The raw connection declarations of an instance and the folder relative paths start from."""
+    path = path or find_config_file()
+    section = instance_section(load_config_file(path), instance or default_instance())
+    return dict((section.get("attrs") or {}).get("connections") or {}), path.parent

@@ -1,0 +1,151 @@
+"""Read tables and queries from a SQL database as a stream of Arrow record batches.
+
+Bulk reads go through DuckDB's scanner for the backend (PostgreSQL COPY, MySQL, SQLite, DuckDB
+files); other SQLAlchemy URLs are streamed with a server-side cursor. Small metadata questions
+(row counts, primary keys) go to the database itself through SQLAlchemy.
+
+Example::
+
+    shop = connect("shop")
+    for batch in shop.read("public.orders"):
+        ...
+    shop.read(query="SELECT id, total FROM orders WHERE total > 100")
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from connectors.base import Connection
+from connectors.duckdb_scan import open_duckdb, quote_identifier, quote_literal, stream
+from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError
+from connectors.sql.config import SqlConnectionConfig
+from connectors.sql.generic import stream_sqlalchemy
+from connectors.sql.scanners import SCANNERS
+
+SOURCE_ALIAS = "src"
+DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
+
+
+def parse_url(name: str, text: str) -> URL:
+    """The SQLAlchemy URL of a connection, with a bare backend mapped to a driver we ship."""
+    try:
+        url = make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise ConnectionConfigError(name, f"url is not a SQLAlchemy URL ({exc})") from exc
+    if url.drivername in DEFAULT_DRIVERS:
+        url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
+    return url
+
+
+class SqlConnection(Connection):
+    """A SQL database named in pipedag.yaml."""
+
+    config: SqlConnectionConfig
+
+    def __init__(self, name: str, config: SqlConnectionConfig, url: str) -> None:
+        super().__init__(name, config)
+        self.url = parse_url(name, url)
+        self.backend = self.url.get_backend_name()
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked: safe for logs and error messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    @cached_property
+    def engine(self) -> sa.Engine:
+        """A SQLAlchemy engine on the source, for metadata and small queries."""
+        try:
+            return sa.create_engine(self.url, pool_pre_ping=True)
+        except (ImportError, sa.exc.NoSuchModuleError) as exc:
+            raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
+
+    def split_table(self, table: str) -> tuple[str | None, str]:
+        """``"schema.table"`` -> (schema, table); a bare name -> (None, table)."""
+        schema, _, name = table.rpartition(".")
+        return (schema or None), name
+
+    def read(self, table: str | None = None, *, query: str | None = None, batch_rows: int | None = None) -> pa.RecordBatchReader:
+        """Stream a table (``"schema.table"`` or ``"table"``) or a query in the source's own SQL."""
+        if (table is None) == (query is None):
+            raise ValueError("read() takes either a table or a query")
+        rows = batch_rows or self.config.batch_rows
+        obj = f"table '{table}'" if table else "query"
+        if self.backend not in SCANNERS:
+            return self._read_generic(table, query, rows, obj)
+        scanner = SCANNERS[self.backend]
+        con = open_duckdb([scanner.extension] if scanner.extension else [])
+        try:
+            con.execute(scanner.attach_sql(self.url, SOURCE_ALIAS))
+        except duckdb.Error as exc:
+            con.close()
+            raise SourceUnavailableError(self.name, self.display_url, _first_line(exc, self.url)) from exc
+        if table is not None:
+            schema, name = self.split_table(table)
+            schema = schema or scanner.default_schema(self.url)
+            sql = f"SELECT * FROM {SOURCE_ALIAS}.{quote_identifier(schema)}.{quote_identifier(name)}"
+        elif scanner.passthrough_function:
+            sql = f"SELECT * FROM {scanner.passthrough_function}('{SOURCE_ALIAS}', {quote_literal(query)})"
+        else:
+            con.execute(f"USE {SOURCE_ALIAS}")
+            sql = query
+        return stream(con, sql, batch_rows=rows, on_error=lambda exc: SourceError(self.name, obj, _first_line(exc, self.url)))
+
+    def _read_generic(self, table: str | None, query: str | None, rows: int, obj: str) -> pa.RecordBatchReader:
+        if table is not None:
+            schema, name = self.split_table(table)
+            stmt: sa.Executable = sa.select(sa.text("*")).select_from(sa.table(name, schema=schema))
+        else:
+            stmt = sa.text(query)
+        return stream_sqlalchemy(self.engine, stmt, batch_rows=rows, on_error=lambda exc: self._error(obj, exc))
+
+    def freshness(self, table: str | None = None, *, query: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """Row count and, given a cursor column, its maximum: cheap to ask, changes when data does.
+
+        Asked of the database itself (``SELECT count(*), max(cursor)``), so it costs an index or
+        a table scan in the source, never a transfer.
+        """
+        if table is not None:
+            schema, name = self.split_table(table)
+            source: sa.FromClause = sa.table(name, schema=schema)
+            obj = f"table '{table}'"
+        else:
+            source = sa.text(query).columns().subquery("q")
+            obj = "query"
+        columns = [sa.func.count().label("rows")]
+        if cursor:
+            columns.append(sa.func.max(sa.column(cursor)).label("max_cursor"))
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(*columns).select_from(source)).mappings().one()
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error(obj, exc) from exc
+        return {key: (value if isinstance(value, (int, float, str)) or value is None else str(value)) for key, value in row.items()}
+
+    def primary_key(self, table: str) -> list[str]:
+        """The source table's primary key columns (empty when it has none)."""
+        schema, name = self.split_table(table)
+        try:
+            return list(sa.inspect(self.engine).get_pk_constraint(name, schema=schema)["constrained_columns"])
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error(f"table '{table}'", exc) from exc
+
+    def _error(self, obj: str, exc: Exception) -> SourceError:
+        if isinstance(exc, sa.exc.OperationalError) and "connect" in str(exc).lower():
+            return SourceUnavailableError(self.name, self.display_url, _first_line(exc, self.url))
+        return SourceError(self.name, obj, _first_line(exc, self.url))
+
+
+def _first_line(exc: Exception, url: URL) -> str:
+    """The useful first line of a driver error, with the password scrubbed out."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text

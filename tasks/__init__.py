@@ -1,0 +1,31 @@
+"""Tasks: pipedag tasks built from connectors — sync sources, transform tables.
+
+Plain ``@materialize`` tasks mix freely with these; Stagehouse adds to pipedag, it does not hide it.
+
+Example::
+
+    from pydiverse.pipedag import Flow, Stage
+    from tasks import sync, sql_transform
+
+    with Flow("demo") as flow:
+        with Stage("raw"):
+            flights = sync("nyc", "flights.csv.zip")
+"""
+
+from tasks.arrow_stream import ArrowStream
+from tasks.connections import connection
+from tasks.errors import StoreWriteError, TaskDefinitionError
+from tasks.sync import sync
+from tasks.transform import TableRef, pandas_transform, polars_transform, sql_transform
+
+__all__ = [
+    "ArrowStream",
+    "StoreWriteError",
+    "TableRef",
+    "TaskDefinitionError",
+    "connection",
+    "pandas_transform",
+    "polars_transform",
+    "sql_transform",
+    "sync",
+]

@@ -1,0 +1,26 @@
+"""Open the connections of the instance a flow runs on.
+
+Inside a run, pipedag's ConfigContext holds the merged ``attrs`` of the chosen instance, so a
+flow run with ``--instance postgres`` reads the connections declared for ``postgres``.
+
+Example::
+
+    shop = connection("shop")  # inside a task
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydiverse.pipedag import ConfigContext
+
+from connectors import Connection, connect
+
+PROJECT_DIR_ATTR = "project_dir"
+
+
+def connection(name: str) -> Connection:
+    """The connection ``name`` as declared for the running instance."""
+    attrs = ConfigContext.get().attrs
+    specs = attrs.get("connections") or {}
+    return connect(name, specs=specs, base_dir=Path(attrs.get(PROJECT_DIR_ATTR) or Path.cwd()))

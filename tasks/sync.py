@@ -1,0 +1,123 @@
+"""``sync``: a pipedag task that copies a source table, query or file set into the stage.
+
+The task is cached on the source's freshness: the content hash of the matching files, or the
+row count (and maximum of a cursor column) of a SQL table or query, or an explicit ``cache``.
+An unchanged source is CACHE_VALID on rerun; a changed one re-runs this task and, through
+pipedag's input hashing, exactly the tasks downstream of it.
+
+Example::
+
+    with Flow("shop") as flow:
+        with Stage("raw"):
+            orders = sync("shop_db", "public.orders", cursor="updated_at")
+            rates = sync("drops", "rates_*.csv", name="rates", primary_key="currency")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import PurePath
+from typing import Any
+
+from pydiverse.pipedag import Table, materialize
+
+from connectors import FilesConnection, SqlConnection
+from connectors.files.formats import file_format
+from tasks.arrow_stream import ArrowStream
+from tasks.connections import connection as open_connection
+from tasks.errors import TaskDefinitionError
+from tasks.keys import physical_key
+
+SYNC_VERSION = "stagehouse-sync-1"
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+GLOB_CHARS = set("*?[")
+
+
+def output_name(table: str | None, query: str | None, name: str | None) -> str:
+    """The store table's name: ``name``, else the source table's or file's base name."""
+    if name is None:
+        if table is None or GLOB_CHARS & set(table):
+            raise TaskDefinitionError("sync of a query or a file glob needs name='table_name' for the store table")
+        path = PurePath(table)
+        name = path.name.split(".")[0] if file_format(path) else table.rpartition(".")[2]
+    if not IDENTIFIER.match(name):
+        raise TaskDefinitionError(f"'{name}' is not usable as a table name; pass name= with letters, digits and _")
+    return name.lower()
+
+
+def _key_list(primary_key: str | list[str] | None) -> list[str] | None:
+    if primary_key is None:
+        return None
+    return [primary_key] if isinstance(primary_key, str) else list(primary_key)
+
+
+def _freshness(
+    connection: str,
+    table: str | None,
+    query: str | None,
+    name: str,
+    primary_key: list[str] | None,
+    cursor: str | None,
+    cache: Any,
+) -> Any:
+    """What decides whether the source changed since the last run (pipedag's cache function)."""
+    if cache is not None:
+        return cache() if callable(cache) else cache
+    conn = open_connection(connection)
+    if isinstance(conn, FilesConnection):
+        return {"files": conn.fingerprint(table)}
+    return conn.freshness(table, query=query, cursor=cursor)
+
+
+def _sync(
+    connection: str,
+    table: str | None,
+    query: str | None,
+    name: str,
+    primary_key: list[str] | None,
+    cursor: str | None,
+    cache: Any,
+) -> Table:
+    conn = open_connection(connection)
+    if isinstance(conn, FilesConnection):
+        reader = conn.read(table)
+        source = f"connection '{connection}', files '{table}'"
+    elif isinstance(conn, SqlConnection):
+        reader = conn.read(table, query=query)
+        source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
+        if primary_key is None and table is not None:
+            primary_key = conn.primary_key(table) or None
+    else:
+        raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
+    return Table(ArrowStream(reader, source, unique_key=primary_key), name, primary_key=physical_key(primary_key))
+
+
+def sync(
+    connection: str,
+    table: str | None = None,
+    *,
+    query: str | None = None,
+    name: str | None = None,
+    primary_key: str | list[str] | None = None,
+    cursor: str | None = None,
+    cache: Callable[[], Any] | Any = None,
+    version: str | None = None,
+):
+    """Add a task to the current stage that copies ``table`` (or ``query``) from ``connection``.
+
+    ``table`` is ``"schema.table"`` for SQL connections and a glob for file connections.
+    ``primary_key`` defaults to the SQL source table's own key. ``cursor`` names a column whose
+    maximum joins the row count in the freshness check. ``version`` forces a rerun when bumped.
+    Returns the task's output, to pass to downstream tasks.
+    """
+    if (table is None) == (query is None):
+        raise TaskDefinitionError("sync() takes either a table (or file glob) or query=")
+    out = output_name(table, query, name)
+    task = materialize(
+        _sync,
+        name=f"sync_{out}",
+        version=f"{SYNC_VERSION}/{version or 0}",
+        cache=_freshness,
+    )
+    return task(connection, table, query, out, _key_list(primary_key), cursor, cache)
