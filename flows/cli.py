@@ -42,7 +42,7 @@ def main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show pipedag's INFO log."),
 ) -> None:
     _options["debug"] = debug
-    setup_quiet_logging(logging.INFO if (debug or verbose) else logging.WARNING)
+    setup_quiet_logging(logging.INFO if (debug or verbose) else logging.WARNING, show_task_tracebacks=debug)
 
 
 def fail(exc: BaseException) -> None:

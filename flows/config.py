@@ -67,7 +67,17 @@ def config_context(instance: str | None = None, path: Path | None = None) -> Con
     return config.get(instance=name)
 
 
-def setup_quiet_logging(level: int = logging.WARNING) -> None:
+class _DropReportedFailures(logging.Filter):
+    """Drops pipedag's per-task failure tracebacks: the runner reports each failure as one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, dict) and str(record.msg.get("event", "")).startswith("Task failed"))
+
+
+def setup_quiet_logging(level: int = logging.WARNING, show_task_tracebacks: bool = False) -> None:
     """pipedag logs every IPC message at DEBUG; Stagehouse shows warnings unless asked for more."""
     setup_logging(log_level=level)
+    if not show_task_tracebacks:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_DropReportedFailures())
     warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection on indices")

@@ -1,0 +1,88 @@
+"""The `stagehouse` command as a user runs it: a real subprocess, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import missing_server
+from tests.sources import ORDERS, write_shop
+
+STAGEHOUSE = str(Path(sys.executable).parent / "stagehouse")
+
+
+def stagehouse(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([STAGEHOUSE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_run_one_stage_then_the_next(project):
+    write_shop(project.files)
+    raw = stagehouse("run", "files_mart", "--stage", "raw", "--instance", project.instance, cwd=project.root)
+    assert raw.returncode == 0, raw.stderr
+    lines = {line.split("│")[1].strip(): line for line in raw.stdout.splitlines() if line.count("│") >= 5}
+    assert "COMPLETED" in lines["sync_orders"] and "3" in lines["sync_orders"]
+    assert "SKIPPED" in lines["order_totals"]
+    assert len(project.read("raw", "orders")) == 3
+
+    mart = stagehouse("run", "files_mart", "-s", "mart", cwd=project.root)
+    assert mart.returncode == 0, mart.stderr
+    assert "order_totals" in mart.stdout and "COMPLETED" in mart.stdout
+    assert len(project.read("mart", "order_totals")) == 2
+
+
+def test_failed_run_exits_nonzero_with_one_line_naming_the_source(project):
+    write_shop(project.files)
+    assert stagehouse("run", "files_mart", cwd=project.root).returncode == 0
+    (project.files / "customers.csv").unlink()
+    write_shop(project.files, orders=ORDERS + [(4, 20, 1)], customers=None)
+
+    failed = stagehouse("run", "files_mart", cwd=project.root)
+    assert failed.returncode == 1
+    error_lines = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert len(error_lines) == 1, failed.stderr
+    assert error_lines[0].startswith("Error: connection 'files', files 'customers.csv'")
+    assert "FAILED" in failed.stdout
+    assert len(project.read("raw", "orders")) == 3
+
+    debug = stagehouse("--debug", "run", "files_mart", cwd=project.root)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_unknown_flow_and_instance(project):
+    unknown = stagehouse("run", "nope", cwd=project.root)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().startswith("Error: no flow 'nope' (flows: files_mart")
+    bad_instance = stagehouse("run", "files_mart", "-i", "staging", cwd=project.root)
+    assert bad_instance.returncode == 1
+    assert "instance 'staging' is not in pipedag.yaml" in bad_instance.stderr
+
+
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_list_shows_flows_with_description(project):
+    listed = stagehouse("list", cwd=project.root)
+    assert listed.returncode == 0
+    assert "files_mart" in listed.stdout and "nycflights" in listed.stdout
+    assert "Test flow: orders and customers" in listed.stdout
+
+
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_visualize_prints_self_hosted_kroki_url_and_writes_svg(project, monkeypatch):
+    monkeypatch.setenv("STAGEHOUSE_KROKI_URL", "http://kroki.internal:8000")
+    shown = stagehouse("visualize", "files_mart", "--out", str(project.root / "g.svg"), cwd=project.root)
+    assert shown.returncode == 0, shown.stderr
+    url = shown.stdout.split()[0]
+    prefix = "http://kroki.internal:8000/graphviz/svg/"
+    assert url.startswith(prefix)
+    dot = zlib.decompress(base64.urlsafe_b64decode(url.removeprefix(prefix))).decode()
+    assert "sync_orders" in dot and "order_totals" in dot
+    if "no SVG" in shown.stderr:
+        missing_server("Graphviz's dot is not installed (apt-get install graphviz)")
+    assert (project.root / "g.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
