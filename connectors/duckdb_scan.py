@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import duckdb
 import duckdb_extensions
@@ -23,13 +24,45 @@ import pyarrow as pa
 DUCKDB_MEMORY_LIMIT = "1GB"
 
 
-def open_duckdb(extensions: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
-    """A private in-memory DuckDB with the named extensions loaded from their wheels."""
-    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+def load_extensions(con, extensions: Iterable[str]) -> None:
+    """Load DuckDB extensions into ``con`` from their wheels (never from the network)."""
     for name in extensions:
         duckdb_extensions.import_extension(name, con=con)
         con.execute(f"LOAD {name}")
+
+
+def open_duckdb(extensions: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB with the named extensions loaded from their wheels."""
+    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+    load_extensions(con, extensions)
     return con
+
+
+@dataclass(frozen=True)
+class DuckDBScan:
+    """How DuckDB reads a source in place: extensions, an ATTACH, and a SELECT over the alias.
+
+    A DuckDB table store can run the plan inside its own connection
+    (``CREATE TABLE t AS <relation>``), so rows never leave DuckDB; any other consumer gets an
+    Arrow stream from a private DuckDB (``SqlConnection.read``).
+    """
+
+    extensions: tuple[str, ...]
+    attach_sql: Callable[[str], str]
+    relation: Callable[[str], str]
+    on_attach_error: Callable[[Exception], Exception]
+    on_error: Callable[[Exception], Exception]
+    use_catalog: bool = False
+
+    def attach(self, con, alias: str) -> None:
+        """Load the extensions and attach the source as ``alias`` (read-only)."""
+        try:
+            load_extensions(con, self.extensions)
+            con.execute(self.attach_sql(alias))
+            if self.use_catalog:
+                con.execute(f"USE {alias}")
+        except duckdb.Error as exc:
+            raise self.on_attach_error(exc) from exc
 
 
 def quote_literal(text: str) -> str:

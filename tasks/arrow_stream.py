@@ -14,13 +14,14 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 from pydiverse.pipedag import Table
 from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 from pydiverse.pipedag.materialize.table_hook_base import CanMatResult, CanRetResult, TableHook
 
+from connectors.duckdb_scan import DuckDBScan
 from connectors.errors import StagehouseError
 from tasks import progress
 from tasks.errors import StoreWriteError
@@ -31,16 +32,29 @@ from tasks.store_writers import write_stream
 class ArrowStream:
     """A one-shot stream of record batches, where it comes from, and a key to check after loading.
 
+    ``reader`` may be a factory, so a store that does not need the stream never opens it: with
+    ``scan`` set, a DuckDB store reads the source in place instead (``store_writers``).
     ``unique_key`` is checked in the database after the write, for stores where pipedag cannot
     keep a physical primary key (see ``tasks.keys``).
     """
 
-    def __init__(self, reader: pa.RecordBatchReader, source: str, unique_key: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        reader: pa.RecordBatchReader | Callable[[], pa.RecordBatchReader],
+        source: str,
+        unique_key: list[str] | None = None,
+        scan: DuckDBScan | None = None,
+    ) -> None:
         self.reader = reader
         self.source = source
         self.unique_key = unique_key
+        self.scan = scan
         self.rows = 0
         self.failure: BaseException | None = None
+
+    def open(self) -> pa.RecordBatchReader:
+        """The reader; opened only now when it was given as a factory."""
+        return self.reader() if callable(self.reader) else self.reader
 
     def counted(self, task: str) -> pa.RecordBatchReader:
         """The same stream, counting rows, reporting progress and keeping the source's own error.
@@ -49,9 +63,11 @@ class ArrowStream:
         keeping the original lets us re-raise the Stagehouse error that names the source.
         """
 
+        reader = self.open()
+
         def batches() -> Iterator[pa.RecordBatch]:
             try:
-                for batch in self.reader:
+                for batch in reader:
                     self.rows += batch.num_rows
                     progress.report(task, self.rows)
                     yield batch
@@ -59,7 +75,7 @@ class ArrowStream:
                 self.failure = exc
                 raise
 
-        return pa.RecordBatchReader.from_batches(self.reader.schema, batches())
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 @SQLTableStore.register_table()
@@ -79,7 +95,7 @@ class ArrowStreamTableHook(TableHook[SQLTableStore]):
         stream: ArrowStream = table.obj
         schema = store.get_schema(stage_name)
         try:
-            write_stream(store.engine, schema.get(), table.name, stream.counted(table.name))
+            write_stream(store.engine, schema.get(), table.name, lambda: stream.counted(table.name), scan=stream.scan)
         except StagehouseError:
             raise
         except Exception as exc:

@@ -1,29 +1,60 @@
 """Write an Arrow stream into a new table of the table store with the store's bulk path.
 
 One writer per store dialect, chosen from data (``WRITERS``), in the spirit of pipedag's dialect
-registry: DuckDB scans the Arrow stream itself (``CREATE TABLE AS SELECT * FROM stream``);
-PostgreSQL receives it through ADBC's binary COPY. Memory stays bounded by one batch plus what
-the database buffers, whatever the table's size.
+registry: DuckDB scans the Arrow stream itself (``CREATE TABLE AS SELECT * FROM stream``), or,
+for a SQL source it has a scanner for, attaches the source and copies it in place; PostgreSQL
+receives the stream through ADBC's binary COPY. Memory stays bounded by one batch plus what the
+database buffers, whatever the table's size.
 
 Example::
 
-    rows = write_stream(store.engine, "raw__tmp", "flights", reader)
+    write_stream(store.engine, "raw__tmp", "flights", lambda: reader)
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pyarrow as pa
 import sqlalchemy as sa
 
+from connectors.duckdb_scan import DuckDBScan
 from tasks.errors import StoreWriteError
 
-Writer = Callable[[sa.Engine, str, str, pa.RecordBatchReader], None]
+OpenReader = Callable[[], pa.RecordBatchReader]
+Writer = Callable[[sa.Engine, str, str, OpenReader, DuckDBScan | None], None]
 NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map, pa.types.is_union)
 
 
-def _write_duckdb(engine: sa.Engine, schema: str, table: str, reader: pa.RecordBatchReader) -> None:
+def _checked(table: str, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    for field in reader.schema:
+        if pa.types.is_null(field.type):
+            raise StoreWriteError(table, "column has no type (all values NULL in a schemaless source); cast it in the query", column=field.name)
+    return reader
+
+
+def _scan_into_duckdb(engine: sa.Engine, schema: str, table: str, scan: DuckDBScan) -> None:
+    """The source attached to the store's own DuckDB and copied by one CREATE TABLE AS."""
+    quote = engine.dialect.identifier_preparer.quote
+    alias = f"stagehouse_source_{uuid.uuid4().hex[:12]}"
+    with engine.connect() as conn:
+        duck = conn.connection.driver_connection
+        scan.attach(duck, alias)
+        try:
+            conn.exec_driver_sql(f"CREATE TABLE {quote(schema)}.{quote(table)} AS {scan.relation(alias)}")
+            conn.commit()
+        except sa.exc.DBAPIError as exc:
+            raise scan.on_error(exc.orig or exc) from exc
+        finally:
+            duck.execute(f"DETACH {alias}")
+
+
+def _write_duckdb(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, scan: DuckDBScan | None) -> None:
+    if scan is not None and not scan.use_catalog:
+        _scan_into_duckdb(engine, schema, table, scan)
+        return
+    reader = _checked(table, open_reader())
     quote = engine.dialect.identifier_preparer.quote
     with engine.connect() as conn:
         duck = conn.connection.driver_connection
@@ -46,9 +77,10 @@ def _postgres_checked(table: str, schema: pa.Schema) -> None:
             )
 
 
-def _write_postgres(engine: sa.Engine, schema: str, table: str, reader: pa.RecordBatchReader) -> None:
+def _write_postgres(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, scan: DuckDBScan | None) -> None:
     import adbc_driver_postgresql.dbapi as adbc
 
+    reader = _checked(table, open_reader())
     _postgres_checked(table, reader.schema)
     uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     with adbc.connect(uri) as conn:
@@ -60,12 +92,9 @@ def _write_postgres(engine: sa.Engine, schema: str, table: str, reader: pa.Recor
 WRITERS: dict[str, Writer] = {"duckdb": _write_duckdb, "postgresql": _write_postgres}
 
 
-def write_stream(engine: sa.Engine, schema: str, table: str, reader: pa.RecordBatchReader) -> None:
-    """Create ``schema.table`` from ``reader``; errors name the table."""
+def write_stream(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, scan: DuckDBScan | None = None) -> None:
+    """Create ``schema.table`` from the stream ``open_reader()`` opens (or from ``scan`` in place)."""
     dialect = engine.dialect.name
     if dialect not in WRITERS:
         raise StoreWriteError(table, f"no bulk writer for a {dialect} store (have: {', '.join(WRITERS)})")
-    for field in reader.schema:
-        if pa.types.is_null(field.type):
-            raise StoreWriteError(table, "column has no type (all values NULL in a schemaless source); cast it in the query", column=field.name)
-    WRITERS[dialect](engine, schema, table, reader)
+    WRITERS[dialect](engine, schema, table, open_reader, scan)

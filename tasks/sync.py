@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from pathlib import PurePath
@@ -64,10 +65,10 @@ def _freshness(
     """What decides whether the source changed since the last run (pipedag's cache function)."""
     if cache is not None:
         return cache() if callable(cache) else cache
-    conn = open_connection(connection)
-    if isinstance(conn, FilesConnection):
-        return {"files": conn.fingerprint(table)}
-    return conn.freshness(table, query=query, cursor=cursor)
+    with open_connection(connection) as conn:
+        if isinstance(conn, FilesConnection):
+            return {"files": conn.fingerprint(table)}
+        return conn.freshness(table, query=query, cursor=cursor)
 
 
 def _sync(
@@ -79,18 +80,21 @@ def _sync(
     cursor: str | None,
     cache: Any,
 ) -> Table:
-    conn = open_connection(connection)
-    if isinstance(conn, FilesConnection):
-        reader = conn.read(table)
-        source = f"connection '{connection}', files '{table}'"
-    elif isinstance(conn, SqlConnection):
-        reader = conn.read(table, query=query)
-        source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
-        if primary_key is None and table is not None:
-            primary_key = conn.primary_key(table) or None
-    else:
-        raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
-    return Table(ArrowStream(reader, source, unique_key=primary_key), name, primary_key=physical_key(primary_key))
+    with open_connection(connection) as conn:
+        scan = None
+        if isinstance(conn, FilesConnection):
+            reader = conn.read(table)
+            source = f"connection '{connection}', files '{table}'"
+        elif isinstance(conn, SqlConnection):
+            scan = conn.scan(table, query=query)
+            reader = functools.partial(conn.read, table, query=query)
+            source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
+            if primary_key is None and table is not None:
+                primary_key = conn.primary_key(table) or None
+        else:
+            raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
+    stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan)
+    return Table(stream, name, primary_key=physical_key(primary_key))
 
 
 def sync(

@@ -17,13 +17,12 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from connectors.base import Connection
-from connectors.duckdb_scan import open_duckdb, quote_identifier, quote_literal, stream
+from connectors.duckdb_scan import DuckDBScan, open_duckdb, quote_identifier, quote_literal, stream
 from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError
 from connectors.sql.config import SqlConnectionConfig
 from connectors.sql.generic import stream_sqlalchemy
@@ -67,36 +66,68 @@ class SqlConnection(Connection):
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
 
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.__dict__.pop("engine").dispose()
+
     def split_table(self, table: str) -> tuple[str | None, str]:
         """``"schema.table"`` -> (schema, table); a bare name -> (None, table)."""
         schema, _, name = table.rpartition(".")
         return (schema or None), name
 
-    def read(self, table: str | None = None, *, query: str | None = None, batch_rows: int | None = None) -> pa.RecordBatchReader:
-        """Stream a table (``"schema.table"`` or ``"table"``) or a query in the source's own SQL."""
+    def scan(self, table: str | None = None, *, query: str | None = None) -> DuckDBScan | None:
+        """How DuckDB reads this table or query in place; None for backends it has no scanner for.
+
+        A query runs in the source's own SQL where DuckDB can pass it through (PostgreSQL,
+        MySQL); on SQLite and DuckDB files it runs in DuckDB over the attached catalog.
+        """
         if (table is None) == (query is None):
-            raise ValueError("read() takes either a table or a query")
-        rows = batch_rows or self.config.batch_rows
+            raise ValueError("scan() and read() take either a table or a query")
+        scanner = SCANNERS.get(self.backend)
+        if scanner is None:
+            return None
         obj = f"table '{table}'" if table else "query"
-        if self.backend not in SCANNERS:
-            return self._read_generic(table, query, rows, obj)
-        scanner = SCANNERS[self.backend]
-        con = open_duckdb([scanner.extension] if scanner.extension else [])
-        try:
-            con.execute(scanner.attach_sql(self.url, SOURCE_ALIAS))
-        except duckdb.Error as exc:
-            con.close()
-            raise SourceUnavailableError(self.name, self.display_url, _first_line(exc, self.url)) from exc
+        use_catalog = False
         if table is not None:
             schema, name = self.split_table(table)
             schema = schema or scanner.default_schema(self.url)
-            sql = f"SELECT * FROM {SOURCE_ALIAS}.{quote_identifier(schema)}.{quote_identifier(name)}"
+            target = f"{quote_identifier(schema)}.{quote_identifier(name)}"
+
+            def relation(alias: str) -> str:
+                return f"SELECT * FROM {alias}.{target}"
         elif scanner.passthrough_function:
-            sql = f"SELECT * FROM {scanner.passthrough_function}('{SOURCE_ALIAS}', {quote_literal(query)})"
+            function = scanner.passthrough_function
+
+            def relation(alias: str) -> str:
+                return f"SELECT * FROM {function}({quote_literal(alias)}, {quote_literal(query)})"
         else:
-            con.execute(f"USE {SOURCE_ALIAS}")
-            sql = query
-        return stream(con, sql, batch_rows=rows, on_error=lambda exc: SourceError(self.name, obj, _first_line(exc, self.url)))
+            use_catalog = True
+
+            def relation(alias: str) -> str:
+                return query
+
+        return DuckDBScan(
+            extensions=(scanner.extension,) if scanner.extension else (),
+            attach_sql=lambda alias: scanner.attach_sql(self.url, alias),
+            relation=relation,
+            on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, _first_line(exc, self.url)),
+            on_error=lambda exc: SourceError(self.name, obj, _first_line(exc, self.url)),
+            use_catalog=use_catalog,
+        )
+
+    def read(self, table: str | None = None, *, query: str | None = None, batch_rows: int | None = None) -> pa.RecordBatchReader:
+        """Stream a table (``"schema.table"`` or ``"table"``) or a query in the source's own SQL."""
+        rows = batch_rows or self.config.batch_rows
+        plan = self.scan(table, query=query)
+        if plan is None:
+            return self._read_generic(table, query, rows, f"table '{table}'" if table else "query")
+        con = open_duckdb()
+        try:
+            plan.attach(con, SOURCE_ALIAS)
+        except BaseException:
+            con.close()
+            raise
+        return stream(con, plan.relation(SOURCE_ALIAS), batch_rows=rows, on_error=plan.on_error)
 
     def _read_generic(self, table: str | None, query: str | None, rows: int, obj: str) -> pa.RecordBatchReader:
         if table is not None:
