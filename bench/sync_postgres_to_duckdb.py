@@ -74,7 +74,7 @@ def drop_store_database(name: str) -> None:
     """Remove the PostgreSQL store database a bench path created."""
     import sqlalchemy as sa
 
-    server = os.environ.get("STAGEHOUSE_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+    server = os.environ.get("STAGEHOUSE_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
     engine = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

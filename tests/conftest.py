@@ -22,8 +22,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("STAGEHOUSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-PG_SERVER = os.environ.get("STAGEHOUSE_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+PG_SERVER = os.environ.get("STAGEHOUSE_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 MYSQL_URL = os.environ.get("STAGEHOUSE_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+PG_STORE_INSTANCES = {"postgres", "dask"}
 SQLA_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
 
 
@@ -71,7 +72,7 @@ def mysql_url() -> str:
 @pytest.fixture(params=[pytest.param("local", id="duckdb"), pytest.param("postgres", marks=pytest.mark.postgres, id="postgres")])
 def instance(request) -> str:
     """The table store instance a test runs on: every flow test runs on each."""
-    if request.param == "postgres":
+    if request.param in PG_STORE_INSTANCES:
         request.getfixturevalue("pg_url")
     return request.param
 
@@ -92,7 +93,7 @@ class Project:
 
     def store_engine(self) -> sa.Engine:
         """A SQLAlchemy engine on this project's table store."""
-        if self.instance == "postgres":
+        if self.instance in PG_STORE_INSTANCES:
             return sa.create_engine(f"{PG_SERVER}/{self.instance_id}")
         return sa.create_engine(f"duckdb:///{self.root}/data/{self.instance_id}/db.duckdb")
 
@@ -123,7 +124,7 @@ def project(tmp_path: Path, instance: str, monkeypatch) -> Project:
     monkeypatch.setenv("STAGEHOUSE_INSTANCE", instance)
     monkeypatch.setenv("STAGEHOUSE_FLOWS_PATH", str(Path(__file__).parent / "flows"))
     yield Project(tmp_path, instance, instance_id)
-    if instance == "postgres":
+    if instance in PG_STORE_INSTANCES:
         engine = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{instance_id}" WITH (FORCE)'))

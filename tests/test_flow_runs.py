@@ -124,3 +124,19 @@ def test_unknown_stage_is_named(project):
 
     with pytest.raises(UnknownStageError, match="no stage 'nope' .*stages: raw, mart"):
         run_flow(load_flow("files_mart"), stages=["nope"])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("instance", ["dask"], indirect=True)
+def test_dask_engine_runs_stages_in_worker_processes(project):
+    write_shop(project.files)
+    first = run_flow(load_flow("files_mart"))
+    assert first.ok, first.error
+    assert set(states(first).values()) == {"COMPLETED"}
+    assert project.read("mart", "revenue_by_name", order_by="name") == [
+        {"name": "ada", "revenue": 12},
+        {"name": "bob", "revenue": 11},
+    ]
+    write_shop(project.files, customers=CUSTOMERS + [(30, "cy")])
+    second = run_flow(load_flow("files_mart"))
+    assert states(second)["sync_customers"] == "COMPLETED" and states(second)["sync_orders"] == "CACHE_VALID"
