@@ -6,7 +6,8 @@ Three paths over the same source table, each in a fresh child process so its pea
 - ``pipedag_polars``: plain pipedag, a task returning a polars DataFrame read with ADBC;
 - ``stagehouse``: ``tasks.sync`` (on a DuckDB store it attaches the source and copies in place);
 - ``arrow_stream``: the general streaming path, Arrow batches through the store writer;
-- ``arrow_to_pg_store``: the same stream into the PostgreSQL store (ADBC binary COPY).
+- ``arrow_to_pg_store``: the same stream into the PostgreSQL store (ADBC binary COPY);
+- ``read_duckdb_scanner`` / ``read_adbc``: reading only, the two PostgreSQL readers compared.
 
 Then the demo flow's first run against its cached rerun. Prints a table with ratios against the
 reference, measured in this one run. Needs PostgreSQL (STAGEHOUSE_PG_URL, default local ``test``).
@@ -174,6 +175,22 @@ def child_arrow_stream_pg_store(project: Path) -> int:
     return child_arrow_stream(project, instance="postgres")
 
 
+def child_read_duckdb_scanner(project: Path) -> int:
+    """Reading only: Arrow batches from DuckDB's postgres scanner (what SqlConnection.read uses)."""
+    from connectors import connect
+
+    return sum(batch.num_rows for batch in connect("bench_pg", instance="local").read(f"public.{TABLE}"))
+
+
+def child_read_adbc(project: Path) -> int:
+    """Reading only: Arrow batches from the ADBC PostgreSQL driver (binary COPY), the alternative."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(PG_URL) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM {TABLE}")
+        return sum(batch.num_rows for batch in cur.fetch_record_batch())
+
+
 def child_demo(project: Path) -> int:
     from flows import load_flow, run_flow
     from flows.config import setup_quiet_logging
@@ -190,6 +207,8 @@ CHILDREN = {
     "stagehouse": child_stagehouse,
     "arrow_stream": child_arrow_stream,
     "arrow_to_pg_store": child_arrow_stream_pg_store,
+    "read_duckdb_scanner": child_read_duckdb_scanner,
+    "read_adbc": child_read_adbc,
     "demo": child_demo,
 }
 
@@ -228,7 +247,8 @@ def main() -> None:
     size_mb = create_source(args.rows)
     print(f"source: {args.rows:,} rows x 10 columns, {size_mb:.0f} MB in PostgreSQL")
     results = {}
-    for name in ("duckdb_ext", "pipedag_polars", "stagehouse", "arrow_stream", "arrow_to_pg_store"):
+    paths = ("duckdb_ext", "pipedag_polars", "stagehouse", "arrow_stream", "arrow_to_pg_store", "read_duckdb_scanner", "read_adbc")
+    for name in paths:
         with tempfile.TemporaryDirectory() as tmp:
             make_project(Path(tmp), instance_id=f"bench_{name}")
             results[name] = run_child(name, Path(tmp))

@@ -53,22 +53,28 @@ def _key_list(primary_key: str | list[str] | None) -> list[str] | None:
     return [primary_key] if isinstance(primary_key, str) else list(primary_key)
 
 
-def _freshness(
+def _source_freshness(
     connection: str,
     table: str | None,
     query: str | None,
     name: str,
     primary_key: list[str] | None,
     cursor: str | None,
-    cache: Any,
 ) -> Any:
     """What decides whether the source changed since the last run (pipedag's cache function)."""
-    if cache is not None:
-        return cache() if callable(cache) else cache
     with open_connection(connection) as conn:
         if isinstance(conn, FilesConnection):
             return {"files": conn.fingerprint(table)}
         return conn.freshness(table, query=query, cursor=cursor)
+
+
+def _explicit_freshness(cache: Callable[[], Any] | Any) -> Callable[..., Any]:
+    """A cache function that returns the user's ``cache`` value (calling it if callable)."""
+
+    def freshness(*args: Any) -> Any:
+        return cache() if callable(cache) else cache
+
+    return freshness
 
 
 def _sync(
@@ -78,7 +84,6 @@ def _sync(
     name: str,
     primary_key: list[str] | None,
     cursor: str | None,
-    cache: Any,
 ) -> Table:
     with open_connection(connection) as conn:
         scan = None
@@ -122,6 +127,6 @@ def sync(
         _sync,
         name=f"sync_{out}",
         version=f"{SYNC_VERSION}/{version or 0}",
-        cache=_freshness,
+        cache=_source_freshness if cache is None else _explicit_freshness(cache),
     )
-    return task(connection, table, query, out, _key_list(primary_key), cursor, cache)
+    return task(connection, table, query, out, _key_list(primary_key), cursor)

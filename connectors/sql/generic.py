@@ -1,8 +1,10 @@
 """Stream any SQLAlchemy-reachable database as Arrow batches through a server-side cursor.
 
-The fallback for backends DuckDB has no scanner for (MSSQL, Oracle, ...). Types are taken from
-the first batch; later batches are cast to them, so a column that changes type mid-stream fails
-with the column's name instead of producing a mixed table.
+The fallback for backends DuckDB has no scanner for (MSSQL, Oracle, ...). Column types are
+inferred from the data: a column that is NULL in the first batch is decided by the next batches
+that have a value (looking ahead at most ``LOOKAHEAD_BATCHES``, then it becomes text). Later
+batches are cast to the decided types, so a column that changes type mid-stream fails with the
+column's name instead of producing a mixed table.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import sqlalchemy as sa
+
+LOOKAHEAD_BATCHES = 10
 
 
 def stream_sqlalchemy(
@@ -24,21 +28,17 @@ def stream_sqlalchemy(
     conn = engine.connect()
     try:
         result = conn.execution_options(stream_results=True, max_row_buffer=batch_rows).execute(stmt)
-    except sa.exc.SQLAlchemyError as exc:
+        names = list(result.keys())
+        partitions = result.partitions(batch_rows)
+        buffered, schema = _decide_schema(names, partitions)
+    except (sa.exc.SQLAlchemyError, pa.ArrowException) as exc:
         conn.close()
         raise on_error(exc) from exc
-    names = list(result.keys())
-    partitions = result.partitions(batch_rows)
-    first_rows = next(partitions, [])
-    first = _to_batch(names, first_rows, None)
-    schema = pa.schema(
-        [field.with_type(pa.string()) if pa.types.is_null(field.type) else field for field in first.schema]
-    )
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            if first_rows:
-                yield first.cast(schema)
+            for rows in buffered:
+                yield _to_batch(names, rows, schema)
             for rows in partitions:
                 yield _to_batch(names, rows, schema)
         except (sa.exc.SQLAlchemyError, pa.ArrowException) as exc:
@@ -49,10 +49,24 @@ def stream_sqlalchemy(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _to_batch(names: list[str], rows: list, schema: pa.Schema | None) -> pa.RecordBatch:
+def _decide_schema(names: list[str], partitions: Iterator[list]) -> tuple[list[list], pa.Schema]:
+    """Read ahead until every column has a non-null type; return the rows read and the schema."""
+    buffered: list[list] = []
+    types: dict[str, pa.DataType] = {}
+    for rows in partitions:
+        buffered.append(rows)
+        for name, column in zip(names, zip(*rows)):
+            if name not in types:
+                inferred = pa.array(list(column)).type
+                if not pa.types.is_null(inferred):
+                    types[name] = inferred
+        if len(types) == len(names) or len(buffered) >= LOOKAHEAD_BATCHES:
+            break
+    return buffered, pa.schema([(name, types.get(name, pa.string())) for name in names])
+
+
+def _to_batch(names: list[str], rows: list, schema: pa.Schema) -> pa.RecordBatch:
     columns = list(zip(*rows)) if rows else [[] for _ in names]
-    if schema is None:
-        return pa.RecordBatch.from_arrays([pa.array(list(col)) for col in columns], names=names)
     arrays = []
     for field, col in zip(schema, columns):
         try:
