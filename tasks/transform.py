@@ -58,6 +58,10 @@ def _as_table_ref(value: Any) -> Any:
     return value
 
 
+def _unchanged(value: Any) -> Any:
+    return value
+
+
 def _decorate(
     *,
     input_type: type,
@@ -65,8 +69,8 @@ def _decorate(
     lazy: bool,
     primary_key: str | list[str] | None,
     name: str | None,
-    prepare: Callable[[Any], Any],
-    build: Callable[[Any], Any],
+    prepare: Callable[[Any], Any] = _unchanged,
+    build: Callable[[Any], Any] = _unchanged,
 ) -> Callable:
     def decorator(fn: Callable) -> Any:
         table_name = (name or fn.__name__).lower()
@@ -101,27 +105,11 @@ def sql_transform(*, primary_key: str | list[str] | None = None, name: str | Non
 
 def polars_transform(*, primary_key: str | list[str] | None = None, name: str | None = None) -> Callable:
     """The function receives ``pl.LazyFrame`` inputs and returns a LazyFrame (or DataFrame)."""
-    return _decorate(
-        input_type=pl.LazyFrame,
-        version=AUTO_VERSION,
-        lazy=False,
-        primary_key=primary_key,
-        name=name,
-        prepare=lambda value: value,
-        build=lambda result: result,
-    )
+    return _decorate(input_type=pl.LazyFrame, version=AUTO_VERSION, lazy=False, primary_key=primary_key, name=name)
 
 
 def pandas_transform(
     *, version: str, primary_key: str | list[str] | None = None, name: str | None = None
 ) -> Callable:
     """The function receives ``pd.DataFrame`` inputs; bump ``version`` when you change its logic."""
-    return _decorate(
-        input_type=pd.DataFrame,
-        version=version,
-        lazy=False,
-        primary_key=primary_key,
-        name=name,
-        prepare=lambda value: value,
-        build=lambda result: result,
-    )
+    return _decorate(input_type=pd.DataFrame, version=version, lazy=False, primary_key=primary_key, name=name)
