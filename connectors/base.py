@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 
 class ConnectionConfig(BaseModel):
-    """Base of the typed connection configs: unknown fields are errors, not silently ignored."""
+    """Base of the typed connection configs: unknown fields are errors, not silently ignored.
+
+    ``on_type_conflict`` says what an incremental or merge sync does when new rows bring a type
+    the committed column cannot take: ``fail`` (default, naming the value) or ``variant`` (keep
+    the values that do not fit in a text column ``<column>__v_text``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    on_type_conflict: Literal["fail", "variant"] = "fail"
 
 
 class Connection:

@@ -5,11 +5,17 @@ row count (and maximum of a cursor column) of a SQL table or query, or an explic
 An unchanged source is CACHE_VALID on rerun; a changed one re-runs this task and, through
 pipedag's input hashing, exactly the tasks downstream of it.
 
+Modes: ``full`` replaces the table; ``incremental`` appends the rows whose cursor is past the
+committed table's ``max(cursor)``; ``merge`` upserts them by primary key (and removes rows whose
+``deleted_column`` is true). The cursor is read from the committed table itself, so it commits
+with the data (``tasks.incremental``).
+
 Example::
 
     with Flow("shop") as flow:
         with Stage("raw"):
-            orders = sync("shop_db", "public.orders", cursor="updated_at")
+            orders = sync("shop_db", "public.orders", mode="merge", cursor="updated_at")
+            events = sync("shop_db", "public.events", mode="incremental", cursor="id")
             rates = sync("drops", "rates_*.csv", name="rates", primary_key="currency")
 """
 
@@ -22,15 +28,19 @@ from pathlib import PurePath
 from typing import Any
 
 from pydiverse.pipedag import Table, materialize
+from pydiverse.pipedag.context import TaskContext
 
 from connectors import FilesConnection, SqlConnection
+from connectors.cursor import CursorFilter
 from connectors.files.formats import file_format
-from tasks.arrow_stream import ArrowStream
+from tasks.arrow_stream import ArrowStream, MergeSpec
 from tasks.connections import connection as open_connection
 from tasks.errors import TaskDefinitionError
-from tasks.keys import physical_key
+from tasks.incremental import committed_stage_table, high_water_mark
+from tasks.keys import physical_key, store_engine
 
 SYNC_VERSION = "stagehouse-sync-1"
+MODES = ("full", "incremental", "merge")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 GLOB_CHARS = set("*?[")
 
@@ -60,6 +70,8 @@ def _source_freshness(
     name: str,
     primary_key: list[str] | None,
     cursor: str | None,
+    mode: str,
+    deleted_column: str | None,
 ) -> Any:
     """What decides whether the source changed since the last run (pipedag's cache function)."""
     with open_connection(connection) as conn:
@@ -84,21 +96,40 @@ def _sync(
     name: str,
     primary_key: list[str] | None,
     cursor: str | None,
+    mode: str,
+    deleted_column: str | None,
 ) -> Table:
+    base = None if mode == "full" else committed_stage_table(TaskContext.get().task._stage.name, name)
+    after = None
+    if base is not None and cursor:
+        last = high_water_mark(store_engine(), base, cursor)
+        after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     with open_connection(connection) as conn:
         scan = None
         if isinstance(conn, FilesConnection):
             reader = conn.read(table)
             source = f"connection '{connection}', files '{table}'"
         elif isinstance(conn, SqlConnection):
-            scan = conn.scan(table, query=query)
-            reader = functools.partial(conn.read, table, query=query)
+            scan = conn.scan(table, query=query, after=after)
+            reader = functools.partial(conn.read, table, query=query, after=after)
             source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
             if primary_key is None and table is not None:
                 primary_key = conn.primary_key(table) or None
         else:
             raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
-    stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan)
+    if mode == "merge" and not primary_key:
+        raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
+    merge = None
+    if mode != "full":
+        merge = MergeSpec(
+            mode="merge" if mode == "merge" else "append",
+            base=base,
+            key=primary_key,
+            cursor=cursor,
+            deleted_column=deleted_column,
+            on_conflict=conn.config.on_type_conflict,
+        )
+    stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan, merge=merge)
     return Table(stream, name, primary_key=physical_key(primary_key))
 
 
@@ -110,6 +141,8 @@ def sync(
     name: str | None = None,
     primary_key: str | list[str] | None = None,
     cursor: str | None = None,
+    mode: str = "full",
+    deleted_column: str | None = None,
     cache: Callable[[], Any] | Any = None,
     version: str | None = None,
 ):
@@ -122,6 +155,10 @@ def sync(
     """
     if (table is None) == (query is None):
         raise TaskDefinitionError("sync() takes either a table (or file glob) or query=")
+    if mode not in MODES:
+        raise TaskDefinitionError(f"sync mode '{mode}' is not one of: {', '.join(MODES)}")
+    if mode == "incremental" and not cursor:
+        raise TaskDefinitionError("an incremental sync needs cursor='column' (rows past its last value are appended)")
     out = output_name(table, query, name)
     task = materialize(
         _sync,
@@ -129,4 +166,4 @@ def sync(
         version=f"{SYNC_VERSION}/{version or 0}",
         cache=_source_freshness if cache is None else _explicit_freshness(cache),
     )
-    return task(connection, table, query, out, _key_list(primary_key), cursor)
+    return task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column)

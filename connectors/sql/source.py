@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from connectors.base import Connection
 from connectors.duckdb_scan import DuckDBScan, open_duckdb, quote_identifier, quote_literal, stream
 from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError
+from connectors.cursor import CursorFilter
 from connectors.sql.config import SqlConnectionConfig
 from connectors.sql.generic import stream_sqlalchemy
 from connectors.sql.scanners import SCANNERS
@@ -75,11 +76,26 @@ class SqlConnection(Connection):
         schema, _, name = table.rpartition(".")
         return (schema or None), name
 
-    def scan(self, table: str | None = None, *, query: str | None = None) -> DuckDBScan | None:
+    def delta_query(self, table: str | None, query: str | None, after: CursorFilter) -> str:
+        """SQL in the source's dialect for the rows of ``table``/``query`` past the cursor ``after``:
+        the filter runs in the source, only the delta travels.
+        """
+        if table is not None:
+            schema, name = self.split_table(table)
+            source: sa.FromClause = sa.table(name, schema=schema)
+        else:
+            source = sa.text(query).columns().subquery("q")
+        stmt = sa.select(sa.text("*")).select_from(source).where(after.condition())
+        return str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+
+    def scan(
+        self, table: str | None = None, *, query: str | None = None, after: CursorFilter | None = None
+    ) -> DuckDBScan | None:
         """How DuckDB reads this table or query in place; None for backends it has no scanner for.
 
         A query runs in the source's own SQL where DuckDB can pass it through (PostgreSQL,
         MySQL); on SQLite and DuckDB files it runs in DuckDB over the attached catalog.
+        ``after`` (a CursorFilter) keeps only rows past the cursor, filtered in the source.
         """
         if (table is None) == (query is None):
             raise ValueError("scan() and read() take either a table or a query")
@@ -87,6 +103,8 @@ class SqlConnection(Connection):
         if scanner is None:
             return None
         obj = f"table '{table}'" if table else "query"
+        if after is not None:
+            query, table = self.delta_query(table, query, after), None
         use_catalog = False
         if table is not None:
             schema, name = self.split_table(table)
@@ -115,12 +133,25 @@ class SqlConnection(Connection):
             use_catalog=use_catalog,
         )
 
-    def read(self, table: str | None = None, *, query: str | None = None, batch_rows: int | None = None) -> pa.RecordBatchReader:
-        """Stream a table (``"schema.table"`` or ``"table"``) or a query in the source's own SQL."""
+    def read(
+        self,
+        table: str | None = None,
+        *,
+        query: str | None = None,
+        after: CursorFilter | None = None,
+        batch_rows: int | None = None,
+    ) -> pa.RecordBatchReader:
+        """Stream a table (``"schema.table"`` or ``"table"``) or a query in the source's own SQL.
+
+        ``after`` (a CursorFilter) streams only rows past the cursor (filtered in the source).
+        """
         rows = batch_rows or self.config.batch_rows
-        plan = self.scan(table, query=query)
+        plan = self.scan(table, query=query, after=after)
         if plan is None:
-            return self._read_generic(table, query, rows, f"table '{table}'" if table else "query")
+            obj = f"table '{table}'" if table else "query"
+            if after is not None:
+                query, table = self.delta_query(table, query, after), None
+            return self._read_generic(table, query, rows, obj)
         con = open_duckdb()
         try:
             plan.attach(con, SOURCE_ALIAS)

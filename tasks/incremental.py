@@ -1,0 +1,42 @@
+"""What a sync already committed: the table readers see now, and its cursor's high-water mark.
+
+The cursor of an incremental or merge sync is not stored anywhere else: it is ``max(cursor)`` of
+the committed table. Data and cursor therefore commit together in the stage's schema swap, and a
+run that fails or is killed leaves both as they were — the next run re-extracts the same window.
+This is what keeps rows from being lost or doubled.
+
+Example::
+
+    base = committed_table(engine, "raw", "orders")
+    last = high_water_mark(engine, base, "updated_at")   # None on the first run
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from tasks.keys import store_engine
+
+
+def committed_table(engine: sa.Engine, schema: str, name: str) -> sa.Table | None:
+    """The committed ``schema.name`` as readers see it (a table or pipedag's read view), or None."""
+    inspector = sa.inspect(engine)
+    if name not in inspector.get_table_names(schema=schema) and name not in inspector.get_view_names(schema=schema):
+        return None
+    return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=engine)
+
+
+def high_water_mark(engine: sa.Engine, table: sa.Table, cursor: str) -> Any:
+    """``max(cursor)`` of the committed table (None when it is empty)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(table.c[cursor]))).scalar()
+
+
+def committed_stage_table(stage_name: str, name: str) -> sa.Table | None:
+    """The committed table ``name`` of stage ``stage_name`` in the running instance's store."""
+    from pydiverse.pipedag import ConfigContext
+
+    store = ConfigContext.get().store.table_store
+    return committed_table(store_engine(), store.get_schema(stage_name).get(), name)

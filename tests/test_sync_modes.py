@@ -1,0 +1,148 @@
+"""Incremental and merge syncs from real PostgreSQL and MariaDB into every store, schema evolution."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from pydiverse.pipedag import Flow, Stage
+
+from flows import run_flow
+from tasks import sync
+from tasks.evolution import SchemaConflictError
+from tests.conftest import sqlalchemy_url
+
+T0 = dt.datetime(2024, 1, 1)
+
+
+@pytest.fixture(params=["pg", "mysql"])
+def events(request):
+    """(connection, table name, engine, sa.Table) of a fresh ``events`` table with an ``updated`` cursor."""
+    url = request.getfixturevalue("pg_url" if request.param == "pg" else "mysql_url")
+    engine = sa.create_engine(sqlalchemy_url(url))
+    metadata = sa.MetaData()
+    table = sa.Table(
+        f"sh_ev_{uuid.uuid4().hex[:8]}",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("status", sa.String(20)),
+        sa.Column("amount", sa.Integer),
+        sa.Column("updated", sa.DateTime),
+        sa.Column("deleted", sa.Boolean),
+    )
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [row(i) for i in range(1, 101)])
+    yield request.param, table.name, engine, table
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {table.name}"))
+    engine.dispose()
+
+
+def row(i: int, status: str = "new", minutes: int | None = None, deleted: bool = False) -> dict:
+    return {"id": i, "status": status, "amount": i * 10, "updated": T0 + dt.timedelta(minutes=minutes or i), "deleted": deleted}
+
+
+def flow_of(*args, **kwargs) -> Flow:
+    with Flow("modes") as flow:
+        with Stage("raw"):
+            sync(*args, **kwargs)
+    return flow
+
+
+def test_incremental_appends_only_rows_past_the_cursor(project, events):
+    connection, name, engine, table = events
+    first = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert first.ok, first.error
+    assert first.tasks[0].rows == 100
+
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [row(i) for i in range(101, 111)])
+    second = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert second.ok, second.error
+    stored = project.read("raw", name, order_by="id")
+    assert [r["id"] for r in stored] == list(range(1, 111))
+
+    third = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert third.tasks[0].state == "CACHE_VALID"
+
+
+def test_merge_upserts_by_key_and_soft_deletes(project, events):
+    connection, name, engine, table = events
+    spec = dict(mode="merge", cursor="updated", deleted_column="deleted")
+    assert run_flow(flow_of(connection, name, **spec)).ok
+
+    with engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == 5).values(status="paid", updated=T0 + dt.timedelta(days=1)))
+        conn.execute(table.update().where(table.c.id == 7).values(deleted=True, updated=T0 + dt.timedelta(days=1)))
+        conn.execute(table.insert(), [row(200, "new", minutes=2000)])
+    report = run_flow(flow_of(connection, name, **spec))
+    assert report.ok, report.error
+    stored = {r["id"]: r for r in project.read("raw", name)}
+    assert len(stored) == 100  # +1 new, -1 deleted, 5 updated in place
+    assert stored[5]["status"] == "paid"
+    assert 7 not in stored and 200 in stored
+    assert stored[6]["status"] == "new"
+
+
+def test_new_column_is_added_and_types_widen(project, events):
+    connection, name, engine, table = events
+    assert run_flow(flow_of(connection, name, mode="incremental", cursor="updated")).ok
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN channel VARCHAR(10)"))
+        widen = "ALTER TABLE {} MODIFY amount BIGINT" if connection == "mysql" else "ALTER TABLE {} ALTER COLUMN amount TYPE BIGINT"
+        conn.execute(sa.text(widen.format(name)))
+        conn.execute(
+            sa.text(f"INSERT INTO {name} (id, status, amount, updated, channel) VALUES (300, 'new', 9000000000, :u, 'web')"),
+            {"u": T0 + dt.timedelta(days=5)},
+        )
+    report = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert report.ok, report.error
+    stored = {r["id"]: r for r in project.read("raw", name)}
+    assert stored[300]["amount"] == 9_000_000_000 and stored[300]["channel"] == "web"
+    assert stored[1]["channel"] is None and stored[1]["amount"] == 10
+
+
+def make_amount_text(connection: str, name: str, engine: sa.Engine) -> None:
+    """The source's ``amount`` turns into text and a row arrives whose amount is not a number."""
+    change = "ALTER TABLE {} MODIFY amount VARCHAR(20)" if connection == "mysql" else "ALTER TABLE {} ALTER COLUMN amount TYPE VARCHAR(20)"
+    with engine.begin() as conn:
+        conn.execute(sa.text(change.format(name)))
+        conn.execute(
+            sa.text(f"INSERT INTO {name} (id, status, amount, updated) VALUES (101, 'new', 'lots', :u), (102, 'new', '7', :u)"),
+            {"u": T0 + dt.timedelta(days=5)},
+        )
+
+
+def test_incompatible_type_fails_naming_value_and_keeps_committed(project, events):
+    connection, name, engine, table = events
+    assert run_flow(flow_of(connection, name, mode="incremental", cursor="updated")).ok
+    before = project.read("raw", name, order_by="id")
+    make_amount_text(connection, name, engine)
+
+    failing = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert not failing.ok
+    assert isinstance(failing.error, SchemaConflictError)
+    message = str(failing.error)
+    assert f"table '{name}'" in message and "column 'amount'" in message and "'lots'" in message
+    assert project.read("raw", name, order_by="id") == before
+
+
+def test_incompatible_type_lands_in_variant_column_when_configured(project, events):
+    import yaml
+
+    connection, name, engine, table = events
+    document = yaml.safe_load(project.config_file.read_text())
+    document["instances"]["__any__"]["attrs"]["connections"][connection]["on_type_conflict"] = "variant"
+    project.config_file.write_text(yaml.safe_dump(document))
+    assert run_flow(flow_of(connection, name, mode="incremental", cursor="updated")).ok
+    make_amount_text(connection, name, engine)
+
+    report = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert report.ok, report.error
+    stored = {r["id"]: r for r in project.read("raw", name)}
+    assert stored[101]["amount"] is None and stored[101]["amount__v_text"] == "lots"
+    assert stored[102]["amount"] == 7 and stored[102]["amount__v_text"] is None
+    assert stored[1]["amount"] == 10 and stored[1]["amount__v_text"] is None
