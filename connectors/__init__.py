@@ -16,6 +16,7 @@ from connectors.errors import (
 )
 from connectors.files import FilesConnection
 from connectors.registry import connect
+from connectors.rest import RestConnection, RestError
 from connectors.sql import SqlConnection
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "Connection",
     "ConnectionConfigError",
     "FilesConnection",
+    "RestConnection",
+    "RestError",
     "SourceError",
     "SourceUnavailableError",
     "SqlConnection",

@@ -22,6 +22,7 @@ from connectors.errors import ConnectionConfigError
 from connectors.files import FilesConnection, FilesConnectionConfig
 from connectors.files.source import resolve_folder
 from connectors.placeholders import MissingEnvironmentVariable, expand
+from connectors.rest import RestConnection, RestConnectionConfig
 from connectors.settings import connection_specs
 from connectors.sql import SqlConnection, SqlConnectionConfig
 
@@ -34,10 +35,19 @@ def _files(name: str, config: FilesConnectionConfig, base_dir: Path) -> FilesCon
     return FilesConnection(name, config, resolve_folder(name, expand(config.path), base_dir))
 
 
+def _rest(name: str, config: RestConnectionConfig, base_dir: Path) -> RestConnection:
+    auth = config.auth.model_dump() if config.auth else {}
+    secrets = {key: expand(value) for key, value in auth.items() if key in SECRET_FIELDS}
+    resolved = {"base_url": expand(config.base_url), "headers": {key: expand(value) for key, value in config.headers.items()}}
+    return RestConnection(name, config.model_copy(update=resolved), secrets)
+
+
 KINDS: dict[str, tuple[type[ConnectionConfig], Callable[[str, Any, Path], Connection]]] = {
     "sql": (SqlConnectionConfig, _sql),
     "files": (FilesConnectionConfig, _files),
+    "rest": (RestConnectionConfig, _rest),
 }
+SECRET_FIELDS = {"token", "password", "value"}
 
 
 def parse_config(name: str, spec: Any) -> ConnectionConfig:

@@ -142,7 +142,11 @@ class ArrowStreamTableHook(TableHook[SQLTableStore]):
         with engine.begin() as conn:
             for leftover in (delta_name, newest_name):
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {_qualified(engine, schema, leftover)}"))
-        write_stream(engine, schema, delta_name, lambda: stream.counted(name), scan=stream.scan)
+        reader = None if stream.scan is not None and engine.dialect.name == "duckdb" else stream.counted(name)
+        if reader is not None and not reader.schema.names:
+            cls._keep_committed(engine, schema, name, spec)
+            return
+        write_stream(engine, schema, delta_name, lambda: reader or stream.counted(name), scan=stream.scan)
         delta = sa.Table(delta_name, metadata, schema=schema, autoload_with=engine)
         with engine.begin() as conn:
             if spec.mode == "merge" and spec.cursor:
@@ -157,6 +161,14 @@ class ArrowStreamTableHook(TableHook[SQLTableStore]):
             conn.execute(sa.text(f"CREATE TABLE {_qualified(engine, schema, name)} AS {_sql(engine, rows)}"))
             for helper in (delta_name, newest_name):
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {_qualified(engine, schema, helper)}"))
+
+    @classmethod
+    def _keep_committed(cls, engine: sa.Engine, schema: str, name: str, spec: MergeSpec) -> None:
+        """No new rows and no columns (an API that returned nothing): the table stays as committed."""
+        if spec.base is None:
+            raise StoreWriteError(name, "the source returned no records and no columns: nothing to create")
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE TABLE {_qualified(engine, schema, name)} AS {_sql(engine, sa.select(spec.base))}"))
 
     @classmethod
     def retrieve(cls, *args, **kwargs):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
-from connectors import FilesConnection, SqlConnection
+from connectors import FilesConnection, RestConnection, SqlConnection
 from connectors.cursor import CursorFilter
 from connectors.files.formats import file_format
 from tasks.arrow_stream import ArrowStream, MergeSpec
@@ -77,6 +78,8 @@ def _source_freshness(
     with open_connection(connection) as conn:
         if isinstance(conn, FilesConnection):
             return {"files": conn.fingerprint(table)}
+        if isinstance(conn, RestConnection):
+            return {"fetched_at": time.time()}  # an API has no cheap change check: always fetch
         return conn.freshness(table, query=query, cursor=cursor)
 
 
@@ -115,6 +118,10 @@ def _sync(
             source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
             if primary_key is None and table is not None:
                 primary_key = conn.primary_key(table) or None
+        elif isinstance(conn, RestConnection):
+            reader = functools.partial(conn.read, table, after=after)
+            source = f"connection '{connection}', object '{table}'"
+            primary_key = primary_key or conn.primary_key(table) or None
         else:
             raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
     if mode == "merge" and not primary_key:

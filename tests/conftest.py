@@ -91,6 +91,12 @@ class Project:
     def config_file(self) -> Path:
         return self.root / "pipedag.yaml"
 
+    def add_connection(self, name: str, spec: dict) -> None:
+        """Declare (or replace) connection ``name`` in this project's pipedag.yaml."""
+        document = yaml.safe_load(self.config_file.read_text())
+        document["instances"]["__any__"]["attrs"]["connections"][name] = spec
+        self.config_file.write_text(yaml.safe_dump(document))
+
     def store_engine(self) -> sa.Engine:
         """A SQLAlchemy engine on this project's table store."""
         if self.instance in PG_STORE_INSTANCES:

@@ -1,0 +1,160 @@
+"""Typed config of a ``type: rest`` connection: base URL, auth, retries, and one entry per object.
+
+Example (pipedag.yaml, under ``attrs.connections``)::
+
+    crm:
+      type: rest
+      base_url: "https://crm.example.com/api/v2"
+      auth: {type: bearer, token: "{$CRM_TOKEN}"}
+      rate_limit: {requests_per_second: 20}
+      objects:
+        contacts:
+          path: /contacts
+          records: data                          # dotted path to the record list
+          pagination: {style: page, page_param: page, size_param: per_page, size: 500, total_path: meta.total}
+          incremental: {param: updated_since}    # the API's "since" filter for incremental syncs
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+
+from connectors.base import ConnectionConfig
+from connectors.placeholders import is_placeholder
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _placeholder_only(value: str) -> str:
+    if not is_placeholder(value):
+        raise ValueError("secrets go in an environment variable: write it as {$NAME}")
+    return value
+
+
+Secret = Annotated[str, AfterValidator(_placeholder_only)]
+
+
+class BearerAuth(_Strict):
+    type: Literal["bearer"]
+    token: Secret
+
+
+class BasicAuth(_Strict):
+    type: Literal["basic"]
+    username: str
+    password: Secret
+
+
+class ApiKeyAuth(_Strict):
+    type: Literal["api_key"]
+    name: str
+    value: Secret
+    location: Literal["header", "query"] = "header"
+
+
+Auth = Annotated[BearerAuth | BasicAuth | ApiKeyAuth, Field(discriminator="type")]
+
+
+class NoPagination(_Strict):
+    style: Literal["none"] = "none"
+
+
+class NextLinkPagination(_Strict):
+    """The body carries the next page's URL (``links.next``); absent or null ends."""
+
+    style: Literal["next_link"]
+    next_path: str = "next"
+
+
+class LinkHeaderPagination(_Strict):
+    """RFC 8288 ``Link: <url>; rel="next"`` header (GitHub style)."""
+
+    style: Literal["link_header"]
+
+
+class PagePagination(_Strict):
+    """``?page=N&per_page=M``; with ``total_path`` (records) or ``pages_path`` pages run concurrently."""
+
+    style: Literal["page"]
+    page_param: str = "page"
+    size_param: str | None = "per_page"
+    size: PositiveInt = 100
+    first_page: int = 1
+    total_path: str | None = None
+    pages_path: str | None = None
+
+
+class OffsetPagination(_Strict):
+    """``?offset=K&limit=M``; with ``total_path`` pages run concurrently."""
+
+    style: Literal["offset"]
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    limit: PositiveInt = 100
+    total_path: str | None = None
+
+
+class CursorPagination(_Strict):
+    """The body carries an opaque token (``meta.next_cursor``) sent back as ``?cursor=``."""
+
+    style: Literal["cursor"]
+    cursor_param: str = "cursor"
+    cursor_path: str = "next_cursor"
+
+
+Pagination = Annotated[
+    NoPagination | NextLinkPagination | LinkHeaderPagination | PagePagination | OffsetPagination | CursorPagination,
+    Field(discriminator="style"),
+]
+
+
+class Incremental(_Strict):
+    """How to ask the API for records changed since a value (the sync's cursor)."""
+
+    param: str
+
+
+class RestObject(_Strict):
+    """One object (endpoint) of the API."""
+
+    path: str
+    records: str | None = None
+    primary_key: list[str] | None = None
+    params: dict[str, str | int | float | bool] = {}
+    pagination: Pagination = NoPagination()
+    incremental: Incremental | None = None
+    nested: Literal["flatten", "json"] = "flatten"
+    lists: Literal["json", "keep"] = "json"
+
+
+class Retry(_Strict):
+    """Retries of 429, 5xx, timeouts and connection errors: exponential backoff, Retry-After honoured."""
+
+    max_attempts: PositiveInt = 6
+    max_seconds: PositiveFloat = 120.0
+    backoff_seconds: PositiveFloat = 0.5
+    max_backoff_seconds: PositiveFloat = 30.0
+
+
+class RateLimit(_Strict):
+    requests_per_second: PositiveFloat
+
+
+class RestConnectionConfig(ConnectionConfig):
+    """A REST/SaaS API."""
+
+    type: Literal["rest"]
+    base_url: str
+    auth: Auth | None = None
+    headers: dict[str, str] = {}
+    timeout_seconds: PositiveFloat = 30.0
+    retry: Retry = Retry()
+    rate_limit: RateLimit | None = None
+    concurrency: PositiveInt = 4
+    batch_rows: PositiveInt = 65_536
+    schema_lookahead_pages: PositiveInt = 5
+    objects: dict[str, RestObject] = {}
