@@ -10,7 +10,7 @@ import time
 import pytest
 from pydiverse.pipedag import Flow, Stage
 
-from connectors import ConnectionConfigError, RestError, connect
+from connectors import ConnectionConfigError, RestError, SourceError, connect
 from flows import run_flow
 from tasks import sync
 from tests.rest_server import OrdersApi, make_orders
@@ -147,3 +147,10 @@ def test_merge_sync_asks_api_only_for_changes(project, httpserver, api):
     assert requests_to(httpserver, "/single")[-1].args["updated_since"] == last
     stored = {r["id"]: r for r in project.read("raw", "orders")}
     assert len(stored) == 45 and stored[45]["total"] == -1.0
+
+
+def test_records_of_mixed_types_are_named_with_their_page(httpserver):
+    httpserver.expect_request("/mixed").respond_with_json([{"id": 1}, {"id": "one"}])
+    conn = rest(httpserver, objects={"mixed": {"path": "/mixed"}})
+    with pytest.raises(SourceError, match=r"object 'mixed'.*page 1"):
+        conn.read("mixed").read_all()

@@ -20,9 +20,14 @@ def _json_text(column: pa.ChunkedArray) -> pa.Array:
     return pa.array([None if v is None else json.dumps(v, default=str) for v in column.to_pylist()], pa.string())
 
 
-def to_table(records: list[dict], *, nested: str, lists: str) -> pa.Table:
-    """One page of records as an Arrow table (types inferred by Arrow, in C++)."""
-    table = pa.Table.from_pylist(records)
+def to_table(records: pa.Array | list[dict], *, nested: str, lists: str) -> pa.Table:
+    """One page of records (an Arrow struct array, or dicts) as an Arrow table."""
+    if isinstance(records, pa.Array):
+        if not pa.types.is_struct(records.type):
+            raise pa.ArrowInvalid(f"records are {records.type}, not objects")
+        table = pa.Table.from_struct_array(records)
+    else:
+        table = pa.Table.from_pylist(records)
     if nested == "flatten":
         while any(pa.types.is_struct(f.type) for f in table.schema):
             table = table.flatten()

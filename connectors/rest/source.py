@@ -28,7 +28,8 @@ from connectors.cursor import CursorFilter
 from connectors.errors import ConnectionConfigError, SourceError
 from connectors.rest.client import RestClient
 from connectors.rest.config import RestConnectionConfig, RestObject
-from connectors.rest.pagination import dig, pages
+from connectors.rest.page import Page
+from connectors.rest.pagination import pages
 from connectors.rest.records import conform, to_table
 
 
@@ -71,8 +72,8 @@ class RestConnection(Connection):
             if obj.incremental is None:
                 raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} for an incremental sync")
             query[obj.incremental.param] = _param_value(after.value)
-        bodies = pages(lambda url, p: self.client.get(name, url, p), obj, query, self.config.concurrency)
-        tables = self._page_tables(name, obj, bodies)
+        fetched = pages(lambda url, p: Page.parse(self.client.get(name, url, p)), obj, query, self.config.concurrency)
+        tables = self._page_tables(name, obj, fetched)
         head = list(itertools.islice(tables, self.config.schema_lookahead_pages))
         schema = _decided_schema([table for _, table in head])
 
@@ -96,12 +97,12 @@ class RestConnection(Connection):
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
-    def _page_tables(self, name: str, obj: RestObject, bodies: Iterator[Any]) -> Iterator[tuple[int, pa.Table]]:
-        for page, body in enumerate(bodies):
-            records = dig(body, obj.records)
-            if not isinstance(records, list):
+    def _page_tables(self, name: str, obj: RestObject, fetched: Iterator[Page]) -> Iterator[tuple[int, pa.Table]]:
+        for page, parsed in enumerate(fetched):
+            records = parsed.records_array(obj.records)
+            if records is None:
                 raise SourceError(self.name, f"object '{name}'", f"page {page + 1} has no record list at '{obj.records or '(body)'}'")
-            if records:
+            if len(records):
                 try:
                     yield page, to_table(records, nested=obj.nested, lists=obj.lists)
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
