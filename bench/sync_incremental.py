@@ -1,0 +1,112 @@
+"""Benchmark: incremental merge of a 1 % change on a 1,000,000-row PostgreSQL table, and peak RSS
+of a 10,000,000-row sync.
+
+- For each store (DuckDB ``local``, PostgreSQL ``postgres``): a full merge sync, then 1 % of the
+  rows updated in the source, then the incremental run; prints both runs' seconds (the sync task
+  alone and the whole flow run) and the incremental run as a percentage of the full one.
+- A 10,000,000-row table synced into each store in a child process; prints its peak RSS.
+
+    .venv/bin/python bench/sync_incremental.py [--rows 1000000] [--big-rows 10000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sync_postgres_to_duckdb import PG_URL, TABLE, drop_store_database, make_project, peak_rss_mb  # noqa: E402
+
+
+def create_source(rows: int) -> None:
+    from sync_postgres_to_duckdb import create_source as create
+
+    create(rows)
+
+
+def touch_one_percent() -> int:
+    engine = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        changed = conn.execute(
+            sa.text(f"UPDATE {TABLE} SET amount = -1, updated_at = now() + interval '10 years' WHERE id % 100 = 0")
+        ).rowcount
+    engine.dispose()
+    return changed
+
+
+def child(mode: str, instance: str) -> dict:
+    from pydiverse.pipedag import Flow, Stage
+
+    from flows import run_flow
+    from flows.config import setup_quiet_logging
+    from tasks import sync
+
+    setup_quiet_logging()
+
+    def build():
+        with Flow("bench_incremental") as flow:
+            with Stage("raw"):
+                sync("bench_pg", f"public.{TABLE}", name="rows", mode=mode, cursor="updated_at")
+        return flow
+
+    started = time.perf_counter()
+    report = run_flow(build(), instance=instance)
+    assert report.ok, report.error
+    return {"whole": time.perf_counter() - started, "task": report.tasks[0].seconds, "rows": report.tasks[0].rows, "rss_mb": peak_rss_mb()}
+
+
+def run_child(project: Path, mode: str, instance: str) -> dict:
+    env = {**os.environ, "PIPEDAG_CONFIG": str(project / "pipedag.yaml")}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--instance", instance], env=env, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big-rows", type=int, default=10_000_000)
+    parser.add_argument("--child")
+    parser.add_argument("--instance")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.instance)))
+        return
+
+    for instance in ("local", "postgres"):
+        create_source(args.rows)
+        with tempfile.TemporaryDirectory() as tmp:
+            make_project(Path(tmp), instance_id="bench_incremental")
+            full = run_child(Path(tmp), "merge", instance)
+            changed = touch_one_percent()
+            delta = run_child(Path(tmp), "merge", instance)
+        drop_store_database("bench_incremental")
+        assert delta["rows"] == args.rows, delta
+        print(
+            f"{instance:>8} store: full {full['task']:.2f} s (run {full['whole']:.2f} s), "
+            f"incremental after {changed:,} changed rows {delta['task']:.2f} s (run {delta['whole']:.2f} s) "
+            f"= {delta['task'] / full['task']:.1%} of full (runs: {delta['whole'] / full['whole']:.1%})"
+        )
+
+    create_source(args.big_rows)
+    for instance in ("local", "postgres"):
+        with tempfile.TemporaryDirectory() as tmp:
+            make_project(Path(tmp), instance_id="bench_big")
+            big = run_child(Path(tmp), "full", instance)
+        drop_store_database("bench_big")
+        print(f"{instance:>8} store: {args.big_rows:,} rows in {big['task']:.1f} s, peak RSS {big['rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
