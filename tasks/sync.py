@@ -127,7 +127,7 @@ def _sync(
     if mode == "merge" and not primary_key:
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
     merge = None
-    if mode != "full":
+    if mode != "full" and (base is not None or deleted_column):
         merge = MergeSpec(
             mode="merge" if mode == "merge" else "append",
             base=base,
@@ -136,7 +136,8 @@ def _sync(
             deleted_column=deleted_column,
             on_conflict=conn.config.on_type_conflict,
         )
-    stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan, merge=merge)
+    unique_by_construction = merge is not None and merge.mode == "merge" and cursor and base is not None
+    stream = ArrowStream(reader, source, unique_key=None if unique_by_construction else primary_key, scan=scan, merge=merge)
     return Table(stream, name, primary_key=physical_key(primary_key))
 
 
