@@ -17,6 +17,7 @@ from connectors.errors import (
 from connectors.files import FilesConnection
 from connectors.registry import connect
 from connectors.rest import RestConnection, RestError
+from connectors.sftp import SftpConnection
 from connectors.sql import SqlConnection
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "FilesConnection",
     "RestConnection",
     "RestError",
+    "SftpConnection",
     "SourceError",
     "SourceUnavailableError",
     "SqlConnection",

@@ -24,6 +24,7 @@ from connectors.files.source import resolve_folder
 from connectors.placeholders import MissingEnvironmentVariable, expand
 from connectors.rest import RestConnection, RestConnectionConfig
 from connectors.settings import connection_specs
+from connectors.sftp import SftpConnection, SftpConnectionConfig
 from connectors.sql import SqlConnection, SqlConnectionConfig
 
 
@@ -42,10 +43,26 @@ def _rest(name: str, config: RestConnectionConfig, base_dir: Path) -> RestConnec
     return RestConnection(name, config.model_copy(update=resolved), secrets)
 
 
+def _expand_optional(value: str | None) -> str | None:
+    return expand(value) if value else None
+
+
+def _sftp(name: str, config: SftpConnectionConfig, base_dir: Path) -> SftpConnection:
+    resolved = {
+        "host": expand(config.host),
+        "username": expand(config.username),
+        "private_key_path": _expand_optional(config.private_key_path),
+    }
+    return SftpConnection(
+        name, config.model_copy(update=resolved), _expand_optional(config.password), _expand_optional(config.private_key_passphrase)
+    )
+
+
 KINDS: dict[str, tuple[type[ConnectionConfig], Callable[[str, Any, Path], Connection]]] = {
     "sql": (SqlConnectionConfig, _sql),
     "files": (FilesConnectionConfig, _files),
     "rest": (RestConnectionConfig, _rest),
+    "sftp": (SftpConnectionConfig, _sftp),
 }
 SECRET_FIELDS = {"token", "password", "value"}
 

@@ -31,8 +31,9 @@ from typing import Any
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
-from connectors import FilesConnection, RestConnection, SqlConnection
+from connectors import RestConnection, SqlConnection
 from connectors.cursor import CursorFilter
+from connectors.files.fileset import FileSetConnection
 from connectors.files.formats import file_format
 from tasks.arrow_stream import ArrowStream, MergeSpec
 from tasks.connections import connection as open_connection
@@ -76,7 +77,7 @@ def _source_freshness(
 ) -> Any:
     """What decides whether the source changed since the last run (pipedag's cache function)."""
     with open_connection(connection) as conn:
-        if isinstance(conn, FilesConnection):
+        if isinstance(conn, FileSetConnection):
             return {"files": conn.fingerprint(table)}
         if isinstance(conn, RestConnection):
             return {"fetched_at": time.time()}  # an API has no cheap change check: always fetch
@@ -109,8 +110,8 @@ def _sync(
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     with open_connection(connection) as conn:
         scan = None
-        if isinstance(conn, FilesConnection):
-            reader = conn.read(table)
+        if isinstance(conn, FileSetConnection):
+            reader = conn.read(table, after=after, lineage=mode != "full")
             source = f"connection '{connection}', files '{table}'"
         elif isinstance(conn, SqlConnection):
             scan = conn.scan(table, query=query, after=after)
