@@ -7,15 +7,20 @@ or, when the connection sets ``on_type_conflict: variant``, the values that do n
 text column ``<column>__v_text`` beside it. The committed table is never altered: the new table
 is built beside it and commits with the stage, or not at all.
 
+Types are the store's own type names (``information_schema.columns.data_type``), not
+SQLAlchemy's reflection, which maps DuckDB's DOUBLE to FLOAT and drops time zones; a column whose
+type did not change is passed through uncast.
+
 Example::
 
-    plan = evolve(store_engine, base_table, delta_table, "orders", on_conflict="fail")
-    plan.columns  # [ColumnPlan("id", BIGINT, base_expr, delta_expr), ...]
+    plan = evolve(store_engine, base, delta, "orders", on_conflict="fail")
+    plan.columns  # [ColumnPlan("id", base_expr, delta_expr), ...]
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -23,30 +28,50 @@ import sqlalchemy as sa
 from tasks.errors import StoreWriteError
 
 VARIANT_SUFFIX = "__v_text"
-NUMERIC_RANK = [(sa.Boolean, None), (sa.SmallInteger, 1), (sa.BigInteger, 3), (sa.Integer, 2), (sa.Float, 5), (sa.Numeric, 4)]
+NUMBER_RANKS = {
+    "tinyint": 0.5, "smallint": 1, "int2": 1, "integer": 2, "int": 2, "int4": 2, "bigint": 3, "int8": 3,
+    "hugeint": 3.5, "decimal": 4, "numeric": 4, "real": 4.5, "float4": 4.5, "float": 4.5,
+    "double": 5, "double precision": 5, "float8": 5,
+}
+TEXT_NAMES = {"varchar", "character varying", "text", "string", "char", "character", "bpchar"}
 
 
 class SchemaConflictError(StoreWriteError):
     """New rows bring a column type that the committed column cannot take."""
 
 
-def type_class(sa_type: sa.types.TypeEngine) -> tuple[str, float]:
-    """(family, rank): types of one family widen into the higher rank; families do not mix."""
-    if isinstance(sa_type, sa.types.NullType):
-        return "null", 0
-    if isinstance(sa_type, sa.Boolean):
+class NativeType(sa.types.UserDefinedType):
+    """A column type written exactly as the store names it (``TIMESTAMP WITH TIME ZONE``)."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **kw) -> str:
+        return self.spec
+
+
+def type_class(spec: str) -> tuple[str, float]:
+    """(family, rank) of a store type name: types of one family widen into the higher rank."""
+    text = spec.lower().strip()
+    base = re.sub(r"\(.*\)", "", text).strip()
+    if base in ("boolean", "bool"):
         return "bool", 0
-    for cls, rank in NUMERIC_RANK:
-        if rank is not None and isinstance(sa_type, cls):
-            return "number", rank
-    if isinstance(sa_type, sa.DateTime):
-        return ("timestamptz", 0) if getattr(sa_type, "timezone", False) else ("temporal", 2)
-    if isinstance(sa_type, sa.Date):
+    if base in NUMBER_RANKS:
+        return "number", NUMBER_RANKS[base]
+    if base == "date":
         return "temporal", 1
-    if isinstance(sa_type, sa.String):
-        length = getattr(sa_type, "length", None)
-        return "text", math.inf if length is None or isinstance(sa_type, sa.Text) else length
-    return f"other:{sa_type!r}", 0
+    if base in ("timestamp", "timestamp without time zone", "datetime", "timestamp_ns", "timestamp_ms", "timestamp_s"):
+        return "temporal", 2
+    if base in ("timestamp with time zone", "timestamptz"):
+        return "timestamptz", 0
+    if base in TEXT_NAMES:
+        length = re.search(r"\((\d+)\)", text)
+        return "text", int(length.group(1)) if length else math.inf
+    if base in ("null", '"null"'):
+        return "null", 0
+    return f"other:{text}", 0
 
 
 @dataclass(frozen=True)
@@ -65,17 +90,29 @@ class EvolutionPlan:
     columns: list[ColumnPlan]
 
 
-def _try_cast(dialect: str, column: sa.ColumnElement, target: sa.types.TypeEngine) -> sa.ColumnElement | None:
+def column_types(engine: sa.Engine, table: sa.Table) -> dict[str, str]:
+    """The store's type name of each column of ``table`` (a table or a view)."""
+    query = sa.text(
+        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
+        "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query, {"schema": table.schema, "name": table.name}).all()
+    return {name: f"{kind}({length})" if length and "char" in kind.lower() else kind for name, kind, length in rows}
+
+
+def _try_cast(dialect: str, column: sa.ColumnElement, target: str) -> sa.ColumnElement | None:
     """``column`` cast to ``target``, NULL where it does not fit; None if the store cannot say."""
     if dialect == "duckdb":
-        return sa.try_cast(column, target)
+        return sa.try_cast(column, NativeType(target))
     if dialect == "postgresql" and type_class(target)[0] == "number":
         number = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-        return sa.case((sa.cast(column, sa.Text).op("~")(number), sa.cast(sa.cast(column, sa.Text), target)), else_=None)
+        text = sa.cast(column, sa.Text)
+        return sa.case((text.op("~")(number), sa.cast(text, NativeType(target))), else_=None)
     return None
 
 
-def _first_offending(engine: sa.Engine, delta: sa.Table, name: str, target: sa.types.TypeEngine):
+def _first_offending(engine: sa.Engine, delta: sa.Table, name: str, target: str):
     column = delta.c[name]
     fits = _try_cast(engine.dialect.name, column, target)
     condition = column.is_not(None) if fits is None else sa.and_(column.is_not(None), fits.is_(None))
@@ -85,38 +122,43 @@ def _first_offending(engine: sa.Engine, delta: sa.Table, name: str, target: sa.t
 
 def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_conflict: str = "fail") -> EvolutionPlan:
     """How the committed ``base`` and the new ``delta`` rows combine into one table."""
+    base_types, delta_types = column_types(engine, base), column_types(engine, delta)
     plans: list[ColumnPlan] = []
-    for column in base.columns:
-        if column.name.endswith(VARIANT_SUFFIX) and column.name.removesuffix(VARIANT_SUFFIX) in delta.c:
+    for name, old_type in base_types.items():
+        if name.endswith(VARIANT_SUFFIX) and name.removesuffix(VARIANT_SUFFIX) in delta_types:
             continue
-        if column.name not in delta.c:
-            plans.append(ColumnPlan(column.name, column, sa.cast(sa.null(), column.type)))
+        old = base.c[name]
+        if name not in delta_types:
+            plans.append(ColumnPlan(name, old, sa.cast(sa.null(), NativeType(old_type))))
             continue
-        new = delta.c[column.name]
-        (old_family, old_rank), (new_family, new_rank) = type_class(column.type), type_class(new.type)
-        if new_family == "null" or (old_family == new_family and new_rank <= old_rank):
-            plans.append(ColumnPlan(column.name, column, sa.cast(new, column.type)))
+        new, new_type = delta.c[name], delta_types[name]
+        (old_family, old_rank), (new_family, new_rank) = type_class(old_type), type_class(new_type)
+        if new_type == old_type:
+            plans.append(ColumnPlan(name, old, new))
+        elif new_family == "null" or (old_family == new_family and new_rank <= old_rank):
+            plans.append(ColumnPlan(name, old, sa.cast(new, NativeType(old_type))))
         elif old_family == new_family or old_family == "null":
-            plans.append(ColumnPlan(column.name, sa.cast(column, new.type), new))
+            plans.append(ColumnPlan(name, sa.cast(old, NativeType(new_type)), new))
         else:
-            plans.extend(_conflict(engine, base, delta, table, column, new, on_conflict))
-    for column in delta.columns:
-        if column.name not in base.c:
-            plans.append(ColumnPlan(column.name, sa.cast(sa.null(), column.type), column))
+            plans.extend(_conflict(engine, base, delta, table, name, old_type, new_type, on_conflict))
+    for name, new_type in delta_types.items():
+        if name not in base_types:
+            plans.append(ColumnPlan(name, sa.cast(sa.null(), NativeType(new_type)), delta.c[name]))
     return EvolutionPlan(plans)
 
 
-def _conflict(engine, base, delta, table, old: sa.Column, new: sa.Column, on_conflict: str) -> list[ColumnPlan]:
-    fits = _try_cast(engine.dialect.name, new, old.type) if on_conflict == "variant" else None
+def _conflict(engine, base, delta, table, name: str, old_type: str, new_type: str, on_conflict: str) -> list[ColumnPlan]:
+    new = delta.c[name]
+    fits = _try_cast(engine.dialect.name, new, old_type) if on_conflict == "variant" else None
     if fits is None:
-        value = _first_offending(engine, delta, new.name, old.type)
+        value = _first_offending(engine, delta, name, old_type)
         hint = "cast it in the source query, or set on_type_conflict: variant on the connection"
         raise SchemaConflictError(
             table,
-            f"new rows bring type {new.type} where the committed column is {old.type}; first offending value {value!r}; {hint}",
-            column=old.name,
+            f"new rows bring type {new_type} where the committed column is {old_type}; first offending value {value!r}; {hint}",
+            column=name,
         )
-    variant = f"{old.name}{VARIANT_SUFFIX}"
+    variant = f"{name}{VARIANT_SUFFIX}"
     base_variant = base.c[variant] if variant in base.c else sa.cast(sa.null(), sa.Text)
     delta_variant = sa.case((sa.and_(new.is_not(None), fits.is_(None)), sa.cast(new, sa.Text)), else_=None)
-    return [ColumnPlan(old.name, old, fits), ColumnPlan(variant, base_variant, delta_variant)]
+    return [ColumnPlan(name, base.c[name], fits), ColumnPlan(variant, base_variant, delta_variant)]

@@ -148,20 +148,23 @@ def test_incompatible_type_lands_in_variant_column_when_configured(project, even
     assert stored[1]["amount"] == 10 and stored[1]["amount__v_text"] is None
 
 
-def test_timezone_aware_cursor(project, pg_url):
-    """A timestamptz cursor comes back from the store as an aware datetime and filters the source."""
+def test_timezone_aware_cursor_and_exact_values_in_merged_rows(project, pg_url):
+    """A timestamptz cursor filters the source; merged rows keep their instant and full precision."""
     engine = sa.create_engine(sqlalchemy_url(pg_url))
     name = f"sh_tz_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE TABLE {name} (id INT PRIMARY KEY, at TIMESTAMPTZ)"))
-        conn.execute(sa.text(f"INSERT INTO {name} SELECT g, timestamptz '2024-01-01 00:00+02' + g * interval '1 hour' FROM generate_series(1, 5) g"))
+        conn.execute(sa.text(f"CREATE TABLE {name} (id INT PRIMARY KEY, at TIMESTAMPTZ, x DOUBLE PRECISION)"))
+        conn.execute(sa.text(f"INSERT INTO {name} SELECT g, timestamptz '2024-01-01 00:00+02' + g * interval '1 hour', g FROM generate_series(1, 5) g"))
     try:
         assert run_flow(flow_of("pg", name, mode="merge", cursor="at")).ok
         with engine.begin() as conn:
-            conn.execute(sa.text(f"INSERT INTO {name} VALUES (6, timestamptz '2024-06-01 00:00+02')"))
+            conn.execute(sa.text(f"INSERT INTO {name} VALUES (6, timestamptz '2024-06-01 00:00+02', 1234567.891)"))
         report = run_flow(flow_of("pg", name, mode="merge", cursor="at"))
         assert report.ok, report.error
-        assert [r["id"] for r in project.read("raw", name, order_by="id")] == [1, 2, 3, 4, 5, 6]
+        rows = project.read("raw", name, order_by="id")
+        assert [r["id"] for r in rows] == [1, 2, 3, 4, 5, 6]
+        assert rows[-1]["x"] == 1234567.891  # not squeezed through a 32-bit float
+        assert rows[-1]["at"] == dt.datetime(2024, 5, 31, 22, 0, tzinfo=dt.UTC)
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {name}"))
