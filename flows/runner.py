@@ -89,6 +89,8 @@ def root_error(exc: BaseException | None) -> BaseException | None:
 def _row_count(result: Result, task, config: ConfigContext) -> int | None:
     """Rows of the task's output table as committed (None for outputs that are not one table)."""
     value = result.task_values.get(task)
+    if isinstance(value, (tuple, list)) and value:
+        value = value[0]
     if not isinstance(value, Table):
         return None
     store = config.store.table_store

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
 
+import pandas as pd
+import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
@@ -35,13 +37,15 @@ from connectors import RestConnection, SqlConnection
 from connectors.cursor import CursorFilter
 from connectors.files.fileset import FileSetConnection
 from connectors.files.formats import file_format
-from tasks.arrow_stream import ArrowStream, MergeSpec
+from tasks.arrow_stream import ArrowStream
 from tasks.connections import connection as open_connection
 from tasks.errors import TaskDefinitionError
 from tasks.incremental import committed_stage_table, high_water_mark
 from tasks.keys import physical_key, store_engine
+from tasks.versioned import LoadSpec, LoadState, VersionedView, apply_load
 
-SYNC_VERSION = "stagehouse-sync-1"
+SYNC_VERSION = "stagehouse-sync-2"
+LOAD_SUFFIX = "__load"
 MODES = ("full", "incremental", "merge")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 GLOB_CHARS = set("*?[")
@@ -102,8 +106,10 @@ def _sync(
     cursor: str | None,
     mode: str,
     deleted_column: str | None,
-) -> Table:
-    base = None if mode == "full" else committed_stage_table(TaskContext.get().task._stage.name, name)
+) -> Any:
+    stage = TaskContext.get().task._stage.name
+    previous = None if mode == "full" else _committed_load(stage, name)
+    base = committed_stage_table(stage, name) if previous else None
     after = None
     if base is not None and cursor:
         last = high_water_mark(store_engine(), base, cursor)
@@ -127,19 +133,28 @@ def _sync(
             raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
     if mode == "merge" and not primary_key:
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
-    merge = None
-    if mode != "full" and (base is not None or deleted_column):
-        merge = MergeSpec(
-            mode="merge" if mode == "merge" else "append",
-            base=base,
-            key=primary_key,
-            cursor=cursor,
-            deleted_column=deleted_column,
-            on_conflict=conn.config.on_type_conflict,
-        )
-    unique_by_construction = merge is not None and merge.mode == "merge" and cursor and base is not None
-    stream = ArrowStream(reader, source, unique_key=None if unique_by_construction else primary_key, scan=scan, merge=merge)
-    return Table(stream, name, primary_key=physical_key(primary_key))
+    if mode == "full":
+        stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan)
+        return Table(stream, name, primary_key=physical_key(primary_key))
+    spec = LoadSpec(
+        mode="merge" if mode == "merge" else "append",
+        key=primary_key,
+        cursor=cursor,
+        deleted_column=deleted_column,
+        on_conflict=conn.config.on_type_conflict,
+    )
+    state, view = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan), spec)
+    return Table(VersionedView(view), name), Table(pd.DataFrame({"state": [state.to_json()]}), f"{name}{LOAD_SUFFIX}")
+
+
+def _committed_load(stage: str, name: str) -> LoadState | None:
+    """The load state committed with the stage's current view of ``name`` (None before the first)."""
+    table = committed_stage_table(stage, f"{name}{LOAD_SUFFIX}")
+    if table is None:
+        return None
+    with store_engine().connect() as conn:
+        text = conn.execute(sa.select(table.c.state)).scalar()
+    return LoadState.from_json(text) if text else None
 
 
 def sync(
@@ -174,5 +189,7 @@ def sync(
         name=f"sync_{out}",
         version=f"{SYNC_VERSION}/{version or 0}",
         cache=_source_freshness if cache is None else _explicit_freshness(cache),
+        nout=1 if mode == "full" else 2,
     )
-    return task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column)
+    output = task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column)
+    return output if mode == "full" else output[0]

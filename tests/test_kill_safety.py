@@ -60,7 +60,7 @@ def test_killed_incremental_sync_never_loses_or_doubles_rows(project, growing_so
     env = {**os.environ, "SH_KILL_TABLE": name}
     add_rows(source, name, BATCH)
     started = time.perf_counter()
-    subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=120)
     duration = time.perf_counter() - started
 
     store = project.store_engine()
@@ -72,12 +72,12 @@ def test_killed_incremental_sync_never_loses_or_doubles_rows(project, growing_so
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed_while_running += 1
-        process.wait(timeout=300)
+        process.wait(timeout=120)
         assert process.returncode in (0, -signal.SIGKILL), f"run failed on its own (exit {process.returncode})"
         count, distinct, low, high, _ = id_summary(store, '"raw"."events"')
         assert count == distinct and low == 1 and high == count, f"after a kill at {point:.0%}: {count} rows, {distinct} distinct, max {high}"
 
-    final = subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, capture_output=True, text=True, timeout=300)
+    final = subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr
     assert id_summary(store, '"raw"."events"') == id_summary(source, name)
     assert killed_while_running >= 4
