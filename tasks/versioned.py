@@ -154,10 +154,12 @@ class VersionedTable:
         self.drop(*(t for t in existing if keep_generation is None or t != self.table_name(keep_generation)))
 
     def undo_uncommitted(self, versions: sa.Table, committed: int) -> None:
-        """Remove what loads after ``committed`` wrote (a failed or killed run)."""
+        """Remove what loads after ``committed`` wrote (a failed or killed run), and the versions
+        no reader can see any more (closed at or before the committed load)."""
         self.execute(
             sa.delete(versions).where(versions.c[FROM_LOAD] > committed),
             sa.update(versions).where(versions.c[TO_LOAD] > committed).values({TO_LOAD: None}),
+            sa.delete(versions).where(versions.c[TO_LOAD] <= committed),
         )
 
 

@@ -68,6 +68,12 @@ def test_incremental_appends_only_rows_past_the_cursor(project, events):
     third = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
     assert third.tasks[0].state == "CACHE_VALID"
 
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [row(i) for i in range(111, 116)])
+    fourth = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert fourth.ok, fourth.error
+    assert [r["id"] for r in project.read("raw", name, order_by="id")] == list(range(1, 116))
+
 
 def test_merge_upserts_by_key_and_soft_deletes(project, events):
     connection, name, engine, table = events
@@ -103,6 +109,12 @@ def test_new_column_is_added_and_types_widen(project, events):
     stored = {r["id"]: r for r in project.read("raw", name)}
     assert stored[300]["amount"] == 9_000_000_000 and stored[300]["channel"] == "web"
     assert stored[1]["channel"] is None and stored[1]["amount"] == 10
+
+    with engine.begin() as conn:  # the next load after a rebuild drops the old generation
+        conn.execute(sa.text(f"INSERT INTO {name} (id, status, amount, updated, channel) VALUES (301, 'new', 1, :u, 'app')"), {"u": T0 + dt.timedelta(days=6)})
+    after = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert after.ok, after.error
+    assert {r["id"]: r["channel"] for r in project.read("raw", name)}[301] == "app"
 
 
 def make_amount_text(connection: str, name: str, engine: sa.Engine) -> None:
