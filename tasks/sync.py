@@ -85,7 +85,7 @@ def _source_freshness(
             return {"files": conn.fingerprint(table)}
         if isinstance(conn, RestConnection):
             return {"fetched_at": time.time()}  # an API has no cheap change check: always fetch
-        return conn.freshness(table, query=query, cursor=cursor)
+        return conn.freshness(table, query=query, cursor=cursor, count=mode == "full")
 
 
 def _explicit_freshness(cache: Callable[[], Any] | Any) -> Callable[..., Any]:

@@ -168,11 +168,14 @@ class SqlConnection(Connection):
             stmt = sa.text(query)
         return stream_sqlalchemy(self.engine, stmt, batch_rows=rows, on_error=lambda exc: self._error(obj, exc))
 
-    def freshness(self, table: str | None = None, *, query: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+    def freshness(
+        self, table: str | None = None, *, query: str | None = None, cursor: str | None = None, count: bool = True
+    ) -> dict[str, Any]:
         """Row count and, given a cursor column, its maximum: cheap to ask, changes when data does.
 
         Asked of the database itself (``SELECT count(*), max(cursor)``), so it costs an index or
-        a table scan in the source, never a transfer.
+        a table scan in the source, never a transfer. ``count=False`` asks only ``max(cursor)``,
+        which an index on the cursor answers without reading the table.
         """
         if table is not None:
             schema, name = self.split_table(table)
@@ -181,7 +184,7 @@ class SqlConnection(Connection):
         else:
             source = sa.text(query).columns().subquery("q")
             obj = "query"
-        columns = [sa.func.count().label("rows")]
+        columns = [sa.func.count().label("rows")] if count or not cursor else []
         if cursor:
             columns.append(sa.func.max(sa.column(cursor)).label("max_cursor"))
         try:
