@@ -26,9 +26,16 @@ def newest_per_key(delta: sa.Table, key: list[str], cursor: str) -> sa.Select:
     return sa.select(*[ranked.c[c.name] for c in delta.columns]).where(ranked.c[ROW_RANK] == 1)
 
 
+def not_deleted(table: sa.Table, deleted_column: str | None) -> sa.ColumnElement[bool]:
+    """Rows whose soft-delete flag is not true (every row when there is no flag)."""
+    if not deleted_column:
+        return sa.true()
+    return sa.func.coalesce(table.c[deleted_column], sa.false()) == sa.false()
+
+
 def combined_rows(
     engine: sa.Engine,
-    base: sa.Table | None,
+    base: sa.Table,
     delta: sa.Table,
     table: str,
     *,
@@ -36,22 +43,13 @@ def combined_rows(
     key: list[str] | None = None,
     deleted_column: str | None = None,
     on_conflict: str = "fail",
-) -> sa.Select | sa.CompoundSelect:
-    """A SELECT producing the new complete table from the committed ``base`` and new ``delta``.
-
-    Without a committed table (the first run) it is the new rows alone, soft-deleted ones dropped.
-    """
-    if base is None:
-        first = sa.select(delta)
-        if deleted_column:
-            first = first.where(sa.func.coalesce(delta.c[deleted_column], sa.false()) == sa.false())
-        return first
+) -> sa.CompoundSelect:
+    """A SELECT producing the new complete table from the committed ``base`` and new ``delta``."""
     plan = evolve(engine, base, delta, table, on_conflict)
     base_select = sa.select(*[col.base.label(col.name) for col in plan.columns]).select_from(base)
     delta_select = sa.select(*[col.delta.label(col.name) for col in plan.columns]).select_from(delta)
     if mode == "merge":
         replaced = sa.exists().where(sa.and_(*(delta.c[k] == base.c[k] for k in key)))
         base_select = base_select.where(~replaced)
-        if deleted_column:
-            delta_select = delta_select.where(sa.func.coalesce(delta.c[deleted_column], sa.false()) == sa.false())
+        delta_select = delta_select.where(not_deleted(delta, deleted_column))
     return sa.union_all(base_select, delta_select)

@@ -33,7 +33,7 @@ from tasks.arrow_stream import ArrowStream, compiled, land, qualified
 from tasks.errors import StoreWriteError
 from tasks.evolution import column_types
 from tasks.keys import check_unique
-from tasks.merge import combined_rows, newest_per_key
+from tasks.merge import combined_rows, newest_per_key, not_deleted
 
 VERSIONS_SCHEMA = "stagehouse_versions"
 FROM_LOAD, TO_LOAD = "_sh_from", "_sh_to"
@@ -103,10 +103,9 @@ def _user_columns(table: sa.Table) -> list[sa.Column]:
     return [c for c in table.columns if c.name not in (FROM_LOAD, TO_LOAD)]
 
 
-def _not_deleted(table: sa.Table, spec: LoadSpec) -> sa.ColumnElement[bool]:
-    if not spec.deleted_column:
-        return sa.true()
-    return sa.func.coalesce(table.c[spec.deleted_column], sa.false()) == sa.false()
+def _view(versions: sa.Table, load: int) -> sa.Select:
+    """The stage table: the user columns of the versions visible at ``load``."""
+    return sa.select(*_user_columns(versions)).where(_visible(versions, load))
 
 
 class VersionedTable:
@@ -168,7 +167,11 @@ def apply_load(engine: sa.Engine, stage: str, name: str, previous: LoadState | N
     versioned = VersionedTable(engine, stage, name)
     versioned.prepare(previous.generation if previous else None)
     if stream.scan is None and not stream.open().schema.names:
-        return _unchanged(versioned, previous, name)
+        if previous is None:
+            raise StoreWriteError(name, "the source returned no records and no columns: nothing to create")
+        versions = versioned.reflect(versioned.table_name(previous.generation))
+        versioned.undo_uncommitted(versions, previous.load)
+        return previous, _view(versions, previous.load)  # nothing new (an API that returned nothing)
     delta_name = f"{versioned.prefix}__delta"
     land(engine, VERSIONS_SCHEMA, delta_name, stream, label=name)
     versioned.analyze(delta_name)
@@ -181,7 +184,7 @@ def apply_load(engine: sa.Engine, stage: str, name: str, previous: LoadState | N
     if previous is None:
         generation = 1
         first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
-        versions = versioned.create_as(versioned.table_name(generation), first.where(_not_deleted(delta, spec)), spec.key)
+        versions = versioned.create_as(versioned.table_name(generation), first.where(not_deleted(delta, spec.deleted_column)), spec.key)
     else:
         versions = versioned.reflect(versioned.table_name(previous.generation))
         versioned.undo_uncommitted(versions, previous.load)
@@ -192,17 +195,7 @@ def apply_load(engine: sa.Engine, stage: str, name: str, previous: LoadState | N
             generation = previous.generation + 1
             versions = _rebuild(versioned, versions, delta, previous.load, load, generation, spec)
     versioned.drop(delta_name, f"{versioned.prefix}__newest", f"{versioned.prefix}__visible")
-    view = sa.select(*_user_columns(versions)).where(_visible(versions, load))
-    return LoadState(load, generation), view
-
-
-def _unchanged(versioned: VersionedTable, previous: LoadState | None, name: str):
-    """No new rows and no columns (an API that returned nothing): the committed load stays."""
-    if previous is None:
-        raise StoreWriteError(name, "the source returned no records and no columns: nothing to create")
-    versions = versioned.reflect(versioned.table_name(previous.generation))
-    versioned.undo_uncommitted(versions, previous.load)
-    return previous, sa.select(*_user_columns(versions)).where(_visible(versions, previous.load))
+    return LoadState(load, generation), _view(versions, load)
 
 
 def _same_columns(engine: sa.Engine, versions: sa.Table, delta: sa.Table) -> bool:
@@ -221,7 +214,7 @@ def _write_in_place(versioned: VersionedTable, versions: sa.Table, delta: sa.Tab
         )
     else:
         _check_new_keys(versioned, versions, delta, spec, load - 1)
-    rows = sa.select(*(delta.c[c] for c in columns), sa.literal(load)).where(_not_deleted(delta, spec))
+    rows = sa.select(*(delta.c[c] for c in columns), sa.literal(load)).where(not_deleted(delta, spec.deleted_column))
     statements.append(sa.insert(versions).from_select([*columns, FROM_LOAD], rows))
     versioned.execute(*statements)
 

@@ -14,7 +14,6 @@ Example::
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import httpx
