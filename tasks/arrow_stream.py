@@ -81,17 +81,30 @@ class ArrowStream:
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
-@SQLTableStore.register_table()
-class ArrowStreamTableHook(TableHook[SQLTableStore]):
-    """Materializes ``ArrowStream`` objects; reading back goes through pipedag's usual hooks."""
+class WriteOnlyTableHook(TableHook[SQLTableStore]):
+    """Base of the hooks for objects Stagehouse writes itself (``materializes``); reading them
+    back goes through pipedag's usual SQL, polars and pandas hooks."""
+
+    materializes: type
 
     @classmethod
     def can_materialize(cls, tbl: Table) -> CanMatResult:
-        return CanMatResult.new(isinstance(tbl.obj, ArrowStream))
+        return CanMatResult.new(isinstance(tbl.obj, cls.materializes))
 
     @classmethod
     def can_retrieve(cls, type_) -> CanRetResult:
         return CanRetResult.NO
+
+    @classmethod
+    def retrieve(cls, *args, **kwargs):
+        raise NotImplementedError(f"{cls.materializes.__name__} tables are read back through pipedag's own hooks")
+
+
+@SQLTableStore.register_table()
+class ArrowStreamTableHook(WriteOnlyTableHook):
+    """Writes ``ArrowStream`` objects with the store's bulk path."""
+
+    materializes = ArrowStream
 
     @classmethod
     def materialize(cls, store: SQLTableStore, table: Table, stage_name: str, without_config_context: bool = False):
@@ -101,10 +114,6 @@ class ArrowStreamTableHook(TableHook[SQLTableStore]):
         if stream.unique_key:
             check_unique(store.engine, schema.get(), table.name, stream.unique_key)
         store.add_indexes_and_set_nullable(table, schema)
-
-    @classmethod
-    def retrieve(cls, *args, **kwargs):
-        raise NotImplementedError("ArrowStream tables are read back through pipedag's SQL, polars or pandas hooks")
 
 
 

@@ -27,9 +27,8 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 from pydiverse.pipedag import Table
 from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
-from pydiverse.pipedag.materialize.table_hook_base import CanMatResult, CanRetResult, TableHook
 
-from tasks.arrow_stream import ArrowStream, compiled, land, qualified
+from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, qualified
 from tasks.errors import StoreWriteError
 from tasks.evolution import column_types
 from tasks.keys import check_unique
@@ -73,26 +72,16 @@ class VersionedView:
 
 
 @SQLTableStore.register_table()
-class VersionedViewTableHook(TableHook[SQLTableStore]):
+class VersionedViewTableHook(WriteOnlyTableHook):
     """Materializes a ``VersionedView`` as a SQL view in the stage's transaction schema."""
 
-    @classmethod
-    def can_materialize(cls, tbl: Table) -> CanMatResult:
-        return CanMatResult.new(isinstance(tbl.obj, VersionedView))
-
-    @classmethod
-    def can_retrieve(cls, type_) -> CanRetResult:
-        return CanRetResult.NO
+    materializes = VersionedView
 
     @classmethod
     def materialize(cls, store: SQLTableStore, table: Table, stage_name: str, without_config_context: bool = False):
         schema = store.get_schema(stage_name).get()
         with store.engine.begin() as conn:
             conn.execute(sa.text(f"CREATE VIEW {qualified(store.engine, schema, table.name)} AS {compiled(store.engine, table.obj.select)}"))
-
-    @classmethod
-    def retrieve(cls, *args, **kwargs):
-        raise NotImplementedError("versioned views are read back through pipedag's SQL, polars or pandas hooks")
 
 
 def _visible(table: sa.Table, load: int) -> sa.ColumnElement[bool]:
