@@ -23,7 +23,7 @@ from pydiverse.pipedag import ConfigContext, PipedagConfig
 
 from connectors.errors import ConfigFileError
 from connectors.placeholders import MissingEnvironmentVariable, expand
-from connectors.settings import default_instance, find_config_file, load_config_file
+from connectors.settings import deep_merge, default_instance, find_config_file, load_config_file
 from tasks.connections import PROJECT_DIR_ATTR
 
 PROJECT_DIR = "{project_dir}"
@@ -51,10 +51,8 @@ def pipedag_config(path: Path | None = None) -> PipedagConfig:
     """The project's PipedagConfig with placeholders resolved and ``attrs.project_dir`` set."""
     path = (path or find_config_file()).resolve()
     document = _resolve(load_config_file(path), path.parent, ())
-    any_instance = document.setdefault("instances", {}).setdefault("__any__", {}) or {}
-    any_instance.setdefault("attrs", {})[PROJECT_DIR_ATTR] = str(path.parent)
-    document["instances"]["__any__"] = any_instance
-    return PipedagConfig(document)
+    project_dir = {"instances": {"__any__": {"attrs": {PROJECT_DIR_ATTR: str(path.parent)}}}}
+    return PipedagConfig(deep_merge(document, project_dir))
 
 
 def config_context(instance: str | None = None, path: Path | None = None) -> ConfigContext:
