@@ -17,15 +17,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tasks.evolution import store_table
 from tasks.keys import store_engine
 
 
 def committed_table(engine: sa.Engine, schema: str, name: str) -> sa.Table | None:
     """The committed ``schema.name`` as readers see it (a table or pipedag's read view), or None."""
-    inspector = sa.inspect(engine)
-    if name not in inspector.get_table_names(schema=schema) and name not in inspector.get_view_names(schema=schema):
-        return None
-    return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=engine)
+    return store_table(engine, schema, name)
 
 
 def high_water_mark(engine: sa.Engine, table: sa.Table, cursor: str) -> Any:

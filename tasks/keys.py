@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext
 
 from tasks.errors import StoreWriteError
+from tasks.store_writers import bounded_memory
 
 STORES_WITHOUT_RENAMEABLE_KEYS = {"duckdb"}
 
@@ -66,7 +67,7 @@ def check_unique(engine: sa.Engine, schema: str, table: str, key: list[str]) -> 
     null_query = sa.select(*columns).select_from(sa.table(table, schema=schema)).where(
         sa.or_(*(c.is_(None) for c in columns))
     ).limit(1)
-    with engine.connect() as conn:
+    with engine.connect() as conn, bounded_memory(conn):
         duplicate = conn.execute(query).mappings().first()
         null_row = conn.execute(null_query).mappings().first()
     if duplicate:

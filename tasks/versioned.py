@@ -30,7 +30,7 @@ from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 
 from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, qualified
 from tasks.errors import StoreWriteError
-from tasks.evolution import column_types
+from tasks.evolution import column_types, store_table
 from tasks.keys import check_unique
 from tasks.merge import combined_rows, newest_per_key, not_deleted
 
@@ -103,13 +103,15 @@ class VersionedTable:
     def __init__(self, engine: sa.Engine, stage: str, name: str) -> None:
         self.engine, self.name = engine, name
         self.prefix = f"{stage}__{name}"
-        self.metadata = sa.MetaData()
 
     def table_name(self, generation: int) -> str:
         return f"{self.prefix}__g{generation}"
 
     def reflect(self, name: str) -> sa.Table:
-        return sa.Table(name, self.metadata, schema=VERSIONS_SCHEMA, autoload_with=self.engine)
+        table = store_table(self.engine, VERSIONS_SCHEMA, name)
+        if table is None:
+            raise StoreWriteError(self.name, f"versions table {VERSIONS_SCHEMA}.{name} is missing from the store")
+        return table
 
     def execute(self, *statements: str | sa.Executable) -> None:
         with self.engine.begin() as conn:
