@@ -46,3 +46,21 @@ class SourceError(StagehouseError):
 
 class SourceUnavailableError(SourceError):
     """The outside system did not answer; retrying later may succeed."""
+
+
+class UnsafeIdentifierError(StagehouseError):
+    """A schema, table or column name that could change the meaning of a SQL statement."""
+
+    def __init__(self, connection: str, kind: str, name: object) -> None:
+        super().__init__(
+            f"connection '{connection}': {kind} name {name!r} is not allowed (use letters, digits, "
+            "spaces, '_', '$' or '-'; no quotes, semicolons or comment marks)",
+            connection=connection, kind=kind, name=name,
+        )
+
+
+class WarehouseError(StagehouseError):
+    """A warehouse call was refused: unknown table, missing key, bad record or value."""
+
+    def __init__(self, connection: str, obj: str, problem: str) -> None:
+        super().__init__(f"connection '{connection}', {obj}: {problem}", connection=connection, obj=obj, problem=problem)

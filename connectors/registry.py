@@ -23,7 +23,7 @@ from connectors.files import FilesConnection, FilesConnectionConfig
 from connectors.files.source import resolve_folder
 from connectors.placeholders import MissingEnvironmentVariable, expand
 from connectors.rest import RestConnection, RestConnectionConfig
-from connectors.settings import connection_specs
+from connectors.settings import connection_specs, store_url
 from connectors.sftp import SftpConnection, SftpConnectionConfig
 from connectors.sql import SqlConnection, SqlConnectionConfig
 
@@ -65,6 +65,7 @@ KINDS: dict[str, tuple[type[ConnectionConfig], Callable[[str, Any, Path], Connec
     "sftp": (SftpConnectionConfig, _sftp),
 }
 SECRET_FIELDS = {"token", "password", "value"}
+WAREHOUSE = "warehouse"
 
 
 def parse_config(name: str, spec: Any) -> ConnectionConfig:
@@ -90,7 +91,13 @@ def connect(
     specs: Mapping[str, Any] | None = None,
     base_dir: Path | None = None,
 ) -> Connection:
-    """The connection ``name`` as declared for ``instance`` (or in ``specs`` when given)."""
+    """The connection ``name`` as declared for ``instance`` (or in ``specs`` when given).
+
+    The reserved name ``warehouse`` is the instance's own table store.
+    """
+    if name == WAREHOUSE and (specs is None or WAREHOUSE not in specs):
+        url = store_url(instance)
+        return SqlConnection(WAREHOUSE, SqlConnectionConfig.model_construct(type="sql", url=url, batch_rows=65_536), url)
     if specs is None:
         specs, base_dir = connection_specs(instance)
     if name not in specs:

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from connectors.errors import ConfigFileError
+from connectors.placeholders import expand
 
 CONFIG_NAMES = ("pipedag.yaml", "pipedag.yml")
 DEFAULT_INSTANCE = "local"
@@ -82,3 +83,17 @@ def connection_specs(instance: str | None = None, path: Path | None = None) -> t
     path = path or find_config_file()
     section = instance_section(load_config_file(path), instance or default_instance())
     return dict((section.get("attrs") or {}).get("connections") or {}), path.parent
+
+
+def store_url(instance: str | None = None, path: Path | None = None) -> str:
+    """The SQLAlchemy URL of an instance's table store, placeholders resolved.
+
+    pipedag fills ``{instance_id}`` itself and Stagehouse fills ``{project_dir}``; this does the
+    same for clients that open the store without pipedag (``connect("warehouse")``).
+    """
+    path = path or find_config_file()
+    section = instance_section(load_config_file(path), instance or default_instance())
+    url = ((section.get("table_store") or {}).get("args") or {}).get("url")
+    if not url:
+        raise ConfigFileError(f"{path}: instance '{instance or default_instance()}' has no table_store.args.url", path=path)
+    return expand(url).replace("{instance_id}", str(section.get("instance_id", ""))).replace("{project_dir}", str(path.parent.resolve()))

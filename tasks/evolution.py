@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from connectors.sql.native import NativeType, columns_of
 from tasks.errors import StoreWriteError
 
 VARIANT_SUFFIX = "__v_text"
@@ -38,22 +39,6 @@ TEXT_NAMES = {"varchar", "character varying", "text", "string", "char", "charact
 
 class SchemaConflictError(StoreWriteError):
     """New rows bring a column type that the committed column cannot take."""
-
-
-class NativeType(sa.types.UserDefinedType):
-    """A column type written exactly as the store names it (``TIMESTAMP WITH TIME ZONE``)."""
-
-    cache_ok = True
-
-    def __init__(self, spec: str) -> None:
-        self.spec = spec
-
-    def get_col_spec(self, **kw) -> str:
-        return self.spec
-
-    def coerce_compared_value(self, op, value):
-        """A Python value compared with the column binds (and renders) as its own type."""
-        return sa.literal(value).type
 
 
 def type_class(spec: str) -> tuple[str, float]:
@@ -94,31 +79,9 @@ class EvolutionPlan:
     columns: list[ColumnPlan]
 
 
-def _native_columns(engine: sa.Engine, schema: str, name: str) -> dict[str, str]:
-    query = sa.text(
-        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
-        "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query, {"schema": schema, "name": name}).all()
-    return {name: f"{kind}({length})" if length and "char" in kind.lower() else kind for name, kind, length in rows}
-
-
 def column_types(engine: sa.Engine, table: sa.Table) -> dict[str, str]:
     """The store's type name of each column of ``table`` (a table or a view)."""
-    return _native_columns(engine, table.schema, table.name)
-
-
-def store_table(engine: sa.Engine, schema: str, name: str) -> sa.Table | None:
-    """``schema.name`` (a table or a view) with its columns in the store's types, or None if absent.
-
-    One query on ``information_schema`` instead of SQLAlchemy's reflection, which costs eight
-    catalog queries per table (~0.3 s on DuckDB) and would dominate a small incremental load.
-    """
-    columns = _native_columns(engine, schema, name)
-    if not columns:
-        return None
-    return sa.Table(name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()), schema=schema)
+    return columns_of(engine, table.schema, table.name)
 
 
 def _try_cast(dialect: str, column: sa.ColumnElement, target: str) -> sa.ColumnElement | None:

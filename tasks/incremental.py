@@ -17,13 +17,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tasks.evolution import store_table
+from connectors.sql.native import described_table
 from tasks.keys import store_engine
 
 
 def committed_table(engine: sa.Engine, schema: str, name: str) -> sa.Table | None:
     """The committed ``schema.name`` as readers see it (a table or pipedag's read view), or None."""
-    return store_table(engine, schema, name)
+    return described_table(engine, schema, name)
 
 
 def high_water_mark(engine: sa.Engine, table: sa.Table, cursor: str) -> Any:

@@ -30,7 +30,8 @@ from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 
 from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, qualified
 from tasks.errors import StoreWriteError
-from tasks.evolution import column_types, store_table
+from connectors.sql.native import described_table
+from tasks.evolution import column_types
 from tasks.keys import check_unique
 from tasks.merge import combined_rows, newest_per_key, not_deleted
 
@@ -108,7 +109,7 @@ class VersionedTable:
         return f"{self.prefix}__g{generation}"
 
     def reflect(self, name: str) -> sa.Table:
-        table = store_table(self.engine, VERSIONS_SCHEMA, name)
+        table = described_table(self.engine, VERSIONS_SCHEMA, name)
         if table is None:
             raise StoreWriteError(self.name, f"versions table {VERSIONS_SCHEMA}.{name} is missing from the store")
         return table

@@ -31,10 +31,10 @@ TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 class RestError(SourceError):
     """An API call failed for good: the status (None for network errors) and a body excerpt."""
 
-    def __init__(self, connection: str, obj: str, url: str, status: int | None, detail: str) -> None:
-        problem = f"GET {url} -> " + (f"HTTP {status}" if status else "no response") + (f": {detail}" if detail else "")
+    def __init__(self, connection: str, obj: str, request: str, status: int | None, detail: str) -> None:
+        problem = f"{request} -> " + (f"HTTP {status}" if status else "no response") + (f": {detail}" if detail else "")
         super().__init__(connection, f"object '{obj}'", problem)
-        self.url, self.status = url, status
+        self.request, self.status, self.detail = request, status, detail
 
 
 class TransientHttpError(Exception):
@@ -124,29 +124,48 @@ class RestClient:
 
     def get(self, obj: str, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET ``url`` (relative to base_url, or absolute) with retries; raises RestError."""
+        return self.request("GET", obj, url, params=params)
+
+    def request(
+        self,
+        method: str,
+        obj: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        allow_statuses: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        """Send one request with retries; a status >= 400 not in ``allow_statuses`` raises RestError.
+
+        A POST is not idempotent: it is retried only when the server said it did nothing (429,
+        503) or the connection never opened, never after a timeout that may have created the object.
+        """
         retry = self.config.retry
-        request_url = self.http.build_request("GET", url.lstrip("/") if not url.startswith("http") else url, params=params).url
+        request_url = self.http.build_request(method, url.lstrip("/") if not url.startswith("http") else url, params=params).url
+        idempotent = method != "POST"
+        retried = (TransientHttpError, httpx.TransportError) if idempotent else (TransientHttpError, httpx.ConnectError)
 
         def attempt() -> httpx.Response:
             self.limiter.wait()
-            response = self.http.get(request_url)
-            if response.status_code in TRANSIENT_STATUSES:
+            response = self.http.request(method, request_url, json=body)
+            if response.status_code in (TRANSIENT_STATUSES if idempotent else {429, 503}):
                 raise TransientHttpError(response)
             return response
 
         try:
             response = tenacity.Retrying(
-                retry=tenacity.retry_if_exception_type((TransientHttpError, httpx.TransportError)),
+                retry=tenacity.retry_if_exception_type(retried),
                 wait=self._wait,
                 stop=tenacity.stop_after_attempt(retry.max_attempts) | tenacity.stop_after_delay(retry.max_seconds),
                 reraise=True,
             )(attempt)
         except TransientHttpError as exc:
-            raise RestError(self.name, obj, self.display(request_url), exc.response.status_code, _excerpt(exc.response)) from exc
+            raise RestError(self.name, obj, f"{method} {self.display(request_url)}", exc.response.status_code, _excerpt(exc.response)) from exc
         except httpx.TransportError as exc:
-            raise SourceUnavailableError(self.name, f"object '{obj}'", f"GET {self.display(request_url)} -> {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            raise RestError(self.name, obj, self.display(request_url), response.status_code, _excerpt(response))
+            raise SourceUnavailableError(self.name, f"object '{obj}'", f"{method} {self.display(request_url)} -> {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400 and response.status_code not in allow_statuses:
+            raise RestError(self.name, obj, f"{method} {self.display(request_url)}", response.status_code, _excerpt(response))
         return response
 
 

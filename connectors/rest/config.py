@@ -17,7 +17,8 @@ Example (pipedag.yaml, under ``attrs.connections``)::
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
@@ -129,6 +130,16 @@ class RestObject(_Strict):
     incremental: Incremental | None = None
     nested: Literal["flatten", "json"] = "flatten"
     lists: Literal["json", "keep"] = "json"
+    id_field: str = "id"
+    item_path: str | None = None
+    update_method: Literal["PATCH", "PUT"] = "PATCH"
+
+    def item_url(self, object_id: Any) -> str:
+        """The URL of one record: ``item_path`` with ``{id}`` filled in, else ``<path>/<id>``."""
+        encoded = quote(str(object_id), safe="")
+        if self.item_path:
+            return self.item_path.replace("{id}", encoded)
+        return f"{self.path.rstrip('/')}/{encoded}"
 
 
 class Retry(_Strict):

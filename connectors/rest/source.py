@@ -31,13 +31,14 @@ from connectors.rest.config import RestConnectionConfig, RestObject
 from connectors.rest.page import Page
 from connectors.rest.pagination import pages
 from connectors.rest.records import conform, to_table
+from connectors.rest.verbs import ObjectVerbs
 
 
 def _param_value(value: Any) -> str:
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
 
 
-class RestConnection(Connection):
+class RestConnection(ObjectVerbs, Connection):
     """A REST API named in pipedag.yaml, with its objects (endpoints)."""
 
     config: RestConnectionConfig

@@ -25,9 +25,12 @@ from connectors.base import Connection
 from connectors.duckdb_scan import DuckDBScan, open_duckdb, quote_identifier, quote_literal, stream
 from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError
 from connectors.cursor import CursorFilter
+from connectors.sql.changes import ChangeVerbs
 from connectors.sql.config import SqlConnectionConfig
 from connectors.sql.generic import stream_sqlalchemy
+from connectors.sql.metadata import MetadataVerbs
 from connectors.sql.scanners import SCANNERS
+from connectors.sql.warehouse import WarehouseVerbs
 
 SOURCE_ALIAS = "src"
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
@@ -44,8 +47,9 @@ def parse_url(name: str, text: str) -> URL:
     return url
 
 
-class SqlConnection(Connection):
-    """A SQL database named in pipedag.yaml."""
+class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
+    """A SQL database named in pipedag.yaml: a source for syncs and a warehouse client
+    (``WarehouseVerbs``, ``MetadataVerbs``, ``ChangeVerbs``)."""
 
     config: SqlConnectionConfig
 

@@ -1,0 +1,120 @@
+"""The warehouse client's change-log verbs: edit cells and rows centrally, list and mark changes.
+
+Edits never touch the synced table: they are appended to the change log and layered on every
+read through Stagehouse (``fetch``, the CLI, transforms that opt in), until their writeback to the
+source app is PROCESSED and a later sync brought the app's data back.
+
+Example::
+
+    wh = connect("warehouse")
+    wh.update_cell("raw.customers", "email", 7, "new@example.com")
+    wh.insert_row("raw.customers", {"id": 1001, "name": "Ada"})
+    wh.delete_row("raw.customers", 12)
+    wh.list_changes("raw.customers", writeback_status=["FAILED", "CONFLICT"])
+    wh.update_change(3, "NOT_PROCESSED")          # send it again on the next writeback
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.errors import WarehouseError
+from connectors.sql.changelog import STATUSES, ChangeLog
+from connectors.sql.identifiers import checked, split_table
+from connectors.sql.overlay import overlay_select
+
+
+def _user(user: str | None) -> str:
+    return user or os.environ.get("STAGEHOUSE_USER") or getpass.getuser()
+
+
+class ChangeVerbs:
+    """update_cell/insert_row/delete_row/list_changes/update_change, mixed into ``SqlConnection``."""
+
+    name: str
+    engine: sa.Engine
+
+    @cached_property
+    def change_log(self) -> ChangeLog:
+        return ChangeLog(self.engine)
+
+    def overlaid(self, base: sa.Table) -> sa.Select | sa.CompoundSelect:
+        """``base`` with the layered edits of the change log applied (plain SELECT if none)."""
+        name = _table_name(base)
+        if self.engine.dialect.name not in ("duckdb", "postgresql") or not self.change_log.has_layered(name):
+            return sa.select(base)
+        return overlay_select(self.engine.dialect.name, base, self.change_log.pk_field(name), name)
+
+    def update_cell(self, table: str, field: str, row_pk: Any, value: Any, *, pk: str | None = None, user: str | None = None) -> int:
+        """Record ``table.field = value`` for the row keyed ``row_pk``; returns the change id."""
+        base, key = self._edited(table, pk)
+        checked(self.name, "column", field)
+        if field not in base.c:
+            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column '{field}'")
+        if field == key:
+            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"'{field}' is the key; delete the row and insert a new one")
+        seen = self._row(base, key, row_pk)
+        return self.change_log.append(_table_name(base), key, row_pk, "u", field=field, old=seen[field], new=value, user=_user(user))
+
+    def insert_row(self, table: str, record: Mapping[str, Any], *, pk: str | None = None, user: str | None = None) -> int:
+        """Record a new row (it must carry its key); returns the change id."""
+        base, key = self._edited(table, pk)
+        unknown = [c for c in record if c not in base.c]
+        if unknown:
+            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column {unknown}")
+        if record.get(key) is None:
+            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"the new row needs a value for its key '{key}'")
+        if self._find(base, key, record[key]) is not None:
+            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"a row with {key} = {record[key]!r} already exists")
+        return self.change_log.append(_table_name(base), key, record[key], "i", new=dict(record), user=_user(user))
+
+    def delete_row(self, table: str, row_pk: Any, *, pk: str | None = None, user: str | None = None) -> int:
+        """Record the deletion of the row keyed ``row_pk``; returns the change id."""
+        base, key = self._edited(table, pk)
+        seen = self._row(base, key, row_pk)
+        return self.change_log.append(_table_name(base), key, row_pk, "d", old=seen, user=_user(user))
+
+    def list_changes(self, table: str | None = None, *, writeback_status: str | Iterable[str] | None = None,
+                     type: str | Iterable[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Changes oldest first; ``writeback_status`` and ``type`` take one value or a list."""
+        if table is not None:
+            schema, name = split_table(self.name, table)
+            table = f"{schema}.{name}" if schema else name
+        return self.change_log.select(table, writeback_status=writeback_status, type=type, limit=limit)
+
+    def update_change(self, change_id: int, writeback_status: str, error: str | None = None) -> None:
+        """Set a change's writeback status (e.g. back to NOT_PROCESSED to resend it)."""
+        if writeback_status not in STATUSES:
+            raise WarehouseError(self.name, f"change {change_id}", f"unknown status '{writeback_status}' (use one of {', '.join(STATUSES)})")
+        if not self.change_log.select(ids=[change_id]):
+            raise WarehouseError(self.name, f"change {change_id}", "does not exist")
+        self.change_log.set_status([(change_id, writeback_status, error)])
+
+    def _edited(self, table: str, pk: str | None) -> tuple[sa.Table, str]:
+        schema, name = split_table(self.name, table)
+        base = self.table(schema, name)
+        key = pk or self.change_log.pk_field(_table_name(base)) or self._key(base, None)
+        if key not in base.c:
+            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column '{key}' to use as key")
+        return base, key
+
+    def _find(self, base: sa.Table, key: str, row_pk: Any) -> dict[str, Any] | None:
+        view = self.overlaid(base).subquery("seen")
+        rows = self.arrow(sa.select(view).where(sa.cast(view.c[key], sa.Text) == str(row_pk))).to_pylist()
+        return rows[0] if rows else None
+
+    def _row(self, base: sa.Table, key: str, row_pk: Any) -> dict[str, Any]:
+        row = self._find(base, key, row_pk)
+        if row is None:
+            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no row with {key} = {row_pk!r}")
+        return row
+
+
+def _table_name(base: sa.Table) -> str:
+    return f"{base.schema}.{base.name}" if base.schema else base.name

@@ -1,0 +1,82 @@
+"""A table's columns in the database's own type names, from one ``information_schema`` query.
+
+SQLAlchemy's reflection costs eight catalog queries per table on DuckDB (~0.3 s) and maps types
+to its own (DuckDB's DOUBLE becomes FLOAT, time zones are dropped); the type names the database
+itself reports are cheaper and exact, and can be written back into casts and DDL as they are.
+
+Example::
+
+    columns_of(engine, "raw", "orders")   # {'id': 'BIGINT', 'total': 'DECIMAL(18,2)', ...}
+    table = described_table(engine, "raw", "orders")   # sa.Table with NativeType columns
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+
+class NativeType(sa.types.UserDefinedType):
+    """A column type written exactly as the store names it (``TIMESTAMP WITH TIME ZONE``)."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **kw) -> str:
+        return self.spec
+
+    def coerce_compared_value(self, op, value):
+        """A Python value compared with the column binds (and renders) as its own type."""
+        return sa.literal(value).type
+
+
+def columns_of(engine: sa.Engine | sa.Connection, schema: str | None, name: str) -> dict[str, str]:
+    """Column name -> the database's type name, in table order; empty when there is no such table."""
+    query = sa.text(
+        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
+        "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position"
+    )
+    if isinstance(engine, sa.Connection):
+        rows = engine.execute(query, {"schema": schema or _default_schema(engine), "name": name}).all()
+    else:
+        with engine.connect() as conn:
+            rows = conn.execute(query, {"schema": schema or _default_schema(conn), "name": name}).all()
+    return {column: f"{kind}({length})" if length and "char" in kind.lower() else kind for column, kind, length in rows}
+
+
+def _default_schema(conn: sa.Connection) -> str:
+    if conn.dialect.name == "duckdb":
+        return conn.dialect.default_schema_name or "main"
+    return conn.dialect.default_schema_name
+
+
+def described_table(engine: sa.Engine | sa.Connection, schema: str | None, name: str) -> sa.Table | None:
+    """``schema.name`` (a table or a view) with its columns in the store's types, or None if absent."""
+    columns = columns_of(engine, schema, name)
+    if not columns:
+        return None
+    return sa.Table(name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()), schema=schema)
+
+
+def primary_key_of(engine: sa.Engine, schema: str | None, name: str) -> list[str]:
+    """The primary key columns of ``schema.name`` from ``information_schema`` (empty if none)."""
+    query = sa.text(
+        "SELECT kcu.column_name FROM information_schema.table_constraints tc "
+        "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name "
+        "AND kcu.table_schema = tc.table_schema AND kcu.table_name = tc.table_name "
+        "WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = :schema AND tc.table_name = :name "
+        "ORDER BY kcu.ordinal_position"
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query, {"schema": schema or _default_schema(conn), "name": name}).scalars())
+
+
+def affected_rows(conn: sa.Connection, statement: sa.Executable) -> int:
+    """Run a DML statement and return how many rows it changed (DuckDB reports it as a result row)."""
+    if conn.dialect.name == "duckdb":
+        compiled = statement.compile(dialect=conn.dialect)
+        params = compiled.construct_params()
+        values = [params[name] for name in compiled.positiontup] if compiled.positiontup else []
+        return conn.connection.driver_connection.execute(str(compiled), values).fetchone()[0]
+    return conn.execute(statement).rowcount
