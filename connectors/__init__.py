@@ -13,12 +13,15 @@ from connectors.errors import (
     SourceError,
     SourceUnavailableError,
     StagehouseError,
+    UnsafeIdentifierError,
+    WarehouseError,
 )
 from connectors.files import FilesConnection
 from connectors.registry import connect
 from connectors.rest import RestConnection, RestError
 from connectors.sftp import SftpConnection
 from connectors.sql import SqlConnection
+from connectors.writeback import WritebackReport, push_changes
 
 __all__ = [
     "ConfigFileError",
@@ -32,5 +35,9 @@ __all__ = [
     "SourceUnavailableError",
     "SqlConnection",
     "StagehouseError",
+    "UnsafeIdentifierError",
+    "WarehouseError",
+    "WritebackReport",
     "connect",
+    "push_changes",
 ]

@@ -84,6 +84,11 @@ def parse_config(name: str, spec: Any) -> ConnectionConfig:
         raise ConnectionConfigError(name, problems) from exc
 
 
+def warehouse(url: str) -> SqlConnection:
+    """The table store at ``url`` as a SQL connection named ``warehouse``."""
+    return SqlConnection(WAREHOUSE, SqlConnectionConfig.model_construct(type="sql", url=url, batch_rows=65_536), url)
+
+
 def connect(
     name: str,
     *,
@@ -96,8 +101,7 @@ def connect(
     The reserved name ``warehouse`` is the instance's own table store.
     """
     if name == WAREHOUSE and (specs is None or WAREHOUSE not in specs):
-        url = store_url(instance)
-        return SqlConnection(WAREHOUSE, SqlConnectionConfig.model_construct(type="sql", url=url, batch_rows=65_536), url)
+        return warehouse(store_url(instance))
     if specs is None:
         specs, base_dir = connection_specs(instance)
     if name not in specs:

@@ -7,6 +7,7 @@ Example::
     stagehouse run nycflights
     stagehouse run nycflights --stage mart --instance postgres
     stagehouse visualize nycflights
+    stagehouse changes raw.customers --status FAILED --status CONFLICT
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from connectors import connect
 from connectors.errors import StagehouseError
 from flows.catalog import list_flows, load_flow
 from flows.config import config_context, setup_quiet_logging
@@ -121,6 +123,34 @@ def visualize(
             errors.print("no SVG: Graphviz's dot is not installed (apt-get install graphviz)")
     except Exception as exc:
         fail(exc)
+
+
+CHANGE_STYLES = {"PROCESSED": "green", "NOT_PROCESSED": "yellow", "PROCESSING": "cyan", "FAILED": "bold red", "CONFLICT": "magenta"}
+
+
+@app.command()
+def changes(
+    table: str = typer.Argument(..., help="Table as stage.table (e.g. raw.customers)."),
+    status: list[str] = typer.Option([], "--status", "-s", help="Only changes with this writeback status (repeatable)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the change log."),
+    limit: int = typer.Option(None, "--limit", "-n", help="At most this many changes (oldest first)."),
+) -> None:
+    """Show the change log of TABLE: edits, who made them, and their writeback status."""
+    try:
+        with connect("warehouse", instance=instance) as warehouse:
+            rows = warehouse.list_changes(table, writeback_status=status or None, limit=limit)
+    except Exception as exc:
+        fail(exc)
+    view = Table(title=f"changes of {table} ({len(rows)})")
+    for column in ("id", "type", "row", "field", "old", "new", "by", "at", "status", "error"):
+        view.add_column(column, overflow="fold")
+    for row in rows:
+        style = CHANGE_STYLES.get(row["writeback_status"], "")
+        view.add_row(
+            str(row["id"]), row["type"], row["row_pk"], row["field"] or "", row["old_value"] or "", row["new_value"] or "",
+            row["changed_by"] or "", f"{row['changed_at']:%Y-%m-%d %H:%M:%S}", f"[{style}]{row['writeback_status']}[/]", row["error"] or "",
+        )
+    console.print(view)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from tasks.errors import StoreWriteError, TaskDefinitionError
 from tasks.state import get_state, set_state, stateful
 from tasks.sync import sync
 from tasks.transform import TableRef, pandas_transform, polars_transform, sql_transform
+from tasks.writeback import writeback
 
 __all__ = [
     "ArrowStream",
@@ -32,4 +33,5 @@ __all__ = [
     "sql_transform",
     "stateful",
     "sync",
+    "writeback",
 ]

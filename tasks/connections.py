@@ -15,12 +15,16 @@ from pathlib import Path
 from pydiverse.pipedag import ConfigContext
 
 from connectors import Connection, connect
+from connectors.registry import WAREHOUSE, warehouse
 
 PROJECT_DIR_ATTR = "project_dir"
 
 
 def connection(name: str) -> Connection:
-    """The connection ``name`` as declared for the running instance."""
-    attrs = ConfigContext.get().attrs
+    """The connection ``name`` as declared for the running instance (``warehouse``: its store)."""
+    context = ConfigContext.get()
+    attrs = context.attrs
     specs = attrs.get("connections") or {}
+    if name == WAREHOUSE and WAREHOUSE not in specs:
+        return warehouse(context.store.table_store.engine.url.render_as_string(hide_password=False))
     return connect(name, specs=specs, base_dir=Path(attrs.get(PROJECT_DIR_ATTR) or Path.cwd()))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext
 
+from connectors.sql.native import quote_duckdb_keywords
 from tasks.errors import StoreWriteError
 from tasks.store_writers import bounded_memory
 
@@ -26,25 +27,8 @@ def store_engine() -> sa.Engine:
     """The SQLAlchemy engine of the running instance's table store (DuckDB keywords quoted)."""
     engine = ConfigContext.get().store.table_store.engine
     if engine.dialect.name == "duckdb":
-        _quote_duckdb_keywords(engine)
+        quote_duckdb_keywords(engine)
     return engine
-
-
-def _quote_duckdb_keywords(engine: sa.Engine) -> None:
-    """duckdb-engine quotes PostgreSQL's reserved words only; DuckDB also reserves ``at``, ``pivot``, ...
-
-    Unquoted, a column named ``at`` breaks an INSERT column list. This adds DuckDB's own
-    reserved, type-function and column-name keywords to this engine's quoting rules.
-    """
-    preparer = engine.dialect.identifier_preparer
-    if getattr(preparer, "_stagehouse_duckdb_keywords", False):
-        return
-    with engine.connect() as conn:
-        words = conn.exec_driver_sql(
-            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
-        ).scalars()
-        preparer.reserved_words = set(preparer.reserved_words) | set(words)
-    preparer._stagehouse_duckdb_keywords = True
 
 
 def physical_key(primary_key: list[str] | None) -> list[str] | None:

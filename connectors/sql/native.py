@@ -80,3 +80,20 @@ def affected_rows(conn: sa.Connection, statement: sa.Executable) -> int:
         values = [params[name] for name in compiled.positiontup] if compiled.positiontup else []
         return conn.connection.driver_connection.execute(str(compiled), values).fetchone()[0]
     return conn.execute(statement).rowcount
+
+
+def quote_duckdb_keywords(engine: sa.Engine) -> None:
+    """duckdb-engine quotes PostgreSQL's reserved words only; DuckDB also reserves ``at``, ``pivot``, ...
+
+    Unquoted, a column named ``at`` breaks an INSERT column list. This adds DuckDB's own
+    reserved, type-function and column-name keywords to this engine's quoting rules.
+    """
+    preparer = engine.dialect.identifier_preparer
+    if getattr(preparer, "_stagehouse_duckdb_keywords", False):
+        return
+    with engine.connect() as conn:
+        words = conn.exec_driver_sql(
+            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+        ).scalars()
+        preparer.reserved_words = set(preparer.reserved_words) | set(words)
+    preparer._stagehouse_duckdb_keywords = True

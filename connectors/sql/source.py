@@ -29,6 +29,7 @@ from connectors.sql.changes import ChangeVerbs
 from connectors.sql.config import SqlConnectionConfig
 from connectors.sql.generic import stream_sqlalchemy
 from connectors.sql.metadata import MetadataVerbs
+from connectors.sql.native import quote_duckdb_keywords
 from connectors.sql.scanners import SCANNERS
 from connectors.sql.warehouse import WarehouseVerbs
 
@@ -67,9 +68,12 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
     def engine(self) -> sa.Engine:
         """A SQLAlchemy engine on the source, for metadata and small queries."""
         try:
-            return sa.create_engine(self.url, pool_pre_ping=True)
+            engine = sa.create_engine(self.url, pool_pre_ping=True)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
+        if engine.dialect.name == "duckdb":
+            quote_duckdb_keywords(engine)
+        return engine
 
     def close(self) -> None:
         if "engine" in self.__dict__:

@@ -56,7 +56,7 @@ class WarehouseVerbs:
         try:
             if self.engine.dialect.name == "duckdb":
                 with self.engine.connect() as conn:
-                    return conn.connection.driver_connection.execute(sql).fetch_arrow_table()
+                    return conn.connection.driver_connection.execute(sql).to_arrow_table()
             if self.engine.dialect.name == "postgresql":
                 import adbc_driver_postgresql.dbapi as adbc
 

@@ -1,0 +1,74 @@
+"""A real third-party REST server for writeback tests: json-server 0.17.4 (npm, tests/node).
+
+Started per test on a free port over a JSON file; every request is logged on its stdout
+("POST /customers 201 3.1 ms"), which tests count to prove a change was sent exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import missing_server
+
+NODE_DIR = Path(__file__).parent / "node"
+BIN = NODE_DIR / "node_modules" / ".bin" / "json-server"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class JsonServer:
+    url: str
+    db_file: Path
+    log_file: Path
+
+    def records(self, collection: str) -> list[dict]:
+        return httpx.get(f"{self.url}/{collection}").json()
+
+    def requests(self, method: str, collection: str) -> list[str]:
+        """The request lines the server logged, e.g. all ``POST /customers``."""
+        prefix = f"{method} /{collection}"
+        return [line for line in self.log_file.read_text().splitlines() if line.strip().startswith(prefix)]
+
+
+@pytest.fixture
+def json_server(tmp_path: Path, request):
+    """json-server over ``{"customers": [ids 1..5]}``; ``delay_ms`` via indirect param."""
+    if not BIN.exists():
+        missing_server(f"json-server not installed: run `npm ci --prefix {NODE_DIR}`")
+    delay = getattr(request, "param", 0)
+    db_file = tmp_path / "db.json"
+    db_file.write_text(json.dumps({"customers": [{"id": i, "name": f"customer {i}", "city": "Ghent"} for i in range(1, 6)]}))
+    port = _free_port()
+    log_file = tmp_path / "json-server.log"
+    args = [str(BIN), str(db_file), "--port", str(port), "--host", "127.0.0.1"]
+    if delay:
+        args += ["--delay", str(delay)]
+    with log_file.open("w") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/customers", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"json-server did not start: {log_file.read_text()[-2000:]}")
+    yield JsonServer(url, db_file, log_file)
+    process.kill()
+    process.wait()

@@ -1,0 +1,114 @@
+"""The warehouse client on the table store (DuckDB and PostgreSQL): reads, writes, metadata."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from connectors import UnsafeIdentifierError, WarehouseError
+
+
+@pytest.fixture
+def wh(project):
+    with project.warehouse() as warehouse:
+        yield warehouse
+
+
+def test_write_creates_adds_columns_upserts_and_skips_unchanged_rows(wh):
+    first = wh.write("crm", "contacts", [{"id": 1, "name": "Ada", "score": 1.5}, {"id": 2, "name": "Bob", "score": 2.0}], pk="id")
+    assert first == {"inserted": 2, "updated": 0, "unchanged": 0}
+
+    second = wh.write("crm", "contacts", [
+        {"id": 1, "name": "Ada", "score": 1.5},
+        {"id": 2, "name": "Bobby", "score": 2.0},
+        {"id": 3, "name": "Cy", "vip": True},
+    ], pk="id")
+
+    assert second == {"inserted": 1, "updated": 1, "unchanged": 1}
+    rows = sorted(wh.fetch("crm", "contacts"), key=lambda r: r["id"])
+    assert rows == [
+        {"id": 1, "name": "Ada", "score": 1.5, "vip": None},
+        {"id": 2, "name": "Bobby", "score": 2.0, "vip": None},
+        {"id": 3, "name": "Cy", "score": None, "vip": True},
+    ]
+    table = wh.get_table("crm", "contacts")
+    assert table["primary_key"] == ["id"]
+    assert [f["name"] for f in table["fields"]] == ["id", "name", "score", "vip"]
+
+
+def test_write_casts_to_object_schema_and_refuses_repeated_keys(wh):
+    schema = {"properties": {"id": {"type": "integer"}, "amount": {"type": "number"}, "at": {"type": "string", "format": "date-time"}}}
+    wh.write("crm", "payments", [{"id": "7", "amount": "12.5", "at": "2024-03-01T10:00:00Z"}], schema, pk="id")
+    row = wh.fetch("crm", "payments")[0]
+    assert row["id"] == 7 and row["amount"] == 12.5 and row["at"] == dt.datetime(2024, 3, 1, 10, tzinfo=dt.UTC)
+
+    with pytest.raises(WarehouseError, match=r"crm\.payments.*repeat the key \{'id': 8\}"):
+        wh.write("crm", "payments", [{"id": 8, "amount": 1.0}, {"id": 8, "amount": 2.0}], pk="id")
+    assert [r["id"] for r in wh.fetch("crm", "payments")] == [7]
+
+
+def test_insert_update_upsert_keep_other_columns_and_never_add_columns(wh):
+    wh.write("crm", "notes", [{"id": 1, "text": "call", "owner": "ana"}], pk="id")
+
+    assert wh.upsert("crm", "notes", 1, {"text": "call back"}) == "updated"
+    assert wh.upsert("crm", "notes", 1, {"text": "call back"}) == "unchanged"
+    assert wh.upsert("crm", "notes", 2, {"text": "new"}) == "inserted"
+    assert wh.insert("crm", "notes", [{"id": 3, "text": "x", "owner": "bo"}]) == 1
+    assert wh.update("crm", "notes", 3, {"owner": "cy"}) is True
+
+    rows = {r["id"]: r for r in wh.fetch("crm", "notes")}
+    assert rows[1] == {"id": 1, "text": "call back", "owner": "ana"}
+    assert rows[2] == {"id": 2, "text": "new", "owner": None}
+    assert rows[3]["owner"] == "cy"
+    with pytest.raises(WarehouseError, match=r"no column \['colour'\]"):
+        wh.upsert("crm", "notes", 1, {"colour": "red"})
+    with pytest.raises(WarehouseError, match="no row with id = 99"):
+        wh.update("crm", "notes", 99, {"text": "?"})
+
+
+def test_fetch_options_shape_the_result(wh):
+    at = dt.datetime(2024, 1, 2, 12, 0, tzinfo=dt.UTC)
+    wh.write("crm", "events", [{"id": 1, "label": None, "at": at}, {"id": 2, "label": "b", "at": None}], pk="id")
+    query = "SELECT * FROM crm.events ORDER BY id"
+
+    records = wh.fetch(query=query, fillna_with="", fillnat_with="never", enable_datetime_as_string=True, tz="Europe/Brussels")
+    assert records == [{"id": 1, "label": "", "at": "2024-01-02T13:00:00.000000+0100"}, {"id": 2, "label": "b", "at": "never"}]
+    frame = wh.fetch(query=query, df=True)
+    assert isinstance(frame, pd.DataFrame) and list(frame["id"]) == [1, 2]
+    assert isinstance(wh.fetch(query=query, polars=True), pl.DataFrame)
+    assert wh.fetch(query=query, enable_python_types=False)[0]["at"] == "2024-01-02T12:00:00.000000+0000"
+
+
+def test_descriptions_are_database_comments_and_saved_queries_are_views_or_tables(wh):
+    wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Bob"}], pk="id")
+    wh.update_table("crm", "contacts", "People we sell to")
+    wh.update_field("crm", "contacts", "name", "Full name")
+    wh.refresh()
+    table = wh.get_table("crm", "contacts")
+    assert table["description"] == "People we sell to"
+    assert {f["name"]: f["description"] for f in table["fields"]} == {"id": None, "name": "Full name"}
+
+    wh.add_query("reports", "contact_count", "SELECT count(*) AS n FROM crm.contacts")
+    wh.upsert_query("reports", "contact_names", "SELECT name FROM crm.contacts", as_view=False)
+    assert {(t["name"], t["type"]) for t in wh.list_tables("reports")} == {("contact_count", "VIEW"), ("contact_names", "BASE TABLE")}
+    wh.write("crm", "contacts", [{"id": 3, "name": "Cy"}], pk="id")
+    assert wh.fetch("reports", "contact_count") == [{"n": 3}]
+    assert len(wh.fetch("reports", "contact_names")) == 2  # materialized when saved
+    with pytest.raises(WarehouseError, match="already exists"):
+        wh.add_query("reports", "contact_count", "SELECT 1 AS n")
+    assert [q["name"] for q in wh.list_queries()] == ["contact_count", "contact_names"]
+
+
+def test_names_that_would_inject_sql_are_refused_before_anything_runs(wh):
+    wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id")
+    for bad in ['contacts"; DROP TABLE crm.contacts; --', "contacts; DROP TABLE crm.contacts", "x'--"]:
+        with pytest.raises(UnsafeIdentifierError):
+            wh.fetch("crm", bad)
+    with pytest.raises(UnsafeIdentifierError):
+        wh.write("crm", "contacts", [{"id": 2, 'name" text); DROP TABLE crm.contacts; --': 1}], pk="id")
+    with pytest.raises(UnsafeIdentifierError):
+        wh.update_cell("crm.contacts", "name = 'x' --", 1, "y")
+    assert wh.fetch("crm", "contacts") == [{"id": 1, "name": "Ada"}]
