@@ -80,7 +80,8 @@ class _RowPusher:
             try:
                 self.api.update(self.obj, row_pk, fields)
                 outcomes.extend((c["id"], "PROCESSED", None) for c, _, _ in pending)
-                current.update(fields)
+                if current is not None:
+                    current.update(fields)
             except StagehouseError as exc:
                 outcomes.extend((c["id"], "FAILED", str(exc)) for c, _, _ in pending)
             pending.clear()
@@ -94,7 +95,7 @@ class _RowPusher:
                     name = self.field_map.get(change["field"], change["field"])
                     new, old = json.loads(change["new_value"]), json.loads(change["old_value"])
                     if current is None:
-                        outcomes.append((change["id"], "FAILED", f"{self.obj} {row_pk} does not exist in the app"))
+                        pending.append((change, name, new))  # the app answers, e.g. HTTP 404, and that is the error
                     elif change["resumed"] and _same(current.get(name), new):
                         outcomes.append((change["id"], "PROCESSED", None))
                     elif not self.overwrite and not _same(current.get(name), old) and not any(n == name for _, n, _ in pending):

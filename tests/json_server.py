@@ -7,6 +7,7 @@ Started per test on a free port over a JSON file; every request is logged on its
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -20,6 +21,7 @@ from tests.conftest import missing_server
 
 NODE_DIR = Path(__file__).parent / "node"
 BIN = NODE_DIR / "node_modules" / ".bin" / "json-server"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _free_port() -> int:
@@ -40,7 +42,8 @@ class JsonServer:
     def requests(self, method: str, collection: str) -> list[str]:
         """The request lines the server logged, e.g. all ``POST /customers``."""
         prefix = f"{method} /{collection}"
-        return [line for line in self.log_file.read_text().splitlines() if line.strip().startswith(prefix)]
+        lines = ANSI.sub("", self.log_file.read_text()).splitlines()
+        return [line.strip() for line in lines if line.strip().startswith(prefix)]
 
 
 @pytest.fixture

@@ -1,0 +1,114 @@
+"""Edits layered on synced data and written back to json-server (a REST app nobody here wrote)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flows import load_flow, run_flow
+from tests.json_server import json_server  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def crm(project, json_server):  # noqa: F811
+    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}}})
+    return json_server
+
+
+def run(project):
+    report = run_flow(load_flow("crm_writeback"), instance=project.instance)
+    assert report.ok, report.error
+    return report
+
+
+def by_id(rows):
+    return {r["id"]: r for r in rows}
+
+
+def test_edits_are_layered_on_reads_and_survive_a_sync(project, crm):
+    run(project)
+    with project.warehouse() as wh:
+        wh.update_cell("raw.customers", "name", 1, "Ada (edited)", pk="id")
+        wh.insert_row("raw.customers", {"id": 100, "name": "New Co", "city": "Leuven"})
+        wh.delete_row("raw.customers", 5)
+        seen = by_id(wh.fetch("raw", "customers"))
+        assert seen[1]["name"] == "Ada (edited)" and seen[100]["city"] == "Leuven" and 5 not in seen
+        assert by_id(project.read("raw", "customers"))[1]["name"] == "customer 1"  # the synced table is untouched
+        assert len(wh.list_changes("raw.customers", writeback_status="NOT_PROCESSED")) == 3
+        assert [c["type"] for c in wh.list_changes("raw.customers", type=["i", "d"])] == ["i", "d"]
+
+    httpx.post(f"{crm.url}/customers", json={"id": 6, "name": "customer 6", "city": "Ghent"})
+    from pydiverse.pipedag import Flow  # noqa: F401
+    report = run_flow(load_flow("crm_writeback"), stages=["raw"], instance=project.instance)
+    assert report.ok, report.error
+    with project.warehouse() as wh:
+        seen = by_id(wh.fetch("raw", "customers"))
+    assert seen[1]["name"] == "Ada (edited)" and 6 in seen and 100 in seen and 5 not in seen
+
+
+def test_writeback_processes_fails_and_detects_conflicts(project, crm):
+    run(project)
+    with project.warehouse() as wh:
+        ok = wh.update_cell("raw.customers", "city", 1, "Antwerp", pk="id")
+        conflict = wh.update_cell("raw.customers", "name", 2, "Bea", pk="id")
+        missing = wh.update_cell("raw.customers", "name", 3, "Cy", pk="id")
+        added = wh.insert_row("raw.customers", {"id": 100, "name": "New Co", "city": "Leuven"})
+        deleted = wh.delete_row("raw.customers", 4)
+    httpx.patch(f"{crm.url}/customers/2", json={"name": "changed in the app"})  # someone else edits the app
+    httpx.delete(f"{crm.url}/customers/3")  # the app no longer has 3
+
+    run(project)
+
+    app = by_id(crm.records("customers"))
+    assert app[1]["city"] == "Antwerp" and app[100]["name"] == "New Co" and 4 not in app
+    assert app[2]["name"] == "changed in the app"  # a conflict is not overwritten
+    with project.warehouse() as wh:
+        status = {c["id"]: c for c in wh.list_changes("raw.customers")}
+        assert {k: status[k]["writeback_status"] for k in (ok, added, deleted)} == {ok: "PROCESSED", added: "PROCESSED", deleted: "PROCESSED"}
+        assert status[conflict]["writeback_status"] == "CONFLICT" and "changed in the app" in status[conflict]["error"]
+        assert status[missing]["writeback_status"] == "FAILED" and "HTTP 404" in status[missing]["error"]
+        assert "customers/3" in status[missing]["error"]
+        result = project.read("writeback", "writeback_customers")
+        assert {r["writeback_status"] for r in result} == {"PROCESSED", "CONFLICT", "FAILED"}
+
+        wh.update_change(missing, "NOT_PROCESSED")
+        assert wh.list_changes("raw.customers", writeback_status=["NOT_PROCESSED"])[0]["id"] == missing
+
+
+@pytest.mark.parametrize("json_server", [15], indirect=True)
+def test_killed_writeback_applies_each_change_exactly_once_on_rerun(project, crm, tmp_path):
+    run(project)
+    with project.warehouse() as wh:
+        for i in range(1000, 1150):
+            wh.insert_row("raw.customers", {"id": i, "name": f"lead {i}", "city": "Mons"}, pk="id")
+        for i in (1, 2):
+            wh.update_cell("raw.customers", "city", i, "Bruges", pk="id")
+
+    env = {**os.environ, "WRITEBACK_CONCURRENCY": "2", "PYTHONPATH": str(Path(__file__).parents[1])}
+    command = [sys.executable, "-m", "flows.cli", "run", "crm_writeback", "--instance", project.instance]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while len(crm.requests("POST", "customers")) < 30 and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    assert child.poll() is None, f"writeback ended before the kill: {child.stdout.read().decode()[-2000:]}"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    sent_before_kill = len(crm.requests("POST", "customers"))
+    assert 30 <= sent_before_kill < 150
+
+    run(project)
+
+    posts = [line for line in crm.requests("POST", "customers") if " 201 " in line]
+    assert len(posts) == 150, "every insert reached the app exactly once"
+    assert not [line for line in crm.requests("POST", "customers") if " 500 " in line]
+    app = by_id(crm.records("customers"))
+    assert all(i in app for i in range(1000, 1150)) and app[1]["city"] == "Bruges"
+    with project.warehouse() as wh:
+        assert {c["writeback_status"] for c in wh.list_changes("raw.customers")} == {"PROCESSED"}
