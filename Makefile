@@ -1,5 +1,6 @@
 # Set-up and everyday commands. A fresh machine needs only `make demo` or `make test`:
-# both create .venv with Python 3.12 and install the locked dependency set first.
+# both create .venv with Python 3.12 and install the locked dependency set first (`make test`
+# also installs the npm test server from tests/node/package-lock.json).
 PYTHON ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +19,12 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/stagehouse run nycflights
 
-test: $(STAMP)
+# json-server (npm), the third-party REST app the writeback tests write to.
+NODE_TESTS := tests/node/node_modules/.package-lock.json
+$(NODE_TESTS): tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --silent
+
+test: $(STAMP) $(NODE_TESTS)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
