@@ -59,7 +59,7 @@ def test_failed_run_exits_nonzero_with_one_line_naming_the_source(project):
 def test_unknown_flow_and_instance(project):
     unknown = stagehouse("run", "nope", cwd=project.root)
     assert unknown.returncode == 1
-    assert unknown.stderr.strip().startswith("Error: no flow 'nope' (flows: files_mart")
+    assert unknown.stderr.strip().startswith("Error: no flow 'nope' (flows: crm_writeback, files_mart")
     bad_instance = stagehouse("run", "files_mart", "-i", "staging", cwd=project.root)
     assert bad_instance.returncode == 1
     assert "instance 'staging' is not in pipedag.yaml" in bad_instance.stderr

@@ -4,12 +4,12 @@ For each row key the latest row event (``i`` or ``d``) decides whether the row e
 latest ``u`` of each cell after that event replaces the cell; inserted rows the synced table
 does not have yet are appended. Edits are pivoted once per key (a GROUP BY over the log, not
 over the table) and joined to the table by a hash join, so the cost beside a plain read is one
-pass over the edits — on 1,000,000 rows with 10,000 edits see ``bench/overlay_read.py``.
+pass over the edits and the join.
 Values are JSON in the log and cast to each column's own type (DuckDB and PostgreSQL).
 
 Example::
 
-    select = overlay_select(engine, base_table, "id", "raw.customers")
+    select = overlay_select("duckdb", base_table, "id", "raw.customers")
 """
 
 from __future__ import annotations
