@@ -14,6 +14,12 @@ Example::
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The useful first line of a driver's error (its original exception when wrapped)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class StagehouseError(Exception):
     """Base class: the CLI prints these as one line without a traceback."""
 

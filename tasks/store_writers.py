@@ -21,6 +21,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from connectors.duckdb_scan import DuckDBScan
+from connectors.sql.native import adbc_uri
 from tasks.errors import StoreWriteError
 
 OpenReader = Callable[[], pa.RecordBatchReader]
@@ -109,8 +110,7 @@ def _write_postgres(engine: sa.Engine, schema: str, table: str, open_reader: Ope
 
     reader = _checked(table, open_reader())
     _postgres_checked(table, reader.schema)
-    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with adbc.connect(uri) as conn:
+    with adbc.connect(adbc_uri(engine)) as conn:
         with conn.cursor() as cur:
             cur.adbc_ingest(table, reader, mode="create", db_schema_name=schema)
         conn.commit()

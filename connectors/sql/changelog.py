@@ -127,12 +127,13 @@ class ChangeLog:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(CHANGE_LOG.c.pk_field).where(CHANGE_LOG.c.table_name == table).limit(1)).scalar()
 
-    def has_layered(self, table: str) -> bool:
+    def layered_key(self, table: str) -> str | None:
+        """The key column of ``table``'s edits still layered on reads; None when there are none."""
         if not self.exists():
-            return False
-        query = sa.select(sa.literal(1)).where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.retired_at.is_(None)).limit(1)
+            return None
+        query = sa.select(CHANGE_LOG.c.pk_field).where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.retired_at.is_(None)).limit(1)
         with self.engine.connect() as conn:
-            return conn.execute(query).first() is not None
+            return conn.execute(query).scalar()
 
     def set_status(self, outcomes: Sequence[tuple[int, str, str | None]]) -> None:
         """Mark many changes at once: ``(id, status, error)``; one statement per call."""

@@ -47,9 +47,10 @@ class ChangeVerbs:
     def overlaid(self, base: sa.Table) -> sa.Select | sa.CompoundSelect:
         """``base`` with the layered edits of the change log applied (plain SELECT if none)."""
         name = _table_name(base)
-        if self.engine.dialect.name not in ("duckdb", "postgresql") or not self.change_log.has_layered(name):
+        key = self.change_log.layered_key(name) if self.engine.dialect.name in ("duckdb", "postgresql") else None
+        if key is None:
             return sa.select(base)
-        return overlay_select(self.engine.dialect.name, base, self.change_log.pk_field(name), name)
+        return overlay_select(self.engine.dialect.name, base, key, name)
 
     def update_cell(self, table: str, field: str, row_pk: Any, value: Any, *, pk: str | None = None, user: str | None = None) -> int:
         """Record ``table.field = value`` for the row keyed ``row_pk``; returns the change id."""

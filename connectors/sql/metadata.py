@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.errors import WarehouseError
+from connectors.errors import WarehouseError, first_line
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.native import primary_key_of
 
@@ -143,7 +143,7 @@ class MetadataVerbs:
             try:
                 conn.execute(sa.text(f"CREATE {'VIEW' if as_view else 'TABLE'} {target} AS {sql}"))
             except sa.exc.SQLAlchemyError as exc:
-                raise WarehouseError(self.name, f"query '{schema}.{name}'", str(getattr(exc, "orig", exc)).splitlines()[0]) from exc
+                raise WarehouseError(self.name, f"query '{schema}.{name}'", first_line(exc)) from exc
             conn.execute(sa.delete(SAVED_QUERIES).where(SAVED_QUERIES.c.schema == schema, SAVED_QUERIES.c.name == name))
             conn.execute(sa.insert(SAVED_QUERIES).values(schema=schema, name=name, sql=sql, as_view=as_view, updated_at=dt.datetime.now(dt.UTC)))
 
@@ -152,7 +152,7 @@ class MetadataVerbs:
             with self.engine.begin() as conn:
                 conn.execute(statement)
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(self.name, "metadata", str(getattr(exc, "orig", exc)).splitlines()[0]) from exc
+            raise WarehouseError(self.name, "metadata", first_line(exc)) from exc
 
 
 SAVED_QUERIES = sa.Table(

@@ -97,3 +97,8 @@ def quote_duckdb_keywords(engine: sa.Engine) -> None:
         ).scalars()
         preparer.reserved_words = set(preparer.reserved_words) | set(words)
     preparer._stagehouse_duckdb_keywords = True
+
+
+def adbc_uri(engine: sa.Engine) -> str:
+    """The libpq URI ADBC's PostgreSQL driver takes for ``engine``'s database (password included)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)

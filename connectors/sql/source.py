@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 
 from connectors.base import Connection
 from connectors.duckdb_scan import DuckDBScan, open_duckdb, quote_identifier, quote_literal, stream
-from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError
+from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
 from connectors.cursor import CursorFilter
 from connectors.sql.changes import ChangeVerbs
 from connectors.sql.config import SqlConnectionConfig
@@ -218,7 +218,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
 
 def _first_line(exc: Exception, url: URL) -> str:
     """The useful first line of a driver error, with the password scrubbed out."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     if url.password:
         text = text.replace(str(url.password), "***")
     return text

@@ -24,10 +24,10 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.errors import WarehouseError
+from connectors.errors import WarehouseError, first_line
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
-from connectors.sql.native import affected_rows, described_table, primary_key_of
+from connectors.sql.native import adbc_uri, affected_rows, described_table, primary_key_of
 from connectors.sql.shapes import shaped
 
 BULK_DIALECTS = ("duckdb", "postgresql")
@@ -60,15 +60,14 @@ class WarehouseVerbs:
             if self.engine.dialect.name == "postgresql":
                 import adbc_driver_postgresql.dbapi as adbc
 
-                uri = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-                with adbc.connect(uri) as conn, conn.cursor() as cur:
+                with adbc.connect(adbc_uri(self.engine)) as conn, conn.cursor() as cur:
                     cur.execute(sql)
                     return cur.fetch_arrow_table()
             with self.engine.connect() as conn:
                 result = conn.execute(sa.text(sql))
                 return pa.Table.from_pylist([dict(r) for r in result.mappings()])
         except Exception as exc:
-            raise WarehouseError(self.name, "query", _first_line(exc)) from exc
+            raise WarehouseError(self.name, "query", first_line(exc)) from exc
 
     def fetch(
         self,
@@ -103,7 +102,7 @@ class WarehouseVerbs:
                 result = conn.execute(sa.text(query), dict(params or {}))
                 return [dict(r) for r in result.mappings()] if result.returns_rows else result.rowcount
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(self.name, "execute", _first_line(exc)) from exc
+            raise WarehouseError(self.name, "execute", first_line(exc)) from exc
 
     def insert(self, schema: str | None, table: str, records: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> int:
         """Insert one record or many; a key that is not a column is an error (no column is added)."""
@@ -205,8 +204,7 @@ class WarehouseVerbs:
             return
         import adbc_driver_postgresql.dbapi as adbc
 
-        uri = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with adbc.connect(uri) as conn:
+        with adbc.connect(adbc_uri(self.engine)) as conn:
             with conn.cursor() as cur:
                 cur.adbc_ingest(name, data, mode="create", db_schema_name=schema)
             conn.commit()
@@ -270,7 +268,7 @@ class WarehouseVerbs:
             with self.engine.begin() as conn:
                 conn.execute(statement, rows)
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(self.name, f"table '{_label(target.schema, target.name)}'", _first_line(exc)) from exc
+            raise WarehouseError(self.name, f"table '{_label(target.schema, target.name)}'", first_line(exc)) from exc
 
 
 def _arrow_records(records: Iterable[Mapping[str, Any]]) -> pa.Table:
@@ -304,6 +302,3 @@ def _quoted(engine: sa.Engine, schema: str | None, name: str) -> str:
     return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
