@@ -10,7 +10,8 @@ reaches the app once.
 Conflict detection: before an update the app's current value of the field is compared with the
 value the editor saw; if someone changed it in the app meanwhile, the change is CONFLICT and not
 written (``overwrite=True`` writes anyway). Rows are independent and pushed with bounded
-concurrency; the changes of one row go in order, its updates merged into one request.
+concurrency; the changes of one row go in order, its updates merged into one request. An object
+with ``batch_lookup`` gets the app's current records for many rows in one request.
 
 Example::
 
@@ -66,11 +67,18 @@ class _RowPusher:
         mapped[self.id_field] = mapped.pop(self.field_map.get(pk_field, pk_field), record.get(pk_field))
         return mapped
 
-    def push(self, changes: list[dict[str, Any]]) -> list[Outcome]:
+    def push_many(self, rows: list[list[dict[str, Any]]]) -> list[Outcome]:
+        """Push several rows, their current app records fetched together (``get_many``)."""
+        try:
+            current = self.api.get_many(self.obj, [changes[0]["row_pk"] for changes in rows])
+        except StagehouseError as exc:
+            return [(change["id"], "FAILED", str(exc)) for changes in rows for change in changes]
+        return [outcome for changes in rows for outcome in self.push(changes, current.get(changes[0]["row_pk"]), fetched=True)]
+
+    def push(self, changes: list[dict[str, Any]], current: dict[str, Any] | None = None, *, fetched: bool = False) -> list[Outcome]:
+        """Push one row's changes; ``current`` is its app record when already ``fetched``."""
         outcomes: list[Outcome] = []
         row_pk = changes[0]["row_pk"]
-        current: dict[str, Any] | None = None
-        fetched = False
         pending: list[tuple[dict[str, Any], str, Any]] = []
 
         def flush() -> None:
@@ -142,10 +150,16 @@ def push_changes(
     for change in changes:
         by_row[change["row_pk"]].append(change)
     pusher = _RowPusher(api, obj, field_map or {}, overwrite)
+    rows = list(by_row.values())
+    lookup = api.object(obj).batch_lookup
+    if lookup is None:
+        work, jobs = pusher.push, rows
+    else:
+        work, jobs = pusher.push_many, [rows[i : i + lookup.max_ids] for i in range(0, len(rows), lookup.max_ids)]
     report = WritebackReport()
     unmarked: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for outcomes in pool.map(pusher.push, by_row.values()):
+        for outcomes in pool.map(work, jobs):
             unmarked.extend(outcomes)
             if len(unmarked) >= MARK_EVERY:
                 log.change_log.set_status(unmarked)

@@ -53,7 +53,10 @@ def test_edits_are_layered_on_reads_and_survive_a_sync(project, crm):
     assert seen[1]["name"] == "Ada (edited)" and 6 in seen and 100 in seen and 5 not in seen
 
 
-def test_writeback_processes_fails_and_detects_conflicts(project, crm):
+@pytest.mark.parametrize("batch_lookup", [None, {"param": "id", "max_ids": 2}], ids=["get_per_row", "batch_lookup"])
+def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_lookup):
+    if batch_lookup:  # conflict check reads ?id=1&id=2 pages from json-server instead of one GET per row
+        project.add_connection("crm", {"type": "rest", "base_url": crm.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"], "batch_lookup": batch_lookup}}})
     run(project)
     with project.warehouse() as wh:
         ok = wh.update_cell("raw.customers", "city", 1, "Antwerp", pk="id")
@@ -77,6 +80,8 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm):
         assert "customers/3" in status[missing]["error"]
         result = project.read("writeback", "writeback_customers")
         assert {r["writeback_status"] for r in result} == {"PROCESSED", "CONFLICT", "FAILED"}
+        lookups = [line for line in crm.requests("GET", "customers") if "id=" in line]
+        assert len(lookups) == (3 if batch_lookup else 0)  # rows 1, 2, 3, 100, 4 checked two ids a request
 
         wh.update_change(missing, "NOT_PROCESSED")
         assert wh.list_changes("raw.customers", writeback_status=["NOT_PROCESSED"])[0]["id"] == missing

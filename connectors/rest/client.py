@@ -142,13 +142,14 @@ class RestClient:
         503) or the connection never opened, never after a timeout that may have created the object.
         """
         retry = self.config.retry
-        request_url = self.http.build_request(method, url.lstrip("/") if not url.startswith("http") else url, params=params).url
+        request = self.http.build_request(method, url.lstrip("/") if not url.startswith("http") else url, params=params, json=body)
+        request_url = request.url
         idempotent = method != "POST"
         retried = (TransientHttpError, httpx.TransportError) if idempotent else (TransientHttpError, httpx.ConnectError)
 
         def attempt() -> httpx.Response:
             self.limiter.wait()
-            response = self.http.request(method, request_url, json=body)
+            response = self.http.send(request)
             if response.status_code in (TRANSIENT_STATUSES if idempotent else {429, 503}):
                 raise TransientHttpError(response)
             return response

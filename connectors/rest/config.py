@@ -119,6 +119,16 @@ class Incremental(_Strict):
     param: str
 
 
+class BatchLookup(_Strict):
+    """Many records in one request: ``GET <path>?<param>=1&<param>=2`` (``repeat``, json-server,
+    many REST frameworks) or ``?<param>=1,2`` (``comma``), at most ``max_ids`` ids a request.
+    Writeback uses it for its conflict check instead of one GET per row."""
+
+    param: str = "id"
+    style: Literal["repeat", "comma"] = "repeat"
+    max_ids: PositiveInt = 100
+
+
 class RestObject(_Strict):
     """One object (endpoint) of the API."""
 
@@ -133,6 +143,7 @@ class RestObject(_Strict):
     id_field: str = "id"
     item_path: str | None = None
     update_method: Literal["PATCH", "PUT"] = "PATCH"
+    batch_lookup: BatchLookup | None = None
 
     def item_url(self, object_id: Any) -> str:
         """The URL of one record: ``item_path`` with ``{id}`` filled in, else ``<path>/<id>``."""

@@ -1,5 +1,5 @@
-"""The verbs of a REST/SaaS object for writing back: add, update, upsert, delete, get, findone,
-list, copy, rename, apicall — the seed platform's names, mapped to endpoints by the object's
+"""The verbs of a REST/SaaS object for writing back: add, update, upsert, delete, get, get_many,
+findone, list, copy, rename, apicall — the seed platform's names, mapped to endpoints by the object's
 configuration (``path``, ``item_path``, ``id_field``, ``update_method``).
 
 Each verb is one HTTP call (two for ``upsert``/``copy``/``rename``) through the connection's
@@ -12,12 +12,13 @@ Example::
     crm.add("contacts", {"id": 7, "email": "a@example.com"})
     crm.update("contacts", 7, {"email": "b@example.com"})
     crm.findone("contacts", searchfield="email", searchterm="b@example.com")
+    crm.get_many("contacts", [7, 8])               # {'7': {...}, '8': {...}}
     crm.delete("contacts", 7)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from connectors.rest.client import RestClient
@@ -36,6 +37,21 @@ class ObjectVerbs:
         """The record ``object_id`` of ``obj``, or None when the app has no such record."""
         response = self.client.request("GET", obj, self.object(obj).item_url(object_id), allow_statuses=NOT_FOUND)
         return None if response.status_code in NOT_FOUND else response.json()
+
+    def get_many(self, obj: str, object_ids: Sequence[Any]) -> dict[str, dict[str, Any]]:
+        """The records of ``object_ids`` that exist, by id as text: one request per
+        ``batch_lookup.max_ids`` ids when the object declares ``batch_lookup``, else one GET each."""
+        config = self.object(obj)
+        lookup = config.batch_lookup
+        if lookup is None:
+            found = ((object_id, self.get(obj, object_id)) for object_id in object_ids)
+            return {str(object_id): record for object_id, record in found if record is not None}
+        records: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(object_ids), lookup.max_ids):
+            ids = [str(i) for i in object_ids[start : start + lookup.max_ids]]
+            params = {lookup.param: ids if lookup.style == "repeat" else ",".join(ids)}
+            records.update((str(r[config.id_field]), r) for r in self.list(obj, **params))
+        return records
 
     def list(self, obj: str, **params: Any) -> list[dict[str, Any]]:
         """One page of ``obj``'s records, filtered by query ``params`` as the app understands them."""

@@ -61,6 +61,16 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _log_row(table: str, pk_field: str, row_pk: Any, kind: str, field: str | None, old: Any, new: Any,
+             user: str | None, at: dt.datetime) -> dict[str, Any]:
+    """One change-log row, NOT_PROCESSED, values as JSON."""
+    return {
+        "table_name": table, "pk_field": pk_field, "row_pk": str(row_pk), "field": field, "type": kind,
+        "old_value": as_json(old), "new_value": as_json(new), "changed_by": user, "changed_at": at,
+        "writeback_status": "NOT_PROCESSED", "attempts": 0,
+    }
+
+
 def _listed(value: str | Iterable[str] | None) -> list[str] | None:
     if value is None:
         return None
@@ -93,13 +103,30 @@ class ChangeLog:
                old: Any = None, new: Any = None, user: str | None = None) -> int:
         """Record one edit; returns its id."""
         self.ensure()
-        row = {
-            "table_name": table, "pk_field": pk_field, "row_pk": str(row_pk), "field": field, "type": kind,
-            "old_value": as_json(old), "new_value": as_json(new), "changed_by": user, "changed_at": _now(),
-            "writeback_status": "NOT_PROCESSED", "attempts": 0,
-        }
+        row = _log_row(table, pk_field, row_pk, kind, field, old, new, user, _now())
         with self.engine.begin() as conn:
             return conn.execute(sa.insert(CHANGE_LOG).values(row).returning(CHANGE_LOG.c.id)).scalar_one()
+
+    def append_many(self, changes: Iterable[dict[str, Any]], *, user: str | None = None) -> int:
+        """Record many edits in one statement; each dict has ``table``, ``pk_field``, ``row_pk``,
+        ``type`` and, as for ``append``, ``field``, ``old``, ``new``. Returns how many.
+
+        Example: ``log.append_many({"table": "raw.t", "pk_field": "id", "row_pk": i, "type": "u",
+        "field": "city", "old": "Oslo", "new": "Bergen"} for i in ids)``
+        """
+        now = _now()
+        rows = [
+            _log_row(c["table"], c["pk_field"], c["row_pk"], c["type"], c.get("field"), c.get("old"), c.get("new"), user, now)
+            for c in changes
+        ]
+        if not rows:
+            return 0
+        self.ensure()
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(CHANGE_LOG), rows)
+            if conn.dialect.name == "postgresql":  # fresh statistics, or overlay reads plan for an empty log
+                conn.execute(sa.text(f"ANALYZE {META_SCHEMA}.change_log"))
+        return len(rows)
 
     def select(self, table: str | None = None, *, writeback_status: str | Iterable[str] | None = None,
                type: str | Iterable[str] | None = None, ids: Sequence[int] | None = None, limit: int | None = None) -> list[dict[str, Any]]:

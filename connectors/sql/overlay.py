@@ -2,9 +2,10 @@
 
 For each row key the latest row event (``i`` or ``d``) decides whether the row exists; the
 latest ``u`` of each cell after that event replaces the cell; inserted rows the synced table
-does not have yet are appended. Edits are pivoted once per key (a GROUP BY over the log, not
-over the table) and joined to the table by a hash join, so the cost beside a plain read is one
-pass over the edits and the join.
+does not have yet are appended. The edits are first folded into one small relation, one row per
+edited key with its key cast to the table's key type: its row event, and each edited cell's new
+value. The table then needs a single hash join with it (no key is cast to text on the table's
+side, so an index on the key serves too): the cost beside a plain read is one probe per row.
 Values are JSON in the log and cast to each column's own type (DuckDB and PostgreSQL).
 
 Example::
@@ -50,13 +51,17 @@ def overlay_select(dialect: str, base: sa.Table, pk: str, table: str) -> sa.Comp
     last = sa.select(
         ranked_rows.c.row_pk, ranked_rows.c.type, ranked_rows.c.new_value.label("record"), ranked_rows.c.id.label("since")
     ).where(ranked_rows.c.rn == 1).cte("row_events")
+    row_event_id = sa.case((events.c.type.in_(["i", "d"]), events.c.id))
+    keyed = sa.select(
+        events.c.id, events.c.row_pk, events.c.field, events.c.type, events.c.new_value,
+        sa.func.max(row_event_id).over(partition_by=events.c.row_pk).label("since"),
+    ).subquery("keyed")
     ranked_cells = (
         sa.select(
-            events.c.row_pk, events.c.field, events.c.new_value,
-            sa.func.row_number().over(partition_by=(events.c.row_pk, events.c.field), order_by=events.c.id.desc()).label("rn"),
+            keyed.c.row_pk, keyed.c.field, keyed.c.new_value,
+            sa.func.row_number().over(partition_by=(keyed.c.row_pk, keyed.c.field), order_by=keyed.c.id.desc()).label("rn"),
         )
-        .select_from(events.outerjoin(last, last.c.row_pk == events.c.row_pk))
-        .where(events.c.type == "u", events.c.id > sa.func.coalesce(last.c.since, 0))
+        .where(keyed.c.type == "u", keyed.c.id > sa.func.coalesce(keyed.c.since, 0))
         .subquery("ranked_cells")
     )
     columns = [c.name for c in base.columns]
@@ -68,22 +73,32 @@ def overlay_select(dialect: str, base: sa.Table, pk: str, table: str) -> sa.Comp
         )
         .where(ranked_cells.c.rn == 1)
         .group_by(ranked_cells.c.row_pk)
-        .cte("cells")
+        .subquery("cells")
+    )
+    row_pk = sa.func.coalesce(last.c.row_pk, pivot.c.row_pk)
+    edited = (
+        sa.select(
+            sa.cast(row_pk, NativeType(base.c[pk].type.spec)).label("edited_key"),
+            last.c.type.label("row_event"), last.c.record,
+            *(pivot.c[f"h{i}"] for i in range(len(columns))), *(pivot.c[f"v{i}"] for i in range(len(columns))),
+        )
+        .select_from(last.join(pivot, pivot.c.row_pk == last.c.row_pk, full=True))
+        .cte("edited_rows")
     )
 
     def cell(i: int, column: str, fallback: sa.ColumnElement) -> sa.ColumnElement:
         kind = NativeType(base.c[column].type.spec)
-        return sa.case((pivot.c[f"h{i}"] == 1, sa.cast(pivot.c[f"v{i}"], kind)), else_=fallback).label(column)
+        return sa.case((edited.c[f"h{i}"] == 1, sa.cast(edited.c[f"v{i}"], kind)), else_=fallback).label(column)
 
-    base_key = sa.cast(base.c[pk], sa.Text)
     kept = (
         sa.select(*(cell(i, c, base.c[c]) for i, c in enumerate(columns)))
-        .select_from(base.outerjoin(pivot, pivot.c.row_pk == base_key))
-        .where(~sa.exists().where(last.c.row_pk == base_key, last.c.type == "d"))
+        .select_from(base.outerjoin(edited, edited.c.edited_key == base.c[pk]))
+        .where(sa.func.coalesce(edited.c.row_event, "") != "d")
     )
+    absent = base.alias("synced")
     inserted = (
-        sa.select(*(cell(i, c, sa.cast(_json_field(dialect, last.c.record, c), NativeType(base.c[c].type.spec))) for i, c in enumerate(columns)))
-        .select_from(last.outerjoin(pivot, pivot.c.row_pk == last.c.row_pk))
-        .where(last.c.type == "i", ~sa.exists().where(base_key == last.c.row_pk))
+        sa.select(*(cell(i, c, sa.cast(_json_field(dialect, edited.c.record, c), NativeType(base.c[c].type.spec))) for i, c in enumerate(columns)))
+        .select_from(edited.outerjoin(absent, absent.c[pk] == edited.c.edited_key))
+        .where(edited.c.row_event == "i", absent.c[pk].is_(None))
     )
     return sa.union_all(kept, inserted)
