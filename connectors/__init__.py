@@ -1,43 +1,38 @@
 """Connectors: talk to outside systems (databases, files, APIs). Nothing here imports pipedag.
 
+Names are imported on first use, so a command that needs only one connector kind (or none, like
+``stagehouse run --due`` deciding that nothing is due) does not load the others.
+
 Example::
 
     from connectors import connect
     batches = connect("shop").read("public.orders")
 """
 
-from connectors.base import Connection
-from connectors.errors import (
-    ConfigFileError,
-    ConnectionConfigError,
-    SourceError,
-    SourceUnavailableError,
-    StagehouseError,
-    UnsafeIdentifierError,
-    WarehouseError,
-)
-from connectors.files import FilesConnection
-from connectors.registry import connect
-from connectors.rest import RestConnection, RestError
-from connectors.sftp import SftpConnection
-from connectors.sql import SqlConnection
-from connectors.writeback import WritebackReport, push_changes
+from importlib import import_module
 
-__all__ = [
-    "ConfigFileError",
-    "Connection",
-    "ConnectionConfigError",
-    "FilesConnection",
-    "RestConnection",
-    "RestError",
-    "SftpConnection",
-    "SourceError",
-    "SourceUnavailableError",
-    "SqlConnection",
-    "StagehouseError",
-    "UnsafeIdentifierError",
-    "WarehouseError",
-    "WritebackReport",
-    "connect",
-    "push_changes",
-]
+_EXPORTS = {
+    "ConfigFileError": "connectors.errors",
+    "ConnectionConfigError": "connectors.errors",
+    "SourceError": "connectors.errors",
+    "SourceUnavailableError": "connectors.errors",
+    "StagehouseError": "connectors.errors",
+    "UnsafeIdentifierError": "connectors.errors",
+    "WarehouseError": "connectors.errors",
+    "Connection": "connectors.base",
+    "FilesConnection": "connectors.files",
+    "RestConnection": "connectors.rest",
+    "RestError": "connectors.rest",
+    "SftpConnection": "connectors.sftp",
+    "SqlConnection": "connectors.sql",
+    "WritebackReport": "connectors.writeback",
+    "push_changes": "connectors.writeback",
+    "connect": "connectors.registry",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'connectors' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

@@ -1,13 +1,35 @@
-"""Flows: the flows themselves (modules defining ``build_flow()``), the runner and the CLI.
+"""Flows: the flows themselves (modules defining ``build_flow()``), the runner, schedules, run
+history and the CLI.
+
+Names are imported on first use, so ``stagehouse run --due`` and ``stagehouse list`` start
+without loading pipedag.
 
 Example::
 
-    from flows import load_flow, run_flow
+    from flows import load_flow, run_flow, get_pipeline_runs
     report = run_flow(load_flow("nycflights"), stages=["mart"])
+    get_pipeline_runs("nycflights")[0]["status"]
 """
 
-from flows.catalog import list_flows, load_flow
-from flows.config import config_context, pipedag_config
-from flows.runner import RunReport, TaskOutcome, run_flow
+from importlib import import_module
 
-__all__ = ["RunReport", "TaskOutcome", "config_context", "list_flows", "load_flow", "pipedag_config", "run_flow"]
+_EXPORTS = {
+    "RunReport": "flows.runner",
+    "TaskOutcome": "flows.runner",
+    "run_flow": "flows.runner",
+    "config_context": "flows.config",
+    "pipedag_config": "flows.config",
+    "list_flows": "flows.catalog",
+    "load_flow": "flows.catalog",
+    "get_pipeline_runs": "flows.api",
+    "get_pipeline_logs": "flows.api",
+    "run_due": "flows.due",
+    "Schedule": "flows.schedule",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'flows' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

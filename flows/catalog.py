@@ -20,11 +20,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydiverse.pipedag import Flow
+from typing import TYPE_CHECKING, Any
 
 from connectors.errors import StagehouseError
 
+if TYPE_CHECKING:
+    from pydiverse.pipedag import Flow
+
 ENTRY_POINT = "build_flow"
+SCHEDULE = "SCHEDULE"
 PACKAGE_DIR = Path(__file__).parent
 
 
@@ -34,11 +38,13 @@ class UnknownFlowError(StagehouseError):
 
 @dataclass(frozen=True)
 class FlowModule:
-    """A flow module on disk: its name (the file's stem), path and one-line description."""
+    """A flow module on disk: its name (the file's stem), path, one-line description and its
+    ``SCHEDULE`` literal if it declares one (see ``flows.schedule``)."""
 
     name: str
     path: Path
     description: str
+    schedule: Any = None
 
 
 def search_folders() -> list[Path]:
@@ -52,7 +58,14 @@ def _describe(path: Path) -> FlowModule | None:
     if not any(isinstance(node, ast.FunctionDef) and node.name == ENTRY_POINT for node in tree.body):
         return None
     doc = ast.get_docstring(tree) or ""
-    return FlowModule(path.stem, path, doc.strip().splitlines()[0] if doc.strip() else "")
+    schedule = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == SCHEDULE for t in node.targets):
+            try:
+                schedule = ast.literal_eval(node.value)
+            except ValueError as exc:
+                raise UnknownFlowError(f"{path}: {SCHEDULE} must be a literal (a cron string or a dict)", flow=path.stem) from exc
+    return FlowModule(path.stem, path, doc.strip().splitlines()[0] if doc.strip() else "", schedule)
 
 
 def list_flows() -> list[FlowModule]:
@@ -67,6 +80,8 @@ def list_flows() -> list[FlowModule]:
 
 def load_flow(name: str) -> Flow:
     """Import the flow module ``name`` and build its flow."""
+    from pydiverse.pipedag import Flow
+
     modules = {m.name: m for m in list_flows()}
     if name not in modules:
         raise UnknownFlowError(

@@ -8,10 +8,13 @@ Example::
     stagehouse run nycflights --stage mart --instance postgres
     stagehouse visualize nycflights
     stagehouse changes raw.customers --status FAILED --status CONFLICT
+    stagehouse run --due                 # every flow whose SCHEDULE is due (for a CI cron)
+    stagehouse runs nycflights           # run history;  stagehouse logs RUN_ID
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 import time
@@ -22,13 +25,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors import connect
 from connectors.errors import StagehouseError
 from flows.catalog import list_flows, load_flow
-from flows.config import config_context, setup_quiet_logging
-from flows.runner import RunReport, run_flow
-from flows.visualize import has_graphviz, kroki_url, write_svg
-from tasks import progress
 
 app = typer.Typer(help="Stagehouse: ELT flows on pydiverse-pipedag.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
 )
@@ -44,7 +42,15 @@ def main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show pipedag's INFO log."),
 ) -> None:
     _options["debug"] = debug
-    setup_quiet_logging(logging.INFO if (debug or verbose) else logging.WARNING, show_task_tracebacks=debug)
+    _options["log_level"] = logging.INFO if (debug or verbose) else logging.WARNING
+
+
+def quiet_pipedag() -> None:
+    """Set up logging before a command that loads pipedag (imported here: listing and deciding
+    what is due must not pay for loading pipedag)."""
+    from flows.config import setup_quiet_logging
+
+    setup_quiet_logging(_options.get("log_level", logging.WARNING), show_task_tracebacks=_options["debug"])
 
 
 def fail(exc: BaseException) -> None:
@@ -56,7 +62,7 @@ def fail(exc: BaseException) -> None:
     raise typer.Exit(1)
 
 
-def report_table(report: RunReport) -> Table:
+def report_table(report) -> Table:
     table = Table(title=f"flow {report.flow} on instance {report.instance}")
     for column, justify in (("task", "left"), ("stage", "left"), ("state", "left"), ("rows", "right"), ("seconds", "right")):
         table.add_column(column, justify=justify)
@@ -74,11 +80,25 @@ def report_table(report: RunReport) -> Table:
 
 @app.command()
 def run(
-    flow: str = typer.Argument(..., help="Flow name (see `stagehouse list`)."),
+    flow: str = typer.Argument(None, help="Flow name (see `stagehouse list`); omit with --due."),
     stage: list[str] = typer.Option([], "--stage", "-s", help="Run only this stage (repeatable)."),
     instance: str = typer.Option(None, "--instance", "-i", help="Instance in pipedag.yaml (default: $STAGEHOUSE_INSTANCE or local)."),
+    due: bool = typer.Option(False, "--due", help="Run every flow whose SCHEDULE is due (for a CI cron)."),
+    now: dt.datetime = typer.Option(None, "--now", help="With --due: decide as if it were this time (ISO, UTC if no zone)."),
+    overlap: str = typer.Option("wait", "--overlap", help="If the flow is already running on the instance: wait or skip."),
 ) -> None:
-    """Run FLOW, or only the named stages, and print what each task did."""
+    """Run FLOW, or only the named stages, and print what each task did; or with --due, run the
+    scheduled flows that are due (exit 1 if any failed)."""
+    if due:
+        return run_due_command(instance, now)
+    if flow is None:
+        fail(StagehouseError("name a FLOW to run, or pass --due"))
+    if overlap not in ("wait", "skip"):
+        fail(StagehouseError(f"--overlap is 'wait' or 'skip', not {overlap!r}"))
+    quiet_pipedag()
+    from flows.runner import run_flow
+    from tasks import progress
+
     started = time.perf_counter()
     try:
         with console.status(f"running {flow}") as status:
@@ -86,13 +106,106 @@ def run(
                 status.update(f"running {flow}: {task} {rows:,} rows")
 
             with progress.listening(show):
-                report = run_flow(load_flow(flow), stages=stage or None, instance=instance)
+                report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap)
     except Exception as exc:
         fail(exc)
+    if report.skipped:
+        console.print(f"[yellow]skipped[/]: another run of {flow} is in progress on {report.instance} (run {report.run_id})")
+        return
     console.print(report_table(report))
     if not report.ok:
         fail(report.error)
-    console.print(f"[green]done[/] in {time.perf_counter() - started:.1f} s")
+    console.print(f"[green]done[/] in {time.perf_counter() - started:.1f} s (run {report.run_id})")
+
+
+def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
+    from flows.due import due_flows
+
+    moment = (now if now is None or now.tzinfo else now.replace(tzinfo=dt.UTC)) or dt.datetime.now(dt.UTC)
+    try:
+        due = due_flows(moment, instance)
+    except Exception as exc:
+        fail(exc)
+    if not due:
+        console.print(f"no flow is due at {moment:%Y-%m-%d %H:%M:%S %Z}")
+        return
+    quiet_pipedag()
+    from flows.runner import run_flow
+
+    failed = []
+    for module, schedule in due:
+        try:
+            report = run_flow(load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap)
+        except Exception as exc:
+            errors.print(f"[bold red]Error:[/] {module.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", highlight=False)
+            failed.append(module.name)
+            continue
+        if report.skipped:
+            console.print(f"{module.name}: [yellow]skipped[/], its previous run is still going (run {report.run_id})")
+        elif report.ok:
+            console.print(f"{module.name}: [green]done[/] (run {report.run_id})")
+        else:
+            console.print(report_table(report))
+            errors.print(f"[bold red]Error:[/] {module.name}: {str(report.error).splitlines()[0]} (run {report.run_id})", highlight=False)
+            failed.append(module.name)
+    if failed:
+        raise typer.Exit(1)
+
+
+RUN_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "RUNNING": "cyan", "SKIPPED": "dim", "KILLED": "magenta"}
+
+
+@app.command()
+def runs(
+    flow: str = typer.Argument(None, help="Only runs of this flow."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the history."),
+    limit: int = typer.Option(20, "--limit", "-n", help="At most this many runs (newest first)."),
+) -> None:
+    """Show the run history: id, flow, trigger, start, seconds, status, error."""
+    from flows.api import get_pipeline_runs
+
+    try:
+        found = get_pipeline_runs(flow, instance=instance, limit=limit)
+    except Exception as exc:
+        fail(exc)
+    view = Table(title=f"runs{' of ' + flow if flow else ''} ({len(found)})")
+    for column in ("run", "flow", "stages", "trigger", "started", "seconds", "status", "tasks", "error"):
+        view.add_column(column, overflow="fold")
+    for run_row in found:
+        took = (run_row["ended_at"] - run_row["started_at"]).total_seconds() if run_row["ended_at"] else None
+        states = ", ".join(f"{n} {s}" for s, n in sorted(_count(t["state"] for t in run_row["tasks"]).items()))
+        style = RUN_STYLES.get(run_row["status"], "")
+        view.add_row(
+            run_row["run_id"], run_row["flow"], run_row["stages"] or "all", run_row["run_trigger"],
+            f"{run_row['started_at']:%Y-%m-%d %H:%M:%S}", "" if took is None else f"{took:.1f}",
+            f"[{style}]{run_row['status']}[/]", states, run_row["error"] or "",
+        )
+    console.print(view)
+
+
+def _count(values) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+@app.command()
+def logs(
+    run_id: str = typer.Argument(..., help="Run id (see `stagehouse runs`)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the history."),
+) -> None:
+    """Print the log lines of run RUN_ID."""
+    from flows.api import get_pipeline_logs
+
+    try:
+        lines = get_pipeline_logs(run_id, instance=instance)
+    except Exception as exc:
+        fail(exc)
+    if not lines:
+        fail(StagehouseError(f"no log lines for run '{run_id}' (see `stagehouse runs` for run ids)"))
+    for line in lines:
+        console.print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}", markup=False, highlight=False)
 
 
 @app.command("list")
@@ -112,6 +225,10 @@ def visualize(
     kroki: str = typer.Option(None, "--kroki-url", help="Kroki server base URL (default: kroki_url in pipedag.yaml)."),
 ) -> None:
     """Print the Kroki URL of FLOW's graph; with Graphviz installed, also write an SVG."""
+    quiet_pipedag()
+    from flows.config import config_context
+    from flows.visualize import has_graphviz, kroki_url, write_svg
+
     try:
         pipedag_flow = load_flow(flow)
         config = config_context(instance)
@@ -136,6 +253,8 @@ def changes(
     limit: int = typer.Option(None, "--limit", "-n", help="At most this many changes (oldest first)."),
 ) -> None:
     """Show the change log of TABLE: edits, who made them, and their writeback status."""
+    from connectors import connect
+
     try:
         with connect("warehouse", instance=instance) as warehouse:
             rows = warehouse.list_changes(table, writeback_status=status or None, limit=limit)

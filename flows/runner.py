@@ -1,17 +1,20 @@
 """Run a flow (or some of its stages) on an instance and report what each task did.
 
 ``run_flow`` is what ``stagehouse run`` calls; from Python, ``flow.run(config=...)`` works too —
-this adds the instance lookup, quiet logging, per-task rows and seconds, and one error that
-names the failing task.
+this adds the instance lookup, per-task rows and seconds, one error that names the failing task,
+a run lock so two runs of one flow never overlap on an instance (``overlap``: wait or skip), and
+a record of the run, its tasks and its log lines in the run history (``flows.history``).
 
 Example::
 
     report = run_flow(build_flow(), stages=["mart"], instance="local")
-    report.ok, report.tasks[0].state, report.tasks[0].rows
+    report.ok, report.run_id, report.tasks[0].state, report.tasks[0].rows
 """
 
 from __future__ import annotations
 
+import logging
+import traceback
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -22,6 +25,8 @@ from pydiverse.pipedag.core.result import Result
 
 from connectors.errors import StagehouseError
 from flows.config import config_context
+from flows.history import LogLine, RunHistory, now
+from flows.run_lock import Overlap, flow_run_lock
 from flows.timing import TaskTimer
 
 STATE_NAMES = {
@@ -61,6 +66,8 @@ class RunReport:
     tasks: list[TaskOutcome] = field(default_factory=list)
     error: BaseException | None = None
     result: Result | None = None
+    run_id: str | None = None
+    skipped: bool = False
 
 
 def select_stages(flow: Flow, names: list[str]) -> list:
@@ -102,10 +109,76 @@ def _row_count(result: Result, task, config: ConfigContext) -> int | None:
         return None
 
 
-def run_flow(flow: Flow, *, stages: list[str] | None = None, instance: str | None = None) -> RunReport:
-    """Run ``flow`` (only ``stages`` when given) on ``instance`` and return the report."""
+class _LogCapture(logging.Handler):
+    """Keeps the log records of a run (at the level the console shows) for the run history."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[LogLine] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.msg.get("event", record.msg) if isinstance(record.msg, dict) else record.getMessage()
+        self.lines.append(LogLine(now(), record.levelname, f"{record.name}: {message}"))
+
+    def note(self, level: str, message: str) -> None:
+        self.lines.append(LogLine(now(), level, message))
+
+
+def run_flow(
+    flow: Flow,
+    *,
+    stages: list[str] | None = None,
+    instance: str | None = None,
+    trigger: str = "manual",
+    overlap: Overlap = "wait",
+) -> RunReport:
+    """Run ``flow`` (only ``stages`` when given) on ``instance`` and return the report.
+
+    The run holds the flow's run lock: another run of it on the instance makes this one wait, or
+    with ``overlap="skip"`` return at once with ``report.skipped`` (recorded as SKIPPED).
+    """
     config = config_context(instance)
     components = select_stages(flow, stages or [])
+    with flow_run_lock(config, flow.name, overlap) as acquired:
+        if not acquired:
+            return RunReport(flow=flow.name, instance=config.instance_name, ok=True, run_id=_record_skip(config, flow.name, stages, trigger), skipped=True)
+        history = RunHistory(config.store.table_store.engine, config.instance_name)
+        run_id = history.start(flow.name, stages or [], trigger)
+        capture = _LogCapture()
+        logging.getLogger().addHandler(capture)
+        capture.note("INFO", f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages {', '.join(stages or []) or 'all'}")
+        try:
+            report = _run(flow, components, config)
+        except BaseException as exc:
+            capture.note("ERROR", "".join(traceback.format_exception(exc)))
+            history.finish(run_id, "FAILED", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, [], capture.lines)
+            raise
+        finally:
+            logging.getLogger().removeHandler(capture)
+        report.run_id = run_id
+        for task in report.tasks:
+            capture.note("ERROR" if task.state == "FAILED" else "INFO", f"task {task.stage}.{task.task}: {task.state}"
+                         + ("" if task.rows is None else f", {task.rows:,} rows") + ("" if task.seconds is None else f", {task.seconds:.2f} s"))
+        if report.error is not None:
+            capture.note("ERROR", "".join(traceback.format_exception(report.error)))
+        error = str(report.error).splitlines()[0] if report.error is not None else None
+        rows = [{"task": t.task, "stage": t.stage, "state": t.state, "rows_written": t.rows, "seconds": t.seconds,
+                 "error": error if t.state == "FAILED" else None} for t in report.tasks]
+        history.finish(run_id, "SUCCESS" if report.ok else "FAILED", error, rows, capture.lines)
+        return report
+
+
+def _record_skip(config: ConfigContext, flow: str, stages: list[str] | None, trigger: str) -> str | None:
+    """Record a skipped run where the store can be opened; a DuckDB file belongs to the running
+    process alone, so there the skip is only reported (None)."""
+    try:
+        history = RunHistory(config.store.table_store.engine, config.instance_name)
+        return history.record_skip(flow, stages or [], trigger, "another run of the flow was in progress")
+    except Exception:  # noqa: BLE001 (any failure to open the store: the skip itself stands)
+        return None
+
+
+def _run(flow: Flow, components: list, config: ConfigContext) -> RunReport:
     timer = TaskTimer()
     result = flow.run(*components, config=config, fail_fast=False, trace_hook=timer)
     report = RunReport(flow=flow.name, instance=config.instance_name, ok=result.successful, result=result)

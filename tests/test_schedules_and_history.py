@@ -1,0 +1,149 @@
+"""Schedules decide which flows `stagehouse run --due` runs; every run lands in the run history;
+two runs of one flow never overlap; a killed run is marked KILLED by the next one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from flows import get_pipeline_logs, get_pipeline_runs
+from flows.schedule import Schedule, ScheduleError
+from tests.test_cli import STAGEHOUSE
+
+FLOW = '''"""Test flow {name}."""
+import os
+import time
+from pathlib import Path
+
+import polars as pl
+from pydiverse.pipedag import Flow, Stage, Table, materialize
+
+SCHEDULE = {schedule!r}
+
+
+@materialize(version=None)
+def numbers():
+    if os.environ.get("SH_FAIL_FLOW") == "{name}":
+        raise RuntimeError("numbers broke on purpose")
+    if os.environ.get("SH_STARTED_FILE"):
+        Path(os.environ["SH_STARTED_FILE"]).write_text("started")
+    time.sleep(float(os.environ.get("SH_SLEEP", "0")))
+    return Table(pl.DataFrame({{"n": [1, 2, 3]}}), name="numbers")
+
+
+def build_flow():
+    with Flow("{name}") as flow:
+        with Stage("raw"):
+            numbers()
+    return flow
+'''
+
+
+@pytest.fixture
+def scheduled(project, tmp_path, monkeypatch):
+    """A flows folder with hourly `upstream`, `downstream` (after upstream), daily `daily` and `broken`."""
+    folder = tmp_path / "scheduled_flows"
+    folder.mkdir()
+    specs = {
+        "upstream": {"interval": 3600},
+        "downstream": {"interval": 3600, "after": ["upstream"]},
+        "daily": {"interval": 86400, "start_time": "06:00"},
+        "broken": "0 * * * *",
+        "unscheduled": None,
+    }
+    for name, schedule in specs.items():
+        text = FLOW.format(name=name, schedule=schedule)
+        if schedule is None:
+            text = text.replace("SCHEDULE = None\n", "")
+        (folder / f"{name}.py").write_text(text)
+    monkeypatch.setenv("STAGEHOUSE_FLOWS_PATH", str(folder))
+    return project
+
+
+def stagehouse(project, *args, env=None):
+    return subprocess.run([STAGEHOUSE, *args], cwd=project.root, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def test_schedule_forms_and_due_times():
+    at = dt.datetime(2026, 11, 28, 10, 30, tzinfo=dt.UTC)  # a Saturday
+    assert Schedule.parse("0 6 * * *").last_slot(at) == dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)
+    weekdays = Schedule.parse({"interval": 3600, "start_time": "08:00", "weekdays": [0, 1, 2, 3, 4]})
+    assert weekdays.last_slot(at) == dt.datetime(2026, 11, 27, 23, 0, tzinfo=dt.UTC)  # Friday's last hourly slot
+    daily = Schedule.parse({"interval": 86400, "start_time": "11:00", "timezone": "Europe/Brussels"})
+    assert daily.last_slot(at) == dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # 11:00 in Brussels
+    assert daily.is_due(at, last_start=at - dt.timedelta(minutes=31)) and not daily.is_due(at, last_start=at - dt.timedelta(minutes=29))
+    assert daily.is_due(at, last_start=None)
+    with pytest.raises(ScheduleError, match="flow 'x'.*cron 'every day'"):
+        Schedule.parse("every day", "x")
+    with pytest.raises(ScheduleError, match="flow 'x'.*unknown field.*'every'"):
+        Schedule.parse({"interval": 60, "every": 2}, "x")
+
+
+def test_run_due_runs_due_flows_in_order_then_only_when_a_slot_passed(scheduled):
+    project = scheduled
+    first = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    due = stagehouse(project, "run", "--due", "--now", first.isoformat(), env={"SH_FAIL_FLOW": "broken"})
+    assert due.returncode == 1, due.stdout + due.stderr  # broken failed: the cron job must see it
+    assert "broken" in due.stderr and "numbers broke on purpose" in due.stderr
+    ran = [line.split(":")[0] for line in due.stdout.splitlines() if ": done" in line]
+    assert sorted(ran) == ["daily", "downstream", "upstream"] and ran.index("upstream") < ran.index("downstream")
+    runs = get_pipeline_runs(instance=project.instance)
+    assert {r["flow"]: r["status"] for r in runs} == {"upstream": "SUCCESS", "downstream": "SUCCESS", "daily": "SUCCESS", "broken": "FAILED"}
+    assert {r["run_trigger"] for r in runs} == {"schedule"}
+
+    again = stagehouse(project, "run", "--due", "--now", first.isoformat())
+    assert again.returncode == 0 and "no flow is due" in again.stdout, again.stdout + again.stderr
+
+    next_day = stagehouse(project, "run", "--due", "--now", (first + dt.timedelta(days=1)).isoformat())
+    assert next_day.returncode == 0, next_day.stderr
+    assert sorted(line.split(":")[0] for line in next_day.stdout.splitlines() if ": done" in line) == ["broken", "daily", "downstream", "upstream"]
+    assert len(get_pipeline_runs(instance=project.instance)) == 8
+
+
+def test_history_keeps_tasks_and_logs_of_successful_and_failed_runs(scheduled):
+    project = scheduled
+    assert stagehouse(project, "run", "unscheduled").returncode == 0
+    assert stagehouse(project, "run", "unscheduled", env={"SH_FAIL_FLOW": "unscheduled"}).returncode == 1
+    newest, oldest = get_pipeline_runs("unscheduled", instance=project.instance)
+    assert (newest["status"], oldest["status"]) == ("FAILED", "SUCCESS")
+    assert newest["run_trigger"] == "manual" and "numbers broke on purpose" in newest["error"]
+    failed = newest
+    assert [(t["task"], t["state"], t["rows_written"]) for t in oldest["tasks"]] == [("numbers", "COMPLETED", 3)]
+    assert newest["tasks"][0]["state"] == "FAILED" and oldest["ended_at"] >= oldest["started_at"]
+    lines = [line.message for line in get_pipeline_logs(failed["run_id"], instance=project.instance)]
+    assert any("task raw.numbers: FAILED" in m for m in lines) and any("numbers broke on purpose" in m for m in lines)
+
+    listed = stagehouse(project, "runs", "unscheduled")
+    assert listed.returncode == 0 and failed["run_id"] in listed.stdout and "FAILED" in listed.stdout and "SUCCESS" in listed.stdout
+    logs = stagehouse(project, "logs", oldest["run_id"])
+    assert logs.returncode == 0 and "task raw.numbers: COMPLETED, 3 rows" in logs.stdout
+    unknown = stagehouse(project, "logs", "nosuchrun")
+    assert unknown.returncode == 1 and "no log lines for run 'nosuchrun'" in unknown.stderr
+
+
+def test_overlapping_run_is_skipped_and_a_killed_run_is_marked_killed(scheduled, tmp_path):
+    project = scheduled
+    started = tmp_path / "started"
+    slow = subprocess.Popen([STAGEHOUSE, "run", "unscheduled"], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "SH_SLEEP": "60", "SH_STARTED_FILE": str(started)}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert started.exists(), slow.stderr.read1().decode() if slow.poll() is not None else "the slow run did not start"
+        second = stagehouse(project, "run", "unscheduled", "--overlap", "skip")
+        assert second.returncode == 0 and "skipped" in second.stdout, second.stdout + second.stderr
+    finally:
+        os.killpg(slow.pid, signal.SIGKILL)
+        slow.wait()
+    rerun = stagehouse(project, "run", "unscheduled")
+    assert rerun.returncode == 0, rerun.stderr
+    statuses = [r["status"] for r in get_pipeline_runs("unscheduled", instance=project.instance)]
+    assert statuses[0] == "SUCCESS" and "KILLED" in statuses  # the killed run, seen by the run after it
