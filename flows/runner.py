@@ -139,6 +139,13 @@ def run_flow(
     """
     config = config_context(instance)
     components = select_stages(flow, stages or [])
+    try:
+        return _locked_run(flow, components, config, stages, trigger, overlap)
+    finally:
+        config._close()  # release the store (a DuckDB file is one process's at a time)
+
+
+def _locked_run(flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, overlap: Overlap) -> RunReport:
     with flow_run_lock(config, flow.name, overlap) as acquired:
         if not acquired:
             return RunReport(flow=flow.name, instance=config.instance_name, ok=True, run_id=_record_skip(config, flow.name, stages, trigger), skipped=True)
