@@ -9,7 +9,7 @@ Example::
     batches = connect("shop").read("public.orders")
 """
 
-from importlib import import_module
+from connectors.lazy import lazy_exports
 
 _EXPORTS = {
     "ConfigFileError": "connectors.errors",
@@ -31,8 +31,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'connectors' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -11,7 +11,7 @@ Example::
     get_pipeline_runs("nycflights")[0]["status"]
 """
 
-from importlib import import_module
+from connectors.lazy import lazy_exports
 
 _EXPORTS = {
     "RunReport": "flows.runner",
@@ -28,8 +28,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'flows' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 import logging
 import sys
 import time
@@ -173,7 +174,7 @@ def runs(
         view.add_column(column, overflow="fold")
     for run_row in found:
         took = (run_row["ended_at"] - run_row["started_at"]).total_seconds() if run_row["ended_at"] else None
-        states = ", ".join(f"{n} {s}" for s, n in sorted(_count(t["state"] for t in run_row["tasks"]).items()))
+        states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t["state"] for t in run_row["tasks"]).items()))
         style = RUN_STYLES.get(run_row["status"], "")
         view.add_row(
             run_row["run_id"], run_row["flow"], run_row["stages"] or "all", run_row["run_trigger"],
@@ -181,13 +182,6 @@ def runs(
             f"[{style}]{run_row['status']}[/]", states, run_row["error"] or "",
         )
     console.print(view)
-
-
-def _count(values) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 @app.command()

@@ -23,7 +23,7 @@ from pydiverse.pipedag.core.stage import CommitStageTask
 from pydiverse.pipedag.context.run_context import FinalTaskState
 from pydiverse.pipedag.core.result import Result
 
-from connectors.errors import StagehouseError
+from connectors.errors import StagehouseError, first_line
 from flows.config import config_context
 from flows.history import LogLine, RunHistory, now
 from flows.run_lock import Overlap, flow_run_lock
@@ -158,7 +158,7 @@ def _locked_run(flow: Flow, components: list, config: ConfigContext, stages: lis
             report = _run(flow, components, config)
         except BaseException as exc:
             capture.note("ERROR", "".join(traceback.format_exception(exc)))
-            history.finish(run_id, "FAILED", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, [], capture.lines)
+            history.finish(run_id, "FAILED", first_line(exc), [], capture.lines)
             raise
         finally:
             logging.getLogger().removeHandler(capture)
@@ -168,7 +168,7 @@ def _locked_run(flow: Flow, components: list, config: ConfigContext, stages: lis
                          + ("" if task.rows is None else f", {task.rows:,} rows") + ("" if task.seconds is None else f", {task.seconds:.2f} s"))
         if report.error is not None:
             capture.note("ERROR", "".join(traceback.format_exception(report.error)))
-        error = str(report.error).splitlines()[0] if report.error is not None else None
+        error = first_line(report.error) if report.error is not None else None
         rows = [{"task": t.task, "stage": t.stage, "state": t.state, "rows_written": t.rows, "seconds": t.seconds,
                  "error": error if t.state == "FAILED" else None} for t in report.tasks]
         history.finish(run_id, "SUCCESS" if report.ok else "FAILED", error, rows, capture.lines)
