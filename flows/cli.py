@@ -10,6 +10,7 @@ Example::
     stagehouse changes raw.customers --status FAILED --status CONFLICT
     stagehouse run --due                 # every flow whose SCHEDULE is due (for a CI cron)
     stagehouse runs nycflights           # run history;  stagehouse logs RUN_ID
+    stagehouse replicate warehouse:mart.orders bi analytics --pk id
 """
 
 from __future__ import annotations
@@ -234,6 +235,40 @@ def visualize(
             errors.print("no SVG: Graphviz's dot is not installed (apt-get install graphviz)")
     except Exception as exc:
         fail(exc)
+
+
+@app.command()
+def replicate(
+    source: str = typer.Argument(..., help="'connection:schema.table', or a connection with --query ('warehouse' is the table store)."),
+    target_connection: str = typer.Argument(..., help="Connection to copy into (a SQL connection, or 'warehouse')."),
+    target_schema: str = typer.Argument(..., help="Schema of the target table (created if missing)."),
+    table: str = typer.Option(None, "--table", "-t", help="Target table name (default: the source table's)."),
+    query: str = typer.Option(None, "--query", "-q", help="Copy this query's rows (in the source's SQL) instead of a table."),
+    incremental_field: str = typer.Option(None, "--incremental-field", help="Copy only rows past the target's max of this column."),
+    pk: list[str] = typer.Option([], "--pk", help="Primary key column (repeatable): incremental rows merge by it."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose connections and store to use."),
+) -> None:
+    """Copy a table or query into another database once; the target sees the old or the new
+    table, never a half-copied one."""
+    from connectors import connect
+    from connectors.sql.replicate import parse_source, replicate as replicate_rows
+
+    try:
+        source_name, source_table = parse_source(source, query)
+        with connect(source_name, instance=instance) as source_conn, connect(target_connection, instance=instance) as target_conn:
+            with console.status(f"replicating {source} to {target_connection}"):
+                report = replicate_rows(
+                    source_conn, target_conn, target_schema, table, table=source_table, query=query,
+                    incremental_field=incremental_field, pk=pk or None,
+                )
+    except Exception as exc:
+        fail(exc)
+    since = "" if report.since is None else f" after {incremental_field} = {report.since}"
+    console.print(
+        f"[green]{report.mode}[/] copy to {report.target}: {report.rows:,} rows{since} "
+        f"({report.inserted:,} inserted, {report.updated:,} updated) in {report.seconds:.1f} s",
+        highlight=False,
+    )
 
 
 CHANGE_STYLES = {"PROCESSED": "green", "NOT_PROCESSED": "yellow", "PROCESSING": "cyan", "FAILED": "bold red", "CONFLICT": "magenta"}

@@ -15,6 +15,7 @@ Example::
 from tasks.arrow_stream import ArrowStream
 from tasks.connections import connection
 from tasks.errors import StoreWriteError, TaskDefinitionError
+from tasks.replicate import replicate
 from tasks.state import get_state, set_state, stateful
 from tasks.sync import sync
 from tasks.transform import TableRef, pandas_transform, polars_transform, sql_transform
@@ -29,6 +30,7 @@ __all__ = [
     "get_state",
     "pandas_transform",
     "polars_transform",
+    "replicate",
     "set_state",
     "sql_transform",
     "stateful",

@@ -29,7 +29,7 @@ from connectors.sql.changes import ChangeVerbs
 from connectors.sql.config import SqlConnectionConfig
 from connectors.sql.generic import stream_sqlalchemy
 from connectors.sql.metadata import MetadataVerbs
-from connectors.sql.native import quote_duckdb_keywords
+from connectors.sql.native import primary_key_of, quote_duckdb_keywords
 from connectors.sql.scanners import SCANNERS
 from connectors.sql.warehouse import WarehouseVerbs
 
@@ -94,7 +94,10 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
         else:
             source = sa.text(query).columns().subquery("q")
         stmt = sa.select(sa.text("*")).select_from(source).where(after.condition())
-        return str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        # a pyformat driver's compiler doubles '%' for its own parameter parsing; this text goes
+        # to DuckDB's scanner (or runs without parameters), where a doubled '%' is a different query
+        return sql.replace("%%", "%") if self.engine.dialect.paramstyle in ("pyformat", "format") else sql
 
     def scan(
         self, table: str | None = None, *, query: str | None = None, after: CursorFilter | None = None
@@ -206,6 +209,8 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
         """The source table's primary key columns (empty when it has none)."""
         schema, name = self.split_table(table)
         try:
+            if self.backend == "duckdb":  # duckdb-engine's inspector reports no primary keys
+                return primary_key_of(self.engine, schema, name)
             return list(sa.inspect(self.engine).get_pk_constraint(name, schema=schema)["constrained_columns"])
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(f"table '{table}'", exc) from exc

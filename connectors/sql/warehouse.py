@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.errors import WarehouseError, first_line
+from connectors.errors import StagehouseError, WarehouseError, first_line
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
 from connectors.sql.native import adbc_uri, affected_rows, described_table, primary_key_of
@@ -161,16 +161,18 @@ class WarehouseVerbs:
             raise WarehouseError(self.name, f"table '{_label(schema, table)}'", f"records have no primary key field {missing_keys}")
         if self.engine.dialect.name not in BULK_DIALECTS:
             raise WarehouseError(self.name, "write", f"bulk write supports {', '.join(BULK_DIALECTS)}, not {self.engine.dialect.name}")
-        target = self._ensure_table(schema, table, data.schema, keys)
+        target = self.ensure_table(schema, table, data.schema, keys)
         stage_name = f"_sh_stage_{uuid.uuid4().hex[:12]}"
-        self._land(schema, stage_name, data)
+        self.land(schema, stage_name, data)
         try:
-            return self._merge(target, sa.Table(stage_name, sa.MetaData(), *(sa.Column(c) for c in data.column_names), schema=schema), keys)
+            return self.merge_from(target, sa.Table(stage_name, sa.MetaData(), *(sa.Column(c) for c in data.column_names), schema=schema), keys)
         finally:
             with self.engine.begin() as conn:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {_quoted(self.engine, schema, stage_name)}"))
 
-    def _ensure_table(self, schema: str | None, table: str, arrow: pa.Schema, keys: list[str]) -> sa.Table:
+    def ensure_table(self, schema: str | None, table: str, arrow: pa.Schema, keys: list[str]) -> sa.Table:
+        """``schema.table`` with a column for every field of ``arrow``: created (``keys`` as its
+        primary key) when absent, missing columns added when present. Existing columns stay."""
         existing = described_table(self.engine, schema, table)
         dialect = self.engine.dialect
         with self.engine.begin() as conn:
@@ -190,26 +192,38 @@ class WarehouseVerbs:
                         conn.execute(sa.text(f"ALTER TABLE {_quoted(self.engine, schema, table)} ADD COLUMN {ddl}"))
         return described_table(self.engine, schema, table)
 
-    def _land(self, schema: str | None, name: str, data: pa.Table) -> None:
-        if self.engine.dialect.name == "duckdb":
-            with self.engine.connect() as conn:
-                duck = conn.connection.driver_connection
-                view = f"stagehouse_write_{uuid.uuid4().hex[:8]}"
-                duck.register(view, data)
-                try:
-                    duck.execute(f"CREATE TABLE {_quoted(self.engine, schema, name)} AS SELECT * FROM {view}")
-                finally:
-                    duck.unregister(view)
+    def land(self, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        """Create ``schema.name`` from ``data`` by the store's bulk path: DuckDB scans the Arrow
+        data itself, PostgreSQL receives it by ADBC's binary COPY. A stream is read batch by batch."""
+        try:
+            if schema:
+                with self.engine.begin() as conn:
+                    conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+            if self.engine.dialect.name == "duckdb":
+                with self.engine.connect() as conn:
+                    duck = conn.connection.driver_connection
+                    view = f"stagehouse_write_{uuid.uuid4().hex[:8]}"
+                    duck.register(view, data)
+                    try:
+                        duck.execute(f"CREATE TABLE {_quoted(self.engine, schema, name)} AS SELECT * FROM {view}")
+                    finally:
+                        duck.unregister(view)
+                    conn.commit()
+                return
+            import adbc_driver_postgresql.dbapi as adbc
+
+            with adbc.connect(adbc_uri(self.engine)) as conn:
+                with conn.cursor() as cur:
+                    cur.adbc_ingest(name, data, mode="create", db_schema_name=schema)
                 conn.commit()
-            return
-        import adbc_driver_postgresql.dbapi as adbc
+        except StagehouseError:
+            raise
+        except Exception as exc:
+            raise WarehouseError(self.name, f"table '{_label(schema, name)}'", f"bulk load failed: {first_line(exc)}") from exc
 
-        with adbc.connect(adbc_uri(self.engine)) as conn:
-            with conn.cursor() as cur:
-                cur.adbc_ingest(name, data, mode="create", db_schema_name=schema)
-            conn.commit()
-
-    def _merge(self, target: sa.Table, stage: sa.Table, keys: list[str]) -> dict[str, int]:
+    def merge_from(self, target: sa.Table, stage: sa.Table, keys: list[str]) -> dict[str, int]:
+        """Upsert the rows of ``stage`` into ``target`` by ``keys`` in one transaction; rows that
+        would not change are left alone. Counts of inserted, updated and unchanged rows."""
         values = [c.name for c in target.columns if c.name not in keys]
         incoming = {c.name for c in stage.columns}
         new_value = {c: (stage.c[c] if c in incoming else sa.null()) for c in values}
