@@ -28,6 +28,8 @@ _EXPORTS = {
     "WritebackReport": "connectors.writeback",
     "push_changes": "connectors.writeback",
     "connect": "connectors.registry",
+    "FederatedQueryError": "connectors.federated",
+    "query": "connectors.federated",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -11,6 +11,7 @@ Example::
     stagehouse run --due                 # every flow whose SCHEDULE is due (for a CI cron)
     stagehouse runs nycflights           # run history;  stagehouse logs RUN_ID
     stagehouse replicate warehouse:mart.orders bi analytics --pk id
+    stagehouse query "SELECT * FROM shop.public.orders o JOIN warehouse.mart.customers c USING (id)"
 """
 
 from __future__ import annotations
@@ -269,6 +270,38 @@ def replicate(
         f"({report.inserted:,} inserted, {report.updated:,} updated) in {report.seconds:.1f} s",
         highlight=False,
     )
+
+
+QUERY_FORMATS = ("table", "csv", "json")
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="One DuckDB SQL statement; name tables as connection.schema.table ('warehouse' is the store)."),
+    output: str = typer.Option("table", "--format", "-f", help="table, csv or json (an array of records)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose connections and store to use."),
+) -> None:
+    """Run one SQL statement across the store and other SQL connections, each attached read-only
+    as a catalog of its name, e.g. a join of a PostgreSQL table with a store table."""
+    if output not in QUERY_FORMATS:
+        fail(StagehouseError(f"--format is one of {', '.join(QUERY_FORMATS)}, not {output!r}"))
+    import polars as pl
+
+    from connectors.federated import query as federated_query
+
+    try:
+        frame = pl.from_arrow(federated_query(sql, instance=instance))
+    except Exception as exc:
+        fail(exc)
+    if output == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif output == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    else:
+        view = Table(*frame.columns, title=f"{frame.height:,} rows")
+        for row in frame.iter_rows():
+            view.add_row(*("" if value is None else str(value) for value in row))
+        console.print(view)
 
 
 CHANGE_STYLES = {"PROCESSED": "green", "NOT_PROCESSED": "yellow", "PROCESSING": "cyan", "FAILED": "bold red", "CONFLICT": "magenta"}

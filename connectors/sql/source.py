@@ -139,8 +139,8 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
             extensions=(scanner.extension,) if scanner.extension else (),
             attach_sql=lambda alias: scanner.attach_sql(self.url, alias),
             relation=relation,
-            on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, _first_line(exc, self.url)),
-            on_error=lambda exc: SourceError(self.name, obj, _first_line(exc, self.url)),
+            on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)),
+            on_error=lambda exc: SourceError(self.name, obj, scrubbed_line(exc, self.url)),
             use_catalog=use_catalog,
         )
 
@@ -217,11 +217,11 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
 
     def _error(self, obj: str, exc: Exception) -> SourceError:
         if isinstance(exc, sa.exc.OperationalError) and "connect" in str(exc).lower():
-            return SourceUnavailableError(self.name, self.display_url, _first_line(exc, self.url))
-        return SourceError(self.name, obj, _first_line(exc, self.url))
+            return SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url))
+        return SourceError(self.name, obj, scrubbed_line(exc, self.url))
 
 
-def _first_line(exc: Exception, url: URL) -> str:
+def scrubbed_line(exc: Exception, url: URL) -> str:
     """The useful first line of a driver error, with the password scrubbed out."""
     text = first_line(exc)
     if url.password:
