@@ -219,18 +219,28 @@ def visualize(
     out: Path = typer.Option(None, "--out", "-o", help="SVG file to write (default: FLOW.svg)."),
     instance: str = typer.Option(None, "--instance", "-i", help="Instance whose kroki_url to use."),
     kroki: str = typer.Option(None, "--kroki-url", help="Kroki server base URL (default: kroki_url in pipedag.yaml)."),
+    run_id: str = typer.Option(None, "--run", help="Colour each task by its state in this run (see `stagehouse runs`)."),
 ) -> None:
-    """Print the Kroki URL of FLOW's graph; with Graphviz installed, also write an SVG."""
+    """Print the Kroki URL of FLOW's graph; with Graphviz installed, also write an SVG. With
+    --run, tasks are coloured by their state in that run: completed, cache-valid, failed, skipped."""
     quiet_pipedag()
     from flows.config import config_context
-    from flows.visualize import has_graphviz, kroki_url, write_svg
+    from flows.history import RunHistory
+    from flows.visualize import has_graphviz, kroki_url, recorded_result, write_svg
 
     try:
         pipedag_flow = load_flow(flow)
         config = config_context(instance)
-        console.print(kroki_url(pipedag_flow, config, base_url=kroki), soft_wrap=True, highlight=False)
+        result = None
+        if run_id is not None:
+            history = RunHistory.for_instance(instance)
+            try:
+                result = recorded_result(pipedag_flow, config, history.run(run_id), run_id)
+            finally:
+                history.close()
+        console.print(kroki_url(pipedag_flow, config, result, base_url=kroki), soft_wrap=True, highlight=False)
         if has_graphviz():
-            path = write_svg(pipedag_flow, config, out or Path(f"{flow}.svg"))
+            path = write_svg(pipedag_flow, config, out or Path(f"{flow}{'-' + run_id if run_id else ''}.svg"), result)
             console.print(f"wrote {path}")
         else:
             errors.print("no SVG: Graphviz's dot is not installed (apt-get install graphviz)")

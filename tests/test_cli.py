@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
 import zlib
@@ -15,6 +16,7 @@ from tests.conftest import missing_server
 from tests.sources import ORDERS, write_shop
 
 STAGEHOUSE = str(Path(sys.executable).parent / "stagehouse")
+COMPLETED, CACHE_VALID, FAILED, SKIPPED = "#adef9b", "#e8ffc6", "#ff453a", "#ffffff"  # pipedag's colours
 
 
 def stagehouse(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -86,3 +88,33 @@ def test_visualize_prints_self_hosted_kroki_url_and_writes_svg(project, monkeypa
     if "no SVG" in shown.stderr:
         missing_server("Graphviz's dot is not installed (apt-get install graphviz)")
     assert (project.root / "g.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def task_colours(stdout: str) -> dict[str, str]:
+    """Task -> fill colour in the Graphviz source inside the Kroki URL `stagehouse visualize` prints."""
+    url = stdout.split()[0]
+    dot = zlib.decompress(base64.urlsafe_b64decode(url.rpartition("/")[2])).decode()
+    return dict(re.findall(r'label="(\w+)", fillcolor="(#\w+)"', dot))
+
+
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_visualize_a_run_colours_tasks_by_their_recorded_state(project):
+    from flows import get_pipeline_runs
+
+    write_shop(project.files)
+    assert stagehouse("run", "files_mart", cwd=project.root).returncode == 0
+    (project.files / "customers.csv").unlink()  # the next run fails in sync_customers
+    assert stagehouse("run", "files_mart", cwd=project.root).returncode == 1
+    failed_run, first_run = (run["run_id"] for run in get_pipeline_runs("files_mart"))
+
+    first = stagehouse("visualize", "files_mart", "--run", first_run, cwd=project.root)
+    assert first.returncode == 0, first.stderr
+    assert set(task_colours(first.stdout).values()) == {COMPLETED}
+    shown = stagehouse("visualize", "files_mart", "--run", failed_run, "--out", str(project.root / "run.svg"), cwd=project.root)
+    assert shown.returncode == 0, shown.stderr
+    assert task_colours(shown.stdout) == {
+        "sync_orders": CACHE_VALID, "sync_customers": FAILED, "order_totals": SKIPPED, "customer_names": SKIPPED, "revenue_by_name": SKIPPED,
+    }
+    assert FAILED in (project.root / "run.svg").read_text()
+    unknown = stagehouse("visualize", "files_mart", "--run", "nosuchrun", cwd=project.root)
+    assert unknown.returncode == 1 and "no run 'nosuchrun'" in unknown.stderr
