@@ -24,6 +24,8 @@ _EXPORTS = {
     "get_pipeline_runs": "flows.api",
     "get_pipeline_logs": "flows.api",
     "run_due": "flows.due",
+    "run_pipeline": "flows.pipelines",
+    "PipelineError": "flows.pipelines",
     "Schedule": "flows.schedule",
 }
 __all__ = sorted(_EXPORTS)

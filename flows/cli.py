@@ -17,12 +17,14 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 import logging
 import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -119,6 +121,46 @@ def run(
     if not report.ok:
         fail(report.error)
     console.print(f"[green]done[/] in {time.perf_counter() - started:.1f} s (run {report.run_id})")
+
+
+@app.command()
+def pipeline(
+    connection: str = typer.Argument(..., help="Connection whose syncs to run (see run_pipeline in docs/operating.md)."),
+    table: list[str] = typer.Option([], "--table", "-t", help="Only the sync of this table or object (repeatable)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="key=value override of the connection for this run (value as JSON if it parses), e.g. page_size=50."),
+    params_json: str = typer.Option(None, "--params", help="All overrides as one JSON object."),
+    run_id: str = typer.Option(None, "--run-id", help="Id to record the run under (default: a new one)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance in pipedag.yaml."),
+) -> None:
+    """Run the sync tasks of CONNECTION (the stages of the flows that hold them), with parameter
+    overrides for this run only."""
+    quiet_pipedag()
+    from flows.pipelines import run_pipeline
+
+    try:
+        params = json.loads(params_json) if params_json else {}
+        for pair in param:
+            key, separator, value = pair.partition("=")
+            if not separator:
+                raise StagehouseError(f"--param {pair!r}: write it as key=value")
+            params[key] = _json_or_text(value)
+        with console.status(f"running the syncs of {connection}"):
+            reports = run_pipeline(connection, table or None, instance=instance, run_id=run_id, **params)
+    except Exception as exc:
+        fail(exc)
+    for report in reports:
+        console.print(report_table(report))
+    failed = [report for report in reports if not report.ok]
+    if failed:
+        fail(failed[0].error)
+    console.print(f"[green]done[/] (run {', '.join(report.run_id for report in reports)})")
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 def run_due_command(instance: str | None, now: dt.datetime | None) -> None:

@@ -74,6 +74,11 @@ class HistoryUnavailableError(StagehouseError):
     """The store holding the run history cannot be opened now."""
 
 
+def new_run_id() -> str:
+    """A fresh run id: 12 hex digits."""
+    return uuid.uuid4().hex[:12]
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -131,11 +136,11 @@ class RunHistory:
             _metadata.create_all(conn, checkfirst=True)
         self._ready = True
 
-    def start(self, flow: str, stages: Sequence[str], trigger: str) -> str:
+    def start(self, flow: str, stages: Sequence[str], trigger: str, run_id: str | None = None) -> str:
         """Record a RUNNING run (and mark earlier runs of ``flow`` still RUNNING as KILLED:
-        call with the flow's run lock held); returns the new run id."""
+        call with the flow's run lock held); returns its run id (``run_id``, else a new one)."""
         self.ensure()
-        run_id = uuid.uuid4().hex[:12]
+        run_id = run_id or new_run_id()
         with self.engine.begin() as conn:
             conn.execute(
                 sa.update(RUNS)
@@ -163,7 +168,7 @@ class RunHistory:
     def record_skip(self, flow: str, stages: Sequence[str], trigger: str, reason: str) -> str:
         """A run that did not start because another run of the flow was in progress."""
         self.ensure()
-        run_id = uuid.uuid4().hex[:12]
+        run_id = new_run_id()
         at = now()
         with self.engine.begin() as conn:
             conn.execute(sa.insert(RUNS).values(

@@ -17,7 +17,9 @@ import logging
 import traceback
 from dataclasses import dataclass, field
 
+import attrs
 import sqlalchemy as sa
+from box import Box
 from pydiverse.pipedag import ConfigContext, Flow, Table
 from pydiverse.pipedag.core.stage import CommitStageTask
 from pydiverse.pipedag.context.run_context import FinalTaskState
@@ -131,26 +133,45 @@ def run_flow(
     instance: str | None = None,
     trigger: str = "manual",
     overlap: Overlap = "wait",
+    run_id: str | None = None,
+    connection_overrides: dict[str, dict] | None = None,
 ) -> RunReport:
     """Run ``flow`` (only ``stages`` when given) on ``instance`` and return the report.
 
     The run holds the flow's run lock: another run of it on the instance makes this one wait, or
     with ``overlap="skip"`` return at once with ``report.skipped`` (recorded as SKIPPED).
+    ``run_id`` names the run in the history (a new id when None); ``connection_overrides`` replaces
+    connection declarations of the instance for this run only (``run_pipeline``'s parameters).
     """
     config = config_context(instance)
+    if connection_overrides:
+        config = with_connections(config, connection_overrides)
     components = select_stages(flow, stages or [])
     try:
-        return _locked_run(flow, components, config, stages, trigger, overlap)
+        return _locked_run(flow, components, config, stages, trigger, overlap, run_id)
     finally:
         config._close()  # release the store (a DuckDB file is one process's at a time)
 
 
-def _locked_run(flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, overlap: Overlap) -> RunReport:
+def with_connections(config: ConfigContext, declarations: dict[str, dict]) -> ConfigContext:
+    """``config`` with these connection declarations replacing the instance's own.
+
+    ``ConfigContext.evolve`` deep-merges and refuses a value whose type differs from the file's
+    (30.0 -> 10); the declarations replace whole connections instead.
+    """
+    attributes = dict(config.attrs)
+    attributes["connections"] = {**(attributes.get("connections") or {}), **declarations}
+    return attrs.evolve(config, attrs=Box(attributes, frozen_box=True))
+
+
+def _locked_run(
+    flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, overlap: Overlap, run_id: str | None
+) -> RunReport:
     with flow_run_lock(config, flow.name, overlap) as acquired:
         if not acquired:
             return RunReport(flow=flow.name, instance=config.instance_name, ok=True, run_id=_record_skip(config, flow.name, stages, trigger), skipped=True)
         history = RunHistory(config.store.table_store.engine, config.instance_name)
-        run_id = history.start(flow.name, stages or [], trigger)
+        run_id = history.start(flow.name, stages or [], trigger, run_id)
         capture = _LogCapture()
         logging.getLogger().addHandler(capture)
         capture.note("INFO", f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages {', '.join(stages or []) or 'all'}")

@@ -193,3 +193,13 @@ def sync(
     )
     output = task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column)
     return output if mode == "full" else output[0]
+
+
+def sync_source(task: Any) -> tuple[str, str] | None:
+    """(connection, source) of a flow's ``sync`` task — source is the table, file glob or, for a
+    query, the store table's name — or None for any other task (``run_pipeline`` finds a
+    connection's syncs with it)."""
+    if getattr(getattr(task, "_fn", None), "__wrapped__", None) is not _sync:
+        return None
+    arguments = task._bound_args.arguments
+    return arguments["connection"], arguments["table"] or arguments["name"]
