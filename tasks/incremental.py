@@ -13,23 +13,15 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
-from connectors.sql.native import described_table
+from connectors.sql.native import described_table, high_water_mark
 from tasks.keys import store_engine
 
 
 def committed_table(engine: sa.Engine, schema: str, name: str) -> sa.Table | None:
     """The committed ``schema.name`` as readers see it (a table or pipedag's read view), or None."""
     return described_table(engine, schema, name)
-
-
-def high_water_mark(engine: sa.Engine, table: sa.Table, cursor: str) -> Any:
-    """``max(cursor)`` of the committed table (None when it is empty)."""
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(table.c[cursor]))).scalar()
 
 
 def committed_stage_table(stage_name: str, name: str) -> sa.Table | None:

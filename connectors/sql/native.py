@@ -12,6 +12,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 
@@ -97,6 +99,18 @@ def quote_duckdb_keywords(engine: sa.Engine) -> None:
         ).scalars()
         preparer.reserved_words = set(preparer.reserved_words) | set(words)
     preparer._stagehouse_duckdb_keywords = True
+
+
+def quoted_name(engine: sa.Engine, schema: str | None, name: str) -> str:
+    """``"schema"."name"`` quoted for ``engine``'s dialect, for statements SQLAlchemy can't build (DDL)."""
+    quote = engine.dialect.identifier_preparer.quote
+    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+
+
+def high_water_mark(engine: sa.Engine, table: sa.Table, column: str) -> Any:
+    """``max(column)`` of ``table`` (None when it is empty): where an incremental read resumes."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(table.c[column]))).scalar()
 
 
 def adbc_uri(engine: sa.Engine) -> str:

@@ -28,7 +28,7 @@ from connectors.cursor import CursorFilter
 from connectors.duckdb_scan import stream
 from connectors.errors import SourceError, WarehouseError, first_line
 from connectors.sql.identifiers import checked
-from connectors.sql.native import described_table
+from connectors.sql.native import described_table, high_water_mark, quoted_name
 from connectors.sql.source import SqlConnection
 from connectors.sql.warehouse import BULK_DIALECTS
 
@@ -108,10 +108,10 @@ def replicate(
             _swap_in(target, schema, side, name, keys, incoming)
             counts = {"inserted": rows, "updated": 0}
         else:
-            counts = _merge_in(target, schema, side, name, keys, incoming)
+            counts = _merge_in(target, schema, side, name, keys, incoming, rows)
     finally:
         with target.engine.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {_quoted(target, schema, side)}"))
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {quoted_name(target.engine, schema, side)}"))
     return ReplicationReport(
         source=f"connection '{source.name}', " + (f"table '{table}'" if table else "query"),
         target=label,
@@ -130,8 +130,7 @@ def _high_water_mark(target: SqlConnection, existing: sa.Table, field: str) -> A
             target.name, f"table '{existing.schema}.{existing.name}'",
             f"has no column '{field}' to continue from (incremental_field); replicate once without it, or fix the name",
         )
-    with target.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.max(existing.c[field]))).scalar()
+    return high_water_mark(target.engine, existing, field)
 
 
 def _source_stream(
@@ -159,18 +158,18 @@ def _swap_in(target: SqlConnection, schema: str, side: str, name: str, keys: lis
     When views depend on the old table (PostgreSQL refuses to drop it), its rows are replaced in
     place instead, in one transaction too, so the views keep working.
     """
-    quoted_side, quoted_name = _quoted(target, schema, side), _quoted(target, schema, name)
+    quote = target.engine.dialect.identifier_preparer.quote
+    quoted_side = quoted_name(target.engine, schema, side)
     if keys:
-        columns = ", ".join(target.engine.dialect.identifier_preparer.quote(k) for k in keys)
+        columns = ", ".join(quote(k) for k in keys)
         _run(target, f"{schema}.{name}", f"ALTER TABLE {quoted_side} ADD PRIMARY KEY ({columns})", "the rows repeat or lack the key " + ", ".join(keys))
     retired = f"_sh_old_{uuid.uuid4().hex[:12]}"
-    quote = target.engine.dialect.identifier_preparer.quote
     try:
         with target.engine.begin() as conn:
             if described_table(conn, schema, name) is not None:
-                conn.exec_driver_sql(f"ALTER TABLE {quoted_name} RENAME TO {quote(retired)}")
+                conn.exec_driver_sql(f"ALTER TABLE {quoted_name(target.engine, schema, name)} RENAME TO {quote(retired)}")
                 conn.exec_driver_sql(f"ALTER TABLE {quoted_side} RENAME TO {quote(name)}")
-                conn.exec_driver_sql(f"DROP TABLE {_quoted(target, schema, retired)}")
+                conn.exec_driver_sql(f"DROP TABLE {quoted_name(target.engine, schema, retired)}")
             else:
                 conn.exec_driver_sql(f"ALTER TABLE {quoted_side} RENAME TO {quote(name)}")
     except sa.exc.DBAPIError as exc:
@@ -184,10 +183,12 @@ def _replace_rows(target: SqlConnection, schema: str, side: str, name: str, inco
     columns = ", ".join(target.engine.dialect.identifier_preparer.quote(f.name) for f in incoming)
     with target.engine.begin() as conn:
         conn.execute(sa.delete(existing))
-        conn.exec_driver_sql(f"INSERT INTO {_quoted(target, schema, name)} ({columns}) SELECT {columns} FROM {_quoted(target, schema, side)}")
+        conn.exec_driver_sql(
+            f"INSERT INTO {quoted_name(target.engine, schema, name)} ({columns}) SELECT {columns} FROM {quoted_name(target.engine, schema, side)}"
+        )
 
 
-def _merge_in(target: SqlConnection, schema: str, side: str, name: str, keys: list[str], incoming: pa.Schema) -> dict[str, int]:
+def _merge_in(target: SqlConnection, schema: str, side: str, name: str, keys: list[str], incoming: pa.Schema, rows: int) -> dict[str, int]:
     existing = target.ensure_table(schema, name, incoming, keys)
     stage = sa.Table(side, sa.MetaData(), *(sa.Column(f.name) for f in incoming), schema=schema)
     if keys:
@@ -196,7 +197,7 @@ def _merge_in(target: SqlConnection, schema: str, side: str, name: str, keys: li
     columns = [f.name for f in incoming]
     with target.engine.begin() as conn:
         conn.execute(sa.insert(existing).from_select(columns, sa.select(*(stage.c[c] for c in columns))))
-    return {"inserted": _count(target, schema, side), "updated": 0}
+    return {"inserted": rows, "updated": 0}
 
 
 def _run(target: SqlConnection, name: str, sql: str, meaning: str) -> None:
@@ -210,8 +211,3 @@ def _run(target: SqlConnection, name: str, sql: str, meaning: str) -> None:
 def _count(target: SqlConnection, schema: str, name: str) -> int:
     with target.engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(sa.table(name, schema=schema))).scalar_one()
-
-
-def _quoted(target: SqlConnection, schema: str, name: str) -> str:
-    quote = target.engine.dialect.identifier_preparer.quote
-    return f"{quote(schema)}.{quote(name)}"

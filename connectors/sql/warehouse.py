@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from connectors.errors import StagehouseError, WarehouseError, first_line
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
-from connectors.sql.native import adbc_uri, affected_rows, described_table, primary_key_of
+from connectors.sql.native import adbc_uri, affected_rows, described_table, primary_key_of, quoted_name
 from connectors.sql.shapes import shaped
 
 BULK_DIALECTS = ("duckdb", "postgresql")
@@ -168,7 +168,7 @@ class WarehouseVerbs:
             return self.merge_from(target, sa.Table(stage_name, sa.MetaData(), *(sa.Column(c) for c in data.column_names), schema=schema), keys)
         finally:
             with self.engine.begin() as conn:
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {_quoted(self.engine, schema, stage_name)}"))
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {quoted_name(self.engine, schema, stage_name)}"))
 
     def ensure_table(self, schema: str | None, table: str, arrow: pa.Schema, keys: list[str]) -> sa.Table:
         """``schema.table`` with a column for every field of ``arrow``: created (``keys`` as its
@@ -189,7 +189,7 @@ class WarehouseVerbs:
                     if field.name not in existing.c:
                         column = sa.Column(field.name, sql_type(field.type))
                         ddl = sa.schema.CreateColumn(column).compile(dialect=dialect)
-                        conn.execute(sa.text(f"ALTER TABLE {_quoted(self.engine, schema, table)} ADD COLUMN {ddl}"))
+                        conn.execute(sa.text(f"ALTER TABLE {quoted_name(self.engine, schema, table)} ADD COLUMN {ddl}"))
         return described_table(self.engine, schema, table)
 
     def land(self, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
@@ -205,7 +205,7 @@ class WarehouseVerbs:
                     view = f"stagehouse_write_{uuid.uuid4().hex[:8]}"
                     duck.register(view, data)
                     try:
-                        duck.execute(f"CREATE TABLE {_quoted(self.engine, schema, name)} AS SELECT * FROM {view}")
+                        duck.execute(f"CREATE TABLE {quoted_name(self.engine, schema, name)} AS SELECT * FROM {view}")
                     finally:
                         duck.unregister(view)
                     conn.commit()
@@ -309,10 +309,3 @@ def _cast(connection: str, table: str, data: pa.Table, schema: pa.Schema) -> pa.
 
 def _label(schema: str | None, table: str) -> str:
     return f"{schema}.{table}" if schema else table
-
-
-def _quoted(engine: sa.Engine, schema: str | None, name: str) -> str:
-    quote = engine.dialect.identifier_preparer.quote
-    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
-
-
