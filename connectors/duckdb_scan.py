@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ import duckdb_extensions
 import pyarrow as pa
 
 DUCKDB_MEMORY_LIMIT = "1GB"
+_shared_reader: dict[str, duckdb.DuckDBPyConnection] = {}  # "database" -> the process's reader, once opened
+_shared_reader_lock = threading.Lock()
 
 
 def load_extensions(con, extensions: Iterable[str]) -> None:
@@ -36,6 +39,23 @@ def open_duckdb(extensions: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT})
     load_extensions(con, extensions)
     return con
+
+
+def reader_connection() -> duckdb.DuckDBPyConnection:
+    """A new connection to this process's one in-memory reader DuckDB.
+
+    A fresh database loads an extension in 200–270 ms (``LOAD postgres``), one that has it in
+    3 ms — the difference is most of a small incremental read. So source reads share one
+    database per process, each through its own connection (usable from its own thread) and its
+    own ATTACH alias: attached catalogs belong to the database, its connections all see them.
+
+        con = reader_connection()
+        con.execute("ATTACH '…' AS src_1f2e (TYPE postgres, READ_ONLY)")
+    """
+    with _shared_reader_lock:
+        if "database" not in _shared_reader:
+            _shared_reader["database"] = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+        return _shared_reader["database"].cursor()
 
 
 @dataclass(frozen=True)
@@ -82,17 +102,20 @@ def stream(
     batch_rows: int,
     on_error: Callable[[duckdb.Error], Exception],
     params: list | None = None,
+    release: Callable[[], None] | None = None,
 ) -> pa.RecordBatchReader:
     """Run ``sql`` and return its rows as a RecordBatchReader that owns ``con``.
 
     Binding errors (unknown table, bad column) raise at once; errors found while reading
     (a bad value at row 300,000) raise while iterating. Both go through ``on_error``, which
-    turns DuckDB's message into a Stagehouse error naming the source.
+    turns DuckDB's message into a Stagehouse error naming the source. When the rows are read
+    or reading fails, ``release`` runs (default: close ``con``).
     """
+    release = release or con.close
     try:
         inner = con.execute(sql, params or []).to_arrow_reader(batch_rows)
     except duckdb.Error as exc:
-        con.close()
+        release()
         raise on_error(exc) from exc
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -101,6 +124,6 @@ def stream(
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
             raise on_error(exc) from exc
         finally:
-            con.close()
+            release()
 
     return pa.RecordBatchReader.from_batches(inner.schema, batches())

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from connectors.sql.native import NativeType, columns_of
+from connectors.sql.native import NativeType
 from tasks.errors import StoreWriteError
 
 VARIANT_SUFFIX = "__v_text"
@@ -79,9 +79,10 @@ class EvolutionPlan:
     columns: list[ColumnPlan]
 
 
-def column_types(engine: sa.Engine, table: sa.Table) -> dict[str, str]:
-    """The store's type name of each column of ``table`` (a table or a view)."""
-    return columns_of(engine, table.schema, table.name)
+def column_types(table: sa.FromClause) -> dict[str, str]:
+    """The store's type name of each column of ``table``, as ``described_table`` read them (no
+    second catalog query: each costs a few milliseconds, and a load compares several tables)."""
+    return {column.name: column.type.spec for column in table.columns}
 
 
 def _try_cast(dialect: str, column: sa.ColumnElement, target: str) -> sa.ColumnElement | None:
@@ -105,7 +106,7 @@ def _first_offending(engine: sa.Engine, delta: sa.Table, name: str, target: str)
 
 def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_conflict: str = "fail") -> EvolutionPlan:
     """How the committed ``base`` and the new ``delta`` rows combine into one table."""
-    base_types, delta_types = column_types(engine, base), column_types(engine, delta)
+    base_types, delta_types = column_types(base), column_types(delta)
     plans: list[ColumnPlan] = []
     for name, old_type in base_types.items():
         if name.endswith(VARIANT_SUFFIX) and name.removesuffix(VARIANT_SUFFIX) in delta_types:

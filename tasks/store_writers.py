@@ -21,7 +21,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from connectors.duckdb_scan import DuckDBScan
-from connectors.sql.native import adbc_uri
+from connectors.sql.native import adbc_bulk_connection
 from tasks.errors import StoreWriteError
 
 OpenReader = Callable[[], pa.RecordBatchReader]
@@ -106,11 +106,9 @@ def _postgres_checked(table: str, schema: pa.Schema) -> None:
 
 
 def _write_postgres(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, scan: DuckDBScan | None) -> None:
-    import adbc_driver_postgresql.dbapi as adbc
-
     reader = _checked(table, open_reader())
     _postgres_checked(table, reader.schema)
-    with adbc.connect(adbc_uri(engine)) as conn:
+    with adbc_bulk_connection(engine) as conn:
         with conn.cursor() as cur:
             cur.adbc_ingest(table, reader, mode="create", db_schema_name=schema)
         conn.commit()

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
@@ -42,7 +41,7 @@ from tasks.connections import connection as open_connection
 from tasks.errors import TaskDefinitionError
 from tasks.incremental import committed_stage_table, high_water_mark
 from tasks.keys import physical_key, store_engine
-from tasks.versioned import LoadSpec, LoadState, VersionedView, apply_load
+from tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
 
 SYNC_VERSION = "stagehouse-sync-2"
 LOAD_SUFFIX = "__load"
@@ -109,10 +108,9 @@ def _sync(
 ) -> Any:
     stage = TaskContext.get().task._stage.name
     previous = None if mode == "full" else _committed_load(stage, name)
-    base = committed_stage_table(stage, name) if previous else None
     after = None
-    if base is not None and cursor:
-        last = high_water_mark(store_engine(), base, cursor)
+    if previous is not None and cursor:
+        last = _committed_high_water(stage, name, previous, cursor)
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     with open_connection(connection) as conn:
         scan = None
@@ -120,7 +118,9 @@ def _sync(
             reader = conn.read(table, after=after, lineage=mode != "full")
             source = f"connection '{connection}', files '{table}'"
         elif isinstance(conn, SqlConnection):
-            scan = conn.scan(table, query=query, after=after)
+            # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
+            # a delta is streamed from the shared reader, which has the extension loaded already
+            scan = conn.scan(table, query=query) if after is None else None
             reader = functools.partial(conn.read, table, query=query, after=after)
             source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
             if primary_key is None and table is not None:
@@ -143,18 +143,28 @@ def _sync(
         deleted_column=deleted_column,
         on_conflict=conn.config.on_type_conflict,
     )
-    state, view = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan), spec)
-    return Table(VersionedView(view), name), Table(pd.DataFrame({"state": [state.to_json()]}), f"{name}{LOAD_SUFFIX}")
+    _, view, load_row = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan), spec)
+    return Table(VersionedView(view), name), Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
 
 
-def _committed_load(stage: str, name: str) -> LoadState | None:
-    """The load state committed with the stage's current view of ``name`` (None before the first)."""
+def _committed_load(stage: str, name: str) -> CommittedLoad | None:
+    """The load committed with the stage's current view of ``name`` (None before the first)."""
     table = committed_stage_table(stage, f"{name}{LOAD_SUFFIX}")
     if table is None:
         return None
     with store_engine().connect() as conn:
-        text = conn.execute(sa.select(table.c.state)).scalar()
-    return LoadState.from_json(text) if text else None
+        row = conn.execute(sa.select(table)).mappings().first()
+    if not row or not row[STATE]:
+        return None
+    return CommittedLoad(LoadState.from_json(row[STATE]), table, row.get(HIGH_WATER))
+
+
+def _committed_high_water(stage: str, name: str, previous: CommittedLoad, cursor: str) -> Any:
+    """Where the cursor resumes: the mark committed with the load, or, for a load table written
+    before marks were kept, ``max(cursor)`` of the committed table."""
+    if previous.has_mark:
+        return previous.high_water
+    return high_water_mark(store_engine(), committed_stage_table(stage, name), cursor)
 
 
 def sync(

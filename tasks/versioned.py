@@ -7,36 +7,46 @@ new ones as load N. The stage's table is a VIEW of the versions visible at load 
 is a second output of the sync task — both commit in the stage's schema swap, or neither does.
 
 Readers of the committed stage keep seeing load N-1 while load N is written (its rows are not
-visible at N-1). A run that fails or is killed leaves load N's rows behind; the next run removes
-them first (``_sh_from > N-1``) and reopens what they closed (``_sh_to > N-1``), then tries again.
+visible at N-1). Before it writes, a load records that it started (``__started``). A run that
+fails or is killed leaves load N's rows behind; the next run sees a started load past the
+committed one, removes its rows (``_sh_from > N-1``) and reopens what they closed
+(``_sh_to > N-1``), then tries again — a clean run skips those scans of the whole table.
 A schema change (new column, widened type, variant column) rebuilds the versions into a new
 generation with the evolution rules of ``tasks.evolution``; the committed view keeps reading the
 old generation until the stage commits.
 
+The cursor's high-water mark is the third part of a load's result: a one-row table (``state``,
+``high_water``) built in SQL from the new rows and the committed mark, which the sync returns as
+its second output. It commits with the view, keeps the cursor's type, and the next run reads it
+instead of scanning the whole table for ``max(cursor)``.
+
 Example::
 
-    state, view = apply_load(engine, "raw", "orders", previous, stream, LoadSpec("merge", ["id"], "updated_at"))
+    state, view, load_row = apply_load(engine, "raw", "orders", previous, stream, LoadSpec("merge", ["id"], "updated_at"))
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 from pydiverse.pipedag import Table
 from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 
+from connectors.sql.native import described_table
 from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, qualified
 from tasks.errors import StoreWriteError
-from connectors.sql.native import described_table
 from tasks.evolution import column_types
 from tasks.keys import check_unique
 from tasks.merge import combined_rows, newest_per_key, not_deleted
 
 VERSIONS_SCHEMA = "stagehouse_versions"
 FROM_LOAD, TO_LOAD = "_sh_from", "_sh_to"
+STATE, HIGH_WATER = "state", "high_water"
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,20 @@ class LoadState:
 
 
 @dataclass(frozen=True)
+class CommittedLoad:
+    """The committed load of a table: its state and the stage table (``state``, ``high_water``)
+    it was read from, whose mark seeds the next one."""
+
+    state: LoadState
+    table: sa.Table
+    high_water: object = None
+
+    @property
+    def has_mark(self) -> bool:
+        return HIGH_WATER in self.table.c
+
+
+@dataclass(frozen=True)
 class LoadSpec:
     """How new rows join: ``append`` or ``merge`` by ``key`` (newest by ``cursor``), soft deletes."""
 
@@ -65,24 +89,39 @@ class LoadSpec:
     on_conflict: str = "fail"
 
 
-class VersionedView:
-    """A stage table materialized as a VIEW of one load of a versioned table."""
+class StoredSelect:
+    """A stage table written from a SELECT inside the store, as a ``kind`` (VIEW or TABLE)."""
+
+    kind = "TABLE"
 
     def __init__(self, select: sa.Select) -> None:
         self.select = select
 
 
-@SQLTableStore.register_table()
-class VersionedViewTableHook(WriteOnlyTableHook):
-    """Materializes a ``VersionedView`` as a SQL view in the stage's transaction schema."""
+class VersionedView(StoredSelect):
+    """A stage table materialized as a VIEW of one load of a versioned table."""
 
-    materializes = VersionedView
+    kind = "VIEW"
+
+
+class LoadRecord(StoredSelect):
+    """A load's one-row record (``state``, ``high_water``), copied into the stage as a table."""
+
+
+@SQLTableStore.register_table()
+class StoredSelectTableHook(WriteOnlyTableHook):
+    """Materializes a ``StoredSelect`` with one ``CREATE VIEW/TABLE … AS`` in the stage's
+    transaction schema. pipedag's own hook for a SELECT reflects every new table's columns
+    afterwards, which costs a DuckDB store ~80 ms per table; these tables need nothing after."""
+
+    materializes = StoredSelect
 
     @classmethod
     def materialize(cls, store: SQLTableStore, table: Table, stage_name: str, without_config_context: bool = False):
         schema = store.get_schema(stage_name).get()
+        created = f"{qualified(store.engine, schema, table.name)} AS {compiled(store.engine, table.obj.select)}"
         with store.engine.begin() as conn:
-            conn.execute(sa.text(f"CREATE VIEW {qualified(store.engine, schema, table.name)} AS {compiled(store.engine, table.obj.select)}"))
+            conn.execute(sa.text(f"CREATE {table.obj.kind} {created}"))
 
 
 def _visible(table: sa.Table, load: int) -> sa.ColumnElement[bool]:
@@ -108,102 +147,182 @@ class VersionedTable:
     def table_name(self, generation: int) -> str:
         return f"{self.prefix}__g{generation}"
 
+    def helper(self, role: str) -> str:
+        """The name of a helper table: ``delta``, ``visible``, ``mark`` or ``started``."""
+        return f"{self.prefix}__{role}"
+
     def reflect(self, name: str) -> sa.Table:
         table = described_table(self.engine, VERSIONS_SCHEMA, name)
         if table is None:
             raise StoreWriteError(self.name, f"versions table {VERSIONS_SCHEMA}.{name} is missing from the store")
         return table
 
-    def execute(self, *statements: str | sa.Executable) -> None:
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One transaction on the store, planned for a small delta against a big table.
+
+        On PostgreSQL: the default ``random_page_cost`` (4, priced for spinning disks) makes the
+        planner scan and hash all 1,000,000 versions to close the 10,000 a 1 % delta replaces
+        (470 ms) instead of looking each key up in the index (120 ms); 1.1, the usual setting
+        for SSDs and cached tables, lets it choose by the delta's size (a 10 % delta still
+        hashes). And a load's transactions need not wait for their WAL flush
+        (``synchronous_commit``): nothing reads them before the stage commits, and pipedag's
+        commit of the stage flushes them with it — a server crash before that loses only an
+        uncommitted load, which the next run redoes anyway.
+        """
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            yield conn
+
+    def execute(self, *statements: str | sa.Executable) -> None:
+        with self.transaction() as conn:
             for statement in statements:
                 conn.execute(sa.text(statement) if isinstance(statement, str) else statement)
 
-    def create_as(self, name: str, select: sa.Executable, key: list[str] | None = None) -> sa.Table:
-        """A new table from ``select``; on PostgreSQL indexed on ``key`` and analysed, so that the
-        next load's key lookups are index lookups, not nested scans over unanalysed tables."""
+    def create_as(self, name: str, select: sa.Executable) -> sa.Table:
+        """A new table from ``select``, analysed (PostgreSQL) so joins with it plan well."""
         self.execute(f"CREATE TABLE {qualified(self.engine, VERSIONS_SCHEMA, name)} AS {compiled(self.engine, select)}")
-        table = self.reflect(name)
-        if key and self.engine.dialect.name == "postgresql":
-            self.execute(sa.schema.CreateIndex(sa.Index(f"{name}__key", *(table.c[k] for k in key))))
         self.analyze(name)
-        return table
+        return self.reflect(name)
 
-    def analyze(self, name: str) -> None:
-        """Fresh statistics for the planner (PostgreSQL); DuckDB keeps its own."""
+    def create_generation(self, generation: int, select: sa.Executable, key: list[str] | None) -> sa.Table:
+        """A generation of versions from ``select``. On PostgreSQL indexed on ``key`` (the next
+        load looks its keys up) and on the closed versions (``_sh_to``, a partial index that stays
+        as small as the last delta), so that neither closing nor cleaning up scans the table."""
+        versions = self.create_as(self.table_name(generation), select)
         if self.engine.dialect.name == "postgresql":
-            self.execute(f"ANALYZE {qualified(self.engine, VERSIONS_SCHEMA, name)}")
+            closed = versions.c[TO_LOAD]
+            indexes = [sa.Index(f"{versions.name}__closed", closed, postgresql_where=closed.is_not(None))]
+            if key:
+                indexes.append(sa.Index(f"{versions.name}__key", *(versions.c[k] for k in key)))
+            self.execute(*(sa.schema.CreateIndex(index) for index in indexes))
+        return versions
+
+    def analyze(self, name: str, columns: list[str] | None = None) -> None:
+        """Fresh statistics for the planner (PostgreSQL; DuckDB keeps its own), of ``columns`` only
+        when given: a join by key needs the key's (6 ms for 10,000 rows, all columns 40 ms)."""
+        if self.engine.dialect.name == "postgresql":
+            quote = self.engine.dialect.identifier_preparer.quote
+            only = f" ({', '.join(quote(c) for c in columns)})" if columns else ""
+            self.execute(f"ANALYZE {qualified(self.engine, VERSIONS_SCHEMA, name)}{only}")
 
     def drop(self, *names: str) -> None:
         self.execute(*(f"DROP TABLE IF EXISTS {qualified(self.engine, VERSIONS_SCHEMA, n)}" for n in names))
 
     def prepare(self, keep_generation: int | None) -> None:
-        """Create the schema; drop helper tables and every generation but the committed one."""
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.engine.dialect.identifier_preparer.quote(VERSIONS_SCHEMA)}")
-        pattern = re.compile(re.escape(self.prefix) + r"__(g\d+|delta|newest|visible)$")
+        """Create the schema and the start record; drop helper tables and every generation but
+        the committed one."""
+        quote = self.engine.dialect.identifier_preparer.quote
+        self.execute(
+            f"CREATE SCHEMA IF NOT EXISTS {quote(VERSIONS_SCHEMA)}",
+            f"CREATE TABLE IF NOT EXISTS {qualified(self.engine, VERSIONS_SCHEMA, self.helper('started'))} (started_load BIGINT)",
+        )
+        pattern = re.compile(re.escape(self.prefix) + r"__(g\d+|delta|visible|mark)$")
         existing = [t for t in sa.inspect(self.engine).get_table_names(schema=VERSIONS_SCHEMA) if pattern.match(t)]
         self.drop(*(t for t in existing if keep_generation is None or t != self.table_name(keep_generation)))
 
-    def undo_uncommitted(self, versions: sa.Table, committed: int) -> None:
-        """Remove what loads after ``committed`` wrote (a failed or killed run), and the versions
-        no reader can see any more (closed at or before the committed load)."""
-        self.execute(
-            sa.delete(versions).where(versions.c[FROM_LOAD] > committed),
-            sa.update(versions).where(versions.c[TO_LOAD] > committed).values({TO_LOAD: None}),
-            sa.delete(versions).where(versions.c[TO_LOAD] <= committed),
-        )
+    def begin_load(self, versions: sa.Table | None, committed: int) -> None:
+        """Record that load ``committed + 1`` starts, in one transaction with the clean-up before it.
+
+        The clean-up removes what a load after ``committed`` wrote (a failed or killed run) and
+        reopens what it closed — only when such a load started, which the start record tells
+        without scanning — and drops the versions no reader can see any more (closed at or
+        before the committed load). ``versions`` is None for a first load.
+        """
+        started = sa.table(self.helper("started"), sa.column("started_load"), schema=VERSIONS_SCHEMA)
+        with self.transaction() as conn:
+            if versions is not None:
+                last_started = conn.execute(sa.select(sa.func.max(started.c.started_load))).scalar()
+                if last_started is None or last_started > committed:
+                    conn.execute(sa.delete(versions).where(versions.c[FROM_LOAD] > committed))
+                    conn.execute(sa.update(versions).where(versions.c[TO_LOAD] > committed).values({TO_LOAD: None}))
+                conn.execute(sa.delete(versions).where(versions.c[TO_LOAD] <= committed))
+            conn.execute(sa.delete(started))
+            conn.execute(sa.insert(started).values(started_load=committed + 1))
 
 
-def apply_load(engine: sa.Engine, stage: str, name: str, previous: LoadState | None, stream: ArrowStream, spec: LoadSpec):
-    """Write the new rows as the next load; return its state and the SELECT of the stage's view."""
+def apply_load(
+    engine: sa.Engine, stage: str, name: str, previous: CommittedLoad | None, stream: ArrowStream, spec: LoadSpec
+) -> tuple[LoadState, sa.Select, sa.Select]:
+    """Write the new rows as the next load; return its state, the SELECT of the stage's view and
+    the SELECT of its one-row load table (``state``, ``high_water``)."""
     versioned = VersionedTable(engine, stage, name)
-    versioned.prepare(previous.generation if previous else None)
+    versioned.prepare(previous.state.generation if previous else None)
+    committed = versioned.reflect(versioned.table_name(previous.state.generation)) if previous else None
+    versioned.begin_load(committed, previous.state.load if previous else 0)
     if stream.scan is None and not stream.open().schema.names:
         if previous is None:
             raise StoreWriteError(name, "the source returned no records and no columns: nothing to create")
-        versions = versioned.reflect(versioned.table_name(previous.generation))
-        versioned.undo_uncommitted(versions, previous.load)
-        return previous, _view(versions, previous.load)  # nothing new (an API that returned nothing)
-    delta_name = f"{versioned.prefix}__delta"
+        # nothing new (an API that returned nothing): the committed load stays
+        return previous.state, _view(committed, previous.state.load), _load_row(versioned, previous.state, None, committed, previous, spec)
+    delta_name = versioned.helper("delta")
     land(engine, VERSIONS_SCHEMA, delta_name, stream, label=name)
-    versioned.analyze(delta_name)
-    delta = versioned.reflect(delta_name)
+    delta = rows = versioned.reflect(delta_name)
+    if spec.cursor and spec.cursor not in delta.c:
+        raise StoreWriteError(name, f"cursor column '{spec.cursor}' is not among the source's columns ({', '.join(delta.c.keys())})")
+    if spec.key:
+        versioned.analyze(delta_name, spec.key)
     if spec.mode == "merge" and spec.cursor:
-        delta = versioned.create_as(f"{versioned.prefix}__newest", newest_per_key(delta, spec.key, spec.cursor))
+        delta = newest_per_key(delta, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
     elif spec.key:
         check_unique(engine, VERSIONS_SCHEMA, delta.name, spec.key)
-    load = previous.load + 1 if previous else 1
+    load = previous.state.load + 1 if previous else 1
     if previous is None:
         generation = 1
         first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
-        versions = versioned.create_as(versioned.table_name(generation), first.where(not_deleted(delta, spec.deleted_column)), spec.key)
+        versions = versioned.create_generation(generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
+    elif _same_columns(committed, delta):
+        generation, versions = previous.state.generation, committed
+        _write_in_place(versioned, versions, delta, load, spec)
     else:
-        versions = versioned.reflect(versioned.table_name(previous.generation))
-        versioned.undo_uncommitted(versions, previous.load)
-        if _same_columns(engine, versions, delta):
-            generation = previous.generation
-            _write_in_place(versioned, versions, delta, load, spec)
-        else:
-            generation = previous.generation + 1
-            versions = _rebuild(versioned, versions, delta, previous.load, load, generation, spec)
-    versioned.drop(delta_name, f"{versioned.prefix}__newest", f"{versioned.prefix}__visible")
-    return LoadState(load, generation), _view(versions, load)
+        generation = previous.state.generation + 1
+        versions = _rebuild(versioned, committed, delta, previous.state.load, load, generation, spec)
+    state = LoadState(load, generation)
+    load_row = _load_row(versioned, state, rows, committed, previous, spec)
+    versioned.drop(delta_name, versioned.helper("visible"))
+    return state, _view(versions, load), load_row
 
 
-def _same_columns(engine: sa.Engine, versions: sa.Table, delta: sa.Table) -> bool:
+def _load_row(
+    versioned: VersionedTable, state: LoadState, rows: sa.Table | None, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec
+) -> sa.Select:
+    """The load's one-row table: its state and the cursor's high-water mark — the greatest cursor
+    of the new rows and the committed mark, computed in the store so it keeps the cursor's type.
+    A load table from before the mark existed is replaced by ``max(cursor)`` of the committed rows."""
+    columns: list[sa.ColumnElement] = [sa.cast(sa.literal(state.to_json()), sa.Text).label(STATE)]
+    if spec.cursor:
+        marks: list[sa.Select] = []
+        if rows is not None:
+            marks.append(sa.select(sa.func.max(rows.c[spec.cursor]).label(HIGH_WATER)))
+        if previous is not None and previous.has_mark:
+            marks.append(sa.select(previous.table.c[HIGH_WATER]))
+        elif previous is not None:
+            marks.append(sa.select(sa.func.max(committed.c[spec.cursor]).label(HIGH_WATER)).where(_visible(committed, previous.state.load)))
+        candidates = sa.union_all(*marks).subquery("marks") if len(marks) > 1 else marks[0].subquery("marks")
+        columns.append(sa.select(sa.func.max(candidates.c[HIGH_WATER])).scalar_subquery().label(HIGH_WATER))
+    mark = versioned.create_as(versioned.helper("mark"), sa.select(*columns))
+    return sa.select(mark)
+
+
+def _same_columns(versions: sa.Table, delta: sa.FromClause) -> bool:
     """True when the new rows bring no new column and no changed type (no evolution needed)."""
-    known, new = column_types(engine, versions), column_types(engine, delta)
+    known, new = column_types(versions), column_types(delta)
     return all(known.get(column) == kind for column, kind in new.items())
 
 
-def _write_in_place(versioned: VersionedTable, versions: sa.Table, delta: sa.Table, load: int, spec: LoadSpec) -> None:
+def _write_in_place(versioned: VersionedTable, versions: sa.Table, delta: sa.FromClause, load: int, spec: LoadSpec) -> None:
+    """Close the versions the delta replaces and insert the delta as ``load``, in one transaction.
+
+    The close is an ``UPDATE … FROM delta`` join: DuckDB runs the correlated ``EXISTS`` form as a
+    scan of every version (150 ms for 1 % of 1,000,000 rows, against 20 ms for the join).
+    """
     columns = [c.name for c in _user_columns(delta)]
     statements: list[sa.Executable] = []
     if spec.mode == "merge":
-        replaced = sa.exists().where(sa.and_(*(delta.c[k] == versions.c[k] for k in spec.key)))
-        statements.append(
-            sa.update(versions).where(versions.c[TO_LOAD].is_(None), replaced).values({TO_LOAD: load})
-        )
+        same_key = [versions.c[k] == delta.c[k] for k in spec.key]
+        statements.append(sa.update(versions).where(versions.c[TO_LOAD].is_(None), *same_key).values({TO_LOAD: load}))
     else:
         _check_new_keys(versioned, versions, delta, spec, load - 1)
     rows = sa.select(*(delta.c[c] for c in columns), sa.literal(load)).where(not_deleted(delta, spec.deleted_column))
@@ -211,7 +330,7 @@ def _write_in_place(versioned: VersionedTable, versions: sa.Table, delta: sa.Tab
     versioned.execute(*statements)
 
 
-def _check_new_keys(versioned: VersionedTable, versions: sa.Table, delta: sa.Table, spec: LoadSpec, committed: int) -> None:
+def _check_new_keys(versioned: VersionedTable, versions: sa.Table, delta: sa.FromClause, spec: LoadSpec, committed: int) -> None:
     """An append must not repeat a key that is already there."""
     if not spec.key:
         return
@@ -220,7 +339,7 @@ def _check_new_keys(versioned: VersionedTable, versions: sa.Table, delta: sa.Tab
         .where(sa.exists().where(_visible(versions, committed), *(delta.c[k] == versions.c[k] for k in spec.key)))
         .limit(1)
     )
-    with versioned.engine.connect() as conn:
+    with versioned.transaction() as conn:
         row = conn.execute(clash).mappings().first()
     if row:
         raise StoreWriteError(versioned.name, f"primary key {spec.key} is not unique: {dict(row)} is already there (use mode='merge' for updates)")
@@ -229,11 +348,11 @@ def _check_new_keys(versioned: VersionedTable, versions: sa.Table, delta: sa.Tab
 def _rebuild(versioned, versions, delta, committed: int, load: int, generation: int, spec: LoadSpec) -> sa.Table:
     """A new generation with evolved columns: the committed rows plus the delta, all as ``load``."""
     visible = versioned.create_as(
-        f"{versioned.prefix}__visible", sa.select(*_user_columns(versions)).where(_visible(versions, committed))
+        versioned.helper("visible"), sa.select(*_user_columns(versions)).where(_visible(versions, committed))
     )
     rows = combined_rows(
         versioned.engine, visible, delta, versioned.name,
         mode="merge" if spec.mode == "merge" else "append", key=spec.key, deleted_column=spec.deleted_column, on_conflict=spec.on_conflict,
     ).subquery("combined")
     stamped = sa.select(rows, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
-    return versioned.create_as(versioned.table_name(generation), stamped, spec.key)
+    return versioned.create_generation(generation, stamped, spec.key)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from pydiverse.pipedag import Flow, Stage
+from pydiverse.pipedag import Flow, Stage, materialize
 
 from flows import run_flow
 from tasks import sync
@@ -91,6 +91,45 @@ def test_merge_upserts_by_key_and_soft_deletes(project, events):
     assert stored[5]["status"] == "paid"
     assert 7 not in stored and 200 in stored
     assert stored[6]["status"] == "new"
+
+
+@materialize(version="1")
+def refuse(table):
+    raise RuntimeError("a later task of the stage failed")
+
+
+@pytest.mark.parametrize("mode", ["merge", "incremental"])
+def test_load_of_a_failed_run_is_undone_and_redone_by_the_next(project, events, mode):
+    """The failed run wrote its load into the versions before its stage failed: readers keep the
+    committed rows, and the next run removes that load (and reopens the rows it closed) before
+    it loads again — no row twice, no update lost, and later loads still exact."""
+    connection, name, engine, table = events
+    spec = dict(mode=mode, cursor="updated")
+    assert run_flow(flow_of(connection, name, **spec)).ok
+    committed = project.read("raw", name, order_by="id")
+    with engine.begin() as conn:
+        if mode == "merge":
+            conn.execute(table.update().where(table.c.id == 5).values(status="paid", updated=T0 + dt.timedelta(days=1)))
+        conn.execute(table.insert(), [row(300, minutes=3000)])
+
+    with Flow("modes") as failing_flow:
+        with Stage("raw"):
+            refuse(sync(connection, name, **spec))
+    failing = run_flow(failing_flow)
+    assert not failing.ok
+    assert project.read("raw", name, order_by="id") == committed
+
+    assert run_flow(flow_of(connection, name, **spec)).ok
+    stored = project.read("raw", name, order_by="id")
+    assert [r["id"] for r in stored] == [*range(1, 101), 300]
+    assert [r["id"] for r in stored if r["status"] == "paid"] == ([5] if mode == "merge" else [])
+
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [row(301, "paid", minutes=5000)])
+    assert run_flow(flow_of(connection, name, **spec)).ok
+    stored = project.read("raw", name, order_by="id")
+    assert [r["id"] for r in stored] == [*range(1, 101), 300, 301]
+    assert [r["id"] for r in stored if r["status"] == "paid"] == ([5, 301] if mode == "merge" else [301])
 
 
 def test_new_column_is_added_and_types_widen(project, events):

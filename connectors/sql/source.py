@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import uuid
 from functools import cached_property
 from typing import Any
 
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from connectors.base import Connection
-from connectors.duckdb_scan import DuckDBScan, open_duckdb, quote_identifier, quote_literal, stream
+from connectors.duckdb_scan import DuckDBScan, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
 from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
 from connectors.cursor import CursorFilter
 from connectors.sql.changes import ChangeVerbs
@@ -33,7 +34,6 @@ from connectors.sql.native import primary_key_of, quote_duckdb_keywords
 from connectors.sql.scanners import SCANNERS
 from connectors.sql.warehouse import WarehouseVerbs
 
-SOURCE_ALIAS = "src"
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
 
 
@@ -163,13 +163,23 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
             if after is not None:
                 query, table = self.delta_query(table, query, after), None
             return self._read_generic(table, query, rows, obj)
-        con = open_duckdb()
+        # a plan that loads an extension reads in the process's shared reader (loaded once);
+        # a DuckDB file gets a database of its own (one database can't attach a file twice)
+        con = reader_connection() if plan.extensions else open_duckdb()
+        alias = f"src_{uuid.uuid4().hex[:12]}"
+
+        def release() -> None:
+            try:
+                con.execute(f"USE memory; DETACH DATABASE IF EXISTS {alias}")  # a catalog plan made it the default
+            finally:
+                con.close()
+
         try:
-            plan.attach(con, SOURCE_ALIAS)
+            plan.attach(con, alias)
         except BaseException:
-            con.close()
+            release()
             raise
-        return stream(con, plan.relation(SOURCE_ALIAS), batch_rows=rows, on_error=plan.on_error)
+        return stream(con, plan.relation(alias), batch_rows=rows, on_error=plan.on_error, release=release)
 
     def _read_generic(self, table: str | None, query: str | None, rows: int, obj: str) -> pa.RecordBatchReader:
         if table is not None:

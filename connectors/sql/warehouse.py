@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from connectors.errors import StagehouseError, WarehouseError, first_line
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
-from connectors.sql.native import adbc_uri, affected_rows, described_table, primary_key_of, quoted_name
+from connectors.sql.native import adbc_bulk_connection, adbc_uri, affected_rows, described_table, primary_key_of, quoted_name
 from connectors.sql.shapes import shaped
 
 BULK_DIALECTS = ("duckdb", "postgresql")
@@ -210,9 +210,7 @@ class WarehouseVerbs:
                         duck.unregister(view)
                     conn.commit()
                 return
-            import adbc_driver_postgresql.dbapi as adbc
-
-            with adbc.connect(adbc_uri(self.engine)) as conn:
+            with adbc_bulk_connection(self.engine) as conn:
                 with conn.cursor() as cur:
                     cur.adbc_ingest(name, data, mode="create", db_schema_name=schema)
                 conn.commit()
