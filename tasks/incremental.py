@@ -1,9 +1,11 @@
 """What a sync already committed: the table readers see now, and its cursor's high-water mark.
 
-The cursor of an incremental or merge sync is not stored anywhere else: it is ``max(cursor)`` of
-the committed table. Data and cursor therefore commit together in the stage's schema swap, and a
-run that fails or is killed leaves both as they were — the next run re-extracts the same window.
-This is what keeps rows from being lost or doubled.
+The cursor of an incremental or merge sync is not stored apart from its data: the mark is a
+column of the load record committed with the table (``tasks.versioned``), and for a record
+written before marks were kept it is ``max(cursor)`` of the committed table. Data and cursor
+therefore commit together in the stage's schema swap, and a run that fails or is killed leaves
+both as they were — the next run re-extracts the same window. This is what keeps rows from
+being lost or doubled.
 
 Example::
 

@@ -143,7 +143,7 @@ def _sync(
         deleted_column=deleted_column,
         on_conflict=conn.config.on_type_conflict,
     )
-    _, view, load_row = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan), spec)
+    view, load_row = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan), spec)
     return Table(VersionedView(view), name), Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
 
 

@@ -22,7 +22,7 @@ instead of scanning the whole table for ``max(cursor)``.
 
 Example::
 
-    state, view, load_row = apply_load(engine, "raw", "orders", previous, stream, LoadSpec("merge", ["id"], "updated_at"))
+    view, load_row = apply_load(engine, "raw", "orders", previous, stream, LoadSpec("merge", ["id"], "updated_at"))
 """
 
 from __future__ import annotations
@@ -245,9 +245,9 @@ class VersionedTable:
 
 def apply_load(
     engine: sa.Engine, stage: str, name: str, previous: CommittedLoad | None, stream: ArrowStream, spec: LoadSpec
-) -> tuple[LoadState, sa.Select, sa.Select]:
-    """Write the new rows as the next load; return its state, the SELECT of the stage's view and
-    the SELECT of its one-row load table (``state``, ``high_water``)."""
+) -> tuple[sa.Select, sa.Select]:
+    """Write the new rows as the next load; return the SELECT of the stage's view and the SELECT
+    of its one-row load record (``state``, ``high_water``)."""
     versioned = VersionedTable(engine, stage, name)
     versioned.prepare(previous.state.generation if previous else None)
     committed = versioned.reflect(versioned.table_name(previous.state.generation)) if previous else None
@@ -256,7 +256,7 @@ def apply_load(
         if previous is None:
             raise StoreWriteError(name, "the source returned no records and no columns: nothing to create")
         # nothing new (an API that returned nothing): the committed load stays
-        return previous.state, _view(committed, previous.state.load), _load_row(versioned, previous.state, None, committed, previous, spec)
+        return _view(committed, previous.state.load), _load_row(versioned, previous.state, None, committed, previous, spec)
     delta_name = versioned.helper("delta")
     land(engine, VERSIONS_SCHEMA, delta_name, stream, label=name)
     delta = rows = versioned.reflect(delta_name)
@@ -282,7 +282,7 @@ def apply_load(
     state = LoadState(load, generation)
     load_row = _load_row(versioned, state, rows, committed, previous, spec)
     versioned.drop(delta_name, versioned.helper("visible"))
-    return state, _view(versions, load), load_row
+    return _view(versions, load), load_row
 
 
 def _load_row(
