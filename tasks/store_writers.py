@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -50,9 +51,14 @@ def bounded_memory(conn: sa.Connection) -> Iterator[None]:
         yield
         return
     duck = conn.connection.driver_connection
-    previous = {name: duck.execute(f"SELECT current_setting('{name}')").fetchone()[0] for name in BULK_SETTINGS}
+    previous = {}
     for name, value in BULK_SETTINGS.items():
-        duck.execute(f"SET {name} = '{value}'")
+        current = duck.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+        try:
+            duck.execute(f"SET {name} = '{value}'")
+        except duckdb.OutOfMemoryException:
+            continue  # the store holds more than the limit already (it just cleaned up a big table): keep its own
+        previous[name] = current
     try:
         yield
     finally:
