@@ -26,9 +26,31 @@ def committed_table(engine: sa.Engine, schema: str, name: str) -> sa.Table | Non
     return described_table(engine, schema, name)
 
 
-def committed_stage_table(stage_name: str, name: str) -> sa.Table | None:
-    """The committed table ``name`` of stage ``stage_name`` in the running instance's store."""
+def stage_schema(stage_name: str) -> str:
+    """The schema readers see stage ``stage_name`` in, in the running instance's store."""
     from pydiverse.pipedag import ConfigContext
 
-    store = ConfigContext.get().store.table_store
-    return committed_table(store_engine(), store.get_schema(stage_name).get(), name)
+    return ConfigContext.get().store.table_store.get_schema(stage_name).get()
+
+
+def committed_stage_table(stage_name: str, name: str) -> sa.Table | None:
+    """The committed table ``name`` of stage ``stage_name`` in the running instance's store."""
+    return committed_table(store_engine(), stage_schema(stage_name), name)
+
+
+def committed_record(stage_name: str, name: str) -> tuple[sa.TableClause, sa.RowMapping] | None:
+    """The first row of the committed small table ``name`` (a load record) and the table it
+    came from, named by the columns it has; None if there is no such table or it is empty.
+
+    Cheaper than ``committed_stage_table``: an existence check and one SELECT instead of
+    ``information_schema.columns``, which a DuckDB store answers in ~9 ms on every run.
+    """
+    engine, schema = store_engine(), stage_schema(stage_name)
+    if not sa.inspect(engine).has_table(name, schema=schema):
+        return None
+    with engine.connect() as conn:
+        result = conn.execute(sa.select(sa.text("*")).select_from(sa.table(name, schema=schema)))
+        row = result.mappings().first()
+    if row is None:
+        return None
+    return sa.table(name, *(sa.column(column) for column in row.keys()), schema=schema), row

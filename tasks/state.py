@@ -25,13 +25,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
 from tasks.errors import TaskDefinitionError
-from tasks.incremental import committed_stage_table
-from tasks.keys import store_engine
+from tasks.incremental import committed_record
 
 STATE_SUFFIX = "__state"
 _current: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("stagehouse_state", default=None)
@@ -59,11 +57,8 @@ def set_state(value: dict[str, Any]) -> None:
 
 
 def _committed_state(state_table: str) -> dict[str, Any]:
-    table = committed_stage_table(TaskContext.get().task._stage.name, state_table)
-    if table is None:
-        return {}
-    with store_engine().connect() as conn:
-        text = conn.execute(sa.select(table.c.state)).scalar()
+    record = committed_record(TaskContext.get().task._stage.name, state_table)
+    text = record[1].get("state") if record else None
     return json.loads(text) if text else {}
 
 

@@ -6,9 +6,9 @@ An unchanged source is CACHE_VALID on rerun; a changed one re-runs this task and
 pipedag's input hashing, exactly the tasks downstream of it.
 
 Modes: ``full`` replaces the table; ``incremental`` appends the rows whose cursor is past the
-committed table's ``max(cursor)``; ``merge`` upserts them by primary key (and removes rows whose
-``deleted_column`` is true). The cursor is read from the committed table itself, so it commits
-with the data (``tasks.incremental``).
+committed high-water mark; ``merge`` upserts them by primary key (and removes rows whose
+``deleted_column`` is true). The mark is kept in the load record the sync commits with its data
+(``tasks.versioned``, ``tasks.incremental``).
 
 Example::
 
@@ -39,7 +39,7 @@ from connectors.files.formats import file_format
 from tasks.arrow_stream import ArrowStream
 from tasks.connections import connection as open_connection
 from tasks.errors import TaskDefinitionError
-from tasks.incremental import committed_stage_table, high_water_mark
+from tasks.incremental import committed_record, committed_stage_table, high_water_mark
 from tasks.keys import physical_key, store_engine
 from tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
 
@@ -149,13 +149,10 @@ def _sync(
 
 def _committed_load(stage: str, name: str) -> CommittedLoad | None:
     """The load committed with the stage's current view of ``name`` (None before the first)."""
-    table = committed_stage_table(stage, f"{name}{LOAD_SUFFIX}")
-    if table is None:
+    record = committed_record(stage, f"{name}{LOAD_SUFFIX}")
+    if record is None or not record[1].get(STATE):
         return None
-    with store_engine().connect() as conn:
-        row = conn.execute(sa.select(table)).mappings().first()
-    if not row or not row[STATE]:
-        return None
+    table, row = record
     return CommittedLoad(LoadState.from_json(row[STATE]), table, row.get(HIGH_WATER))
 
 

@@ -41,7 +41,7 @@ from connectors.sql.native import described_table
 from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, qualified
 from tasks.errors import StoreWriteError
 from tasks.evolution import column_types
-from tasks.keys import check_unique
+from tasks.keys import check_unique, has_duplicate_key
 from tasks.merge import combined_rows, newest_per_key, not_deleted
 
 VERSIONS_SCHEMA = "stagehouse_versions"
@@ -70,7 +70,7 @@ class CommittedLoad:
     it was read from, whose mark seeds the next one."""
 
     state: LoadState
-    table: sa.Table
+    table: sa.TableClause
     high_water: object = None
 
     @property
@@ -265,7 +265,8 @@ def apply_load(
     if spec.key:
         versioned.analyze(delta_name, spec.key)
     if spec.mode == "merge" and spec.cursor:
-        delta = newest_per_key(delta, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
+        if has_duplicate_key(engine, VERSIONS_SCHEMA, delta_name, spec.key):
+            delta = newest_per_key(delta, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
     elif spec.key:
         check_unique(engine, VERSIONS_SCHEMA, delta.name, spec.key)
     load = previous.state.load + 1 if previous else 1

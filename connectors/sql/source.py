@@ -28,6 +28,7 @@ from connectors.errors import ConnectionConfigError, SourceError, SourceUnavaila
 from connectors.cursor import CursorFilter
 from connectors.sql.changes import ChangeVerbs
 from connectors.sql.config import SqlConnectionConfig
+from connectors.sql.engines import engine_for, release_engine
 from connectors.sql.generic import stream_sqlalchemy
 from connectors.sql.metadata import MetadataVerbs
 from connectors.sql.native import primary_key_of, quote_duckdb_keywords
@@ -66,9 +67,10 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
 
     @cached_property
     def engine(self) -> sa.Engine:
-        """A SQLAlchemy engine on the source, for metadata and small queries."""
+        """A SQLAlchemy engine on the source, for metadata and small queries (a server's is
+        pooled for the process, ``connectors.sql.engines``)."""
         try:
-            engine = sa.create_engine(self.url, pool_pre_ping=True)
+            engine = engine_for(self.url)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
         if engine.dialect.name == "duckdb":
@@ -77,7 +79,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
 
     def close(self) -> None:
         if "engine" in self.__dict__:
-            self.__dict__.pop("engine").dispose()
+            release_engine(self.__dict__.pop("engine"))
 
     def split_table(self, table: str) -> tuple[str | None, str]:
         """``"schema.table"`` -> (schema, table); a bare name -> (None, table)."""
