@@ -112,6 +112,7 @@ def _sync(
     if previous is not None and cursor:
         last = _committed_high_water(stage, name, previous, cursor)
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
+    key_is_unique = False  # one query of a table with a primary key returns each key once
     with open_connection(connection) as conn:
         scan = None
         if isinstance(conn, FileSetConnection):
@@ -125,6 +126,7 @@ def _sync(
             source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
             if primary_key is None and table is not None:
                 primary_key = conn.primary_key(table) or None
+                key_is_unique = primary_key is not None
         elif isinstance(conn, RestConnection):
             reader = functools.partial(conn.read, table, after=after)
             source = f"connection '{connection}', object '{table}'"
@@ -142,6 +144,7 @@ def _sync(
         cursor=cursor,
         deleted_column=deleted_column,
         on_conflict=conn.config.on_type_conflict,
+        key_is_unique=key_is_unique,
     )
     view, load_row = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan), spec)
     return Table(VersionedView(view), name), Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")

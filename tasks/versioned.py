@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from pydiverse.pipedag import Table
 from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 
-from connectors.sql.native import described_table
+from connectors.sql.native import described_tables
 from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, qualified
 from tasks.errors import StoreWriteError
 from tasks.evolution import column_types
@@ -87,6 +87,7 @@ class LoadSpec:
     cursor: str | None = None
     deleted_column: str | None = None
     on_conflict: str = "fail"
+    key_is_unique: bool = False  # the key is the source table's own primary key: no row repeats it
 
 
 class StoredSelect:
@@ -151,11 +152,20 @@ class VersionedTable:
         """The name of a helper table: ``delta``, ``visible``, ``mark`` or ``started``."""
         return f"{self.prefix}__{role}"
 
-    def reflect(self, name: str) -> sa.Table:
-        table = described_table(self.engine, VERSIONS_SCHEMA, name)
-        if table is None:
-            raise StoreWriteError(self.name, f"versions table {VERSIONS_SCHEMA}.{name} is missing from the store")
-        return table
+    def reflect(self, *names: str) -> list[sa.Table]:
+        """The tables ``names`` of the versions schema with their store types, from one query."""
+        found = described_tables(self.engine, VERSIONS_SCHEMA, list(names))
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise StoreWriteError(self.name, f"versions table {VERSIONS_SCHEMA}.{missing[0]} is missing from the store")
+        return [found[name] for name in names]
+
+    def stub(self, name: str, *columns: str) -> sa.TableClause:
+        """A table of the versions schema named with the columns a statement needs (no catalog query)."""
+        return sa.table(name, *(sa.column(c) for c in columns), schema=VERSIONS_SCHEMA)
+
+    def create_statement(self, name: str, select: sa.Executable) -> str:
+        return f"CREATE TABLE {qualified(self.engine, VERSIONS_SCHEMA, name)} AS {compiled(self.engine, select)}"
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
@@ -183,9 +193,9 @@ class VersionedTable:
 
     def create_as(self, name: str, select: sa.Executable) -> sa.Table:
         """A new table from ``select``, analysed (PostgreSQL) so joins with it plan well."""
-        self.execute(f"CREATE TABLE {qualified(self.engine, VERSIONS_SCHEMA, name)} AS {compiled(self.engine, select)}")
+        self.execute(self.create_statement(name, select))
         self.analyze(name)
-        return self.reflect(name)
+        return self.reflect(name)[0]
 
     def create_generation(self, generation: int, select: sa.Executable, key: list[str] | None) -> sa.Table:
         """A generation of versions from ``select``. On PostgreSQL indexed on ``key`` (the next
@@ -208,32 +218,33 @@ class VersionedTable:
             only = f" ({', '.join(quote(c) for c in columns)})" if columns else ""
             self.execute(f"ANALYZE {qualified(self.engine, VERSIONS_SCHEMA, name)}{only}")
 
-    def drop(self, *names: str) -> None:
-        self.execute(*(f"DROP TABLE IF EXISTS {qualified(self.engine, VERSIONS_SCHEMA, n)}" for n in names))
+    def drop_statements(self, *names: str) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {qualified(self.engine, VERSIONS_SCHEMA, n)}" for n in names]
 
-    def prepare(self, keep_generation: int | None) -> None:
-        """Create the schema and the start record; drop helper tables and every generation but
-        the committed one."""
-        quote = self.engine.dialect.identifier_preparer.quote
-        self.execute(
-            f"CREATE SCHEMA IF NOT EXISTS {quote(VERSIONS_SCHEMA)}",
-            f"CREATE TABLE IF NOT EXISTS {qualified(self.engine, VERSIONS_SCHEMA, self.helper('started'))} (started_load BIGINT)",
-        )
-        pattern = re.compile(re.escape(self.prefix) + r"__(g\d+|delta|visible|mark)$")
-        existing = [t for t in sa.inspect(self.engine).get_table_names(schema=VERSIONS_SCHEMA) if pattern.match(t)]
-        self.drop(*(t for t in existing if keep_generation is None or t != self.table_name(keep_generation)))
+    def begin_load(self, previous: LoadState | None) -> None:
+        """Make the store ready for the load after ``previous`` and record that it starts, in one
+        transaction: the schema and the start record exist, the helper tables and every
+        generation but the committed one are gone, and the clean-up below is done.
 
-    def begin_load(self, versions: sa.Table | None, committed: int) -> None:
-        """Record that load ``committed + 1`` starts, in one transaction with the clean-up before it.
-
-        The clean-up removes what a load after ``committed`` wrote (a failed or killed run) and
-        reopens what it closed — only when such a load started, which the start record tells
+        The clean-up removes what a load after the committed one wrote (a failed or killed run)
+        and reopens what it closed — only when such a load started, which the start record tells
         without scanning — and drops the versions no reader can see any more (closed at or
-        before the committed load). ``versions`` is None for a first load.
+        before the committed load).
         """
-        started = sa.table(self.helper("started"), sa.column("started_load"), schema=VERSIONS_SCHEMA)
+        quote = self.engine.dialect.identifier_preparer.quote
+        pattern = re.compile(re.escape(self.prefix) + r"__(g\d+|delta|visible|mark)$")
+        keep = self.table_name(previous.generation) if previous else None
+        listed = sa.inspect(self.engine).get_table_names(schema=VERSIONS_SCHEMA)  # [] before the schema exists
+        stale = [t for t in listed if pattern.match(t) and t != keep]
+        started = self.stub(self.helper("started"), "started_load")
+        committed = previous.load if previous else 0
         with self.transaction() as conn:
-            if versions is not None:
+            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(VERSIONS_SCHEMA)}")
+            conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {qualified(self.engine, VERSIONS_SCHEMA, started.name)} (started_load BIGINT)")
+            for table in stale:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {qualified(self.engine, VERSIONS_SCHEMA, table)}")
+            if previous is not None:
+                versions = self.stub(keep, FROM_LOAD, TO_LOAD)
                 last_started = conn.execute(sa.select(sa.func.max(started.c.started_load))).scalar()
                 if last_started is None or last_started > committed:
                     conn.execute(sa.delete(versions).where(versions.c[FROM_LOAD] > committed))
@@ -249,49 +260,59 @@ def apply_load(
     """Write the new rows as the next load; return the SELECT of the stage's view and the SELECT
     of its one-row load record (``state``, ``high_water``)."""
     versioned = VersionedTable(engine, stage, name)
-    versioned.prepare(previous.state.generation if previous else None)
-    committed = versioned.reflect(versioned.table_name(previous.state.generation)) if previous else None
-    versioned.begin_load(committed, previous.state.load if previous else 0)
+    versioned.begin_load(previous.state if previous else None)
+    committed_name = versioned.table_name(previous.state.generation) if previous else None
     if stream.scan is None and not stream.open().schema.names:
         if previous is None:
             raise StoreWriteError(name, "the source returned no records and no columns: nothing to create")
         # nothing new (an API that returned nothing): the committed load stays
-        return _view(committed, previous.state.load), _load_row(versioned, previous.state, None, committed, previous, spec)
+        [committed] = versioned.reflect(committed_name)
+        versioned.execute(_record_statement(versioned, previous.state, None, committed, previous, spec))
+        return _view(committed, previous.state.load), _record_select(versioned, spec)
     delta_name = versioned.helper("delta")
     land(engine, VERSIONS_SCHEMA, delta_name, stream, label=name)
-    delta = rows = versioned.reflect(delta_name)
+    delta, *rest = versioned.reflect(delta_name, *([committed_name] if previous else []))
+    rows, committed = delta, (rest[0] if rest else None)
     if spec.cursor and spec.cursor not in delta.c:
         raise StoreWriteError(name, f"cursor column '{spec.cursor}' is not among the source's columns ({', '.join(delta.c.keys())})")
     if spec.key:
         versioned.analyze(delta_name, spec.key)
-    if spec.mode == "merge" and spec.cursor:
-        if has_duplicate_key(engine, VERSIONS_SCHEMA, delta_name, spec.key):
-            delta = newest_per_key(delta, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
-    elif spec.key:
-        check_unique(engine, VERSIONS_SCHEMA, delta.name, spec.key)
-    load = previous.state.load + 1 if previous else 1
-    if previous is None:
-        generation = 1
-        first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
-        versions = versioned.create_generation(generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
-    elif _same_columns(committed, delta):
-        generation, versions = previous.state.generation, committed
-        _write_in_place(versioned, versions, delta, load, spec)
+    if spec.key and not spec.key_is_unique:
+        if spec.mode == "merge" and spec.cursor:
+            if has_duplicate_key(engine, VERSIONS_SCHEMA, delta_name, spec.key):
+                delta = newest_per_key(delta, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
+        else:
+            check_unique(engine, VERSIONS_SCHEMA, delta.name, spec.key)
+    in_place = previous is not None and _same_columns(committed, delta)
+    state = LoadState(
+        load=previous.state.load + 1 if previous else 1,
+        generation=previous.state.generation + (0 if in_place else 1) if previous else 1,
+    )
+    # the load record and the clean-up commit with the load's last write
+    finish = [
+        _record_statement(versioned, state, rows, committed, previous, spec),
+        *versioned.drop_statements(delta_name, versioned.helper("visible")),
+    ]
+    if in_place:
+        versions = committed
+        _write_in_place(versioned, versions, delta, state.load, spec, finish)
+    elif previous is None:
+        first = sa.select(*delta.columns, sa.literal(state.load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
+        versions = versioned.create_generation(state.generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
+        versioned.execute(*finish)
     else:
-        generation = previous.state.generation + 1
-        versions = _rebuild(versioned, committed, delta, previous.state.load, load, generation, spec)
-    state = LoadState(load, generation)
-    load_row = _load_row(versioned, state, rows, committed, previous, spec)
-    versioned.drop(delta_name, versioned.helper("visible"))
-    return _view(versions, load), load_row
+        versions = _rebuild(versioned, committed, delta, previous.state.load, state.load, state.generation, spec)
+        versioned.execute(*finish)
+    return _view(versions, state.load), _record_select(versioned, spec)
 
 
-def _load_row(
+def _record_statement(
     versioned: VersionedTable, state: LoadState, rows: sa.Table | None, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec
-) -> sa.Select:
-    """The load's one-row table: its state and the cursor's high-water mark — the greatest cursor
-    of the new rows and the committed mark, computed in the store so it keeps the cursor's type.
-    A load table from before the mark existed is replaced by ``max(cursor)`` of the committed rows."""
+) -> str:
+    """The CREATE TABLE of the load's one-row record: its state and the cursor's high-water mark —
+    the greatest cursor of the new rows and the committed mark, computed in the store so it
+    keeps the cursor's type. A load table from before the mark existed is replaced by
+    ``max(cursor)`` of the committed rows."""
     columns: list[sa.ColumnElement] = [sa.cast(sa.literal(state.to_json()), sa.Text).label(STATE)]
     if spec.cursor:
         marks: list[sa.Select] = []
@@ -303,8 +324,12 @@ def _load_row(
             marks.append(sa.select(sa.func.max(committed.c[spec.cursor]).label(HIGH_WATER)).where(_visible(committed, previous.state.load)))
         candidates = sa.union_all(*marks).subquery("marks") if len(marks) > 1 else marks[0].subquery("marks")
         columns.append(sa.select(sa.func.max(candidates.c[HIGH_WATER])).scalar_subquery().label(HIGH_WATER))
-    mark = versioned.create_as(versioned.helper("mark"), sa.select(*columns))
-    return sa.select(mark)
+    return versioned.create_statement(versioned.helper("mark"), sa.select(*columns))
+
+
+def _record_select(versioned: VersionedTable, spec: LoadSpec) -> sa.Select:
+    """The SELECT the stage's copy of the load record is made from."""
+    return sa.select(versioned.stub(versioned.helper("mark"), STATE, *([HIGH_WATER] if spec.cursor else [])))
 
 
 def _same_columns(versions: sa.Table, delta: sa.FromClause) -> bool:
@@ -313,8 +338,11 @@ def _same_columns(versions: sa.Table, delta: sa.FromClause) -> bool:
     return all(known.get(column) == kind for column, kind in new.items())
 
 
-def _write_in_place(versioned: VersionedTable, versions: sa.Table, delta: sa.FromClause, load: int, spec: LoadSpec) -> None:
-    """Close the versions the delta replaces and insert the delta as ``load``, in one transaction.
+def _write_in_place(
+    versioned: VersionedTable, versions: sa.Table, delta: sa.FromClause, load: int, spec: LoadSpec, then: list[str]
+) -> None:
+    """Close the versions the delta replaces and insert the delta as ``load``, then run the
+    statements ``then``, all in one transaction.
 
     The close is an ``UPDATE … FROM delta`` join: DuckDB runs the correlated ``EXISTS`` form as a
     scan of every version (150 ms for 1 % of 1,000,000 rows, against 20 ms for the join).
@@ -328,7 +356,7 @@ def _write_in_place(versioned: VersionedTable, versions: sa.Table, delta: sa.Fro
         _check_new_keys(versioned, versions, delta, spec, load - 1)
     rows = sa.select(*(delta.c[c] for c in columns), sa.literal(load)).where(not_deleted(delta, spec.deleted_column))
     statements.append(sa.insert(versions).from_select([*columns, FROM_LOAD], rows))
-    versioned.execute(*statements)
+    versioned.execute(*statements, *then)
 
 
 def _check_new_keys(versioned: VersionedTable, versions: sa.Table, delta: sa.FromClause, spec: LoadSpec, committed: int) -> None:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from connectors.base import Connection
-from connectors.duckdb_scan import DuckDBScan, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
+from connectors.duckdb_scan import DuckDBScan, kept_attachment, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
 from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
 from connectors.cursor import CursorFilter
 from connectors.sql.changes import ChangeVerbs
@@ -118,7 +118,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
         obj = f"table '{table}'" if table else "query"
         if after is not None:
             query, table = self.delta_query(table, query, after), None
-        use_catalog = False
+        use_catalog = passthrough = False
         if table is not None:
             schema, name = self.split_table(table)
             schema = schema or scanner.default_schema(self.url)
@@ -127,7 +127,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
             def relation(alias: str) -> str:
                 return f"SELECT * FROM {alias}.{target}"
         elif scanner.passthrough_function:
-            function = scanner.passthrough_function
+            function, passthrough = scanner.passthrough_function, True
 
             def relation(alias: str) -> str:
                 return f"SELECT * FROM {function}({quote_literal(alias)}, {quote_literal(query)})"
@@ -144,6 +144,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
             on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)),
             on_error=lambda exc: SourceError(self.name, obj, scrubbed_line(exc, self.url)),
             use_catalog=use_catalog,
+            passthrough=passthrough,
         )
 
     def read(
@@ -165,6 +166,9 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
             if after is not None:
                 query, table = self.delta_query(table, query, after), None
             return self._read_generic(table, query, rows, obj)
+        if plan.extensions and plan.passthrough:
+            con, alias = kept_attachment(plan)
+            return stream(con, plan.relation(alias), batch_rows=rows, on_error=plan.on_error)
         # a plan that loads an extension reads in the process's shared reader (loaded once);
         # a DuckDB file gets a database of its own (one database can't attach a file twice)
         con = reader_connection() if plan.extensions else open_duckdb()
