@@ -24,8 +24,15 @@ import duckdb_extensions
 import pyarrow as pa
 
 DUCKDB_MEMORY_LIMIT = "1GB"
-_shared_reader: dict[str, duckdb.DuckDBPyConnection] = {}  # "database" -> the process's reader, once opened
-_shared_reader_lock = threading.Lock()
+# The reader runs Stagehouse's scans and the queries of the project's sync definitions, and
+# loads only the extensions a scan names, from the version-pinned ``duckdb-extension-*`` wheels
+# in the venv. DuckDB re-checks a signed extension's signature on every LOAD, hashing the whole
+# 41 MB postgres binary (86 ms, paid by every ``stagehouse run`` process that reads a source);
+# the reader skips that check. Private databases (``open_duckdb``: file scans, federated
+# queries) keep it.
+READER_CONFIG = {"memory_limit": DUCKDB_MEMORY_LIMIT, "allow_unsigned_extensions": True}
+_reader: duckdb.DuckDBPyConnection | None = None  # the process's reader database, once opened
+_reader_lock = threading.Lock()
 _kept_aliases: set[str] = set()  # sources attached to the shared reader for good (kept_attachment)
 _kept_lock = threading.Lock()
 
@@ -55,10 +62,11 @@ def reader_connection() -> duckdb.DuckDBPyConnection:
         con = reader_connection()
         con.execute("ATTACH '…' AS src_1f2e (TYPE postgres, READ_ONLY)")
     """
-    with _shared_reader_lock:
-        if "database" not in _shared_reader:
-            _shared_reader["database"] = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT})
-        return _shared_reader["database"].cursor()
+    global _reader
+    with _reader_lock:
+        if _reader is None:
+            _reader = duckdb.connect(config=READER_CONFIG)
+        return _reader.cursor()
 
 
 def kept_attachment(plan: DuckDBScan) -> tuple[duckdb.DuckDBPyConnection, str]:

@@ -220,3 +220,53 @@ def test_timezone_aware_cursor_and_exact_values_in_merged_rows(project, pg_url):
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {name}"))
         engine.dispose()
+
+
+def test_merge_of_a_query_keeps_the_newest_row_of_a_repeated_key(project, events):
+    """A query (unlike a table with a primary key) may return a key twice: the newest row wins."""
+    connection, name, engine, table = events
+    spec = dict(query=f"SELECT id, status, updated FROM {name}", name="latest", primary_key="id", mode="merge", cursor="updated")
+    assert run_flow(flow_of(connection, **spec)).ok
+
+    log = sa.Table(f"{name}_log", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("status", sa.String(20)), sa.Column("updated", sa.DateTime))
+    log.create(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(log.insert(), [
+                {"id": 3, "status": "paid", "updated": T0 + dt.timedelta(days=2)},
+                {"id": 3, "status": "shipped", "updated": T0 + dt.timedelta(days=3)},
+                {"id": 4, "status": "paid", "updated": T0 + dt.timedelta(days=2)},
+            ])
+        spec["query"] = f"SELECT id, status, updated FROM {name} UNION ALL SELECT id, status, updated FROM {log.name}"
+        report = run_flow(flow_of(connection, **spec))
+        assert report.ok, report.error
+        stored = project.read("raw", "latest", order_by="id")
+        assert [r["id"] for r in stored] == list(range(1, 101))  # one row per key
+        assert (stored[2]["status"], stored[3]["status"]) == ("shipped", "paid")
+    finally:
+        log.drop(engine)
+
+
+def test_sync_runs_after_the_source_server_dropped_its_connections(project, pg_url):
+    """Source connections are pooled per process: a connection the server closed (a restart, an
+    idle timeout of a proxy) is replaced, and the next run in the same process still syncs."""
+    engine = sa.create_engine(sqlalchemy_url(pg_url), poolclass=sa.pool.NullPool)
+    name = f"sh_drop_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {name} (id INT PRIMARY KEY, at TIMESTAMP)"))
+        conn.execute(sa.text(f"INSERT INTO {name} SELECT g, timestamp '2024-01-01' + g * interval '1 hour' FROM generate_series(1, 5) g"))
+    try:
+        assert run_flow(flow_of("pg", name, mode="merge", cursor="at")).ok
+        with engine.begin() as conn:
+            dropped = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )).scalar()
+            conn.execute(sa.text(f"INSERT INTO {name} VALUES (6, timestamp '2024-06-01')"))
+        assert dropped >= 1  # the run left pooled connections to the source open
+        report = run_flow(flow_of("pg", name, mode="merge", cursor="at"))
+        assert report.ok, report.error
+        assert [r["id"] for r in project.read("raw", name, order_by="id")] == [1, 2, 3, 4, 5, 6]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {name}"))
