@@ -270,3 +270,30 @@ def test_sync_runs_after_the_source_server_dropped_its_connections(project, pg_u
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {name}"))
+
+
+def test_load_record_from_before_marks_resumes_at_the_committed_maximum(project, events):
+    """A sync committed by an older Stagehouse has a load record without ``high_water``: the next
+    incremental run resumes at ``max(cursor)`` of the committed rows and writes the mark."""
+    connection, name, engine, table = events
+    assert run_flow(flow_of(connection, name, mode="incremental", cursor="updated")).ok
+    store = project.store_engine()
+    record = f"{name}__load"
+    try:
+        with store.begin() as conn:
+            if record in sa.inspect(conn).get_view_names(schema="raw"):  # READ_VIEWS: raw.x is a view of the committed copy
+                target = conn.execute(sa.text(f"SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name = '{record}'")).scalar()
+                source = target.rsplit("FROM", 1)[1].strip().rstrip(";")
+                conn.execute(sa.text(f'CREATE OR REPLACE VIEW raw."{record}" AS SELECT state FROM {source}'))
+            else:
+                conn.execute(sa.text(f'ALTER TABLE raw."{record}" DROP COLUMN high_water'))
+            assert list(conn.execute(sa.text(f'SELECT * FROM raw."{record}"')).keys()) == ["state"]
+    finally:
+        store.dispose()
+
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [row(i) for i in range(101, 106)])
+    report = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
+    assert report.ok, report.error
+    assert [r["id"] for r in project.read("raw", name, order_by="id")] == list(range(1, 106))  # none doubled
+    assert project.read("raw", record)[0]["high_water"] == T0 + dt.timedelta(minutes=105)
