@@ -6,8 +6,8 @@ of a 10,000,000-row sync.
   alone and the whole flow run) and the incremental run as a percentage of the full one. Measured
   twice: each run in a fresh process (``stagehouse run`` from cron: the run pays Python's imports,
   the first connections and loading DuckDB's postgres extension), and in one process that runs
-  the full sync and then three rounds of change + incremental run (a scheduler or ``flow.run()``
-  in a notebook); the last round is the steady-state cost of a sync.
+  the full sync and then rounds of change + incremental run (a scheduler or ``flow.run()``
+  in a notebook). Each mode runs five incremental rounds and reports their median.
 - A 10,000,000-row table synced into each store in a child process; prints its peak RSS.
 
     .venv/bin/python bench/sync_incremental.py [--rows 1000000] [--big-rows 10000000 (0: skip)]
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,7 +80,10 @@ def child(mode: str, instance: str) -> dict:
     return timed_run(mode, instance)
 
 
-def child_rounds(instance: str, rounds: int = 3) -> dict:
+ROUNDS = 5  # incremental runs after the full one; the median is reported (a 2-core VM is noisy)
+
+
+def child_rounds(instance: str, rounds: int = ROUNDS) -> dict:
     """The full run, then ``rounds`` times a 1 % change and an incremental run, in this one process."""
     from flows.config import setup_quiet_logging
 
@@ -103,12 +107,13 @@ def run_child(project: Path, mode: str, instance: str) -> dict:
 
 
 def report(instance: str, how: str, full: dict, deltas: list[dict], changed: int) -> None:
-    delta = deltas[-1]
-    earlier = "" if len(deltas) == 1 else " (rounds: " + ", ".join(f"{d['task']:.2f}" for d in deltas) + " s)"
+    task = statistics.median(d["task"] for d in deltas)
+    whole = statistics.median(d["whole"] for d in deltas)
+    rounds = ", ".join(f"{d['task']:.3f}" for d in deltas)
     print(
         f"{instance:>8} store, {how}: full {full['task']:.2f} s (run {full['whole']:.2f} s), "
-        f"incremental after {changed:,} changed rows {delta['task']:.2f} s (run {delta['whole']:.2f} s){earlier} "
-        f"= {delta['task'] / full['task']:.1%} of full (runs: {delta['whole'] / full['whole']:.1%})"
+        f"incremental after {changed:,} changed rows: median {task:.3f} s (run {whole:.2f} s) of rounds {rounds} s "
+        f"= {task / full['task']:.1%} of full (runs: {whole / full['whole']:.1%})"
     )
 
 
@@ -133,8 +138,10 @@ def main() -> None:
                     full, deltas, changed = rounds["full"], rounds["deltas"], rounds["changed"]
                 else:
                     full = run_child(Path(tmp), "merge", instance)
-                    changed = touch_one_percent()
-                    deltas = [run_child(Path(tmp), "merge", instance)]
+                    deltas = []
+                    for _ in range(ROUNDS):
+                        changed = touch_one_percent()
+                        deltas.append(run_child(Path(tmp), "merge", instance))
             drop_store_database("bench_incremental")
             assert all(delta["rows"] == args.rows for delta in deltas), deltas
             report(instance, how, full, deltas, changed)
