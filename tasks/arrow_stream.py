@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ from connectors.errors import StagehouseError
 from tasks import progress
 from tasks.errors import StoreWriteError
 from tasks.keys import check_unique
-from tasks.store_writers import write_stream
+from tasks.store_writers import write_stream, write_temporary_duckdb
 
 
 class ArrowStream:
@@ -119,15 +120,29 @@ class ArrowStreamTableHook(WriteOnlyTableHook):
 
 def land(engine: sa.Engine, schema: str, name: str, stream: ArrowStream, label: str | None = None) -> None:
     """Write ``stream`` into a new table ``schema.name``; errors name the table and the source."""
-    try:
+    with _write_errors(stream, label or name):
         write_stream(engine, schema, name, lambda: stream.counted(label or name), scan=stream.scan)
+
+
+def land_temporary(conn: sa.Connection, name: str, stream: ArrowStream, label: str) -> None:
+    """Write ``stream`` into the TEMP table ``name`` of DuckDB connection ``conn``, inside its
+    open transaction (``store_writers.write_temporary_duckdb``); errors as ``land``'s."""
+    with _write_errors(stream, label):
+        write_temporary_duckdb(conn, name, lambda: stream.counted(label))
+
+
+@contextmanager
+def _write_errors(stream: ArrowStream, label: str) -> Iterator[None]:
+    """The source's own Stagehouse error, or a StoreWriteError naming the table and the source."""
+    try:
+        yield
     except StagehouseError:
         raise
     except Exception as exc:
         if isinstance(stream.failure, StagehouseError):
             raise stream.failure from exc
         problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreWriteError(label or name, f"writing rows from {stream.source} failed: {problem}") from exc
+        raise StoreWriteError(label, f"writing rows from {stream.source} failed: {problem}") from exc
 
 
 def qualified(engine: sa.Engine, schema: str, name: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext
 
-from connectors.sql.native import quote_duckdb_keywords
+from connectors.sql.native import connected, quote_duckdb_keywords
 from tasks.errors import StoreWriteError
 from tasks.store_writers import bounded_memory
 
@@ -38,7 +38,7 @@ def physical_key(primary_key: list[str] | None) -> list[str] | None:
     return primary_key
 
 
-def _first_duplicate(schema: str, table: str, key: list[str]) -> sa.Select:
+def _first_duplicate(schema: str | None, table: str, key: list[str]) -> sa.Select:
     columns = [sa.column(name) for name in key]
     return (
         sa.select(*columns, sa.func.count().label("n"))
@@ -49,22 +49,22 @@ def _first_duplicate(schema: str, table: str, key: list[str]) -> sa.Select:
     )
 
 
-def has_duplicate_key(engine: sa.Engine, schema: str, table: str, key: list[str]) -> bool:
+def has_duplicate_key(bind: sa.Engine | sa.Connection, schema: str | None, table: str, key: list[str]) -> bool:
     """True when a ``key`` value occurs twice in ``schema.table``: a merge keeps the newest row
     per key only then (a source table's own primary key never repeats, and the dedup is the
     dearest part of merging a small delta — a hash aggregate of the delta costs ~1 ms)."""
-    with engine.connect() as conn:
+    with connected(bind) as conn:
         return conn.execute(_first_duplicate(schema, table, key)).first() is not None
 
 
-def check_unique(engine: sa.Engine, schema: str, table: str, key: list[str]) -> None:
+def check_unique(bind: sa.Engine | sa.Connection, schema: str | None, table: str, key: list[str]) -> None:
     """Raise StoreWriteError naming the first duplicated key value of ``schema.table``."""
     columns = [sa.column(name) for name in key]
     query = _first_duplicate(schema, table, key)
     null_query = sa.select(*columns).select_from(sa.table(table, schema=schema)).where(
         sa.or_(*(c.is_(None) for c in columns))
     ).limit(1)
-    with engine.connect() as conn, bounded_memory(conn):
+    with connected(bind) as conn, bounded_memory(conn):
         duplicate = conn.execute(query).mappings().first()
         null_row = conn.execute(null_query).mappings().first()
     if duplicate:

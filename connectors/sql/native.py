@@ -12,6 +12,8 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,11 +40,20 @@ def columns_of(engine: sa.Engine | sa.Connection, schema: str | None, name: str)
     return columns_of_tables(engine, schema, [name]).get(name, {})
 
 
+@contextmanager
+def connected(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
+    """``bind`` itself when it is a connection (its open transaction sees what it wrote), else a
+    new connection of the engine, closed after."""
+    if isinstance(bind, sa.Connection):
+        yield bind
+        return
+    with bind.connect() as conn:
+        yield conn
+
+
 def columns_of_tables(engine: sa.Engine | sa.Connection, schema: str | None, names: list[str]) -> dict[str, dict[str, str]]:
     """``columns_of`` for several tables of one schema, in one catalog query; absent tables are left out."""
-    if isinstance(engine, sa.Connection):
-        return _columns_of_tables(engine, schema or _default_schema(engine), names)
-    with engine.connect() as conn:
+    with connected(engine) as conn:
         return _columns_of_tables(conn, schema or _default_schema(conn), names)
 
 
@@ -72,11 +83,18 @@ def _duckdb_columns_of_tables(conn: sa.Connection, schema: str, names: list[str]
         {"schema": schema, "names": names},
     ).scalars())
     quote = conn.dialect.identifier_preparer.quote
-    return {
-        name: {column: kind for column, kind, *_ in conn.exec_driver_sql(f"DESCRIBE {quote(schema)}.{quote(name)}")}
-        for name in names
-        if name in present
-    }
+    return {name: _described_columns(conn, f"{quote(schema)}.{quote(name)}") for name in names if name in present}
+
+
+def _described_columns(conn: sa.Connection, relation: str) -> dict[str, str]:
+    return {column: kind for column, kind, *_ in conn.exec_driver_sql(f"DESCRIBE {relation}")}
+
+
+def described_temporary_table(conn: sa.Connection, name: str) -> sa.Table:
+    """The TEMP table ``name`` of DuckDB connection ``conn`` (unqualified: DuckDB looks in the
+    connection's temporary catalog first), with its columns in the store's types."""
+    columns = _described_columns(conn, conn.dialect.identifier_preparer.quote(name))
+    return sa.Table(name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()))
 
 
 def _default_schema(conn: sa.Connection) -> str:
