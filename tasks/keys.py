@@ -64,7 +64,7 @@ def check_unique(bind: sa.Engine | sa.Connection, schema: str | None, table: str
     null_query = sa.select(*columns).select_from(sa.table(table, schema=schema)).where(
         sa.or_(*(c.is_(None) for c in columns))
     ).limit(1)
-    with connected(bind) as conn, bounded_memory(conn):
+    with connected(bind) as conn, bounded_memory(conn.engine):
         duplicate = conn.execute(query).mappings().first()
         null_row = conn.execute(null_query).mappings().first()
     if duplicate:

@@ -39,31 +39,37 @@ def _checked(table: str, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
 
 
 @contextmanager
-def bounded_memory(conn: sa.Connection) -> Iterator[None]:
-    """On a DuckDB store, settings for one bulk statement (a copy, a key check), restored after.
+def bounded_memory(engine: sa.Engine) -> Iterator[None]:
+    """On a DuckDB store, settings for bulk statements (a copy, a key check), restored after.
 
     A copy needs no row order and no more memory than a few row groups, and a key check spills
     its hash table: left at its defaults DuckDB buffers up to 80 % of the machine's RAM (a sync of
     10,000,000 rows from PostgreSQL peaked at 1.1 GB); with these settings the same sync stays
     near 170 MB above the process and runs as fast. Other stores are left alone.
+
+    Both settings are global to the database, so they are set from a connection of their own,
+    outside any transaction: DuckDB refuses a memory limit below what it holds already (right
+    after a load cleaned up a big table), and a refusal inside the load's transaction would
+    abort it — here the store just keeps its own limit.
     """
-    if conn.dialect.name != "duckdb":
+    if engine.dialect.name != "duckdb":
         yield
         return
-    duck = conn.connection.driver_connection
-    previous = {}
-    for name, value in BULK_SETTINGS.items():
-        current = duck.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+    with engine.connect() as settings:
+        duck = settings.connection.driver_connection
+        previous = {}
+        for name, value in BULK_SETTINGS.items():
+            current = duck.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+            try:
+                duck.execute(f"SET {name} = '{value}'")
+            except duckdb.OutOfMemoryException:
+                continue
+            previous[name] = current
         try:
-            duck.execute(f"SET {name} = '{value}'")
-        except duckdb.OutOfMemoryException:
-            continue  # the store holds more than the limit already (it just cleaned up a big table): keep its own
-        previous[name] = current
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            duck.execute(f"SET {name} = '{value}'")
+            yield
+        finally:
+            for name, value in previous.items():
+                duck.execute(f"SET {name} = '{value}'")
 
 
 def _scan_into_duckdb(engine: sa.Engine, schema: str, table: str, scan: DuckDBScan) -> None:
@@ -74,7 +80,7 @@ def _scan_into_duckdb(engine: sa.Engine, schema: str, table: str, scan: DuckDBSc
         duck = conn.connection.driver_connection
         scan.attach(duck, alias)
         try:
-            with bounded_memory(conn):
+            with bounded_memory(engine):
                 conn.exec_driver_sql(f"CREATE TABLE {quote(schema)}.{quote(table)} AS {scan.relation(alias)}")
                 conn.commit()
         except sa.exc.DBAPIError as exc:
@@ -107,7 +113,7 @@ def _copy_into_duckdb(conn: sa.Connection, target: str, table: str, open_reader:
     view = f"stagehouse_stream_{id(reader)}"
     duck.register(view, reader)
     try:
-        with bounded_memory(conn):
+        with bounded_memory(conn.engine):
             conn.exec_driver_sql(f"CREATE {target} AS SELECT * FROM {view}")
     finally:
         duck.unregister(view)
