@@ -12,6 +12,7 @@ Example::
             flights = sync("nyc", "flights.csv.zip")
 """
 
+import tasks.duckdb_store  # noqa: F401  (registers the DuckDB store whose stage commit is atomic)
 from tasks.arrow_stream import ArrowStream
 from tasks.connections import connection
 from tasks.errors import StoreWriteError, TaskDefinitionError

@@ -101,6 +101,31 @@ def test_failed_stage_leaves_committed_data_and_rerun_resumes(project):
     assert len(project.read("raw", "orders")) == 4
 
 
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_stage_commit_that_breaks_off_midway_leaves_the_committed_tables(project, monkeypatch):
+    """A DuckDB stage commit swaps every read view in one transaction: when it breaks off after
+    the old views are dropped (here an error; a SIGKILL in the same window), readers keep the
+    last committed tables instead of finding none."""
+    from tasks.duckdb_store import AtomicCommitDuckDBTableStore
+
+    write_shop(project.files)
+    assert run_flow(load_flow("files_mart")).ok
+    before_orders = project.read("raw", "orders", order_by="order_id")
+
+    def broken_off(self, *args):
+        raise RuntimeError("the process died while committing the stage")
+
+    write_shop(project.files, orders=ORDERS + [(4, 20, 100)])
+    with monkeypatch.context() as patch:
+        patch.setattr(AtomicCommitDuckDBTableStore, "on_read_view_alias", broken_off)
+        assert not run_flow(load_flow("files_mart")).ok
+    assert project.read("raw", "orders", order_by="order_id") == before_orders
+
+    resumed = run_flow(load_flow("files_mart"))
+    assert resumed.ok, resumed.error
+    assert len(project.read("raw", "orders")) == 4
+
+
 def test_bad_value_mid_stream_fails_with_file_and_line(project):
     """A value that breaks the column type far past the sniffed sample fails the sync, naming it."""
     orders = [(i, 10, i % 97) for i in range(1, 60_001)]
