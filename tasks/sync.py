@@ -28,7 +28,6 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
 
-import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 

@@ -93,8 +93,11 @@ def _described_columns(conn: sa.Connection, relation: str) -> dict[str, str]:
 def described_temporary_table(conn: sa.Connection, name: str) -> sa.Table:
     """The TEMP table ``name`` of DuckDB connection ``conn`` (unqualified: DuckDB looks in the
     connection's temporary catalog first), with its columns in the store's types."""
-    columns = _described_columns(conn, conn.dialect.identifier_preparer.quote(name))
-    return sa.Table(name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()))
+    return _native_table(name, _described_columns(conn, conn.dialect.identifier_preparer.quote(name)), None)
+
+
+def _native_table(name: str, columns: dict[str, str], schema: str | None) -> sa.Table:
+    return sa.Table(name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()), schema=schema)
 
 
 def _default_schema(conn: sa.Connection) -> str:
@@ -110,10 +113,7 @@ def described_table(engine: sa.Engine | sa.Connection, schema: str | None, name:
 
 def described_tables(engine: sa.Engine | sa.Connection, schema: str | None, names: list[str]) -> dict[str, sa.Table]:
     """``described_table`` for several tables of one schema, from one catalog query."""
-    return {
-        name: sa.Table(name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()), schema=schema)
-        for name, columns in columns_of_tables(engine, schema, names).items()
-    }
+    return {name: _native_table(name, columns, schema) for name, columns in columns_of_tables(engine, schema, names).items()}
 
 
 def primary_key_of(engine: sa.Engine, schema: str | None, name: str) -> list[str]:
