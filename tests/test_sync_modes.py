@@ -312,3 +312,42 @@ def test_load_record_from_before_marks_resumes_at_the_committed_maximum(project,
     assert report.ok, report.error
     assert [r["id"] for r in project.read("raw", name, order_by="id")] == list(range(1, 106))  # none doubled
     assert project.read("raw", record)[0]["high_water"] == T0 + dt.timedelta(minutes=105)
+
+
+def closed_and_all_versions(project, name: str) -> tuple[int, int]:
+    """(closed versions, all versions) of ``name``'s versions table in the store."""
+    store = project.store_engine()
+    try:
+        with store.connect() as conn:
+            return tuple(conn.execute(sa.text(
+                f'SELECT count(*) FILTER (WHERE _sh_to IS NOT NULL), count(*) FROM stagehouse_versions."raw__{name}__g1"'
+            )).one())
+    finally:
+        store.dispose()
+
+
+def test_versions_replaced_by_merges_are_deleted_before_they_outgrow_a_tenth_of_the_table(project, events):
+    """Each merge closes the versions its delta replaces; closed versions are deleted by a later
+    load — on PostgreSQL by the next one, on DuckDB once they are a tenth of the table (its DELETE
+    costs the same for few as for many) — so the store never holds much more than the rows."""
+    connection, name, engine, table = events
+    assert run_flow(flow_of(connection, name, mode="merge", cursor="updated")).ok
+    delta = 6  # a merge's cursor is inclusive: each delta re-reads the 3 rows at the last mark
+    closed_after_each = []
+    for run in range(1, 9):
+        changed = [run * 3 + k for k in range(3)]
+        with engine.begin() as conn:
+            conn.execute(table.update().where(table.c.id.in_(changed)).values(status=f"run{run}", updated=T0 + dt.timedelta(days=run)))
+        report = run_flow(flow_of(connection, name, mode="merge", cursor="updated"))
+        assert report.ok, report.error
+        stored = project.read("raw", name, order_by="id")
+        assert len(stored) == 100 and all(stored[i - 1]["status"] == f"run{run}" for i in changed)
+        closed, versions = closed_and_all_versions(project, name)
+        assert versions == 100 + closed
+        assert closed <= versions // 10 + delta, f"run {run}: {closed} closed versions kept beside 100 rows"
+        closed_after_each.append(closed)
+    if project.instance == "postgres":
+        assert closed_after_each[1:] == [delta] * 7, closed_after_each
+    else:
+        assert closed_after_each[1] > closed_after_each[0], closed_after_each  # kept while few
+        assert min(closed_after_each[3:]) < max(closed_after_each), closed_after_each  # then deleted

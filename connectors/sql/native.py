@@ -90,6 +90,21 @@ def _described_columns(conn: sa.Connection, relation: str) -> dict[str, str]:
     return {column: kind for column, kind, *_ in conn.exec_driver_sql(f"DESCRIBE {relation}")}
 
 
+def stored_tables(conn: sa.Connection, schema: str) -> dict[str, int | None]:
+    """The tables of ``schema`` with their row counts where the catalog keeps them (DuckDB's
+    ``estimated_size``; None elsewhere), from one catalog query; empty when the schema is absent.
+
+    Example: ``stored_tables(conn, "stagehouse_versions")`` → ``{"raw__orders__g1": 1020000}``
+    """
+    if conn.dialect.name == "duckdb":
+        query = sa.text(
+            "SELECT table_name, estimated_size FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND schema_name = :schema"
+        )
+        return {name: size for name, size in conn.execute(query, {"schema": schema})}
+    return dict.fromkeys(sa.inspect(conn).get_table_names(schema=schema))
+
+
 def described_temporary_table(conn: sa.Connection, name: str) -> sa.Table:
     """The TEMP table ``name`` of DuckDB connection ``conn`` (unqualified: DuckDB looks in the
     connection's temporary catalog first), with its columns in the store's types."""
