@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from connectors.errors import StagehouseError, first_line
 from connectors.settings import default_instance, store_url
 from connectors.sql.metadata import META_SCHEMA
+from connectors.sql.native import stored_tables
 
 STATUSES = ("RUNNING", "SUCCESS", "FAILED", "SKIPPED", "KILLED")
 TRIGGERS = ("manual", "schedule", "api")
@@ -133,7 +134,9 @@ class RunHistory:
             return
         with self.engine.begin() as conn:
             conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
-            _metadata.create_all(conn, checkfirst=True)
+            present = stored_tables(conn, META_SCHEMA)  # one catalog query, not one per table
+            missing = [table for table in _metadata.sorted_tables if table.name not in present]
+            _metadata.create_all(conn, tables=missing, checkfirst=False)
         self._ready = True
 
     def start(self, flow: str, stages: Sequence[str], trigger: str, run_id: str | None = None) -> str:
