@@ -8,6 +8,9 @@ of a 10,000,000-row sync.
   the first connections and loading DuckDB's postgres extension), and in one process that runs
   the full sync and then rounds of change + incremental run (a scheduler or ``flow.run()``
   in a notebook). Each mode runs five incremental rounds and reports their median.
+- The floor beside each: the same kind of run (fresh process or not) of a flow whose one task
+  writes a one-row table into the same store — what pipedag and the store cost a task and a run
+  before any data moves, as a percentage of the full sync.
 - A 10,000,000-row table synced into each store in a child process; prints its peak RSS.
 
     .venv/bin/python bench/sync_incremental.py [--rows 1000000] [--big-rows 10000000 (0: skip)]
@@ -72,12 +75,39 @@ def timed_run(mode: str, instance: str) -> dict:
     return {"whole": time.perf_counter() - started, "task": task.seconds, "rows": task.rows, "rss_mb": peak_rss_mb()}
 
 
+def build_floor_flow():
+    """A flow whose one task writes a one-row table through the store's cheapest path (a stored
+    SELECT, as the sync's own outputs), and runs every time (its cache key is the clock)."""
+    import sqlalchemy as sa
+    from pydiverse.pipedag import Flow, Stage, Table, materialize
+
+    from tasks.versioned import StoredSelect
+
+    @materialize(version="1", cache=time.time)
+    def one_row():
+        return Table(StoredSelect(sa.select(sa.literal(1).label("x"))), "one_row")
+
+    with Flow("bench_floor") as flow:
+        with Stage("raw"):
+            one_row()
+    return flow
+
+
+def timed_floor_run(instance: str) -> dict:
+    from flows import run_flow
+
+    started = time.perf_counter()
+    report = run_flow(build_floor_flow(), instance=instance)
+    assert report.ok and report.tasks[0].state == "COMPLETED", report.error
+    return {"whole": time.perf_counter() - started, "task": report.tasks[0].seconds}
+
+
 def child(mode: str, instance: str) -> dict:
     """One run in this fresh process."""
     from flows.config import setup_quiet_logging
 
     setup_quiet_logging()
-    return timed_run(mode, instance)
+    return timed_floor_run(instance) if mode == "floor" else timed_run(mode, instance)
 
 
 ROUNDS = 5  # incremental runs after the full one; the median is reported (a 2-core VM is noisy)
@@ -93,7 +123,8 @@ def child_rounds(instance: str, rounds: int = ROUNDS) -> dict:
     for _ in range(rounds):
         changed = touch_one_percent()
         deltas.append(timed_run("merge", instance))
-    return {"full": full, "deltas": deltas, "changed": changed}
+    floors = [timed_floor_run(instance) for _ in range(rounds)]
+    return {"full": full, "deltas": deltas, "changed": changed, "floors": floors}
 
 
 def run_child(project: Path, mode: str, instance: str) -> dict:
@@ -106,14 +137,18 @@ def run_child(project: Path, mode: str, instance: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def report(instance: str, how: str, full: dict, deltas: list[dict], changed: int) -> None:
+def report(instance: str, how: str, full: dict, deltas: list[dict], changed: int, floors: list[dict]) -> None:
     task = statistics.median(d["task"] for d in deltas)
     whole = statistics.median(d["whole"] for d in deltas)
     rounds = ", ".join(f"{d['task']:.3f}" for d in deltas)
+    floor_task = statistics.median(f["task"] for f in floors)
+    floor_whole = statistics.median(f["whole"] for f in floors)
     print(
         f"{instance:>8} store, {how}: full {full['task']:.2f} s (run {full['whole']:.2f} s), "
         f"incremental after {changed:,} changed rows: median {task:.3f} s (run {whole:.2f} s) of rounds {rounds} s "
-        f"= {task / full['task']:.1%} of full (runs: {whole / full['whole']:.1%})"
+        f"= {task / full['task']:.1%} of full (runs: {whole / full['whole']:.1%}); "
+        f"floor, a one-row task: {floor_task:.3f} s (run {floor_whole:.2f} s) "
+        f"= {floor_task / full['task']:.1%} of full (runs: {floor_whole / full['whole']:.1%})"
     )
 
 
@@ -135,16 +170,17 @@ def main() -> None:
                 make_project(Path(tmp), instance_id="bench_incremental")
                 if how == "one process":
                     rounds = run_child(Path(tmp), "rounds", instance)
-                    full, deltas, changed = rounds["full"], rounds["deltas"], rounds["changed"]
+                    full, deltas, changed, floors = rounds["full"], rounds["deltas"], rounds["changed"], rounds["floors"]
                 else:
                     full = run_child(Path(tmp), "merge", instance)
                     deltas = []
                     for _ in range(ROUNDS):
                         changed = touch_one_percent()
                         deltas.append(run_child(Path(tmp), "merge", instance))
+                    floors = [run_child(Path(tmp), "floor", instance) for _ in range(ROUNDS)]
             drop_store_database("bench_incremental")
             assert all(delta["rows"] == args.rows for delta in deltas), deltas
-            report(instance, how, full, deltas, changed)
+            report(instance, how, full, deltas, changed, floors)
 
     if not args.big_rows:
         return

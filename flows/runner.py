@@ -30,6 +30,7 @@ from flows.config import config_context
 from flows.history import LogLine, RunHistory, now
 from flows.run_lock import Overlap, flow_run_lock
 from flows.timing import TaskTimer
+from tasks.sync import recorded_rows
 
 STATE_NAMES = {
     FinalTaskState.COMPLETED: "COMPLETED",
@@ -96,14 +97,19 @@ def root_error(exc: BaseException | None) -> BaseException | None:
 
 
 def _row_count(result: Result, task, config: ConfigContext) -> int | None:
-    """Rows of the task's output table as committed (None for outputs that are not one table)."""
+    """Rows of the task's output table as committed (None for outputs that are not one table): as an
+    incremental or merge sync's load record counts them, else by counting the table."""
     value = result.task_values.get(task)
+    store = config.store.table_store
+    schema = store.get_schema(task._stage.name).get()
+    recorded = recorded_rows(store.engine, schema, value)
+    if recorded is not None:
+        return recorded
     if isinstance(value, (tuple, list)) and value:
         value = value[0]
     if not isinstance(value, Table):
         return None
-    store = config.store.table_store
-    table = sa.table(value.name, schema=store.get_schema(task._stage.name).get())
+    table = sa.table(value.name, schema=schema)
     try:
         with store.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()

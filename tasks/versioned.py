@@ -53,12 +53,14 @@ STATE, HIGH_WATER = "state", "high_water"
 
 @dataclass(frozen=True)
 class LoadState:
-    """The committed load number, the generation of the versions table it reads and, on DuckDB,
-    how many versions loads closed since the last clean-up deleted them (None: not counted)."""
+    """The committed load number, the generation of the versions table it reads, the rows visible
+    at it (what the run reports, without counting the table) and, on DuckDB, how many versions
+    loads closed since the last clean-up deleted them. None: not counted (an older record)."""
 
     load: int
     generation: int
     closed: int | None = None
+    rows: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -195,24 +197,26 @@ class VersionedTable:
         with self.transaction() as conn:
             _execute(conn, *statements)
 
-    def create_as(self, name: str, select: sa.Executable) -> sa.Table:
-        """A new table from ``select``, analysed (PostgreSQL) so joins with it plan well."""
-        self.execute(self.create_statement(name, select))
+    def create_as(self, name: str, select: sa.Executable) -> tuple[sa.Table, int]:
+        """A new table from ``select`` and its row count, analysed (PostgreSQL) so joins with it plan well."""
+        with self.transaction() as conn:
+            rows = written_rows(conn, self.create_statement(name, select))
         self.analyze(name)
-        return self.reflect(name)[0]
+        return self.reflect(name)[0], rows
 
-    def create_generation(self, generation: int, select: sa.Executable, key: list[str] | None) -> sa.Table:
+    def create_generation(self, generation: int, select: sa.Executable, key: list[str] | None) -> tuple[sa.Table, int]:
         """A generation of versions from ``select``. On PostgreSQL indexed on ``key`` (the next
         load looks its keys up) and on the closed versions (``_sh_to``, a partial index that stays
-        as small as the last delta), so that neither closing nor cleaning up scans the table."""
-        versions = self.create_as(self.table_name(generation), select)
+        as small as the last delta), so that neither closing nor cleaning up scans the table.
+        Returns the versions table and its row count."""
+        versions, rows = self.create_as(self.table_name(generation), select)
         if self.engine.dialect.name == "postgresql":
             closed = versions.c[TO_LOAD]
             indexes = [sa.Index(f"{versions.name}__closed", closed, postgresql_where=closed.is_not(None))]
             if key:
                 indexes.append(sa.Index(f"{versions.name}__key", *(versions.c[k] for k in key)))
             self.execute(*(sa.schema.CreateIndex(index) for index in indexes))
-        return versions
+        return versions, rows
 
     def analyze(self, name: str, columns: list[str] | None = None) -> None:
         """Fresh statistics for the planner (PostgreSQL; DuckDB keeps its own), of ``columns`` only
@@ -309,28 +313,23 @@ def apply_load(
     if spec.key:
         versioned.analyze(delta_name, spec.key)
     delta = _unique_rows(engine, VERSIONS_SCHEMA, rows, spec)
-    in_place = previous is not None and _same_columns(committed, delta)
-    state = LoadState(
-        load=previous.state.load + 1 if previous else 1,
-        generation=previous.state.generation + (0 if in_place else 1) if previous else 1,
-        closed=None if in_place else 0,  # a new generation holds no closed versions
-    )
     # the load record and the clean-up commit with the load's last write
-    finish = [
-        _record_statement(versioned, state, rows, committed, previous, spec),
-        *versioned.drop_statements(delta_name, versioned.helper("visible")),
-    ]
-    if in_place:
+    drops = versioned.drop_statements(delta_name, versioned.helper("visible"))
+    if previous is not None and _same_columns(committed, delta):
         versions = committed
         with versioned.transaction() as conn:
-            _execute(conn, *_in_place_statements(conn, versioned.name, versions, delta, state.load, spec), *finish)
-    elif previous is None:
-        first = sa.select(*delta.columns, sa.literal(state.load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
-        versions = versioned.create_generation(state.generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
-        versioned.execute(*finish)
+            state = _write_in_place(conn, versioned, versions, delta, previous.state, spec, closed=None)
+            _execute(conn, _record_statement(versioned, state, rows, committed, previous, spec), *drops)
+        return _view(versions, state.load), _record_select(versioned, spec)
+    # a new generation (the first, or evolved columns) holds no closed versions
+    load, generation = (previous.state.load + 1, previous.state.generation + 1) if previous else (1, 1)
+    if previous is None:
+        first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
+        versions, visible = versioned.create_generation(generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
     else:
-        versions = _rebuild(versioned, committed, delta, previous.state.load, state.load, state.generation, spec)
-        versioned.execute(*finish)
+        versions, visible = _rebuild(versioned, committed, delta, previous.state.load, load, generation, spec)
+    state = LoadState(load=load, generation=generation, closed=0, rows=visible)
+    versioned.execute(_record_statement(versioned, state, rows, committed, previous, spec), *drops)
     return _view(versions, state.load), _record_select(versioned, spec)
 
 
@@ -359,18 +358,44 @@ def _load_in_one_transaction(
             conn.exec_driver_sql(f"DROP TABLE {quote(delta_name)}")
             return None
         delta = _unique_rows(conn, None, rows, spec)
-        load = previous.state.load + 1
-        *closing, inserting = _in_place_statements(conn, versioned.name, committed, delta, load, spec)
-        for statement in closing:
-            closed += conn.execute(statement).scalar_one()  # DuckDB answers a DML with its row count
-        state = LoadState(load=load, generation=previous.state.generation, closed=closed)
+        state = _write_in_place(conn, versioned, committed, delta, previous.state, spec, closed=closed)
         _execute(
             conn,
-            inserting,
             _record_statement(versioned, state, rows, committed, previous, spec),
             f"DROP TABLE {quote(delta_name)}",  # a pooled connection outlives the load
         )
     return _view(committed, state.load), _record_select(versioned, spec)
+
+
+def _write_in_place(
+    conn: sa.Connection, versioned: VersionedTable, versions: sa.Table, delta: sa.FromClause, previous: LoadState, spec: LoadSpec, closed: int | None
+) -> LoadState:
+    """Close the versions the delta replaces and insert it as the next load, on ``conn``; returns
+    the load's state, its visible rows counted from the statements' row counts (the committed
+    rows, minus those closed, plus those inserted) and ``closed`` (None: not kept) grown by the
+    versions it closed. A committed state from before rows were counted is counted once."""
+    load = previous.load + 1
+    *closing, inserting = _in_place_statements(conn, versioned.name, versions, delta, load, spec)
+    replaced = sum(written_rows(conn, statement) for statement in closing)
+    inserted = written_rows(conn, inserting)
+    if previous.rows is None:
+        visible = conn.execute(sa.select(sa.func.count()).select_from(versions).where(_visible(versions, load))).scalar_one()
+    else:
+        visible = previous.rows - replaced + inserted
+    return LoadState(load=load, generation=previous.generation, closed=None if closed is None else closed + replaced, rows=visible)
+
+
+def written_rows(conn: sa.Connection, statement: str | sa.Executable) -> int:
+    """Execute a DML or CREATE TABLE AS ``statement`` on ``conn``; return how many rows it wrote.
+
+    PostgreSQL's driver reports the count; DuckDB's cursor reports -1 and answers with a row
+    holding the count instead, which SQLAlchemy discards for its own INSERT statements — so on
+    DuckDB the statement runs as plain SQL text.
+    """
+    if conn.dialect.name != "duckdb":
+        return conn.execute(sa.text(statement) if isinstance(statement, str) else statement).rowcount
+    text = statement if isinstance(statement, str) else compiled(conn.engine, statement)
+    return conn.exec_driver_sql(text).scalar_one()
 
 
 def _execute(conn: sa.Connection, *statements: str | sa.Executable) -> None:
@@ -442,7 +467,7 @@ def _in_place_statements(
     statements: list[sa.Executable] = []
     if spec.mode == "merge":
         same_key = [versions.c[k] == delta.c[k] for k in spec.key]
-        statements.append(sa.update(versions).where(versions.c[TO_LOAD].is_(None), *same_key).values({TO_LOAD: load}))
+        statements.append(sa.update(versions).where(versions.c[TO_LOAD].is_(None), *same_key).values({TO_LOAD: sa.literal(load, sa.BigInteger)}))
     else:
         _check_new_keys(conn, name, versions, delta, spec, load - 1)
     rows = sa.select(*(delta.c[c] for c in columns), sa.literal(load)).where(not_deleted(delta, spec.deleted_column))
@@ -465,8 +490,9 @@ def _check_new_keys(conn: sa.Connection, name: str, versions: sa.Table, delta: s
 
 
 def _rebuild(versioned, versions, delta, committed: int, load: int, generation: int, spec: LoadSpec) -> sa.Table:
-    """A new generation with evolved columns: the committed rows plus the delta, all as ``load``."""
-    visible = versioned.create_as(
+    """A new generation with evolved columns: the committed rows plus the delta, all as ``load``;
+    returns it and its row count."""
+    visible, _ = versioned.create_as(
         versioned.helper("visible"), sa.select(*_user_columns(versions)).where(_visible(versions, committed))
     )
     rows = combined_rows(
