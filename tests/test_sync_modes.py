@@ -289,6 +289,17 @@ def test_sync_runs_after_the_source_server_dropped_its_connections(project, even
     assert [r["id"] for r in project.read("raw", name, order_by="id")] == list(range(1, 102))
 
 
+def committed_record_relation(conn: sa.Connection, record: str) -> tuple[str, bool]:
+    """The relation holding stage ``raw``'s committed ``record`` and whether ``raw.record`` is a
+    view of it (a READ_VIEWS store) rather than the table itself."""
+    if record not in sa.inspect(conn).get_view_names(schema="raw"):
+        return f'raw."{record}"', False
+    definition = conn.execute(sa.text(
+        f"SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name = '{record}'"
+    )).scalar()
+    return definition.rsplit("FROM", 1)[1].strip().rstrip(";"), True
+
+
 def test_load_record_from_before_marks_resumes_at_the_committed_maximum(project, events):
     """A sync committed by an older Stagehouse has a load record without ``high_water``: the next
     incremental run resumes at ``max(cursor)`` of the committed rows and writes the mark."""
@@ -298,9 +309,8 @@ def test_load_record_from_before_marks_resumes_at_the_committed_maximum(project,
     record = f"{name}__load"
     try:
         with store.begin() as conn:
-            if record in sa.inspect(conn).get_view_names(schema="raw"):  # READ_VIEWS: raw.x is a view of the committed copy
-                target = conn.execute(sa.text(f"SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name = '{record}'")).scalar()
-                source = target.rsplit("FROM", 1)[1].strip().rstrip(";")
+            source, behind_view = committed_record_relation(conn, record)
+            if behind_view:
                 conn.execute(sa.text(f'CREATE OR REPLACE VIEW raw."{record}" AS SELECT state FROM {source}'))
             else:
                 conn.execute(sa.text(f'ALTER TABLE raw."{record}" DROP COLUMN high_water'))
@@ -365,10 +375,7 @@ def test_load_record_from_before_row_counts_is_counted_once_then_kept(project, e
     record = f"{name}__load"
     try:
         with store.begin() as conn:
-            target = f'raw."{record}"'
-            if record in sa.inspect(conn).get_view_names(schema="raw"):  # READ_VIEWS: raw.x is a view of the committed copy
-                definition = conn.execute(sa.text(f"SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name = '{record}'")).scalar()
-                target = definition.rsplit("FROM", 1)[1].strip().rstrip(";")
+            target, _ = committed_record_relation(conn, record)
             conn.execute(sa.text(f"UPDATE {target} SET state = :old"), {"old": '{"load": 1, "generation": 1}'})
     finally:
         store.dispose()
