@@ -39,13 +39,18 @@ def committed_stage_table(stage_name: str, name: str) -> sa.Table | None:
 
 
 def committed_record(stage_name: str, name: str) -> tuple[sa.TableClause, sa.RowMapping] | None:
-    """The first row of the committed small table ``name`` (a load record) and the table it
-    came from, named by the columns it has; None if there is no such table or it is empty.
+    """``first_row`` of the committed small table ``name`` (a load record) of stage
+    ``stage_name`` in the running instance's store."""
+    return first_row(store_engine(), stage_schema(stage_name), name)
 
-    Cheaper than ``committed_stage_table``: an existence check and one SELECT instead of
+
+def first_row(engine: sa.Engine, schema: str, name: str) -> tuple[sa.TableClause, sa.RowMapping] | None:
+    """The first row of the small table ``schema.name`` and the table it came from, named by the
+    columns it has; None if there is no such table or it is empty.
+
+    Cheaper than ``committed_table``: an existence check and one SELECT instead of
     ``information_schema.columns``, which a DuckDB store answers in ~9 ms on every run.
     """
-    engine, schema = store_engine(), stage_schema(stage_name)
     if not sa.inspect(engine).has_table(name, schema=schema):
         return None
     with engine.connect() as conn:

@@ -39,7 +39,7 @@ from connectors.files.formats import file_format
 from tasks.arrow_stream import ArrowStream
 from tasks.connections import connection as open_connection
 from tasks.errors import TaskDefinitionError
-from tasks.incremental import committed_record, committed_stage_table, high_water_mark
+from tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
 from tasks.keys import physical_key, store_engine
 from tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
 
@@ -172,11 +172,8 @@ def recorded_rows(engine: sa.Engine, schema: str, outputs: Any) -> int | None:
     view, record = outputs
     if record.name != f"{view.name}{LOAD_SUFFIX}":
         return None
-    try:
-        with engine.connect() as conn:
-            state = conn.execute(sa.select(sa.column(STATE)).select_from(sa.table(record.name, schema=schema))).scalar()
-    except sa.exc.SQLAlchemyError:
-        return None
+    found = first_row(engine, schema, record.name)
+    state = found[1].get(STATE) if found else None
     return LoadState.from_json(state).rows if state else None
 
 

@@ -254,6 +254,7 @@ class VersionedTable:
         stale = [t for t in stored if pattern.match(t) and t != keep]
         started = self.stub(self.helper("started"), "started_load")
         committed = previous.load if previous else 0
+        left = 0
         conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(VERSIONS_SCHEMA)}")
         conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {qualified(self.engine, VERSIONS_SCHEMA, started.name)} (started_load BIGINT)")
         for table in stale:
@@ -270,7 +271,7 @@ class VersionedTable:
                 left = 0
         conn.execute(sa.delete(started))
         conn.execute(sa.insert(started).values(started_load=committed + 1))
-        return left if previous is not None else 0
+        return left
 
 
 CLEAN_UP_SHARE = 10  # DuckDB deletes closed versions once they are 1/10 of the versions table
@@ -393,14 +394,18 @@ def written_rows(conn: sa.Connection, statement: str | sa.Executable) -> int:
     DuckDB the statement runs as plain SQL text.
     """
     if conn.dialect.name != "duckdb":
-        return conn.execute(sa.text(statement) if isinstance(statement, str) else statement).rowcount
+        return conn.execute(_executable(statement)).rowcount
     text = statement if isinstance(statement, str) else compiled(conn.engine, statement)
     return conn.exec_driver_sql(text).scalar_one()
 
 
 def _execute(conn: sa.Connection, *statements: str | sa.Executable) -> None:
     for statement in statements:
-        conn.execute(sa.text(statement) if isinstance(statement, str) else statement)
+        conn.execute(_executable(statement))
+
+
+def _executable(statement: str | sa.Executable) -> sa.Executable:
+    return sa.text(statement) if isinstance(statement, str) else statement
 
 
 def _check_cursor(versioned: VersionedTable, rows: sa.Table, spec: LoadSpec) -> None:
@@ -489,7 +494,7 @@ def _check_new_keys(conn: sa.Connection, name: str, versions: sa.Table, delta: s
         raise StoreWriteError(name, f"primary key {spec.key} is not unique: {dict(row)} is already there (use mode='merge' for updates)")
 
 
-def _rebuild(versioned, versions, delta, committed: int, load: int, generation: int, spec: LoadSpec) -> sa.Table:
+def _rebuild(versioned, versions, delta, committed: int, load: int, generation: int, spec: LoadSpec) -> tuple[sa.Table, int]:
     """A new generation with evolved columns: the committed rows plus the delta, all as ``load``;
     returns it and its row count."""
     visible, _ = versioned.create_as(

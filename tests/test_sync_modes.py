@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -289,15 +291,22 @@ def test_sync_runs_after_the_source_server_dropped_its_connections(project, even
     assert [r["id"] for r in project.read("raw", name, order_by="id")] == list(range(1, 102))
 
 
-def committed_record_relation(conn: sa.Connection, record: str) -> tuple[str, bool]:
-    """The relation holding stage ``raw``'s committed ``record`` and whether ``raw.record`` is a
-    view of it (a READ_VIEWS store) rather than the table itself."""
-    if record not in sa.inspect(conn).get_view_names(schema="raw"):
-        return f'raw."{record}"', False
-    definition = conn.execute(sa.text(
-        f"SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name = '{record}'"
-    )).scalar()
-    return definition.rsplit("FROM", 1)[1].strip().rstrip(";"), True
+@contextmanager
+def committed_record_edit(project, record: str) -> Iterator[tuple[sa.Connection, str, bool]]:
+    """A transaction on the store, the relation holding stage ``raw``'s committed ``record`` and
+    whether ``raw.record`` is a view of it (a READ_VIEWS store) rather than the table itself."""
+    store = project.store_engine()
+    try:
+        with store.begin() as conn:
+            if record not in sa.inspect(conn).get_view_names(schema="raw"):
+                yield conn, f'raw."{record}"', False
+                return
+            definition = conn.execute(sa.text(
+                f"SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name = '{record}'"
+            )).scalar()
+            yield conn, definition.rsplit("FROM", 1)[1].strip().rstrip(";"), True
+    finally:
+        store.dispose()
 
 
 def test_load_record_from_before_marks_resumes_at_the_committed_maximum(project, events):
@@ -305,18 +314,13 @@ def test_load_record_from_before_marks_resumes_at_the_committed_maximum(project,
     incremental run resumes at ``max(cursor)`` of the committed rows and writes the mark."""
     connection, name, engine, table = events
     assert run_flow(flow_of(connection, name, mode="incremental", cursor="updated")).ok
-    store = project.store_engine()
     record = f"{name}__load"
-    try:
-        with store.begin() as conn:
-            source, behind_view = committed_record_relation(conn, record)
-            if behind_view:
-                conn.execute(sa.text(f'CREATE OR REPLACE VIEW raw."{record}" AS SELECT state FROM {source}'))
-            else:
-                conn.execute(sa.text(f'ALTER TABLE raw."{record}" DROP COLUMN high_water'))
-            assert list(conn.execute(sa.text(f'SELECT * FROM raw."{record}"')).keys()) == ["state"]
-    finally:
-        store.dispose()
+    with committed_record_edit(project, record) as (conn, source, behind_view):
+        if behind_view:
+            conn.execute(sa.text(f'CREATE OR REPLACE VIEW raw."{record}" AS SELECT state FROM {source}'))
+        else:
+            conn.execute(sa.text(f'ALTER TABLE raw."{record}" DROP COLUMN high_water'))
+        assert list(conn.execute(sa.text(f'SELECT * FROM raw."{record}"')).keys()) == ["state"]
 
     with engine.begin() as conn:
         conn.execute(table.insert(), [row(i) for i in range(101, 106)])
@@ -371,14 +375,9 @@ def test_load_record_from_before_row_counts_is_counted_once_then_kept(project, e
     counts the visible rows once, reports them and keeps the count in its own record."""
     connection, name, engine, table = events
     assert run_flow(flow_of(connection, name, mode="merge", cursor="updated")).ok
-    store = project.store_engine()
     record = f"{name}__load"
-    try:
-        with store.begin() as conn:
-            target, _ = committed_record_relation(conn, record)
-            conn.execute(sa.text(f"UPDATE {target} SET state = :old"), {"old": '{"load": 1, "generation": 1}'})
-    finally:
-        store.dispose()
+    with committed_record_edit(project, record) as (conn, target, _):
+        conn.execute(sa.text(f"UPDATE {target} SET state = :old"), {"old": '{"load": 1, "generation": 1}'})
 
     with engine.begin() as conn:
         conn.execute(table.update().where(table.c.id == 7).values(deleted=True, updated=T0 + dt.timedelta(days=1)))
