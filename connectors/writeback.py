@@ -1,11 +1,12 @@
 """Push the change log's edits of one table back to the app they came from, exactly once.
 
-Per change: claimed first (PROCESSING, committed before any request), then checked against the
-app and sent, then marked PROCESSED, FAILED (with the app's message) or CONFLICT. A writeback
-killed at any point leaves changes PROCESSING; the next one resumes them by checking the app
-before resending — an update whose new value is already there, an insert whose record exists,
-a delete whose record is gone is marked PROCESSED without a second request — so each change
-reaches the app once.
+First, edits written back earlier that the synced table now confirms stop being layered on reads
+(``ChangeVerbs.retire_confirmed``). Then per change: claimed (PROCESSING, committed before any
+request), judged against the app's current record, sent, and marked PROCESSED, FAILED (with the
+app's message) or CONFLICT; outcomes are written as they arrive. A change the app already
+reflects — it holds the new value of the edit or of a later edit of the same cell, has the
+inserted record, lacks the deleted one — is PROCESSED without a request, so a writeback killed
+at any point and resumed, or a change resent with ``update_change``, never sends twice.
 
 Conflict detection: before an update the app's current value of the field is compared with the
 value the editor saw; if someone changed it in the app meanwhile, the change is CONFLICT and not
@@ -23,6 +24,8 @@ Example::
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +37,6 @@ from connectors.rest.source import RestConnection
 from connectors.sql.source import SqlConnection
 
 Outcome = tuple[int, str, str | None]
-MARK_EVERY = 500
 
 
 @dataclass
@@ -55,8 +57,30 @@ def _same(a: Any, b: Any) -> bool:
     return a == b or str(a) == str(b)
 
 
+def _cell_chains(changes: list[dict[str, Any]]) -> list[list[Any]]:
+    """For each change of one row, the new values of it and of the later edits of the same cell
+    (up to the row's next insert or delete): the values that mean "this edit reached the app"."""
+    chains: list[list[Any]] = [[] for _ in changes]
+    later: dict[str, list[Any]] = {}
+    for index in range(len(changes) - 1, -1, -1):
+        change = changes[index]
+        if change["type"] != "u":
+            later = {}
+            continue
+        chain = later.setdefault(change["field"], [])
+        chain.append(json.loads(change["new_value"]))
+        chains[index] = list(chain)
+    return chains
+
+
 class _RowPusher:
-    """Applies the changes of one row, in order, to one app object."""
+    """Applies the changes of one row, in order, to one app object.
+
+    Each change is judged against the app's current record first: a change the app already
+    reflects — it holds the new value of this edit or of a later edit of the same cell, has the
+    inserted record, lacks the deleted one — is PROCESSED without a request, whether it is resumed
+    after a kill or resent with ``update_change``. So no request is sent twice.
+    """
 
     def __init__(self, api: RestConnection, obj: str, field_map: Mapping[str, str], overwrite: bool) -> None:
         self.api, self.obj, self.field_map, self.overwrite = api, obj, field_map, overwrite
@@ -80,6 +104,7 @@ class _RowPusher:
         outcomes: list[Outcome] = []
         row_pk = changes[0]["row_pk"]
         pending: list[tuple[dict[str, Any], str, Any]] = []
+        chains = _cell_chains(changes)
 
         def flush() -> None:
             if not pending:
@@ -94,7 +119,7 @@ class _RowPusher:
                 outcomes.extend((c["id"], "FAILED", str(exc)) for c, _, _ in pending)
             pending.clear()
 
-        for change in changes:
+        for change, chain in zip(changes, chains, strict=True):
             try:
                 if not fetched:
                     current, fetched = self.api.get(self.obj, row_pk), True
@@ -102,33 +127,83 @@ class _RowPusher:
                 if kind == "u":
                     name = self.field_map.get(change["field"], change["field"])
                     new, old = json.loads(change["new_value"]), json.loads(change["old_value"])
+                    sending = any(n == name for _, n, _ in pending)
                     if current is None:
                         pending.append((change, name, new))  # the app answers, e.g. HTTP 404, and that is the error
-                    elif change["resumed"] and _same(current.get(name), new):
+                    elif not sending and any(_same(current.get(name), value) for value in chain):
                         outcomes.append((change["id"], "PROCESSED", None))
-                    elif not self.overwrite and not _same(current.get(name), old) and not any(n == name for _, n, _ in pending):
+                    elif not self.overwrite and not sending and not _same(current.get(name), old):
                         outcomes.append((change["id"], "CONFLICT", f"the app has {name} = {current.get(name)!r}, the edit saw {old!r}"))
                     else:
                         pending.append((change, name, new))
                     continue
                 flush()
                 if kind == "i":
-                    if change["resumed"] and current is not None:
-                        outcomes.append((change["id"], "PROCESSED", None))
-                    else:
-                        current = self.api.add(self.obj, self.app_record(json.loads(change["new_value"]), change["pk_field"]))
-                        outcomes.append((change["id"], "PROCESSED", None))
+                    outcome, current = self._insert(change, current)
+                    outcomes.append(outcome)
                 elif kind == "d":
-                    existed = self.api.delete(self.obj, row_pk)
-                    if existed or change["resumed"]:
-                        outcomes.append((change["id"], "PROCESSED", None))
-                    else:
-                        outcomes.append((change["id"], "FAILED", f"{self.obj} {row_pk} does not exist in the app"))
+                    if current is not None:
+                        self.api.delete(self.obj, row_pk)  # False (404) when it vanished meanwhile: gone all the same
+                    outcomes.append((change["id"], "PROCESSED", None))
                     current = None
             except StagehouseError as exc:
                 outcomes.append((change["id"], "FAILED", str(exc)))
         flush()
         return outcomes
+
+    def _insert(self, change: dict[str, Any], current: dict[str, Any] | None) -> tuple[Outcome, dict[str, Any] | None]:
+        """Add the inserted record unless the app has it: resumed, or holding the same values, it
+        is done; holding other values it is a CONFLICT (``overwrite`` updates it instead)."""
+        record = self.app_record(json.loads(change["new_value"]), change["pk_field"])
+        if current is None:
+            return (change["id"], "PROCESSED", None), self.api.add(self.obj, record)
+        differing = {k: v for k, v in record.items() if k != self.id_field and not _same(current.get(k), v)}
+        if change["resumed"] or not differing:
+            return (change["id"], "PROCESSED", None), current
+        if self.overwrite:
+            return (change["id"], "PROCESSED", None), {**current, **self.api.update(self.obj, change["row_pk"], differing)}
+        shown = ", ".join(f"{k} = {current.get(k)!r}" for k in differing)
+        return (change["id"], "CONFLICT", f"the app already has {self.obj} {change['row_pk']} with {shown}"), current
+
+
+class _OutcomeRecorder:
+    """Writes outcomes to the change log as they arrive, in one statement per round trip (group
+    commit): a kill loses only the outcomes of requests in flight, never a batch of finished ones."""
+
+    def __init__(self, log: SqlConnection) -> None:
+        self.log = log
+        self.queue: queue.SimpleQueue[list[Outcome] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._record, name="writeback-statuses", daemon=True)
+        self.thread.start()
+
+    def add(self, outcomes: list[Outcome]) -> None:
+        self.queue.put(outcomes)
+
+    def close(self) -> None:
+        """Wait until every outcome is written; re-raise the error that stopped the writer."""
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _record(self) -> None:
+        done = False
+        while not done:
+            batch: list[Outcome] = []
+            item = self.queue.get()
+            while item is not None:
+                batch.extend(item)
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            done = item is None
+            if batch and self.error is None:
+                try:
+                    self.log.change_log.set_status(batch)
+                except BaseException as exc:  # surfaced by close(); the app is checked again on resume
+                    self.error = exc
 
 
 def push_changes(
@@ -145,6 +220,7 @@ def push_changes(
     """Send the NOT_PROCESSED (and, with ``include_failed``, FAILED) changes of ``table`` to
     ``api``'s object ``obj``; every change ends PROCESSED, FAILED or CONFLICT."""
     statuses = ["NOT_PROCESSED", "FAILED"] if include_failed else ["NOT_PROCESSED"]
+    log.retire_confirmed(table)
     changes = log.change_log.claim(table, statuses)
     by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for change in changes:
@@ -157,14 +233,17 @@ def push_changes(
     else:
         work, jobs = pusher.push_many, [rows[i : i + lookup.max_ids] for i in range(0, len(rows), lookup.max_ids)]
     report = WritebackReport()
-    unmarked: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for outcomes in pool.map(work, jobs):
-            unmarked.extend(outcomes)
-            if len(unmarked) >= MARK_EVERY:
-                log.change_log.set_status(unmarked)
-                report.outcomes.extend(unmarked)
-                unmarked = []
-    log.change_log.set_status(unmarked)
-    report.outcomes.extend(unmarked)
+    recorder = _OutcomeRecorder(log)
+
+    def work_and_record(job: Any) -> list[Outcome]:
+        outcomes = work(job)
+        recorder.add(outcomes)
+        return outcomes
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            for outcomes in pool.map(work_and_record, jobs):
+                report.outcomes.extend(outcomes)
+    finally:
+        recorder.close()
     return report

@@ -3,9 +3,9 @@
 Typically the only task of a ``writeback`` stage after the stage that syncs the table. It always
 runs (an edit can arrive between two runs without any input changing) and returns one row per
 change it handled — change id, final status, error — as a stage table, so a run's outcome is
-queryable beside the data. Passing ``after=`` the sync's output orders it after the sync and lets
-it retire edits that earlier runs PROCESSED: the sync that just ran brought the app's data back,
-so those edits need not be layered on reads any more.
+queryable beside the data. Passing ``after=`` the sync's output orders it after the sync's stage
+commit, so the edits earlier runs PROCESSED are judged against the data that sync just brought:
+those it confirms stop being layered on reads (``connectors.sql.confirm``).
 
 Example::
 
@@ -52,8 +52,6 @@ def writeback(
         log = connection("warehouse")
         api = connection(connection_name)
         try:
-            if _upstream is not None:
-                log.change_log.retire_processed(table)
             report = push_changes(
                 log, table, api, object_name,
                 field_map=field_map, include_failed=include_failed, overwrite=overwrite, concurrency=concurrency,

@@ -45,6 +45,19 @@ class JsonServer:
         lines = ANSI.sub("", self.log_file.read_text()).splitlines()
         return [line.strip() for line in lines if line.strip().startswith(prefix)]
 
+    def answered(self, method: str, collection: str) -> list[str]:
+        """Logged requests the server answered (a status code, not ``-``)."""
+        return [line for line in self.requests(method, collection) if line.split()[2] != "-"]
+
+    def aborted(self, method: str, collection: str) -> list[str]:
+        """Logged requests whose client went away before the answer (``POST /customers - - ms``):
+        a writer killed mid-request. The server may or may not have applied them."""
+        return [line for line in self.requests(method, collection) if line.split()[2] == "-"]
+
+    def data(self) -> dict:
+        """The app's own data file, as json-server last wrote it."""
+        return json.loads(self.db_file.read_text())
+
 
 @pytest.fixture
 def json_server(tmp_path: Path, request):

@@ -5,7 +5,7 @@ with the value the editor saw, the new value (both JSON), who and when, and the 
 NOT_PROCESSED -> PROCESSING (claimed by a writeback before it calls the app) -> PROCESSED,
 FAILED or CONFLICT. The table lives in schema ``stagehouse_meta``, which no stage's schema swap
 touches, so a sync never wipes it. An edit is layered on reads (``overlay``) until it is
-``retired``: its writeback is PROCESSED and a later sync has brought the app's data back.
+``retired``: its writeback is PROCESSED and the synced table confirms it (``confirm``).
 
 Example::
 
@@ -57,7 +57,7 @@ def as_json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _now() -> dt.datetime:
+def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
@@ -103,7 +103,7 @@ class ChangeLog:
                old: Any = None, new: Any = None, user: str | None = None) -> int:
         """Record one edit; returns its id."""
         self.ensure()
-        row = _log_row(table, pk_field, row_pk, kind, field, old, new, user, _now())
+        row = _log_row(table, pk_field, row_pk, kind, field, old, new, user, utc_now())
         with self.engine.begin() as conn:
             return conn.execute(sa.insert(CHANGE_LOG).values(row).returning(CHANGE_LOG.c.id)).scalar_one()
 
@@ -114,7 +114,7 @@ class ChangeLog:
         Example: ``log.append_many({"table": "raw.t", "pk_field": "id", "row_pk": i, "type": "u",
         "field": "city", "old": "Oslo", "new": "Bergen"} for i in ids)``
         """
-        now = _now()
+        now = utc_now()
         rows = [
             _log_row(c["table"], c["pk_field"], c["row_pk"], c["type"], c.get("field"), c.get("old"), c.get("new"), user, now)
             for c in changes
@@ -167,7 +167,7 @@ class ChangeLog:
         if not outcomes:
             return
         values = sa.values(sa.column("cid", sa.BigInteger), sa.column("status", sa.Text), sa.column("err", sa.Text), name="outcome").data(list(outcomes))
-        now = _now()
+        now = utc_now()
         statement = (
             sa.update(CHANGE_LOG)
             .where(CHANGE_LOG.c.id == values.c.cid)
@@ -192,18 +192,19 @@ class ChangeLog:
             claimed = [dict(r, resumed=False) for r in conn.execute(
                 sa.update(CHANGE_LOG)
                 .where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.writeback_status.in_(list(statuses)))
-                .values(writeback_status="PROCESSING", attempts=CHANGE_LOG.c.attempts + 1, claimed_at=_now(), error=None)
+                .values(writeback_status="PROCESSING", attempts=CHANGE_LOG.c.attempts + 1, claimed_at=utc_now(), error=None)
                 .returning(*CHANGE_LOG.columns)
             ).mappings()]
         return sorted(resumed + claimed, key=lambda c: c["id"])
 
-    def retire_processed(self, table: str) -> int:
-        """Stop layering PROCESSED edits of ``table``: call after a sync that ran after them."""
+    def processed_layered_fields(self, table: str) -> set[str | None] | None:
+        """The fields (None for row events) of ``table``'s PROCESSED edits still layered on reads;
+        None when there are none, so a writeback with nothing to confirm costs one small query."""
         if not self.exists():
-            return 0
-        with self.engine.begin() as conn:
-            return conn.execute(
-                sa.update(CHANGE_LOG)
-                .where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.writeback_status == "PROCESSED", CHANGE_LOG.c.retired_at.is_(None))
-                .values(retired_at=_now())
-            ).rowcount
+            return None
+        query = sa.select(CHANGE_LOG.c.field).distinct().where(
+            CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.writeback_status == "PROCESSED", CHANGE_LOG.c.retired_at.is_(None)
+        )
+        with self.engine.connect() as conn:
+            fields = set(conn.execute(query).scalars())
+        return fields or None

@@ -2,7 +2,7 @@
 
 Edits never touch the synced table: they are appended to the change log and layered on every
 read through Stagehouse (``fetch``, the CLI, transforms that opt in), until their writeback to the
-source app is PROCESSED and a later sync brought the app's data back.
+source app is PROCESSED and the synced table confirms it (``connectors.sql.confirm``).
 
 Example::
 
@@ -25,8 +25,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.errors import WarehouseError
-from connectors.sql.changelog import STATUSES, ChangeLog
+from connectors.sql.changelog import STATUSES, ChangeLog, utc_now
+from connectors.sql.confirm import retire_confirmed_statement
 from connectors.sql.identifiers import checked, split_table
+from connectors.sql.native import described_table
 from connectors.sql.overlay import overlay_select
 
 
@@ -51,6 +53,21 @@ class ChangeVerbs:
         if key is None:
             return sa.select(base)
         return overlay_select(self.engine.dialect.name, base, key, name)
+
+    def retire_confirmed(self, table: str) -> None:
+        """Stop layering the PROCESSED edits of ``table`` that its synced data confirms (the row
+        holds the written value, a deleted row is gone). Writeback calls it first."""
+        schema, name = split_table(self.name, table)
+        label = f"{schema}.{name}" if schema else name
+        fields = self.change_log.processed_layered_fields(label)
+        key = self.change_log.layered_key(label) if fields else None
+        base = described_table(self.engine, schema, name) if key else None
+        if base is None or key not in base.c:
+            return
+        edited = sorted(f for f in fields if f is not None and f in base.c and f != key)
+        statement = retire_confirmed_statement(self.engine.dialect.name, base, key, label, edited, utc_now())
+        with self.engine.begin() as conn:
+            conn.execute(statement)
 
     def update_cell(self, table: str, field: str, row_pk: Any, value: Any, *, pk: str | None = None, user: str | None = None) -> int:
         """Record ``table.field = value`` for the row keyed ``row_pk``; returns the change id."""

@@ -22,7 +22,7 @@ from connectors.sql.changelog import CHANGE_LOG
 from connectors.sql.native import NativeType
 
 
-def _json_scalar(dialect: str, value: sa.ColumnElement) -> sa.ColumnElement:
+def json_scalar(dialect: str, value: sa.ColumnElement) -> sa.ColumnElement:
     """The text of a JSON scalar ('"abc"' -> abc, 'null' -> NULL)."""
     if dialect == "postgresql":
         return sa.cast(value, postgresql.JSONB).op("#>>")(sa.literal_column("'{}'"))
@@ -69,7 +69,7 @@ def overlay_select(dialect: str, base: sa.Table, pk: str, table: str) -> sa.Comp
         sa.select(
             ranked_cells.c.row_pk,
             *(sa.func.max(sa.case((ranked_cells.c.field == c, 1))).label(f"h{i}") for i, c in enumerate(columns)),
-            *(sa.func.max(sa.case((ranked_cells.c.field == c, _json_scalar(dialect, ranked_cells.c.new_value)))).label(f"v{i}") for i, c in enumerate(columns)),
+            *(sa.func.max(sa.case((ranked_cells.c.field == c, json_scalar(dialect, ranked_cells.c.new_value)))).label(f"v{i}") for i, c in enumerate(columns)),
         )
         .where(ranked_cells.c.rn == 1)
         .group_by(ranked_cells.c.row_pk)

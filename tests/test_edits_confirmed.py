@@ -1,0 +1,89 @@
+"""Written-back edits stay layered on reads until the synced data confirms them (json-server app)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from flows import load_flow, run_flow
+from tests.json_server import json_server  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def crm(project, json_server):  # noqa: F811
+    """json-server's customers with an ``updated_at`` cursor, as a merge-synced REST object."""
+    for i in range(1, 6):
+        httpx.patch(f"{json_server.url}/customers/{i}", json={"updated_at": f"2024-01-0{i}T00:00:00"})
+    objects = {"customers": {"path": "/customers", "primary_key": ["id"], "incremental": {"param": "updated_at_gte"}}}
+    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": objects})
+    return json_server
+
+
+def run(project, flow="crm_merge_writeback"):
+    report = run_flow(load_flow(flow), instance=project.instance)
+    assert report.ok, report.error
+    return report
+
+
+def by_id(rows):
+    return {r["id"]: r for r in rows}
+
+
+def test_written_back_edits_stay_shown_after_a_merge_sync_that_does_not_fetch_them(project, crm):
+    run(project)
+    with project.warehouse() as wh:
+        edited = wh.update_cell("raw.customers", "name", 1, "Ada", pk="id")
+        deleted = wh.delete_row("raw.customers", 2)
+
+    run(project)  # the writeback sends both; the app does not move updated_at
+    app = by_id(crm.data()["customers"])
+    assert app[1]["name"] == "Ada" and 2 not in app
+
+    run(project)  # the merge sync fetches neither record again, and cannot see the delete
+    with project.warehouse() as wh:
+        seen = by_id(wh.fetch("raw", "customers"))
+        assert seen[1]["name"] == "Ada" and 2 not in seen
+        assert by_id(wh.fetch("raw", "customers", overlay=False))[1]["name"] == "customer 1"  # what the sync holds
+        status = {c["id"]: c for c in wh.list_changes("raw.customers")}
+    assert {status[edited]["writeback_status"], status[deleted]["writeback_status"]} == {"PROCESSED"}
+    assert status[edited]["retired_at"] is None and status[deleted]["retired_at"] is None
+
+
+def test_the_apps_later_change_wins_over_a_written_back_edit_once_a_sync_brings_it(project, crm):
+    run(project)
+    with project.warehouse() as wh:
+        edited = wh.update_cell("raw.customers", "name", 1, "Ada", pk="id")
+    run(project)
+    httpx.patch(f"{crm.url}/customers/1", json={"name": "Ada Lovelace", "updated_at": "2024-02-01T00:00:00"})
+
+    run(project)  # the sync brings the app's newer value: the edit is done with
+
+    with project.warehouse() as wh:
+        assert by_id(wh.fetch("raw", "customers"))[1]["name"] == "Ada Lovelace"
+        assert wh.list_changes("raw.customers")[0]["retired_at"] is not None
+        assert [c["id"] for c in wh.list_changes("raw.customers")] == [edited]
+
+
+def test_a_full_sync_confirms_updates_inserts_and_deletes_and_they_retire(project, crm):
+    run(project, "crm_writeback")
+    with project.warehouse() as wh:
+        wh.update_cell("raw.customers", "city", 1, "Antwerp", pk="id")
+        wh.update_cell("raw.customers", "city", 1, "Bruges", pk="id")
+        wh.insert_row("raw.customers", {"id": 100, "name": "New Co", "city": "Leuven"})
+        wh.delete_row("raw.customers", 4)
+    run(project, "crm_writeback")  # sent; the sync of this run ran before the writeback
+    with project.warehouse() as wh:
+        assert all(c["retired_at"] is None for c in wh.list_changes("raw.customers"))
+
+    run(project, "crm_writeback")  # this run's sync holds every written value: all confirmed
+
+    with project.warehouse() as wh:
+        changes = wh.list_changes("raw.customers")
+        assert [c["writeback_status"] for c in changes] == ["PROCESSED"] * 4
+        assert all(c["retired_at"] is not None for c in changes)
+        seen = by_id(wh.fetch("raw", "customers"))
+    assert seen[1]["city"] == "Bruges" and seen[100]["name"] == "New Co" and 4 not in seen
+    httpx.patch(f"{crm.url}/customers/1", json={"city": "Ghent again"})
+    run(project, "crm_writeback")
+    with project.warehouse() as wh:
+        assert by_id(wh.fetch("raw", "customers"))[1]["city"] == "Ghent again"  # retired edits no longer mask the app
