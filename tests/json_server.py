@@ -45,6 +45,13 @@ class JsonServer:
         lines = ANSI.sub("", self.log_file.read_text()).splitlines()
         return [line.strip() for line in lines if line.strip().startswith(prefix)]
 
+    def logged(self, method: str, collection: str, count: int) -> list[str]:
+        """The request lines once at least ``count`` are logged (the log lags the answer a little)."""
+        deadline = time.monotonic() + 10
+        while len(lines := self.requests(method, collection)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return lines
+
     def answered(self, method: str, collection: str) -> list[str]:
         """Logged requests the server answered (a status code, not ``-``)."""
         return [line for line in self.requests(method, collection) if line.split()[2] != "-"]
