@@ -86,6 +86,7 @@ def test_tables_and_fields_have_stable_ids(wh):
         "id": (table["fields"][0]["id"], None), "name": (field_id, "Shown on invoices"),
     }
     assert next(f["name"] for f in again["all_fields"] if f.get("is_pk")) == "id"
+    assert wh.get_table(table["id"]) == again  # Peliqan's get_table_columns_and_pk(table_id) passes it positionally
     with pytest.raises(WarehouseError, match=f"field id {table['id']}: does not exist"):
         wh.update_field(field_id=table["id"], description="a table's id is not a field's")
 

@@ -100,7 +100,10 @@ class MetadataVerbs:
     def get_table(self, schema: str | None = None, table: str | None = None, *, table_id: int | None = None) -> dict[str, Any]:
         """Id, name, description, primary key (the database's, else the one its sync or transform
         declared) and fields (id, name, type, nullable, primary_key, description). ``all_fields``
-        and ``is_pk`` are Peliqan's names for ``fields`` and ``primary_key``."""
+        and ``is_pk`` are Peliqan's names for ``fields`` and ``primary_key``; Peliqan's positional
+        ``get_table(table_id)`` works too."""
+        if isinstance(schema, int) and table is None and table_id is None:
+            schema, table_id = None, schema
         ref = self._resolve("table", table_id, self._table_ref(schema, table) if table is not None else None)
         query = sa.text(
             "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
