@@ -28,6 +28,8 @@ _EXPORTS = {
     "WritebackReport": "connectors.writeback",
     "push_changes": "connectors.writeback",
     "connect": "connectors.registry",
+    "dbconnect": "connectors.registry",
+    "DW_NAME": "connectors.registry",
     "FederatedQueryError": "connectors.federated",
     "query": "connectors.federated",
 }

@@ -29,6 +29,17 @@ class StagehouseError(Exception):
         for key, value in fields.items():
             setattr(self, key, value)
 
+    def __reduce__(self):
+        """Pickle as message and fields: subclasses' own ``__init__`` signatures differ, and an
+        error raised in a Dask worker must arrive whole in the runner."""
+        return _rebuilt, (type(self), str(self), self.fields)
+
+
+def _rebuilt(cls: type[StagehouseError], message: str, fields: dict[str, object]) -> StagehouseError:
+    error = cls.__new__(cls)
+    StagehouseError.__init__(error, message, **fields)
+    return error
+
 
 class ConfigFileError(StagehouseError):
     """pipedag.yaml is missing or malformed."""

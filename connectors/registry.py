@@ -66,6 +66,7 @@ KINDS: dict[str, tuple[type[ConnectionConfig], Callable[[str, Any, Path], Connec
 }
 SECRET_FIELDS = {"token", "password", "value"}
 WAREHOUSE = "warehouse"
+DW_NAME = WAREHOUSE  # Peliqan's name for the store's connection: connect(DW_NAME), fetch(DW_NAME, schema, table)
 
 
 def parse_config(name: str, spec: Any) -> ConnectionConfig:
@@ -113,3 +114,6 @@ def connect(
         return factory(name, config, base_dir or Path.cwd())
     except MissingEnvironmentVariable as exc:
         raise ConnectionConfigError(name, f"environment variable {exc.name} is not set; export it before running") from exc
+
+
+dbconnect = connect  # Peliqan's name for connecting to a database: dbconnect(DW_NAME)

@@ -25,11 +25,14 @@ import sqlalchemy as sa
 from pydiverse.pipedag.backend.table.sql.ddl import CreateAlias, DropSchemaContent
 from pydiverse.pipedag.backend.table.sql.dialects.duckdb import DuckDBTableStore
 
+from tasks.stage_metadata import KeepsDescriptions
+
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect duckdb")
 
-    class AtomicCommitDuckDBTableStore(DuckDBTableStore):
-        """pipedag's DuckDB store with ``_commit_stage_read_views`` in one transaction."""
+    class AtomicCommitDuckDBTableStore(KeepsDescriptions, DuckDBTableStore):
+        """pipedag's DuckDB store with ``_commit_stage_read_views`` in one transaction (and the
+        stage's descriptions set again after it, ``KeepsDescriptions``)."""
 
         _dialect_name = "duckdb"
 

@@ -41,6 +41,7 @@ from tasks.connections import connection as open_connection
 from tasks.errors import TaskDefinitionError
 from tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
 from tasks.keys import physical_key, store_engine
+from tasks.stage_metadata import declare_key
 from tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
 
 SYNC_VERSION = "stagehouse-sync-2"
@@ -135,6 +136,7 @@ def _sync(
             raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
     if mode == "merge" and not primary_key:
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
+    declare_key(name, primary_key)
     if mode == "full":
         stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan)
         return Table(stream, name, primary_key=physical_key(primary_key))

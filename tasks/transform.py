@@ -33,6 +33,7 @@ from pydiverse.pipedag import AUTO_VERSION, ConfigContext, Table, materialize
 
 from tasks.errors import TaskDefinitionError
 from tasks.keys import physical_key
+from tasks.stage_metadata import declare_key
 
 
 class TableRef(str):
@@ -81,6 +82,7 @@ def _decorate(
             result = fn(*(prepare(a) for a in args), **{k: prepare(v) for k, v in kwargs.items()})
             if isinstance(result, Table):
                 return result
+            declare_key(table_name, keys)
             return Table(build(result), table_name, primary_key=physical_key(keys))
 
         return materialize(run, name=fn.__name__, input_type=input_type, version=version, lazy=lazy)

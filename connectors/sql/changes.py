@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
 
 from connectors.errors import WarehouseError
-from connectors.sql.changelog import STATUSES, ChangeLog, utc_now
+from connectors.sql.catalog import Ref
+from connectors.sql.changelog import CHANGE_LOG, STATUSES, ChangeLog, utc_now
 from connectors.sql.confirm import retire_confirmed_statement
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.native import described_table
@@ -41,6 +42,7 @@ class ChangeVerbs:
 
     name: str
     engine: sa.Engine
+    _resolve: Callable[[str, int | None, Ref | None], Ref]  # MetadataVerbs: an object by name or id
 
     @cached_property
     def change_log(self) -> ChangeLog:
@@ -99,20 +101,50 @@ class ChangeVerbs:
         return self.change_log.append(_table_name(base), key, row_pk, "d", old=seen, user=_user(user))
 
     def list_changes(self, table: str | None = None, *, writeback_status: str | Iterable[str] | None = None,
-                     type: str | Iterable[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Changes oldest first; ``writeback_status`` and ``type`` take one value or a list."""
-        if table is not None:
-            schema, name = split_table(self.name, table)
-            table = f"{schema}.{name}" if schema else name
-        return self.change_log.select(table, writeback_status=writeback_status, type=type, limit=limit)
+                     type: str | Iterable[str] | None = None, limit: int | None = None, status: str | Iterable[str] | None = None,
+                     table_name: str | None = None, table_id: int | None = None) -> list[dict[str, Any]]:
+        """Changes oldest first; ``writeback_status`` and ``type`` take one value or a list.
 
-    def update_change(self, change_id: int, writeback_status: str, error: str | None = None) -> None:
-        """Set a change's writeback status (e.g. back to NOT_PROCESSED to resend it)."""
+        Peliqan's forms work too: ``status=`` for ``writeback_status``, ``table_name=`` (also a
+        bare name when one schema's table has edits by that name) and ``table_id=`` (``get_table``'s id).
+        """
+        table = self._changed_table(table, table_name, table_id)
+        return self.change_log.select(table, writeback_status=_either(self.name, "writeback_status", writeback_status, status),
+                                      type=type, limit=limit)
+
+    def update_change(self, change_id: int, writeback_status: str | None = None, error: str | None = None, *,
+                      status: str | None = None, table_name: str | None = None, table_id: int | None = None) -> None:
+        """Set a change's writeback status (e.g. back to NOT_PROCESSED to resend it).
+
+        Peliqan's ``update_change(change_id=…, status=…)`` works too; ``table_name``/``table_id``,
+        when given, must be the change's table."""
+        writeback_status = _either(self.name, "writeback_status", writeback_status, status)
         if writeback_status not in STATUSES:
             raise WarehouseError(self.name, f"change {change_id}", f"unknown status '{writeback_status}' (use one of {', '.join(STATUSES)})")
-        if not self.change_log.select(ids=[change_id]):
+        found = self.change_log.select(ids=[change_id])
+        if not found:
             raise WarehouseError(self.name, f"change {change_id}", "does not exist")
+        if (table_name or table_id) is not None and self._changed_table(None, table_name, table_id) != found[0]["table_name"]:
+            raise WarehouseError(self.name, f"change {change_id}", f"belongs to table '{found[0]['table_name']}', not the one given")
         self.change_log.set_status([(change_id, writeback_status, error)])
+
+    def _changed_table(self, table: str | None, table_name: str | None, table_id: int | None) -> str | None:
+        """'schema.table' of the change log from one of ``table``, Peliqan's ``table_name`` or ``table_id``."""
+        given = [g for g in (table, table_name, table_id) if g is not None]
+        if len(given) > 1:
+            raise WarehouseError(self.name, "list_changes", "name the table once: table, table_name= or table_id=")
+        if table_id is not None:
+            ref = self._resolve("table", table_id, None)
+            return f"{ref.schema}.{ref.table}"
+        if table is None and table_name is None:
+            return None
+        schema, name = split_table(self.name, table or table_name)
+        if schema is not None or table_name is None:
+            return f"{schema}.{name}" if schema else name
+        edited = _edited_tables(self.change_log, name)
+        if len(edited) > 1:
+            raise WarehouseError(self.name, f"table '{name}'", f"has edits in several schemas ({', '.join(edited)}); pass table_name='schema.{name}'")
+        return edited[0] if edited else name
 
     def _edited(self, table: str, pk: str | None) -> tuple[sa.Table, str]:
         schema, name = split_table(self.name, table)
@@ -132,6 +164,22 @@ class ChangeVerbs:
         if row is None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no row with {key} = {row_pk!r}")
         return row
+
+
+def _edited_tables(log: ChangeLog, name: str) -> list[str]:
+    """The change log's tables called ``name`` in any schema."""
+    if not log.exists():
+        return []
+    query = sa.select(CHANGE_LOG.c.table_name).distinct().where(CHANGE_LOG.c.table_name.like(f"%.{name}")).order_by(CHANGE_LOG.c.table_name)
+    with log.engine.connect() as conn:
+        return [t for t in conn.execute(query).scalars() if t.rpartition(".")[2] == name]  # LIKE's _ matches any character
+
+
+def _either(connection: str, name: str, ours: Any, peliqan: Any) -> Any:
+    """The value given as ``name`` or as Peliqan's ``status``; both is an error."""
+    if ours is not None and peliqan is not None:
+        raise WarehouseError(connection, "change log", f"pass {name}= or status=, not both")
+    return ours if ours is not None else peliqan
 
 
 def _table_name(base: sa.Table) -> str:

@@ -1,11 +1,13 @@
 """The warehouse client's metadata verbs: databases, schemas, tables, fields with descriptions
-(stored as real database comments), and saved queries kept as views or materialized tables.
+(real database comments, kept in ``stagehouse_meta.catalog`` so they survive stage reruns) and
+saved queries kept as views or materialized tables. Objects have stable ids, so Peliqan's
+id-based calls (``get_table(table_id=…)``, ``update_field(field_id=…, description=…)``) work.
 
 Example::
 
     wh = connect("warehouse")
     wh.list_tables("raw")                      # [{'schema': 'raw', 'name': 'orders', 'type': 'VIEW'}, ...]
-    wh.get_table("raw", "orders")["fields"]    # [{'name': 'id', 'type': 'BIGINT', 'nullable': False, ...}]
+    wh.get_table("raw", "orders")["fields"]    # [{'id': 12, 'name': 'id', 'type': 'BIGINT', ...}]
     wh.update_field("crm", "contacts", "email", "Primary e-mail, lower case")
     wh.upsert_query("reports", "big_orders", "SELECT * FROM raw.orders WHERE total > 100", as_view=False)
 """
@@ -18,10 +20,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.errors import WarehouseError, first_line
+from connectors.sql import catalog
+from connectors.sql.catalog import COMMENTABLE, META_SCHEMA, Ref
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.native import primary_key_of
 
-META_SCHEMA = "stagehouse_meta"
+__all__ = ["META_SCHEMA", "MetadataVerbs"]
+
+SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
+DATABASE_COMMENT = {"postgresql": "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"}
+SCHEMA_COMMENT = {"postgresql": "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s"}
 
 
 class MetadataVerbs:
@@ -30,19 +38,51 @@ class MetadataVerbs:
     name: str
     engine: sa.Engine
 
-    def list_databases(self) -> list[str]:
-        """The databases of the server (DuckDB: the attached ones)."""
-        queries = {
-            "postgresql": "SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1",
-            "duckdb": "SELECT database_name FROM duckdb_databases() WHERE NOT internal ORDER BY 1",
-            "mysql": "SELECT schema_name FROM information_schema.schemata ORDER BY 1",
-            "mariadb": "SELECT schema_name FROM information_schema.schemata ORDER BY 1",
+    def list_databases(self) -> list[dict[str, Any]]:
+        """The connection's database in Peliqan's shape: ``[{id, name, description, schemas: [{id,
+        name}], tables: [{id, name, schema_id, schema, type}]}]`` (a connection is one database)."""
+        tables = [t for t in self.list_tables() if t["schema"] not in SYSTEM_SCHEMAS]
+        schemas = sorted({t["schema"] for t in tables})
+        ids = self._ids([Ref()] + [Ref(s) for s in schemas] + [Ref(t["schema"], t["name"]) for t in tables])
+        database = self.get_database()
+        return [{
+            **database,
+            "schemas": [{"id": ids[Ref(s)], "name": s} for s in schemas],
+            "tables": [{"id": ids[Ref(t["schema"], t["name"])], "name": t["name"], "schema_id": ids[Ref(t["schema"])],
+                        "schema": t["schema"], "type": t["type"]} for t in tables],
+        }]
+
+    def get_database(self, database_id: int | None = None) -> dict[str, Any]:
+        """The connection's database: id, name, description (``database_id`` must be its id)."""
+        self._resolve("database", database_id, Ref())
+        return {"id": self._ids([Ref()])[Ref()], "name": self._database_name(), "description": self._described(Ref(), DATABASE_COMMENT, {})}
+
+    def update_database(self, database_id: int | None = None, *, description: str | None) -> dict[str, Any]:
+        """Set the database's description (``COMMENT ON DATABASE``; PostgreSQL only)."""
+        self._describe(self._resolve("database", database_id, Ref()), description)
+        return self.get_database()
+
+    def get_schema(self, schema: str | None = None, *, schema_id: int | None = None) -> dict[str, Any]:
+        """A schema by name or id: id, name, description, tables [{id, name, type}]."""
+        ref = self._resolve("schema", schema_id, Ref(checked(self.name, "schema", schema)) if schema is not None else None)
+        tables = self.list_tables(ref.schema)
+        if not tables and ref.schema not in self.list_schemas():
+            raise WarehouseError(self.name, f"schema '{ref.schema}'", "does not exist (list_schemas() lists them)")
+        ids = self._ids([ref] + [Ref(ref.schema, t["name"]) for t in tables])
+        return {
+            "id": ids[ref], "name": ref.schema, "description": self._described(ref, SCHEMA_COMMENT, {"s": ref.schema}),
+            "tables": [{"id": ids[Ref(ref.schema, t["name"])], "name": t["name"], "type": t["type"]} for t in tables],
         }
-        query = queries.get(self.engine.dialect.name)
-        if query is None:
-            return [self.engine.url.database] if self.engine.url.database else []
-        with self.engine.connect() as conn:
-            return list(conn.execute(sa.text(query)).scalars())
+
+    def update_schema(self, schema: str | None = None, *, schema_id: int | None = None, description: str | None = None,
+                      name: str | None = None) -> dict[str, Any]:
+        """Set a schema's description (``COMMENT ON SCHEMA``; PostgreSQL only). Renaming is refused:
+        a stage's schema is named by its flow."""
+        ref = self._resolve("schema", schema_id, Ref(checked(self.name, "schema", schema)) if schema is not None else None)
+        if name is not None and name != ref.schema:
+            raise WarehouseError(self.name, f"schema '{ref.schema}'", "cannot be renamed here (a stage's schema is named by its flow: rename the Stage)")
+        self._describe(ref, description)
+        return self.get_schema(ref.schema)
 
     def list_schemas(self) -> list[str]:
         return sorted(sa.inspect(self.engine).get_schema_names())
@@ -57,25 +97,42 @@ class MetadataVerbs:
             rows = conn.execute(query).all()
         return [{"schema": s, "name": n, "type": t} for s, n, t in rows]
 
-    def get_table(self, schema: str | None, table: str) -> dict[str, Any]:
-        """Name, description, primary key and fields (name, type, nullable, primary_key, description)."""
-        schema, table = split_table(self.name, table, schema)
-        schema = schema or self.engine.dialect.default_schema_name
+    def get_table(self, schema: str | None = None, table: str | None = None, *, table_id: int | None = None) -> dict[str, Any]:
+        """Id, name, description, primary key (the database's, else the one its sync or transform
+        declared) and fields (id, name, type, nullable, primary_key, description). ``all_fields``
+        and ``is_pk`` are Peliqan's names for ``fields`` and ``primary_key``; Peliqan's positional
+        ``get_table(table_id)`` works too."""
+        if isinstance(schema, int) and table is None and table_id is None:
+            schema, table_id = None, schema
+        ref = self._resolve("table", table_id, self._table_ref(schema, table) if table is not None else None)
         query = sa.text(
             "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
             "WHERE table_schema = :schema AND table_name = :table ORDER BY ordinal_position"
         )
         with self.engine.connect() as conn:
-            columns = conn.execute(query, {"schema": schema, "table": table}).all()
+            columns = conn.execute(query, {"schema": ref.schema, "table": ref.table}).all()
+            kept = {r["field_name"]: r["description"] for r in catalog.rows(conn, ref.schema, ref.table)}
         if not columns:
-            raise WarehouseError(self.name, f"table '{schema}.{table}'", "does not exist (refresh() after outside changes)")
-        key = primary_key_of(self.engine, schema, table)
-        table_comment, column_comments = self._comments(schema, table)
+            raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", "does not exist (refresh() after outside changes)")
+        key = self.key_of(ref.schema, ref.table)
+        table_comment, column_comments = self._comments(ref.schema, ref.table)
+        ids = self._ids([ref] + [ref._replace(field=n) for n, *_ in columns])
         fields = [
-            {"name": n, "type": t, "nullable": nullable == "YES", "primary_key": n in key, "description": column_comments.get(n)}
+            {"id": ids[ref._replace(field=n)], "name": n, "type": t, "nullable": nullable == "YES", "primary_key": n in key,
+             "is_pk": n in key, "description": column_comments.get(n) or kept.get(n)}
             for n, t, nullable in columns
         ]
-        return {"schema": schema, "name": table, "description": table_comment, "primary_key": list(key), "fields": fields}
+        return {"id": ids[ref], "schema": ref.schema, "name": ref.table, "description": table_comment or kept.get(""),
+                "primary_key": key, "fields": fields, "all_fields": fields}
+
+    def key_of(self, schema: str | None, table: str) -> list[str]:
+        """The primary key of ``schema.table``: the database's constraint, else the key its sync or
+        transform declared (DuckDB stage tables and merge views have no constraint)."""
+        key = primary_key_of(self.engine, schema, table)
+        if key or self.engine.dialect.name not in COMMENTABLE:
+            return key
+        with self.engine.connect() as conn:
+            return catalog.declared_key(conn, schema or self.engine.dialect.default_schema_name, table)
 
     def _comments(self, schema: str, table: str) -> tuple[str | None, dict[str, str]]:
         with self.engine.connect() as conn:
@@ -94,18 +151,67 @@ class MetadataVerbs:
         table_comment = inspector.get_table_comment(table, schema=schema).get("text")
         return table_comment, {c["name"]: c["comment"] for c in inspector.get_columns(table, schema=schema) if c.get("comment")}
 
-    def update_table(self, schema: str | None, table: str, description: str) -> None:
-        """Set the table's description (``COMMENT ON TABLE``)."""
-        schema, table = split_table(self.name, table, schema)
-        target = sa.Table(table, sa.MetaData(), comment=description, schema=schema)
-        self._ddl(sa.schema.SetTableComment(target))
+    def update_table(self, schema: str | None = None, table: str | None = None, description: str | None = None, *,
+                     table_id: int | None = None) -> None:
+        """Set the table's description (``COMMENT ON TABLE``, re-applied after every stage commit)."""
+        self._describe(self._resolve("table", table_id, self._table_ref(schema, table) if table is not None else None), description)
 
-    def update_field(self, schema: str | None, table: str, field: str, description: str) -> None:
-        """Set a column's description (``COMMENT ON COLUMN``)."""
-        schema, table = split_table(self.name, table, schema)
-        column = sa.Column(checked(self.name, "column", field), comment=description)
-        sa.Table(table, sa.MetaData(), column, schema=schema)
-        self._ddl(sa.schema.SetColumnComment(column))
+    def update_field(self, schema: str | None = None, table: str | None = None, field: str | None = None,
+                     description: str | None = None, *, field_id: int | None = None) -> None:
+        """Set a column's description (``COMMENT ON COLUMN``, re-applied after every stage commit)."""
+        ref = self._table_ref(schema, table)._replace(field=checked(self.name, "column", field)) if field is not None else None
+        self._describe(self._resolve("field", field_id, ref), description)
+
+    def _table_ref(self, schema: str | None, table: str | None) -> Ref:
+        schema, table = split_table(self.name, table or "", schema)
+        return Ref(schema or self.engine.dialect.default_schema_name, table)
+
+    def _resolve(self, kind: str, object_id: int | None, named: Ref | None) -> Ref:
+        """The object named, or the one ``object_id`` stands for; exactly one of them."""
+        if kind == "database":
+            named = None if object_id is not None else Ref()
+        if (object_id is None) == (named is None):
+            raise WarehouseError(self.name, kind, f"give its name or {kind}_id=, not both")
+        if named is not None:
+            return named
+        ref = catalog.ref_of(self.engine, object_id) if self.engine.dialect.name in COMMENTABLE else None
+        if ref is None or ref.kind != kind:
+            raise WarehouseError(self.name, f"{kind} id {object_id}", "does not exist (ids come from list_databases(), get_schema() and get_table())")
+        return ref
+
+    def _ids(self, refs: list[Ref]) -> dict[Ref, int | None]:
+        """Stable ids from the catalog (None on stores without one)."""
+        if self.engine.dialect.name not in COMMENTABLE:
+            return dict.fromkeys(refs)
+        return catalog.ids_of(self.engine, refs)
+
+    def _database_name(self) -> str:
+        return self.engine.url.database or self.name
+
+    def _described(self, ref: Ref, queries: dict[str, str], params: dict[str, str]) -> str | None:
+        """The database's comment on ``ref`` (where the store has them), else the kept description."""
+        with self.engine.connect() as conn:
+            query = queries.get(self.engine.dialect.name)
+            comment = conn.execute(sa.text(query), params).scalar() if query else None
+            kept = catalog.kept_description(conn, ref)
+        return comment or kept
+
+    def _describe(self, ref: Ref, description: str | None) -> None:
+        """Comment on ``ref`` now and keep the description for later stage commits."""
+        label = {"database": f"database '{self._database_name()}'", "schema": f"schema '{ref.schema}'",
+                 "table": f"table '{ref.schema}.{ref.table}'", "field": f"field '{ref.schema}.{ref.table}.{ref.field}'"}[ref.kind]
+        if ref.kind not in COMMENTABLE.get(self.engine.dialect.name, {"table", "field"}):
+            raise WarehouseError(self.name, label, f"{self.engine.dialect.name} has no {ref.kind} descriptions (COMMENT ON {ref.kind.upper()} is not supported there)")
+        try:
+            with self.engine.begin() as conn:
+                statement = catalog.comment_statement(conn, ref, description)
+                if statement is None:
+                    raise WarehouseError(self.name, label, "does not exist (refresh() after outside changes)")
+                conn.execute(sa.text(statement))
+        except sa.exc.SQLAlchemyError as exc:
+            raise WarehouseError(self.name, label, first_line(exc)) from exc
+        if self.engine.dialect.name in COMMENTABLE:
+            catalog.describe(self.engine, ref, description)
 
     def refresh(self) -> None:
         """Forget pooled connections and cached metadata, e.g. after another tool changed tables."""
@@ -146,13 +252,6 @@ class MetadataVerbs:
                 raise WarehouseError(self.name, f"query '{schema}.{name}'", first_line(exc)) from exc
             conn.execute(sa.delete(SAVED_QUERIES).where(SAVED_QUERIES.c.schema == schema, SAVED_QUERIES.c.name == name))
             conn.execute(sa.insert(SAVED_QUERIES).values(schema=schema, name=name, sql=sql, as_view=as_view, updated_at=dt.datetime.now(dt.UTC)))
-
-    def _ddl(self, statement: sa.schema.ExecutableDDLElement) -> None:
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(statement)
-        except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(self.name, "metadata", first_line(exc)) from exc
 
 
 SAVED_QUERIES = sa.Table(

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from connectors.errors import StagehouseError, WarehouseError, first_line
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
-from connectors.sql.native import adbc_bulk_connection, adbc_uri, affected_rows, described_table, primary_key_of, quoted_name
+from connectors.sql.native import adbc_bulk_connection, adbc_uri, affected_rows, described_table, quoted_name
 from connectors.sql.shapes import shaped
 
 BULK_DIALECTS = ("duckdb", "postgresql")
@@ -39,6 +39,7 @@ class WarehouseVerbs:
     name: str
     engine: sa.Engine
     overlaid: Callable[[sa.Table], sa.Select | sa.CompoundSelect]  # ChangeVerbs: edits layered on reads
+    key_of: Callable[[str | None, str], list[str]]  # MetadataVerbs: the database's or the declared key
 
     def table(self, schema: str | None, table: str) -> sa.Table:
         """The existing table or view ``schema.table``; WarehouseError when there is none."""
@@ -73,7 +74,7 @@ class WarehouseVerbs:
         self,
         schema: str | None = None,
         table: str | None = None,
-        *,
+        *peliqan_table: str,
         query: str | None = None,
         overlay: bool = True,
         limit: int | None = None,
@@ -81,9 +82,15 @@ class WarehouseVerbs:
     ) -> Any:
         """Rows of ``schema.table`` (edits of the change log layered on top) or of ``query``.
 
-        Options: ``df=True`` (pandas), ``polars=True``, ``fillna_with``, ``fillnat_with``,
-        ``enable_python_types``, ``enable_datetime_as_string``, ``tz`` (see ``shapes``).
+        Peliqan's forms, with the database first, work too: ``fetch(DW_NAME, schema, table)`` and
+        ``fetch(DW_NAME, query=…)``. Options: ``df=True`` (pandas), ``polars=True``, ``fillna_with``,
+        ``fillnat_with``, ``enable_python_types``, ``enable_datetime_as_string``, ``tz`` (see ``shapes``).
         """
+        if peliqan_table or (query is not None and schema is not None):
+            database, schema, table = schema, table, (peliqan_table[0] if peliqan_table else None)
+            own = [n for n in (self.name, self.engine.url.database) if n]
+            if database not in own or len(peliqan_table) > 1:
+                raise WarehouseError(self.name, "fetch", f"'{database}' is not this connection's database; pass (schema, table), or {' or '.join(own)!r} first")
         if (table is None) == (query is None):
             raise WarehouseError(self.name, "fetch", "pass a table (schema, table) or query=, not both")
         if query is not None:
@@ -254,11 +261,11 @@ class WarehouseVerbs:
             if pk not in target.c:
                 raise WarehouseError(self.name, f"table '{_label(target.schema, target.name)}'", f"no column '{pk}' to use as key")
             return pk
-        keys = primary_key_of(self.engine, target.schema, target.name)
+        keys = self.key_of(target.schema, target.name)
         if len(keys) != 1:
             raise WarehouseError(
                 self.name, f"table '{_label(target.schema, target.name)}'",
-                "has no single-column primary key in the database; pass pk='column'",
+                "has no single-column primary key (in the database or declared by its sync or transform); pass pk='column'",
             )
         return keys[0]
 
