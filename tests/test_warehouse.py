@@ -112,3 +112,30 @@ def test_names_that_would_inject_sql_are_refused_before_anything_runs(wh):
     with pytest.raises(UnsafeIdentifierError):
         wh.update_cell("crm.contacts", "name = 'x' --", 1, "y")
     assert wh.fetch("crm", "contacts") == [{"id": 1, "name": "Ada"}]
+
+
+def test_first_use_before_any_run_creates_the_store_as_a_run_would(project):
+    from connectors import connect
+
+    assert not (project.root / "data").exists()  # a fresh project: no DuckDB folder, no PostgreSQL database
+    with connect("warehouse") as wh:
+        assert wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id") == {"inserted": 1, "updated": 0, "unchanged": 0}
+        assert wh.fetch("crm", "contacts") == [{"id": 1, "name": "Ada"}]
+    assert project.read("crm", "contacts") == [{"id": 1, "name": "Ada"}]
+
+
+@pytest.mark.parametrize("instance", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_missing_store_the_instance_may_not_create_is_named_with_the_fix(project):
+    import yaml
+
+    from connectors import connect
+
+    document = yaml.safe_load(project.config_file.read_text())
+    document["instances"]["postgres"]["table_store"]["args"]["create_database_if_not_exists"] = False
+    project.config_file.write_text(yaml.safe_dump(document))
+    with connect("warehouse") as wh, pytest.raises(WarehouseError) as failure:
+        wh.fetch(query="SELECT 1 AS one")
+    assert str(failure.value) == (
+        f"connection 'warehouse', table store of instance 'postgres': database '{project.instance_id}' does not exist; "
+        "run a flow first, or set create_database_if_not_exists: true under the instance's table_store.args"
+    )

@@ -50,14 +50,15 @@ class WarehouseVerbs:
 
     def arrow(self, statement: sa.Executable | str) -> pa.Table:
         """Run a query and return the whole result as an Arrow table (DuckDB and ADBC natively)."""
+        dialect = self.engine.dialect.name  # outside the try: a store that cannot open says so itself
         sql = statement if isinstance(statement, str) else str(
             statement.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         )
         try:
-            if self.engine.dialect.name == "duckdb":
+            if dialect == "duckdb":
                 with self.engine.connect() as conn:
                     return conn.connection.driver_connection.execute(sql).to_arrow_table()
-            if self.engine.dialect.name == "postgresql":
+            if dialect == "postgresql":
                 import adbc_driver_postgresql.dbapi as adbc
 
                 with adbc.connect(adbc_uri(self.engine)) as conn, conn.cursor() as cur:
