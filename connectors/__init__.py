@@ -19,6 +19,7 @@ _EXPORTS = {
     "StagehouseError": "connectors.errors",
     "UnsafeIdentifierError": "connectors.errors",
     "WarehouseError": "connectors.errors",
+    "RestCallError": "connectors.errors",
     "Connection": "connectors.base",
     "FilesConnection": "connectors.files",
     "RestConnection": "connectors.rest",

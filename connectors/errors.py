@@ -81,3 +81,14 @@ class WarehouseError(StagehouseError):
 
     def __init__(self, connection: str, obj: str, problem: str) -> None:
         super().__init__(f"connection '{connection}', {obj}: {problem}", connection=connection, obj=obj, problem=problem)
+
+
+class RestCallError(StagehouseError, TypeError):
+    """A verb of a REST object was called in a shape it cannot take (no id, two ids that differ);
+    a ``TypeError`` too, as Python's own wrong calls are."""
+
+    def __init__(self, connection: str, obj: str, problem: str) -> None:
+        super().__init__(f"connection '{connection}', object '{obj}': {problem}", connection=connection, obj=obj, problem=problem)
+
+    def __reduce__(self):
+        return type(self), (self.connection, self.obj, self.problem)

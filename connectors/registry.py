@@ -23,9 +23,10 @@ from connectors.files import FilesConnection, FilesConnectionConfig
 from connectors.files.source import resolve_folder
 from connectors.placeholders import MissingEnvironmentVariable, expand
 from connectors.rest import RestConnection, RestConnectionConfig
-from connectors.settings import connection_specs, store_url
+from connectors.settings import StoreSettings, connection_specs, default_instance, store_settings
 from connectors.sftp import SftpConnection, SftpConnectionConfig
 from connectors.sql import SqlConnection, SqlConnectionConfig
+from connectors.sql.store import WAREHOUSE, StoreConnection
 
 
 def _sql(name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
@@ -65,7 +66,6 @@ KINDS: dict[str, tuple[type[ConnectionConfig], Callable[[str, Any, Path], Connec
     "sftp": (SftpConnectionConfig, _sftp),
 }
 SECRET_FIELDS = {"token", "password", "value"}
-WAREHOUSE = "warehouse"
 DW_NAME = WAREHOUSE  # Peliqan's name for the store's connection: connect(DW_NAME), fetch(DW_NAME, schema, table)
 
 
@@ -85,9 +85,9 @@ def parse_config(name: str, spec: Any) -> ConnectionConfig:
         raise ConnectionConfigError(name, problems) from exc
 
 
-def warehouse(url: str) -> SqlConnection:
-    """The table store at ``url`` as a SQL connection named ``warehouse``."""
-    return SqlConnection(WAREHOUSE, SqlConnectionConfig.model_construct(type="sql", url=url, batch_rows=65_536), url)
+def warehouse(url: str, *, instance: str | None = None) -> StoreConnection:
+    """The table store at ``url`` as a SQL connection named ``warehouse`` (inside a run)."""
+    return StoreConnection(StoreSettings(instance or default_instance(), url))
 
 
 def connect(
@@ -102,7 +102,7 @@ def connect(
     The reserved name ``warehouse`` is the instance's own table store.
     """
     if name == WAREHOUSE and (specs is None or WAREHOUSE not in specs):
-        return warehouse(store_url(instance))
+        return StoreConnection(store_settings(instance))
     if specs is None:
         specs, base_dir = connection_specs(instance)
     if name not in specs:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +87,32 @@ def connection_specs(instance: str | None = None, path: Path | None = None) -> t
     return dict((section.get("attrs") or {}).get("connections") or {}), path.parent
 
 
-def store_url(instance: str | None = None, path: Path | None = None) -> str:
-    """The SQLAlchemy URL of an instance's table store, placeholders resolved.
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where an instance's table store is, and whether a client may create a missing database
+    (the table store's ``create_database_if_not_exists``, as pipedag does at a run's start)."""
+
+    instance: str
+    url: str
+    create_database_if_not_exists: bool = False
+
+
+def store_settings(instance: str | None = None, path: Path | None = None) -> StoreSettings:
+    """The table store of ``instance``, its URL's placeholders resolved.
 
     pipedag fills ``{instance_id}`` itself and Stagehouse fills ``{project_dir}``; this does the
     same for clients that open the store without pipedag (``connect("warehouse")``).
     """
     path = path or find_config_file()
-    section = instance_section(load_config_file(path), instance or default_instance())
-    url = ((section.get("table_store") or {}).get("args") or {}).get("url")
-    if not url:
-        raise ConfigFileError(f"{path}: instance '{instance or default_instance()}' has no table_store.args.url", path=path)
-    return expand(url).replace("{instance_id}", str(section.get("instance_id", ""))).replace("{project_dir}", str(path.parent.resolve()))
+    name = instance or default_instance()
+    section = instance_section(load_config_file(path), name)
+    args = (section.get("table_store") or {}).get("args") or {}
+    if not args.get("url"):
+        raise ConfigFileError(f"{path}: instance '{name}' has no table_store.args.url", path=path)
+    url = expand(args["url"]).replace("{instance_id}", str(section.get("instance_id", ""))).replace("{project_dir}", str(path.parent.resolve()))
+    return StoreSettings(name, url, bool(args.get("create_database_if_not_exists", False)))
+
+
+def store_url(instance: str | None = None, path: Path | None = None) -> str:
+    """The SQLAlchemy URL of an instance's table store (see ``store_settings``)."""
+    return store_settings(instance, path).url

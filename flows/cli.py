@@ -39,6 +39,7 @@ console = Console()
 errors = Console(stderr=True)
 STATE_STYLES = {"COMPLETED": "green", "CACHE_VALID": "cyan", "FAILED": "bold red", "SKIPPED": "dim"}
 _options = {"debug": False}
+WIDE = 100_000  # a console this wide never folds a line: --wide output is as long as its values
 
 
 @app.callback()
@@ -356,34 +357,26 @@ def query(
         console.print(view)
 
 
-CHANGE_STYLES = {"PROCESSED": "green", "NOT_PROCESSED": "yellow", "PROCESSING": "cyan", "FAILED": "bold red", "CONFLICT": "magenta"}
-
-
 @app.command()
 def changes(
     table: str = typer.Argument(..., help="Table as stage.table (e.g. raw.customers)."),
     status: list[str] = typer.Option([], "--status", "-s", help="Only changes with this writeback status (repeatable)."),
     instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the change log."),
     limit: int = typer.Option(None, "--limit", "-n", help="At most this many changes (oldest first)."),
+    wide: bool = typer.Option(False, "--wide", "-w", help="Every column and whole values, however wide."),
 ) -> None:
-    """Show the change log of TABLE: edits, who made them, and their writeback status."""
+    """Show the change log of TABLE: edits, who made them, their writeback status and errors
+    (fitted to the terminal; long values are cut with '…', --wide shows them whole)."""
     from connectors import connect
+    from flows.changes_view import changes_view
 
     try:
         with connect("warehouse", instance=instance) as warehouse:
             rows = warehouse.list_changes(table, writeback_status=status or None, limit=limit)
     except Exception as exc:
         fail(exc)
-    view = Table(title=f"changes of {table} ({len(rows)})")
-    for column in ("id", "type", "row", "field", "old", "new", "by", "at", "status", "error"):
-        view.add_column(column, overflow="fold")
-    for row in rows:
-        style = CHANGE_STYLES.get(row["writeback_status"], "")
-        view.add_row(
-            str(row["id"]), row["type"], row["row_pk"], row["field"] or "", row["old_value"] or "", row["new_value"] or "",
-            row["changed_by"] or "", f"{row['changed_at']:%Y-%m-%d %H:%M:%S}", f"[{style}]{row['writeback_status']}[/]", row["error"] or "",
-        )
-    console.print(view)
+    view = changes_view(rows, f"changes of {table} ({len(rows)})", width=console.width, wide=wide)
+    (Console(width=WIDE) if wide else console).print(view)
 
 
 if __name__ == "__main__":

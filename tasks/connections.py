@@ -26,5 +26,5 @@ def connection(name: str) -> Connection:
     attrs = context.attrs
     specs = attrs.get("connections") or {}
     if name == WAREHOUSE and WAREHOUSE not in specs:
-        return warehouse(context.store.table_store.engine.url.render_as_string(hide_password=False))
+        return warehouse(context.store.table_store.engine.url.render_as_string(hide_password=False), instance=context.instance_name)
     return connect(name, specs=specs, base_dir=Path(attrs.get(PROJECT_DIR_ATTR) or Path.cwd()))

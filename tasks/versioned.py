@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from pydiverse.pipedag import Table
 from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 
+from connectors.sql.metadata import VERSIONS_SCHEMA
 from connectors.sql.native import described_tables, described_temporary_table, stored_tables
 from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, land_temporary, qualified
 from tasks.errors import StoreWriteError
@@ -46,7 +47,6 @@ from tasks.evolution import column_types
 from tasks.keys import check_unique, has_duplicate_key
 from tasks.merge import combined_rows, newest_per_key, not_deleted
 
-VERSIONS_SCHEMA = "stagehouse_versions"
 FROM_LOAD, TO_LOAD = "_sh_from", "_sh_to"
 STATE, HIGH_WATER = "state", "high_water"
 

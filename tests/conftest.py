@@ -104,17 +104,9 @@ class Project:
         return sa.create_engine(f"duckdb:///{self.root}/data/{self.instance_id}/db.duckdb")
 
     def warehouse(self):
-        """``connect("warehouse")`` on this project's store, creating the store if no run did yet."""
+        """``connect("warehouse")`` on this project's store (the client creates the store if no run did yet)."""
         from connectors import connect
 
-        if self.instance in PG_STORE_INSTANCES:
-            engine = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-            with engine.connect() as conn:
-                if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.instance_id}).first():
-                    conn.execute(sa.text(f'CREATE DATABASE "{self.instance_id}"'))
-            engine.dispose()
-        else:
-            (self.root / "data" / self.instance_id).mkdir(parents=True, exist_ok=True)
         return connect("warehouse")
 
     def read(self, stage: str, table: str, order_by: str | None = None) -> list[dict]:

@@ -118,3 +118,34 @@ def test_visualize_a_run_colours_tasks_by_their_recorded_state(project):
     assert FAILED in (project.root / "run.svg").read_text()
     unknown = stagehouse("visualize", "files_mart", "--run", "nosuchrun", cwd=project.root)
     assert unknown.returncode == 1 and "no run 'nosuchrun'" in unknown.stderr
+
+
+def test_changes_fit_80_columns_and_wide_shows_whole_values(project):
+    long_name = "Ada Lovelace, Countess of Lovelace, first programmer"
+    error = "HTTP 404: Not Found: PATCH http://crm.example.com/api/customers/2 (connection 'crm', object 'customers')"
+    with project.warehouse() as wh:
+        wh.write("crm", "customers", [{"id": i, "name": f"customer {i}", "city": "Ghent"} for i in (1, 2, 3)], pk="id")
+        wh.update_cell("crm.customers", "name", 1, long_name, user="ana")
+        failed = wh.update_cell("crm.customers", "city", 2, "Leuven", user="ana")
+        wh.insert_row("crm.customers", {"id": 100, "name": "New Co", "city": "Bergen"}, user="bo")
+        wh.delete_row("crm.customers", 3, user="bo")
+        wh.update_change(failed, "FAILED", error)
+    env = {**os.environ, "COLUMNS": "80"}
+
+    narrow = subprocess.run([STAGEHOUSE, "changes", "crm.customers"], cwd=project.root, env=env, capture_output=True, text=True, timeout=60)
+    assert narrow.returncode == 0, narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, narrow.stdout
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0].isdigit()}
+    assert len(rows) == 4, narrow.stdout
+    first, second, insert, delete = (rows[k] for k in sorted(rows, key=int))
+    assert first.split()[1:3] == ["1", "name"] and "customer 1" in first and "NOT_PROCESSED" in first
+    assert "Ada Lovelace" in first and "…" in first and long_name not in first  # cut on one line, its start readable
+    assert "city" in second and "Ghent" in second and "Leuven" in second and "FAILED" in second
+    assert " ".join(narrow.stdout.split("errors")[-1].split()) == f"{failed}: {error}"  # whole, after the table, wrapped
+    assert "(new row)" in insert and '{"id": 100' in insert
+    assert "(deleted)" in delete and '{"id": 3' in delete
+
+    wide = subprocess.run([STAGEHOUSE, "changes", "crm.customers", "--wide"], cwd=project.root, env=env, capture_output=True, text=True, timeout=60)
+    assert wide.returncode == 0, wide.stderr
+    assert long_name in wide.stdout and error in wide.stdout and '{"id": 100, "name": "New Co", "city": "Bergen"}' in wide.stdout

@@ -112,3 +112,69 @@ def test_names_that_would_inject_sql_are_refused_before_anything_runs(wh):
     with pytest.raises(UnsafeIdentifierError):
         wh.update_cell("crm.contacts", "name = 'x' --", 1, "y")
     assert wh.fetch("crm", "contacts") == [{"id": 1, "name": "Ada"}]
+
+
+def test_first_use_before_any_run_creates_the_store_as_a_run_would(project):
+    from connectors import connect
+
+    assert not (project.root / "data").exists()  # a fresh project: no DuckDB folder, no PostgreSQL database
+    with connect("warehouse") as wh:
+        assert wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id") == {"inserted": 1, "updated": 0, "unchanged": 0}
+        assert wh.fetch("crm", "contacts") == [{"id": 1, "name": "Ada"}]
+    assert project.read("crm", "contacts") == [{"id": 1, "name": "Ada"}]
+
+
+@pytest.mark.parametrize("instance", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_missing_store_the_instance_may_not_create_is_named_with_the_fix(project):
+    import yaml
+
+    from connectors import connect
+
+    document = yaml.safe_load(project.config_file.read_text())
+    document["instances"]["postgres"]["table_store"]["args"]["create_database_if_not_exists"] = False
+    project.config_file.write_text(yaml.safe_dump(document))
+    with connect("warehouse") as wh, pytest.raises(WarehouseError) as failure:
+        wh.fetch(query="SELECT 1 AS one")
+    assert str(failure.value) == (
+        f"connection 'warehouse', table store of instance 'postgres': database '{project.instance_id}' does not exist; "
+        "run a flow first, or set create_database_if_not_exists: true under the instance's table_store.args"
+    )
+
+
+def test_execute_returns_a_querys_rows_or_the_changed_row_count(wh):
+    wh.write("crm", "notes", [{"id": 1, "text": "a"}, {"id": 2, "text": "b"}, {"id": 3, "text": "c"}], pk="id")
+
+    assert wh.execute("UPDATE crm.notes SET text = 'x' WHERE id >= :low", {"low": 2}) == 2
+    assert wh.execute("INSERT INTO crm.notes (id, text) VALUES (4, 'd'), (5, 'e')") == 2
+    assert wh.execute("DELETE FROM crm.notes WHERE id = 5") == 1
+    assert wh.execute("SELECT id, text FROM crm.notes WHERE text = :t ORDER BY id", {"t": "x"}) == [{"id": 2, "text": "x"}, {"id": 3, "text": "x"}]
+    assert wh.execute("INSERT INTO crm.notes (id, text) VALUES (6, 'f') RETURNING id") == [{"id": 6}]
+
+
+def test_list_schemas_leaves_out_pipedags_own_unless_asked(project):
+    from flows import load_flow, run_flow
+    from tests.sources import write_shop
+
+    write_shop(project.files)
+    report = run_flow(load_flow("files_mart"))
+    assert report.ok, report.error
+    with project.warehouse() as wh:
+        visible, everything = wh.list_schemas(), wh.list_schemas(internal=True)
+
+    default = {"local": "main", "postgres": "public"}[project.instance]
+    assert visible == sorted([default, "mart", "raw"])
+    assert {"pipedag_metadata", "stagehouse_meta"} <= set(everything)
+    assert {s for s in everything if s.startswith("raw__")}  # the stage's copies: __even/__odd (DuckDB), __tmp (PostgreSQL)
+
+
+def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):
+    wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id")
+    schemas = ", ".join(wh.list_schemas())
+
+    with pytest.raises(WarehouseError) as typo:
+        wh.fetch("crm", "contact")
+    assert str(typo.value) == f"connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: {schemas})"
+    with pytest.raises(WarehouseError) as no_schema:
+        wh.fetch("cmr", "contacts")
+    assert str(no_schema.value) == f"connection 'warehouse', table 'cmr.contacts': no schema 'cmr' (schemas: {schemas})"
+    assert "refresh()" not in str(typo.value)

@@ -31,6 +31,17 @@ SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
 DATABASE_COMMENT = {"postgresql": "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"}
 SCHEMA_COMMENT = {"postgresql": "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s"}
 
+VERSIONS_SCHEMA = "stagehouse_versions"  # the rows behind incremental stage tables (tasks/versioned.py)
+INTERNAL_SCHEMAS = frozenset({"pipedag_metadata", META_SCHEMA, VERSIONS_SCHEMA, "information_schema"})
+INTERNAL_SUFFIXES = ("__even", "__odd", "__tmp", "__swap")  # pipedag's copies of a stage
+# the inspector names DuckDB's schemas of every attached database ('memory.main'); this lists the open one's
+SCHEMA_QUERIES = {"duckdb": "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"}
+
+
+def is_internal_schema(name: str) -> bool:
+    """True for pipedag's and Stagehouse's bookkeeping and storage schemas and the SQL catalog."""
+    return name in INTERNAL_SCHEMAS or name.endswith(INTERNAL_SUFFIXES)
+
 
 class MetadataVerbs:
     """Metadata and saved queries, mixed into ``SqlConnection``."""
@@ -41,7 +52,7 @@ class MetadataVerbs:
     def list_databases(self) -> list[dict[str, Any]]:
         """The connection's database in Peliqan's shape: ``[{id, name, description, schemas: [{id,
         name}], tables: [{id, name, schema_id, schema, type}]}]`` (a connection is one database)."""
-        tables = [t for t in self.list_tables() if t["schema"] not in SYSTEM_SCHEMAS]
+        tables = [t for t in self.list_tables() if t["schema"] not in SYSTEM_SCHEMAS and not is_internal_schema(t["schema"])]
         schemas = sorted({t["schema"] for t in tables})
         ids = self._ids([Ref()] + [Ref(s) for s in schemas] + [Ref(t["schema"], t["name"]) for t in tables])
         database = self.get_database()
@@ -84,8 +95,19 @@ class MetadataVerbs:
         self._describe(ref, description)
         return self.get_schema(ref.schema)
 
-    def list_schemas(self) -> list[str]:
-        return sorted(sa.inspect(self.engine).get_schema_names())
+    def list_schemas(self, *, internal: bool = False) -> list[str]:
+        """The schemas of this database. pipedag's own (a stage's ``__even``/``__odd``/``__tmp``
+        copies, ``pipedag_metadata``), Stagehouse's (``stagehouse_meta``, ``stagehouse_versions``)
+        and the SQL catalog are left out unless ``internal=True``: a user reads the stages.
+
+        Example: ``wh.list_schemas()`` → ``['mart', 'public', 'raw']``"""
+        query = SCHEMA_QUERIES.get(self.engine.dialect.name)
+        if query is None:
+            schemas = sa.inspect(self.engine).get_schema_names()
+        else:
+            with self.engine.connect() as conn:
+                schemas = conn.execute(sa.text(query)).scalars().all()
+        return sorted(s for s in schemas if internal or not is_internal_schema(s))
 
     def list_tables(self, schema: str | None = None) -> list[dict[str, str]]:
         """Tables and views (``type`` 'BASE TABLE' or 'VIEW'), of one schema or all."""

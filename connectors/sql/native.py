@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -152,6 +153,25 @@ def affected_rows(conn: sa.Connection, statement: sa.Executable) -> int:
         values = [params[name] for name in compiled.positiontup] if compiled.positiontup else []
         return conn.connection.driver_connection.execute(str(compiled), values).fetchone()[0]
     return conn.execute(statement).rowcount
+
+
+COUNTED_STATEMENTS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
+RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
+
+
+def answers_with_count(conn: sa.Connection, statement: sa.Executable) -> bool:
+    """True when ``statement`` is DML that DuckDB answers with a count row instead of a row
+    count (``affected_rows`` reads it): INSERT/UPDATE/DELETE/MERGE without RETURNING."""
+    if conn.dialect.name != "duckdb":
+        return False
+    import duckdb
+
+    sql = str(statement.compile(dialect=conn.dialect))
+    try:
+        parsed = duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return False
+    return len(parsed) == 1 and parsed[0].type.name in COUNTED_STATEMENTS and not RETURNING.search(sql)
 
 
 def quote_duckdb_keywords(engine: sa.Engine) -> None:

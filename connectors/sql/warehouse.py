@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -27,7 +28,8 @@ import sqlalchemy as sa
 from connectors.errors import StagehouseError, WarehouseError, first_line
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
-from connectors.sql.native import adbc_bulk_connection, adbc_uri, affected_rows, described_table, quoted_name
+from connectors.sql.metadata import is_internal_schema
+from connectors.sql.native import adbc_bulk_connection, adbc_uri, affected_rows, answers_with_count, described_table, quoted_name
 from connectors.sql.shapes import shaped
 
 BULK_DIALECTS = ("duckdb", "postgresql")
@@ -40,25 +42,37 @@ class WarehouseVerbs:
     engine: sa.Engine
     overlaid: Callable[[sa.Table], sa.Select | sa.CompoundSelect]  # ChangeVerbs: edits layered on reads
     key_of: Callable[[str | None, str], list[str]]  # MetadataVerbs: the database's or the declared key
+    list_schemas: Callable[..., list[str]]  # MetadataVerbs
+    list_tables: Callable[..., list[dict[str, str]]]
 
     def table(self, schema: str | None, table: str) -> sa.Table:
         """The existing table or view ``schema.table``; WarehouseError when there is none."""
         schema, table = split_table(self.name, table, schema)
         found = described_table(self.engine, schema, table)
         if found is None:
-            raise WarehouseError(self.name, f"table '{_label(schema, table)}'", "does not exist (refresh() after outside changes)")
+            raise WarehouseError(self.name, f"table '{_label(schema, table)}'", self._absent(schema, table))
         return found
+
+    def _absent(self, schema: str | None, table: str) -> str:
+        """Why ``schema.table`` is not found: no such schema, or the close names that exist."""
+        if schema is not None and schema not in self.list_schemas(internal=True):
+            return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
+        tables = [(t["schema"], t["name"]) for t in self.list_tables() if not is_internal_schema(t["schema"])]
+        names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
+        close = [names[m] for m in difflib.get_close_matches(_label(schema, table), list(names), n=3)]
+        return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
 
     def arrow(self, statement: sa.Executable | str) -> pa.Table:
         """Run a query and return the whole result as an Arrow table (DuckDB and ADBC natively)."""
+        dialect = self.engine.dialect.name  # outside the try: a store that cannot open says so itself
         sql = statement if isinstance(statement, str) else str(
             statement.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         )
         try:
-            if self.engine.dialect.name == "duckdb":
+            if dialect == "duckdb":
                 with self.engine.connect() as conn:
                     return conn.connection.driver_connection.execute(sql).to_arrow_table()
-            if self.engine.dialect.name == "postgresql":
+            if dialect == "postgresql":
                 import adbc_driver_postgresql.dbapi as adbc
 
                 with adbc.connect(adbc_uri(self.engine)) as conn, conn.cursor() as cur:
@@ -105,8 +119,11 @@ class WarehouseVerbs:
     def execute(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]] | int:
         """Run one statement: a query's rows as dicts, else the number of rows it changed."""
         try:
+            statement = sa.text(query).bindparams(**params) if params else sa.text(query)
             with self.engine.begin() as conn:
-                result = conn.execute(sa.text(query), dict(params or {}))
+                if answers_with_count(conn, statement):
+                    return affected_rows(conn, statement)
+                result = conn.execute(statement)
                 return [dict(r) for r in result.mappings()] if result.returns_rows else result.rowcount
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(self.name, "execute", first_line(exc)) from exc
@@ -314,3 +331,9 @@ def _cast(connection: str, table: str, data: pa.Table, schema: pa.Schema) -> pa.
 
 def _label(schema: str | None, table: str) -> str:
     return f"{schema}.{table}" if schema else table
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """Up to ``shown`` names for a one-line message, then how many more."""
+    more = f", … {len(names) - shown} more" if len(names) > shown else ""
+    return (", ".join(names[:shown]) or "none") + more
