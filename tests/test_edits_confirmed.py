@@ -19,7 +19,7 @@ def crm(project, json_server):  # noqa: F811
     return json_server
 
 
-def run(project, flow="crm_merge_writeback"):
+def run(project, flow="crm_writeback_merge"):
     report = run_flow(load_flow(flow), instance=project.instance)
     assert report.ok, report.error
     return report

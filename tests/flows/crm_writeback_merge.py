@@ -10,7 +10,7 @@ from tasks import sync, writeback
 
 
 def build_flow() -> Flow:
-    with Flow("crm_merge_writeback") as flow:
+    with Flow("crm_writeback_merge") as flow:
         with Stage("raw"):
             customers = sync("crm", "customers", name="customers", mode="merge", cursor="updated_at", primary_key="id")
         with Stage("writeback"):
