@@ -10,8 +10,10 @@ from tests.json_server import json_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture
-def crm(project, json_server):  # noqa: F811
-    """json-server's customers with an ``updated_at`` cursor, as a merge-synced REST object."""
+def crm(project, json_server, monkeypatch):  # noqa: F811
+    """json-server's customers with an ``updated_at`` cursor, as a REST object the flow merge-syncs
+    (``CRM_SYNC_MODE=full``: full-syncs)."""
+    monkeypatch.setenv("CRM_SYNC_MODE", "merge")
     for i in range(1, 6):
         httpx.patch(f"{json_server.url}/customers/{i}", json={"updated_at": f"2024-01-0{i}T00:00:00"})
     objects = {"customers": {"path": "/customers", "primary_key": ["id"], "incremental": {"param": "updated_at_gte"}}}
@@ -19,8 +21,8 @@ def crm(project, json_server):  # noqa: F811
     return json_server
 
 
-def run(project, flow="crm_writeback_merge"):
-    report = run_flow(load_flow(flow), instance=project.instance)
+def run(project):
+    report = run_flow(load_flow("crm_writeback"), instance=project.instance)
     assert report.ok, report.error
     return report
 
@@ -64,18 +66,19 @@ def test_the_apps_later_change_wins_over_a_written_back_edit_once_a_sync_brings_
         assert [c["id"] for c in wh.list_changes("raw.customers")] == [edited]
 
 
-def test_a_full_sync_confirms_updates_inserts_and_deletes_and_they_retire(project, crm):
-    run(project, "crm_writeback")
+def test_a_full_sync_confirms_updates_inserts_and_deletes_and_they_retire(project, crm, monkeypatch):
+    monkeypatch.setenv("CRM_SYNC_MODE", "full")
+    run(project)
     with project.warehouse() as wh:
         wh.update_cell("raw.customers", "city", 1, "Antwerp", pk="id")
         wh.update_cell("raw.customers", "city", 1, "Bruges", pk="id")
         wh.insert_row("raw.customers", {"id": 100, "name": "New Co", "city": "Leuven"})
         wh.delete_row("raw.customers", 4)
-    run(project, "crm_writeback")  # sent; the sync of this run ran before the writeback
+    run(project)  # sent; the sync of this run ran before the writeback
     with project.warehouse() as wh:
         assert all(c["retired_at"] is None for c in wh.list_changes("raw.customers"))
 
-    run(project, "crm_writeback")  # this run's sync holds every written value: all confirmed
+    run(project)  # this run's sync holds every written value: all confirmed
 
     with project.warehouse() as wh:
         changes = wh.list_changes("raw.customers")
@@ -84,6 +87,6 @@ def test_a_full_sync_confirms_updates_inserts_and_deletes_and_they_retire(projec
         seen = by_id(wh.fetch("raw", "customers"))
     assert seen[1]["city"] == "Bruges" and seen[100]["name"] == "New Co" and 4 not in seen
     httpx.patch(f"{crm.url}/customers/1", json={"city": "Ghent again"})
-    run(project, "crm_writeback")
+    run(project)
     with project.warehouse() as wh:
         assert by_id(wh.fetch("raw", "customers"))[1]["city"] == "Ghent again"  # retired edits no longer mask the app
