@@ -89,6 +89,3 @@ class RestCallError(StagehouseError, TypeError):
 
     def __init__(self, connection: str, obj: str, problem: str) -> None:
         super().__init__(f"connection '{connection}', object '{obj}': {problem}", connection=connection, obj=obj, problem=problem)
-
-    def __reduce__(self):
-        return type(self), (self.connection, self.obj, self.problem)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,7 @@ from connectors.rest.source import RestConnection
 from connectors.sql.source import SqlConnection
 
 Outcome = tuple[int, str, str | None]
+RECORD_EVERY = 0.1
 
 
 @dataclass
@@ -167,13 +169,16 @@ class _RowPusher:
 
 
 class _OutcomeRecorder:
-    """Writes outcomes to the change log as they arrive, in one statement per round trip (group
-    commit): a kill loses only the outcomes of requests in flight, never a batch of finished ones."""
+    """Writes outcomes to the change log as they arrive, every outcome that arrived in one
+    statement, at most one statement per ``RECORD_EVERY`` seconds: a kill loses only the outcomes
+    of requests in flight or finished within that moment (the next writeback finds them in the app
+    and sends nothing again), and statuses cost a store a few statements per second, not one each.
+    """
 
     def __init__(self, log: SqlConnection) -> None:
         self.log = log
         self.queue: queue.SimpleQueue[list[Outcome] | None] = queue.SimpleQueue()
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
         self.thread = threading.Thread(target=self._record, name="writeback-statuses", daemon=True)
         self.thread.start()
 
@@ -202,8 +207,10 @@ class _OutcomeRecorder:
             if batch and self.error is None:
                 try:
                     self.log.change_log.set_status(batch)
-                except BaseException as exc:  # surfaced by close(); the app is checked again on resume
+                except Exception as exc:  # surfaced by close(); the app is checked again on resume
                     self.error = exc
+            if not done:
+                time.sleep(RECORD_EVERY)
 
 
 def push_changes(

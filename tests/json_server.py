@@ -95,3 +95,16 @@ def json_server(tmp_path: Path, request):
     yield JsonServer(url, db_file, log_file)
     process.kill()
     process.wait()
+
+
+def run_crm_writeback(project, stages: list[str] | None = None):
+    """Run the ``crm_writeback`` test flow (sync customers, push their edits) on the project's store."""
+    from flows import load_flow, run_flow
+
+    report = run_flow(load_flow("crm_writeback"), stages=stages, instance=project.instance)
+    assert report.ok, report.error
+    return report
+
+
+def by_id(rows: list[dict]) -> dict:
+    return {r["id"]: r for r in rows}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from flows import load_flow, run_flow
-from tests.json_server import json_server  # noqa: F401  (fixture)
+from tests.json_server import by_id, json_server  # noqa: F401  (fixture)
+from tests.json_server import run_crm_writeback as run
 
 
 @pytest.fixture
@@ -21,14 +21,6 @@ def crm(project, json_server, monkeypatch):  # noqa: F811
     return json_server
 
 
-def run(project):
-    report = run_flow(load_flow("crm_writeback"), instance=project.instance)
-    assert report.ok, report.error
-    return report
-
-
-def by_id(rows):
-    return {r["id"]: r for r in rows}
 
 
 def test_written_back_edits_stay_shown_after_a_merge_sync_that_does_not_fetch_them(project, crm):

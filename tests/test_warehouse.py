@@ -178,3 +178,17 @@ def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):
         wh.fetch("cmr", "contacts")
     assert str(no_schema.value) == f"connection 'warehouse', table 'cmr.contacts': no schema 'cmr' (schemas: {schemas})"
     assert "refresh()" not in str(typo.value)
+
+
+def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_working(wh):
+    wh.write("crm", "orders", [{"id": 1, "amount": 10, "placed": dt.date(2024, 3, 1)}], pk="id")
+
+    with pytest.raises(WarehouseError, match=r"crm\.orders.*'abc' does not fit column 'amount' \((BIGINT|bigint)\)"):
+        wh.update_cell("crm.orders", "amount", 1, "abc")
+    with pytest.raises(WarehouseError, match=r"'someday' does not fit column 'placed'"):
+        wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "someday"})
+
+    assert wh.list_changes("crm.orders") == []
+    wh.update_cell("crm.orders", "amount", 1, 12)
+    wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "2024-03-02"})
+    assert sorted((r["id"], r["amount"], r["placed"]) for r in wh.fetch("crm", "orders")) == [(1, 12, dt.date(2024, 3, 1)), (2, 5, dt.date(2024, 3, 2))]

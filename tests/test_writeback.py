@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows import load_flow, run_flow
-from tests.json_server import json_server  # noqa: F401  (fixture)
+from tests.json_server import by_id, json_server  # noqa: F401  (fixture)
+from tests.json_server import run_crm_writeback as run
 
 
 @pytest.fixture
@@ -22,14 +22,6 @@ def crm(project, json_server):  # noqa: F811
     return json_server
 
 
-def run(project):
-    report = run_flow(load_flow("crm_writeback"), instance=project.instance)
-    assert report.ok, report.error
-    return report
-
-
-def by_id(rows):
-    return {r["id"]: r for r in rows}
 
 
 def test_edits_are_layered_on_reads_and_survive_a_sync(project, crm):
@@ -45,9 +37,7 @@ def test_edits_are_layered_on_reads_and_survive_a_sync(project, crm):
         assert [c["type"] for c in wh.list_changes("raw.customers", type=["i", "d"])] == ["i", "d"]
 
     httpx.post(f"{crm.url}/customers", json={"id": 6, "name": "customer 6", "city": "Ghent"})
-    from pydiverse.pipedag import Flow  # noqa: F401
-    report = run_flow(load_flow("crm_writeback"), stages=["raw"], instance=project.instance)
-    assert report.ok, report.error
+    run(project, stages=["raw"])
     with project.warehouse() as wh:
         seen = by_id(wh.fetch("raw", "customers"))
     assert seen[1]["name"] == "Ada (edited)" and 6 in seen and 100 in seen and 5 not in seen

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows import load_flow, run_flow
 from tests.json_server import json_server  # noqa: F401  (fixture)
+from tests.json_server import run_crm_writeback as run
 
 WRITES = ("PATCH", "POST", "DELETE")
 UPDATED, RENAMED, INSERTED, DELETED = range(1, 11), range(11, 16), range(1000, 1015), range(21, 36)
@@ -50,11 +50,6 @@ def run_killed_after(project, crm, more_writes: int) -> None:
     assert child.poll() is None, f"the run ended before the kill: {child.stdout.read().decode()[-2000:]}"
     child.send_signal(signal.SIGKILL)
     child.wait()
-
-
-def run(project) -> None:
-    report = run_flow(load_flow("crm_writeback"), instance=project.instance)
-    assert report.ok, report.error
 
 
 @pytest.mark.parametrize("json_server", [15], indirect=True)

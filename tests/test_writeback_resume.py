@@ -11,15 +11,13 @@ import httpx
 import pytest
 
 from connectors import push_changes
-from flows import load_flow, run_flow
-from tests.json_server import json_server  # noqa: F401  (fixture)
+from tests.json_server import json_server, run_crm_writeback  # noqa: F401  (fixture)
 
 
 @pytest.fixture
 def crm(project, json_server):  # noqa: F811
     project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}}})
-    report = run_flow(load_flow("crm_writeback"), stages=["raw"], instance=project.instance)
-    assert report.ok, report.error
+    run_crm_writeback(project, stages=["raw"])
     return json_server
 
 
@@ -53,7 +51,7 @@ def test_two_edits_of_one_cell_sent_before_a_kill_are_both_processed_on_resume(p
 def test_a_resumed_batch_of_deletes_sends_only_the_ones_not_yet_sent(project, crm):
     for i in range(6, 61):
         httpx.post(f"{crm.url}/customers", json={"id": i, "name": f"customer {i}", "city": "Ghent"})
-    assert run_flow(load_flow("crm_writeback"), stages=["raw"], instance=project.instance).ok
+    run_crm_writeback(project, stages=["raw"])
     with project.warehouse() as wh:
         for i in range(1, 61):
             wh.delete_row("raw.customers", i, pk="id")

@@ -26,11 +26,11 @@ import sqlalchemy as sa
 
 from connectors.errors import WarehouseError
 from connectors.sql.catalog import Ref
-from connectors.sql.changelog import CHANGE_LOG, STATUSES, ChangeLog, utc_now
+from connectors.sql.changelog import CHANGE_LOG, STATUSES, ChangeLog, as_json, utc_now
 from connectors.sql.confirm import retire_confirmed_statement
 from connectors.sql.identifiers import checked, split_table
-from connectors.sql.native import described_table
-from connectors.sql.overlay import overlay_select
+from connectors.sql.native import NativeType, described_table
+from connectors.sql.overlay import json_scalar, overlay_select
 
 
 def _user(user: str | None) -> str:
@@ -79,6 +79,7 @@ class ChangeVerbs:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column '{field}'")
         if field == key:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"'{field}' is the key; delete the row and insert a new one")
+        self._fits(base, {field: value})
         seen = self._row(base, key, row_pk)
         return self.change_log.append(_table_name(base), key, row_pk, "u", field=field, old=seen[field], new=value, user=_user(user))
 
@@ -90,6 +91,7 @@ class ChangeVerbs:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column {unknown}")
         if record.get(key) is None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"the new row needs a value for its key '{key}'")
+        self._fits(base, record)
         if self._find(base, key, record[key]) is not None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"a row with {key} = {record[key]!r} already exists")
         return self.change_log.append(_table_name(base), key, record[key], "i", new=dict(record), user=_user(user))
@@ -145,6 +147,21 @@ class ChangeVerbs:
         if len(edited) > 1:
             raise WarehouseError(self.name, f"table '{name}'", f"has edits in several schemas ({', '.join(edited)}); pass table_name='schema.{name}'")
         return edited[0] if edited else name
+
+    def _fits(self, base: sa.Table, values: Mapping[str, Any]) -> None:
+        """Refuse a value its column's type cannot hold, before it is logged: every read layers
+        the log's values cast to the column's type, so one that does not cast would break them."""
+        dialect = self.engine.dialect.name
+        for column, value in values.items():
+            kind = base.c[column].type.spec
+            cast = sa.cast(json_scalar(dialect, sa.literal(as_json(value), sa.Text)), NativeType(kind))
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(sa.select(cast))
+            except sa.exc.SQLAlchemyError as exc:
+                raise WarehouseError(
+                    self.name, f"table '{_table_name(base)}'", f"{value!r} does not fit column '{column}' ({kind}); give a {kind} value"
+                ) from exc
 
     def _edited(self, table: str, pk: str | None) -> tuple[sa.Table, str]:
         schema, name = split_table(self.name, table)
