@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import queue
 import threading
@@ -52,11 +53,27 @@ class WritebackReport:
         return dict(Counter(status for _, status, _ in self.outcomes))
 
 
+def _instant(value: Any) -> dt.datetime | None:
+    """A datetime or ISO text as an aware instant (naive read as UTC); None for anything else."""
+    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-":
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 def _same(a: Any, b: Any) -> bool:
-    """Equal as the app would show them (5 == 5.0 == "5"; None only equals None)."""
+    """Equal as the app would show them (5 == 5.0 == "5"; '2024-01-01T00:00:00Z' == the store's
+    '2024-01-01 00:00:00'; None only equals None)."""
     if a is None or b is None:
         return a is b
-    return a == b or str(a) == str(b)
+    if a == b or str(a) == str(b):
+        return True
+    instant = _instant(a)
+    return instant is not None and instant == _instant(b)
 
 
 def _cell_chains(changes: list[dict[str, Any]]) -> list[list[Any]]:
@@ -228,7 +245,7 @@ def push_changes(
     ``api``'s object ``obj``; every change ends PROCESSED, FAILED or CONFLICT."""
     statuses = ["NOT_PROCESSED", "FAILED"] if include_failed else ["NOT_PROCESSED"]
     log.retire_confirmed(table)
-    changes = log.change_log.claim(table, statuses)
+    changes = log.claim_for_writeback(table, statuses)
     by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for change in changes:
         by_row[change["row_pk"]].append(change)

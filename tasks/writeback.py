@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,8 @@ from pydiverse.pipedag import Table, materialize
 from connectors.writeback import push_changes
 from tasks.connections import connection
 from tasks.errors import TaskDefinitionError
+
+logger = logging.getLogger(__name__)
 
 
 def writeback(
@@ -59,6 +62,11 @@ def writeback(
         finally:
             api.close()
             log.close()
+        unsent = {status: n for status, n in report.counts.items() if status in ("CONFLICT", "FAILED")}
+        if unsent:
+            counts = ", ".join(f"{n} {status}" for status, n in sorted(unsent.items()))
+            options = " ".join(f"--status {status}" for status in sorted(unsent))
+            logger.warning("writeback of %s to %s.%s: %s (see: stagehouse changes %s %s)", table, connection_name, object_name, counts, table, options)
         rows = {"change_id": [o[0] for o in report.outcomes], "writeback_status": [o[1] for o in report.outcomes], "error": [o[2] for o in report.outcomes]}
         return Table(pl.DataFrame(rows, schema={"change_id": pl.Int64, "writeback_status": pl.Utf8, "error": pl.Utf8}), name=task_name)
 

@@ -181,14 +181,21 @@ def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):
 
 
 def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_working(wh):
-    wh.write("crm", "orders", [{"id": 1, "amount": 10, "placed": dt.date(2024, 3, 1)}], pk="id")
+    wh.write("crm", "orders", [{"id": 1, "amount": 10, "placed": dt.date(2024, 3, 1), "note": "n", "paid": False}], pk="id")
 
-    with pytest.raises(WarehouseError, match=r"crm\.orders.*'abc' does not fit column 'amount' \((BIGINT|bigint)\)"):
+    with pytest.raises(WarehouseError, match=r"crm\.orders.*'abc' does not fit column 'amount' \((BIGINT|bigint)\); give a number"):
         wh.update_cell("crm.orders", "amount", 1, "abc")
+    with pytest.raises(WarehouseError, match=r"12345 does not fit column 'note' \(.*\); give a string"):
+        wh.update_cell("crm.orders", "note", 1, 12345)  # it would reach the app as a number
+    with pytest.raises(WarehouseError, match=r"\{'a': 1\} does not fit column 'note'"):
+        wh.update_cell("crm.orders", "note", 1, {"a": 1})
+    with pytest.raises(WarehouseError, match=r"1 does not fit column 'paid' \((BOOLEAN|boolean)\); give True or False"):
+        wh.update_cell("crm.orders", "paid", 1, 1)
     with pytest.raises(WarehouseError, match=r"'someday' does not fit column 'placed'"):
         wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "someday"})
 
     assert wh.list_changes("crm.orders") == []
     wh.update_cell("crm.orders", "amount", 1, 12)
+    wh.update_cell("crm.orders", "note", 1, None)
     wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "2024-03-02"})
     assert sorted((r["id"], r["amount"], r["placed"]) for r in wh.fetch("crm", "orders")) == [(1, 12, dt.date(2024, 3, 1)), (2, 5, dt.date(2024, 3, 2))]

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from connectors import WarehouseError
+
 from tests.json_server import by_id, json_server  # noqa: F401  (fixture)
 from tests.json_server import run_crm_writeback as run
 
@@ -44,7 +46,7 @@ def test_edits_are_layered_on_reads_and_survive_a_sync(project, crm):
 
 
 @pytest.mark.parametrize("batch_lookup", [None, {"param": "id", "max_ids": 2}], ids=["get_per_row", "batch_lookup"])
-def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_lookup):
+def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_lookup, caplog):
     if batch_lookup:  # conflict check reads ?id=1&id=2 pages from json-server instead of one GET per row
         project.add_connection("crm", {"type": "rest", "base_url": crm.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"], "batch_lookup": batch_lookup}}})
     run(project)
@@ -59,6 +61,9 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_loo
 
     run(project)
 
+    warned = [r.getMessage() for r in caplog.records if r.name == "tasks.writeback"]
+    assert warned == ["writeback of raw.customers to crm.customers: 1 CONFLICT, 1 FAILED "
+                      "(see: stagehouse changes raw.customers --status CONFLICT --status FAILED)"]
     app = by_id(crm.records("customers"))
     assert app[1]["city"] == "Antwerp" and app[100]["name"] == "New Co" and 4 not in app
     assert app[2]["name"] == "changed in the app"  # a conflict is not overwritten
@@ -73,6 +78,12 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_loo
         lookups = [line for line in crm.requests("GET", "customers") if "id=" in line]
         assert len(lookups) == (3 if batch_lookup else 0)  # rows 1, 2, 3, 100, 4 checked two ids a request
 
+        assert [c["id"] for c in wh.list_changes("raw.customers", status=["conflict", "Failed"])] == [conflict, missing]
+        with pytest.raises(WarehouseError, match=r"unknown status DONE \(use one of NOT_PROCESSED, PROCESSING, PROCESSED, FAILED, CONFLICT\)"):
+            wh.list_changes("raw.customers", status="done")
+        with pytest.raises(WarehouseError, match=r"table 'raw.customer': does not exist; did you mean raw.customers"):
+            wh.list_changes("raw.customer")
+        assert wh.list_changes("raw.customers", type="D") == [status[deleted]]
         wh.update_change(missing, "NOT_PROCESSED")
         assert wh.list_changes("raw.customers", writeback_status=["NOT_PROCESSED"])[0]["id"] == missing
 

@@ -26,11 +26,12 @@ import sqlalchemy as sa
 
 from connectors.errors import WarehouseError
 from connectors.sql.catalog import Ref
-from connectors.sql.changelog import CHANGE_LOG, STATUSES, ChangeLog, as_json, utc_now
-from connectors.sql.confirm import retire_confirmed_statement
+from connectors.sql.changelog import CHANGE_LOG, STATUSES, TYPES, ChangeLog, utc_now
+from connectors.sql.confirm import fingerprint_statement, retire_confirmed_statement
+from connectors.sql.edit_values import check_fits
 from connectors.sql.identifiers import checked, split_table
-from connectors.sql.native import NativeType, described_table
-from connectors.sql.overlay import json_scalar, overlay_select
+from connectors.sql.native import described_table
+from connectors.sql.overlay import overlay_select
 
 
 def _user(user: str | None) -> str:
@@ -58,18 +59,36 @@ class ChangeVerbs:
 
     def retire_confirmed(self, table: str) -> None:
         """Stop layering the PROCESSED edits of ``table`` that its synced data confirms (the row
-        holds the written value, a deleted row is gone). Writeback calls it first."""
-        schema, name = split_table(self.name, table)
-        label = f"{schema}.{name}" if schema else name
+        holds the written value, a deleted row is gone, a newer version of the record arrived).
+        Writeback calls it first."""
+        label = _label(self.name, table)
         fields = self.change_log.processed_layered_fields(label)
-        key = self.change_log.layered_key(label) if fields else None
-        base = described_table(self.engine, schema, name) if key else None
-        if base is None or key not in base.c:
+        synced = self._synced(label) if fields else None
+        if synced is None:
             return
+        base, key = synced
         edited = sorted(f for f in fields if f is not None and f in base.c and f != key)
-        statement = retire_confirmed_statement(self.engine.dialect.name, base, key, label, edited, utc_now())
         with self.engine.begin() as conn:
-            conn.execute(statement)
+            conn.execute(retire_confirmed_statement(self.engine.dialect.name, base, key, label, edited, utc_now()))
+
+    def claim_for_writeback(self, table: str, statuses: list[str]) -> list[dict[str, Any]]:
+        """Claim ``table``'s changes in ``statuses`` (with those an interrupted writeback left
+        PROCESSING), noting first the synced row each edits: what ``retire_confirmed`` later
+        compares with to tell whether a sync brought a newer version of the record."""
+        label = _label(self.name, table)
+        synced = self._synced(label)
+        if synced is not None:
+            base, key = synced
+            with self.engine.begin() as conn:
+                conn.execute(fingerprint_statement(base, key, label, [*statuses, "PROCESSING"]))
+        return self.change_log.claim(label, statuses)
+
+    def _synced(self, label: str) -> tuple[sa.Table, str] | None:
+        """The synced table of ``label``'s edits and the key they use; None if either is missing."""
+        key = self.change_log.pk_field(label)
+        schema, name = split_table(self.name, label)
+        base = described_table(self.engine, schema, name) if key else None
+        return (base, key) if base is not None and key in base.c else None
 
     def update_cell(self, table: str, field: str, row_pk: Any, value: Any, *, pk: str | None = None, user: str | None = None) -> int:
         """Record ``table.field = value`` for the row keyed ``row_pk``; returns the change id."""
@@ -79,7 +98,7 @@ class ChangeVerbs:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column '{field}'")
         if field == key:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"'{field}' is the key; delete the row and insert a new one")
-        self._fits(base, {field: value})
+        check_fits(self.name, self.engine, base, {field: value})
         seen = self._row(base, key, row_pk)
         return self.change_log.append(_table_name(base), key, row_pk, "u", field=field, old=seen[field], new=value, user=_user(user))
 
@@ -91,7 +110,7 @@ class ChangeVerbs:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column {unknown}")
         if record.get(key) is None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"the new row needs a value for its key '{key}'")
-        self._fits(base, record)
+        check_fits(self.name, self.engine, base, record)
         if self._find(base, key, record[key]) is not None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"a row with {key} = {record[key]!r} already exists")
         return self.change_log.append(_table_name(base), key, record[key], "i", new=dict(record), user=_user(user))
@@ -111,8 +130,11 @@ class ChangeVerbs:
         bare name when one schema's table has edits by that name) and ``table_id=`` (``get_table``'s id).
         """
         table = self._changed_table(table, table_name, table_id)
-        return self.change_log.select(table, writeback_status=_either(self.name, "writeback_status", writeback_status, status),
-                                      type=type, limit=limit)
+        statuses = _known(self.name, "status", _either(self.name, "writeback_status", writeback_status, status), STATUSES, str.upper)
+        changes = self.change_log.select(table, writeback_status=statuses, type=_known(self.name, "type", type, TYPES, str.lower), limit=limit)
+        if not changes and table is not None:
+            self.table(*split_table(self.name, table))  # an unknown table is an error naming the tables there are, not []
+        return changes
 
     def update_change(self, change_id: int, writeback_status: str | None = None, error: str | None = None, *,
                       status: str | None = None, table_name: str | None = None, table_id: int | None = None) -> None:
@@ -148,21 +170,6 @@ class ChangeVerbs:
             raise WarehouseError(self.name, f"table '{name}'", f"has edits in several schemas ({', '.join(edited)}); pass table_name='schema.{name}'")
         return edited[0] if edited else name
 
-    def _fits(self, base: sa.Table, values: Mapping[str, Any]) -> None:
-        """Refuse a value its column's type cannot hold, before it is logged: every read layers
-        the log's values cast to the column's type, so one that does not cast would break them."""
-        dialect = self.engine.dialect.name
-        for column, value in values.items():
-            kind = base.c[column].type.spec
-            cast = sa.cast(json_scalar(dialect, sa.literal(as_json(value), sa.Text)), NativeType(kind))
-            try:
-                with self.engine.connect() as conn:
-                    conn.execute(sa.select(cast))
-            except sa.exc.SQLAlchemyError as exc:
-                raise WarehouseError(
-                    self.name, f"table '{_table_name(base)}'", f"{value!r} does not fit column '{column}' ({kind}); give a {kind} value"
-                ) from exc
-
     def _edited(self, table: str, pk: str | None) -> tuple[sa.Table, str]:
         schema, name = split_table(self.name, table)
         base = self.table(schema, name)
@@ -197,6 +204,24 @@ def _either(connection: str, name: str, ours: Any, peliqan: Any) -> Any:
     if ours is not None and peliqan is not None:
         raise WarehouseError(connection, "change log", f"pass {name}= or status=, not both")
     return ours if ours is not None else peliqan
+
+
+def _known(connection: str, what: str, given: str | Iterable[str] | None, known: tuple[str, ...],
+           normal: Callable[[str], str]) -> list[str] | None:
+    """``given`` (one value or several) in its normal case, each one of ``known``; None for None."""
+    if given is None:
+        return None
+    values = [normal(v) for v in ([given] if isinstance(given, str) else given)]
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise WarehouseError(connection, "list_changes", f"unknown {what} {', '.join(unknown)} (use one of {', '.join(known)})")
+    return values
+
+
+def _label(connection: str, table: str) -> str:
+    """``"schema.table"`` as the change log names it."""
+    schema, name = split_table(connection, table)
+    return f"{schema}.{name}" if schema else name
 
 
 def _table_name(base: sa.Table) -> str:
