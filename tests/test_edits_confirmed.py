@@ -27,7 +27,7 @@ def crm(project, json_server, monkeypatch):  # noqa: F811
 def test_written_back_edits_stay_shown_after_a_merge_sync_that_does_not_fetch_them(project, crm):
     run(project)
     with project.warehouse() as wh:
-        edited = wh.update_cell("raw.customers", "name", 1, "Ada", pk="id")
+        edited = wh.update_cell("raw.customers", "name", 1, "Ada")
         deleted = wh.delete_row("raw.customers", 2)
 
     run(project)  # the writeback sends both; the app does not move updated_at
@@ -47,7 +47,7 @@ def test_written_back_edits_stay_shown_after_a_merge_sync_that_does_not_fetch_th
 def test_the_apps_later_change_wins_over_a_written_back_edit_once_a_sync_brings_it(project, crm):
     run(project)
     with project.warehouse() as wh:
-        edited = wh.update_cell("raw.customers", "name", 1, "Ada", pk="id")
+        edited = wh.update_cell("raw.customers", "name", 1, "Ada")
     run(project)
     httpx.patch(f"{crm.url}/customers/1", json={"name": "Ada Lovelace", "updated_at": "2024-02-01T00:00:00"})
 
@@ -63,8 +63,8 @@ def test_a_full_sync_confirms_updates_inserts_and_deletes_and_they_retire(projec
     monkeypatch.setenv("CRM_SYNC_MODE", "full")
     run(project)
     with project.warehouse() as wh:
-        wh.update_cell("raw.customers", "city", 1, "Antwerp", pk="id")
-        wh.update_cell("raw.customers", "city", 1, "Bruges", pk="id")
+        wh.update_cell("raw.customers", "city", 1, "Antwerp")
+        wh.update_cell("raw.customers", "city", 1, "Bruges")
         wh.insert_row("raw.customers", {"id": 100, "name": "New Co", "city": "Leuven"})
         wh.delete_row("raw.customers", 4)
     run(project)  # sent; the sync of this run ran before the writeback
@@ -88,7 +88,7 @@ def test_a_full_sync_confirms_updates_inserts_and_deletes_and_they_retire(projec
 def test_the_app_setting_a_value_back_after_a_writeback_is_shown_once_a_sync_brings_it(project, crm):
     run(project)
     with project.warehouse() as wh:
-        wh.update_cell("raw.customers", "name", 1, "Ada", pk="id")
+        wh.update_cell("raw.customers", "name", 1, "Ada")
         wh.delete_row("raw.customers", 2)
     run(project)
     httpx.patch(f"{crm.url}/customers/1", json={"name": "customer 1", "updated_at": "2024-02-01T00:00:00"})  # undone in the app
@@ -105,8 +105,8 @@ def test_the_app_setting_a_value_back_after_a_writeback_is_shown_once_a_sync_bri
 def test_a_change_log_from_before_row_fingerprints_is_upgraded_and_judged_by_value(project, crm):
     run(project)
     with project.warehouse() as wh:
-        wh.update_cell("raw.customers", "name", 1, "Ada", pk="id")
-        wh.update_cell("raw.customers", "name", 3, "Cy", pk="id")
+        wh.update_cell("raw.customers", "name", 1, "Ada")
+        wh.update_cell("raw.customers", "name", 3, "Cy")
     run(project)  # written back; then the store is as an earlier version left it: no fingerprints
     with project.warehouse() as wh, wh.engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE stagehouse_meta.change_log DROP COLUMN synced_row"))

@@ -57,14 +57,14 @@ def test_writeback_killed_twice_applies_each_change_once(project, crm):
     run(project)
     with project.warehouse() as wh:
         for i in UPDATED:  # two edits of one cell: merged into one PATCH
-            wh.update_cell("raw.customers", "city", i, f"first {i}", pk="id")
-            wh.update_cell("raw.customers", "city", i, f"second {i}", pk="id")
+            wh.update_cell("raw.customers", "city", i, f"first {i}")
+            wh.update_cell("raw.customers", "city", i, f"second {i}")
         for i in RENAMED:
-            wh.update_cell("raw.customers", "name", i, f"renamed {i}", pk="id")
+            wh.update_cell("raw.customers", "name", i, f"renamed {i}")
         for i in INSERTED:
-            wh.insert_row("raw.customers", {"id": i, "name": f"lead {i}", "city": "Mons"}, pk="id")
+            wh.insert_row("raw.customers", {"id": i, "name": f"lead {i}", "city": "Mons"})
         for i in DELETED:
-            wh.delete_row("raw.customers", i, pk="id")
+            wh.delete_row("raw.customers", i)
     before = {method: len(crm.requests(method, "customers")) for method in WRITES}
 
     run_killed_after(project, crm, 4)
