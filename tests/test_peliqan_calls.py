@@ -54,6 +54,27 @@ def test_dw_name_connects_to_the_store_and_fetch_takes_the_database_first(wh):
             dbconn.fetch("dw_123", "crm", "products")
 
 
+def test_insert_update_upsert_and_execute_take_the_database_first(wh):
+    with dbconnect(DW_NAME) as dbconn:  # the reference's calls, as written
+        dbconn.insert(DW_NAME, "crm", "products", {"id": 8, "name": "Lamp"})
+        assert dbconn.update(DW_NAME, "crm", "products", 8, {"name": "Desk lamp"}) is True
+        assert dbconn.upsert(DW_NAME, "crm", "products", 9, {"name": "Chair"}) == "inserted"
+        assert dbconn.upsert(dbconn.get_database()["name"], "crm", "products", 9, {"name": "Stool"}) == "updated"
+        assert dbconn.execute(DW_NAME, query="SELECT name FROM crm.products WHERE id >= 8 ORDER BY id") == [{"name": "Desk lamp"}, {"name": "Stool"}]
+        assert dbconn.execute(DW_NAME, query="DELETE FROM crm.products WHERE id = 9") == 1
+        assert dbconn.execute(query="SELECT count(*) AS n FROM crm.products") == [{"n": 4}]
+
+        for call in (lambda: dbconn.insert("dw_123", "crm", "products", {"id": 10, "name": "x"}),
+                     lambda: dbconn.update("dw_123", "crm", "products", 8, {"name": "x"}),
+                     lambda: dbconn.upsert("dw_123", "crm", "products", 10, {"name": "x"}),
+                     lambda: dbconn.execute("dw_123", query="DELETE FROM crm.products")):
+            with pytest.raises(WarehouseError, match="'dw_123' is not this connection's database; pass 'warehouse' or"):
+                call()
+        with pytest.raises(WarehouseError, match="insert: takes the database and 3 arguments at most, not 5"):
+            dbconn.insert(DW_NAME, "crm", "products", {"id": 10}, {"id": 11})
+    assert sorted(r["id"] for r in wh.fetch("crm", "products")) == [5, 6, 7, 8]
+
+
 def test_database_and_schema_descriptions_where_the_store_has_comments(wh):
     schema_id = wh.get_schema("crm")["id"]
     if wh.engine.dialect.name == "duckdb":

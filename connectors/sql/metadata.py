@@ -66,7 +66,7 @@ class MetadataVerbs:
     def get_database(self, database_id: int | None = None) -> dict[str, Any]:
         """The connection's database: id, name, description (``database_id`` must be its id)."""
         self._resolve("database", database_id, Ref())
-        return {"id": self._ids([Ref()])[Ref()], "name": self._database_name(), "description": self._described(Ref(), DATABASE_COMMENT, {})}
+        return {"id": self._ids([Ref()])[Ref()], "name": self.database_name(), "description": self._described(Ref(), DATABASE_COMMENT, {})}
 
     def update_database(self, database_id: int | None = None, *, description: str | None) -> dict[str, Any]:
         """Set the database's description (``COMMENT ON DATABASE``; PostgreSQL only)."""
@@ -207,7 +207,9 @@ class MetadataVerbs:
             return dict.fromkeys(refs)
         return catalog.ids_of(self.engine, refs)
 
-    def _database_name(self) -> str:
+    def database_name(self) -> str:
+        """The database's name, as ``list_databases``/``get_database`` give it and Peliqan's
+        database-first calls may pass it."""
         return self.engine.url.database or self.name
 
     def _described(self, ref: Ref, queries: dict[str, str], params: dict[str, str]) -> str | None:
@@ -220,7 +222,7 @@ class MetadataVerbs:
 
     def _describe(self, ref: Ref, description: str | None) -> None:
         """Comment on ``ref`` now and keep the description for later stage commits."""
-        label = {"database": f"database '{self._database_name()}'", "schema": f"schema '{ref.schema}'",
+        label = {"database": f"database '{self.database_name()}'", "schema": f"schema '{ref.schema}'",
                  "table": f"table '{ref.schema}.{ref.table}'", "field": f"field '{ref.schema}.{ref.table}.{ref.field}'"}[ref.kind]
         if ref.kind not in COMMENTABLE.get(self.engine.dialect.name, {"table", "field"}):
             raise WarehouseError(self.name, label, f"{self.engine.dialect.name} has no {ref.kind} descriptions (COMMENT ON {ref.kind.upper()} is not supported there)")

@@ -44,6 +44,7 @@ class WarehouseVerbs:
     key_of: Callable[[str | None, str], list[str]]  # MetadataVerbs: the database's or the declared key
     list_schemas: Callable[..., list[str]]  # MetadataVerbs
     list_tables: Callable[..., list[dict[str, str]]]
+    database_name: Callable[[], str]  # MetadataVerbs
 
     def table(self, schema: str | None, table: str) -> sa.Table:
         """The existing table or view ``schema.table``; WarehouseError when there is none."""
@@ -61,6 +62,27 @@ class WarehouseVerbs:
         names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
         close = [names[m] for m in difflib.get_close_matches(_label(schema, table), list(names), n=3)]
         return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
+
+    def check_database(self, verb: str, database: Any) -> None:
+        """Refuse a database argument (Peliqan's first one) that is not this connection's: a
+        script meant for another database must not change this one.
+
+        Example: ``wh.check_database("insert", DW_NAME)`` passes; ``"dw_123"`` raises WarehouseError."""
+        own = list(dict.fromkeys((self.name, self.database_name())))
+        if database not in own:
+            raise WarehouseError(
+                self.name, verb, f"'{database}' is not this connection's database; pass {' or '.join(map(repr, own))} first, or leave the database out",
+            )
+
+    def _database_first(self, verb: str, given: tuple, extra: tuple) -> tuple:
+        """Our arguments from a call in our form (``given``) or Peliqan's, which passes the
+        database first and so one positional argument more (``extra``): checked, then dropped."""
+        if not extra:
+            return given
+        if len(extra) > 1:
+            raise WarehouseError(self.name, verb, f"takes the database and {len(given)} arguments at most, not {len(given) + len(extra)}")
+        self.check_database(verb, given[0])
+        return (*given[1:], extra[0])
 
     def arrow(self, statement: sa.Executable | str) -> pa.Table:
         """Run a query and return the whole result as an Arrow table (DuckDB and ADBC natively)."""
@@ -100,11 +122,10 @@ class WarehouseVerbs:
         ``fetch(DW_NAME, query=…)``. Options: ``df=True`` (pandas), ``polars=True``, ``fillna_with``,
         ``fillnat_with``, ``enable_python_types``, ``enable_datetime_as_string``, ``tz`` (see ``shapes``).
         """
-        if peliqan_table or (query is not None and schema is not None):
-            database, schema, table = schema, table, (peliqan_table[0] if peliqan_table else None)
-            own = [n for n in (self.name, self.engine.url.database) if n]
-            if database not in own or len(peliqan_table) > 1:
-                raise WarehouseError(self.name, "fetch", f"'{database}' is not this connection's database; pass (schema, table), or {' or '.join(own)!r} first")
+        if query is not None and schema is not None and table is None:
+            self.check_database("fetch", schema)
+            schema = None
+        schema, table = self._database_first("fetch", (schema, table), peliqan_table)
         if (table is None) == (query is None):
             raise WarehouseError(self.name, "fetch", "pass a table (schema, table) or query=, not both")
         if query is not None:
@@ -116,10 +137,19 @@ class WarehouseVerbs:
                 statement = statement.limit(limit)
         return shaped(self.arrow(statement), **options)
 
-    def execute(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]] | int:
-        """Run one statement: a query's rows as dicts, else the number of rows it changed."""
+    def execute(self, sql: str | None = None, params: Mapping[str, Any] | None = None, *, query: str | None = None) -> list[dict[str, Any]] | int:
+        """Run one statement: a query's rows as dicts, else the number of rows it changed.
+
+        Peliqan's ``execute(DW_NAME, query="TRUNCATE TABLE crm.notes")`` works too (the database checked).
+        """
+        if query is not None:
+            if sql is not None:
+                self.check_database("execute", sql)
+            sql = query
+        if sql is None:
+            raise WarehouseError(self.name, "execute", "no statement given; pass execute(sql) or execute(DW_NAME, query=sql)")
         try:
-            statement = sa.text(query).bindparams(**params) if params else sa.text(query)
+            statement = sa.text(sql).bindparams(**params) if params else sa.text(sql)
             with self.engine.begin() as conn:
                 if answers_with_count(conn, statement):
                     return affected_rows(conn, statement)
@@ -128,8 +158,10 @@ class WarehouseVerbs:
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(self.name, "execute", first_line(exc)) from exc
 
-    def insert(self, schema: str | None, table: str, records: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> int:
-        """Insert one record or many; a key that is not a column is an error (no column is added)."""
+    def insert(self, schema: str | None, table: str, records: Mapping[str, Any] | Iterable[Mapping[str, Any]], *peliqan: Any) -> int:
+        """Insert one record or many; a key that is not a column is an error (no column is added).
+        Peliqan's ``insert(DW_NAME, schema, table, record)`` works too."""
+        schema, table, records = self._database_first("insert", (schema, table, records), peliqan)
         target = self.table(schema, table)
         rows = [dict(records)] if isinstance(records, Mapping) else [dict(r) for r in records]
         for row in rows:
@@ -138,9 +170,11 @@ class WarehouseVerbs:
             self._run(target, sa.insert(target), rows)
         return len(rows)
 
-    def update(self, schema: str | None, table: str, pk_value: Any, record: Mapping[str, Any], *, pk: str | None = None) -> bool:
+    def update(self, schema: str | None, table: str, pk_value: Any, record: Mapping[str, Any], *peliqan: Any, pk: str | None = None) -> bool:
         """Change the columns in ``record`` of the row whose key is ``pk_value``; False if it
-        already held those values (no write), WarehouseError if there is no such row."""
+        already held those values (no write), WarehouseError if there is no such row.
+        Peliqan's ``update(DW_NAME, schema, table, pk_value, record)`` works too."""
+        schema, table, pk_value, record = self._database_first("update", (schema, table, pk_value, record), peliqan)
         target = self.table(schema, table)
         key = self._key(target, pk)
         changed = self._update_row(target, key, pk_value, record)
@@ -148,9 +182,11 @@ class WarehouseVerbs:
             raise WarehouseError(self.name, f"table '{_label(target.schema, target.name)}'", f"no row with {key} = {pk_value!r}")
         return changed
 
-    def upsert(self, schema: str | None, table: str, pk_value: Any, record: Mapping[str, Any], *, pk: str | None = None) -> str:
+    def upsert(self, schema: str | None, table: str, pk_value: Any, record: Mapping[str, Any], *peliqan: Any, pk: str | None = None) -> str:
         """Update the row ``pk_value`` (columns not passed are kept) or insert it; never adds a
-        column. Returns 'inserted', 'updated' or 'unchanged'."""
+        column. Returns 'inserted', 'updated' or 'unchanged'. Peliqan's
+        ``upsert(DW_NAME, schema, table, pk_value, record)`` works too."""
+        schema, table, pk_value, record = self._database_first("upsert", (schema, table, pk_value, record), peliqan)
         target = self.table(schema, table)
         key = self._key(target, pk)
         if self._update_row(target, key, pk_value, record):
