@@ -192,3 +192,43 @@ def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_w
     wh.update_cell("crm.orders", "amount", 1, 12)
     wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "2024-03-02"})
     assert sorted((r["id"], r["amount"], r["placed"]) for r in wh.fetch("crm", "orders")) == [(1, 12, dt.date(2024, 3, 1)), (2, 5, dt.date(2024, 3, 2))]
+
+
+def test_a_synced_stage_view_refuses_direct_writes_and_takes_edits(project):
+    from pydiverse.pipedag import Flow, Stage
+
+    from flows import run_flow
+    from tasks import sync
+    from tests.sources import write_shop
+
+    write_shop(project.files)
+    with Flow("merged") as flow, Stage("raw"):
+        sync("files", "customers.csv", name="customers", primary_key="id", mode="merge")
+    report = run_flow(flow)
+    assert report.ok, report.error
+    refusal = (
+        "connection 'warehouse', table 'raw.customers': is a view (a synced stage table is a view of the sync's data): "
+        "record edits with update_cell/insert_row/delete_row (change log)"
+    )
+
+    with project.warehouse() as wh:
+        assert {t["name"]: t["type"] for t in wh.list_tables("raw")}["customers"] == "VIEW"
+        for write in (lambda: wh.update("raw", "customers", 10, {"name": "Y"}), lambda: wh.upsert("raw", "customers", 10, {"name": "Y"}),
+                      lambda: wh.insert("raw", "customers", {"id": 30, "name": "cy"}),
+                      lambda: wh.write("raw", "customers", [{"id": 10, "name": "Y"}], pk="id")):
+            with pytest.raises(WarehouseError) as refused:
+                write()
+            assert str(refused.value) == refusal
+        assert sorted((r["id"], r["name"]) for r in wh.fetch("raw", "customers", overlay=False)) == [(10, "ada"), (20, "bob")]
+        wh.update_cell("raw.customers", "name", 10, "Y")
+        assert sorted(r["name"] for r in wh.fetch("raw", "customers")) == ["Y", "bob"]
+
+
+def test_a_value_the_column_cannot_hold_is_a_warehouse_error_naming_the_table(wh):
+    wh.write("crm", "notes", [{"id": 1, "text": "a", "score": 1.5}], pk="id")
+
+    for call in (lambda: wh.update("crm", "notes", 1, {"score": "abc"}), lambda: wh.upsert("crm", "notes", 1, {"score": "abc"}),
+                 lambda: wh.upsert("crm", "notes", "abc", {"text": "b"})):
+        with pytest.raises(WarehouseError, match=r"^connection 'warehouse', table 'crm\.notes': "):
+            call()
+    assert wh.fetch("crm", "notes") == [{"id": 1, "text": "a", "score": 1.5}]

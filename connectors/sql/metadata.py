@@ -23,7 +23,7 @@ from connectors.errors import WarehouseError, first_line
 from connectors.sql import catalog
 from connectors.sql.catalog import COMMENTABLE, META_SCHEMA, Ref
 from connectors.sql.identifiers import checked, split_table
-from connectors.sql.native import primary_key_of
+from connectors.sql.native import primary_key_of, relation_kind
 
 __all__ = ["META_SCHEMA", "MetadataVerbs"]
 
@@ -268,7 +268,7 @@ class MetadataVerbs:
             conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
             SAVED_QUERIES.create(conn, checkfirst=True)
             if exists:
-                kind = "VIEW" if _is_view(conn, schema, name) else "TABLE"
+                kind = relation_kind(conn, schema, name)
                 conn.execute(sa.text(f"DROP {kind} {target}"))
             try:
                 conn.execute(sa.text(f"CREATE {'VIEW' if as_view else 'TABLE'} {target} AS {sql}"))
@@ -293,8 +293,3 @@ SAVED_QUERIES = sa.Table(
 def _has_table(conn: sa.Connection, schema: str, name: str) -> bool:
     query = sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = :n")
     return conn.execute(query, {"s": schema, "n": name}).first() is not None
-
-
-def _is_view(conn: sa.Connection, schema: str, name: str) -> bool:
-    query = sa.text("SELECT table_type FROM information_schema.tables WHERE table_schema = :s AND table_name = :n")
-    return conn.execute(query, {"s": schema, "n": name}).scalar() == "VIEW"

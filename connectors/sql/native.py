@@ -145,13 +145,35 @@ def primary_key_of(engine: sa.Engine, schema: str | None, name: str) -> list[str
         return list(conn.execute(query, {"schema": schema or _default_schema(conn), "name": name}).scalars())
 
 
+RELATION_KIND_QUERIES = {  # DuckDB's information_schema costs 8–9 ms on first use per instance (see above)
+    "duckdb": "SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND schema_name = :s AND view_name = :t "
+              "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :s AND table_name = :t",
+}
+RELATION_KIND_DEFAULT = "SELECT CASE table_type WHEN 'VIEW' THEN 'VIEW' ELSE 'TABLE' END FROM information_schema.tables WHERE table_schema = :s AND table_name = :t"
+
+
+def relation_kind(bind: sa.Engine | sa.Connection, schema: str | None, name: str) -> str | None:
+    """'TABLE' or 'VIEW' for the relation ``schema.name``, None when there is none; one catalog query.
+
+    Example: ``relation_kind(engine, "raw", "customers")`` → ``'VIEW'`` for a merge sync's stage table."""
+    with connected(bind) as conn:
+        query = RELATION_KIND_QUERIES.get(conn.dialect.name, RELATION_KIND_DEFAULT)
+        return conn.execute(sa.text(query), {"s": schema or _default_schema(conn), "t": name}).scalar()
+
+
 def affected_rows(conn: sa.Connection, statement: sa.Executable) -> int:
-    """Run a DML statement and return how many rows it changed (DuckDB reports it as a result row)."""
+    """Run a DML statement and return how many rows it changed (DuckDB reports it as a result row).
+    A database error is raised as SQLAlchemy's ``DBAPIError`` on every store, as ``conn.execute`` does."""
     if conn.dialect.name == "duckdb":
+        import duckdb
+
         compiled = statement.compile(dialect=conn.dialect)
         params = compiled.construct_params()
         values = [params[name] for name in compiled.positiontup] if compiled.positiontup else []
-        return conn.connection.driver_connection.execute(str(compiled), values).fetchone()[0]
+        try:
+            return conn.connection.driver_connection.execute(str(compiled), values).fetchone()[0]
+        except duckdb.Error as exc:
+            raise sa.exc.DBAPIError.instance(str(compiled), values, exc, duckdb.Error) from exc
     return conn.execute(statement).rowcount
 
 

@@ -1,10 +1,9 @@
 """The warehouse client's read and write verbs on any SQL connection (the table store included).
 
 ``fetch`` returns records or a DataFrame, with the edits of the change log layered on top;
-``insert``/``update``/``upsert`` change single rows; ``write`` is the bulk load of a pipeline:
-create the table and any missing column, then upsert by primary key in two set-based statements
-from a staging table filled by the store's bulk path, leaving unchanged rows untouched. Every
-name passes ``identifiers.checked`` and is quoted by SQLAlchemy.
+``insert``/``update``/``upsert`` change single rows of a table (a view, such as a merge sync's
+stage table, is refused); ``execute`` runs any statement. The bulk ``write`` is in
+``connectors.sql.bulk``. Every name passes ``identifiers.checked`` and is quoted by SQLAlchemy.
 
 Example::
 
@@ -12,31 +11,28 @@ Example::
     rows = wh.fetch("raw", "customers", fillna_with="")
     frame = wh.fetch(query="SELECT country, count(*) AS n FROM raw.customers GROUP BY 1", df=True)
     wh.upsert("crm", "notes", 7, {"text": "call back"})
-    wh.write("crm", "contacts", records, pk="id")   # {'inserted': 10, 'updated': 2, 'unchanged': 88}
+    wh.insert(DW_NAME, "crm", "notes", {"id": 8, "text": "new"})   # Peliqan's form, database first
 """
 
 from __future__ import annotations
 
 import difflib
-import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.errors import StagehouseError, WarehouseError, first_line
-from connectors.sql.identifiers import checked, split_table
-from connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
+from connectors.errors import WarehouseError, first_line
+from connectors.sql.identifiers import dotted, split_table
 from connectors.sql.metadata import is_internal_schema
-from connectors.sql.native import adbc_bulk_connection, adbc_uri, affected_rows, answers_with_count, described_table, quoted_name
+from connectors.sql.native import adbc_uri, affected_rows, answers_with_count, described_table, relation_kind
 from connectors.sql.shapes import shaped
-
-BULK_DIALECTS = ("duckdb", "postgresql")
 
 
 class WarehouseVerbs:
-    """fetch/insert/update/upsert/write/execute, mixed into ``SqlConnection``."""
+    """fetch/insert/update/upsert/execute, mixed into ``SqlConnection``."""
 
     name: str
     engine: sa.Engine
@@ -51,7 +47,7 @@ class WarehouseVerbs:
         schema, table = split_table(self.name, table, schema)
         found = described_table(self.engine, schema, table)
         if found is None:
-            raise WarehouseError(self.name, f"table '{_label(schema, table)}'", self._absent(schema, table))
+            raise WarehouseError(self.name, f"table '{dotted(schema, table)}'", self._absent(schema, table))
         return found
 
     def _absent(self, schema: str | None, table: str) -> str:
@@ -60,7 +56,7 @@ class WarehouseVerbs:
             return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
         tables = [(t["schema"], t["name"]) for t in self.list_tables() if not is_internal_schema(t["schema"])]
         names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
-        close = [names[m] for m in difflib.get_close_matches(_label(schema, table), list(names), n=3)]
+        close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
         return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
 
     def check_database(self, verb: str, database: Any) -> None:
@@ -162,7 +158,7 @@ class WarehouseVerbs:
         """Insert one record or many; a key that is not a column is an error (no column is added).
         Peliqan's ``insert(DW_NAME, schema, table, record)`` works too."""
         schema, table, records = self._database_first("insert", (schema, table, records), peliqan)
-        target = self.table(schema, table)
+        target = self._writable(self.table(schema, table))
         rows = [dict(records)] if isinstance(records, Mapping) else [dict(r) for r in records]
         for row in rows:
             self._known_columns(target, row)
@@ -175,11 +171,11 @@ class WarehouseVerbs:
         already held those values (no write), WarehouseError if there is no such row.
         Peliqan's ``update(DW_NAME, schema, table, pk_value, record)`` works too."""
         schema, table, pk_value, record = self._database_first("update", (schema, table, pk_value, record), peliqan)
-        target = self.table(schema, table)
+        target = self._writable(self.table(schema, table))
         key = self._key(target, pk)
         changed = self._update_row(target, key, pk_value, record)
         if not changed and not self._exists(target, key, pk_value):
-            raise WarehouseError(self.name, f"table '{_label(target.schema, target.name)}'", f"no row with {key} = {pk_value!r}")
+            raise WarehouseError(self.name, f"table '{dotted(target.schema, target.name)}'", f"no row with {key} = {pk_value!r}")
         return changed
 
     def upsert(self, schema: str | None, table: str, pk_value: Any, record: Mapping[str, Any], *peliqan: Any, pk: str | None = None) -> str:
@@ -187,7 +183,7 @@ class WarehouseVerbs:
         column. Returns 'inserted', 'updated' or 'unchanged'. Peliqan's
         ``upsert(DW_NAME, schema, table, pk_value, record)`` works too."""
         schema, table, pk_value, record = self._database_first("upsert", (schema, table, pk_value, record), peliqan)
-        target = self.table(schema, table)
+        target = self._writable(self.table(schema, table))
         key = self._key(target, pk)
         if self._update_row(target, key, pk_value, record):
             return "updated"
@@ -196,128 +192,23 @@ class WarehouseVerbs:
         self._run(target, sa.insert(target), [{**record, key: pk_value}])
         return "inserted"
 
-    def write(
-        self,
-        schema: str,
-        table: str,
-        records: Iterable[Mapping[str, Any]] | pa.Table,
-        object_schema: Mapping[str, Any] | None = None,
-        *,
-        pk: str | list[str],
-    ) -> dict[str, int]:
-        """The pipeline load: cast to ``object_schema`` (JSON-schema ``properties``) if given,
-        create the table / missing columns, replace rows by ``pk`` (columns not in the records
-        become NULL), skip rows that would not change. Bulk path: staging table + two statements.
-        """
-        schema, table = split_table(self.name, table, schema)
-        keys = [checked(self.name, "column", k) for k in ([pk] if isinstance(pk, str) else pk)]
-        data = records if isinstance(records, pa.Table) else _arrow_records(records)
-        if object_schema is not None:
-            data = _cast(self.name, table, data, arrow_schema_from_object_schema(object_schema))
-        for column in data.column_names:
-            checked(self.name, "column", column)
-        missing_keys = [k for k in keys if k not in data.column_names]
-        if missing_keys:
-            raise WarehouseError(self.name, f"table '{_label(schema, table)}'", f"records have no primary key field {missing_keys}")
-        if self.engine.dialect.name not in BULK_DIALECTS:
-            raise WarehouseError(self.name, "write", f"bulk write supports {', '.join(BULK_DIALECTS)}, not {self.engine.dialect.name}")
-        target = self.ensure_table(schema, table, data.schema, keys)
-        stage_name = f"_sh_stage_{uuid.uuid4().hex[:12]}"
-        self.land(schema, stage_name, data)
-        try:
-            return self.merge_from(target, sa.Table(stage_name, sa.MetaData(), *(sa.Column(c) for c in data.column_names), schema=schema), keys)
-        finally:
-            with self.engine.begin() as conn:
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {quoted_name(self.engine, schema, stage_name)}"))
-
-    def ensure_table(self, schema: str | None, table: str, arrow: pa.Schema, keys: list[str]) -> sa.Table:
-        """``schema.table`` with a column for every field of ``arrow``: created (``keys`` as its
-        primary key) when absent, missing columns added when present. Existing columns stay."""
-        existing = described_table(self.engine, schema, table)
-        dialect = self.engine.dialect
-        with self.engine.begin() as conn:
-            if existing is None:
-                if schema:
-                    conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-                columns = [
-                    sa.Column(f.name, sql_type(f.type), primary_key=f.name in keys, nullable=f.name not in keys, autoincrement=False)
-                    for f in arrow
-                ]
-                conn.execute(sa.schema.CreateTable(sa.Table(table, sa.MetaData(), *columns, schema=schema)))
-            else:
-                for field in arrow:
-                    if field.name not in existing.c:
-                        column = sa.Column(field.name, sql_type(field.type))
-                        ddl = sa.schema.CreateColumn(column).compile(dialect=dialect)
-                        conn.execute(sa.text(f"ALTER TABLE {quoted_name(self.engine, schema, table)} ADD COLUMN {ddl}"))
-        return described_table(self.engine, schema, table)
-
-    def land(self, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
-        """Create ``schema.name`` from ``data`` by the store's bulk path: DuckDB scans the Arrow
-        data itself, PostgreSQL receives it by ADBC's binary COPY. A stream is read batch by batch."""
-        try:
-            if schema:
-                with self.engine.begin() as conn:
-                    conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-            if self.engine.dialect.name == "duckdb":
-                with self.engine.connect() as conn:
-                    duck = conn.connection.driver_connection
-                    view = f"stagehouse_write_{uuid.uuid4().hex[:8]}"
-                    duck.register(view, data)
-                    try:
-                        duck.execute(f"CREATE TABLE {quoted_name(self.engine, schema, name)} AS SELECT * FROM {view}")
-                    finally:
-                        duck.unregister(view)
-                    conn.commit()
-                return
-            with adbc_bulk_connection(self.engine) as conn:
-                with conn.cursor() as cur:
-                    cur.adbc_ingest(name, data, mode="create", db_schema_name=schema)
-                conn.commit()
-        except StagehouseError:
-            raise
-        except Exception as exc:
-            raise WarehouseError(self.name, f"table '{_label(schema, name)}'", f"bulk load failed: {first_line(exc)}") from exc
-
-    def merge_from(self, target: sa.Table, stage: sa.Table, keys: list[str]) -> dict[str, int]:
-        """Upsert the rows of ``stage`` into ``target`` by ``keys`` in one transaction; rows that
-        would not change are left alone. Counts of inserted, updated and unchanged rows."""
-        values = [c.name for c in target.columns if c.name not in keys]
-        incoming = {c.name for c in stage.columns}
-        new_value = {c: (stage.c[c] if c in incoming else sa.null()) for c in values}
-        matches = sa.and_(*(target.c[k] == stage.c[k] for k in keys))
-        differs = sa.or_(*(target.c[c].is_distinct_from(sa.cast(v, target.c[c].type) if c in incoming else v) for c, v in new_value.items())) if values else sa.false()
-        with self.engine.begin() as conn:
-            duplicate = conn.execute(
-                sa.select(*(stage.c[k] for k in keys)).group_by(*(stage.c[k] for k in keys)).having(sa.func.count() > 1).limit(1)
-            ).first()
-            if duplicate:
-                raise WarehouseError(self.name, f"table '{_label(target.schema, target.name)}'", f"records repeat the key {dict(zip(keys, duplicate, strict=True))}")
-            total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
-            known = conn.execute(sa.select(sa.func.count()).select_from(stage).where(sa.exists().where(matches))).scalar_one()
-            updated = affected_rows(conn, sa.update(target).where(matches, differs).values(new_value)) if values else 0
-            new_rows = sa.select(*(stage.c[c] for c in stage.columns.keys())).where(~sa.exists().where(matches))
-            conn.execute(sa.insert(target).from_select(list(stage.columns.keys()), new_rows))
-            inserted = total - known
-        return {"inserted": inserted, "updated": updated, "unchanged": total - inserted - updated}
-
     def _known_columns(self, target: sa.Table, record: Mapping[str, Any]) -> None:
         unknown = [k for k in record if k not in target.c]
         if unknown:
             raise WarehouseError(
-                self.name, f"table '{_label(target.schema, target.name)}'",
+                self.name, f"table '{dotted(target.schema, target.name)}'",
                 f"no column {unknown} (known: {', '.join(target.c.keys())}); write() adds columns, insert/update/upsert never do",
             )
 
     def _key(self, target: sa.Table, pk: str | None) -> str:
         if pk is not None:
             if pk not in target.c:
-                raise WarehouseError(self.name, f"table '{_label(target.schema, target.name)}'", f"no column '{pk}' to use as key")
+                raise WarehouseError(self.name, f"table '{dotted(target.schema, target.name)}'", f"no column '{pk}' to use as key")
             return pk
         keys = self.key_of(target.schema, target.name)
         if len(keys) != 1:
             raise WarehouseError(
-                self.name, f"table '{_label(target.schema, target.name)}'",
+                self.name, f"table '{dotted(target.schema, target.name)}'",
                 "has no single-column primary key (in the database or declared by its sync or transform); pass pk='column'",
             )
         return keys[0]
@@ -328,45 +219,35 @@ class WarehouseVerbs:
         if not values:
             return False
         differs = sa.or_(*(target.c[c].is_distinct_from(sa.literal(v)) for c, v in values.items()))
-        with self.engine.begin() as conn:
+        with self._refused(target), self.engine.begin() as conn:
             return affected_rows(conn, sa.update(target).where(target.c[key] == pk_value, differs).values(values)) > 0
 
     def _exists(self, target: sa.Table, key: str, pk_value: Any) -> bool:
-        with self.engine.connect() as conn:
+        with self._refused(target), self.engine.connect() as conn:
             return conn.execute(sa.select(sa.literal(1)).select_from(target).where(target.c[key] == pk_value).limit(1)).first() is not None
 
     def _run(self, target: sa.Table, statement: sa.Executable, rows: list[dict[str, Any]]) -> None:
+        with self._refused(target), self.engine.begin() as conn:
+            conn.execute(statement, rows)
+
+    @contextmanager
+    def _refused(self, target: sa.Table) -> Iterator[None]:
+        """A database error of a statement on ``target`` as a one-line WarehouseError naming it."""
         try:
-            with self.engine.begin() as conn:
-                conn.execute(statement, rows)
+            yield
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(self.name, f"table '{_label(target.schema, target.name)}'", first_line(exc)) from exc
+            raise WarehouseError(self.name, f"table '{dotted(target.schema, target.name)}'", first_line(exc)) from exc
 
-
-def _arrow_records(records: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """Records as an Arrow table with the union of their keys (a key missing in a record is NULL)."""
-    rows = [dict(r) for r in records]
-    columns = dict.fromkeys(key for row in rows for key in row)
-    return pa.table({column: [row.get(column) for row in rows] for column in columns})
-
-
-def _cast(connection: str, table: str, data: pa.Table, schema: pa.Schema) -> pa.Table:
-    columns = {}
-    for field in schema:
-        if field.name not in data.column_names:
-            columns[field.name] = pa.nulls(data.num_rows, field.type)
-            continue
-        try:
-            columns[field.name] = data[field.name].cast(field.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise WarehouseError(connection, f"table '{table}'", f"field '{field.name}' does not fit {field.type}: {exc}") from exc
-    for name in data.column_names:
-        columns.setdefault(name, data[name])
-    return pa.table(columns)
-
-
-def _label(schema: str | None, table: str) -> str:
-    return f"{schema}.{table}" if schema else table
+    def _writable(self, target: sa.Table) -> sa.Table:
+        """``target`` unless it is a view: a merge or incremental sync's stage table is a view of
+        the sync's data, and a write through it (PostgreSQL allows one) would change the synced
+        rows behind the change log's back, never written back nor undone by the next sync."""
+        if relation_kind(self.engine, target.schema, target.name) == "VIEW":
+            raise WarehouseError(
+                self.name, f"table '{dotted(target.schema, target.name)}'",
+                "is a view (a synced stage table is a view of the sync's data): record edits with update_cell/insert_row/delete_row (change log)",
+            )
+        return target
 
 
 def _some(names: list[str], shown: int = 10) -> str:
