@@ -63,8 +63,13 @@ def test_insert_update_upsert_keep_other_columns_and_never_add_columns(wh):
     assert rows[1] == {"id": 1, "text": "call back", "owner": "ana"}
     assert rows[2] == {"id": 2, "text": "new", "owner": None}
     assert rows[3]["owner"] == "cy"
-    with pytest.raises(WarehouseError, match=r"no column \['colour'\]"):
+    with pytest.raises(WarehouseError) as unknown:
         wh.upsert("crm", "notes", 1, {"colour": "red"})
+    assert str(unknown.value) == (
+        "connection 'warehouse', table 'crm.notes': no column 'colour' (columns: id, text, owner); write() adds columns, insert/update/upsert never do"
+    )
+    with pytest.raises(WarehouseError, match=r"table 'crm\.notes': no columns 'txt', 'ownr'; did you mean text or owner\? \(columns: id, text, owner\); write\(\)"):
+        wh.insert("crm", "notes", {"id": 4, "txt": "x", "ownr": "ana"})
     with pytest.raises(WarehouseError, match="no row with id = 99"):
         wh.update("crm", "notes", 99, {"text": "?"})
 
@@ -178,6 +183,21 @@ def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):
         wh.fetch("cmr", "contacts")
     assert str(no_schema.value) == f"connection 'warehouse', table 'cmr.contacts': no schema 'cmr' (schemas: {schemas})"
     assert "refresh()" not in str(typo.value)
+
+
+def test_metadata_verbs_name_a_missing_table_or_field_with_close_names(wh):
+    wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id")
+    schemas = ", ".join(wh.list_schemas())
+    missing_table = f"connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: {schemas})"
+
+    for call in (lambda: wh.get_table("crm", "contact"), lambda: wh.update_table("crm", "contact", "People"),
+                 lambda: wh.update_field("crm", "contact", "name", "Full name")):
+        with pytest.raises(WarehouseError) as missing:
+            call()
+        assert str(missing.value) == missing_table
+    with pytest.raises(WarehouseError) as no_field:
+        wh.update_field("crm", "contacts", "nme", "Full name")
+    assert str(no_field.value) == "connection 'warehouse', table 'crm.contacts': no column 'nme'; did you mean name? (columns: id, name)"
 
 
 def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_working(wh):

@@ -15,6 +15,8 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,10 +24,10 @@ import sqlalchemy as sa
 from connectors.errors import WarehouseError, first_line
 from connectors.sql import catalog
 from connectors.sql.catalog import COMMENTABLE, META_SCHEMA, Ref
-from connectors.sql.identifiers import checked, split_table
-from connectors.sql.native import primary_key_of, relation_kind
+from connectors.sql.identifiers import checked, dotted, split_table
+from connectors.sql.native import described_table, primary_key_of, relation_kind
 
-__all__ = ["META_SCHEMA", "MetadataVerbs"]
+__all__ = ["META_SCHEMA", "MetadataVerbs", "no_columns"]
 
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
 DATABASE_COMMENT = {"postgresql": "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"}
@@ -135,7 +137,7 @@ class MetadataVerbs:
             columns = conn.execute(query, {"schema": ref.schema, "table": ref.table}).all()
             kept = {r["field_name"]: r["description"] for r in catalog.rows(conn, ref.schema, ref.table)}
         if not columns:
-            raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", "does not exist (refresh() after outside changes)")
+            raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", self.no_table(ref.schema, ref.table))
         key = self.key_of(ref.schema, ref.table)
         table_comment, column_comments = self._comments(ref.schema, ref.table)
         ids = self._ids([ref] + [ref._replace(field=n) for n, *_ in columns])
@@ -184,6 +186,29 @@ class MetadataVerbs:
         ref = self._table_ref(schema, table)._replace(field=checked(self.name, "column", field)) if field is not None else None
         self._describe(self._resolve("field", field_id, ref), description)
 
+    def no_table(self, schema: str | None, table: str) -> str:
+        """Why ``schema.table`` is not found, for a one-line error: no such schema, or the close
+        names that exist, and the schemas there are.
+
+        Example: ``wh.no_table("crm", "contact")`` → ``"does not exist; did you mean crm.contacts? (schemas: crm, raw)"``"""
+        if schema is not None and schema not in self.list_schemas(internal=True):
+            return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
+        tables = [(t["schema"], t["name"]) for t in self.list_tables() if not is_internal_schema(t["schema"])]
+        names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
+        close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
+        return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
+
+    def check_columns(self, table: sa.Table, names: Iterable[str], fix: str = "") -> None:
+        """Refuse the ``names`` that are not columns of ``table`` (an ``sa.Table`` as ``table()``
+        returns it) with one line naming them, the close columns and, if given, the ``fix``.
+
+        Example: ``wh.check_columns(base, ["nme"])`` → WarehouseError ``connection 'warehouse',
+        table 'crm.contacts': no column 'nme'; did you mean name? (columns: id, name)``"""
+        unknown = [n for n in names if n not in table.c]
+        if unknown:
+            problem = no_columns(unknown, table.c.keys())
+            raise WarehouseError(self.name, f"table '{dotted(table.schema, table.name)}'", f"{problem}; {fix}" if fix else problem)
+
     def _table_ref(self, schema: str | None, table: str | None) -> Ref:
         schema, table = split_table(self.name, table or "", schema)
         return Ref(schema or self.engine.dialect.default_schema_name, table)
@@ -229,11 +254,15 @@ class MetadataVerbs:
         try:
             with self.engine.begin() as conn:
                 statement = catalog.comment_statement(conn, ref, description)
-                if statement is None:
-                    raise WarehouseError(self.name, label, "does not exist (refresh() after outside changes)")
-                conn.execute(sa.text(statement))
+                if statement is not None:
+                    conn.execute(sa.text(statement))
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(self.name, label, first_line(exc)) from exc
+        if statement is None:  # a table or field that does not exist (now)
+            table = described_table(self.engine, ref.schema, ref.table)
+            if table is None:
+                raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", self.no_table(ref.schema, ref.table))
+            self.check_columns(table, [ref.field])
         if self.engine.dialect.name in COMMENTABLE:
             catalog.describe(self.engine, ref, description)
 
@@ -288,6 +317,21 @@ SAVED_QUERIES = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     schema=META_SCHEMA,
 )
+
+
+def no_columns(unknown: list[str], columns: list[str]) -> str:
+    """``unknown`` names, the columns close to them and the columns there are, for a one-line error.
+
+    Example: ``no_columns(["nme"], ["id", "name"])`` → ``"no column 'nme'; did you mean name? (columns: id, name)"``"""
+    close = dict.fromkeys(match for name in unknown for match in difflib.get_close_matches(str(name), columns, n=3))
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"no column{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}{hint} (columns: {_some(columns)})"
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """Up to ``shown`` names for a one-line message, then how many more."""
+    more = f", … {len(names) - shown} more" if len(names) > shown else ""
+    return (", ".join(names[:shown]) or "none") + more
 
 
 def _has_table(conn: sa.Connection, schema: str, name: str) -> bool:

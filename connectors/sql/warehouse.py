@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -26,9 +25,10 @@ import sqlalchemy as sa
 
 from connectors.errors import WarehouseError, first_line
 from connectors.sql.identifiers import dotted, split_table
-from connectors.sql.metadata import is_internal_schema
 from connectors.sql.native import adbc_uri, affected_rows, answers_with_count, described_table, relation_kind
 from connectors.sql.shapes import shaped
+
+NEVER_ADDS = "write() adds columns, insert/update/upsert never do"
 
 
 class WarehouseVerbs:
@@ -38,26 +38,17 @@ class WarehouseVerbs:
     engine: sa.Engine
     overlaid: Callable[[sa.Table], sa.Select | sa.CompoundSelect]  # ChangeVerbs: edits layered on reads
     key_of: Callable[[str | None, str], list[str]]  # MetadataVerbs: the database's or the declared key
-    list_schemas: Callable[..., list[str]]  # MetadataVerbs
-    list_tables: Callable[..., list[dict[str, str]]]
     database_name: Callable[[], str]  # MetadataVerbs
+    no_table: Callable[[str | None, str], str]  # MetadataVerbs: why a table is not found
+    check_columns: Callable[..., None]  # MetadataVerbs: unknown column names, with close ones
 
     def table(self, schema: str | None, table: str) -> sa.Table:
         """The existing table or view ``schema.table``; WarehouseError when there is none."""
         schema, table = split_table(self.name, table, schema)
         found = described_table(self.engine, schema, table)
         if found is None:
-            raise WarehouseError(self.name, f"table '{dotted(schema, table)}'", self._absent(schema, table))
+            raise WarehouseError(self.name, f"table '{dotted(schema, table)}'", self.no_table(schema, table))
         return found
-
-    def _absent(self, schema: str | None, table: str) -> str:
-        """Why ``schema.table`` is not found: no such schema, or the close names that exist."""
-        if schema is not None and schema not in self.list_schemas(internal=True):
-            return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
-        tables = [(t["schema"], t["name"]) for t in self.list_tables() if not is_internal_schema(t["schema"])]
-        names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
-        close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
-        return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
 
     def check_database(self, verb: str, database: Any) -> None:
         """Refuse a database argument (Peliqan's first one) that is not this connection's: a
@@ -161,7 +152,7 @@ class WarehouseVerbs:
         target = self._writable(self.table(schema, table))
         rows = [dict(records)] if isinstance(records, Mapping) else [dict(r) for r in records]
         for row in rows:
-            self._known_columns(target, row)
+            self.check_columns(target, row, fix=NEVER_ADDS)
         if rows:
             self._run(target, sa.insert(target), rows)
         return len(rows)
@@ -192,14 +183,6 @@ class WarehouseVerbs:
         self._run(target, sa.insert(target), [{**record, key: pk_value}])
         return "inserted"
 
-    def _known_columns(self, target: sa.Table, record: Mapping[str, Any]) -> None:
-        unknown = [k for k in record if k not in target.c]
-        if unknown:
-            raise WarehouseError(
-                self.name, f"table '{dotted(target.schema, target.name)}'",
-                f"no column {unknown} (known: {', '.join(target.c.keys())}); write() adds columns, insert/update/upsert never do",
-            )
-
     def _key(self, target: sa.Table, pk: str | None) -> str:
         if pk is not None:
             if pk not in target.c:
@@ -214,7 +197,7 @@ class WarehouseVerbs:
         return keys[0]
 
     def _update_row(self, target: sa.Table, key: str, pk_value: Any, record: Mapping[str, Any]) -> bool:
-        self._known_columns(target, record)
+        self.check_columns(target, record, fix=NEVER_ADDS)
         values = {c: v for c, v in record.items() if c != key}
         if not values:
             return False
@@ -249,8 +232,3 @@ class WarehouseVerbs:
             )
         return target
 
-
-def _some(names: list[str], shown: int = 10) -> str:
-    """Up to ``shown`` names for a one-line message, then how many more."""
-    more = f", … {len(names) - shown} more" if len(names) > shown else ""
-    return (", ".join(names[:shown]) or "none") + more
