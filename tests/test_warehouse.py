@@ -156,6 +156,17 @@ def test_execute_returns_a_querys_rows_or_the_changed_row_count(wh):
     assert wh.execute("INSERT INTO crm.notes (id, text) VALUES (6, 'f') RETURNING id") == [{"id": 6}]
 
 
+def test_execute_of_ddl_returns_zero(wh):
+    assert wh.execute("CREATE SCHEMA IF NOT EXISTS crm") == 0
+    assert wh.execute("CREATE TABLE crm.notes (id INTEGER PRIMARY KEY, text VARCHAR)") == 0
+    assert wh.execute("ALTER TABLE crm.notes ADD COLUMN owner VARCHAR") == 0
+    assert wh.execute("COMMENT ON TABLE crm.notes IS 'Notes'") == 0
+    assert wh.execute("CREATE VIEW crm.note_texts AS SELECT text FROM crm.notes") == 0
+    assert wh.execute("INSERT INTO crm.notes (id, text) VALUES (1, 'a')") == 1
+    assert wh.execute("DROP VIEW crm.note_texts") == 0
+    assert wh.execute("SELECT id, owner FROM crm.notes") == [{"id": 1, "owner": None}]
+
+
 def test_list_schemas_leaves_out_pipedags_own_unless_asked(project):
     from flows import load_flow, run_flow
     from tests.sources import write_shop

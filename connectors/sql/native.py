@@ -178,22 +178,29 @@ def affected_rows(conn: sa.Connection, statement: sa.Executable) -> int:
 
 
 COUNTED_STATEMENTS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
+# DuckDB answers DDL and settings with an empty 'Count' or 'Success' result, not with rows of data
+SILENT_STATEMENTS = frozenset({"CREATE", "DROP", "ALTER", "TRANSACTION", "SET", "VARIABLE_SET", "LOAD", "ATTACH", "DETACH",
+                               "VACUUM", "ANALYZE", "CREATE_FUNC", "PREPARE", "EXTENSION"})
 RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
 
-def answers_with_count(conn: sa.Connection, statement: sa.Executable) -> bool:
-    """True when ``statement`` is DML that DuckDB answers with a count row instead of a row
-    count (``affected_rows`` reads it): INSERT/UPDATE/DELETE/MERGE without RETURNING."""
+def duckdb_answer(conn: sa.Connection, statement: sa.Executable) -> str | None:
+    """How DuckDB answers ``statement`` where it differs from a DB-API driver: 'count' for DML
+    without RETURNING (a count row, which ``affected_rows`` reads), 'none' for DDL and settings
+    (an empty result); None otherwise, and on every other store."""
     if conn.dialect.name != "duckdb":
-        return False
+        return None
     import duckdb
 
     sql = str(statement.compile(dialect=conn.dialect))
     try:
         parsed = duckdb.extract_statements(sql)
     except duckdb.Error:
-        return False
-    return len(parsed) == 1 and parsed[0].type.name in COUNTED_STATEMENTS and not RETURNING.search(sql)
+        return None
+    kind = parsed[0].type.name if len(parsed) == 1 else None
+    if kind in COUNTED_STATEMENTS and not RETURNING.search(sql):
+        return "count"
+    return "none" if kind in SILENT_STATEMENTS else None
 
 
 def quote_duckdb_keywords(engine: sa.Engine) -> None:

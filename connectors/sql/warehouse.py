@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from connectors.errors import WarehouseError, first_line
 from connectors.sql.identifiers import dotted, split_table
-from connectors.sql.native import adbc_uri, affected_rows, answers_with_count, described_table, relation_kind
+from connectors.sql.native import adbc_uri, affected_rows, duckdb_answer, described_table, relation_kind
 from connectors.sql.shapes import shaped
 
 NEVER_ADDS = "write() adds columns, insert/update/upsert never do"
@@ -125,7 +125,7 @@ class WarehouseVerbs:
         return shaped(self.arrow(statement), **options)
 
     def execute(self, sql: str | None = None, params: Mapping[str, Any] | None = None, *, query: str | None = None) -> list[dict[str, Any]] | int:
-        """Run one statement: a query's rows as dicts, else the number of rows it changed.
+        """Run one statement: a query's rows as dicts, else the number of rows it changed (0 for DDL).
 
         Peliqan's ``execute(DW_NAME, query="TRUNCATE TABLE crm.notes")`` works too (the database checked).
         """
@@ -138,10 +138,13 @@ class WarehouseVerbs:
         try:
             statement = sa.text(sql).bindparams(**params) if params else sa.text(sql)
             with self.engine.begin() as conn:
-                if answers_with_count(conn, statement):
+                answer = duckdb_answer(conn, statement)
+                if answer == "count":
                     return affected_rows(conn, statement)
                 result = conn.execute(statement)
-                return [dict(r) for r in result.mappings()] if result.returns_rows else result.rowcount
+                if answer == "none" or not result.returns_rows:
+                    return max(result.rowcount, 0)  # DDL: no rows, none changed (drivers say -1)
+                return [dict(r) for r in result.mappings()]
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(self.name, "execute", first_line(exc)) from exc
 
