@@ -97,8 +97,11 @@ def test_database_and_schema_descriptions_where_the_store_has_comments(wh):
 def test_tables_and_fields_have_stable_ids(wh):
     table = wh.get_table("crm", "products")
     field_id = next(f["id"] for f in table["fields"] if f["name"] == "name")
-    wh.update_table(table_id=table["id"], description="What we sell")
-    wh.update_field(field_id=field_id, description="Shown on invoices")
+    table_meta_data = wh.update_table(table_id=table["id"], description="What we sell")
+    field_meta_data = wh.update_field(field_id=field_id, description="Shown on invoices")
+    assert (table_meta_data["id"], table_meta_data["description"]) == (table["id"], "What we sell")
+    assert field_meta_data == {"id": field_id, "name": "name", "type": table["fields"][1]["type"], "nullable": True,
+                               "primary_key": False, "is_pk": False, "description": "Shown on invoices"}
 
     again = wh.get_table(table_id=table["id"])
     assert again["id"] == table["id"] and again["name"] == "products"
@@ -110,6 +113,11 @@ def test_tables_and_fields_have_stable_ids(wh):
     assert wh.get_table(table["id"]) == again  # Peliqan's get_table_columns_and_pk(table_id) passes it positionally
     with pytest.raises(WarehouseError, match=f"field id {table['id']}: does not exist"):
         wh.update_field(field_id=table["id"], description="a table's id is not a field's")
+
+
+def test_the_stores_database_is_named_by_its_instance_id_on_every_store(wh, project):
+    assert [db["name"] for db in wh.list_databases()] == [project.instance_id] == [wh.get_database()["name"]]
+    assert sorted(r["id"] for r in wh.fetch(project.instance_id, "crm", "products")) == [5, 6, 7]
 
 
 def test_list_databases_has_peliqans_shape(wh):
@@ -128,3 +136,11 @@ def test_list_databases_has_peliqans_shape(wh):
     assert products[0]["schema_id"] == wh.get_schema("crm")["id"]
     assert products[0]["db_id"] == wh.get_database()["id"]
     assert all(t["schema"] not in ("information_schema", "pg_catalog") for t in get_tables())
+
+
+def test_inside_a_run_the_store_is_named_by_its_instance_id_too(project):
+    from flows import config_context
+    from tasks.connections import connection
+
+    with config_context(project.instance), connection("warehouse") as wh:
+        assert wh.get_database()["name"] == project.instance_id

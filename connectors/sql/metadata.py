@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+from pathlib import Path
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,7 @@ from connectors.sql.native import described_table, primary_key_of, relation_kind
 __all__ = ["META_SCHEMA", "MetadataVerbs", "no_columns"]
 
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
+FILE_DATABASES = frozenset({"duckdb", "sqlite"})  # the URL's database is a file path
 DATABASE_COMMENT = {"postgresql": "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"}
 SCHEMA_COMMENT = {"postgresql": "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s"}
 
@@ -176,15 +178,21 @@ class MetadataVerbs:
         return table_comment, {c["name"]: c["comment"] for c in inspector.get_columns(table, schema=schema) if c.get("comment")}
 
     def update_table(self, schema: str | None = None, table: str | None = None, description: str | None = None, *,
-                     table_id: int | None = None) -> None:
-        """Set the table's description (``COMMENT ON TABLE``, re-applied after every stage commit)."""
-        self._describe(self._resolve("table", table_id, self._table_ref(schema, table) if table is not None else None), description)
+                     table_id: int | None = None) -> dict[str, Any]:
+        """Set the table's description (``COMMENT ON TABLE``, re-applied after every stage commit);
+        returns the table as ``get_table`` does (Peliqan returns its metadata)."""
+        ref = self._resolve("table", table_id, self._table_ref(schema, table) if table is not None else None)
+        self._describe(ref, description)
+        return self.get_table(ref.schema, ref.table)
 
     def update_field(self, schema: str | None = None, table: str | None = None, field: str | None = None,
-                     description: str | None = None, *, field_id: int | None = None) -> None:
-        """Set a column's description (``COMMENT ON COLUMN``, re-applied after every stage commit)."""
+                     description: str | None = None, *, field_id: int | None = None) -> dict[str, Any]:
+        """Set a column's description (``COMMENT ON COLUMN``, re-applied after every stage commit);
+        returns the field as in ``get_table``'s ``fields`` (Peliqan returns its metadata)."""
         ref = self._table_ref(schema, table)._replace(field=checked(self.name, "column", field)) if field is not None else None
-        self._describe(self._resolve("field", field_id, ref), description)
+        ref = self._resolve("field", field_id, ref)
+        self._describe(ref, description)
+        return next(f for f in self.get_table(ref.schema, ref.table)["fields"] if f["name"] == ref.field)
 
     def no_table(self, schema: str | None, table: str) -> str:
         """Why ``schema.table`` is not found, for a one-line error: no such schema, or the close
@@ -234,8 +242,12 @@ class MetadataVerbs:
 
     def database_name(self) -> str:
         """The database's name, as ``list_databases``/``get_database`` give it and Peliqan's
-        database-first calls may pass it."""
-        return self.engine.url.database or self.name
+        database-first calls may pass it: a server's database, a file's stem (DuckDB's own name
+        for it), the instance id for the table store (``StoreConnection``)."""
+        database = self.engine.url.database
+        if database and self.engine.dialect.name in FILE_DATABASES:
+            return Path(database).stem
+        return database or self.name
 
     def _described(self, ref: Ref, queries: dict[str, str], params: dict[str, str]) -> str | None:
         """The database's comment on ``ref`` (where the store has them), else the kept description."""
