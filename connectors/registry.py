@@ -85,9 +85,9 @@ def parse_config(name: str, spec: Any) -> ConnectionConfig:
         raise ConnectionConfigError(name, problems) from exc
 
 
-def warehouse(url: str, *, instance: str | None = None) -> StoreConnection:
+def warehouse(url: str, *, instance: str | None = None, instance_id: str | None = None) -> StoreConnection:
     """The table store at ``url`` as a SQL connection named ``warehouse`` (inside a run)."""
-    return StoreConnection(StoreSettings(instance or default_instance(), url))
+    return StoreConnection(StoreSettings(instance or default_instance(), url, instance_id=instance_id))
 
 
 def connect(

@@ -95,6 +95,7 @@ class StoreSettings:
     instance: str
     url: str
     create_database_if_not_exists: bool = False
+    instance_id: str | None = None  # the store's name in list_databases() on every store
 
 
 def store_settings(instance: str | None = None, path: Path | None = None) -> StoreSettings:
@@ -110,7 +111,8 @@ def store_settings(instance: str | None = None, path: Path | None = None) -> Sto
     if not args.get("url"):
         raise ConfigFileError(f"{path}: instance '{name}' has no table_store.args.url", path=path)
     url = expand(args["url"]).replace("{instance_id}", str(section.get("instance_id", ""))).replace("{project_dir}", str(path.parent.resolve()))
-    return StoreSettings(name, url, bool(args.get("create_database_if_not_exists", False)))
+    instance_id = section.get("instance_id")
+    return StoreSettings(name, url, bool(args.get("create_database_if_not_exists", False)), str(instance_id) if instance_id else None)
 
 
 def store_url(instance: str | None = None, path: Path | None = None) -> str:

@@ -26,5 +26,6 @@ def connection(name: str) -> Connection:
     attrs = context.attrs
     specs = attrs.get("connections") or {}
     if name == WAREHOUSE and WAREHOUSE not in specs:
-        return warehouse(context.store.table_store.engine.url.render_as_string(hide_password=False), instance=context.instance_name)
+        url = context.store.table_store.engine.url.render_as_string(hide_password=False)
+        return warehouse(url, instance=context.instance_name, instance_id=context.instance_id)
     return connect(name, specs=specs, base_dir=Path(attrs.get(PROJECT_DIR_ATTR) or Path.cwd()))

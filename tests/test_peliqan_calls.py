@@ -54,6 +54,27 @@ def test_dw_name_connects_to_the_store_and_fetch_takes_the_database_first(wh):
             dbconn.fetch("dw_123", "crm", "products")
 
 
+def test_insert_update_upsert_and_execute_take_the_database_first(wh):
+    with dbconnect(DW_NAME) as dbconn:  # the reference's calls, as written
+        dbconn.insert(DW_NAME, "crm", "products", {"id": 8, "name": "Lamp"})
+        assert dbconn.update(DW_NAME, "crm", "products", 8, {"name": "Desk lamp"}) is True
+        assert dbconn.upsert(DW_NAME, "crm", "products", 9, {"name": "Chair"}) == "inserted"
+        assert dbconn.upsert(dbconn.get_database()["name"], "crm", "products", 9, {"name": "Stool"}) == "updated"
+        assert dbconn.execute(DW_NAME, query="SELECT name FROM crm.products WHERE id >= 8 ORDER BY id") == [{"name": "Desk lamp"}, {"name": "Stool"}]
+        assert dbconn.execute(DW_NAME, query="DELETE FROM crm.products WHERE id = 9") == 1
+        assert dbconn.execute(query="SELECT count(*) AS n FROM crm.products") == [{"n": 4}]
+
+        for call in (lambda: dbconn.insert("dw_123", "crm", "products", {"id": 10, "name": "x"}),
+                     lambda: dbconn.update("dw_123", "crm", "products", 8, {"name": "x"}),
+                     lambda: dbconn.upsert("dw_123", "crm", "products", 10, {"name": "x"}),
+                     lambda: dbconn.execute("dw_123", query="DELETE FROM crm.products")):
+            with pytest.raises(WarehouseError, match="'dw_123' is not this connection's database; pass 'warehouse' or"):
+                call()
+        with pytest.raises(WarehouseError, match="insert: takes the database and 3 arguments at most, not 5"):
+            dbconn.insert(DW_NAME, "crm", "products", {"id": 10}, {"id": 11})
+    assert sorted(r["id"] for r in wh.fetch("crm", "products")) == [5, 6, 7, 8]
+
+
 def test_database_and_schema_descriptions_where_the_store_has_comments(wh):
     schema_id = wh.get_schema("crm")["id"]
     if wh.engine.dialect.name == "duckdb":
@@ -76,8 +97,11 @@ def test_database_and_schema_descriptions_where_the_store_has_comments(wh):
 def test_tables_and_fields_have_stable_ids(wh):
     table = wh.get_table("crm", "products")
     field_id = next(f["id"] for f in table["fields"] if f["name"] == "name")
-    wh.update_table(table_id=table["id"], description="What we sell")
-    wh.update_field(field_id=field_id, description="Shown on invoices")
+    table_meta_data = wh.update_table(table_id=table["id"], description="What we sell")
+    field_meta_data = wh.update_field(field_id=field_id, description="Shown on invoices")
+    assert (table_meta_data["id"], table_meta_data["description"]) == (table["id"], "What we sell")
+    assert field_meta_data == {"id": field_id, "name": "name", "type": table["fields"][1]["type"], "nullable": True,
+                               "primary_key": False, "is_pk": False, "description": "Shown on invoices"}
 
     again = wh.get_table(table_id=table["id"])
     assert again["id"] == table["id"] and again["name"] == "products"
@@ -89,6 +113,11 @@ def test_tables_and_fields_have_stable_ids(wh):
     assert wh.get_table(table["id"]) == again  # Peliqan's get_table_columns_and_pk(table_id) passes it positionally
     with pytest.raises(WarehouseError, match=f"field id {table['id']}: does not exist"):
         wh.update_field(field_id=table["id"], description="a table's id is not a field's")
+
+
+def test_the_stores_database_is_named_by_its_instance_id_on_every_store(wh, project):
+    assert [db["name"] for db in wh.list_databases()] == [project.instance_id] == [wh.get_database()["name"]]
+    assert sorted(r["id"] for r in wh.fetch(project.instance_id, "crm", "products")) == [5, 6, 7]
 
 
 def test_list_databases_has_peliqans_shape(wh):
@@ -107,3 +136,11 @@ def test_list_databases_has_peliqans_shape(wh):
     assert products[0]["schema_id"] == wh.get_schema("crm")["id"]
     assert products[0]["db_id"] == wh.get_database()["id"]
     assert all(t["schema"] not in ("information_schema", "pg_catalog") for t in get_tables())
+
+
+def test_inside_a_run_the_store_is_named_by_its_instance_id_too(project):
+    from flows import config_context
+    from tasks.connections import connection
+
+    with config_context(project.instance), connection("warehouse") as wh:
+        assert wh.get_database()["name"] == project.instance_id

@@ -63,8 +63,13 @@ def test_insert_update_upsert_keep_other_columns_and_never_add_columns(wh):
     assert rows[1] == {"id": 1, "text": "call back", "owner": "ana"}
     assert rows[2] == {"id": 2, "text": "new", "owner": None}
     assert rows[3]["owner"] == "cy"
-    with pytest.raises(WarehouseError, match=r"no column \['colour'\]"):
+    with pytest.raises(WarehouseError) as unknown:
         wh.upsert("crm", "notes", 1, {"colour": "red"})
+    assert str(unknown.value) == (
+        "connection 'warehouse', table 'crm.notes': no column 'colour' (columns: id, text, owner); write() adds columns, insert/update/upsert never do"
+    )
+    with pytest.raises(WarehouseError, match=r"table 'crm\.notes': no columns 'txt', 'ownr'; did you mean text or owner\? \(columns: id, text, owner\); write\(\)"):
+        wh.insert("crm", "notes", {"id": 4, "txt": "x", "ownr": "ana"})
     with pytest.raises(WarehouseError, match="no row with id = 99"):
         wh.update("crm", "notes", 99, {"text": "?"})
 
@@ -151,6 +156,17 @@ def test_execute_returns_a_querys_rows_or_the_changed_row_count(wh):
     assert wh.execute("INSERT INTO crm.notes (id, text) VALUES (6, 'f') RETURNING id") == [{"id": 6}]
 
 
+def test_execute_of_ddl_returns_zero(wh):
+    assert wh.execute("CREATE SCHEMA IF NOT EXISTS crm") == 0
+    assert wh.execute("CREATE TABLE crm.notes (id INTEGER PRIMARY KEY, text VARCHAR)") == 0
+    assert wh.execute("ALTER TABLE crm.notes ADD COLUMN owner VARCHAR") == 0
+    assert wh.execute("COMMENT ON TABLE crm.notes IS 'Notes'") == 0
+    assert wh.execute("CREATE VIEW crm.note_texts AS SELECT text FROM crm.notes") == 0
+    assert wh.execute("INSERT INTO crm.notes (id, text) VALUES (1, 'a')") == 1
+    assert wh.execute("DROP VIEW crm.note_texts") == 0
+    assert wh.execute("SELECT id, owner FROM crm.notes") == [{"id": 1, "owner": None}]
+
+
 def test_list_schemas_leaves_out_pipedags_own_unless_asked(project):
     from flows import load_flow, run_flow
     from tests.sources import write_shop
@@ -180,6 +196,21 @@ def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):
     assert "refresh()" not in str(typo.value)
 
 
+def test_metadata_verbs_name_a_missing_table_or_field_with_close_names(wh):
+    wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id")
+    schemas = ", ".join(wh.list_schemas())
+    missing_table = f"connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: {schemas})"
+
+    for call in (lambda: wh.get_table("crm", "contact"), lambda: wh.update_table("crm", "contact", "People"),
+                 lambda: wh.update_field("crm", "contact", "name", "Full name")):
+        with pytest.raises(WarehouseError) as missing:
+            call()
+        assert str(missing.value) == missing_table
+    with pytest.raises(WarehouseError) as no_field:
+        wh.update_field("crm", "contacts", "nme", "Full name")
+    assert str(no_field.value) == "connection 'warehouse', table 'crm.contacts': no column 'nme'; did you mean name? (columns: id, name)"
+
+
 def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_working(wh):
     wh.write("crm", "orders", [{"id": 1, "amount": 10, "placed": dt.date(2024, 3, 1), "note": "n", "paid": False}], pk="id")
 
@@ -199,3 +230,43 @@ def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_w
     wh.update_cell("crm.orders", "note", 1, None)
     wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "2024-03-02"})
     assert sorted((r["id"], r["amount"], r["placed"]) for r in wh.fetch("crm", "orders")) == [(1, 12, dt.date(2024, 3, 1)), (2, 5, dt.date(2024, 3, 2))]
+
+
+def test_a_synced_stage_view_refuses_direct_writes_and_takes_edits(project):
+    from pydiverse.pipedag import Flow, Stage
+
+    from flows import run_flow
+    from tasks import sync
+    from tests.sources import write_shop
+
+    write_shop(project.files)
+    with Flow("merged") as flow, Stage("raw"):
+        sync("files", "customers.csv", name="customers", primary_key="id", mode="merge")
+    report = run_flow(flow)
+    assert report.ok, report.error
+    refusal = (
+        "connection 'warehouse', table 'raw.customers': is a view (a synced stage table is a view of the sync's data): "
+        "record edits with update_cell/insert_row/delete_row (change log)"
+    )
+
+    with project.warehouse() as wh:
+        assert {t["name"]: t["type"] for t in wh.list_tables("raw")}["customers"] == "VIEW"
+        for write in (lambda: wh.update("raw", "customers", 10, {"name": "Y"}), lambda: wh.upsert("raw", "customers", 10, {"name": "Y"}),
+                      lambda: wh.insert("raw", "customers", {"id": 30, "name": "cy"}),
+                      lambda: wh.write("raw", "customers", [{"id": 10, "name": "Y"}], pk="id")):
+            with pytest.raises(WarehouseError) as refused:
+                write()
+            assert str(refused.value) == refusal
+        assert sorted((r["id"], r["name"]) for r in wh.fetch("raw", "customers", overlay=False)) == [(10, "ada"), (20, "bob")]
+        wh.update_cell("raw.customers", "name", 10, "Y")
+        assert sorted(r["name"] for r in wh.fetch("raw", "customers")) == ["Y", "bob"]
+
+
+def test_a_value_the_column_cannot_hold_is_a_warehouse_error_naming_the_table(wh):
+    wh.write("crm", "notes", [{"id": 1, "text": "a", "score": 1.5}], pk="id")
+
+    for call in (lambda: wh.update("crm", "notes", 1, {"score": "abc"}), lambda: wh.upsert("crm", "notes", 1, {"score": "abc"}),
+                 lambda: wh.upsert("crm", "notes", "abc", {"text": "b"})):
+        with pytest.raises(WarehouseError, match=r"^connection 'warehouse', table 'crm\.notes': "):
+            call()
+    assert wh.fetch("crm", "notes") == [{"id": 1, "text": "a", "score": 1.5}]

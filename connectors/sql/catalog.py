@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from connectors.sql.native import affected_rows
+from connectors.sql.native import affected_rows, relation_kind
 
 META_SCHEMA = "stagehouse_meta"
 
@@ -137,13 +137,6 @@ def ref_of(engine: sa.Engine, object_id: int) -> Ref | None:
             return None
         row = conn.execute(sa.select(CATALOG).where(CATALOG.c.id == object_id)).mappings().first()
     return Ref(row["schema_name"], row["table_name"], row["field_name"]) if row else None
-
-
-def relation_kind(conn: sa.Connection, schema: str, table: str) -> str | None:
-    """'TABLE' or 'VIEW' for an existing relation, else None."""
-    query = sa.text("SELECT table_type FROM information_schema.tables WHERE table_schema = :s AND table_name = :t")
-    found = conn.execute(query, {"s": schema, "t": table}).scalar()
-    return None if found is None else "VIEW" if found == "VIEW" else "TABLE"
 
 
 def comment_statement(conn: sa.Connection, ref: Ref, description: str | None) -> str | None:

@@ -32,3 +32,8 @@ def split_table(connection: str, table: str, schema: str | None = None) -> tuple
     if schema is None and "." in table:
         schema, table = table.split(".", 1)
     return (checked(connection, "schema", schema) if schema is not None else None), checked(connection, "table", table)
+
+
+def dotted(schema: str | None, table: str) -> str:
+    """``"raw.orders"`` (or ``"orders"`` without a schema), as messages name a table."""
+    return f"{schema}.{table}" if schema else table

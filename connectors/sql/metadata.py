@@ -15,6 +15,9 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,12 +25,13 @@ import sqlalchemy as sa
 from connectors.errors import WarehouseError, first_line
 from connectors.sql import catalog
 from connectors.sql.catalog import COMMENTABLE, META_SCHEMA, Ref
-from connectors.sql.identifiers import checked, split_table
-from connectors.sql.native import primary_key_of
+from connectors.sql.identifiers import checked, dotted, split_table
+from connectors.sql.native import described_table, primary_key_of, relation_kind
 
-__all__ = ["META_SCHEMA", "MetadataVerbs"]
+__all__ = ["META_SCHEMA", "MetadataVerbs", "no_columns"]
 
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
+FILE_DATABASES = frozenset({"duckdb", "sqlite"})  # the URL's database is a file path
 DATABASE_COMMENT = {"postgresql": "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"}
 SCHEMA_COMMENT = {"postgresql": "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s"}
 
@@ -66,7 +70,7 @@ class MetadataVerbs:
     def get_database(self, database_id: int | None = None) -> dict[str, Any]:
         """The connection's database: id, name, description (``database_id`` must be its id)."""
         self._resolve("database", database_id, Ref())
-        return {"id": self._ids([Ref()])[Ref()], "name": self._database_name(), "description": self._described(Ref(), DATABASE_COMMENT, {})}
+        return {"id": self._ids([Ref()])[Ref()], "name": self.database_name(), "description": self._described(Ref(), DATABASE_COMMENT, {})}
 
     def update_database(self, database_id: int | None = None, *, description: str | None) -> dict[str, Any]:
         """Set the database's description (``COMMENT ON DATABASE``; PostgreSQL only)."""
@@ -135,7 +139,7 @@ class MetadataVerbs:
             columns = conn.execute(query, {"schema": ref.schema, "table": ref.table}).all()
             kept = {r["field_name"]: r["description"] for r in catalog.rows(conn, ref.schema, ref.table)}
         if not columns:
-            raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", "does not exist (refresh() after outside changes)")
+            raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", self.no_table(ref.schema, ref.table))
         key = self.key_of(ref.schema, ref.table)
         table_comment, column_comments = self._comments(ref.schema, ref.table)
         ids = self._ids([ref] + [ref._replace(field=n) for n, *_ in columns])
@@ -174,15 +178,44 @@ class MetadataVerbs:
         return table_comment, {c["name"]: c["comment"] for c in inspector.get_columns(table, schema=schema) if c.get("comment")}
 
     def update_table(self, schema: str | None = None, table: str | None = None, description: str | None = None, *,
-                     table_id: int | None = None) -> None:
-        """Set the table's description (``COMMENT ON TABLE``, re-applied after every stage commit)."""
-        self._describe(self._resolve("table", table_id, self._table_ref(schema, table) if table is not None else None), description)
+                     table_id: int | None = None) -> dict[str, Any]:
+        """Set the table's description (``COMMENT ON TABLE``, re-applied after every stage commit);
+        returns the table as ``get_table`` does (Peliqan returns its metadata)."""
+        ref = self._resolve("table", table_id, self._table_ref(schema, table) if table is not None else None)
+        self._describe(ref, description)
+        return self.get_table(ref.schema, ref.table)
 
     def update_field(self, schema: str | None = None, table: str | None = None, field: str | None = None,
-                     description: str | None = None, *, field_id: int | None = None) -> None:
-        """Set a column's description (``COMMENT ON COLUMN``, re-applied after every stage commit)."""
+                     description: str | None = None, *, field_id: int | None = None) -> dict[str, Any]:
+        """Set a column's description (``COMMENT ON COLUMN``, re-applied after every stage commit);
+        returns the field as in ``get_table``'s ``fields`` (Peliqan returns its metadata)."""
         ref = self._table_ref(schema, table)._replace(field=checked(self.name, "column", field)) if field is not None else None
-        self._describe(self._resolve("field", field_id, ref), description)
+        ref = self._resolve("field", field_id, ref)
+        self._describe(ref, description)
+        return next(f for f in self.get_table(ref.schema, ref.table)["fields"] if f["name"] == ref.field)
+
+    def no_table(self, schema: str | None, table: str) -> str:
+        """Why ``schema.table`` is not found, for a one-line error: no such schema, or the close
+        names that exist, and the schemas there are.
+
+        Example: ``wh.no_table("crm", "contact")`` → ``"does not exist; did you mean crm.contacts? (schemas: crm, raw)"``"""
+        if schema is not None and schema not in self.list_schemas(internal=True):
+            return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
+        tables = [(t["schema"], t["name"]) for t in self.list_tables() if not is_internal_schema(t["schema"])]
+        names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
+        close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
+        return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
+
+    def check_columns(self, table: sa.Table, names: Iterable[str], fix: str = "") -> None:
+        """Refuse the ``names`` that are not columns of ``table`` (an ``sa.Table`` as ``table()``
+        returns it) with one line naming them, the close columns and, if given, the ``fix``.
+
+        Example: ``wh.check_columns(base, ["nme"])`` → WarehouseError ``connection 'warehouse',
+        table 'crm.contacts': no column 'nme'; did you mean name? (columns: id, name)``"""
+        unknown = [n for n in names if n not in table.c]
+        if unknown:
+            problem = no_columns(unknown, table.c.keys())
+            raise WarehouseError(self.name, f"table '{dotted(table.schema, table.name)}'", f"{problem}; {fix}" if fix else problem)
 
     def _table_ref(self, schema: str | None, table: str | None) -> Ref:
         schema, table = split_table(self.name, table or "", schema)
@@ -207,8 +240,14 @@ class MetadataVerbs:
             return dict.fromkeys(refs)
         return catalog.ids_of(self.engine, refs)
 
-    def _database_name(self) -> str:
-        return self.engine.url.database or self.name
+    def database_name(self) -> str:
+        """The database's name, as ``list_databases``/``get_database`` give it and Peliqan's
+        database-first calls may pass it: a server's database, a file's stem (DuckDB's own name
+        for it), the instance id for the table store (``StoreConnection``)."""
+        database = self.engine.url.database
+        if database and self.engine.dialect.name in FILE_DATABASES:
+            return Path(database).stem
+        return database or self.name
 
     def _described(self, ref: Ref, queries: dict[str, str], params: dict[str, str]) -> str | None:
         """The database's comment on ``ref`` (where the store has them), else the kept description."""
@@ -220,18 +259,22 @@ class MetadataVerbs:
 
     def _describe(self, ref: Ref, description: str | None) -> None:
         """Comment on ``ref`` now and keep the description for later stage commits."""
-        label = {"database": f"database '{self._database_name()}'", "schema": f"schema '{ref.schema}'",
+        label = {"database": f"database '{self.database_name()}'", "schema": f"schema '{ref.schema}'",
                  "table": f"table '{ref.schema}.{ref.table}'", "field": f"field '{ref.schema}.{ref.table}.{ref.field}'"}[ref.kind]
         if ref.kind not in COMMENTABLE.get(self.engine.dialect.name, {"table", "field"}):
             raise WarehouseError(self.name, label, f"{self.engine.dialect.name} has no {ref.kind} descriptions (COMMENT ON {ref.kind.upper()} is not supported there)")
         try:
             with self.engine.begin() as conn:
                 statement = catalog.comment_statement(conn, ref, description)
-                if statement is None:
-                    raise WarehouseError(self.name, label, "does not exist (refresh() after outside changes)")
-                conn.execute(sa.text(statement))
+                if statement is not None:
+                    conn.execute(sa.text(statement))
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(self.name, label, first_line(exc)) from exc
+        if statement is None:  # a table or field that does not exist (now)
+            table = described_table(self.engine, ref.schema, ref.table)
+            if table is None:
+                raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", self.no_table(ref.schema, ref.table))
+            self.check_columns(table, [ref.field])
         if self.engine.dialect.name in COMMENTABLE:
             catalog.describe(self.engine, ref, description)
 
@@ -266,7 +309,7 @@ class MetadataVerbs:
             conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
             SAVED_QUERIES.create(conn, checkfirst=True)
             if exists:
-                kind = "VIEW" if _is_view(conn, schema, name) else "TABLE"
+                kind = relation_kind(conn, schema, name)
                 conn.execute(sa.text(f"DROP {kind} {target}"))
             try:
                 conn.execute(sa.text(f"CREATE {'VIEW' if as_view else 'TABLE'} {target} AS {sql}"))
@@ -288,11 +331,21 @@ SAVED_QUERIES = sa.Table(
 )
 
 
+def no_columns(unknown: list[str], columns: list[str]) -> str:
+    """``unknown`` names, the columns close to them and the columns there are, for a one-line error.
+
+    Example: ``no_columns(["nme"], ["id", "name"])`` → ``"no column 'nme'; did you mean name? (columns: id, name)"``"""
+    close = dict.fromkeys(match for name in unknown for match in difflib.get_close_matches(str(name), columns, n=3))
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"no column{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}{hint} (columns: {_some(columns)})"
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """Up to ``shown`` names for a one-line message, then how many more."""
+    more = f", … {len(names) - shown} more" if len(names) > shown else ""
+    return (", ".join(names[:shown]) or "none") + more
+
+
 def _has_table(conn: sa.Connection, schema: str, name: str) -> bool:
     query = sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = :n")
     return conn.execute(query, {"s": schema, "n": name}).first() is not None
-
-
-def _is_view(conn: sa.Connection, schema: str, name: str) -> bool:
-    query = sa.text("SELECT table_type FROM information_schema.tables WHERE table_schema = :s AND table_name = :n")
-    return conn.execute(query, {"s": schema, "n": name}).scalar() == "VIEW"

@@ -30,7 +30,7 @@ from connectors.errors import SourceError, WarehouseError, first_line
 from connectors.sql.identifiers import checked
 from connectors.sql.native import described_table, high_water_mark, quoted_name
 from connectors.sql.source import SqlConnection
-from connectors.sql.warehouse import BULK_DIALECTS
+from connectors.sql.bulk import BULK_DIALECTS
 
 SIDE_PREFIX = "_sh_repl_"
 DEPENDENTS_SQLSTATE = "2BP01"

@@ -33,6 +33,7 @@ from connectors.sql.generic import stream_sqlalchemy
 from connectors.sql.metadata import MetadataVerbs
 from connectors.sql.native import primary_key_of, quote_duckdb_keywords
 from connectors.sql.scanners import SCANNERS
+from connectors.sql.bulk import BulkVerbs
 from connectors.sql.warehouse import WarehouseVerbs
 
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
@@ -49,7 +50,7 @@ def parse_url(name: str, text: str) -> URL:
     return url
 
 
-class SqlConnection(ChangeVerbs, WarehouseVerbs, MetadataVerbs, Connection):
+class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Connection):
     """A SQL database named in pipedag.yaml: a source for syncs and a warehouse client
     (``WarehouseVerbs``, ``MetadataVerbs``, ``ChangeVerbs``)."""
 

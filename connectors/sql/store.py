@@ -46,6 +46,11 @@ class StoreConnection(SqlConnection):
             prepare(self)
         return SqlConnection.engine.func(self)
 
+    def database_name(self) -> str:
+        """The instance id on every store: PostgreSQL's database is named by it, while a DuckDB
+        store's file is ``<instance_id>/db.duckdb`` (its own name, ``db``, tells stores apart)."""
+        return self.settings.instance_id or super().database_name()
+
     @property
     def store_label(self) -> str:
         return f"table store of instance '{self.settings.instance}'"
