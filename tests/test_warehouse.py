@@ -222,6 +222,8 @@ def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_w
         wh.update_cell("crm.orders", "note", 1, {"a": 1})
     with pytest.raises(WarehouseError, match=r"1 does not fit column 'paid' \((BOOLEAN|boolean)\); give True or False"):
         wh.update_cell("crm.orders", "paid", 1, 1)
+    with pytest.raises(WarehouseError, match=r"crm\.orders': no column 'amont'; did you mean amount\?"):
+        wh.update_cell("crm.orders", "amont", 1, 3)
     with pytest.raises(WarehouseError, match=r"'someday' does not fit column 'placed'"):
         wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "someday"})
 

@@ -44,6 +44,7 @@ class ChangeVerbs:
     name: str
     engine: sa.Engine
     _resolve: Callable[[str, int | None, Ref | None], Ref]  # MetadataVerbs: an object by name or id
+    check_columns: Callable[..., None]  # MetadataVerbs: unknown columns named with close matches
 
     @cached_property
     def change_log(self) -> ChangeLog:
@@ -94,8 +95,7 @@ class ChangeVerbs:
         """Record ``table.field = value`` for the row keyed ``row_pk``; returns the change id."""
         base, key = self._edited(table, pk)
         checked(self.name, "column", field)
-        if field not in base.c:
-            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column '{field}'")
+        self.check_columns(base, [field])
         if field == key:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"'{field}' is the key; delete the row and insert a new one")
         check_fits(self.name, self.engine, base, {field: value})
@@ -105,9 +105,7 @@ class ChangeVerbs:
     def insert_row(self, table: str, record: Mapping[str, Any], *, pk: str | None = None, user: str | None = None) -> int:
         """Record a new row (it must carry its key); returns the change id."""
         base, key = self._edited(table, pk)
-        unknown = [c for c in record if c not in base.c]
-        if unknown:
-            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column {unknown}")
+        self.check_columns(base, record)
         if record.get(key) is None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"the new row needs a value for its key '{key}'")
         check_fits(self.name, self.engine, base, record)
@@ -174,8 +172,7 @@ class ChangeVerbs:
         schema, name = split_table(self.name, table)
         base = self.table(schema, name)
         key = pk or self.change_log.pk_field(_table_name(base)) or self._key(base, None)
-        if key not in base.c:
-            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"no column '{key}' to use as key")
+        self.check_columns(base, [key], "pass pk= a column that keys the table")
         return base, key
 
     def _find(self, base: sa.Table, key: str, row_pk: Any) -> dict[str, Any] | None:
