@@ -56,14 +56,17 @@ def run(flow: Flow):
     return report
 
 
-@pytest.mark.parametrize("mode", ["full", "merge"])
-def test_declared_keys_serve_cell_edits_and_get_table_without_pk(project, mode, request):
-    source = None
+def customers_source(project, mode, request):
+    """(engine, table) of the PostgreSQL source a merge sync reads; (None, None) for the CSV a full sync reads."""
     if mode == "full":
         write_customers(project.files)
-    else:
-        _, source = request.getfixturevalue("pg_customers")
-    run(customers_flow(mode, source))
+        return None, None
+    return request.getfixturevalue("pg_customers")
+
+
+@pytest.mark.parametrize("mode", ["full", "merge"])
+def test_declared_keys_serve_cell_edits_and_get_table_without_pk(project, mode, request):
+    run(customers_flow(mode, customers_source(project, mode, request)[1]))
 
     with project.warehouse() as wh:
         change = wh.update_cell("raw.customers", "name", 2, "Bea")
@@ -107,11 +110,7 @@ def described(project) -> tuple:
 
 @pytest.mark.parametrize("mode", ["full", "merge"])
 def test_descriptions_survive_cache_valid_runs_and_rebuilds_of_the_stage(project, mode, request):
-    source = None
-    if mode == "full":
-        write_customers(project.files)
-    else:
-        engine, source = request.getfixturevalue("pg_customers")
+    engine, source = customers_source(project, mode, request)
     run(customers_flow(mode, source))
     with project.warehouse() as wh:
         wh.update_table("raw", "customers", "People we sell to")
