@@ -5,7 +5,11 @@ Stagehouse's rows/s (a whole ``sync`` flow run, Arrow conversion and store write
 the ceiling's, measured in this one run. The server is a threaded stdlib HTTP server on 127.0.0.1
 serving precomputed pages, so it is not the bottleneck.
 
-    .venv/bin/python bench/rest_sync.py [--records 200000] [--page 1000]
+Then the same pages from a server that answers each request in ``--delay-ms`` (20): the total in
+an ``X-Total-Count`` header (``total_header``) against the sequential walk without a total (the
+baseline: page after page until a short one), ratio printed from this one run.
+
+    .venv/bin/python bench/rest_sync.py [--records 200000] [--page 1000] [--delay-ms 20]
 """
 
 from __future__ import annotations
@@ -45,13 +49,19 @@ def make_pages(records: int, size: int) -> dict[int, bytes]:
     return pages
 
 
-def serve(pages: dict[int, bytes]) -> ThreadingHTTPServer:
+def serve(pages: dict[int, bytes], records: int, delay: float = 0.0) -> ThreadingHTTPServer:
+    """Pages with the total in the body (``meta.total``) and in ``X-Total-Count``; each answer
+    after ``delay`` seconds."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (stdlib API)
+            if delay:
+                time.sleep(delay)
             page = int(parse_qs(urlparse(self.path).query).get("page", ["1"])[0])
             body = pages.get(page, b'{"data": [], "meta": {"total": 0}}')
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            self.send_header("X-Total-Count", str(records))
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -74,8 +84,9 @@ def ceiling(url: str, pages: int) -> float:
     return time.perf_counter() - started
 
 
-def stagehouse(url: str, size: int, concurrency: int) -> tuple[float, float]:
-    """(seconds of the whole flow run, seconds of the sync task)."""
+def stagehouse(url: str, size: int, concurrency: int, total: dict | None = None) -> tuple[float, float]:
+    """(seconds of the whole flow run, seconds of the sync task); ``total`` says where the
+    pagination finds the record total (default the body's ``meta.total``; ``{}``: nowhere)."""
     from pydiverse.pipedag import Flow, Stage
 
     from flows import run_flow
@@ -92,7 +103,7 @@ def stagehouse(url: str, size: int, concurrency: int) -> tuple[float, float]:
                 "customers": {
                     "path": "/customers",
                     "records": "data",
-                    "pagination": {"style": "page", "size": size, "total_path": "meta.total"},
+                    "pagination": {"style": "page", "size": size, **({"total_path": "meta.total"} if total is None else total)},
                 }
             },
         }
@@ -113,12 +124,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--page", type=int, default=1000)
+    parser.add_argument("--delay-ms", type=float, default=20.0)
     args = parser.parse_args()
     from flows.config import setup_quiet_logging
 
     setup_quiet_logging()
     pages = make_pages(args.records, args.page)
-    server = serve(pages)
+    server = serve(pages, args.records)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     page_count = args.records // args.page
     ceiling(f"{url}/customers", 5)  # warm up
@@ -132,6 +144,16 @@ def main() -> None:
             f"= {plain / task:.0%} of ceiling (whole flow run {whole:.2f} s = {plain / whole:.0%})"
         )
     server.shutdown()
+
+    slow = serve(pages, args.records, args.delay_ms / 1000)
+    slow_url = f"http://127.0.0.1:{slow.server_address[1]}"
+    print(f"server answering in {args.delay_ms:g} ms a request:")
+    _, walk = stagehouse(slow_url, args.page, 4, total={})
+    print(f"  no total (sequential walk)                 : task {walk:6.2f} s  {args.records / walk:>10,.0f} rows/s  (baseline)")
+    _, header = stagehouse(slow_url, args.page, 4, total={"total_header": "X-Total-Count"})
+    print(f"  total_header: X-Total-Count, concurrency 4: task {header:6.2f} s  {args.records / header:>10,.0f} rows/s "
+          f"= {walk / header:.1f}x the baseline")
+    slow.shutdown()
 
 
 if __name__ == "__main__":

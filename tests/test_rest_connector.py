@@ -5,14 +5,18 @@ The tests assert the requests the server received, not only the rows.
 
 from __future__ import annotations
 
+import json
 import time
 
+import httpx
 import pytest
 from pydiverse.pipedag import Flow, Stage
+from werkzeug import Response
 
 from connectors import ConnectionConfigError, RestError, SourceError, connect
 from flows import run_flow
 from tasks import sync
+from tests.json_server import json_server  # noqa: F401  (fixture)
 from tests.rest_server import OrdersApi, make_orders
 
 OBJECTS = {
@@ -154,3 +158,48 @@ def test_records_of_mixed_types_are_named_with_their_page(httpserver):
     conn = rest(httpserver, objects={"mixed": {"path": "/mixed"}})
     with pytest.raises(SourceError, match=r"object 'mixed'.*page 1"):
         conn.read("mixed").read_all()
+
+
+def json_server_customers(server, count: int) -> None:
+    """Give json-server's ``customers`` ``count`` records in all, each with an ``updated_at``,
+    through the app's own API."""
+    with httpx.Client(base_url=server.url) as client:
+        for i in range(1, 6):
+            client.patch(f"/customers/{i}", json={"updated_at": f"2024-01-01T00:00:{i:02d}"}).raise_for_status()
+        for i in range(6, count + 1):
+            record = {"id": i, "name": f"customer {i}", "city": "Ghent", "updated_at": f"2024-01-01T00:00:{i:02d}"}
+            client.post("/customers", json=record).raise_for_status()
+
+
+JSON_SERVER_PAGES = {"style": "page", "page_param": "_page", "size_param": "_limit", "size": 5, "total_header": "X-Total-Count"}
+
+
+def test_header_total_fetches_pages_concurrently_at_json_server(json_server):
+    json_server_customers(json_server, 25)
+    before = len(json_server.requests("GET", "customers"))
+    spec = {"type": "rest", "base_url": json_server.url, "concurrency": 3,
+            "objects": {"customers": {"path": "/customers", "pagination": JSON_SERVER_PAGES}}}
+    table = connect("crm", specs={"crm": spec}).read("customers").read_all()
+    assert sorted(table.column("id").to_pylist()) == list(range(1, 26))  # every record once
+    lines = json_server.logged("GET", "customers", before + 5)[before:]
+    pages = sorted(int(httpx.URL(line.split()[1]).params["_page"]) for line in lines)
+    # 5 full pages: without the total a sequential walk asks for an empty 6th to find the end
+    assert pages == [1, 2, 3, 4, 5]
+
+
+def test_content_range_total_and_one_total_source(httpserver):
+    rows = [{"id": i} for i in range(1, 26)]
+
+    def handler(request):
+        offset, limit = int(request.args["offset"]), int(request.args["limit"])
+        chunk = rows[offset : offset + limit]
+        headers = {"Content-Range": f"items {offset}-{offset + len(chunk) - 1}/{len(rows)}"}
+        return Response(json.dumps(chunk), headers=headers, content_type="application/json")
+
+    httpserver.expect_request("/ranged").respond_with_handler(handler)
+    pagination = {"style": "offset", "limit": 10, "total_header": "Content-Range"}
+    conn = rest(httpserver, concurrency=2, objects={"ranged": {"path": "/ranged", "pagination": pagination}})
+    assert conn.read("ranged").read_all().column("id").to_pylist() == list(range(1, 26))
+    assert sorted(int(r.args["offset"]) for r in requests_to(httpserver, "/ranged")) == [0, 10, 20]
+    with pytest.raises(ConnectionConfigError, match=r"field 'objects.ranged.pagination.offset'.*total_path .* or total_header"):
+        rest(httpserver, objects={"ranged": {"path": "/ranged", "pagination": {**pagination, "total_path": "meta.total"}}})

@@ -13,6 +13,7 @@ Example (pipedag.yaml, under ``attrs.connections``)::
           records: data                          # dotted path to the record list
           pagination: {style: page, page_param: page, size_param: per_page, size: 500, total_path: meta.total}
           incremental: {param: updated_since}    # the API's "since" filter for incremental syncs
+          freshness: {path: /contacts/count, value: total}   # optional: a cheap "did it change?" request
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from connectors.base import ConnectionConfig
 from connectors.placeholders import is_placeholder
@@ -77,8 +78,23 @@ class LinkHeaderPagination(_Strict):
     style: Literal["link_header"]
 
 
-class PagePagination(_Strict):
-    """``?page=N&per_page=M``; with ``total_path`` (records) or ``pages_path`` pages run concurrently."""
+class _Total:
+    """A record total, read from the body (``total_path``) or a response header (``total_header``:
+    a number as in ``X-Total-Count``, or ``Content-Range: items 0-9/200``); one of them."""
+
+    total_path: str | None
+    total_header: str | None
+
+    @model_validator(mode="after")
+    def _one_total(self):
+        if self.total_path and self.total_header:
+            raise ValueError("set total_path (body) or total_header (response header), not both")
+        return self
+
+
+class PagePagination(_Total, _Strict):
+    """``?page=N&per_page=M``; with ``total_path``/``total_header`` (records) or ``pages_path``
+    the remaining pages run concurrently."""
 
     style: Literal["page"]
     page_param: str = "page"
@@ -86,17 +102,19 @@ class PagePagination(_Strict):
     size: PositiveInt = 100
     first_page: int = 1
     total_path: str | None = None
+    total_header: str | None = None
     pages_path: str | None = None
 
 
-class OffsetPagination(_Strict):
-    """``?offset=K&limit=M``; with ``total_path`` pages run concurrently."""
+class OffsetPagination(_Total, _Strict):
+    """``?offset=K&limit=M``; with ``total_path`` or ``total_header`` pages run concurrently."""
 
     style: Literal["offset"]
     offset_param: str = "offset"
     limit_param: str = "limit"
     limit: PositiveInt = 100
     total_path: str | None = None
+    total_header: str | None = None
 
 
 class CursorPagination(_Strict):
@@ -119,6 +137,26 @@ class Incremental(_Strict):
     param: str
 
 
+class Freshness(_Strict):
+    """One cheap request whose answer changes when the object's records do — a count or
+    last-modified endpoint: ``{path: /customers/count, value: total}`` reads a body field,
+    ``{path: /customers, params: {_limit: 1}, header: X-Total-Count}`` a response header.
+    A sync of the object reruns only when the answer differs from the last run's."""
+
+    path: str
+    params: dict[str, str | int | float | bool] = {}
+    value: str | None = None
+    header: str | None = None
+
+    @model_validator(mode="after")
+    def _one_answer(self):
+        if (self.value is None) == (self.header is None):
+            raise ValueError("give value (a dotted path in the body, e.g. meta.total) or header (e.g. Last-Modified), one of them")
+        if not self.path.strip():
+            raise ValueError("path is empty: give the endpoint to ask, e.g. /customers/count")
+        return self
+
+
 class BatchLookup(_Strict):
     """Many records in one request: ``GET <path>?<param>=1&<param>=2`` (``repeat``, json-server,
     many REST frameworks) or ``?<param>=1,2`` (``comma``), at most ``max_ids`` ids a request.
@@ -138,6 +176,7 @@ class RestObject(_Strict):
     params: dict[str, str | int | float | bool] = {}
     pagination: Pagination = NoPagination()
     incremental: Incremental | None = None
+    freshness: Freshness | None = None
     nested: Literal["flatten", "json"] = "flatten"
     lists: Literal["json", "keep"] = "json"
     id_field: str = "id"

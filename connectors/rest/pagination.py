@@ -1,7 +1,7 @@
 """Walk an object's pages in each common pagination style, yielding parsed pages in order.
 
 Styles whose pages are known in advance (page number or offset, with a total from the first
-page) fetch the remaining pages concurrently, at most ``concurrency`` in flight, still yielded
+page's body or headers) fetch the remaining pages concurrently, at most ``concurrency`` in flight, still yielded
 in page order; the others follow the API's links or tokens one page at a time.
 
 Example::
@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -76,14 +77,38 @@ def _page_params(style: PagePagination | OffsetPagination, index: int) -> dict[s
     return {style.offset_param: index * style.limit, style.limit_param: style.limit}
 
 
+CONTENT_RANGE_TOTAL = re.compile(r"/\s*(\d+)\s*$")
+
+
+def header_total(page: Page, header: str) -> int | None:
+    """The record total in response header ``header``: a number (``X-Total-Count: 200``) or the
+    part after the slash of a range (``Content-Range: items 0-9/200``); None when absent or ``*``."""
+    value = page.response.headers.get(header)
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    found = CONTENT_RANGE_TOTAL.search(value)
+    return int(found.group(1)) if found else None
+
+
+def record_total(style: PagePagination | OffsetPagination, page: Page) -> int | None:
+    """The total the API reports on ``page`` (body ``total_path`` or ``total_header``), if any."""
+    if style.total_header:
+        return header_total(page, style.total_header)
+    total = page.get(style.total_path) if style.total_path else None
+    return None if total is None else int(total)
+
+
 def _page_count(style: PagePagination | OffsetPagination, page: Page) -> int | None:
     if isinstance(style, PagePagination) and style.pages_path and page.get(style.pages_path) is not None:
         return int(page.get(style.pages_path))
-    total = page.get(style.total_path) if style.total_path else None
+    total = record_total(style, page)
     if total is None:
         return None
     size = style.size if isinstance(style, PagePagination) else style.limit
-    return math.ceil(int(total) / size)
+    return math.ceil(total / size)
 
 
 def _numbered(fetch: Fetch, obj: RestObject, params: dict[str, Any], style, concurrency: int) -> Iterator[Page]:
