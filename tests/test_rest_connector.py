@@ -15,7 +15,7 @@ from werkzeug import Response
 
 from connectors import ConnectionConfigError, RestError, SourceError, connect
 from flows import run_flow
-from tasks import sync
+from tasks import sql_transform, sync
 from tests.json_server import json_server  # noqa: F401  (fixture)
 from tests.rest_server import OrdersApi, make_orders
 
@@ -203,3 +203,73 @@ def test_content_range_total_and_one_total_source(httpserver):
     assert sorted(int(r.args["offset"]) for r in requests_to(httpserver, "/ranged")) == [0, 10, 20]
     with pytest.raises(ConnectionConfigError, match=r"field 'objects.ranged.pagination.offset'.*total_path .* or total_header"):
         rest(httpserver, objects={"ranged": {"path": "/ranged", "pagination": {**pagination, "total_path": "meta.total"}}})
+
+
+@sql_transform(primary_key="id")
+def ghent_customers(customers):
+    return f"SELECT id, name FROM {customers} WHERE city = 'Ghent'"
+
+
+def customers_flow(mode: str = "merge") -> Flow:
+    with Flow("crm_sync") as flow:
+        with Stage("raw"):
+            customers = sync("crm", "customers", mode=mode, cursor="updated_at", primary_key="id" if mode == "merge" else None)
+        with Stage("mart"):
+            ghent_customers(customers)
+    return flow
+
+
+def states(report) -> dict[str, str]:
+    return {outcome.task: outcome.state for outcome in report.tasks}
+
+
+@pytest.mark.parametrize("mode", ["merge", "incremental"])
+def test_unchanged_api_keeps_sync_and_downstream_cache_valid(project, json_server, mode):
+    json_server_customers(json_server, 5)
+    customers = {"path": "/customers", "primary_key": ["id"], "pagination": JSON_SERVER_PAGES,
+                 "incremental": {"param": "updated_at_gte"}}
+    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": customers}})
+    first = run_flow(customers_flow(mode))
+    assert first.ok, first.error
+
+    before = len(json_server.requests("GET", "customers"))
+    second = run_flow(customers_flow(mode))
+    assert second.ok, second.error
+    assert set(states(second).values()) == {"CACHE_VALID"}, states(second)
+    time.sleep(0.3)  # the server logs a little after it answers
+    [probe] = json_server.requests("GET", "customers")[before:]  # exactly one request, one record asked
+    assert "updated_at_gte=2024-01-01T00%3A00%3A05" in probe or "updated_at_gte=2024-01-01T00:00:05" in probe
+    assert "_limit=1" in probe
+
+    change = {"city": "Oslo", "updated_at": "2024-01-02T00:00:00"}
+    if mode == "merge":  # record 2 moves to Oslo
+        httpx.patch(f"{json_server.url}/customers/2", json=change).raise_for_status()
+    else:  # a new record, in Ghent
+        httpx.post(f"{json_server.url}/customers", json={**change, "id": 6, "name": "customer 6", "city": "Ghent"}).raise_for_status()
+    third = run_flow(customers_flow(mode))
+    assert third.ok, third.error
+    assert all(state != "CACHE_VALID" for state in states(third).values()), states(third)
+    expected = [1, 3, 4, 5] if mode == "merge" else [1, 2, 3, 4, 5, 6]
+    assert sorted(r["id"] for r in project.read("mart", "ghent_customers")) == expected
+    assert len(project.read("raw", "customers")) == (5 if mode == "merge" else 6)
+
+    fourth = run_flow(customers_flow(mode))  # the changed record is now the mark: unchanged again
+    assert set(states(fourth).values()) == {"CACHE_VALID"}, states(fourth)
+
+
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_full_sync_reruns_when_its_freshness_request_answers_differently(project, json_server):
+    count = {"path": "/customers", "params": {"_limit": 1}, "header": "X-Total-Count"}
+    customers = {"path": "/customers", "primary_key": ["id"], "freshness": count}
+    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": customers}})
+    assert run_flow(customers_flow("full")).ok
+    assert set(states(run_flow(customers_flow("full"))).values()) == {"CACHE_VALID"}
+    httpx.post(f"{json_server.url}/customers", json={"id": 6, "name": "customer 6", "city": "Ghent"}).raise_for_status()
+    third = run_flow(customers_flow("full"))
+    assert "CACHE_VALID" not in states(third).values(), states(third)
+    assert len(project.read("mart", "ghent_customers")) == 6
+
+
+def test_freshness_without_an_answer_field_fails_at_config_load(httpserver):
+    with pytest.raises(ConnectionConfigError, match=r"field 'objects.c.freshness': .*give value .* or header"):
+        rest(httpserver, objects={"c": {"path": "/c", "freshness": {"path": "/c/count"}}})

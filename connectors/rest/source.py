@@ -14,28 +14,23 @@ Example::
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from connectors.base import Connection
 from connectors.cursor import CursorFilter
 from connectors.errors import ConnectionConfigError, SourceError
 from connectors.rest.client import RestClient
 from connectors.rest.config import RestConnectionConfig, RestObject
+from connectors.rest.freshness import answer, has_records_past, param_value, past
 from connectors.rest.page import Page
 from connectors.rest.pagination import pages
 from connectors.rest.records import conform, to_table
 from connectors.rest.verbs import ObjectVerbs
-
-
-def _param_value(value: Any) -> str:
-    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
 
 
 class RestConnection(ObjectVerbs, Connection):
@@ -65,6 +60,19 @@ class RestConnection(ObjectVerbs, Connection):
     def primary_key(self, name: str) -> list[str]:
         return list(self.object(name).primary_key or [])
 
+    def freshness(self, name: str) -> Any:
+        """The answer of object ``name``'s ``freshness`` request, or None when it has none."""
+        obj = self.object(name)
+        return None if obj.freshness is None else answer(self.client, name, obj)
+
+    def has_records_past(self, name: str, mark: CursorFilter) -> bool:
+        """Whether object ``name`` has a record whose cursor is past ``mark``: one request with
+        its ``incremental`` filter (see ``connectors.rest.freshness``)."""
+        obj = self.object(name)
+        if obj.incremental is None:
+            raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} to ask for records past a mark")
+        return has_records_past(self.client, name, obj, mark)
+
     def read(self, name: str, *, after: CursorFilter | None = None, params: dict[str, Any] | None = None) -> pa.RecordBatchReader:
         """Stream every record of object ``name``; ``after`` asks the API for newer records only."""
         obj = self.object(name)
@@ -72,7 +80,7 @@ class RestConnection(ObjectVerbs, Connection):
         if after is not None:
             if obj.incremental is None:
                 raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} for an incremental sync")
-            query[obj.incremental.param] = _param_value(after.value)
+            query[obj.incremental.param] = param_value(after.value)
         fetched = pages(lambda url, p: Page.parse(self.client.get(name, url, p)), obj, query, self.config.concurrency)
         tables = self._page_tables(name, obj, fetched)
         head = list(itertools.islice(tables, self.config.schema_lookahead_pages))
@@ -93,7 +101,7 @@ class RestConnection(ObjectVerbs, Connection):
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                     raise SourceError(self.name, f"object '{name}'", f"page {page + 1}: {exc}") from exc
                 if after is not None:
-                    table = table.filter(_past(table, after))
+                    table = table.filter(past(table, after))
                 yield from table.to_batches(max_chunksize=self.config.batch_rows)
 
         return pa.RecordBatchReader.from_batches(schema, batches())
@@ -116,9 +124,3 @@ def _decided_schema(tables: list[pa.Table]) -> pa.Schema:
     schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
     return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
 
-
-def _past(table: pa.Table, after: CursorFilter) -> pa.ChunkedArray:
-    column = table.column(after.column)
-    value = _param_value(after.value) if pa.types.is_string(column.type) else after.value
-    scalar = pa.scalar(value).cast(column.type)
-    return (pc.greater_equal if after.inclusive else pc.greater)(column, scalar)
