@@ -61,6 +61,34 @@ class SourceError(StagehouseError):
         )
 
 
+class CsvRowError(SourceError):
+    """A CSV row whose field count disagrees with the file's header (``csv.on_bad_rows: fail``)."""
+
+    def __init__(self, connection: str, file: str, line: int, expected: int | None, found: int | None) -> None:
+        problem = (
+            f"line {line} has {'?' if found is None else found} fields, the header has {'?' if expected is None else expected}; "
+            "fix the file, or set csv: {on_bad_rows: skip} on the connection to skip such rows"
+        )
+        StagehouseError.__init__(
+            self, f"connection '{connection}', file '{file}': {problem}",
+            connection=connection, obj=f"file '{file}'", problem=problem, file=file, line=line, expected=expected, found=found,
+        )
+
+
+class CsvDialectError(SourceError):
+    """DuckDB read a CSV file as one column although its header holds a likely delimiter."""
+
+    def __init__(self, connection: str, file: str, header: str) -> None:
+        problem = (
+            f"read as one column {header!r}, but the header holds a delimiter DuckDB did not accept; "
+            "set csv: {delimiter: ...} on the connection, or on_bad_rows: skip if some rows have extra or missing fields"
+        )
+        StagehouseError.__init__(
+            self, f"connection '{connection}', file '{file}': {problem}",
+            connection=connection, obj=f"file '{file}'", problem=problem, file=file, header=header,
+        )
+
+
 class SourceUnavailableError(SourceError):
     """The outside system did not answer; retrying later may succeed."""
 
