@@ -66,13 +66,17 @@ class CsvRowError(SourceError):
 
     def __init__(self, connection: str, file: str, line: int, expected: int | None, found: int | None) -> None:
         problem = (
-            f"line {line} has {'?' if found is None else found} fields, the header has {'?' if expected is None else expected}; "
+            f"line {line} has {_fields(found)}, the header has {_fields(expected)}; "
             "fix the file, or set csv: {on_bad_rows: skip} on the connection to skip such rows"
         )
         StagehouseError.__init__(
             self, f"connection '{connection}', file '{file}': {problem}",
             connection=connection, obj=f"file '{file}'", problem=problem, file=file, line=line, expected=expected, found=found,
         )
+
+
+def _fields(count: int | None) -> str:
+    return "? fields" if count is None else f"{count} field{'' if count == 1 else 's'}"
 
 
 class CsvDialectError(SourceError):
