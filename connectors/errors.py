@@ -82,14 +82,14 @@ def _fields(count: int | None) -> str:
 class CsvDialectError(SourceError):
     """DuckDB read a CSV file as one column although its header holds a likely delimiter."""
 
-    def __init__(self, connection: str, file: str, header: str) -> None:
+    def __init__(self, connection: str, file: str, header: str, delimiter: str) -> None:
         problem = (
-            f"read as one column {header!r}, but the header holds a delimiter DuckDB did not accept; "
-            "set csv: {delimiter: ...} on the connection, or on_bad_rows: skip if some rows have extra or missing fields"
+            f"read as one column {header!r}, but the header holds the delimiter {delimiter!r}; "
+            f"set csv: {{delimiter: {delimiter!r}}} on the connection, or on_bad_rows: skip if some rows have extra or missing fields"
         )
         StagehouseError.__init__(
             self, f"connection '{connection}', file '{file}': {problem}",
-            connection=connection, obj=f"file '{file}'", problem=problem, file=file, header=header,
+            connection=connection, obj=f"file '{file}'", problem=problem, file=file, header=header, delimiter=delimiter,
         )
 
 

@@ -155,10 +155,16 @@ def test_sniffer_error_names_the_file(tmp_path):
 
 def test_one_column_with_a_delimiter_in_the_header_is_refused(tmp_path):
     (tmp_path / "semi.csv").write_text("id;name\n1;x\n2;y\n")
-    with pytest.raises(CsvDialectError, match=r"file 'semi.csv': read as one column 'id;name'.*csv: \{delimiter") as caught:
+    with pytest.raises(CsvDialectError, match=r"file 'semi.csv': read as one column 'id;name'.*set csv: \{delimiter: ';'\}") as caught:
         rows(files(tmp_path, csv={"delimiter": ","}).read("semi.csv"))
-    assert caught.value.file == "semi.csv"
+    assert (caught.value.file, caught.value.delimiter) == ("semi.csv", ";")
+    assert str(caught.value).splitlines() == [str(caught.value)]
     assert rows(files(tmp_path).read("semi.csv")) == [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}]
+
+
+def test_one_quoted_column_with_a_comma_is_read(tmp_path):
+    (tmp_path / "one.csv").write_text('"Amount, EUR"\n1\n2\n')
+    assert rows(files(tmp_path).read("one.csv")) == [{"Amount, EUR": 1}, {"Amount, EUR": 2}]
 
 
 def test_on_bad_rows_skip_counts_per_file(tmp_path):

@@ -79,7 +79,8 @@ def count_rejects(con: duckdb.DuckDBPyConnection, names: dict[Path, str], into: 
 
 
 def check_single_column(connection: str, names: dict[Path, str], csv: CsvOptions, schema: pa.Schema) -> None:
-    """Refuse files DuckDB read as one column whose header holds a likely delimiter."""
+    """Refuse files DuckDB read as one column whose header holds a likely delimiter, unless the
+    file read with that delimiter is still one column (the delimiter sits inside quotes)."""
     if not csv.header:
         return
     suspects = [c for c in schema.names if any(d in c for d in LIKELY_DELIMITERS if d != csv.delimiter)]
@@ -87,8 +88,14 @@ def check_single_column(connection: str, names: dict[Path, str], csv: CsvOptions
         return
     for path, name in names.items():
         columns = _columns(path, csv)
-        if columns is not None and len(columns) == 1 and columns[0] in suspects:
-            raise _first_bad_row(connection, path, name, csv) or CsvDialectError(connection, name, columns[0])
+        if columns is None or len(columns) != 1 or columns[0] not in suspects:
+            continue
+        if (bad := _first_bad_row(connection, path, name, csv)) is not None:
+            raise bad
+        for delimiter in (d for d in LIKELY_DELIMITERS if d in columns[0] and d != csv.delimiter):
+            split = _columns(path, csv.model_copy(update={"delimiter": delimiter}))
+            if split is None or len(split) > 1:  # a quoted '"Amount, EUR"' stays one column: no refusal
+                raise CsvDialectError(connection, name, columns[0], delimiter)
 
 
 def explain_failure(connection: str, names: dict[Path, str], csv: CsvOptions, exc: Exception) -> Exception:
