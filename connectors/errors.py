@@ -61,6 +61,38 @@ class SourceError(StagehouseError):
         )
 
 
+class CsvRowError(SourceError):
+    """A CSV row whose field count disagrees with the file's header (``csv.on_bad_rows: fail``)."""
+
+    def __init__(self, connection: str, file: str, line: int, expected: int | None, found: int | None) -> None:
+        problem = (
+            f"line {line} has {_fields(found)}, the header has {_fields(expected)}; "
+            "fix the file, or set csv: {on_bad_rows: skip} on the connection to skip such rows"
+        )
+        StagehouseError.__init__(
+            self, f"connection '{connection}', file '{file}': {problem}",
+            connection=connection, obj=f"file '{file}'", problem=problem, file=file, line=line, expected=expected, found=found,
+        )
+
+
+def _fields(count: int | None) -> str:
+    return "? fields" if count is None else f"{count} field{'' if count == 1 else 's'}"
+
+
+class CsvDialectError(SourceError):
+    """DuckDB read a CSV file as one column although its header holds a likely delimiter."""
+
+    def __init__(self, connection: str, file: str, header: str, delimiter: str) -> None:
+        problem = (
+            f"read as one column {header!r}, but the header holds the delimiter {delimiter!r}; "
+            f"set csv: {{delimiter: {delimiter!r}}} on the connection, or on_bad_rows: skip if some rows have extra or missing fields"
+        )
+        StagehouseError.__init__(
+            self, f"connection '{connection}', file '{file}': {problem}",
+            connection=connection, obj=f"file '{file}'", problem=problem, file=file, header=header, delimiter=delimiter,
+        )
+
+
 class SourceUnavailableError(SourceError):
     """The outside system did not answer; retrying later may succeed."""
 

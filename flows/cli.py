@@ -70,17 +70,16 @@ def fail(exc: BaseException) -> None:
 
 def report_table(report) -> Table:
     table = Table(title=f"flow {report.flow} on instance {report.instance}")
-    for column, justify in (("task", "left"), ("stage", "left"), ("state", "left"), ("rows", "right"), ("seconds", "right")):
+    skips = any(outcome.skipped_rows for outcome in report.tasks)  # the column only when a sync skipped bad rows
+    columns = (("task", "left"), ("stage", "left"), ("state", "left"), ("rows", "right")) + ((("bad rows skipped", "right"),) if skips else ()) + (("seconds", "right"),)
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for outcome in report.tasks:
         style = STATE_STYLES.get(outcome.state, "")
-        table.add_row(
-            outcome.task,
-            outcome.stage,
-            f"[{style}]{outcome.state}[/]",
-            "" if outcome.rows is None else f"{outcome.rows:,}",
-            "" if outcome.seconds is None else f"{outcome.seconds:.2f}",
-        )
+        cells = [outcome.task, outcome.stage, f"[{style}]{outcome.state}[/]", "" if outcome.rows is None else f"{outcome.rows:,}"]
+        if skips:
+            cells.append(f"{outcome.skipped_rows:,}" if outcome.skipped_rows else "")
+        table.add_row(*cells, "" if outcome.seconds is None else f"{outcome.seconds:.2f}")
     return table
 
 

@@ -30,6 +30,7 @@ from flows.config import config_context
 from flows.history import LogLine, RunHistory, now
 from flows.run_lock import Overlap, flow_run_lock
 from flows.timing import TaskTimer
+from tasks.arrow_stream import skipped_rows
 from tasks.sync import recorded_rows
 
 STATE_NAMES = {
@@ -57,6 +58,7 @@ class TaskOutcome:
     state: str
     rows: int | None = None
     seconds: float | None = None
+    skipped_rows: int | None = None  # bad CSV rows a sync skipped (csv.on_bad_rows: skip)
 
 
 @dataclass
@@ -192,7 +194,8 @@ def _locked_run(
         report.run_id = run_id
         for task in report.tasks:
             capture.note("ERROR" if task.state == "FAILED" else "INFO", f"task {task.stage}.{task.task}: {task.state}"
-                         + ("" if task.rows is None else f", {task.rows:,} rows") + ("" if task.seconds is None else f", {task.seconds:.2f} s"))
+                         + ("" if task.rows is None else f", {task.rows:,} rows")
+                         + (f", {task.skipped_rows:,} bad rows skipped" if task.skipped_rows else "") + ("" if task.seconds is None else f", {task.seconds:.2f} s"))
         if report.error is not None:
             capture.note("ERROR", "".join(traceback.format_exception(report.error)))
         error = first_line(report.error) if report.error is not None else None
@@ -221,8 +224,9 @@ def _run(flow: Flow, components: list, config: ConfigContext) -> RunReport:
             continue
         state = result.task_states.get(task, FinalTaskState.UNKNOWN)
         rows = _row_count(result, task, config) if state.is_successful() else None
+        skipped = skipped_rows(result.task_values.get(task)) if state.is_successful() else None
         report.tasks.append(
-            TaskOutcome(task._name, task._stage.name, STATE_NAMES[state], rows, timer.seconds.get(task._id))
+            TaskOutcome(task._name, task._stage.name, STATE_NAMES[state], rows, timer.seconds.get(task._id), skipped)
         )
     if not result.successful:
         report.error = root_error(result.exception) or FlowRunError(f"flow '{flow.name}' failed")

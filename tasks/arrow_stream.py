@@ -25,6 +25,7 @@ from pydiverse.pipedag.materialize.table_hook_base import CanMatResult, CanRetRe
 
 from connectors.duckdb_scan import DuckDBScan
 from connectors.errors import StagehouseError
+from connectors.files.csv_checks import BadRows
 from tasks import progress
 from tasks.errors import StoreWriteError
 from tasks.keys import check_unique
@@ -37,7 +38,8 @@ class ArrowStream:
     ``reader`` may be a factory, so a store that does not need the stream never opens it: with
     ``scan`` set, a DuckDB store reads the source in place instead (``store_writers``).
     ``unique_key`` is checked in the database after the write, for stores where pipedag cannot
-    keep a physical primary key (see ``tasks.keys``).
+    keep a physical primary key (see ``tasks.keys``). ``bad_rows`` counts the rows a file
+    source skipped (``csv.on_bad_rows: skip``), for the run report.
     """
 
     def __init__(
@@ -46,11 +48,13 @@ class ArrowStream:
         source: str,
         unique_key: list[str] | None = None,
         scan: DuckDBScan | None = None,
+        bad_rows: BadRows | None = None,
     ) -> None:
         self.reader = reader
         self.source = source
         self.unique_key = unique_key
         self.scan = scan
+        self.bad_rows = bad_rows
         self.rows = 0
         self.failure: BaseException | None = None
 
@@ -112,10 +116,20 @@ class ArrowStreamTableHook(WriteOnlyTableHook):
         stream: ArrowStream = table.obj
         schema = store.get_schema(stage_name)
         land(store.engine, schema.get(), table.name, stream)
+        table.skipped_rows = stream.bad_rows.total if stream.bad_rows is not None else None  # for the run report
         if stream.unique_key:
             check_unique(store.engine, schema.get(), table.name, stream.unique_key)
         store.add_indexes_and_set_nullable(table, schema)
 
+
+
+def skipped_rows(value: object) -> int | None:
+    """Rows a sync's file source skipped (``csv.on_bad_rows: skip``), from a task's value as the
+    runner gets it back (a Table, or a merge/incremental sync's view and record); None if none
+    were counted."""
+    if isinstance(value, (tuple, list)) and value:
+        value = value[0]
+    return getattr(value, "skipped_rows", None)
 
 
 def land(engine: sa.Engine, schema: str, name: str, stream: ArrowStream, label: str | None = None) -> None:

@@ -37,6 +37,7 @@ from pydiverse.pipedag.context import TaskContext
 
 from connectors import RestConnection, SqlConnection
 from connectors.cursor import CursorFilter
+from connectors.files.csv_checks import BadRows
 from connectors.files.fileset import FileSetConnection
 from connectors.files.formats import file_format
 from tasks.arrow_stream import ArrowStream
@@ -143,10 +144,12 @@ def _sync(
         last = _committed_high_water(stage, name, previous, cursor)
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     key_is_unique = False  # one query of a table with a primary key returns each key once
+    bad_rows = None
     with open_connection(connection) as conn:
         scan = None
         if isinstance(conn, FileSetConnection):
-            reader = conn.read(table, after=after, lineage=mode != "full")
+            bad_rows = BadRows()
+            reader = conn.read(table, after=after, lineage=mode != "full", bad_rows=bad_rows)
             source = f"connection '{connection}', files '{table}'"
         elif isinstance(conn, SqlConnection):
             # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
@@ -171,7 +174,7 @@ def _sync(
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
     declare_key(name, primary_key)
     if mode == "full":
-        stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan)
+        stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan, bad_rows=bad_rows)
         return Table(stream, name, primary_key=physical_key(primary_key))
     spec = LoadSpec(
         mode="merge" if mode == "merge" else "append",
@@ -181,8 +184,10 @@ def _sync(
         on_conflict=conn.config.on_type_conflict,
         key_is_unique=key_is_unique,
     )
-    view, load_row = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan), spec)
-    return Table(VersionedView(view), name), Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
+    view, load_row = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan, bad_rows=bad_rows), spec)
+    out = Table(VersionedView(view), name)
+    out.skipped_rows = None if bad_rows is None else bad_rows.total  # read by the run report (arrow_stream.skipped_rows)
+    return out, Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
 
 
 def _committed_load(stage: str, name: str) -> CommittedLoad | None:

@@ -13,8 +13,13 @@ import pytest
 from pydiverse.pipedag import Flow, Stage
 
 from connectors import FilesConnection, SourceError, connect
+from connectors.errors import CsvDialectError, CsvRowError
+from connectors.files.csv_checks import BadRows
 from flows import run_flow
+from flows.cli import report_table
 from tasks import StoreWriteError, sync
+
+RAGGED = "a,b,c\n1,2,3\n4,5\n6,7,8,9\n"
 
 
 def files(folder: Path, **options) -> FilesConnection:
@@ -106,3 +111,103 @@ def test_nested_column_into_postgres_store_is_named(project):
     else:
         assert report.ok, report.error
         assert project.read("raw", "events") == [{"id": 1, "tags": ["a", "b"]}]
+
+
+def write(path: Path, text: str) -> None:
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+
+
+@pytest.mark.parametrize("delimiter", [None, ","])
+@pytest.mark.parametrize("file", ["rag.csv", "rag.csv.gz"])
+def test_ragged_csv_fails_naming_file_line_and_counts(tmp_path, file, delimiter):
+    write(tmp_path / file, RAGGED)
+    (tmp_path / "good.csv").write_text("a,b,c\n7,8,9\n")
+    conn = files(tmp_path, csv={"delimiter": delimiter} if delimiter else {})
+    for pattern in (file, "*"):  # alone, and in a glob with a good file
+        with pytest.raises(CsvRowError) as caught:
+            rows(conn.read(pattern))
+        error = caught.value
+        assert (error.connection, error.file, error.line, error.expected, error.found) == ("drops", file, 3, 3, 2)
+        assert str(error).splitlines() == [str(error)]
+        assert f"connection 'drops', file '{file}': line 3 has 2 fields, the header has 3 fields" in str(error)
+        assert "on_bad_rows: skip" in str(error)
+
+
+def test_bad_row_past_the_sniffer_sample_is_named(tmp_path):
+    (tmp_path / "big.csv").write_text("a,b,c\n" + "1,2,3\n" * 30_000 + "1,2,3,4\n")
+    with pytest.raises(CsvRowError, match=r"file 'big.csv': line 30002 has 4 fields, the header has 3 fields"):
+        rows(files(tmp_path).read("big.csv"))
+
+
+def test_sniffer_error_names_the_file(tmp_path):
+    """With a delimiter set, DuckDB's sniffer fails on a ragged file with 'file ""'."""
+    (tmp_path / "a_good.csv").write_text("a,b,c\n7,8,9\n")
+    (tmp_path / "b_rag.csv").write_text(RAGGED + "10,11,12\n")
+    with pytest.raises(SourceError) as caught:
+        rows(files(tmp_path, csv={"delimiter": ","}).read("*.csv"))
+    assert 'file ""' not in str(caught.value)
+    assert "file 'b_rag.csv'" in str(caught.value)
+
+
+def test_one_column_with_a_delimiter_in_the_header_is_refused(tmp_path):
+    (tmp_path / "semi.csv").write_text("id;name\n1;x\n2;y\n")
+    with pytest.raises(CsvDialectError, match=r"file 'semi.csv': read as one column 'id;name'.*set csv: \{delimiter: ';'\}") as caught:
+        rows(files(tmp_path, csv={"delimiter": ","}).read("semi.csv"))
+    assert (caught.value.file, caught.value.delimiter) == ("semi.csv", ";")
+    assert str(caught.value).splitlines() == [str(caught.value)]
+    assert rows(files(tmp_path).read("semi.csv")) == [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}]
+
+
+def test_one_quoted_column_with_a_comma_is_read(tmp_path):
+    (tmp_path / "one.csv").write_text('"Amount, EUR"\n1\n2\n')
+    assert rows(files(tmp_path).read("one.csv")) == [{"Amount, EUR": 1}, {"Amount, EUR": 2}]
+
+
+def test_on_bad_rows_skip_counts_per_file(tmp_path):
+    write(tmp_path / "a.csv.gz", RAGGED)
+    (tmp_path / "b.csv").write_text("a,b,c\n7,8,9\n1,2\n")
+    bad = BadRows()
+    result = rows(files(tmp_path, csv={"on_bad_rows": "skip"}).read("*", bad_rows=bad, lineage=True))
+    assert sorted((r["a"], r["_file"]) for r in result) == [(1, "a.csv.gz"), (7, "b.csv")]
+    assert bad.by_file == {"a.csv.gz": 2, "b.csv": 1} and bad.total == 3
+
+
+def _rates_flow(connection: str, mode: str = "full") -> Flow:
+    with Flow("rates") as flow:
+        with Stage("raw"):
+            if mode == "full":
+                sync(connection, "rates.csv")
+            else:
+                sync(connection, "rates*.csv", name="rates", mode="incremental", cursor="_file")
+    return flow
+
+
+def test_ragged_csv_fails_the_task_and_keeps_the_committed_table(project):
+    (project.files / "rates.csv").write_text("a,b,c\n1,2,3\n")
+    assert run_flow(_rates_flow("files")).ok
+    (project.files / "rates.csv").write_text(RAGGED)
+    report = run_flow(_rates_flow("files"))
+    assert not report.ok
+    assert isinstance(report.error, CsvRowError)
+    assert str(report.error) == (
+        "connection 'files', file 'rates.csv': line 3 has 2 fields, the header has 3 fields; "
+        "fix the file, or set csv: {on_bad_rows: skip} on the connection to skip such rows"
+    )
+    assert [t.state for t in report.tasks] == ["FAILED"]
+    assert project.read("raw", "rates") == [{"a": 1, "b": 2, "c": 3}]
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_on_bad_rows_skip_reports_the_count(project, mode):
+    project.add_connection("lenient", {"type": "files", "path": "files", "csv": {"on_bad_rows": "skip"}})
+    (project.files / "rates.csv").write_text(RAGGED + "10,11,12\n")
+    report = run_flow(_rates_flow("lenient", mode))
+    assert report.ok, report.error
+    assert [(t.rows, t.skipped_rows) for t in report.tasks] == [(2, 2)]
+    assert sorted(r["a"] for r in project.read("raw", "rates")) == [1, 10]
+    table = report_table(report)
+    assert [c.header for c in table.columns][4] == "bad rows skipped" and list(table.columns[4].cells) == ["2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import time
 
@@ -11,6 +12,8 @@ import pytest
 from pydiverse.pipedag import Flow, Stage
 
 from connectors import ConnectionConfigError, SourceError, SourceUnavailableError, connect
+from connectors.errors import CsvRowError
+from connectors.files.csv_checks import BadRows
 from flows import run_flow
 from tasks import sync
 from tests.conftest import missing_server
@@ -101,3 +104,15 @@ def test_incremental_sync_reads_only_new_files(project, sftp_server, drop):
     rows = project.read("raw", "orders", order_by="id")
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[-1]["_file"] == "orders_03.csv"
+
+
+def test_ragged_csv_names_the_remote_file(sftp_server, drop):
+    with gzip.open(drop / "orders_09.csv.gz", "wt") as fh:
+        fh.write("id,amount\n9,90\n10\n")
+    conn = connect("partner", specs={"partner": sftp_server.spec(drop)})
+    with pytest.raises(CsvRowError, match=r"connection 'partner', file 'orders_09.csv.gz': line 3 has 1 field, the header has 2 fields"):
+        conn.read("orders_*").read_all()
+    lenient = connect("partner", specs={"partner": {**sftp_server.spec(drop), "csv": {"on_bad_rows": "skip"}}})
+    bad = BadRows()
+    assert sorted(lenient.read("orders_*", bad_rows=bad).read_all().column("id").to_pylist()) == [1, 2, 3, 9]
+    assert bad.by_file == {"orders_09.csv.gz": 1}

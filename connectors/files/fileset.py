@@ -26,6 +26,7 @@ from connectors.base import Connection
 from connectors.cursor import CursorFilter
 from connectors.errors import SourceError
 from connectors.files.config import CsvOptions
+from connectors.files.csv_checks import BadRows
 from connectors.files.formats import file_format
 from connectors.files.scan import DataFile, read_files
 
@@ -86,11 +87,13 @@ class FileSetConnection(Connection):
         after: CursorFilter | None = None,
         lineage: bool = False,
         batch_rows: int | None = None,
+        bad_rows: BadRows | None = None,
     ) -> pa.RecordBatchReader:
         """Stream all files matching ``pattern`` as one table.
 
         ``lineage`` adds ``_file`` (relative path) and ``_file_mtime`` columns; ``after`` (on one of
-        them) reads only files modified, or named, past the last synced one.
+        them) reads only files modified, or named, past the last synced one. With
+        ``csv.on_bad_rows: skip``, ``bad_rows`` gets the skipped rows per file once the stream ends.
         """
         entries = self.matching(pattern)
         if after is not None:
@@ -105,7 +108,8 @@ class FileSetConnection(Connection):
             local = self.localize(entries, scratch)
             files = [DataFile(path, e.name, e.modified) for path, e in zip(local, entries)]
             return read_files(
-                self.name, f"files '{pattern}'", files, fmt=fmt, csv=self.csv, batch_rows=batch_rows or self.batch_rows, lineage=lineage, scratch=scratch
+                self.name, f"files '{pattern}'", files, fmt=fmt, csv=self.csv, batch_rows=batch_rows or self.batch_rows, lineage=lineage, scratch=scratch,
+                bad_rows=bad_rows,
             )
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -21,12 +22,16 @@ from pathlib import Path
 
 import pyarrow as pa
 
+import duckdb
+
 from connectors.duckdb_scan import open_duckdb, quote_literal, stream
 from connectors.errors import SourceError
 from connectors.files.config import CsvOptions
+from connectors.files.csv_checks import BadRows, check_single_column, count_rejects, csv_options, explain_failure, skipping_sql
 from connectors.files.formats import is_zip
 
 COPY_CHUNK = 1 << 20
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,10 +53,17 @@ def read_files(
     batch_rows: int,
     lineage: bool,
     scratch: Path,
+    bad_rows: BadRows | None = None,
 ) -> pa.RecordBatchReader:
-    """Stream ``files`` as one table; ``scratch`` is removed once the stream ends."""
+    """Stream ``files`` as one table; ``scratch`` is removed once the stream ends.
+
+    CSV rows that disagree with the header fail the read (``CsvRowError``), or with
+    ``csv.on_bad_rows: skip`` are left out and counted into ``bad_rows`` when the stream ends.
+    """
     paths = [_unzipped(connection, f.local, scratch) if is_zip(f.local) else f.local for f in files]
-    sql = _reader_sql(connection, fmt, paths, csv, lineage)
+    names = {path: f.name for path, f in zip(paths, files)}
+    skipping = fmt == "csv" and csv.on_bad_rows == "skip"
+    sql = skipping_sql(paths, csv, lineage) if skipping else _reader_sql(connection, fmt, paths, csv, lineage)
     if lineage:
         mapping = ", ".join(
             f"({quote_literal(str(path))}, {quote_literal(f.name)}, TIMESTAMP {quote_literal(f.modified.replace(tzinfo=None).isoformat(sep=' '))})"
@@ -61,7 +73,32 @@ def read_files(
             f"SELECT r.* EXCLUDE (filename), m._file, m._file_mtime FROM ({sql}) r "
             f"JOIN (VALUES {mapping}) m(path, _file, _file_mtime) ON r.filename = m.path"
         )
-    reader = stream(open_duckdb(), sql, batch_rows=batch_rows, on_error=lambda exc: SourceError(connection, label, _first_lines(exc)))
+    con = open_duckdb()
+    counted = BadRows() if bad_rows is None else bad_rows
+
+    def release() -> None:
+        try:
+            if skipping:
+                count_rejects(con, names, counted)
+                if counted.total:
+                    logger.warning("connection '%s', %s: skipped %d bad rows (%s)", connection, label, counted.total,
+                                   ", ".join(f"{name}: {rows}" for name, rows in counted.by_file.items()))
+        except duckdb.Error:  # the read failed before DuckDB made its rejects tables
+            pass
+        finally:
+            con.close()
+
+    if fmt == "csv":
+        on_error = lambda exc: explain_failure(connection, names, csv, exc)  # noqa: E731
+    else:
+        on_error = lambda exc: SourceError(connection, label, _first_lines(exc))  # noqa: E731
+    reader = stream(con, sql, batch_rows=batch_rows, on_error=on_error, release=release)
+    if fmt == "csv":
+        try:
+            check_single_column(connection, names, csv, reader.schema)
+        except BaseException:
+            con.close()
+            raise
     return _removing_after(reader, scratch)
 
 
@@ -69,12 +106,7 @@ def _reader_sql(connection: str, fmt: str, paths: list[Path], csv: CsvOptions, l
     files = "[" + ", ".join(quote_literal(str(p)) for p in paths) + "]"
     common = ["union_by_name = true"] + (["filename = true"] if lineage else [])
     if fmt == "csv":
-        args = [f"header = {str(csv.header).lower()}", *common]
-        if csv.delimiter:
-            args.append(f"delim = {quote_literal(csv.delimiter)}")
-        if csv.null_values is not None:
-            args.append("nullstr = [" + ", ".join(quote_literal(v) for v in csv.null_values) + "]")
-        return f"SELECT * FROM read_csv({files}, {', '.join(args)})"
+        return f"SELECT * FROM read_csv({files}, {', '.join(['union_by_name = true', *csv_options(csv, lineage=lineage, rejects=False)])})"
     if fmt == "json":
         return f"SELECT * FROM read_json({files}, {', '.join(common)})"
     if fmt == "parquet":
