@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
-from pydiverse.pipedag import Table, materialize
+from pydiverse.pipedag import ConfigContext, Table, materialize
 
 from connectors.writeback import push_changes
 from tasks.connections import connection
@@ -66,7 +66,9 @@ def writeback(
         if unsent:
             counts = ", ".join(f"{n} {status}" for status, n in sorted(unsent.items()))
             options = " ".join(f"--status {status}" for status in sorted(unsent))
-            logger.warning("writeback of %s to %s.%s: %s (see: stagehouse changes %s %s)", table, connection_name, object_name, counts, table, options)
+            instance = ConfigContext.get().instance_name
+            logger.warning("writeback of %s to %s.%s: %s (see: stagehouse changes %s %s --instance %s)",
+                           table, connection_name, object_name, counts, table, options, instance)
         rows = {"change_id": [o[0] for o in report.outcomes], "writeback_status": [o[1] for o in report.outcomes], "error": [o[2] for o in report.outcomes]}
         return Table(pl.DataFrame(rows, schema={"change_id": pl.Int64, "writeback_status": pl.Utf8, "error": pl.Utf8}), name=task_name)
 

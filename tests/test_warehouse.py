@@ -212,9 +212,10 @@ def test_metadata_verbs_name_a_missing_table_or_field_with_close_names(wh):
 
 
 def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_working(wh):
-    wh.write("crm", "orders", [{"id": 1, "amount": 10, "placed": dt.date(2024, 3, 1), "note": "n", "paid": False}], pk="id")
+    wh.write("crm", "orders", [{"id": 1, "amount": 10, "placed": dt.date(2024, 3, 1), "note": "n", "paid": False,
+                                "shipped": dt.datetime(2024, 3, 2, 9, 0)}], pk="id")
 
-    with pytest.raises(WarehouseError, match=r"crm\.orders.*'abc' does not fit column 'amount' \((BIGINT|bigint)\); give a number"):
+    with pytest.raises(WarehouseError, match=r"crm\.orders.*'abc' does not fit column 'amount' \((BIGINT|bigint)\); give a whole number"):
         wh.update_cell("crm.orders", "amount", 1, "abc")
     with pytest.raises(WarehouseError, match=r"12345 does not fit column 'note' \(.*\); give a string"):
         wh.update_cell("crm.orders", "note", 1, 12345)  # it would reach the app as a number
@@ -224,6 +225,8 @@ def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_w
         wh.update_cell("crm.orders", "paid", 1, 1)
     with pytest.raises(WarehouseError, match=r"crm\.orders': no column 'amont'; did you mean amount\?"):
         wh.update_cell("crm.orders", "amont", 1, 3)
+    with pytest.raises(WarehouseError, match=r"2.5 does not fit column 'amount' .*; give a whole number"):
+        wh.update_cell("crm.orders", "amount", 1, 2.5)  # DuckDB would round it, the app would get 2.5
     with pytest.raises(WarehouseError, match=r"'someday' does not fit column 'placed'"):
         wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "someday"})
 
@@ -232,6 +235,10 @@ def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_w
     wh.update_cell("crm.orders", "note", 1, None)
     wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "2024-03-02"})
     assert sorted((r["id"], r["amount"], r["placed"]) for r in wh.fetch("crm", "orders")) == [(1, 12, dt.date(2024, 3, 1)), (2, 5, dt.date(2024, 3, 2))]
+
+    wh.update_cell("crm.orders", "shipped", 1, "2024-03-02T10:00:00+02:00")  # a column without a time zone holds UTC
+    assert {r["id"]: r["shipped"] for r in wh.fetch("crm", "orders")}[1] == dt.datetime(2024, 3, 2, 8, 0)
+    assert wh.list_changes("crm.orders")[-1]["new_value"] == '"2024-03-02T08:00:00Z"'  # the same instant for the app
 
 
 def test_a_synced_stage_view_refuses_direct_writes_and_takes_edits(project):

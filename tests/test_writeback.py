@@ -63,7 +63,7 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_loo
 
     warned = [r.getMessage() for r in caplog.records if r.name == "tasks.writeback"]
     assert warned == ["writeback of raw.customers to crm.customers: 1 CONFLICT, 1 FAILED "
-                      "(see: stagehouse changes raw.customers --status CONFLICT --status FAILED)"]
+                      f"(see: stagehouse changes raw.customers --status CONFLICT --status FAILED --instance {project.instance})"]
     app = by_id(crm.records("customers"))
     assert app[1]["city"] == "Antwerp" and app[100]["name"] == "New Co" and 4 not in app
     assert app[2]["name"] == "changed in the app"  # a conflict is not overwritten

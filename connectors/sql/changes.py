@@ -28,7 +28,7 @@ from connectors.errors import WarehouseError
 from connectors.sql.catalog import Ref
 from connectors.sql.changelog import CHANGE_LOG, STATUSES, TYPES, ChangeLog, utc_now
 from connectors.sql.confirm import fingerprint_statement, retire_confirmed_statement
-from connectors.sql.edit_values import check_fits
+from connectors.sql.edit_values import check_fits, fitted
 from connectors.sql.identifiers import checked, split_table
 from connectors.sql.native import described_table
 from connectors.sql.overlay import overlay_select
@@ -98,6 +98,7 @@ class ChangeVerbs:
         self.check_columns(base, [field])
         if field == key:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"'{field}' is the key; delete the row and insert a new one")
+        value = fitted(base, {field: value})[field]
         check_fits(self.name, self.engine, base, {field: value})
         seen = self._row(base, key, row_pk)
         return self.change_log.append(_table_name(base), key, row_pk, "u", field=field, old=seen[field], new=value, user=_user(user))
@@ -108,6 +109,7 @@ class ChangeVerbs:
         self.check_columns(base, record)
         if record.get(key) is None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"the new row needs a value for its key '{key}'")
+        record = fitted(base, record)
         check_fits(self.name, self.engine, base, record)
         if self._find(base, key, record[key]) is not None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"a row with {key} = {record[key]!r} already exists")

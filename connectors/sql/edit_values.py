@@ -7,7 +7,7 @@ its next sync. So the value must be of the column's kind in Python, and the stor
 
 Example::
 
-    check_fits("warehouse", engine, base_table, {"email": "ada@example.com"})
+    check_fits("warehouse", engine, base_table, fitted(base_table, {"email": "ada@example.com"}))
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ KINDS: tuple[tuple[tuple[str, ...], tuple[type, ...] | None, str], ...] = (
     (("interval", "time", "date"), (str, dt.date, dt.datetime, dt.time, dt.timedelta), "a date/time or its ISO text"),
     (("char", "text", "string", "uuid", "enum"), (str,), "a string"),
     (("bool",), (bool,), "True or False"),
-    (("int", "numeric", "decimal", "double", "real", "float"), (int, float, Decimal), "a number"),
+    (("numeric", "decimal", "double", "real", "float"), (int, float, Decimal), "a number"),
+    (("int",), (int,), "a whole number"),  # DuckDB would round 2.5 into 3 while the app got 2.5
 )
 
 
@@ -42,6 +43,30 @@ def _kind(type_name: str) -> tuple[tuple[type, ...] | None, str]:
         if any(word in lowered for word in words):
             return accepted, hint
     return ANY_JSON, f"a {type_name} value"
+
+
+def _is_naive_timestamp(type_name: str) -> bool:
+    lowered = type_name.lower()
+    return "timestamp" in lowered and "with time zone" not in lowered and "tz" not in lowered
+
+
+def fitted(base: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with a time that carries a UTC offset, meant for a column without a time zone,
+    as UTC text (``'…T08:00:00Z'``): the store keeps such columns in UTC, and a cast would drop
+    the offset (10:00+02:00 read as 10:00); the app gets the same instant."""
+    return {column: _utc_text(value) if _is_naive_timestamp(base.c[column].type.spec) else value for column, value in values.items()}
+
+
+def _utc_text(value: Any) -> Any:
+    instant = value
+    if isinstance(value, str):
+        try:
+            instant = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(instant, dt.datetime) or instant.tzinfo is None:
+        return value
+    return instant.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def check_fits(connection: str, engine: sa.Engine, base: sa.Table, values: Mapping[str, Any]) -> None:
