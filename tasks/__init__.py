@@ -14,6 +14,7 @@ Example::
 
 import tasks.duckdb_store  # noqa: F401  (registers the DuckDB store whose stage commit is atomic)
 import tasks.postgres_store  # noqa: F401  (registers the PostgreSQL store that keeps descriptions)
+import tasks.zoned_reads  # noqa: F401  (registers their pandas/polars hooks: time-zone-aware columns as UTC)
 from tasks.arrow_stream import ArrowStream
 from tasks.connections import connection
 from tasks.errors import StoreWriteError, TaskDefinitionError
