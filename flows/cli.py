@@ -59,10 +59,13 @@ def quiet_pipedag() -> None:
     setup_quiet_logging(_options.get("log_level", logging.WARNING), show_task_tracebacks=_options["debug"])
 
 
-def fail(exc: BaseException) -> None:
-    """Print ``exc`` as one line (plus traceback with --debug) and exit 1."""
+def fail(exc: BaseException, raised: BaseException | None = None) -> None:
+    """Print ``exc`` as one line (plus traceback with --debug) and exit 1.
+
+    ``raised``: the exception ``exc`` was found in (a run's, whose wrappers the traceback shows).
+    """
     if _options["debug"]:
-        errors.print("".join(traceback.format_exception(exc)), markup=False, highlight=False)
+        errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
     message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
     errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False)
     raise typer.Exit(1)
@@ -119,7 +122,7 @@ def run(
         return
     console.print(report_table(report))
     if not report.ok:
-        fail(report.error)
+        fail(report.error, report.result.exception if report.result else None)
     console.print(f"[green]done[/] in {time.perf_counter() - started:.1f} s (run {report.run_id})")
 
 

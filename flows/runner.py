@@ -89,13 +89,22 @@ def select_stages(flow: Flow, names: list[str]) -> list:
 
 
 def root_error(exc: BaseException | None) -> BaseException | None:
-    """The first Stagehouse error in the cause chain (what the user can act on), else ``exc``."""
+    """The error a run's one line shows: the first Stagehouse error in the chain (what the user
+    can act on); else the innermost explicit cause (``raise ... from``) that has a message.
+
+    pipedag wraps what went wrong ("Failed to retrieve table '...'" around pandas' TypeError);
+    the wrapper is in the traceback (``--debug``), the cause is what the user must fix. Only
+    ``__cause__`` is followed to the root: ``__context__`` may be an error handled on the way.
+    """
     seen = exc
     while seen is not None:
         if isinstance(seen, StagehouseError):
             return seen
         seen = seen.__cause__ or seen.__context__
-    return exc
+    root = exc
+    while root is not None and root.__cause__ is not None and str(root.__cause__).strip():
+        root = root.__cause__
+    return root
 
 
 def _row_count(result: Result, task, config: ConfigContext) -> int | None:
