@@ -1,8 +1,9 @@
 """Schema evolution between a committed table and the rows of a new sync.
 
 New source columns are added; compatible type changes widen (int -> bigint -> numeric -> double,
-varchar(n) -> longer varchar -> text, date -> timestamp); an incompatible change (text arriving
-in an integer column) fails with the table, column, both types and the first offending value —
+decimal(15,2) and decimal(12,4) -> decimal(17,4), varchar(n) -> longer varchar -> text,
+date -> timestamp); a column all NULL in the new rows takes the committed type; an incompatible
+change (text arriving in an integer column) fails with the table, column, both types and the first offending value —
 or, when the connection sets ``on_type_conflict: variant``, the values that do not fit land in a
 text column ``<column>__v_text`` beside it. The committed table is never altered: the new table
 is built beside it and commits with the stage, or not at all.
@@ -34,6 +35,8 @@ NUMBER_RANKS = {
     "hugeint": 3.5, "decimal": 4, "numeric": 4, "real": 4.5, "float4": 4.5, "float": 4.5,
     "double": 5, "double precision": 5, "float8": 5,
 }
+DECIMAL = re.compile(r"^(?P<base>numeric|decimal)\s*\(\s*(?P<precision>\d+)\s*,\s*(?P<scale>\d+)\s*\)$", re.IGNORECASE)
+ISO_TEMPORAL = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[-+]\d{2}(:?\d{2})?)?\s*$"
 TEXT_NAMES = {"varchar", "character varying", "text", "string", "char", "character", "bpchar"}
 
 
@@ -93,7 +96,27 @@ def _try_cast(dialect: str, column: sa.ColumnElement, target: str) -> sa.ColumnE
         number = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
         text = sa.cast(column, sa.Text)
         return sa.case((text.op("~")(number), sa.cast(text, NativeType(target))), else_=None)
+    if dialect == "postgresql" and type_class(target)[0] in ("temporal", "timestamptz"):
+        text = sa.cast(column, sa.Text)
+        return sa.case((text.op("~")(ISO_TEMPORAL), sa.cast(text, NativeType(target))), else_=None)
     return None
+
+
+def wider_decimal(old_type: str, new_type: str) -> str | None:
+    """The decimal type that holds both ``decimal(p,s)`` types (the integer digits and the scale
+    of the wider of each), spelled as the committed one; None unless both are such decimals."""
+    old, new = DECIMAL.match(old_type.strip()), DECIMAL.match(new_type.strip())
+    if not (old and new):
+        return None
+    (p1, s1), (p2, s2) = (int(old["precision"]), int(old["scale"])), (int(new["precision"]), int(new["scale"]))
+    scale = max(s1, s2)
+    precision = max(p1 - s1, p2 - s2) + scale
+    return old_type if (precision, scale) == (p1, s1) else f"{old['base']}({precision},{scale})"
+
+
+def _has_values(engine: sa.Engine, delta: sa.Table, name: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(delta.c[name]).where(delta.c[name].is_not(None)).limit(1)).first() is not None
 
 
 def _first_offending(engine: sa.Engine, delta: sa.Table, name: str, target: str):
@@ -117,8 +140,11 @@ def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_co
             continue
         new, new_type = delta.c[name], delta_types[name]
         (old_family, old_rank), (new_family, new_rank) = type_class(old_type), type_class(new_type)
+        wider = wider_decimal(old_type, new_type)
         if new_type == old_type:
             plans.append(ColumnPlan(name, old, new))
+        elif wider is not None:
+            plans.append(ColumnPlan(name, old if wider == old_type else sa.cast(old, NativeType(wider)), sa.cast(new, NativeType(wider))))
         elif new_family == "null" or (old_family == new_family and new_rank <= old_rank):
             plans.append(ColumnPlan(name, old, sa.cast(new, NativeType(old_type))))
         elif old_family == new_family or old_family == "null":
@@ -133,6 +159,8 @@ def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_co
 
 def _conflict(engine, base, delta, table, name: str, old_type: str, new_type: str, on_conflict: str) -> list[ColumnPlan]:
     new = delta.c[name]
+    if not _has_values(engine, delta, name):  # all NULL (a REST field with no value in this batch): no conflict
+        return [ColumnPlan(name, base.c[name], sa.cast(sa.null(), NativeType(old_type)))]
     fits = _try_cast(engine.dialect.name, new, old_type) if on_conflict == "variant" else None
     if fits is None:
         value = _first_offending(engine, delta, name, old_type)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from connectors.duckdb_scan import DuckDBScan
+from connectors.sql.declared import max_length
 from connectors.sql.native import adbc_bulk_connection
 from tasks.errors import StoreWriteError
 
@@ -29,6 +30,7 @@ OpenReader = Callable[[], pa.RecordBatchReader]
 Writer = Callable[[sa.Engine, str, str, OpenReader, DuckDBScan | None], None]
 NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map, pa.types.is_union)
 BULK_SETTINGS = {"memory_limit": "64MB", "preserve_insertion_order": "false"}
+PG_MAX_PRECISION, PG_MAX_VARCHAR = 1000, 10_485_760
 
 
 def _checked(table: str, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
@@ -129,12 +131,36 @@ def _postgres_checked(table: str, schema: pa.Schema) -> None:
             )
 
 
+def postgres_precise_types(schema: pa.Schema) -> dict[str, str]:
+    """Columns whose PostgreSQL type says more than ADBC gives their Arrow type: a decimal's
+    precision and scale (ADBC creates a bare ``numeric``: ``4192.40`` reads back as ``4192.4``)
+    and a source's declared ``varchar(n)`` length (ADBC creates ``text``)."""
+    types = {}
+    for field in schema:
+        kind = field.type
+        if pa.types.is_decimal(kind) and kind.precision <= PG_MAX_PRECISION and 0 <= kind.scale <= kind.precision:
+            types[field.name] = f"numeric({kind.precision},{kind.scale})"
+        elif (length := max_length(field)) is not None and 0 < length <= PG_MAX_VARCHAR:
+            types[field.name] = f"varchar({length})"
+    return types
+
+
 def _write_postgres(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, scan: DuckDBScan | None) -> None:
+    """ADBC creates the table from the Arrow types; the columns that keep more (``numeric(15,2)``,
+    ``varchar(40)``) are altered while the table is still empty, in the same transaction."""
     reader = _checked(table, open_reader())
     _postgres_checked(table, reader.schema)
+    precise = postgres_precise_types(reader.schema)
     with adbc_bulk_connection(engine) as conn:
         with conn.cursor() as cur:
-            cur.adbc_ingest(table, reader, mode="create", db_schema_name=schema)
+            mode = "create"
+            if precise:
+                cur.adbc_ingest(table, reader.schema.empty_table(), mode="create", db_schema_name=schema)
+                quote = engine.dialect.identifier_preparer.quote
+                changes = ", ".join(f"ALTER COLUMN {quote(name)} TYPE {kind}" for name, kind in precise.items())
+                cur.execute(f"ALTER TABLE {quote(schema)}.{quote(table)} {changes}")
+                mode = "append"
+            cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
         conn.commit()
 
 

@@ -43,6 +43,7 @@ from connectors.files.formats import file_format
 from tasks.arrow_stream import ArrowStream
 from tasks.connections import connection as open_connection
 from tasks.errors import TaskDefinitionError
+from tasks.evolution import type_class
 from tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
 from tasks.keys import physical_key, store_engine
 from tasks.stage_metadata import declare_key
@@ -161,7 +162,7 @@ def _sync(
                 primary_key = conn.primary_key(table) or None
                 key_is_unique = primary_key is not None
         elif isinstance(conn, RestConnection):
-            reader = functools.partial(conn.read, table, after=after)
+            reader = functools.partial(conn.read, table, after=after, types=_committed_text(stage, name) if previous else None)
             if after is not None and conn.object(table).freshness is None and not conn.has_records_past(table, CursorFilter(cursor, after.value)):
                 # a run with nothing past the mark keeps the committed load, so the next run's
                 # freshness (that load's number) matches this one's: no rerun after a forced run
@@ -188,6 +189,15 @@ def _sync(
     out = Table(VersionedView(view), name)
     out.skipped_rows = None if bad_rows is None else bad_rows.total  # read by the run report (arrow_stream.skipped_rows)
     return out, Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
+
+
+def _committed_text(stage: str, name: str) -> dict[str, str]:
+    """``{column: "string"}`` for the committed table's text columns: a REST field an earlier load
+    stored as text stays text, even when a later batch's values all look like timestamps."""
+    committed = committed_stage_table(stage, name)
+    if committed is None:
+        return {}
+    return {column.name: "string" for column in committed.columns if type_class(column.type.spec)[0] == "text"}
 
 
 def _committed_load(stage: str, name: str) -> CommittedLoad | None:

@@ -5,10 +5,12 @@ The tests assert the requests the server received, not only the rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
 import httpx
+import pyarrow as pa
 import pytest
 from pydiverse.pipedag import Flow, Stage
 from werkzeug import Response
@@ -273,3 +275,64 @@ def test_full_sync_reruns_when_its_freshness_request_answers_differently(project
 def test_freshness_without_an_answer_field_fails_at_config_load(httpserver):
     with pytest.raises(ConnectionConfigError, match=r"field 'objects.c.freshness': .*give value .* or header"):
         rest(httpserver, objects={"c": {"path": "/c", "freshness": {"path": "/c/count"}}})
+
+
+def typed_customers_flow() -> Flow:
+    with Flow("crm_types") as flow:
+        with Stage("raw"):
+            sync("crm", "customers", mode="merge", cursor="updated_at", primary_key="id")
+            sync("crm", "customers_text", name="customers_text")
+    return flow
+
+
+TIMESTAMP_TYPES = {  # what each store's catalog calls an Arrow timestamp, with and without time zone
+    "postgres": {"tz": "timestamp with time zone", "naive": "timestamp without time zone", "text": "text"},
+    "local": {"tz": "TIMESTAMP WITH TIME ZONE", "naive": "TIMESTAMP", "text": "VARCHAR"},
+}
+
+
+def test_iso_timestamps_from_json_server_land_as_timestamps(project, json_server):
+    """json-server's ``updated_at`` text with ``Z`` lands as timestamp with time zone, offset-free
+    text as timestamp without, a bare date stays text; ``types: {updated_at: string}`` keeps it
+    text. A later batch whose value is not a timestamp fails the merge, naming field and value,
+    and the committed table stays."""
+    from tests.test_sql_sources import store_types
+
+    with httpx.Client(base_url=json_server.url) as client:
+        for i in range(1, 6):
+            client.patch(f"/customers/{i}", json={"updated_at": f"2024-01-0{i}T10:00:00.{i}23Z", "seen_at": f"2024-01-0{i} 08:30:00",
+                                                  "born": f"1990-01-0{i}"}).raise_for_status()
+    customers = {"path": "/customers", "primary_key": ["id"], "pagination": JSON_SERVER_PAGES, "incremental": {"param": "updated_at_gte"}}
+    objects = {"customers": customers, "customers_text": {"path": "/customers", "types": {"updated_at": "string"}}}
+    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": objects})
+    assert (report := run_flow(typed_customers_flow())).ok, report.error
+
+    expected = TIMESTAMP_TYPES[project.instance]
+    kept = store_types(project, "raw", "customers")
+    assert (kept["updated_at"], kept["seen_at"], kept["born"]) == (expected["tz"], expected["naive"], expected["text"]), kept
+    assert store_types(project, "raw", "customers_text")["updated_at"] == expected["text"]
+    first = {row["id"]: row for row in project.read("raw", "customers")}[1]["updated_at"]
+    assert first.astimezone(dt.UTC) == dt.datetime(2024, 1, 1, 10, 0, 0, 123000, tzinfo=dt.UTC)
+
+    httpx.patch(f"{json_server.url}/customers/2", json={"city": "Oslo", "updated_at": "2024-02-01T00:00:00+01:00"}).raise_for_status()
+    assert (report := run_flow(typed_customers_flow())).ok, report.error
+    assert {row["id"]: row["city"] for row in project.read("raw", "customers")}[2] == "Oslo"
+    assert store_types(project, "raw", "customers")["updated_at"] == expected["tz"]
+
+    httpx.patch(f"{json_server.url}/customers/3", json={"city": "Rome", "updated_at": "soon"}).raise_for_status()  # 'soon' > '2024-…'
+    report = run_flow(typed_customers_flow())
+    assert not report.ok
+    assert "updated_at" in str(report.error) and "'soon'" in str(report.error), report.error
+    assert {row["id"]: row["city"] for row in project.read("raw", "customers")}[3] == "Ghent"  # committed rows unchanged
+
+
+def test_timestamp_detection_is_configurable(httpserver):
+    rows = [{"id": 1, "at": "2024-01-01T00:00:00Z", "local": "2024-01-01T00:00:00"}, {"id": 2, "at": "2024-06-01T12:30:00.5+02:00", "local": None}]
+    httpserver.expect_request("/things").respond_with_json(rows)
+    conn = rest(httpserver, objects={"things": {"path": "/things"}, "off": {"path": "/things", "detect_timestamps": False},
+                                     "mixed": {"path": "/things", "types": {"at": "string"}}})
+    schema = conn.read("things").schema
+    assert schema.field("at").type == pa.timestamp("us", tz="UTC") and schema.field("local").type == pa.timestamp("us")
+    assert conn.read("off").schema.field("at").type == pa.string()
+    assert conn.read("mixed").read_all().column("at").to_pylist() == ["2024-01-01T00:00:00Z", "2024-06-01T12:30:00.5+02:00"]
+    assert conn.read("mixed").schema.field("local").type == pa.timestamp("us")

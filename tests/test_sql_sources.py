@@ -131,3 +131,77 @@ def test_unreachable_database_is_named_without_password(url, monkeypatch):
         conn.read("t")
     assert "connection 'down'" in str(err.value) and "127.0.0.1:1" in str(err.value)
     assert "hunter2" not in str(err.value)
+
+
+def store_types(project, stage: str, table: str) -> dict[str, str]:
+    """Column -> type as the store's own catalog names it (PostgreSQL: ``format_type``, with
+    modifiers; DuckDB: ``information_schema``); tables and views alike."""
+    engine = project.store_engine()
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                query = ("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                         "WHERE attrelid = CAST(:rel AS regclass) AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+                return dict(conn.execute(sa.text(query), {"rel": f'"{stage}"."{table}"'}).all())
+            query = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"
+            return dict(conn.execute(sa.text(query), {"s": stage, "t": table}).all())
+    finally:
+        engine.dispose()
+
+
+def source_types(engine: sa.Engine, table: str) -> dict[str, str]:
+    """Column -> declared type in the source's catalog (``numeric(15,2)``, ``varchar(40)``)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            query = "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attnum > 0"
+            return dict(conn.execute(sa.text(query), {"t": table}).all())
+        query = "SELECT column_name, column_type FROM information_schema.columns WHERE table_schema = database() AND table_name = :t"
+        return dict(conn.execute(sa.text(query), {"t": table}).all())
+
+
+def expected_store_type(source_type: str, store: str) -> str:
+    """What a store keeps of a source's ``decimal(p,s)``/``varchar(n)``: PostgreSQL both, DuckDB
+    the precision and scale (its VARCHAR has no length: ``VARCHAR(40)`` is plain VARCHAR)."""
+    kind = source_type.lower()
+    modifiers = kind[kind.index("("):].replace(" ", "") if "(" in kind else ""
+    if kind.startswith(("numeric", "decimal")):
+        return f"numeric{modifiers}" if store == "postgres" else f"DECIMAL{modifiers}"
+    assert kind.startswith(("varchar", "character varying")), kind
+    return f"character varying{modifiers}" if store == "postgres" else "VARCHAR"
+
+
+@pytest.mark.parametrize("mode", ["full", "incremental", "merge"])
+def test_precision_scale_and_length_survive_every_sync_mode(project, source, mode):
+    """numeric(15,2) stays numeric(15,2) (``4192.40`` reads back with its scale) and varchar(40)
+    stays varchar(40) in the store's catalog, for the first load and for a later one."""
+    connection, _, engine, _ = source
+    table = f"sh_typed_{uuid.uuid4().hex[:8]}"
+    metadata = sa.MetaData()
+    typed = sa.Table(
+        table, metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("price", sa.Numeric(15, 2)),
+        sa.Column("code", sa.String(40)),
+        sa.Column("seq", sa.Integer),
+    )
+    metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(typed.insert(), [{"id": 1, "price": Decimal("4192.40"), "code": "a" * 40, "seq": 1}])
+        kwargs = {} if mode == "full" else {"mode": mode, "cursor": "seq"}
+        assert (report := run_flow(one_sync_flow(connection, table, **kwargs))).ok, report.error
+        with engine.begin() as conn:
+            conn.execute(typed.insert(), [{"id": 2, "price": Decimal("0.10"), "code": "b", "seq": 2}])
+            if mode != "incremental":  # an append-only sync refuses a key it has already
+                conn.execute(typed.update().where(typed.c.id == 1).values(price=Decimal("17.50"), seq=3))
+        assert (report := run_flow(one_sync_flow(connection, table, **kwargs))).ok, report.error
+
+        declared = source_types(engine, table)
+        kept = store_types(project, "raw", table)
+        for column in ("price", "code"):
+            assert kept[column] == expected_store_type(declared[column], project.instance), (column, declared[column], kept)
+        rows = {row["id"]: row for row in project.read("raw", table)}
+        assert str(rows[2]["price"]) == "0.10"
+        assert str(rows[1]["price"]) == ("4192.40" if mode == "incremental" else "17.50")
+    finally:
+        metadata.drop_all(engine)

@@ -179,6 +179,8 @@ class RestObject(_Strict):
     freshness: Freshness | None = None
     nested: Literal["flatten", "json"] = "flatten"
     lists: Literal["json", "keep"] = "json"
+    types: dict[str, Literal["string", "timestamp"]] = {}  # per field: keep text, or require a timestamp
+    detect_timestamps: bool = True  # text fields whose values are all ISO-8601 timestamps become timestamps
     id_field: str = "id"
     item_path: str | None = None
     update_method: Literal["PATCH", "PUT"] = "PATCH"

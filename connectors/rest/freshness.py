@@ -35,6 +35,7 @@ from connectors.rest.config import (
 from connectors.rest.page import Page
 from connectors.rest.pagination import record_total
 from connectors.rest.records import to_table
+from connectors.rest.text_types import timestamp_type
 
 
 def param_value(value: Any) -> str:
@@ -45,6 +46,8 @@ def param_value(value: Any) -> str:
 def past(table: pa.Table, after: CursorFilter) -> pa.ChunkedArray:
     """Which rows of ``table`` have their cursor past ``after`` (a text column compares as ISO text)."""
     column = table.column(after.column)
+    if pa.types.is_string(column.type) and isinstance(after.value, dt.datetime) and (kind := timestamp_type(column)) is not None:
+        column = column.cast(kind)  # a mark kept as a timestamp: compare instants, not '…Z' with '…+00:00'
     value = param_value(after.value) if pa.types.is_string(column.type) else after.value
     scalar = pa.scalar(value).cast(column.type)
     return (pc.greater_equal if after.inclusive else pc.greater)(column, scalar)

@@ -33,6 +33,42 @@ def _dig(value: Any, path: str | None) -> Any:
     return value
 
 
+class SchemaHint:
+    """The parsed schema of a read's last page, shared by its fetching threads."""
+
+    schema: pa.Schema | None = None
+
+
+def _read(data: bytes, schema: pa.Schema | None) -> pa.Table | None:
+    options = PARSE_OPTIONS if schema is None else pajson.ParseOptions(newlines_in_values=True, explicit_schema=schema)
+    try:
+        return pajson.read_json(io.BytesIO(data), parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _has_timestamp(kind: pa.DataType) -> bool:
+    if pa.types.is_timestamp(kind):
+        return True
+    if pa.types.is_struct(kind):
+        return any(_has_timestamp(field.type) for field in kind)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _has_timestamp(kind.value_type)
+    return False
+
+
+def _timestamps_as_text(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(kind):
+        return pa.string()
+    if pa.types.is_struct(kind):
+        return pa.struct([field.with_type(_timestamps_as_text(field.type)) for field in kind])
+    if pa.types.is_list(kind):
+        return pa.list_(kind.value_field.with_type(_timestamps_as_text(kind.value_type)))
+    if pa.types.is_large_list(kind):
+        return pa.large_list(kind.value_field.with_type(_timestamps_as_text(kind.value_type)))
+    return kind
+
+
 class Page:
     """A response and its body; ``get`` reads one field, ``records`` the record list as a table."""
 
@@ -43,13 +79,29 @@ class Page:
         self._python: Any = None
 
     @classmethod
-    def parse(cls, response: httpx.Response) -> Page:
-        try:
-            wrapped = pajson.read_json(io.BytesIO(b'{"body":' + response.content + b"}"), parse_options=PARSE_OPTIONS)
-            column = wrapped.column("body").combine_chunks()
-            return cls(response, column[0], column)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    def parse(cls, response: httpx.Response, hint: SchemaHint | None = None) -> Page:
+        """Parse ``response``; strings stay strings (Arrow would infer ``timestamp[s]`` from
+        ISO-8601 text and drop its offset: ``connectors.rest.text_types`` types them instead).
+        ``hint`` carries the schema of the read's earlier pages, which parses the next one
+        without inference (about half the time)."""
+        data = b'{"body":' + response.content + b"}"
+        wrapped = None
+        known = hint.schema if hint is not None else None
+        if known is not None:
+            wrapped = _read(data, known)
+        if wrapped is None:
+            wrapped = _read(data, None)
+        if wrapped is None:
             return cls(response, None, None)
+        if any(_has_timestamp(field.type) for field in wrapped.schema):
+            known = pa.schema([field.with_type(_timestamps_as_text(field.type)) for field in wrapped.schema])
+            wrapped = _read(data, known)
+            if wrapped is None:
+                return cls(response, None, None)
+        if hint is not None:
+            hint.schema = wrapped.schema
+        column = wrapped.column("body").combine_chunks()
+        return cls(response, column[0], column)
 
     @property
     def body(self) -> Any:

@@ -2,7 +2,8 @@
 
 Each page becomes an Arrow table; the stream's schema is decided from the first
 ``schema_lookahead_pages`` pages (types promoted, e.g. int -> double; all-NULL columns become
-text) and later pages are conformed to it. A column first seen after the lookahead is an error
+text; ISO-8601 text becomes timestamps, ``connectors.rest.text_types``) and later pages are
+conformed to it. A column first seen after the lookahead is an error
 naming it, not a silent drop.
 
 Example::
@@ -15,7 +16,7 @@ Example::
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -27,9 +28,10 @@ from connectors.errors import ConnectionConfigError, SourceError
 from connectors.rest.client import RestClient
 from connectors.rest.config import RestConnectionConfig, RestObject
 from connectors.rest.freshness import answer, has_records_past, param_value, past
-from connectors.rest.page import Page
+from connectors.rest.page import Page, SchemaHint
 from connectors.rest.pagination import pages
 from connectors.rest.records import conform, to_table
+from connectors.rest.text_types import decide, first_unparsed
 from connectors.rest.verbs import ObjectVerbs
 
 
@@ -73,18 +75,32 @@ class RestConnection(ObjectVerbs, Connection):
             raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} to ask for records past a mark")
         return has_records_past(self.client, name, obj, mark)
 
-    def read(self, name: str, *, after: CursorFilter | None = None, params: dict[str, Any] | None = None) -> pa.RecordBatchReader:
-        """Stream every record of object ``name``; ``after`` asks the API for newer records only."""
+    def read(
+        self,
+        name: str,
+        *,
+        after: CursorFilter | None = None,
+        params: dict[str, Any] | None = None,
+        types: Mapping[str, str] | None = None,
+    ) -> pa.RecordBatchReader:
+        """Stream every record of object ``name``; ``after`` asks the API for newer records only.
+
+        Text fields whose values are all ISO-8601 timestamps become timestamps
+        (``connectors.rest.text_types``); ``types`` (field -> ``string``/``timestamp``) adds to the
+        object's own ``types`` (which win), e.g. to keep a field text that an earlier load stored as text.
+        """
         obj = self.object(name)
         query = {**obj.params, **(params or {})}
         if after is not None:
             if obj.incremental is None:
                 raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} for an incremental sync")
             query[obj.incremental.param] = param_value(after.value)
-        fetched = pages(lambda url, p: Page.parse(self.client.get(name, url, p)), obj, query, self.config.concurrency)
+        hint = SchemaHint()
+        fetched = pages(lambda url, p: Page.parse(self.client.get(name, url, p), hint), obj, query, self.config.concurrency)
         tables = self._page_tables(name, obj, fetched)
         head = list(itertools.islice(tables, self.config.schema_lookahead_pages))
         schema = _decided_schema([table for _, table in head])
+        schema = decide([table for _, table in head], schema, {**(types or {}), **obj.types}, obj.detect_timestamps)
 
         def batches() -> Iterator[pa.RecordBatch]:
             for page, table in itertools.chain(head, tables):
@@ -99,7 +115,7 @@ class RestConnection(ObjectVerbs, Connection):
                 try:
                     table = conform(table, schema)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise SourceError(self.name, f"object '{name}'", f"page {page + 1}: {exc}") from exc
+                    raise SourceError(self.name, f"object '{name}'", f"page {page + 1}: {_unparsed(table, schema) or exc}") from exc
                 if after is not None:
                     table = table.filter(past(table, after))
                 yield from table.to_batches(max_chunksize=self.config.batch_rows)
@@ -116,6 +132,18 @@ class RestConnection(ObjectVerbs, Connection):
                     yield page, to_table(records, nested=obj.nested, lists=obj.lists)
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                     raise SourceError(self.name, f"object '{name}'", f"page {page + 1}: records of mixed types ({exc})") from exc
+
+
+def _unparsed(table: pa.Table, schema: pa.Schema) -> str | None:
+    """Which text field of ``table`` failed to become a timestamp of ``schema``, and its value."""
+    for field in schema:
+        if pa.types.is_timestamp(field.type) and field.name in table.column_names and pa.types.is_string(table.column(field.name).type):
+            value = first_unparsed(table.column(field.name), field.type)
+            if value is not None:
+                zone = "with a UTC offset or Z, as the first pages had" if field.type.tz else "without an offset, as the first pages had"
+                return (f"field '{field.name}' was typed a timestamp {zone}, but has {value!r}; "
+                        f"set types: {{{field.name}: string}} on the object to keep it text")
+    return None
 
 
 def _decided_schema(tables: list[pa.Table]) -> pa.Schema:

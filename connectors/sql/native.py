@@ -62,13 +62,25 @@ def _columns_of_tables(conn: sa.Connection, schema: str, names: list[str]) -> di
     if conn.dialect.name == "duckdb":
         return _duckdb_columns_of_tables(conn, schema, names)
     query = sa.text(
-        "SELECT table_name, column_name, data_type, character_maximum_length FROM information_schema.columns "
+        "SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale "
+        "FROM information_schema.columns "
         "WHERE table_schema = :schema AND table_name IN :names ORDER BY table_name, ordinal_position"
     ).bindparams(sa.bindparam("names", expanding=True))
     tables: dict[str, dict[str, str]] = {}
-    for table, column, kind, length in conn.execute(query, {"schema": schema, "names": names}):
-        tables.setdefault(table, {})[column] = f"{kind}({length})" if length and "char" in kind.lower() else kind
+    for table, column, kind, length, precision, scale in conn.execute(query, {"schema": schema, "names": names}):
+        tables.setdefault(table, {})[column] = _type_name(kind, length, precision, scale)
     return tables
+
+
+def _type_name(kind: str, length: int | None, precision: int | None, scale: int | None) -> str:
+    """``character varying(40)``, ``numeric(15,2)``: the catalog's type name with the modifiers
+    that change what a value may be (a bare ``numeric`` has none: any precision)."""
+    lowered = kind.lower()
+    if length and "char" in lowered:
+        return f"{kind}({length})"
+    if precision is not None and lowered in ("numeric", "decimal"):
+        return f"{kind}({precision},{scale or 0})"
+    return kind
 
 
 def _duckdb_columns_of_tables(conn: sa.Connection, schema: str, names: list[str]) -> dict[str, dict[str, str]]:

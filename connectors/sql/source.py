@@ -28,6 +28,7 @@ from connectors.errors import ConnectionConfigError, SourceError, SourceUnavaila
 from connectors.cursor import CursorFilter
 from connectors.sql.changes import ChangeVerbs
 from connectors.sql.config import SqlConnectionConfig
+from connectors.sql.declared import declared_lengths, with_lengths
 from connectors.sql.engines import engine_for, release_engine
 from connectors.sql.generic import stream_sqlalchemy
 from connectors.sql.metadata import MetadataVerbs
@@ -159,7 +160,21 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         """Stream a table (``"schema.table"`` or ``"table"``) or a query in the source's own SQL.
 
         ``after`` (a CursorFilter) streams only rows past the cursor (filtered in the source).
+        A table's ``varchar(n)`` fields carry their length as field metadata (``connectors.sql.declared``).
         """
+        reader = self._read(table, query=query, after=after, batch_rows=batch_rows)
+        if table is None:
+            return reader
+        try:
+            lengths = declared_lengths(self.engine, *self.split_table(table))
+        except sa.exc.SQLAlchemyError as exc:
+            reader.close()
+            raise self._error(f"table '{table}'", exc) from exc
+        return with_lengths(reader, lengths)
+
+    def _read(
+        self, table: str | None, *, query: str | None, after: CursorFilter | None, batch_rows: int | None
+    ) -> pa.RecordBatchReader:
         rows = batch_rows or self.config.batch_rows
         plan = self.scan(table, query=query, after=after)
         if plan is None:
