@@ -160,6 +160,12 @@ def flow_run_lock(
         manager.dispose()
 
 
+def store_file(config: ConfigContext) -> Path | None:
+    """The DuckDB file of ``config``'s table store (None for a store many processes can open),
+    read from the config: building the store or asking it would not tell more."""
+    return duckdb_file(config._config_dict["table_store"]["args"]["url"])
+
+
 def store_wait_seconds() -> float:
     """How long a run waits for an outside holder of a DuckDB store ($STAGEHOUSE_STORE_WAIT, seconds)."""
     return float(os.environ.get("STAGEHOUSE_STORE_WAIT", STORE_WAIT_SECONDS))
@@ -174,7 +180,7 @@ def store_file_lock(
 
     Exit this only after the store's engine is disposed: the next run opens the file right after.
     """
-    path = duckdb_file(config._config_dict["table_store"]["args"]["url"])
+    path = store_file(config)
     if path is None:
         yield
         return

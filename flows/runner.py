@@ -29,10 +29,9 @@ from pydiverse.pipedag.context.run_context import FinalTaskState
 from pydiverse.pipedag.core.result import Result
 
 from connectors.errors import StagehouseError, first_line
-from connectors.sql.duckdb_file import duckdb_file
 from flows.config import config_context
 from flows.history import LogLine, RunHistory, new_run_id, now
-from flows.run_lock import Overlap, flow_run_lock, running_note, store_file_lock
+from flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
 from flows.timing import TaskTimer
 from tasks.sync import recorded_rows
 
@@ -151,7 +150,9 @@ def run_flow(
     """Run ``flow`` (only ``stages`` when given) on ``instance`` and return the report.
 
     The run holds the flow's run lock: another run of it on the instance makes this one wait, or
-    with ``overlap="skip"`` return at once with ``report.skipped`` (recorded as SKIPPED).
+    with ``overlap="skip"`` return at once with ``report.skipped`` and ``report.running`` (the run
+    in progress; the skip is recorded as SKIPPED unless the store is a DuckDB file, which the
+    running process holds).
     ``run_id`` names the run in the history (a new id when None); ``connection_overrides`` replaces
     connection declarations of the instance for this run only (``run_pipeline``'s parameters).
     On a DuckDB store the run also waits while another process holds the file; ``on_wait``
@@ -231,7 +232,7 @@ def _skipped(config: ConfigContext, flow: str, stages: list[str] | None, trigger
     to the running process, so the skip is not recorded and the running run is read from its lock
     note; elsewhere the skip is recorded and the running run read from the history."""
     report = RunReport(flow=flow, instance=config.instance_name, ok=True, skipped=True, running=running_note(config, flow))
-    if duckdb_file(config._config_dict["table_store"]["args"]["url"]) is not None:
+    if store_file(config) is not None:
         return report  # opening the file here could break the running run
     try:
         with config:
