@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import filelock
+import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext
 from pydiverse.pipedag.backend.lock import FileLockManager
 from pydiverse.pipedag.backend.lock.database import PostgresLock, PostgresLockManager
@@ -42,6 +43,7 @@ from pydiverse.pipedag.backend.lock.nolock import NoLockManager
 
 from connectors.errors import StagehouseError
 from connectors.sql.duckdb_file import duckdb_file, file_holder
+from flows.history import RunHistory
 
 Overlap = Literal["wait", "skip"]
 POLL_SECONDS = 0.2
@@ -142,7 +144,8 @@ def flow_run_lock(
                         yield False
                         return
                     if not told and on_wait is not None:
-                        on_wait(f"another run of flow {flow} is in progress; this run starts when it ends")
+                        running = _running_in_history(manager.engine, config.instance_name, flow)
+                        on_wait(f"{describe(running)} is in progress; this run starts when it ends")
                         told = True
                     time.sleep(POLL_SECONDS)
                 try:
@@ -158,6 +161,14 @@ def flow_run_lock(
             )
     finally:
         manager.dispose()
+
+
+def _running_in_history(engine: sa.Engine, instance: str, flow: str) -> dict[str, Any] | None:
+    """The RUNNING run of ``flow`` in the history of a store many processes can read (None if unknown)."""
+    try:
+        return RunHistory(engine, instance).running(flow)
+    except Exception:  # noqa: BLE001 (only a message depends on it)
+        return None
 
 
 def store_file(config: ConfigContext) -> Path | None:
