@@ -114,11 +114,11 @@ def run(
                 status.update(f"running {flow}: {task} {rows:,} rows")
 
             with progress.listening(show):
-                report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap)
+                report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting)
     except Exception as exc:
         fail(exc)
     if report.skipped:
-        console.print(f"[yellow]skipped[/]: another run of {flow} is in progress on {report.instance} (run {report.run_id})")
+        console.print(f"[yellow]skipped[/]: {skip_reason(report)}", highlight=False)
         return
     console.print(report_table(report))
     if not report.ok:
@@ -166,6 +166,22 @@ def _json_or_text(value: str) -> Any:
         return value
 
 
+def waiting(message: str) -> None:
+    """Say on stderr what a run waits for (another run, a process holding the DuckDB store)."""
+    errors.print(f"[yellow]waiting:[/] {message}", highlight=False)
+
+
+def skip_reason(report) -> str:
+    """``run abc of F (started …) is in progress on local`` (+ the id the skip is recorded under)."""
+    from flows.run_lock import describe
+
+    running = report.running
+    if running is not None and "flow" not in running:
+        running = {**running, "flow": report.flow}
+    text = f"{describe(running)} is in progress on {report.instance}"
+    return text + (f"; this run is recorded as skipped (run {report.run_id})" if report.run_id else "")
+
+
 def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
     from flows.due import due_flows
 
@@ -183,13 +199,13 @@ def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
     failed = []
     for module, schedule in due:
         try:
-            report = run_flow(load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap)
+            report = run_flow(load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap, on_wait=waiting)
         except Exception as exc:
             errors.print(f"[bold red]Error:[/] {module.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", highlight=False)
             failed.append(module.name)
             continue
         if report.skipped:
-            console.print(f"{module.name}: [yellow]skipped[/], its previous run is still going (run {report.run_id})")
+            console.print(f"{module.name}: [yellow]skipped[/], {skip_reason(report)}", highlight=False)
         elif report.ok:
             console.print(f"{module.name}: [green]done[/] (run {report.run_id})")
         else:

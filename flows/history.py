@@ -180,6 +180,16 @@ class RunHistory:
             ))
         return run_id
 
+    def running(self, flow: str) -> dict[str, Any] | None:
+        """The newest run of ``flow`` still RUNNING on this instance, or None."""
+        if not self._exists():
+            return None
+        query = (sa.select(RUNS).where(RUNS.c.instance == self.instance, RUNS.c.flow == flow, RUNS.c.status == "RUNNING")
+                 .order_by(RUNS.c.started_at.desc()).limit(1))
+        with self.engine.connect() as conn:
+            found = conn.execute(query).mappings().first()
+        return dict(found) if found is not None else None
+
     def runs(self, flow: str | None = None, *, limit: int | None = 20) -> list[dict[str, Any]]:
         """Runs on this instance, newest first (of ``flow`` when given)."""
         if not self._exists():

@@ -14,7 +14,10 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import attrs
@@ -27,8 +30,8 @@ from pydiverse.pipedag.core.result import Result
 
 from connectors.errors import StagehouseError, first_line
 from flows.config import config_context
-from flows.history import LogLine, RunHistory, now
-from flows.run_lock import Overlap, flow_run_lock
+from flows.history import LogLine, RunHistory, new_run_id, now
+from flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
 from flows.timing import TaskTimer
 from tasks.arrow_stream import skipped_rows
 from tasks.sync import recorded_rows
@@ -73,6 +76,7 @@ class RunReport:
     result: Result | None = None
     run_id: str | None = None
     skipped: bool = False
+    running: dict | None = None  # when skipped: the run in progress (run_id, started_at, pid, host), if known
 
 
 def select_stages(flow: Flow, names: list[str]) -> list:
@@ -152,22 +156,30 @@ def run_flow(
     overlap: Overlap = "wait",
     run_id: str | None = None,
     connection_overrides: dict[str, dict] | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Run ``flow`` (only ``stages`` when given) on ``instance`` and return the report.
 
     The run holds the flow's run lock: another run of it on the instance makes this one wait, or
-    with ``overlap="skip"`` return at once with ``report.skipped`` (recorded as SKIPPED).
+    with ``overlap="skip"`` return at once with ``report.skipped`` and ``report.running`` (the run
+    in progress; the skip is recorded as SKIPPED unless the store is a DuckDB file, which the
+    running process holds).
     ``run_id`` names the run in the history (a new id when None); ``connection_overrides`` replaces
     connection declarations of the instance for this run only (``run_pipeline``'s parameters).
+    On a DuckDB store the run also waits while another process holds the file; ``on_wait``
+    receives a line saying who it waits for (default: a warning in the log).
     """
     config = config_context(instance)
     if connection_overrides:
         config = with_connections(config, connection_overrides)
     components = select_stages(flow, stages or [])
-    try:
-        return _locked_run(flow, components, config, stages, trigger, overlap, run_id)
-    finally:
-        config._close()  # release the store (a DuckDB file is one process's at a time)
+    note = {"run_id": run_id or new_run_id(), "flow": flow.name, "started_at": now().isoformat(timespec="seconds"),
+            "pid": os.getpid(), "host": socket.gethostname()}
+    return _locked_run(flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait)
+
+
+def _log_wait(message: str) -> None:
+    logging.getLogger("stagehouse.run").warning(message)
 
 
 def with_connections(config: ConfigContext, declarations: dict[str, dict]) -> ConfigContext:
@@ -182,46 +194,68 @@ def with_connections(config: ConfigContext, declarations: dict[str, dict]) -> Co
 
 
 def _locked_run(
-    flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, overlap: Overlap, run_id: str | None
+    flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, overlap: Overlap,
+    note: dict, on_wait: Callable[[str], None],
 ) -> RunReport:
-    with flow_run_lock(config, flow.name, overlap) as acquired:
+    """The run inside its locks: the flow's run lock, then (DuckDB) the store file's; the store is
+    opened once, inside both, and disposed before either is released (the next run opens the file
+    right after)."""
+    with flow_run_lock(config, flow.name, overlap, note, on_wait) as acquired:
         if not acquired:
-            return RunReport(flow=flow.name, instance=config.instance_name, ok=True, run_id=_record_skip(config, flow.name, stages, trigger), skipped=True)
-        history = RunHistory(config.store.table_store.engine, config.instance_name)
-        run_id = history.start(flow.name, stages or [], trigger, run_id)
-        capture = _LogCapture()
-        logging.getLogger().addHandler(capture)
-        capture.note("INFO", f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages {', '.join(stages or []) or 'all'}")
-        try:
-            report = _run(flow, components, config)
-        except BaseException as exc:
-            capture.note("ERROR", "".join(traceback.format_exception(exc)))
-            history.finish(run_id, "FAILED", first_line(exc), [], capture.lines)
-            raise
-        finally:
-            logging.getLogger().removeHandler(capture)
-        report.run_id = run_id
-        for task in report.tasks:
-            capture.note("ERROR" if task.state == "FAILED" else "INFO", f"task {task.stage}.{task.task}: {task.state}"
-                         + ("" if task.rows is None else f", {task.rows:,} rows")
-                         + (f", {task.skipped_rows:,} bad rows skipped" if task.skipped_rows else "") + ("" if task.seconds is None else f", {task.seconds:.2f} s"))
-        if report.error is not None:
-            capture.note("ERROR", "".join(traceback.format_exception(report.error)))
-        error = first_line(report.error) if report.error is not None else None
-        rows = [{"task": t.task, "stage": t.stage, "state": t.state, "rows_written": t.rows, "seconds": t.seconds,
-                 "error": error if t.state == "FAILED" else None} for t in report.tasks]
-        history.finish(run_id, "SUCCESS" if report.ok else "FAILED", error, rows, capture.lines)
-        return report
+            return _skipped(config, flow.name, stages, trigger)
+        with store_file_lock(config, note, on_wait):
+            try:
+                with config:  # one store (one engine) for the history and every task, disposed on exit
+                    return _recorded_run(flow, components, config, stages, trigger, note["run_id"])
+            finally:
+                config._close()
 
 
-def _record_skip(config: ConfigContext, flow: str, stages: list[str] | None, trigger: str) -> str | None:
-    """Record a skipped run where the store can be opened; a DuckDB file belongs to the running
-    process alone, so there the skip is only reported (None)."""
+def _recorded_run(flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, run_id: str) -> RunReport:
+    history = RunHistory(config.store.table_store.engine, config.instance_name)
+    run_id = history.start(flow.name, stages or [], trigger, run_id)
+    capture = _LogCapture()
+    logging.getLogger().addHandler(capture)
+    capture.note("INFO", f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages {', '.join(stages or []) or 'all'}")
     try:
-        history = RunHistory(config.store.table_store.engine, config.instance_name)
-        return history.record_skip(flow, stages or [], trigger, "another run of the flow was in progress")
+        report = _run(flow, components, config)
+    except BaseException as exc:
+        capture.note("ERROR", "".join(traceback.format_exception(exc)))
+        history.finish(run_id, "FAILED", first_line(exc), [], capture.lines)
+        raise
+    finally:
+        logging.getLogger().removeHandler(capture)
+    report.run_id = run_id
+    for task in report.tasks:
+        capture.note("ERROR" if task.state == "FAILED" else "INFO", f"task {task.stage}.{task.task}: {task.state}"
+                     + ("" if task.rows is None else f", {task.rows:,} rows")
+                     + (f", {task.skipped_rows:,} bad rows skipped" if task.skipped_rows else "") + ("" if task.seconds is None else f", {task.seconds:.2f} s"))
+    if report.error is not None:
+        capture.note("ERROR", "".join(traceback.format_exception(report.error)))
+    error = first_line(report.error) if report.error is not None else None
+    rows = [{"task": t.task, "stage": t.stage, "state": t.state, "rows_written": t.rows, "seconds": t.seconds,
+             "error": error if t.state == "FAILED" else None} for t in report.tasks]
+    history.finish(run_id, "SUCCESS" if report.ok else "FAILED", error, rows, capture.lines)
+    return report
+
+
+def _skipped(config: ConfigContext, flow: str, stages: list[str] | None, trigger: str) -> RunReport:
+    """The report of a skipped run, naming the run in progress. On a DuckDB store the file belongs
+    to the running process, so the skip is not recorded and the running run is read from its lock
+    note; elsewhere the skip is recorded and the running run read from the history."""
+    report = RunReport(flow=flow, instance=config.instance_name, ok=True, skipped=True, running=running_note(config, flow))
+    if store_file(config) is not None:
+        return report  # opening the file here could break the running run
+    try:
+        with config:
+            history = RunHistory(config.store.table_store.engine, config.instance_name)
+            report.running = report.running or history.running(flow)
+            report.run_id = history.record_skip(flow, stages or [], trigger, "another run of the flow was in progress")
     except Exception:  # noqa: BLE001 (any failure to open the store: the skip itself stands)
-        return None
+        pass
+    finally:
+        config._close()
+    return report
 
 
 def _run(flow: Flow, components: list, config: ConfigContext) -> RunReport:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import signal
 import subprocess
+import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -140,10 +143,65 @@ def test_overlapping_run_is_skipped_and_a_killed_run_is_marked_killed(scheduled,
         assert started.exists(), slow.stderr.read1().decode() if slow.poll() is not None else "the slow run did not start"
         second = stagehouse(project, "run", "unscheduled", "--overlap", "skip")
         assert second.returncode == 0 and "skipped" in second.stdout, second.stdout + second.stderr
+        named = re.search(r"run ([0-9a-f]{12}) of flow unscheduled \(started [0-9-]+ [0-9:]+ UTC, PID (\d+)", second.stdout)
+        assert named and int(named[2]) == slow.pid, second.stdout  # the running run, not "(run None)"
     finally:
         os.killpg(slow.pid, signal.SIGKILL)
         slow.wait()
     rerun = stagehouse(project, "run", "unscheduled")
     assert rerun.returncode == 0, rerun.stderr
-    statuses = [r["status"] for r in get_pipeline_runs("unscheduled", instance=project.instance)]
-    assert statuses[0] == "SUCCESS" and "KILLED" in statuses  # the killed run, seen by the run after it
+    runs = get_pipeline_runs("unscheduled", instance=project.instance)
+    assert runs[0]["status"] == "SUCCESS"
+    assert {r["run_id"]: r["status"] for r in runs}[named[1]] == "KILLED"  # the run the skip named, marked by the run after it
+
+
+def test_two_runs_started_together_both_succeed_the_second_waits(scheduled):
+    """Two `stagehouse run` 0.3 s apart, several times: the second waits for the first (on DuckDB
+    the file is one process's at a time) and both are in the history. Start-up time varies with
+    the machine's load, so overlap is asserted for at least one try, success for every one."""
+    project = scheduled
+    tries, waited = 3, 0
+    for attempt in range(tries):
+        first = subprocess.Popen([STAGEHOUSE, "run", "unscheduled"], cwd=project.root, env={**os.environ, "SH_SLEEP": "4", "COLUMNS": "200"},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        second = stagehouse(project, "run", "unscheduled")
+        first_out, first_err = first.communicate(timeout=300)
+        assert first.returncode == 0, f"try {attempt}: first run: {first_err}"
+        assert second.returncode == 0, f"try {attempt}: second run: {second.stderr}"
+        waited += "waiting:" in first_err + second.stderr and "is in progress; this run starts when it ends" in first_err + second.stderr
+    assert waited >= 1, f"no try overlapped: {first_err} {second.stderr}"
+    runs = get_pipeline_runs("unscheduled", instance=project.instance)
+    assert [r["status"] for r in runs] == ["SUCCESS"] * 2 * tries
+
+
+@pytest.mark.parametrize("instance", [pytest.param("local", id="duckdb")])
+def test_a_process_outside_stagehouse_holding_the_duckdb_store_is_waited_for_then_named(scheduled, tmp_path):
+    project = scheduled
+    assert stagehouse(project, "run", "unscheduled").returncode == 0  # the store file exists
+    store = project.root / "data" / project.instance_id / "db.duckdb"
+    hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.readline()"
+
+    def holder() -> subprocess.Popen:
+        """A Python process holding the store file until a line arrives on its stdin."""
+        process = subprocess.Popen([sys.executable, "-c", hold, str(store)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline().strip() == "held"
+        return process
+
+    brief = holder()  # lets go while the run waits: the run says for whom, then runs
+    run = subprocess.Popen([STAGEHOUSE, "run", "unscheduled"], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "COLUMNS": "1000", "STAGEHOUSE_STORE_WAIT": "120"})
+    said = run.stderr.readline()
+    brief.communicate("go\n", timeout=30)
+    out, err = run.communicate(timeout=300)
+    assert said.startswith("waiting:") and "is held by " in said and f"(PID {brief.pid})" in said, said + err
+    assert run.returncode == 0, said + err
+
+    stubborn = holder()
+    try:
+        refused = stagehouse(project, "run", "unscheduled", env={"STAGEHOUSE_STORE_WAIT": "1", "COLUMNS": "1000"})
+    finally:
+        stubborn.communicate("go\n", timeout=30)
+    assert refused.returncode == 1
+    error = [line for line in refused.stderr.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1 and f"(PID {stubborn.pid})" in error[0] and "not a Stagehouse run" in error[0], refused.stderr
