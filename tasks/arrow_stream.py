@@ -113,7 +113,7 @@ class ArrowStreamTableHook(WriteOnlyTableHook):
         schema = store.get_schema(stage_name)
         land(store.engine, schema.get(), table.name, stream)
         if stream.unique_key:
-            check_unique(store.engine, schema.get(), table.name, stream.unique_key)
+            check_unique(store.engine, schema.get(), table.name, stream.unique_key, source=stream.source)
         store.add_indexes_and_set_nullable(table, schema)
 
 
