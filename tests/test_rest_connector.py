@@ -5,6 +5,7 @@ The tests assert the requests the server received, not only the rows.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from connectors import ConnectionConfigError, RestError, SourceError, connect
 from flows import run_flow
 from tasks import sync
 from tests.rest_server import OrdersApi, make_orders
+from werkzeug import Request, Response
 
 OBJECTS = {
     "page": {"path": "/page", "records": "data", "pagination": {"style": "page", "size": 10}},
@@ -154,3 +156,27 @@ def test_records_of_mixed_types_are_named_with_their_page(httpserver):
     conn = rest(httpserver, objects={"mixed": {"path": "/mixed"}})
     with pytest.raises(SourceError, match=r"object 'mixed'.*page 1"):
         conn.read("mixed").read_all()
+
+
+def test_malformed_json_names_connection_object_page_and_url(httpserver, monkeypatch):
+    """Page 2 of a next_link object is cut off mid-record: the error names the page, its URL
+    (the API key masked) and where the JSON breaks, not only a character offset."""
+    monkeypatch.setenv("SHOP_KEY", "k-secret")
+    def respond(request: Request) -> Response:
+        if request.args.get("start") == "10":
+            return Response('{"data": [{"id": 2}, {"id": 3,', content_type="application/json")
+        return Response(json.dumps({"data": [{"id": 1}], "links": {"next": "/broken?start=10"}}), content_type="application/json")
+
+    httpserver.expect_request("/broken").respond_with_handler(respond)
+    conn = rest(
+        httpserver,
+        auth={"type": "api_key", "name": "api_key", "value": "{$SHOP_KEY}", "location": "query"},
+        objects={"broken": {"path": "/broken", "records": "data", "pagination": {"style": "next_link", "next_path": "links.next"}}},
+    )
+    with pytest.raises(SourceError) as err:
+        conn.read("broken").read_all()
+    assert str(err.value) == (
+        f"connection 'shop_api', object 'broken': page 2, GET {httpserver.url_for('/broken')}?api_key=%2A%2A%2A&start=10: "
+        "the body (30 bytes) is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 31, "
+        """near '{"data": [{"id": 2}, {"id": 3,'"""
+    )

@@ -2,7 +2,8 @@
 
 Arrow parses the body without holding the GIL, so pages fetched on worker threads are parsed in
 parallel and the records arrive as Arrow data with no Python object per value. A body Arrow
-cannot read (values of mixed types inside one field, say) is parsed by ``json`` instead.
+cannot read (values of mixed types inside one field, say) is parsed by ``json`` instead, at
+once; a body neither can read raises ``PageNotJson`` with the line, column and text around it.
 
 Example::
 
@@ -14,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import httpx
@@ -21,6 +23,21 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 PARSE_OPTIONS = pajson.ParseOptions(newlines_in_values=True)
+
+
+class PageNotJson(ValueError):
+    """A page's body is not valid JSON; ``problem`` says where (line, column, the text there)."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        super().__init__(f"{url}: {problem}")
+        self.url, self.problem = url, problem
+
+
+def _not_json(url: str, content: bytes, exc: ValueError) -> PageNotJson:
+    if not isinstance(exc, json.JSONDecodeError):
+        return PageNotJson(url, f"the body is not valid JSON ({exc})")
+    around = " ".join(exc.doc[max(0, exc.pos - 30) : exc.pos + 30].split())
+    return PageNotJson(url, f"the body ({len(content):,} bytes) is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}, near {around!r}")
 
 
 def _dig(value: Any, path: str | None) -> Any:
@@ -43,13 +60,20 @@ class Page:
         self._python: Any = None
 
     @classmethod
-    def parse(cls, response: httpx.Response) -> Page:
+    def parse(cls, response: httpx.Response, url: str | None = None) -> Page:
+        """The page of ``response``; a body that is not JSON raises PageNotJson naming ``url``
+        (the request's URL as it may be shown: secrets masked)."""
         try:
             wrapped = pajson.read_json(io.BytesIO(b'{"body":' + response.content + b"}"), parse_options=PARSE_OPTIONS)
             column = wrapped.column("body").combine_chunks()
             return cls(response, column[0], column)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return cls(response, None, None)
+            page = cls(response, None, None)
+        try:
+            page._python = response.json()
+        except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
+            raise _not_json(url or str(response.request.url), response.content, exc) from exc
+        return page
 
     @property
     def body(self) -> Any:
