@@ -23,6 +23,7 @@ from tasks.keys import check_unique, has_duplicate_key
 if TYPE_CHECKING:
     from tasks.versioned import LoadSpec
 
+
 def newest_per_key(delta: sa.FromClause, key: list[str], cursor: str) -> sa.Select:
     """The row of ``delta`` with the highest ``cursor`` per ``key`` (``DISTINCT ON``, which both
     stores run; PostgreSQL estimates its size from the key's statistics, where a ``row_number()``

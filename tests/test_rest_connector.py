@@ -10,12 +10,12 @@ import time
 
 import pytest
 from pydiverse.pipedag import Flow, Stage
+from werkzeug import Request, Response
 
 from connectors import ConnectionConfigError, RestError, SourceError, connect
 from flows import run_flow
 from tasks import sync
 from tests.rest_server import OrdersApi, make_orders
-from werkzeug import Request, Response
 
 OBJECTS = {
     "page": {"path": "/page", "records": "data", "pagination": {"style": "page", "size": 10}},
