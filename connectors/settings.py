@@ -53,11 +53,29 @@ def load_config_file(path: Path) -> dict[str, Any]:
     """The parsed YAML document, with a clear error for a broken file."""
     try:
         data = yaml.load(path.read_text(), Loader=SAFE_LOADER)
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise ConfigFileError(f"{path}: cannot read ({exc})", path=path) from exc
+    except yaml.YAMLError as exc:
+        raise _malformed(path, exc) from exc
     if not isinstance(data, dict):
         raise ConfigFileError(f"{path}: expected a mapping at the top level", path=path)
     return data
+
+
+def _malformed(path: Path, exc: yaml.YAMLError) -> ConfigFileError:
+    """A one-line ConfigFileError naming file, line and column of a YAML parser error (the
+    parser's own message spans four lines, of which the CLI would show the first)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return ConfigFileError(f"{path}: not valid YAML ({' '.join(str(exc).split())})", path=path)
+    problem = getattr(exc, "problem", None) or "not valid YAML"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    started = f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})" if context and context_mark else ""
+    line, column = mark.line + 1, mark.column + 1
+    return ConfigFileError(
+        f"{path}, line {line}, column {column}: {problem}{started}; fix the YAML there",
+        path=path, line=line, column=column, problem=problem,
+    )
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

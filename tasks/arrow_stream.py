@@ -118,7 +118,7 @@ class ArrowStreamTableHook(WriteOnlyTableHook):
         land(store.engine, schema.get(), table.name, stream)
         table.skipped_rows = stream.bad_rows.total if stream.bad_rows is not None else None  # for the run report
         if stream.unique_key:
-            check_unique(store.engine, schema.get(), table.name, stream.unique_key)
+            check_unique(store.engine, schema.get(), table.name, stream.unique_key, source=stream.source)
         store.add_indexes_and_set_nullable(table, schema)
 
 

@@ -119,12 +119,22 @@ def _has_values(engine: sa.Engine, delta: sa.Table, name: str) -> bool:
         return conn.execute(sa.select(delta.c[name]).where(delta.c[name].is_not(None)).limit(1)).first() is not None
 
 
-def _first_offending(engine: sa.Engine, delta: sa.Table, name: str, target: str):
+def _refusal(engine: sa.Engine, delta: sa.Table, name: str, old_type: str, new_type: str) -> str:
+    """Why the new values of column ``name`` cannot go into ``old_type``: the first that fails
+    the cast, or, when none fails, what the values are (none at all, or all castable)."""
     column = delta.c[name]
-    fits = _try_cast(engine.dialect.name, column, target)
-    condition = column.is_not(None) if fits is None else sa.and_(column.is_not(None), fits.is_(None))
+    fits = _try_cast(engine.dialect.name, column, old_type)
     with engine.connect() as conn:
-        return conn.execute(sa.select(column).where(condition).limit(1)).scalar()
+        if fits is not None:
+            bad = conn.execute(sa.select(column).where(column.is_not(None), fits.is_(None)).limit(1)).first()
+            if bad is not None:
+                return f"first value that does not cast to {old_type}: {bad[0]!r}"
+        first = conn.execute(sa.select(column).where(column.is_not(None)).limit(1)).first()
+    if first is None:
+        return f"the new rows hold no value in it (all NULL), but the source now types it {new_type}"
+    if fits is None:
+        return f"first value {first[0]!r} (this store cannot test which values fit {old_type})"
+    return f"every new value casts to {old_type} (the first: {first[0]!r}), but the source now types it {new_type}, which is not widened into {old_type}"
 
 
 def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_conflict: str = "fail") -> EvolutionPlan:
@@ -163,11 +173,11 @@ def _conflict(engine, base, delta, table, name: str, old_type: str, new_type: st
         return [ColumnPlan(name, base.c[name], sa.cast(sa.null(), NativeType(old_type)))]
     fits = _try_cast(engine.dialect.name, new, old_type) if on_conflict == "variant" else None
     if fits is None:
-        value = _first_offending(engine, delta, name, old_type)
+        reason = _refusal(engine, delta, name, old_type, new_type)
         hint = "cast it in the source query, or set on_type_conflict: variant on the connection"
         raise SchemaConflictError(
             table,
-            f"new rows bring type {new_type} where the committed column is {old_type}; first offending value {value!r}; {hint}",
+            f"new rows bring type {new_type} where the committed column is {old_type}; {reason}; {hint}",
             column=name,
         )
     variant = f"{name}{VARIANT_SUFFIX}"

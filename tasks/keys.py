@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext
 
 from connectors.sql.native import connected, quote_duckdb_keywords
-from tasks.errors import StoreWriteError
+from tasks.errors import NullKeyError, StoreWriteError
 from tasks.store_writers import bounded_memory
 
 STORES_WITHOUT_RENAMEABLE_KEYS = {"duckdb"}
@@ -38,37 +38,58 @@ def physical_key(primary_key: list[str] | None) -> list[str] | None:
     return primary_key
 
 
-def _first_duplicate(schema: str | None, table: str, key: list[str]) -> sa.Select:
+def _first_key_problem(schema: str | None, table: str, key: list[str]) -> sa.Select:
+    """The first NULL key of ``schema.table``, else its first repeated key, with the rows it has
+    (``n``): one aggregate of the table answers both."""
     columns = [sa.column(name) for name in key]
+    null_key = sa.or_(*(c.is_(None) for c in columns))
     return (
         sa.select(*columns, sa.func.count().label("n"))
         .select_from(sa.table(table, schema=schema))
         .group_by(*columns)
-        .having(sa.func.count() > 1)
+        .having(sa.or_(sa.func.count() > 1, null_key))
+        .order_by(sa.case((null_key, 0), else_=1))
         .limit(1)
     )
 
 
-def has_duplicate_key(bind: sa.Engine | sa.Connection, schema: str | None, table: str, key: list[str]) -> bool:
+def _refuse_null_key(conn: sa.Connection, problem: sa.RowMapping, schema: str | None, table: str, key: list[str], source: str | None, store_table: str) -> None:
+    """Raise NullKeyError when ``problem`` (a row of ``_first_key_problem``) has a NULL key,
+    counting the rows with one (a second query, on the error path only)."""
+    if all(problem[name] is not None for name in key):
+        return
+    rows = problem["n"]
+    if len(key) > 1:
+        columns = [sa.column(name) for name in key]
+        counted = sa.select(sa.func.count()).select_from(sa.table(table, schema=schema)).where(sa.or_(*(c.is_(None) for c in columns)))
+        rows = conn.execute(counted).scalar_one()
+    raise NullKeyError(source, store_table, key, rows)
+
+
+def has_duplicate_key(
+    bind: sa.Engine | sa.Connection, schema: str | None, table: str, key: list[str], *, source: str | None = None, store_table: str | None = None
+) -> bool:
     """True when a ``key`` value occurs twice in ``schema.table``: a merge keeps the newest row
     per key only then (a source table's own primary key never repeats, and the dedup is the
-    dearest part of merging a small delta — a hash aggregate of the delta costs ~1 ms)."""
+    dearest part of merging a small delta — a hash aggregate of the delta costs ~1 ms).
+    A NULL key raises NullKeyError (naming ``source`` and ``store_table``): it would never
+    match the committed row it replaces. The same aggregate finds both."""
     with connected(bind) as conn:
-        return conn.execute(_first_duplicate(schema, table, key)).first() is not None
+        problem = conn.execute(_first_key_problem(schema, table, key)).mappings().first()
+        if problem is not None:
+            _refuse_null_key(conn, problem, schema, table, key, source, store_table or table)
+    return problem is not None
 
 
-def check_unique(bind: sa.Engine | sa.Connection, schema: str | None, table: str, key: list[str]) -> None:
-    """Raise StoreWriteError naming the first duplicated key value of ``schema.table``."""
-    columns = [sa.column(name) for name in key]
-    query = _first_duplicate(schema, table, key)
-    null_query = sa.select(*columns).select_from(sa.table(table, schema=schema)).where(
-        sa.or_(*(c.is_(None) for c in columns))
-    ).limit(1)
+def check_unique(
+    bind: sa.Engine | sa.Connection, schema: str | None, table: str, key: list[str], *, source: str | None = None, store_table: str | None = None
+) -> None:
+    """Raise NullKeyError for a NULL ``key`` of ``schema.table``, else StoreWriteError naming its
+    first duplicated key value (one aggregate of the table)."""
     with connected(bind) as conn, bounded_memory(conn.engine):
-        duplicate = conn.execute(query).mappings().first()
-        null_row = conn.execute(null_query).mappings().first()
-    if duplicate:
-        value = {name: duplicate[name] for name in key}
-        raise StoreWriteError(table, f"primary key {key} is not unique: {value} occurs {duplicate['n']} times")
-    if null_row:
-        raise StoreWriteError(table, f"primary key {key} has a NULL: {dict(null_row)}")
+        problem = conn.execute(_first_key_problem(schema, table, key)).mappings().first()
+        if problem is None:
+            return
+        _refuse_null_key(conn, problem, schema, table, key, source, store_table or table)
+    value = {name: problem[name] for name in key}
+    raise StoreWriteError(store_table or table, f"primary key {key} is not unique: {value} occurs {problem['n']} times")

@@ -2,8 +2,9 @@
 
 ``append`` keeps every committed row and adds the new ones; ``merge`` replaces committed rows
 whose primary key appears among the new rows and drops rows whose soft-delete column is true.
-Before a merge, ``newest_per_key`` keeps one new row per key (the highest cursor). Column sets
-and types are reconciled by ``tasks.evolution``.
+Before a merge, ``unique_rows`` refuses a NULL key and ``newest_per_key`` keeps one new row per
+key (the highest cursor; of two with the same cursor, the greatest by the other columns). Column
+sets and types are reconciled by ``tasks.evolution``.
 
 Example::
 
@@ -12,16 +13,46 @@ Example::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 
 from tasks.evolution import evolve
+from tasks.keys import check_unique, has_duplicate_key
+
+if TYPE_CHECKING:
+    from tasks.versioned import LoadSpec
+
 
 def newest_per_key(delta: sa.FromClause, key: list[str], cursor: str) -> sa.Select:
     """The row of ``delta`` with the highest ``cursor`` per ``key`` (``DISTINCT ON``, which both
     stores run; PostgreSQL estimates its size from the key's statistics, where a ``row_number()``
-    filter is guessed at 0.5 % of the rows and plans a big delta's merge as index lookups)."""
+    filter is guessed at 0.5 % of the rows and plans a big delta's merge as index lookups).
+
+    Two rows of a key with the same cursor: the greatest by the other columns, compared in
+    their order (NULL lowest) — SQL has no source order, and without this the store's sort
+    would pick either, differently from run to run."""
     keys = [delta.c[k] for k in key]
-    return sa.select(delta).distinct(*keys).order_by(*keys, delta.c[cursor].desc().nulls_last())
+    others = [c.desc().nulls_last() for c in delta.c if c.name not in key and c.name != cursor]
+    return sa.select(delta).distinct(*keys).order_by(*keys, delta.c[cursor].desc().nulls_last(), *others)
+
+
+def unique_rows(
+    bind: sa.Engine | sa.Connection, schema: str | None, rows: sa.Table, spec: LoadSpec, source: str | None, table: str
+) -> sa.FromClause:
+    """The new ``rows`` with one per key: a merge keeps the newest row of a repeated key (checked
+    first: most deltas repeat none), other modes fail on a repeated key; a NULL key fails in every
+    mode (``NullKeyError`` naming ``source`` and the store's ``table``), found by the same
+    aggregate of the delta. A key that is the source table's own primary key repeats nothing,
+    holds no NULL and is not checked."""
+    if not spec.key or spec.key_is_unique:
+        return rows
+    if spec.mode == "merge" and spec.cursor:
+        if has_duplicate_key(bind, schema, rows.name, spec.key, source=source, store_table=table):
+            return newest_per_key(rows, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
+        return rows
+    check_unique(bind, schema, rows.name, spec.key, source=source, store_table=table)
+    return rows
 
 
 def not_deleted(table: sa.Table, deleted_column: str | None) -> sa.ColumnElement[bool]:

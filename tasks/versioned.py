@@ -44,8 +44,7 @@ from connectors.sql.native import described_tables, described_temporary_table, s
 from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, land_temporary, qualified
 from tasks.errors import StoreWriteError
 from tasks.evolution import column_types
-from tasks.keys import check_unique, has_duplicate_key
-from tasks.merge import combined_rows, newest_per_key, not_deleted
+from tasks.merge import combined_rows, not_deleted, unique_rows
 
 FROM_LOAD, TO_LOAD = "_sh_from", "_sh_to"
 STATE, HIGH_WATER = "state", "high_water"
@@ -313,7 +312,7 @@ def apply_load(
     _check_cursor(versioned, rows, spec)
     if spec.key:
         versioned.analyze(delta_name, spec.key)
-    delta = _unique_rows(engine, VERSIONS_SCHEMA, rows, spec)
+    delta = unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name)
     # the load record and the clean-up commit with the load's last write
     drops = versioned.drop_statements(delta_name, versioned.helper("visible"))
     if previous is not None and _same_columns(committed, delta):
@@ -358,7 +357,7 @@ def _load_in_one_transaction(
             conn.exec_driver_sql(f"CREATE TABLE {qualified(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM {quote(delta_name)}")
             conn.exec_driver_sql(f"DROP TABLE {quote(delta_name)}")
             return None
-        delta = _unique_rows(conn, None, rows, spec)
+        delta = unique_rows(conn, None, rows, spec, stream.source, versioned.name)
         state = _write_in_place(conn, versioned, committed, delta, previous.state, spec, closed=closed)
         _execute(
             conn,
@@ -411,20 +410,6 @@ def _executable(statement: str | sa.Executable) -> sa.Executable:
 def _check_cursor(versioned: VersionedTable, rows: sa.Table, spec: LoadSpec) -> None:
     if spec.cursor and spec.cursor not in rows.c:
         raise StoreWriteError(versioned.name, f"cursor column '{spec.cursor}' is not among the source's columns ({', '.join(rows.c.keys())})")
-
-
-def _unique_rows(bind: sa.Engine | sa.Connection, schema: str | None, rows: sa.Table, spec: LoadSpec) -> sa.FromClause:
-    """The new rows with one per key: a merge keeps the newest row of a repeated key (checked
-    first: most deltas repeat none), other modes fail on a repeated key. A key that is the
-    source table's own primary key repeats nothing and is not checked."""
-    if not spec.key or spec.key_is_unique:
-        return rows
-    if spec.mode == "merge" and spec.cursor:
-        if has_duplicate_key(bind, schema, rows.name, spec.key):
-            return newest_per_key(rows, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
-        return rows
-    check_unique(bind, schema, rows.name, spec.key)
-    return rows
 
 
 def _record_statement(

@@ -149,3 +149,17 @@ def test_changes_fit_80_columns_and_wide_shows_whole_values(project):
     wide = subprocess.run([STAGEHOUSE, "changes", "crm.customers", "--wide"], cwd=project.root, env=env, capture_output=True, text=True, timeout=60)
     assert wide.returncode == 0, wide.stderr
     assert long_name in wide.stdout and error in wide.stdout and '{"id": 100, "name": "New Co", "city": "Bergen"}' in wide.stdout
+
+
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_malformed_config_names_file_line_and_column(project):
+    lines = project.config_file.read_text().splitlines()
+    project.config_file.write_text("\n".join([*lines, "broken: [unclosed", "name: x"]) + "\n")
+    env = {**os.environ, "COLUMNS": "400"}  # the tmp path makes the line long; rich wraps at the width
+    failed = subprocess.run([STAGEHOUSE, "run", "files_mart"], cwd=project.root, env=env, capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1
+    error_lines = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert error_lines == [
+        f"Error: {project.config_file}, line {len(lines) + 2}, column 5: did not find expected ',' or ']' "
+        f"(while parsing a flow sequence at line {len(lines) + 1}, column 9); fix the YAML there"
+    ], failed.stderr

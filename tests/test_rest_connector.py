@@ -13,7 +13,7 @@ import httpx
 import pyarrow as pa
 import pytest
 from pydiverse.pipedag import Flow, Stage
-from werkzeug import Response
+from werkzeug import Request, Response
 
 from connectors import ConnectionConfigError, RestError, SourceError, connect
 from flows import run_flow
@@ -336,3 +336,27 @@ def test_timestamp_detection_is_configurable(httpserver):
     assert conn.read("off").schema.field("at").type == pa.string()
     assert conn.read("mixed").read_all().column("at").to_pylist() == ["2024-01-01T00:00:00Z", "2024-06-01T12:30:00.5+02:00"]
     assert conn.read("mixed").schema.field("local").type == pa.timestamp("us")
+
+
+def test_malformed_json_names_connection_object_page_and_url(httpserver, monkeypatch):
+    """Page 2 of a next_link object is cut off mid-record: the error names the page, its URL
+    (the API key masked) and where the JSON breaks, not only a character offset."""
+    monkeypatch.setenv("SHOP_KEY", "k-secret")
+    def respond(request: Request) -> Response:
+        if request.args.get("start") == "10":
+            return Response('{"data": [{"id": 2}, {"id": 3,', content_type="application/json")
+        return Response(json.dumps({"data": [{"id": 1}], "links": {"next": "/broken?start=10"}}), content_type="application/json")
+
+    httpserver.expect_request("/broken").respond_with_handler(respond)
+    conn = rest(
+        httpserver,
+        auth={"type": "api_key", "name": "api_key", "value": "{$SHOP_KEY}", "location": "query"},
+        objects={"broken": {"path": "/broken", "records": "data", "pagination": {"style": "next_link", "next_path": "links.next"}}},
+    )
+    with pytest.raises(SourceError) as err:
+        conn.read("broken").read_all()
+    assert str(err.value) == (
+        f"connection 'shop_api', object 'broken': page 2, GET {httpserver.url_for('/broken')}?api_key=%2A%2A%2A&start=10: "
+        "the body (30 bytes) is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 31, "
+        """near '{"data": [{"id": 2}, {"id": 3,'"""
+    )

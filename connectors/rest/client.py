@@ -142,7 +142,11 @@ class RestClient:
         503) or the connection never opened, never after a timeout that may have created the object.
         """
         retry = self.config.retry
-        request = self.http.build_request(method, url.lstrip("/") if not url.startswith("http") else url, params=params, json=body)
+        # httpx replaces a URL's own query with the client's params (an api_key in the query):
+        # a next link's ``?start=10`` would be lost and the first page fetched forever
+        target = httpx.URL(url.lstrip("/") if not url.startswith("http") else url)
+        query = [*target.params.multi_items(), *(params or {}).items()]
+        request = self.http.build_request(method, target.copy_with(query=None), params=query or None, json=body)
         request_url = request.url
         idempotent = method != "POST"
         retried = (TransientHttpError, httpx.TransportError) if idempotent else (TransientHttpError, httpx.ConnectError)

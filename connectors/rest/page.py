@@ -2,7 +2,8 @@
 
 Arrow parses the body without holding the GIL, so pages fetched on worker threads are parsed in
 parallel and the records arrive as Arrow data with no Python object per value. A body Arrow
-cannot read (values of mixed types inside one field, say) is parsed by ``json`` instead.
+cannot read (values of mixed types inside one field, say) is parsed by ``json`` instead, at
+once; a body neither can read raises ``PageNotJson`` with the line, column and text around it.
 
 Example::
 
@@ -14,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import httpx
@@ -21,6 +23,21 @@ import pyarrow as pa
 import pyarrow.json as pajson
 
 PARSE_OPTIONS = pajson.ParseOptions(newlines_in_values=True)
+
+
+class PageNotJson(ValueError):
+    """A page's body is not valid JSON; ``problem`` says where (line, column, the text there)."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        super().__init__(f"{url}: {problem}")
+        self.url, self.problem = url, problem
+
+
+def _not_json(url: str, content: bytes, exc: ValueError) -> PageNotJson:
+    if not isinstance(exc, json.JSONDecodeError):
+        return PageNotJson(url, f"the body is not valid JSON ({exc})")
+    around = " ".join(exc.doc[max(0, exc.pos - 30) : exc.pos + 30].split())
+    return PageNotJson(url, f"the body ({len(content):,} bytes) is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}, near {around!r}")
 
 
 def _dig(value: Any, path: str | None) -> Any:
@@ -79,11 +96,12 @@ class Page:
         self._python: Any = None
 
     @classmethod
-    def parse(cls, response: httpx.Response, hint: SchemaHint | None = None) -> Page:
+    def parse(cls, response: httpx.Response, hint: SchemaHint | None = None, url: str | None = None) -> Page:
         """Parse ``response``; strings stay strings (Arrow would infer ``timestamp[s]`` from
         ISO-8601 text and drop its offset: ``connectors.rest.text_types`` types them instead).
         ``hint`` carries the schema of the read's earlier pages, which parses the next one
-        without inference (about half the time)."""
+        without inference (about half the time). A body that is not JSON raises PageNotJson
+        naming ``url`` (the request's URL as it may be shown: secrets masked)."""
         data = b'{"body":' + response.content + b"}"
         wrapped = None
         known = hint.schema if hint is not None else None
@@ -92,16 +110,25 @@ class Page:
         if wrapped is None:
             wrapped = _read(data, None)
         if wrapped is None:
-            return cls(response, None, None)
+            return cls._parsed_by_python(response, url)
         if any(_has_timestamp(field.type) for field in wrapped.schema):
             known = pa.schema([field.with_type(_timestamps_as_text(field.type)) for field in wrapped.schema])
             wrapped = _read(data, known)
             if wrapped is None:
-                return cls(response, None, None)
+                return cls._parsed_by_python(response, url)
         if hint is not None:
             hint.schema = wrapped.schema
         column = wrapped.column("body").combine_chunks()
         return cls(response, column[0], column)
+
+    @classmethod
+    def _parsed_by_python(cls, response: httpx.Response, url: str | None) -> Page:
+        page = cls(response, None, None)
+        try:
+            page._python = response.json()
+        except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
+            raise _not_json(url or str(response.request.url), response.content, exc) from exc
+        return page
 
     @property
     def body(self) -> Any:

@@ -28,7 +28,7 @@ from connectors.errors import ConnectionConfigError, SourceError
 from connectors.rest.client import RestClient
 from connectors.rest.config import RestConnectionConfig, RestObject
 from connectors.rest.freshness import answer, has_records_past, param_value, past
-from connectors.rest.page import Page, SchemaHint
+from connectors.rest.page import Page, PageNotJson, SchemaHint
 from connectors.rest.pagination import pages
 from connectors.rest.records import conform, to_table
 from connectors.rest.text_types import decide, first_unparsed
@@ -96,7 +96,7 @@ class RestConnection(ObjectVerbs, Connection):
                 raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} for an incremental sync")
             query[obj.incremental.param] = param_value(after.value)
         hint = SchemaHint()
-        fetched = pages(lambda url, p: Page.parse(self.client.get(name, url, p), hint), obj, query, self.config.concurrency)
+        fetched = pages(lambda url, p: self._page(name, url, p, hint), obj, query, self.config.concurrency)
         tables = self._page_tables(name, obj, fetched)
         head = list(itertools.islice(tables, self.config.schema_lookahead_pages))
         schema = _decided_schema([table for _, table in head])
@@ -122,8 +122,12 @@ class RestConnection(ObjectVerbs, Connection):
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
+    def _page(self, name: str, url: str, params: dict[str, Any] | None, hint: SchemaHint) -> Page:
+        response = self.client.get(name, url, params)
+        return Page.parse(response, hint, url=self.client.display(response.request.url))
+
     def _page_tables(self, name: str, obj: RestObject, fetched: Iterator[Page]) -> Iterator[tuple[int, pa.Table]]:
-        for page, parsed in enumerate(fetched):
+        for page, parsed in _numbered_pages(self.name, name, fetched):
             records = parsed.records_array(obj.records)
             if records is None:
                 raise SourceError(self.name, f"object '{name}'", f"page {page + 1} has no record list at '{obj.records or '(body)'}'")
@@ -144,6 +148,21 @@ def _unparsed(table: pa.Table, schema: pa.Schema) -> str | None:
                 return (f"field '{field.name}' was typed a timestamp {zone}, but has {value!r}; "
                         f"set types: {{{field.name}: string}} on the object to keep it text")
     return None
+
+
+def _numbered_pages(connection: str, name: str, fetched: Iterator[Page]) -> Iterator[tuple[int, Page]]:
+    """``fetched`` with page indexes; a page that is not JSON fails naming its number and URL
+    (pages arrive in order, so the one that failed is the next)."""
+    page = 0
+    while True:
+        try:
+            parsed = next(fetched)
+        except StopIteration:
+            return
+        except PageNotJson as exc:
+            raise SourceError(connection, f"object '{name}'", f"page {page + 1}, GET {exc.url}: {exc.problem}") from exc
+        yield page, parsed
+        page += 1
 
 
 def _decided_schema(tables: list[pa.Table]) -> pa.Schema:
