@@ -145,7 +145,7 @@ class RestClient:
         # httpx replaces a URL's own query with the client's params (an api_key in the query):
         # a next link's ``?start=10`` would be lost and the first page fetched forever
         target = httpx.URL(url.lstrip("/") if not url.startswith("http") else url)
-        query = [*target.params.multi_items(), *(params or {}).items()]
+        query = [*target.params.multi_items(), *httpx.QueryParams(params or {}).multi_items()]  # a list value repeats
         request = self.http.build_request(method, target.copy_with(query=None), params=query or None, json=body)
         request_url = request.url
         idempotent = method != "POST"
