@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
 import logging
 import sys
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,12 @@ from rich.table import Table
 
 from connectors.errors import StagehouseError
 from flows.catalog import list_flows, load_flow
+from flows.run_view import report_table, skip_reason
 
 app = typer.Typer(help="Stagehouse: ELT flows on pydiverse-pipedag.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
 )
 console = Console()
 errors = Console(stderr=True)
-STATE_STYLES = {"COMPLETED": "green", "CACHE_VALID": "cyan", "FAILED": "bold red", "SKIPPED": "dim"}
 _options = {"debug": False}
 WIDE = 100_000  # a console this wide never folds a line: --wide output is as long as its values
 
@@ -69,21 +69,6 @@ def fail(exc: BaseException, raised: BaseException | None = None) -> None:
     message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
     errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False)
     raise typer.Exit(1)
-
-
-def report_table(report) -> Table:
-    table = Table(title=f"flow {report.flow} on instance {report.instance}")
-    skips = any(outcome.skipped_rows for outcome in report.tasks)  # the column only when a sync skipped bad rows
-    columns = (("task", "left"), ("stage", "left"), ("state", "left"), ("rows", "right")) + ((("bad rows skipped", "right"),) if skips else ()) + (("seconds", "right"),)
-    for column, justify in columns:
-        table.add_column(column, justify=justify)
-    for outcome in report.tasks:
-        style = STATE_STYLES.get(outcome.state, "")
-        cells = [outcome.task, outcome.stage, f"[{style}]{outcome.state}[/]", "" if outcome.rows is None else f"{outcome.rows:,}"]
-        if skips:
-            cells.append(f"{outcome.skipped_rows:,}" if outcome.skipped_rows else "")
-        table.add_row(*cells, "" if outcome.seconds is None else f"{outcome.seconds:.2f}")
-    return table
 
 
 @app.command()
@@ -169,17 +154,6 @@ def _json_or_text(value: str) -> Any:
 def waiting(message: str) -> None:
     """Say on stderr what a run waits for (another run, a process holding the DuckDB store)."""
     errors.print(f"[yellow]waiting:[/] {message}", highlight=False)
-
-
-def skip_reason(report) -> str:
-    """``run abc of F (started …) is in progress on local`` (+ the id the skip is recorded under)."""
-    from flows.run_lock import describe
-
-    running = report.running
-    if running is not None and "flow" not in running:
-        running = {**running, "flow": report.flow}
-    text = f"{describe(running)} is in progress on {report.instance}"
-    return text + (f"; this run is recorded as skipped (run {report.run_id})" if report.run_id else "")
 
 
 def run_due_command(instance: str | None, now: dt.datetime | None) -> None:

@@ -16,7 +16,7 @@ from connectors import FilesConnection, SourceError, connect
 from connectors.errors import CsvDialectError, CsvRowError
 from connectors.files.csv_checks import BadRows
 from flows import run_flow
-from flows.cli import report_table
+from flows.run_view import report_table
 from tasks import StoreWriteError, sync
 
 RAGGED = "a,b,c\n1,2,3\n4,5\n6,7,8,9\n"
