@@ -29,7 +29,7 @@ from connectors.sql.catalog import Ref
 from connectors.sql.changelog import CHANGE_LOG, STATUSES, TYPES, ChangeLog, utc_now
 from connectors.sql.confirm import fingerprint_statement, retire_confirmed_statement
 from connectors.sql.edit_values import check_fits, fitted
-from connectors.sql.identifiers import checked, split_table
+from connectors.sql.identifiers import checked, dotted, split_table
 from connectors.sql.native import described_table
 from connectors.sql.overlay import overlay_select
 
@@ -164,7 +164,7 @@ class ChangeVerbs:
             return None
         schema, name = split_table(self.name, table or table_name)
         if schema is not None or table_name is None:
-            return f"{schema}.{name}" if schema else name
+            return dotted(schema, name)
         edited = _edited_tables(self.change_log, name)
         if len(edited) > 1:
             raise WarehouseError(self.name, f"table '{name}'", f"has edits in several schemas ({', '.join(edited)}); pass table_name='schema.{name}'")
@@ -219,9 +219,8 @@ def _known(connection: str, what: str, given: str | Iterable[str] | None, known:
 
 def _label(connection: str, table: str) -> str:
     """``"schema.table"`` as the change log names it."""
-    schema, name = split_table(connection, table)
-    return f"{schema}.{name}" if schema else name
+    return dotted(*split_table(connection, table))
 
 
 def _table_name(base: sa.Table) -> str:
-    return f"{base.schema}.{base.name}" if base.schema else base.name
+    return dotted(base.schema, base.name)
