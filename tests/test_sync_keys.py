@@ -104,15 +104,21 @@ def test_merge_of_one_key_twice_at_one_cursor_keeps_the_greatest_row(project, ke
     assert stored == {1: ("new", 1), 2: ("b", 1), 3: ("b", 2)}
 
 
-def test_type_conflict_without_an_offending_value_says_why_it_was_refused(project, keyless):
-    """The column's type changed to text, but no new value fails the cast."""
+def run_after_amount_retyped(keyless, new_amounts):
+    """Load the table, retype its ``amount`` column to text in the source, add rows with
+    ``new_amounts`` (ids 20, 21, …), and run the incremental sync again."""
     engine, table = keyless
     assert run_flow(flow_of(table.name, "incremental")).ok
     later = T0 + dt.timedelta(days=1)
     with engine.begin() as conn:
         conn.execute(sa.text(f"ALTER TABLE {table.name} ALTER COLUMN amount TYPE VARCHAR(20)"))
-        conn.execute(table.insert(), [{"id": 20 + i, "status": "n", "amount": a, "updated": later} for i, a in enumerate(["7", "8"])])
-    failing = run_flow(flow_of(table.name, "incremental"))
+        conn.execute(table.insert(), [{"id": 20 + i, "status": "n", "amount": a, "updated": later} for i, a in enumerate(new_amounts)])
+    return run_flow(flow_of(table.name, "incremental"))
+
+
+def test_type_conflict_without_an_offending_value_says_why_it_was_refused(project, keyless):
+    """The column's type changed to text, but no new value fails the cast."""
+    failing = run_after_amount_retyped(keyless, ["7", "8"])
     assert isinstance(failing.error, SchemaConflictError)
     message = str(failing.error).lower()
     assert "none" not in message, message
@@ -121,13 +127,8 @@ def test_type_conflict_without_an_offending_value_says_why_it_was_refused(projec
 
 
 def test_a_retyped_column_that_is_all_null_in_the_new_rows_keeps_the_committed_type(project, keyless):
-    engine, table = keyless
-    assert run_flow(flow_of(table.name, "incremental")).ok
-    later = T0 + dt.timedelta(days=1)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"ALTER TABLE {table.name} ALTER COLUMN amount TYPE VARCHAR(20)"))
-        conn.execute(table.insert(), [{"id": 20 + i, "status": "n", "amount": None, "updated": later} for i in range(2)])
-    report = run_flow(flow_of(table.name, "incremental"))
+    table = keyless[1]
+    report = run_after_amount_retyped(keyless, [None, None])
     assert report.ok, report.error
     stored = {r["id"]: r["amount"] for r in project.read("raw", table.name)}
     assert stored[20] is None and stored[21] is None and all(isinstance(v, int) for k, v in stored.items() if k < 20 and v is not None)
