@@ -33,7 +33,7 @@ from flows.config import config_context
 from flows.history import LogLine, RunHistory, new_run_id, now
 from flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
 from flows.timing import TaskTimer
-from tasks.arrow_stream import skipped_rows
+from tasks.arrow_stream import skipped_rows, written_rows
 from tasks.sync import recorded_rows
 
 STATE_NAMES = {
@@ -112,9 +112,12 @@ def root_error(exc: BaseException | None) -> BaseException | None:
 
 
 def _row_count(result: Result, task, config: ConfigContext) -> int | None:
-    """Rows of the task's output table as committed (None for outputs that are not one table): as an
-    incremental or merge sync's load record counts them, else by counting the table."""
+    """Rows of the task's output table as committed (None for outputs that are not one table): as
+    the task counted them while writing, as an incremental or merge sync's load record counts
+    them, else by counting the table."""
     value = result.task_values.get(task)
+    if (written := written_rows(value)) is not None:
+        return written
     store = config.store.table_store
     schema = store.get_schema(task._stage.name).get()
     recorded = recorded_rows(store.engine, schema, value)

@@ -26,10 +26,11 @@ from pydiverse.pipedag.materialize.table_hook_base import CanMatResult, CanRetRe
 from connectors.duckdb_scan import DuckDBScan
 from connectors.errors import StagehouseError
 from connectors.files.csv_checks import BadRows
+from connectors.sql.pg_copy import PostgresCopy
 from tasks import progress
 from tasks.errors import StoreWriteError
 from tasks.keys import check_unique
-from tasks.store_writers import write_stream, write_temporary_duckdb
+from tasks.store_writers import InPlace, write_stream, write_temporary_duckdb
 
 
 class ArrowStream:
@@ -37,9 +38,11 @@ class ArrowStream:
 
     ``reader`` may be a factory, so a store that does not need the stream never opens it: with
     ``scan`` set, a DuckDB store reads the source in place instead (``store_writers``).
+    With ``copy`` set, a PostgreSQL store takes a PostgreSQL source's binary COPY as is.
     ``unique_key`` is checked in the database after the write, for stores where pipedag cannot
     keep a physical primary key (see ``tasks.keys``). ``bad_rows`` counts the rows a file
-    source skipped (``csv.on_bad_rows: skip``), for the run report.
+    source skipped (``csv.on_bad_rows: skip``), for the run report. ``written`` is the rows
+    written once known (a DuckDB store's in-place scan does not count them).
     """
 
     def __init__(
@@ -49,13 +52,16 @@ class ArrowStream:
         unique_key: list[str] | None = None,
         scan: DuckDBScan | None = None,
         bad_rows: BadRows | None = None,
+        copy: PostgresCopy | None = None,
     ) -> None:
         self.reader = reader
         self.source = source
         self.unique_key = unique_key
         self.scan = scan
+        self.copy = copy
         self.bad_rows = bad_rows
         self.rows = 0
+        self.written: int | None = None
         self.failure: BaseException | None = None
 
     def open(self) -> pa.RecordBatchReader:
@@ -82,6 +88,7 @@ class ArrowStream:
             except BaseException as exc:
                 self.failure = exc
                 raise
+            self.written = self.rows
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
@@ -117,6 +124,7 @@ class ArrowStreamTableHook(WriteOnlyTableHook):
         schema = store.get_schema(stage_name)
         land(store.engine, schema.get(), table.name, stream)
         table.skipped_rows = stream.bad_rows.total if stream.bad_rows is not None else None  # for the run report
+        table.written_rows = stream.written  # the run report need not count the table
         if stream.unique_key:
             check_unique(store.engine, schema.get(), table.name, stream.unique_key, source=stream.source)
         store.add_indexes_and_set_nullable(table, schema)
@@ -132,10 +140,19 @@ def skipped_rows(value: object) -> int | None:
     return getattr(value, "skipped_rows", None)
 
 
+def written_rows(value: object) -> int | None:
+    """Rows a ``Table(ArrowStream(...))`` task wrote in this run, from its value as the runner gets
+    it back; None when they were not counted (a cache-valid task, an in-place DuckDB scan)."""
+    return getattr(value, "written_rows", None)
+
+
 def land(engine: sa.Engine, schema: str, name: str, stream: ArrowStream, label: str | None = None) -> None:
     """Write ``stream`` into a new table ``schema.name``; errors name the table and the source."""
     with _write_errors(stream, label or name):
-        write_stream(engine, schema, name, lambda: stream.counted(label or name), scan=stream.scan)
+        rows = write_stream(engine, schema, name, lambda: stream.counted(label or name), InPlace(stream.scan, stream.copy))
+    if rows is not None:
+        stream.rows = stream.written = rows
+        progress.report(label or name, rows)
 
 
 def land_temporary(conn: sa.Connection, name: str, stream: ArrowStream, label: str) -> None:

@@ -3,12 +3,14 @@
 One writer per store dialect, chosen from data (``WRITERS``), in the spirit of pipedag's dialect
 registry: DuckDB scans the Arrow stream itself (``CREATE TABLE AS SELECT * FROM stream``), or,
 for a SQL source it has a scanner for, attaches the source and copies it in place; PostgreSQL
-receives the stream through ADBC's binary COPY. Memory stays bounded by one batch plus what the
+receives the stream through ADBC's binary COPY, or, from a PostgreSQL source, the source's own
+binary COPY as is (``connectors.sql.pg_copy``). Memory stays bounded by one batch plus what the
 database buffers, whatever the table's size.
 
 Example::
 
     write_stream(store.engine, "raw__tmp", "flights", lambda: reader)
+    write_stream(store.engine, "raw__tmp", "orders", lambda: reader, InPlace(copy=shop.binary_copy("public.orders")))
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
@@ -23,11 +26,23 @@ import sqlalchemy as sa
 
 from connectors.duckdb_scan import DuckDBScan
 from connectors.sql.declared import max_length
-from connectors.sql.native import adbc_bulk_connection
+from connectors.sql.native import adbc_bulk_connection, adbc_uri
+from connectors.sql.pg_copy import PostgresCopy
 from tasks.errors import StoreWriteError
 
+
+@dataclass(frozen=True)
+class InPlace:
+    """Ways a store can take a source's rows without the Arrow stream: a DuckDB store scans a
+    source it can attach (``scan``), a PostgreSQL store takes a PostgreSQL source's binary COPY
+    (``copy``). A writer that can use neither reads the stream."""
+
+    scan: DuckDBScan | None = None
+    copy: PostgresCopy | None = None
+
+
 OpenReader = Callable[[], pa.RecordBatchReader]
-Writer = Callable[[sa.Engine, str, str, OpenReader, DuckDBScan | None], None]
+Writer = Callable[[sa.Engine, str, str, OpenReader, InPlace], int | None]  # returns the rows, if it counted them
 NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map, pa.types.is_union)
 BULK_SETTINGS = {"memory_limit": "64MB", "preserve_insertion_order": "false"}
 PG_MAX_PRECISION, PG_MAX_VARCHAR = 1000, 10_485_760
@@ -91,9 +106,9 @@ def _scan_into_duckdb(engine: sa.Engine, schema: str, table: str, scan: DuckDBSc
             duck.execute(f"DETACH {alias}")
 
 
-def _write_duckdb(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, scan: DuckDBScan | None) -> None:
-    if scan is not None and not scan.use_catalog:
-        _scan_into_duckdb(engine, schema, table, scan)
+def _write_duckdb(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace) -> None:
+    if source.scan is not None and not source.scan.use_catalog:
+        _scan_into_duckdb(engine, schema, table, source.scan)
         return
     quote = engine.dialect.identifier_preparer.quote
     with engine.connect() as conn:
@@ -145,9 +160,13 @@ def postgres_precise_types(schema: pa.Schema) -> dict[str, str]:
     return types
 
 
-def _write_postgres(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, scan: DuckDBScan | None) -> None:
-    """ADBC creates the table from the Arrow types; the columns that keep more (``numeric(15,2)``,
-    ``varchar(40)``) are altered while the table is still empty, in the same transaction."""
+def _write_postgres(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace) -> int | None:
+    """From a PostgreSQL source whose columns all have built-in types: the table created with the
+    source's own column types, its binary COPY fed in as is. Otherwise ADBC creates the table from
+    the Arrow types; the columns that keep more (``numeric(15,2)``, ``varchar(40)``) are altered
+    while the table is still empty, in the same transaction."""
+    if source.copy is not None and (columns := source.copy.columns()) is not None:
+        return _copy_into_postgres(engine, schema, table, source.copy, columns)
     reader = _checked(table, open_reader())
     _postgres_checked(table, reader.schema)
     precise = postgres_precise_types(reader.schema)
@@ -162,14 +181,35 @@ def _write_postgres(engine: sa.Engine, schema: str, table: str, open_reader: Ope
                 mode = "append"
             cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
         conn.commit()
+    return None
+
+
+def _copy_into_postgres(engine: sa.Engine, schema: str, table: str, copy: PostgresCopy, columns: list) -> int:
+    """Create ``schema.table`` with the source's column types and copy the rows in, in one
+    transaction of a psycopg2 connection of its own (whatever driver the store's URL names)."""
+    import psycopg2
+
+    quote = engine.dialect.identifier_preparer.quote
+    target = f"{quote(schema)}.{quote(table)}"
+    definition = ", ".join(f"{quote(column.name)} {column.type}" for column in columns)
+    conn = psycopg2.connect(adbc_uri(engine))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE {target} ({definition})")
+        rows = copy.copy_into(conn, target)
+        conn.commit()
+        return rows
+    finally:
+        conn.close()  # after an error, without the commit: nothing of it stays
 
 
 WRITERS: dict[str, Writer] = {"duckdb": _write_duckdb, "postgresql": _write_postgres}
 
 
-def write_stream(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, scan: DuckDBScan | None = None) -> None:
-    """Create ``schema.table`` from the stream ``open_reader()`` opens (or from ``scan`` in place)."""
+def write_stream(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()) -> int | None:
+    """Create ``schema.table`` from the stream ``open_reader()`` opens, or from ``source`` in place;
+    returns the rows when the store counted them in place (the stream counts its own)."""
     dialect = engine.dialect.name
     if dialect not in WRITERS:
         raise StoreWriteError(table, f"no bulk writer for a {dialect} store (have: {', '.join(WRITERS)})")
-    WRITERS[dialect](engine, schema, table, open_reader, scan)
+    return WRITERS[dialect](engine, schema, table, open_reader, source)

@@ -147,7 +147,7 @@ def _sync(
     key_is_unique = False  # one query of a table with a primary key returns each key once
     bad_rows = None
     with open_connection(connection) as conn:
-        scan = None
+        scan = copy = None
         if isinstance(conn, FileSetConnection):
             bad_rows = BadRows()
             reader = conn.read(table, after=after, lineage=mode != "full", bad_rows=bad_rows)
@@ -156,6 +156,9 @@ def _sync(
             # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
             # a delta is streamed from the shared reader, which has the extension loaded already
             scan = conn.scan(table, query=query) if after is None else None
+            # a full load into a PostgreSQL store takes a PostgreSQL source's binary COPY as is;
+            # merge and incremental loads stay on Arrow, whose types their later deltas share
+            copy = conn.binary_copy(table, query=query) if mode == "full" else None
             reader = functools.partial(conn.read, table, query=query, after=after)
             source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
             if primary_key is None and table is not None:
@@ -175,7 +178,8 @@ def _sync(
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
     declare_key(name, primary_key)
     if mode == "full":
-        stream = ArrowStream(reader, source, unique_key=primary_key, scan=scan, bad_rows=bad_rows)
+        # a key the source table declares is unique and never NULL already: no need to check it again
+        stream = ArrowStream(reader, source, unique_key=None if key_is_unique else primary_key, scan=scan, bad_rows=bad_rows, copy=copy)
         return Table(stream, name, primary_key=physical_key(primary_key))
     spec = LoadSpec(
         mode="merge" if mode == "merge" else "append",
@@ -261,6 +265,8 @@ def sync(
         raise TaskDefinitionError(f"sync mode '{mode}' is not one of: {', '.join(MODES)}")
     if mode == "incremental" and not cursor:
         raise TaskDefinitionError("an incremental sync needs cursor='column' (rows past its last value are appended)")
+    if query is not None:
+        query = query.strip().rstrip(";").rstrip()  # the query runs wrapped in others: "… ;) AS q" would not parse
     out = output_name(table, query, name)
     task = materialize(
         _sync,

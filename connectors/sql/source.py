@@ -32,7 +32,9 @@ from connectors.sql.declared import declared_lengths, with_lengths
 from connectors.sql.engines import engine_for, release_engine
 from connectors.sql.generic import stream_sqlalchemy
 from connectors.sql.metadata import MetadataVerbs
-from connectors.sql.native import primary_key_of, quote_duckdb_keywords
+from connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
+from connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
+from connectors.sql.pg_copy import PostgresCopy
 from connectors.sql.scanners import SCANNERS
 from connectors.sql.bulk import BulkVerbs
 from connectors.sql.warehouse import WarehouseVerbs
@@ -247,8 +249,22 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(f"table '{table}'", exc) from exc
 
-    def _error(self, obj: str, exc: Exception) -> SourceError:
-        if isinstance(exc, sa.exc.OperationalError) and "connect" in str(exc).lower():
+    def binary_copy(self, table: str | None = None, *, query: str | None = None) -> PostgresCopy | None:
+        """The table or query as a binary COPY a PostgreSQL store takes as is (``connectors.sql.pg_copy``);
+        None for a source that is not PostgreSQL."""
+        if self.backend not in COPY_BACKENDS:
+            return None
+        if table is not None:
+            schema, name = self.split_table(table)
+            query = f"SELECT * FROM {quoted_name(self.engine, schema, name)}"
+        obj = f"table '{table}'" if table else "query"
+        conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return PostgresCopy(conninfo, query, on_error=lambda exc: self._error(obj, exc))
+
+    def _error(self, obj: str, exc: BaseException) -> SourceError:
+        # a DB-API driver's own OperationalError (binary_copy's psycopg2) is named so by the standard
+        operational = isinstance(exc, sa.exc.OperationalError) or type(exc).__name__ == "OperationalError"
+        if operational and "connect" in str(exc).lower():
             return SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url))
         return SourceError(self.name, obj, scrubbed_line(exc, self.url))
 
