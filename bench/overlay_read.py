@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from connectors.registry import warehouse
+from stagehouse.connectors.registry import warehouse
 
 TABLE = "raw.events"
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import adbc_driver_postgresql.dbapi as adbc
 import psycopg
 
-from connectors.registry import connect
-from connectors.sql.replicate import replicate
+from stagehouse.connectors.registry import connect
+from stagehouse.connectors.sql.replicate import replicate
 
 SCHEMA = "bench_replicate"
 

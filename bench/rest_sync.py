@@ -89,8 +89,8 @@ def stagehouse(url: str, size: int, concurrency: int, total: dict | None = None)
     pagination finds the record total (default the body's ``meta.total``; ``{}``: nowhere)."""
     from pydiverse.pipedag import Flow, Stage
 
-    from flows import run_flow
-    from tasks import sync
+    from stagehouse.flows import run_flow
+    from stagehouse.tasks import sync
 
     with tempfile.TemporaryDirectory() as tmp:
         document = yaml.safe_load((REPO / "pipedag.yaml").read_text())
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=1000)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     args = parser.parse_args()
-    from flows.config import setup_quiet_logging
+    from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging()
     pages = make_pages(args.records, args.page)

@@ -58,7 +58,7 @@ def main() -> None:
         (root / "pipedag.yaml").write_text(yaml.safe_dump(document))
         env = {**os.environ, "PIPEDAG_CONFIG": str(root / "pipedag.yaml"), "STAGEHOUSE_FLOWS_PATH": str(folder), "STAGEHOUSE_INSTANCE": "local"}
         os.environ.update(env)
-        from flows.history import RunHistory
+        from stagehouse.flows.history import RunHistory
 
         history = RunHistory.for_instance("local")
         Path(history.engine.url.database).parent.mkdir(parents=True, exist_ok=True)

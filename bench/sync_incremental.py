@@ -56,7 +56,7 @@ def touch_one_percent() -> int:
 def build_flow(mode: str):
     from pydiverse.pipedag import Flow, Stage
 
-    from tasks import sync
+    from stagehouse.tasks import sync
 
     with Flow("bench_incremental") as flow:
         with Stage("raw"):
@@ -67,7 +67,7 @@ def build_flow(mode: str):
 def timed(flow, instance: str) -> tuple[float, object]:
     """Run ``flow``; the run's seconds and its first task's outcome, which must have run (a
     cached task would measure nothing)."""
-    from flows import run_flow
+    from stagehouse.flows import run_flow
 
     started = time.perf_counter()
     report = run_flow(flow, instance=instance)
@@ -88,7 +88,7 @@ def build_floor_flow():
     import sqlalchemy as sa
     from pydiverse.pipedag import Flow, Stage, Table, materialize
 
-    from tasks.versioned import StoredSelect
+    from stagehouse.tasks.versioned import StoredSelect
 
     @materialize(version="1", cache=time.time)
     def one_row():
@@ -107,7 +107,7 @@ def timed_floor_run(instance: str) -> dict:
 
 def child(mode: str, instance: str) -> dict:
     """One run in this fresh process."""
-    from flows.config import setup_quiet_logging
+    from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging()
     return timed_floor_run(instance) if mode == "floor" else timed_run(mode, instance)
@@ -118,7 +118,7 @@ ROUNDS = 5  # incremental runs after the full one; the median is reported (a 2-c
 
 def child_rounds(instance: str, rounds: int = ROUNDS) -> dict:
     """The full run, then ``rounds`` times a 1 % change and an incremental run, in this one process."""
-    from flows.config import setup_quiet_logging
+    from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging()
     full = timed_run("merge", instance)

@@ -107,7 +107,7 @@ def child_duckdb_ext(project: Path) -> int:
 
 
 def _run_one_stage(build) -> None:
-    from flows.config import config_context, setup_quiet_logging
+    from stagehouse.flows.config import config_context, setup_quiet_logging
 
     setup_quiet_logging()
     flow = build()
@@ -138,7 +138,7 @@ def child_pipedag_polars(project: Path) -> int:
 def child_stagehouse(project: Path) -> int:
     from pydiverse.pipedag import Flow, Stage
 
-    from tasks import sync
+    from stagehouse.tasks import sync
 
     def build():
         with Flow("bench_sync") as flow:
@@ -154,9 +154,9 @@ def child_arrow_stream(project: Path, instance: str = "local") -> int:
     """The streaming path without the in-place DuckDB scan: Arrow batches through the store writer."""
     from pydiverse.pipedag import Flow, Stage, Table, materialize
 
-    from connectors import connect
-    from flows.config import config_context, setup_quiet_logging
-    from tasks import ArrowStream
+    from stagehouse.connectors import connect
+    from stagehouse.flows.config import config_context, setup_quiet_logging
+    from stagehouse.tasks import ArrowStream
 
     @materialize(version="1")
     def source():
@@ -178,7 +178,7 @@ def child_arrow_stream_pg_store(project: Path) -> int:
 
 def child_read_duckdb_scanner(project: Path) -> int:
     """Reading only: Arrow batches from DuckDB's postgres scanner (what SqlConnection.read uses)."""
-    from connectors import connect
+    from stagehouse.connectors import connect
 
     return sum(batch.num_rows for batch in connect("bench_pg", instance="local").read(f"public.{TABLE}"))
 
@@ -193,8 +193,8 @@ def child_read_adbc(project: Path) -> int:
 
 
 def child_demo(project: Path) -> int:
-    from flows import load_flow, run_flow
-    from flows.config import setup_quiet_logging
+    from stagehouse.flows import load_flow, run_flow
+    from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging()
     report = run_flow(load_flow("nycflights"), instance="local")
@@ -236,8 +236,8 @@ def main() -> None:
         import polars  # noqa: F401
         import pydiverse.pipedag  # noqa: F401
 
-        import flows  # noqa: F401
-        import tasks  # noqa: F401
+        import stagehouse.flows  # noqa: F401
+        import stagehouse.tasks  # noqa: F401
 
         import_start = peak_rss_mb()
         started = time.perf_counter()

@@ -84,8 +84,8 @@ def run_stagehouse(project: Path, repeat: int, keyed: bool = True) -> float:
     task's own seconds."""
     from pydiverse.pipedag import Flow, Stage
 
-    from flows import run_flow
-    from tasks import sync
+    from stagehouse.flows import run_flow
+    from stagehouse.tasks import sync
 
     source = {"table": f"public.{TABLE}"} if keyed else {"query": f"SELECT * FROM public.{TABLE}"}
     with Flow("bench_pg_to_pg") as flow:
@@ -115,7 +115,7 @@ def main() -> None:
     print(f"source: {args.rows:,} rows x 10 columns, {size_mb:.0f} MB in PostgreSQL")
     drop_store_database(INSTANCE_ID)
 
-    from flows.config import setup_quiet_logging
+    from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging()
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,11 +28,11 @@ from urllib.parse import parse_qs
 import httpx
 import sqlalchemy as sa
 
-from connectors.registry import warehouse
-from connectors.rest.config import RestConnectionConfig
-from connectors.rest.source import RestConnection
-from connectors.sql.changelog import CHANGE_LOG
-from connectors.writeback import push_changes
+from stagehouse.connectors.registry import warehouse
+from stagehouse.connectors.rest.config import RestConnectionConfig
+from stagehouse.connectors.rest.source import RestConnection
+from stagehouse.connectors.sql.changelog import CHANGE_LOG
+from stagehouse.connectors.writeback import push_changes
 
 TABLE = "raw.customers"
 

@@ -5,34 +5,34 @@ Names are imported on first use, so a command that needs only one connector kind
 
 Example::
 
-    from connectors import connect
+    from stagehouse.connectors import connect
     batches = connect("shop").read("public.orders")
 """
 
-from connectors.lazy import lazy_exports
+from stagehouse.connectors.lazy import lazy_exports
 
 _EXPORTS = {
-    "ConfigFileError": "connectors.errors",
-    "ConnectionConfigError": "connectors.errors",
-    "SourceError": "connectors.errors",
-    "SourceUnavailableError": "connectors.errors",
-    "StagehouseError": "connectors.errors",
-    "UnsafeIdentifierError": "connectors.errors",
-    "WarehouseError": "connectors.errors",
-    "RestCallError": "connectors.errors",
-    "Connection": "connectors.base",
-    "FilesConnection": "connectors.files",
-    "RestConnection": "connectors.rest",
-    "RestError": "connectors.rest",
-    "SftpConnection": "connectors.sftp",
-    "SqlConnection": "connectors.sql",
-    "WritebackReport": "connectors.writeback",
-    "push_changes": "connectors.writeback",
-    "connect": "connectors.registry",
-    "dbconnect": "connectors.registry",
-    "DW_NAME": "connectors.registry",
-    "FederatedQueryError": "connectors.federated",
-    "query": "connectors.federated",
+    "ConfigFileError": "stagehouse.connectors.errors",
+    "ConnectionConfigError": "stagehouse.connectors.errors",
+    "SourceError": "stagehouse.connectors.errors",
+    "SourceUnavailableError": "stagehouse.connectors.errors",
+    "StagehouseError": "stagehouse.connectors.errors",
+    "UnsafeIdentifierError": "stagehouse.connectors.errors",
+    "WarehouseError": "stagehouse.connectors.errors",
+    "RestCallError": "stagehouse.connectors.errors",
+    "Connection": "stagehouse.connectors.base",
+    "FilesConnection": "stagehouse.connectors.files",
+    "RestConnection": "stagehouse.connectors.rest",
+    "RestError": "stagehouse.connectors.rest",
+    "SftpConnection": "stagehouse.connectors.sftp",
+    "SqlConnection": "stagehouse.connectors.sql",
+    "WritebackReport": "stagehouse.connectors.writeback",
+    "push_changes": "stagehouse.connectors.writeback",
+    "connect": "stagehouse.connectors.registry",
+    "dbconnect": "stagehouse.connectors.registry",
+    "DW_NAME": "stagehouse.connectors.registry",
+    "FederatedQueryError": "stagehouse.connectors.federated",
+    "query": "stagehouse.connectors.federated",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -25,12 +25,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from connectors.duckdb_scan import load_extensions, open_duckdb, quote_identifier
-from connectors.errors import SourceUnavailableError, StagehouseError, first_line
-from connectors.registry import WAREHOUSE, connect
-from connectors.settings import connection_specs
-from connectors.sql.scanners import SCANNERS
-from connectors.sql.source import SqlConnection, scrubbed_line
+from stagehouse.connectors.duckdb_scan import load_extensions, open_duckdb, quote_identifier
+from stagehouse.connectors.errors import SourceUnavailableError, StagehouseError, first_line
+from stagehouse.connectors.registry import WAREHOUSE, connect
+from stagehouse.connectors.settings import connection_specs
+from stagehouse.connectors.sql.scanners import SCANNERS
+from stagehouse.connectors.sql.source import SqlConnection, scrubbed_line
 
 IN_PROCESS = "Unique file handle conflict"
 LOCKED = "Could not set lock"

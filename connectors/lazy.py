@@ -3,7 +3,7 @@ package does not pay for loading the rest (``stagehouse run --due`` must not loa
 
 Example::
 
-    __getattr__ = lazy_exports(__name__, {"connect": "connectors.registry"})
+    __getattr__ = lazy_exports(__name__, {"connect": "stagehouse.connectors.registry"})
 """
 
 from collections.abc import Callable

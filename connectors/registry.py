@@ -17,16 +17,16 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from connectors.base import Connection, ConnectionConfig
-from connectors.errors import ConnectionConfigError
-from connectors.files import FilesConnection, FilesConnectionConfig
-from connectors.files.source import resolve_folder
-from connectors.placeholders import MissingEnvironmentVariable, expand
-from connectors.rest import RestConnection, RestConnectionConfig
-from connectors.settings import StoreSettings, connection_specs, default_instance, store_settings
-from connectors.sftp import SftpConnection, SftpConnectionConfig
-from connectors.sql import SqlConnection, SqlConnectionConfig
-from connectors.sql.store import WAREHOUSE, StoreConnection
+from stagehouse.connectors.base import Connection, ConnectionConfig
+from stagehouse.connectors.errors import ConnectionConfigError
+from stagehouse.connectors.files import FilesConnection, FilesConnectionConfig
+from stagehouse.connectors.files.source import resolve_folder
+from stagehouse.connectors.placeholders import MissingEnvironmentVariable, expand
+from stagehouse.connectors.rest import RestConnection, RestConnectionConfig
+from stagehouse.connectors.settings import StoreSettings, connection_specs, default_instance, store_settings
+from stagehouse.connectors.sftp import SftpConnection, SftpConnectionConfig
+from stagehouse.connectors.sql import SqlConnection, SqlConnectionConfig
+from stagehouse.connectors.sql.store import WAREHOUSE, StoreConnection
 
 
 def _sql(name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from connectors.errors import ConfigFileError
-from connectors.placeholders import expand
+from stagehouse.connectors.errors import ConfigFileError
+from stagehouse.connectors.placeholders import expand
 
 CONFIG_NAMES = ("pipedag.yaml", "pipedag.yml")
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses pipedag.yaml in 1 ms instead of 7

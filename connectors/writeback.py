@@ -34,9 +34,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.errors import StagehouseError
-from connectors.rest.source import RestConnection
-from connectors.sql.source import SqlConnection
+from stagehouse.connectors.errors import StagehouseError
+from stagehouse.connectors.rest.source import RestConnection
+from stagehouse.connectors.sql.source import SqlConnection
 
 Outcome = tuple[int, str, str | None]
 RECORD_EVERY = 0.1

@@ -6,27 +6,27 @@ without loading pipedag.
 
 Example::
 
-    from flows import load_flow, run_flow, get_pipeline_runs
+    from stagehouse.flows import load_flow, run_flow, get_pipeline_runs
     report = run_flow(load_flow("nycflights"), stages=["mart"])
     get_pipeline_runs("nycflights")[0]["status"]
 """
 
-from connectors.lazy import lazy_exports
+from stagehouse.connectors.lazy import lazy_exports
 
 _EXPORTS = {
-    "RunReport": "flows.runner",
-    "TaskOutcome": "flows.runner",
-    "run_flow": "flows.runner",
-    "config_context": "flows.config",
-    "pipedag_config": "flows.config",
-    "list_flows": "flows.catalog",
-    "load_flow": "flows.catalog",
-    "get_pipeline_runs": "flows.api",
-    "get_pipeline_logs": "flows.api",
-    "run_due": "flows.due",
-    "run_pipeline": "flows.pipelines",
-    "PipelineError": "flows.pipelines",
-    "Schedule": "flows.schedule",
+    "RunReport": "stagehouse.flows.runner",
+    "TaskOutcome": "stagehouse.flows.runner",
+    "run_flow": "stagehouse.flows.runner",
+    "config_context": "stagehouse.flows.config",
+    "pipedag_config": "stagehouse.flows.config",
+    "list_flows": "stagehouse.flows.catalog",
+    "load_flow": "stagehouse.flows.catalog",
+    "get_pipeline_runs": "stagehouse.flows.api",
+    "get_pipeline_logs": "stagehouse.flows.api",
+    "run_due": "stagehouse.flows.due",
+    "run_pipeline": "stagehouse.flows.pipelines",
+    "PipelineError": "stagehouse.flows.pipelines",
+    "Schedule": "stagehouse.flows.schedule",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.history import LogLine, RunHistory
+from stagehouse.flows.history import LogLine, RunHistory
 
 
 def get_pipeline_runs(
@@ -31,7 +31,7 @@ def get_pipeline_runs(
 
 
 def _plans(connection: str) -> list:
-    from flows.pipelines import plan_pipeline  # builds flows: only when asked by connection
+    from stagehouse.flows.pipelines import plan_pipeline  # builds flows: only when asked by connection
 
     return plan_pipeline(connection)
 

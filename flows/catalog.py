@@ -1,12 +1,16 @@
-"""Find flows: a flow is a module in ``flows/`` (or a folder on $STAGEHOUSE_FLOWS_PATH) that
-defines ``build_flow()`` returning a pipedag Flow.
+"""Find flows: a flow is a module that defines ``build_flow()`` returning a pipedag Flow, in the
+project's ``flows/`` folder (next to the pipedag.yaml in use), in a folder on
+$STAGEHOUSE_FLOWS_PATH, or shipped with Stagehouse (the ``nycflights`` demo).
 
 Modules are found by parsing their text, not importing them, so listing fifty flows costs
-milliseconds and a broken flow only fails when it is run.
+milliseconds and a broken flow only fails when it is run. A project's modules load by path as
+members of a private package per folder (``_stagehouse_flows_<hash>``), never through
+``sys.path``: a project's ``flows/`` cannot shadow an installed package nor be shadowed by one,
+and a flow imports its sibling modules relatively (``from . import helpers``).
 
 Example::
 
-    flows/orders.py:
+    my_project/flows/orders.py:
         def build_flow() -> Flow: ...
 
     load_flow("orders")  # the Flow it builds
@@ -15,14 +19,19 @@ Example::
 from __future__ import annotations
 
 import ast
+import hashlib
+import importlib
+import importlib.machinery
 import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING, Any
 
-from connectors.errors import StagehouseError
+from stagehouse.connectors.errors import ConfigFileError, StagehouseError
+from stagehouse.connectors.settings import find_config_file
 
 if TYPE_CHECKING:
     from pydiverse.pipedag import Flow
@@ -47,10 +56,26 @@ class FlowModule:
     schedule: Any = None
 
 
+def project_flows_folder() -> Path | None:
+    """The ``flows/`` folder next to the pipedag.yaml in use, if there is one."""
+    try:
+        folder = find_config_file().parent / "flows"
+    except ConfigFileError:
+        return None
+    return folder if folder.is_dir() else None
+
+
 def search_folders() -> list[Path]:
-    """``flows/`` itself, then each folder of ``$STAGEHOUSE_FLOWS_PATH`` (os.pathsep separated)."""
+    """The project's ``flows/``, then each folder of ``$STAGEHOUSE_FLOWS_PATH`` (os.pathsep
+    separated), then Stagehouse's own (the demo). In Stagehouse's repo the project's folder is
+    Stagehouse's own: it is searched once, as Stagehouse's."""
     extra = [Path(p) for p in os.environ.get("STAGEHOUSE_FLOWS_PATH", "").split(os.pathsep) if p]
-    return [PACKAGE_DIR, *extra]
+    project = project_flows_folder()
+    folders = [*([project] if project else []), *extra, PACKAGE_DIR]
+    unique: dict[Path, Path] = {}
+    for folder in folders:
+        unique.setdefault(folder.resolve(), folder)
+    return list(unique.values())
 
 
 def _describe(path: Path) -> FlowModule | None:
@@ -89,13 +114,38 @@ def load_flow(name: str) -> Flow:
             flow=name,
         )
     path = modules[name].path
-    if path.parent == PACKAGE_DIR:
-        module = importlib.import_module(f"flows.{name}")
+    if path.parent.resolve() == PACKAGE_DIR.resolve():
+        module = importlib.import_module(f"stagehouse.flows.{name}")
     else:
-        spec = importlib.util.spec_from_file_location(f"stagehouse_flow_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = _load_by_path(path)
     flow = getattr(module, ENTRY_POINT)()
     if not isinstance(flow, Flow):
         raise UnknownFlowError(f"{path}: build_flow() returned {type(flow).__name__}, not a pipedag Flow", flow=name)
     return flow
+
+
+def _folder_package(folder: Path) -> str:
+    """The private package whose members are the modules of ``folder`` (created on first use).
+
+    Its code pickles by value (when Dask's cloudpickle is installed), so Dask workers, which
+    cannot import it, get a flow's functions.
+    """
+    folder = folder.resolve()
+    name = f"_stagehouse_flows_{hashlib.sha1(str(folder).encode()).hexdigest()[:10]}"
+    if name not in sys.modules:
+        package = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(name, None, is_package=True))
+        package.__path__ = [str(folder)]
+        sys.modules[name] = package
+        if importlib.util.find_spec("cloudpickle") is not None:
+            import cloudpickle
+
+            cloudpickle.register_pickle_by_value(package)
+    return name
+
+
+def _load_by_path(path: Path):
+    """The flow module at ``path``, executed afresh (a long-lived process sees edits)."""
+    name = f"{_folder_package(path.parent)}.{path.stem}"
+    if name in sys.modules:
+        return importlib.reload(sys.modules[name])
+    return importlib.import_module(name)

@@ -30,9 +30,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.errors import StagehouseError
-from flows.catalog import list_flows, load_flow
-from flows.run_view import report_table, skip_reason
+from stagehouse.connectors.errors import StagehouseError
+from stagehouse.flows.catalog import list_flows, load_flow
+from stagehouse.flows.run_view import report_table, skip_reason
 
 app = typer.Typer(help="Stagehouse: ELT flows on pydiverse-pipedag.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
 )
@@ -54,7 +54,7 @@ def main(
 def quiet_pipedag() -> None:
     """Set up logging before a command that loads pipedag (imported here: listing and deciding
     what is due must not pay for loading pipedag)."""
-    from flows.config import setup_quiet_logging
+    from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging(_options.get("log_level", logging.WARNING), show_task_tracebacks=_options["debug"])
 
@@ -89,8 +89,8 @@ def run(
     if overlap not in ("wait", "skip"):
         fail(StagehouseError(f"--overlap is 'wait' or 'skip', not {overlap!r}"))
     quiet_pipedag()
-    from flows.runner import run_flow
-    from tasks import progress
+    from stagehouse.flows.runner import run_flow
+    from stagehouse.tasks import progress
 
     started = time.perf_counter()
     try:
@@ -123,7 +123,7 @@ def pipeline(
     """Run the sync tasks of CONNECTION (the stages of the flows that hold them), with parameter
     overrides for this run only."""
     quiet_pipedag()
-    from flows.pipelines import run_pipeline
+    from stagehouse.flows.pipelines import run_pipeline
 
     try:
         params = json.loads(params_json) if params_json else {}
@@ -157,7 +157,7 @@ def waiting(message: str) -> None:
 
 
 def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
-    from flows.due import due_flows
+    from stagehouse.flows.due import due_flows
 
     moment = (now if now is None or now.tzinfo else now.replace(tzinfo=dt.UTC)) or dt.datetime.now(dt.UTC)
     try:
@@ -168,7 +168,7 @@ def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
         console.print(f"no flow is due at {moment:%Y-%m-%d %H:%M:%S %Z}")
         return
     quiet_pipedag()
-    from flows.runner import run_flow
+    from stagehouse.flows.runner import run_flow
 
     failed = []
     for module, schedule in due:
@@ -200,7 +200,7 @@ def runs(
     limit: int = typer.Option(20, "--limit", "-n", help="At most this many runs (newest first)."),
 ) -> None:
     """Show the run history: id, flow, trigger, start, seconds, status, error."""
-    from flows.api import get_pipeline_runs
+    from stagehouse.flows.api import get_pipeline_runs
 
     try:
         found = get_pipeline_runs(flow, instance=instance, limit=limit)
@@ -227,7 +227,7 @@ def logs(
     instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the history."),
 ) -> None:
     """Print the log lines of run RUN_ID."""
-    from flows.api import get_pipeline_logs
+    from stagehouse.flows.api import get_pipeline_logs
 
     try:
         lines = get_pipeline_logs(run_id, instance=instance)
@@ -259,9 +259,9 @@ def visualize(
     """Print the Kroki URL of FLOW's graph; with Graphviz installed, also write an SVG. With
     --run, tasks are coloured by their state in that run: completed, cache-valid, failed, skipped."""
     quiet_pipedag()
-    from flows.config import config_context
-    from flows.history import RunHistory
-    from flows.visualize import has_graphviz, kroki_url, recorded_result, write_svg
+    from stagehouse.flows.config import config_context
+    from stagehouse.flows.history import RunHistory
+    from stagehouse.flows.visualize import has_graphviz, kroki_url, recorded_result, write_svg
 
     try:
         pipedag_flow = load_flow(flow)
@@ -296,8 +296,8 @@ def replicate(
 ) -> None:
     """Copy a table or query into another database once; the target sees the old or the new
     table, never a half-copied one."""
-    from connectors import connect
-    from connectors.sql.replicate import parse_source, replicate as replicate_rows
+    from stagehouse.connectors import connect
+    from stagehouse.connectors.sql.replicate import parse_source, replicate as replicate_rows
 
     try:
         source_name, source_table = parse_source(source, query)
@@ -332,7 +332,7 @@ def query(
         fail(StagehouseError(f"--format is one of {', '.join(QUERY_FORMATS)}, not {output!r}"))
     import polars as pl
 
-    from connectors.federated import query as federated_query
+    from stagehouse.connectors.federated import query as federated_query
 
     try:
         frame = pl.from_arrow(federated_query(sql, instance=instance))
@@ -359,8 +359,8 @@ def changes(
 ) -> None:
     """Show the change log of TABLE: edits, who made them, their writeback status and errors
     (fitted to the terminal; long values are cut with '…', --wide shows them whole)."""
-    from connectors import connect
-    from flows.changes_view import changes_view
+    from stagehouse.connectors import connect
+    from stagehouse.flows.changes_view import changes_view
 
     try:
         with connect("warehouse", instance=instance) as warehouse:

@@ -21,10 +21,10 @@ from typing import Any
 from pydiverse.common.util.structlog import setup_logging
 from pydiverse.pipedag import ConfigContext, PipedagConfig
 
-from connectors.errors import ConfigFileError
-from connectors.placeholders import MissingEnvironmentVariable, expand
-from connectors.settings import deep_merge, default_instance, find_config_file, load_config_file
-from tasks.connections import PROJECT_DIR_ATTR
+from stagehouse.connectors.errors import ConfigFileError
+from stagehouse.connectors.placeholders import MissingEnvironmentVariable, expand
+from stagehouse.connectors.settings import deep_merge, default_instance, find_config_file, load_config_file
+from stagehouse.tasks.connections import PROJECT_DIR_ATTR
 
 PROJECT_DIR = "{project_dir}"
 

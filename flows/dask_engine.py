@@ -13,7 +13,7 @@ Two failures of pipedag 0.12.15's ``DaskEngine`` (``pydiverse/pipedag/engine/das
   as a ``WorkerTaskError`` carrying its type and first line (Stagehouse's own errors pickle
   whole: ``StagehouseError.__reduce__``).
 
-Use it in pipedag.yaml: ``orchestration: {class: "flows.dask_engine.DaskEngine", args: {num_workers: 2}}``.
+Use it in pipedag.yaml: ``orchestration: {class: "stagehouse.flows.dask_engine.DaskEngine", args: {num_workers: 2}}``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pydiverse.pipedag.core import Result, Subflow, Task
 from pydiverse.pipedag.engine.dask import DaskEngine as PipedagDaskEngine
 from pydiverse.pipedag.optional_dependency.dask import dask
 
-from connectors.errors import StagehouseError, first_line
+from stagehouse.connectors.errors import StagehouseError, first_line
 
 
 class WorkerTaskError(StagehouseError):

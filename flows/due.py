@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from graphlib import CycleError, TopologicalSorter
 
-from flows.catalog import FlowModule, list_flows
-from flows.history import RunHistory
-from flows.schedule import Schedule, ScheduleError
+from stagehouse.flows.catalog import FlowModule, list_flows
+from stagehouse.flows.history import RunHistory
+from stagehouse.flows.schedule import Schedule, ScheduleError
 
 
 def due_flows(now: dt.datetime, instance: str | None = None) -> list[tuple[FlowModule, Schedule]]:
@@ -39,8 +39,8 @@ def due_flows(now: dt.datetime, instance: str | None = None) -> list[tuple[FlowM
 
 def run_due(now: dt.datetime | None = None, instance: str | None = None) -> list:
     """Run the due flows in order (trigger ``schedule``, each with its ``overlap``); their reports."""
-    from flows.catalog import load_flow
-    from flows.runner import run_flow
+    from stagehouse.flows.catalog import load_flow
+    from stagehouse.flows.runner import run_flow
 
     return [
         run_flow(load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap)

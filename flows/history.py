@@ -28,10 +28,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.errors import StagehouseError, first_line
-from connectors.settings import default_instance, store_url
-from connectors.sql.metadata import META_SCHEMA
-from connectors.sql.native import stored_tables
+from stagehouse.connectors.errors import StagehouseError, first_line
+from stagehouse.connectors.settings import default_instance, store_url
+from stagehouse.connectors.sql.metadata import META_SCHEMA
+from stagehouse.connectors.sql.native import stored_tables
 
 STATUSES = ("RUNNING", "SUCCESS", "FAILED", "SKIPPED", "KILLED")
 TRIGGERS = ("manual", "schedule", "api")

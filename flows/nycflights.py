@@ -13,7 +13,7 @@ import pandas as pd
 import polars as pl
 from pydiverse.pipedag import Flow, Stage
 
-from tasks import pandas_transform, polars_transform, sql_transform, sync
+from stagehouse.tasks import pandas_transform, polars_transform, sql_transform, sync
 
 SOURCE = "nycflights"
 

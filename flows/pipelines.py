@@ -26,13 +26,13 @@ from typing import Any
 
 from pydiverse.pipedag import Flow
 
-from connectors.errors import StagehouseError
-from connectors.registry import parse_config
-from connectors.settings import connection_specs, deep_merge
-from flows.catalog import list_flows, load_flow
-from flows.history import new_run_id
-from flows.runner import RunReport, run_flow
-from tasks.sync import sync_source
+from stagehouse.connectors.errors import StagehouseError
+from stagehouse.connectors.registry import parse_config
+from stagehouse.connectors.settings import connection_specs, deep_merge
+from stagehouse.flows.catalog import list_flows, load_flow
+from stagehouse.flows.history import new_run_id
+from stagehouse.flows.runner import RunReport, run_flow
+from stagehouse.tasks.sync import sync_source
 
 PAGE_SIZE_FIELDS = {"page": "size", "offset": "limit"}
 
@@ -132,7 +132,7 @@ def run_pipeline(
 
 
 def _start_in_background(connection: str, tables: str | list[str] | None, instance: str | None, run_id: str, params: dict[str, Any]) -> str:
-    command = [sys.executable, "-m", "flows.cli", "pipeline", connection, "--run-id", run_id, "--params", json.dumps(params)]
+    command = [sys.executable, "-m", "stagehouse.flows.cli", "pipeline", connection, "--run-id", run_id, "--params", json.dumps(params)]
     for table in [tables] if isinstance(tables, str) else tables or []:
         command += ["--table", table]
     if instance:

@@ -41,9 +41,9 @@ from pydiverse.pipedag.backend.lock import FileLockManager
 from pydiverse.pipedag.backend.lock.database import PostgresLock, PostgresLockManager
 from pydiverse.pipedag.backend.lock.nolock import NoLockManager
 
-from connectors.errors import StagehouseError
-from connectors.sql.duckdb_file import duckdb_file, file_holder
-from flows.history import RunHistory
+from stagehouse.connectors.errors import StagehouseError
+from stagehouse.connectors.sql.duckdb_file import duckdb_file, file_holder
+from stagehouse.flows.history import RunHistory
 
 Overlap = Literal["wait", "skip"]
 POLL_SECONDS = 0.2

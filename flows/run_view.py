@@ -31,7 +31,7 @@ def report_table(report) -> Table:
 
 def skip_reason(report) -> str:
     """``run abc of F (started …) is in progress on local`` (+ the id the skip is recorded under)."""
-    from flows.run_lock import describe
+    from stagehouse.flows.run_lock import describe
 
     running = report.running
     if running is not None and "flow" not in running:

@@ -28,13 +28,13 @@ from pydiverse.pipedag.core.stage import CommitStageTask
 from pydiverse.pipedag.context.run_context import FinalTaskState
 from pydiverse.pipedag.core.result import Result
 
-from connectors.errors import StagehouseError, first_line
-from flows.config import config_context
-from flows.history import LogLine, RunHistory, new_run_id, now
-from flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
-from flows.timing import TaskTimer
-from tasks.arrow_stream import skipped_rows, written_rows
-from tasks.sync import recorded_rows
+from stagehouse.connectors.errors import StagehouseError, first_line
+from stagehouse.flows.config import config_context
+from stagehouse.flows.history import LogLine, RunHistory, new_run_id, now
+from stagehouse.flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
+from stagehouse.flows.timing import TaskTimer
+from stagehouse.tasks.arrow_stream import skipped_rows, written_rows
+from stagehouse.tasks.sync import recorded_rows
 
 STATE_NAMES = {
     FinalTaskState.COMPLETED: "COMPLETED",

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from connectors.errors import StagehouseError
+from stagehouse.connectors.errors import StagehouseError
 
 DAY = 86_400
 

@@ -23,7 +23,7 @@ from pydiverse.pipedag.context.run_context import FinalTaskState
 from pydiverse.pipedag.core.result import Result
 from pydiverse.pipedag.core.stage import CommitStageTask
 
-from connectors.errors import StagehouseError
+from stagehouse.connectors.errors import StagehouseError
 
 RECORDED_STATES = {
     "COMPLETED": FinalTaskState.COMPLETED,

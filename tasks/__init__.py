@@ -5,24 +5,24 @@ Plain ``@materialize`` tasks mix freely with these; Stagehouse adds to pipedag, 
 Example::
 
     from pydiverse.pipedag import Flow, Stage
-    from tasks import sync, sql_transform
+    from stagehouse.tasks import sync, sql_transform
 
     with Flow("demo") as flow:
         with Stage("raw"):
             flights = sync("nyc", "flights.csv.zip")
 """
 
-import tasks.duckdb_store  # noqa: F401  (registers the DuckDB store whose stage commit is atomic)
-import tasks.postgres_store  # noqa: F401  (registers the PostgreSQL store that keeps descriptions)
-import tasks.zoned_reads  # noqa: F401  (registers their pandas/polars hooks: time-zone-aware columns as UTC)
-from tasks.arrow_stream import ArrowStream
-from tasks.connections import connection
-from tasks.errors import StoreWriteError, TaskDefinitionError
-from tasks.replicate import replicate
-from tasks.state import get_state, set_state, stateful
-from tasks.sync import sync
-from tasks.transform import TableRef, pandas_transform, polars_transform, sql_transform
-from tasks.writeback import writeback
+import stagehouse.tasks.duckdb_store  # noqa: F401  (registers the DuckDB store whose stage commit is atomic)
+import stagehouse.tasks.postgres_store  # noqa: F401  (registers the PostgreSQL store that keeps descriptions)
+import stagehouse.tasks.zoned_reads  # noqa: F401  (registers their pandas/polars hooks: time-zone-aware columns as UTC)
+from stagehouse.tasks.arrow_stream import ArrowStream
+from stagehouse.tasks.connections import connection
+from stagehouse.tasks.errors import StoreWriteError, TaskDefinitionError
+from stagehouse.tasks.replicate import replicate
+from stagehouse.tasks.state import get_state, set_state, stateful
+from stagehouse.tasks.sync import sync
+from stagehouse.tasks.transform import TableRef, pandas_transform, polars_transform, sql_transform
+from stagehouse.tasks.writeback import writeback
 
 __all__ = [
     "ArrowStream",

@@ -23,14 +23,14 @@ from pydiverse.pipedag import Table
 from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 from pydiverse.pipedag.materialize.table_hook_base import CanMatResult, CanRetResult, TableHook
 
-from connectors.duckdb_scan import DuckDBScan
-from connectors.errors import StagehouseError
-from connectors.files.csv_checks import BadRows
-from connectors.sql.pg_copy import PostgresCopy
-from tasks import progress
-from tasks.errors import StoreWriteError
-from tasks.keys import check_unique
-from tasks.store_writers import InPlace, write_stream, write_temporary_duckdb
+from stagehouse.connectors.duckdb_scan import DuckDBScan
+from stagehouse.connectors.errors import StagehouseError
+from stagehouse.connectors.files.csv_checks import BadRows
+from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.tasks import progress
+from stagehouse.tasks.errors import StoreWriteError
+from stagehouse.tasks.keys import check_unique
+from stagehouse.tasks.store_writers import InPlace, write_stream, write_temporary_duckdb
 
 
 class ArrowStream:

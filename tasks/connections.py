@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydiverse.pipedag import ConfigContext
 
-from connectors import Connection, connect
-from connectors.registry import WAREHOUSE, warehouse
+from stagehouse.connectors import Connection, connect
+from stagehouse.connectors.registry import WAREHOUSE, warehouse
 
 PROJECT_DIR_ATTR = "project_dir"
 

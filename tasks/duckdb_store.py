@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from pydiverse.pipedag.backend.table.sql.ddl import CreateAlias, DropSchemaContent
 from pydiverse.pipedag.backend.table.sql.dialects.duckdb import DuckDBTableStore
 
-from tasks.stage_metadata import KeepsDescriptions
+from stagehouse.tasks.stage_metadata import KeepsDescriptions
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect duckdb")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.errors import StagehouseError
+from stagehouse.connectors.errors import StagehouseError
 
 
 class StoreWriteError(StagehouseError):

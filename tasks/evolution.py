@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from connectors.sql.native import NativeType
-from tasks.errors import StoreWriteError
+from stagehouse.connectors.sql.native import NativeType
+from stagehouse.tasks.errors import StoreWriteError
 
 VARIANT_SUFFIX = "__v_text"
 NUMBER_RANKS = {

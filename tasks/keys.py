@@ -16,9 +16,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext
 
-from connectors.sql.native import connected, quote_duckdb_keywords
-from tasks.errors import NullKeyError, StoreWriteError
-from tasks.store_writers import bounded_memory
+from stagehouse.connectors.sql.native import connected, quote_duckdb_keywords
+from stagehouse.tasks.errors import NullKeyError, StoreWriteError
+from stagehouse.tasks.store_writers import bounded_memory
 
 STORES_WITHOUT_RENAMEABLE_KEYS = {"duckdb"}
 

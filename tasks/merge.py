@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from tasks.evolution import evolve
-from tasks.keys import check_unique, has_duplicate_key
+from stagehouse.tasks.evolution import evolve
+from stagehouse.tasks.keys import check_unique, has_duplicate_key
 
 if TYPE_CHECKING:
-    from tasks.versioned import LoadSpec
+    from stagehouse.tasks.versioned import LoadSpec
 
 
 def newest_per_key(delta: sa.FromClause, key: list[str], cursor: str) -> sa.Select:

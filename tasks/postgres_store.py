@@ -16,7 +16,7 @@ import warnings
 
 from pydiverse.pipedag.backend.table.sql.dialects.postgres import PostgresTableStore
 
-from tasks.stage_metadata import KeepsDescriptions
+from stagehouse.tasks.stage_metadata import KeepsDescriptions
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect postgresql")

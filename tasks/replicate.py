@@ -29,9 +29,9 @@ import pandas as pd
 import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 
-from connectors.sql.replicate import ReplicationReport, parse_source, replicate as replicate_rows
-from tasks.connections import connection
-from tasks.errors import TaskDefinitionError
+from stagehouse.connectors.sql.replicate import ReplicationReport, parse_source, replicate as replicate_rows
+from stagehouse.tasks.connections import connection
+from stagehouse.tasks.errors import TaskDefinitionError
 
 REPLICATE_VERSION = "stagehouse-replicate-1"
 NOT_A_NAME = re.compile(r"[^a-z0-9_]+")

@@ -20,10 +20,10 @@ import logging
 import sqlalchemy as sa
 from pydiverse.pipedag.context import TaskContext
 
-from connectors.sql.catalog import declare_key as record_key
-from connectors.sql.catalog import reapply_descriptions
-from tasks.incremental import stage_schema
-from tasks.keys import store_engine
+from stagehouse.connectors.sql.catalog import declare_key as record_key
+from stagehouse.connectors.sql.catalog import reapply_descriptions
+from stagehouse.tasks.incremental import stage_schema
+from stagehouse.tasks.keys import store_engine
 
 logger = logging.getLogger(__name__)
 

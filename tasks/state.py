@@ -28,8 +28,8 @@ import pandas as pd
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
-from tasks.errors import TaskDefinitionError
-from tasks.incremental import committed_record
+from stagehouse.tasks.errors import TaskDefinitionError
+from stagehouse.tasks.incremental import committed_record
 
 STATE_SUFFIX = "__state"
 _current: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("stagehouse_state", default=None)

@@ -24,11 +24,11 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.duckdb_scan import DuckDBScan
-from connectors.sql.declared import max_length
-from connectors.sql.native import adbc_bulk_connection, adbc_uri
-from connectors.sql.pg_copy import PostgresCopy
-from tasks.errors import StoreWriteError
+from stagehouse.connectors.duckdb_scan import DuckDBScan
+from stagehouse.connectors.sql.declared import max_length
+from stagehouse.connectors.sql.native import adbc_bulk_connection, adbc_uri
+from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.tasks.errors import StoreWriteError
 
 
 @dataclass(frozen=True)

@@ -35,19 +35,19 @@ import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
-from connectors import RestConnection, SqlConnection
-from connectors.cursor import CursorFilter
-from connectors.files.csv_checks import BadRows
-from connectors.files.fileset import FileSetConnection
-from connectors.files.formats import file_format
-from tasks.arrow_stream import ArrowStream
-from tasks.connections import connection as open_connection
-from tasks.errors import TaskDefinitionError
-from tasks.evolution import type_class
-from tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
-from tasks.keys import physical_key, store_engine
-from tasks.stage_metadata import declare_key
-from tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
+from stagehouse.connectors import RestConnection, SqlConnection
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.files.csv_checks import BadRows
+from stagehouse.connectors.files.fileset import FileSetConnection
+from stagehouse.connectors.files.formats import file_format
+from stagehouse.tasks.arrow_stream import ArrowStream
+from stagehouse.tasks.connections import connection as open_connection
+from stagehouse.tasks.errors import TaskDefinitionError
+from stagehouse.tasks.evolution import type_class
+from stagehouse.tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
+from stagehouse.tasks.keys import physical_key, store_engine
+from stagehouse.tasks.stage_metadata import declare_key
+from stagehouse.tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
 
 SYNC_VERSION = "stagehouse-sync-2"
 LOAD_SUFFIX = "__load"

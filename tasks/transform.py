@@ -31,9 +31,9 @@ import polars as pl
 import sqlalchemy as sa
 from pydiverse.pipedag import AUTO_VERSION, ConfigContext, Table, materialize
 
-from tasks.errors import TaskDefinitionError
-from tasks.keys import physical_key
-from tasks.stage_metadata import declare_key
+from stagehouse.tasks.errors import TaskDefinitionError
+from stagehouse.tasks.keys import physical_key
+from stagehouse.tasks.stage_metadata import declare_key
 
 
 class TableRef(str):

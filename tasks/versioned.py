@@ -39,12 +39,12 @@ import sqlalchemy as sa
 from pydiverse.pipedag import Table
 from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 
-from connectors.sql.metadata import VERSIONS_SCHEMA
-from connectors.sql.native import described_tables, described_temporary_table, stored_tables
-from tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, land_temporary, qualified
-from tasks.errors import StoreWriteError
-from tasks.evolution import column_types
-from tasks.merge import combined_rows, not_deleted, unique_rows
+from stagehouse.connectors.sql.metadata import VERSIONS_SCHEMA
+from stagehouse.connectors.sql.native import described_tables, described_temporary_table, stored_tables
+from stagehouse.tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, land_temporary, qualified
+from stagehouse.tasks.errors import StoreWriteError
+from stagehouse.tasks.evolution import column_types
+from stagehouse.tasks.merge import combined_rows, not_deleted, unique_rows
 
 FROM_LOAD, TO_LOAD = "_sh_from", "_sh_to"
 STATE, HIGH_WATER = "state", "high_water"

@@ -25,9 +25,9 @@ import polars as pl
 import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext, Table, materialize
 
-from connectors.writeback import push_changes
-from tasks.connections import connection
-from tasks.errors import TaskDefinitionError
+from stagehouse.connectors.writeback import push_changes
+from stagehouse.tasks.connections import connection
+from stagehouse.tasks.errors import TaskDefinitionError
 
 logger = logging.getLogger(__name__)
 

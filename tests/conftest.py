@@ -105,7 +105,7 @@ class Project:
 
     def warehouse(self):
         """``connect("warehouse")`` on this project's store (the client creates the store if no run did yet)."""
-        from connectors import connect
+        from stagehouse.connectors import connect
 
         return connect("warehouse")
 
@@ -144,6 +144,6 @@ def project(tmp_path: Path, instance: str, monkeypatch) -> Project:
 
 
 def pytest_configure(config):
-    from flows.config import setup_quiet_logging
+    from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging()

@@ -99,7 +99,7 @@ def json_server(tmp_path: Path, request):
 
 def run_crm_writeback(project, stages: list[str] | None = None):
     """Run the ``crm_writeback`` test flow (sync customers, push their edits) on the project's store."""
-    from flows import load_flow, run_flow
+    from stagehouse.flows import load_flow, run_flow
 
     report = run_flow(load_flow("crm_writeback"), stages=stages, instance=project.instance)
     assert report.ok, report.error

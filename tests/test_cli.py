@@ -99,7 +99,7 @@ def task_colours(stdout: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("instance", ["local"], indirect=True)
 def test_visualize_a_run_colours_tasks_by_their_recorded_state(project):
-    from flows import get_pipeline_runs
+    from stagehouse.flows import get_pipeline_runs
 
     write_shop(project.files)
     assert stagehouse("run", "files_mart", cwd=project.root).returncode == 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import ConnectionConfigError, SqlConnection, connect
-from connectors.settings import connection_specs
+from stagehouse.connectors import ConnectionConfigError, SqlConnection, connect
+from stagehouse.connectors.settings import connection_specs
 
 
 def test_unknown_name_lists_known_ones():

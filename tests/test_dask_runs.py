@@ -11,9 +11,9 @@ import textwrap
 
 import pytest
 
-from connectors.errors import ConnectionConfigError, RestCallError, SourceError, SourceUnavailableError
-from flows.dask_engine import WorkerTaskError, sendable
-from tasks.errors import StoreWriteError, TaskDefinitionError
+from stagehouse.connectors.errors import ConnectionConfigError, RestCallError, SourceError, SourceUnavailableError
+from stagehouse.flows.dask_engine import WorkerTaskError, sendable
+from stagehouse.tasks.errors import StoreWriteError, TaskDefinitionError
 from tests.sources import write_shop
 from tests.test_cli import STAGEHOUSE
 
@@ -24,7 +24,7 @@ import os
 import polars as pl
 from pydiverse.pipedag import Flow, Stage, Table, materialize
 
-from connectors.errors import SourceError
+from stagehouse.connectors.errors import SourceError
 
 
 @materialize(version=None)

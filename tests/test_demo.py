@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows import load_flow, run_flow
+from stagehouse.flows import load_flow, run_flow
 
 
 @pytest.mark.parametrize("instance", ["local"], indirect=True)

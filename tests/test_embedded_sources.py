@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from pydiverse.pipedag import Flow, Stage, Table, materialize
 
-from connectors import SourceError, connect
-from connectors.sql.generic import stream_sqlalchemy
-from flows import run_flow
-from tasks import sync
+from stagehouse.connectors import SourceError, connect
+from stagehouse.connectors.sql.generic import stream_sqlalchemy
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sync
 
 
 def make_sqlite(path, rows):

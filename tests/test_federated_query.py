@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors import FederatedQueryError, SourceUnavailableError, query
+from stagehouse.connectors import FederatedQueryError, SourceUnavailableError, query
 from tests.conftest import sqlalchemy_url
 
 STAGEHOUSE = str(Path(sys.executable).with_name("stagehouse"))

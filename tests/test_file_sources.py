@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from pydiverse.pipedag import Flow, Stage
 
-from connectors import FilesConnection, SourceError, connect
-from connectors.errors import CsvDialectError, CsvRowError
-from connectors.files.csv_checks import BadRows
-from flows import run_flow
-from flows.run_view import report_table
-from tasks import StoreWriteError, sync
+from stagehouse.connectors import FilesConnection, SourceError, connect
+from stagehouse.connectors.errors import CsvDialectError, CsvRowError
+from stagehouse.connectors.files.csv_checks import BadRows
+from stagehouse.flows import run_flow
+from stagehouse.flows.run_view import report_table
+from stagehouse.tasks import StoreWriteError, sync
 
 RAGGED = "a,b,c\n1,2,3\n4,5\n6,7,8,9\n"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import SourceError
-from flows import config_context, load_flow, run_flow
+from stagehouse.connectors import SourceError
+from stagehouse.flows import config_context, load_flow, run_flow
 from tests.sources import CUSTOMERS, ORDERS, write_shop
 
 
@@ -106,7 +106,7 @@ def test_stage_commit_that_breaks_off_midway_leaves_the_committed_tables(project
     """A DuckDB stage commit swaps every read view in one transaction: when it breaks off after
     the old views are dropped (here an error; a SIGKILL in the same window), readers keep the
     last committed tables instead of finding none."""
-    from tasks.duckdb_store import AtomicCommitDuckDBTableStore
+    from stagehouse.tasks.duckdb_store import AtomicCommitDuckDBTableStore
 
     write_shop(project.files)
     assert run_flow(load_flow("files_mart")).ok
@@ -145,7 +145,7 @@ def test_bad_value_mid_stream_fails_with_file_and_line(project):
 
 @pytest.mark.parametrize("instance", ["local"], indirect=True)
 def test_unknown_stage_is_named(project):
-    from flows.runner import UnknownStageError
+    from stagehouse.flows.runner import UnknownStageError
 
     with pytest.raises(UnknownStageError, match="no stage 'nope' .*stages: raw, mart"):
         run_flow(load_flow("files_mart"), stages=["nope"])

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from connectors import DW_NAME, WarehouseError, dbconnect
+from stagehouse.connectors import DW_NAME, WarehouseError, dbconnect
 
 
 @pytest.fixture
@@ -139,8 +139,8 @@ def test_list_databases_has_peliqans_shape(wh):
 
 
 def test_inside_a_run_the_store_is_named_by_its_instance_id_too(project):
-    from flows import config_context
-    from tasks.connections import connection
+    from stagehouse.flows import config_context
+    from stagehouse.tasks.connections import connection
 
     with config_context(project.instance), connection("warehouse") as wh:
         assert wh.get_database()["name"] == project.instance_id

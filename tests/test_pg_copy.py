@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 from pydiverse.pipedag import Flow, Stage
 
-from connectors import SourceError
-from flows import run_flow
-from tasks import sync
+from stagehouse.connectors import SourceError
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sync
 from tests.conftest import sqlalchemy_url
 from tests.test_cli import STAGEHOUSE
 from tests.test_sql_sources import store_types

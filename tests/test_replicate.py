@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from connectors import SourceError, WarehouseError
-from connectors.registry import connect
-from connectors.sql.replicate import replicate
-from flows import load_flow, run_flow
+from stagehouse.connectors import SourceError, WarehouseError
+from stagehouse.connectors.registry import connect
+from stagehouse.connectors.sql.replicate import replicate
+from stagehouse.flows import load_flow, run_flow
 
 ROWS = 200_000
 STAGEHOUSE = str(Path(sys.executable).with_name("stagehouse"))

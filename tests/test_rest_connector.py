@@ -15,9 +15,9 @@ import pytest
 from pydiverse.pipedag import Flow, Stage
 from werkzeug import Request, Response
 
-from connectors import ConnectionConfigError, RestError, SourceError, connect
-from flows import run_flow
-from tasks import sql_transform, sync
+from stagehouse.connectors import ConnectionConfigError, RestError, SourceError, connect
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sql_transform, sync
 from tests.json_server import json_server  # noqa: F401  (fixture)
 from tests.rest_server import OrdersApi, make_orders
 

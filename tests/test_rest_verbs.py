@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from connectors import RestCallError, connect
+from stagehouse.connectors import RestCallError, connect
 from tests.json_server import json_server  # noqa: F401  (fixture)
 
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from connectors import ConnectionConfigError
-from flows import PipelineError, get_pipeline_runs, load_flow, run_flow, run_pipeline
-from flows.history import HistoryUnavailableError
+from stagehouse.connectors import ConnectionConfigError
+from stagehouse.flows import PipelineError, get_pipeline_runs, load_flow, run_flow, run_pipeline
+from stagehouse.flows.history import HistoryUnavailableError
 from tests.json_server import json_server  # noqa: F401  (fixture)
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flows import get_pipeline_logs, get_pipeline_runs
-from flows.schedule import Schedule, ScheduleError
+from stagehouse.flows import get_pipeline_logs, get_pipeline_runs
+from stagehouse.flows.schedule import Schedule, ScheduleError
 from tests.test_cli import STAGEHOUSE
 
 FLOW = '''"""Test flow {name}."""

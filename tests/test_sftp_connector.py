@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from pydiverse.pipedag import Flow, Stage
 
-from connectors import ConnectionConfigError, SourceError, SourceUnavailableError, connect
-from connectors.errors import CsvRowError
-from connectors.files.csv_checks import BadRows
-from flows import run_flow
-from tasks import sync
+from stagehouse.connectors import ConnectionConfigError, SourceError, SourceUnavailableError, connect
+from stagehouse.connectors.errors import CsvRowError
+from stagehouse.connectors.files.csv_checks import BadRows
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sync
 from tests.conftest import missing_server
 from tests.sftp_server import start_sshd
 

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from pydiverse.pipedag import Flow, Stage
 
-from connectors import SourceError, SourceUnavailableError, connect
-from flows import run_flow
-from tasks import StoreWriteError, sync
+from stagehouse.connectors import SourceError, SourceUnavailableError, connect
+from stagehouse.flows import run_flow
+from stagehouse.tasks import StoreWriteError, sync
 from tests.conftest import sqlalchemy_url
 
 ROWS = [

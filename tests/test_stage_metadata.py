@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from pydiverse.pipedag import Flow, Stage
 
-from flows import run_flow
-from tasks import sql_transform, sync
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sql_transform, sync
 from tests.conftest import sqlalchemy_url
 
 

@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 from pydiverse.pipedag import Flow, Stage
 
-from flows import run_flow
-from tasks import sync
-from tasks.errors import NullKeyError
-from tasks.evolution import SchemaConflictError
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sync
+from stagehouse.tasks.errors import NullKeyError
+from stagehouse.tasks.evolution import SchemaConflictError
 from tests.conftest import sqlalchemy_url
 
 T0 = dt.datetime(2024, 1, 1)

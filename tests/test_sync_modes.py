@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from pydiverse.pipedag import Flow, Stage, materialize
 
-from flows import run_flow
-from tasks import sync
-from tasks.evolution import SchemaConflictError
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sync
+from stagehouse.tasks.evolution import SchemaConflictError
 from tests.conftest import sqlalchemy_url
 
 T0 = dt.datetime(2024, 1, 1)

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from pydiverse.pipedag import Flow, Stage, Table, materialize
 
-from flows import run_flow
-from tasks import TaskDefinitionError, get_state, set_state, stateful
+from stagehouse.flows import run_flow
+from stagehouse.tasks import TaskDefinitionError, get_state, set_state, stateful
 
 
 class Source:

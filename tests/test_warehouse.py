@@ -8,7 +8,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from connectors import UnsafeIdentifierError, WarehouseError
+from stagehouse.connectors import UnsafeIdentifierError, WarehouseError
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_names_that_would_inject_sql_are_refused_before_anything_runs(wh):
 
 
 def test_first_use_before_any_run_creates_the_store_as_a_run_would(project):
-    from connectors import connect
+    from stagehouse.connectors import connect
 
     assert not (project.root / "data").exists()  # a fresh project: no DuckDB folder, no PostgreSQL database
     with connect("warehouse") as wh:
@@ -133,7 +133,7 @@ def test_first_use_before_any_run_creates_the_store_as_a_run_would(project):
 def test_a_missing_store_the_instance_may_not_create_is_named_with_the_fix(project):
     import yaml
 
-    from connectors import connect
+    from stagehouse.connectors import connect
 
     document = yaml.safe_load(project.config_file.read_text())
     document["instances"]["postgres"]["table_store"]["args"]["create_database_if_not_exists"] = False
@@ -168,7 +168,7 @@ def test_execute_of_ddl_returns_zero(wh):
 
 
 def test_list_schemas_leaves_out_pipedags_own_unless_asked(project):
-    from flows import load_flow, run_flow
+    from stagehouse.flows import load_flow, run_flow
     from tests.sources import write_shop
 
     write_shop(project.files)
@@ -244,8 +244,8 @@ def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_w
 def test_a_synced_stage_view_refuses_direct_writes_and_takes_edits(project):
     from pydiverse.pipedag import Flow, Stage
 
-    from flows import run_flow
-    from tasks import sync
+    from stagehouse.flows import run_flow
+    from stagehouse.tasks import sync
     from tests.sources import write_shop
 
     write_shop(project.files)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors import WarehouseError
+from stagehouse.connectors import WarehouseError
 
 from tests.json_server import by_id, json_server  # noqa: F401  (fixture)
 from tests.json_server import run_crm_writeback as run
@@ -61,7 +61,7 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_loo
 
     run(project)
 
-    warned = [r.getMessage() for r in caplog.records if r.name == "tasks.writeback"]
+    warned = [r.getMessage() for r in caplog.records if r.name == "stagehouse.tasks.writeback"]
     assert warned == ["writeback of raw.customers to crm.customers: 1 CONFLICT, 1 FAILED "
                       f"(see: stagehouse changes raw.customers --status CONFLICT --status FAILED --instance {project.instance})"]
     app = by_id(crm.records("customers"))
@@ -98,7 +98,7 @@ def test_killed_writeback_applies_each_change_exactly_once_on_rerun(project, crm
             wh.update_cell("raw.customers", "city", i, "Bruges", pk="id")
 
     env = {**os.environ, "WRITEBACK_CONCURRENCY": "2", "PYTHONPATH": str(Path(__file__).parents[1])}
-    command = [sys.executable, "-m", "flows.cli", "run", "crm_writeback", "--instance", project.instance]
+    command = [sys.executable, "-m", "stagehouse.flows.cli", "run", "crm_writeback", "--instance", project.instance]
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while len(crm.requests("POST", "customers")) < 30 and time.monotonic() < deadline and child.poll() is None:

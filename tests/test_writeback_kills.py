@@ -42,7 +42,7 @@ def run_killed_after(project, crm, more_writes: int) -> None:
     """Run the flow in a subprocess and SIGKILL it once the app has logged ``more_writes`` more writes."""
     target = writes(crm) + more_writes
     env = {**os.environ, "WRITEBACK_CONCURRENCY": "2", "PYTHONPATH": str(Path(__file__).parents[1])}
-    command = [sys.executable, "-m", "flows.cli", "run", "crm_writeback", "--instance", project.instance]
+    command = [sys.executable, "-m", "stagehouse.flows.cli", "run", "crm_writeback", "--instance", project.instance]
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while writes(crm) < target and time.monotonic() < deadline and child.poll() is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors import push_changes
+from stagehouse.connectors import push_changes
 from tests.json_server import json_server, run_crm_writeback  # noqa: F401  (fixture)
 
 
@@ -22,7 +22,7 @@ def crm(project, json_server):  # noqa: F811
 
 
 def writeback(project):
-    from connectors import connect
+    from stagehouse.connectors import connect
 
     with project.warehouse() as wh, connect("crm") as api:
         return push_changes(wh, "raw.customers", api, "customers", concurrency=2)

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from pydiverse.pipedag import Flow, Stage
 from pydiverse.pipedag.backend.table.sql.dialects import duckdb as duckdb_hooks
 
-from flows import run_flow
-from flows.runner import root_error
-from tasks import pandas_transform, polars_transform, sync
-from tasks.zoned_reads import DuckDBPandasHook, ZonedPandasRead
+from stagehouse.flows import run_flow
+from stagehouse.flows.runner import root_error
+from stagehouse.tasks import pandas_transform, polars_transform, sync
+from stagehouse.tasks.zoned_reads import DuckDBPandasHook, ZonedPandasRead
 from tests.conftest import sqlalchemy_url
 
 UTC = dt.timezone.utc

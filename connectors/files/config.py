@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
-from connectors.base import ConnectionConfig
+from stagehouse.connectors.base import ConnectionConfig
 
 FileFormat = Literal["csv", "json", "parquet"]
 

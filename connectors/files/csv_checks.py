@@ -23,9 +23,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from connectors.duckdb_scan import open_duckdb, quote_literal
-from connectors.errors import CsvDialectError, CsvRowError, SourceError
-from connectors.files.config import CsvOptions
+from stagehouse.connectors.duckdb_scan import open_duckdb, quote_literal
+from stagehouse.connectors.errors import CsvDialectError, CsvRowError, SourceError
+from stagehouse.connectors.files.config import CsvOptions
 
 LIKELY_DELIMITERS = ",;\t|"
 COLUMN_COUNT_ERRORS = ("MISSING COLUMNS", "TOO MANY COLUMNS")

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from connectors.base import Connection
-from connectors.cursor import CursorFilter
-from connectors.errors import SourceError
-from connectors.files.config import CsvOptions
-from connectors.files.csv_checks import BadRows
-from connectors.files.formats import file_format
-from connectors.files.scan import DataFile, read_files
+from stagehouse.connectors.base import Connection
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.errors import SourceError
+from stagehouse.connectors.files.config import CsvOptions
+from stagehouse.connectors.files.csv_checks import BadRows
+from stagehouse.connectors.files.formats import file_format
+from stagehouse.connectors.files.scan import DataFile, read_files
 
 LINEAGE_COLUMNS = {"_file": "name", "_file_mtime": "modified"}
 

@@ -24,11 +24,11 @@ import pyarrow as pa
 
 import duckdb
 
-from connectors.duckdb_scan import open_duckdb, quote_literal, stream
-from connectors.errors import SourceError
-from connectors.files.config import CsvOptions
-from connectors.files.csv_checks import BadRows, check_single_column, count_rejects, csv_options, explain_failure, skipping_sql
-from connectors.files.formats import is_zip
+from stagehouse.connectors.duckdb_scan import open_duckdb, quote_literal, stream
+from stagehouse.connectors.errors import SourceError
+from stagehouse.connectors.files.config import CsvOptions
+from stagehouse.connectors.files.csv_checks import BadRows, check_single_column, count_rejects, csv_options, explain_failure, skipping_sql
+from stagehouse.connectors.files.formats import is_zip
 
 COPY_CHUNK = 1 << 20
 logger = logging.getLogger(__name__)

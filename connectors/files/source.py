@@ -17,9 +17,9 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
-from connectors.errors import ConnectionConfigError, SourceError
-from connectors.files.config import FilesConnectionConfig
-from connectors.files.fileset import FileEntry, FileSetConnection
+from stagehouse.connectors.errors import ConnectionConfigError, SourceError
+from stagehouse.connectors.files.config import FilesConnectionConfig
+from stagehouse.connectors.files.fileset import FileEntry, FileSetConnection
 
 PACKAGE_PREFIX = "package://"
 HASH_CHUNK = 1 << 20

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import tenacity
 
-from connectors.errors import SourceError, SourceUnavailableError
-from connectors.rest.config import ApiKeyAuth, BasicAuth, BearerAuth, RestConnectionConfig
+from stagehouse.connectors.errors import SourceError, SourceUnavailableError
+from stagehouse.connectors.rest.config import ApiKeyAuth, BasicAuth, BearerAuth, RestConnectionConfig
 
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 

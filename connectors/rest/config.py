@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
-from connectors.base import ConnectionConfig
-from connectors.placeholders import is_placeholder
+from stagehouse.connectors.base import ConnectionConfig
+from stagehouse.connectors.placeholders import is_placeholder
 
 
 class _Strict(BaseModel):

@@ -21,10 +21,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.cursor import CursorFilter
-from connectors.errors import SourceError
-from connectors.rest.client import RestClient
-from connectors.rest.config import (
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.errors import SourceError
+from stagehouse.connectors.rest.client import RestClient
+from stagehouse.connectors.rest.config import (
     CursorPagination,
     LinkHeaderPagination,
     NextLinkPagination,
@@ -32,10 +32,10 @@ from connectors.rest.config import (
     PagePagination,
     RestObject,
 )
-from connectors.rest.page import Page
-from connectors.rest.pagination import record_total
-from connectors.rest.records import to_table
-from connectors.rest.text_types import timestamp_type
+from stagehouse.connectors.rest.page import Page
+from stagehouse.connectors.rest.pagination import record_total
+from stagehouse.connectors.rest.records import to_table
+from stagehouse.connectors.rest.text_types import timestamp_type
 
 
 def param_value(value: Any) -> str:

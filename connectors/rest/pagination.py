@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from connectors.rest.config import (
+from stagehouse.connectors.rest.config import (
     CursorPagination,
     LinkHeaderPagination,
     NextLinkPagination,
@@ -28,7 +28,7 @@ from connectors.rest.config import (
     RestObject,
 )
 
-from connectors.rest.page import Page
+from stagehouse.connectors.rest.page import Page
 
 Fetch = Callable[[str, dict[str, Any] | None], Page]
 

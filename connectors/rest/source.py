@@ -22,17 +22,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from connectors.base import Connection
-from connectors.cursor import CursorFilter
-from connectors.errors import ConnectionConfigError, SourceError
-from connectors.rest.client import RestClient
-from connectors.rest.config import RestConnectionConfig, RestObject
-from connectors.rest.freshness import answer, has_records_past, param_value, past
-from connectors.rest.page import Page, PageNotJson, SchemaHint
-from connectors.rest.pagination import pages
-from connectors.rest.records import conform, to_table
-from connectors.rest.text_types import decide, first_unparsed
-from connectors.rest.verbs import ObjectVerbs
+from stagehouse.connectors.base import Connection
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.errors import ConnectionConfigError, SourceError
+from stagehouse.connectors.rest.client import RestClient
+from stagehouse.connectors.rest.config import RestConnectionConfig, RestObject
+from stagehouse.connectors.rest.freshness import answer, has_records_past, param_value, past
+from stagehouse.connectors.rest.page import Page, PageNotJson, SchemaHint
+from stagehouse.connectors.rest.pagination import pages
+from stagehouse.connectors.rest.records import conform, to_table
+from stagehouse.connectors.rest.text_types import decide, first_unparsed
+from stagehouse.connectors.rest.verbs import ObjectVerbs
 
 
 class RestConnection(ObjectVerbs, Connection):

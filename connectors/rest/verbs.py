@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from connectors.errors import RestCallError
-from connectors.rest.client import RestClient
-from connectors.rest.config import RestObject
+from stagehouse.connectors.errors import RestCallError
+from stagehouse.connectors.rest.client import RestClient
+from stagehouse.connectors.rest.config import RestObject
 
 NOT_FOUND = frozenset({404, 410})
 

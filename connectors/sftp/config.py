@@ -21,9 +21,9 @@ from typing import Literal
 
 from pydantic import PositiveInt, model_validator
 
-from connectors.base import ConnectionConfig
-from connectors.files.config import CsvOptions, FileFormat
-from connectors.rest.config import Secret
+from stagehouse.connectors.base import ConnectionConfig
+from stagehouse.connectors.files.config import CsvOptions, FileFormat
+from stagehouse.connectors.rest.config import Secret
 
 
 class SftpConnectionConfig(ConnectionConfig):

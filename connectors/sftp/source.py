@@ -25,9 +25,9 @@ from typing import Any
 
 import paramiko
 
-from connectors.errors import SourceError, SourceUnavailableError
-from connectors.files.fileset import FileEntry, FileSetConnection
-from connectors.sftp.config import SftpConnectionConfig
+from stagehouse.connectors.errors import SourceError, SourceUnavailableError
+from stagehouse.connectors.files.fileset import FileEntry, FileSetConnection
+from stagehouse.connectors.sftp.config import SftpConnectionConfig
 
 
 class SftpConnection(FileSetConnection):

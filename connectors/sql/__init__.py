@@ -3,9 +3,9 @@
 Names are imported on first use (the run history needs only ``connectors.sql.metadata``'s schema
 name, not the SQL readers)."""
 
-from connectors.lazy import lazy_exports
+from stagehouse.connectors.lazy import lazy_exports
 
-_EXPORTS = {"SqlConnection": "connectors.sql.source", "SqlConnectionConfig": "connectors.sql.config"}
+_EXPORTS = {"SqlConnection": "stagehouse.connectors.sql.source", "SqlConnectionConfig": "stagehouse.connectors.sql.config"}
 __all__ = sorted(_EXPORTS)
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

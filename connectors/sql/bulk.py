@@ -20,10 +20,10 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.errors import StagehouseError, WarehouseError, first_line
-from connectors.sql.identifiers import checked, dotted, split_table
-from connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
-from connectors.sql.native import adbc_bulk_connection, affected_rows, described_table, quoted_name
+from stagehouse.connectors.errors import StagehouseError, WarehouseError, first_line
+from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
+from stagehouse.connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
+from stagehouse.connectors.sql.native import adbc_bulk_connection, affected_rows, described_table, quoted_name
 
 BULK_DIALECTS = ("duckdb", "postgresql")
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from connectors.sql.native import affected_rows, relation_kind
+from stagehouse.connectors.sql.native import affected_rows, relation_kind
 
 META_SCHEMA = "stagehouse_meta"
 

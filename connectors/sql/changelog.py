@@ -23,8 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sql.metadata import META_SCHEMA
-from connectors.sql.native import columns_of
+from stagehouse.connectors.sql.metadata import META_SCHEMA
+from stagehouse.connectors.sql.native import columns_of
 
 STATUSES = ("NOT_PROCESSED", "PROCESSING", "PROCESSED", "FAILED", "CONFLICT")
 TYPES = ("i", "u", "d")

@@ -24,14 +24,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.errors import WarehouseError
-from connectors.sql.catalog import Ref
-from connectors.sql.changelog import CHANGE_LOG, STATUSES, TYPES, ChangeLog, utc_now
-from connectors.sql.confirm import fingerprint_statement, retire_confirmed_statement
-from connectors.sql.edit_values import check_fits, fitted
-from connectors.sql.identifiers import checked, dotted, split_table
-from connectors.sql.native import described_table
-from connectors.sql.overlay import overlay_select
+from stagehouse.connectors.errors import WarehouseError
+from stagehouse.connectors.sql.catalog import Ref
+from stagehouse.connectors.sql.changelog import CHANGE_LOG, STATUSES, TYPES, ChangeLog, utc_now
+from stagehouse.connectors.sql.confirm import fingerprint_statement, retire_confirmed_statement
+from stagehouse.connectors.sql.edit_values import check_fits, fitted
+from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
+from stagehouse.connectors.sql.native import described_table
+from stagehouse.connectors.sql.overlay import overlay_select
 
 
 def _user(user: str | None) -> str:

@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import PositiveInt, field_validator
 
-from connectors.base import ConnectionConfig
-from connectors.placeholders import is_placeholder
+from stagehouse.connectors.base import ConnectionConfig
+from stagehouse.connectors.placeholders import is_placeholder
 
 URL_PASSWORD = re.compile(r"^[A-Za-z0-9+_.-]+://[^/@:]*:(?P<password>[^@/]*)@")
 

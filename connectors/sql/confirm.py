@@ -31,9 +31,9 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from connectors.sql.changelog import CHANGE_LOG
-from connectors.sql.native import NativeType
-from connectors.sql.overlay import json_scalar
+from stagehouse.connectors.sql.changelog import CHANGE_LOG
+from stagehouse.connectors.sql.native import NativeType
+from stagehouse.connectors.sql.overlay import json_scalar
 
 
 def _as_column(dialect: str, base: sa.Table, column: str, json_value: sa.ColumnElement) -> sa.ColumnElement:

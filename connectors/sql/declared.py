@@ -21,7 +21,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.sql.native import columns_of
+from stagehouse.connectors.sql.native import columns_of
 
 MAX_LENGTH = b"max_length"
 ENFORCES_LENGTHS = frozenset({"postgresql", "mysql", "mariadb"})

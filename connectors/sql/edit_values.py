@@ -19,10 +19,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.errors import WarehouseError
-from connectors.sql.changelog import as_json
-from connectors.sql.native import NativeType
-from connectors.sql.overlay import json_scalar
+from stagehouse.connectors.errors import WarehouseError
+from stagehouse.connectors.sql.changelog import as_json
+from stagehouse.connectors.sql.native import NativeType
+from stagehouse.connectors.sql.overlay import json_scalar
 
 ANY_JSON = None
 # (words of the store's type name, the Python values a column of that type takes, what to give);

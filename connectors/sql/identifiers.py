@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from connectors.errors import UnsafeIdentifierError
+from stagehouse.connectors.errors import UnsafeIdentifierError
 
 SAFE_NAME = re.compile(r"^[^\W\d][\w $-]{0,127}$")
 

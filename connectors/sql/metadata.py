@@ -22,11 +22,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.errors import WarehouseError, first_line
-from connectors.sql import catalog
-from connectors.sql.catalog import COMMENTABLE, META_SCHEMA, Ref
-from connectors.sql.identifiers import checked, dotted, split_table
-from connectors.sql.native import described_table, primary_key_of, relation_kind
+from stagehouse.connectors.errors import WarehouseError, first_line
+from stagehouse.connectors.sql import catalog
+from stagehouse.connectors.sql.catalog import COMMENTABLE, META_SCHEMA, Ref
+from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
+from stagehouse.connectors.sql.native import described_table, primary_key_of, relation_kind
 
 __all__ = ["META_SCHEMA", "MetadataVerbs", "no_columns"]
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from connectors.sql.changelog import CHANGE_LOG
-from connectors.sql.native import NativeType
+from stagehouse.connectors.sql.changelog import CHANGE_LOG
+from stagehouse.connectors.sql.native import NativeType
 
 
 def json_scalar(dialect: str, value: sa.ColumnElement) -> sa.ColumnElement:

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connectors.errors import SourceError
+from stagehouse.connectors.errors import SourceError
 
 BACKENDS = frozenset({"postgresql"})  # sources whose rows a PostgreSQL store can take by binary COPY
 FIRST_USER_OID = 16384  # PostgreSQL's FirstNormalObjectId: every built-in type's oid is below it

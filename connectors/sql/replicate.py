@@ -24,13 +24,13 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.cursor import CursorFilter
-from connectors.duckdb_scan import stream
-from connectors.errors import SourceError, WarehouseError, first_line
-from connectors.sql.identifiers import checked
-from connectors.sql.native import described_table, high_water_mark, quoted_name
-from connectors.sql.source import SqlConnection
-from connectors.sql.bulk import BULK_DIALECTS
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.duckdb_scan import stream
+from stagehouse.connectors.errors import SourceError, WarehouseError, first_line
+from stagehouse.connectors.sql.identifiers import checked
+from stagehouse.connectors.sql.native import described_table, high_water_mark, quoted_name
+from stagehouse.connectors.sql.source import SqlConnection
+from stagehouse.connectors.sql.bulk import BULK_DIALECTS
 
 SIDE_PREFIX = "_sh_repl_"
 DEPENDENTS_SQLSTATE = "2BP01"

@@ -22,22 +22,22 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from connectors.base import Connection
-from connectors.duckdb_scan import DuckDBScan, kept_attachment, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
-from connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
-from connectors.cursor import CursorFilter
-from connectors.sql.changes import ChangeVerbs
-from connectors.sql.config import SqlConnectionConfig
-from connectors.sql.declared import declared_lengths, with_lengths
-from connectors.sql.engines import engine_for, release_engine
-from connectors.sql.generic import stream_sqlalchemy
-from connectors.sql.metadata import MetadataVerbs
-from connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
-from connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
-from connectors.sql.pg_copy import PostgresCopy
-from connectors.sql.scanners import SCANNERS
-from connectors.sql.bulk import BulkVerbs
-from connectors.sql.warehouse import WarehouseVerbs
+from stagehouse.connectors.base import Connection
+from stagehouse.connectors.duckdb_scan import DuckDBScan, kept_attachment, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
+from stagehouse.connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.sql.changes import ChangeVerbs
+from stagehouse.connectors.sql.config import SqlConnectionConfig
+from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
+from stagehouse.connectors.sql.engines import engine_for, release_engine
+from stagehouse.connectors.sql.generic import stream_sqlalchemy
+from stagehouse.connectors.sql.metadata import MetadataVerbs
+from stagehouse.connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
+from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
+from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sql.scanners import SCANNERS
+from stagehouse.connectors.sql.bulk import BulkVerbs
+from stagehouse.connectors.sql.warehouse import WarehouseVerbs
 
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
 

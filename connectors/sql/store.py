@@ -21,11 +21,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from connectors.errors import WarehouseError, first_line
-from connectors.settings import StoreSettings
-from connectors.sql.config import SqlConnectionConfig
-from connectors.sql.engines import engine_for
-from connectors.sql.source import SqlConnection
+from stagehouse.connectors.errors import WarehouseError, first_line
+from stagehouse.connectors.settings import StoreSettings
+from stagehouse.connectors.sql.config import SqlConnectionConfig
+from stagehouse.connectors.sql.engines import engine_for
+from stagehouse.connectors.sql.source import SqlConnection
 
 WAREHOUSE = "warehouse"
 

@@ -23,10 +23,10 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.errors import WarehouseError, first_line
-from connectors.sql.identifiers import dotted, split_table
-from connectors.sql.native import adbc_uri, affected_rows, duckdb_answer, described_table, relation_kind
-from connectors.sql.shapes import shaped
+from stagehouse.connectors.errors import WarehouseError, first_line
+from stagehouse.connectors.sql.identifiers import dotted, split_table
+from stagehouse.connectors.sql.native import adbc_uri, affected_rows, duckdb_answer, described_table, relation_kind
+from stagehouse.connectors.sql.shapes import shaped
 
 NEVER_ADDS = "write() adds columns, insert/update/upsert never do"
 

@@ -9,7 +9,7 @@ import os
 
 from pydiverse.pipedag import Flow, Stage
 
-from tasks import sync, writeback
+from stagehouse.tasks import sync, writeback
 
 
 def build_flow() -> Flow:

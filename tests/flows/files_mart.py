@@ -6,7 +6,7 @@ import pandas as pd
 import polars as pl
 from pydiverse.pipedag import Flow, Stage
 
-from tasks import pandas_transform, polars_transform, sql_transform, sync
+from stagehouse.tasks import pandas_transform, polars_transform, sql_transform, sync
 
 
 @sql_transform(primary_key="customer_id")

@@ -7,7 +7,7 @@ import os
 
 from pydiverse.pipedag import Flow, Stage
 
-from tasks import sync
+from stagehouse.tasks import sync
 
 
 def build_flow() -> Flow:

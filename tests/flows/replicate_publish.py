@@ -5,7 +5,7 @@ import os
 
 from pydiverse.pipedag import Flow, Stage
 
-from tasks import replicate, sync
+from stagehouse.tasks import replicate, sync
 
 
 def build_flow():

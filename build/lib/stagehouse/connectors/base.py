@@ -1,0 +1,43 @@
+"""What every connection has, whatever system it talks to."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ConnectionConfig(BaseModel):
+    """Base of the typed connection configs: unknown fields are errors, not silently ignored.
+
+    ``on_type_conflict`` says what an incremental or merge sync does when new rows bring a type
+    the committed column cannot take: ``fail`` (default, naming the value) or ``variant`` (keep
+    the values that do not fit in a text column ``<column>__v_text``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    on_type_conflict: Literal["fail", "variant"] = "fail"
+
+
+class Connection:
+    """A named, configured handle on an outside system; created by ``connectors.connect``.
+
+    Use it as a context manager (``with connect("shop") as shop: ...``) to release its pooled
+    database connections when done.
+    """
+
+    def __init__(self, name: str, config: ConnectionConfig) -> None:
+        self.name = name
+        self.config = config
+
+    def close(self) -> None:
+        """Release pooled resources (database connections); the object stays usable."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"

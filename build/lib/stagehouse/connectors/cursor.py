@@ -1,0 +1,32 @@
+"""Cursor filters: "only rows whose cursor column is past the last synced value".
+
+Incremental syncs append rows strictly after the last value (``>``); merges re-read the last
+value too (``>=``), because rows sharing the last timestamp may have arrived after the previous
+sync, and the merge by primary key makes reading them twice harmless.
+
+Example::
+
+    CursorFilter("updated_at", last_value, inclusive=True).condition()  # updated_at >= :param
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+
+@dataclass(frozen=True)
+class CursorFilter:
+    """Rows with ``column`` greater than (or, inclusive, equal to) ``value``."""
+
+    column: str
+    value: Any
+    inclusive: bool = False
+
+    def condition(self) -> sa.ColumnElement[bool]:
+        """The filter as a SQLAlchemy condition, to compile for any dialect."""
+        column = sa.column(self.column)
+        value = sa.literal(self.value)
+        return column >= value if self.inclusive else column > value

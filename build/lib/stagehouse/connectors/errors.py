@@ -1,0 +1,123 @@
+"""Errors Stagehouse raises on purpose.
+
+Each error carries the objects it is about as fields (``connection``, ``table``, ...) and a
+one-line message that names them and says what to do, so the CLI can print it as is.
+
+Example::
+
+    try:
+        connect("crm")
+    except ConnectionConfigError as exc:
+        print(exc.connection, exc)
+"""
+
+from __future__ import annotations
+
+
+def first_line(exc: BaseException) -> str:
+    """The useful first line of a driver's error (its original exception when wrapped)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class StagehouseError(Exception):
+    """Base class: the CLI prints these as one line without a traceback."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def __reduce__(self):
+        """Pickle as message and fields: subclasses' own ``__init__`` signatures differ, and an
+        error raised in a Dask worker must arrive whole in the runner."""
+        return _rebuilt, (type(self), str(self), self.fields)
+
+
+def _rebuilt(cls: type[StagehouseError], message: str, fields: dict[str, object]) -> StagehouseError:
+    error = cls.__new__(cls)
+    StagehouseError.__init__(error, message, **fields)
+    return error
+
+
+class ConfigFileError(StagehouseError):
+    """pipedag.yaml is missing or malformed."""
+
+
+class ConnectionConfigError(StagehouseError):
+    """A named connection is unknown, has a wrong field, or lacks an environment variable."""
+
+    def __init__(self, connection: str, problem: str) -> None:
+        super().__init__(f"connection '{connection}': {problem}", connection=connection, problem=problem)
+
+
+class SourceError(StagehouseError):
+    """Reading from an outside system failed: unreachable, unknown table, bad query, bad file."""
+
+    def __init__(self, connection: str, obj: str, problem: str) -> None:
+        super().__init__(
+            f"connection '{connection}', {obj}: {problem}", connection=connection, obj=obj, problem=problem
+        )
+
+
+class CsvRowError(SourceError):
+    """A CSV row whose field count disagrees with the file's header (``csv.on_bad_rows: fail``)."""
+
+    def __init__(self, connection: str, file: str, line: int, expected: int | None, found: int | None) -> None:
+        problem = (
+            f"line {line} has {_fields(found)}, the header has {_fields(expected)}; "
+            "fix the file, or set csv: {on_bad_rows: skip} on the connection to skip such rows"
+        )
+        StagehouseError.__init__(
+            self, f"connection '{connection}', file '{file}': {problem}",
+            connection=connection, obj=f"file '{file}'", problem=problem, file=file, line=line, expected=expected, found=found,
+        )
+
+
+def _fields(count: int | None) -> str:
+    return "? fields" if count is None else f"{count} field{'' if count == 1 else 's'}"
+
+
+class CsvDialectError(SourceError):
+    """DuckDB read a CSV file as one column although its header holds a likely delimiter."""
+
+    def __init__(self, connection: str, file: str, header: str, delimiter: str) -> None:
+        problem = (
+            f"read as one column {header!r}, but the header holds the delimiter {delimiter!r}; "
+            f"set csv: {{delimiter: {delimiter!r}}} on the connection, or on_bad_rows: skip if some rows have extra or missing fields"
+        )
+        StagehouseError.__init__(
+            self, f"connection '{connection}', file '{file}': {problem}",
+            connection=connection, obj=f"file '{file}'", problem=problem, file=file, header=header, delimiter=delimiter,
+        )
+
+
+class SourceUnavailableError(SourceError):
+    """The outside system did not answer; retrying later may succeed."""
+
+
+class UnsafeIdentifierError(StagehouseError):
+    """A schema, table or column name that could change the meaning of a SQL statement."""
+
+    def __init__(self, connection: str, kind: str, name: object) -> None:
+        super().__init__(
+            f"connection '{connection}': {kind} name {name!r} is not allowed (use letters, digits, "
+            "spaces, '_', '$' or '-'; no quotes, semicolons or comment marks)",
+            connection=connection, kind=kind, name=name,
+        )
+
+
+class WarehouseError(StagehouseError):
+    """A warehouse call was refused: unknown table, missing key, bad record or value."""
+
+    def __init__(self, connection: str, obj: str, problem: str) -> None:
+        super().__init__(f"connection '{connection}', {obj}: {problem}", connection=connection, obj=obj, problem=problem)
+
+
+class RestCallError(StagehouseError, TypeError):
+    """A verb of a REST object was called in a shape it cannot take (no id, two ids that differ);
+    a ``TypeError`` too, as Python's own wrong calls are."""
+
+    def __init__(self, connection: str, obj: str, problem: str) -> None:
+        super().__init__(f"connection '{connection}', object '{obj}': {problem}", connection=connection, obj=obj, problem=problem)

@@ -1,0 +1,119 @@
+"""``connect(name)``: turn a connection declared in pipedag.yaml into a connection object.
+
+A connector kind is a config class and a connection class in its own subpackage; adding a kind
+is one subpackage and one entry in ``KINDS``.
+
+Example::
+
+    shop = connect("shop")                       # instance from $STAGEHOUSE_INSTANCE or 'local'
+    shop = connect("shop", instance="postgres")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from stagehouse.connectors.base import Connection, ConnectionConfig
+from stagehouse.connectors.errors import ConnectionConfigError
+from stagehouse.connectors.files import FilesConnection, FilesConnectionConfig
+from stagehouse.connectors.files.source import resolve_folder
+from stagehouse.connectors.placeholders import MissingEnvironmentVariable, expand
+from stagehouse.connectors.rest import RestConnection, RestConnectionConfig
+from stagehouse.connectors.settings import StoreSettings, connection_specs, default_instance, store_settings
+from stagehouse.connectors.sftp import SftpConnection, SftpConnectionConfig
+from stagehouse.connectors.sql import SqlConnection, SqlConnectionConfig
+from stagehouse.connectors.sql.store import WAREHOUSE, StoreConnection
+
+
+def _sql(name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
+    return SqlConnection(name, config, expand(config.url))
+
+
+def _files(name: str, config: FilesConnectionConfig, base_dir: Path) -> FilesConnection:
+    return FilesConnection(name, config, resolve_folder(name, expand(config.path), base_dir))
+
+
+def _rest(name: str, config: RestConnectionConfig, base_dir: Path) -> RestConnection:
+    auth = config.auth.model_dump() if config.auth else {}
+    secrets = {key: expand(value) for key, value in auth.items() if key in SECRET_FIELDS}
+    resolved = {"base_url": expand(config.base_url), "headers": {key: expand(value) for key, value in config.headers.items()}}
+    return RestConnection(name, config.model_copy(update=resolved), secrets)
+
+
+def _expand_optional(value: str | None) -> str | None:
+    return expand(value) if value else None
+
+
+def _sftp(name: str, config: SftpConnectionConfig, base_dir: Path) -> SftpConnection:
+    resolved = {
+        "host": expand(config.host),
+        "username": expand(config.username),
+        "private_key_path": _expand_optional(config.private_key_path),
+    }
+    return SftpConnection(
+        name, config.model_copy(update=resolved), _expand_optional(config.password), _expand_optional(config.private_key_passphrase)
+    )
+
+
+KINDS: dict[str, tuple[type[ConnectionConfig], Callable[[str, Any, Path], Connection]]] = {
+    "sql": (SqlConnectionConfig, _sql),
+    "files": (FilesConnectionConfig, _files),
+    "rest": (RestConnectionConfig, _rest),
+    "sftp": (SftpConnectionConfig, _sftp),
+}
+SECRET_FIELDS = {"token", "password", "value"}
+DW_NAME = WAREHOUSE  # Peliqan's name for the store's connection: connect(DW_NAME), fetch(DW_NAME, schema, table)
+
+
+def parse_config(name: str, spec: Any) -> ConnectionConfig:
+    """Validate one declaration; a wrong or missing field is named in the error."""
+    if not isinstance(spec, Mapping) or "type" not in spec:
+        raise ConnectionConfigError(name, f"needs a 'type' field, one of: {', '.join(KINDS)}")
+    if spec["type"] not in KINDS:
+        raise ConnectionConfigError(name, f"unknown type '{spec['type']}', use one of: {', '.join(KINDS)}")
+    config_class, _ = KINDS[spec["type"]]
+    try:
+        return TypeAdapter(config_class).validate_python(dict(spec))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc']) or '(root)'}': {err['msg']}" for err in exc.errors()
+        )
+        raise ConnectionConfigError(name, problems) from exc
+
+
+def warehouse(url: str, *, instance: str | None = None, instance_id: str | None = None) -> StoreConnection:
+    """The table store at ``url`` as a SQL connection named ``warehouse`` (inside a run)."""
+    return StoreConnection(StoreSettings(instance or default_instance(), url, instance_id=instance_id))
+
+
+def connect(
+    name: str,
+    *,
+    instance: str | None = None,
+    specs: Mapping[str, Any] | None = None,
+    base_dir: Path | None = None,
+) -> Connection:
+    """The connection ``name`` as declared for ``instance`` (or in ``specs`` when given).
+
+    The reserved name ``warehouse`` is the instance's own table store.
+    """
+    if name == WAREHOUSE and (specs is None or WAREHOUSE not in specs):
+        return StoreConnection(store_settings(instance))
+    if specs is None:
+        specs, base_dir = connection_specs(instance)
+    if name not in specs:
+        known = ", ".join(sorted(specs)) or "none declared"
+        raise ConnectionConfigError(name, f"not declared under attrs.connections in pipedag.yaml (known: {known})")
+    config = parse_config(name, specs[name])
+    _, factory = KINDS[config.type]
+    try:
+        return factory(name, config, base_dir or Path.cwd())
+    except MissingEnvironmentVariable as exc:
+        raise ConnectionConfigError(name, f"environment variable {exc.name} is not set; export it before running") from exc
+
+
+dbconnect = connect  # Peliqan's name for connecting to a database: dbconnect(DW_NAME)

@@ -1,0 +1,173 @@
+"""Read REST/SaaS objects as a stream of Arrow record batches.
+
+Each page becomes an Arrow table; the stream's schema is decided from the first
+``schema_lookahead_pages`` pages (types promoted, e.g. int -> double; all-NULL columns become
+text; ISO-8601 text becomes timestamps, ``connectors.rest.text_types``) and later pages are
+conformed to it. A column first seen after the lookahead is an error
+naming it, not a silent drop.
+
+Example::
+
+    crm = connect("crm")
+    reader = crm.read("contacts")
+    reader = crm.read("contacts", after=CursorFilter("updated_at", last_seen))  # since= + filter
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from typing import Any
+
+import pyarrow as pa
+
+from stagehouse.connectors.base import Connection
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.errors import ConnectionConfigError, SourceError
+from stagehouse.connectors.rest.client import RestClient
+from stagehouse.connectors.rest.config import RestConnectionConfig, RestObject
+from stagehouse.connectors.rest.freshness import answer, has_records_past, param_value, past
+from stagehouse.connectors.rest.page import Page, PageNotJson, SchemaHint
+from stagehouse.connectors.rest.pagination import pages
+from stagehouse.connectors.rest.records import conform, to_table
+from stagehouse.connectors.rest.text_types import decide, first_unparsed
+from stagehouse.connectors.rest.verbs import ObjectVerbs
+
+
+class RestConnection(ObjectVerbs, Connection):
+    """A REST API named in pipedag.yaml, with its objects (endpoints)."""
+
+    config: RestConnectionConfig
+
+    def __init__(self, name: str, config: RestConnectionConfig, secrets: dict[str, str]) -> None:
+        super().__init__(name, config)
+        self._secrets = secrets
+
+    @cached_property
+    def client(self) -> RestClient:
+        return RestClient(self.name, self.config, self._secrets)
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.__dict__.pop("client").close()
+
+    def object(self, name: str) -> RestObject:
+        """The configured object ``name``; an unknown one lists the known ones."""
+        if name not in self.config.objects:
+            known = ", ".join(self.config.objects) or "none"
+            raise ConnectionConfigError(self.name, f"no object '{name}' under objects (known: {known})")
+        return self.config.objects[name]
+
+    def primary_key(self, name: str) -> list[str]:
+        return list(self.object(name).primary_key or [])
+
+    def freshness(self, name: str) -> Any:
+        """The answer of object ``name``'s ``freshness`` request, or None when it has none."""
+        obj = self.object(name)
+        return None if obj.freshness is None else answer(self.client, name, obj)
+
+    def has_records_past(self, name: str, mark: CursorFilter) -> bool:
+        """Whether object ``name`` has a record whose cursor is past ``mark``: one request with
+        its ``incremental`` filter (see ``connectors.rest.freshness``)."""
+        obj = self.object(name)
+        if obj.incremental is None:
+            raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} to ask for records past a mark")
+        return has_records_past(self.client, name, obj, mark)
+
+    def read(
+        self,
+        name: str,
+        *,
+        after: CursorFilter | None = None,
+        params: dict[str, Any] | None = None,
+        types: Mapping[str, str] | None = None,
+    ) -> pa.RecordBatchReader:
+        """Stream every record of object ``name``; ``after`` asks the API for newer records only.
+
+        Text fields whose values are all ISO-8601 timestamps become timestamps
+        (``connectors.rest.text_types``); ``types`` (field -> ``string``/``timestamp``) adds to the
+        object's own ``types`` (which win), e.g. to keep a field text that an earlier load stored as text.
+        """
+        obj = self.object(name)
+        query = {**obj.params, **(params or {})}
+        if after is not None:
+            if obj.incremental is None:
+                raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} for an incremental sync")
+            query[obj.incremental.param] = param_value(after.value)
+        hint = SchemaHint()
+        fetched = pages(lambda url, p: self._page(name, url, p, hint), obj, query, self.config.concurrency)
+        tables = self._page_tables(name, obj, fetched)
+        head = list(itertools.islice(tables, self.config.schema_lookahead_pages))
+        schema = _decided_schema([table for _, table in head])
+        schema = decide([table for _, table in head], schema, {**(types or {}), **obj.types}, obj.detect_timestamps)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for page, table in itertools.chain(head, tables):
+                unknown = set(table.column_names) - set(schema.names)
+                if unknown:
+                    raise SourceError(
+                        self.name,
+                        f"object '{name}'",
+                        f"page {page + 1} brings new field(s) {sorted(unknown)} not in the first "
+                        f"{self.config.schema_lookahead_pages} pages; raise schema_lookahead_pages",
+                    )
+                try:
+                    table = conform(table, schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise SourceError(self.name, f"object '{name}'", f"page {page + 1}: {_unparsed(table, schema) or exc}") from exc
+                if after is not None:
+                    table = table.filter(past(table, after))
+                yield from table.to_batches(max_chunksize=self.config.batch_rows)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def _page(self, name: str, url: str, params: dict[str, Any] | None, hint: SchemaHint) -> Page:
+        response = self.client.get(name, url, params)
+        return Page.parse(response, hint, url=self.client.display(response.request.url))
+
+    def _page_tables(self, name: str, obj: RestObject, fetched: Iterator[Page]) -> Iterator[tuple[int, pa.Table]]:
+        for page, parsed in _numbered_pages(self.name, name, fetched):
+            records = parsed.records_array(obj.records)
+            if records is None:
+                raise SourceError(self.name, f"object '{name}'", f"page {page + 1} has no record list at '{obj.records or '(body)'}'")
+            if len(records):
+                try:
+                    yield page, to_table(records, nested=obj.nested, lists=obj.lists)
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    raise SourceError(self.name, f"object '{name}'", f"page {page + 1}: records of mixed types ({exc})") from exc
+
+
+def _unparsed(table: pa.Table, schema: pa.Schema) -> str | None:
+    """Which text field of ``table`` failed to become a timestamp of ``schema``, and its value."""
+    for field in schema:
+        if pa.types.is_timestamp(field.type) and field.name in table.column_names and pa.types.is_string(table.column(field.name).type):
+            value = first_unparsed(table.column(field.name), field.type)
+            if value is not None:
+                zone = "with a UTC offset or Z, as the first pages had" if field.type.tz else "without an offset, as the first pages had"
+                return (f"field '{field.name}' was typed a timestamp {zone}, but has {value!r}; "
+                        f"set types: {{{field.name}: string}} on the object to keep it text")
+    return None
+
+
+def _numbered_pages(connection: str, name: str, fetched: Iterator[Page]) -> Iterator[tuple[int, Page]]:
+    """``fetched`` with page indexes; a page that is not JSON fails naming its number and URL
+    (pages arrive in order, so the one that failed is the next)."""
+    page = 0
+    while True:
+        try:
+            parsed = next(fetched)
+        except StopIteration:
+            return
+        except PageNotJson as exc:
+            raise SourceError(connection, f"object '{name}'", f"page {page + 1}, GET {exc.url}: {exc.problem}") from exc
+        yield page, parsed
+        page += 1
+
+
+def _decided_schema(tables: list[pa.Table]) -> pa.Schema:
+    if not tables:
+        return pa.schema([])
+    schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
+    return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+

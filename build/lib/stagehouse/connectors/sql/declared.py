@@ -1,0 +1,70 @@
+"""What a source column declares that its Arrow type cannot carry: a ``varchar(n)``'s length.
+
+Arrow keeps a decimal's precision and scale, but a string has no length; DuckDB's scanners read
+``varchar(40)`` as plain VARCHAR. The source's catalog knows it, so a table read tags each such
+field with ``max_length`` metadata, and a store that has lengths (PostgreSQL) declares the
+column ``varchar(40)`` instead of ``text``. Only backends that enforce the length are asked:
+SQLite declares lengths it never checks, so a value may be longer than its column says.
+
+Example::
+
+    lengths = declared_lengths(engine, "public", "customers")   # {'name': 40}
+    reader = with_lengths(reader, lengths)    # field 'name' carries {b'max_length': b'40'}
+    max_length(reader.schema.field("name"))  # 40
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from stagehouse.connectors.sql.native import columns_of
+
+MAX_LENGTH = b"max_length"
+ENFORCES_LENGTHS = frozenset({"postgresql", "mysql", "mariadb"})
+VARCHAR = re.compile(r"^(character varying|varchar|nvarchar|national character varying)\s*\((\d+)\)$", re.IGNORECASE)
+
+
+def declared_lengths(engine: sa.Engine, schema: str | None, name: str) -> dict[str, int]:
+    """Column -> declared length of the ``varchar(n)`` columns of ``schema.name``; one catalog
+    query, empty for a backend that does not enforce lengths."""
+    if engine.dialect.name not in ENFORCES_LENGTHS:
+        return {}
+    lengths = {}
+    for column, kind in columns_of(engine, schema, name).items():
+        if found := VARCHAR.match(kind.strip()):
+            lengths[column] = int(found.group(2))
+    return lengths
+
+
+def with_lengths(reader: pa.RecordBatchReader, lengths: dict[str, int]) -> pa.RecordBatchReader:
+    """The same stream, its string fields named in ``lengths`` tagged with ``max_length``."""
+    if not any(name in lengths for name in reader.schema.names):
+        return reader
+    schema = pa.schema(
+        [
+            field.with_metadata({**(field.metadata or {}), MAX_LENGTH: str(lengths[field.name]).encode()})
+            if field.name in lengths and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))
+            else field
+            for field in reader.schema
+        ],
+        metadata=reader.schema.metadata,
+    )
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in reader:
+                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+        finally:
+            reader.close()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def max_length(field: pa.Field) -> int | None:
+    """The source's declared length of ``field`` (None: not declared)."""
+    value = (field.metadata or {}).get(MAX_LENGTH)
+    return int(value) if value else None

@@ -1,0 +1,54 @@
+"""SQLAlchemy engines for SQL connections: one pooled engine per server database and process.
+
+A sync asks its source small questions on every run (freshness, primary key) and a scheduler
+or notebook runs flows again and again in one process. A new engine per connection object
+paid a new login each time (5–10 ms to PostgreSQL, more over TLS or a network); a server's
+engine is therefore kept for the process and its pool reused, checked by a ping on checkout
+(``pool_pre_ping``), so a restarted server costs one reconnect, not a failed run. Files
+(SQLite, DuckDB) get an engine of their own that the connection disposes when it closes: an
+open pool would keep the file open (and DuckDB's file locked) after the connection is done.
+
+Example::
+
+    engine = engine_for(url)          # the same engine for the same URL in this process
+    release_engine(engine)            # disposes a file's engine; a server's stays pooled
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+SERVER_BACKENDS = frozenset({"postgresql", "mysql", "mariadb", "mssql", "oracle"})
+
+_server_engines: dict[tuple[int, str], sa.Engine] = {}
+_server_engines_lock = threading.Lock()
+
+
+def is_server(url: URL) -> bool:
+    """True for a database server (pooled per process), False for a file or in-memory database."""
+    return url.get_backend_name() in SERVER_BACKENDS
+
+
+def engine_for(url: URL) -> sa.Engine:
+    """The engine for ``url``: the process's pooled one for a server, a new one for a file.
+
+    Keyed by the process id too: a forked worker (Dask) must not use its parent's sockets.
+    """
+    if not is_server(url):
+        return sa.create_engine(url, pool_pre_ping=True)
+    key = (os.getpid(), url.render_as_string(hide_password=False))
+    with _server_engines_lock:
+        engine = _server_engines.get(key)
+        if engine is None:
+            engine = _server_engines[key] = sa.create_engine(url, pool_pre_ping=True)
+        return engine
+
+
+def release_engine(engine: sa.Engine) -> None:
+    """Close a file database's engine; a server's engine stays pooled for the next connection."""
+    if not is_server(engine.url):
+        engine.dispose()

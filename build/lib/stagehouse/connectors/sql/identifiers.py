@@ -1,0 +1,39 @@
+"""Names of schemas, tables and columns that come from users (API calls, change logs).
+
+SQLAlchemy quotes every identifier we emit, so a name can never break out of its quotes; on top
+of that a name that looks like an injection attempt (quotes, semicolons, comment marks, control
+characters) is refused with an error before any statement is built, so it is never executed
+even in a store or driver with quoting bugs.
+
+Example::
+
+    checked("shop", "table", "orders")            # 'orders'
+    checked("shop", "table", 'x"; DROP TABLE t')  # UnsafeIdentifierError
+"""
+
+from __future__ import annotations
+
+import re
+
+from stagehouse.connectors.errors import UnsafeIdentifierError
+
+SAFE_NAME = re.compile(r"^[^\W\d][\w $-]{0,127}$")
+
+
+def checked(connection: str, kind: str, name: object) -> str:
+    """``name`` if it is a plain identifier; else UnsafeIdentifierError naming it."""
+    if not isinstance(name, str) or not SAFE_NAME.match(name) or name != name.strip():
+        raise UnsafeIdentifierError(connection, kind, name)
+    return name
+
+
+def split_table(connection: str, table: str, schema: str | None = None) -> tuple[str | None, str]:
+    """``("raw", "orders")`` from ``"raw.orders"`` or from ``table="orders", schema="raw"``, checked."""
+    if schema is None and "." in table:
+        schema, table = table.split(".", 1)
+    return (checked(connection, "schema", schema) if schema is not None else None), checked(connection, "table", table)
+
+
+def dotted(schema: str | None, table: str) -> str:
+    """``"raw.orders"`` (or ``"orders"`` without a schema), as messages name a table."""
+    return f"{schema}.{table}" if schema else table

@@ -1,0 +1,277 @@
+"""Read tables and queries from a SQL database as a stream of Arrow record batches.
+
+Bulk reads go through DuckDB's scanner for the backend (PostgreSQL COPY, MySQL, SQLite, DuckDB
+files); other SQLAlchemy URLs are streamed with a server-side cursor. Small metadata questions
+(row counts, primary keys) go to the database itself through SQLAlchemy.
+
+Example::
+
+    shop = connect("shop")
+    for batch in shop.read("public.orders"):
+        ...
+    shop.read(query="SELECT id, total FROM orders WHERE total > 100")
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import cached_property
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from stagehouse.connectors.base import Connection
+from stagehouse.connectors.duckdb_scan import DuckDBScan, kept_attachment, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
+from stagehouse.connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.sql.changes import ChangeVerbs
+from stagehouse.connectors.sql.config import SqlConnectionConfig
+from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
+from stagehouse.connectors.sql.engines import engine_for, release_engine
+from stagehouse.connectors.sql.generic import stream_sqlalchemy
+from stagehouse.connectors.sql.metadata import MetadataVerbs
+from stagehouse.connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
+from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
+from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sql.scanners import SCANNERS
+from stagehouse.connectors.sql.bulk import BulkVerbs
+from stagehouse.connectors.sql.warehouse import WarehouseVerbs
+
+DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
+
+
+def parse_url(name: str, text: str) -> URL:
+    """The SQLAlchemy URL of a connection, with a bare backend mapped to a driver we ship."""
+    try:
+        url = make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise ConnectionConfigError(name, f"url is not a SQLAlchemy URL ({exc})") from exc
+    if url.drivername in DEFAULT_DRIVERS:
+        url = url.set(drivername=DEFAULT_DRIVERS[url.drivername])
+    return url
+
+
+class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Connection):
+    """A SQL database named in pipedag.yaml: a source for syncs and a warehouse client
+    (``WarehouseVerbs``, ``MetadataVerbs``, ``ChangeVerbs``)."""
+
+    config: SqlConnectionConfig
+
+    def __init__(self, name: str, config: SqlConnectionConfig, url: str) -> None:
+        super().__init__(name, config)
+        self.url = parse_url(name, url)
+        self.backend = self.url.get_backend_name()
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked: safe for logs and error messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    @cached_property
+    def engine(self) -> sa.Engine:
+        """A SQLAlchemy engine on the source, for metadata and small queries (a server's is
+        pooled for the process, ``connectors.sql.engines``)."""
+        try:
+            engine = engine_for(self.url)
+        except (ImportError, sa.exc.NoSuchModuleError) as exc:
+            raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
+        if engine.dialect.name == "duckdb":
+            quote_duckdb_keywords(engine)
+        return engine
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            release_engine(self.__dict__.pop("engine"))
+
+    def split_table(self, table: str) -> tuple[str | None, str]:
+        """``"schema.table"`` -> (schema, table); a bare name -> (None, table)."""
+        schema, _, name = table.rpartition(".")
+        return (schema or None), name
+
+    def delta_query(self, table: str | None, query: str | None, after: CursorFilter) -> str:
+        """SQL in the source's dialect for the rows of ``table``/``query`` past the cursor ``after``:
+        the filter runs in the source, only the delta travels.
+        """
+        if table is not None:
+            schema, name = self.split_table(table)
+            source: sa.FromClause = sa.table(name, schema=schema)
+        else:
+            source = sa.text(query).columns().subquery("q")
+        stmt = sa.select(sa.text("*")).select_from(source).where(after.condition())
+        sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        # a pyformat driver's compiler doubles '%' for its own parameter parsing; this text goes
+        # to DuckDB's scanner (or runs without parameters), where a doubled '%' is a different query
+        return sql.replace("%%", "%") if self.engine.dialect.paramstyle in ("pyformat", "format") else sql
+
+    def scan(
+        self, table: str | None = None, *, query: str | None = None, after: CursorFilter | None = None
+    ) -> DuckDBScan | None:
+        """How DuckDB reads this table or query in place; None for backends it has no scanner for.
+
+        A query runs in the source's own SQL where DuckDB can pass it through (PostgreSQL,
+        MySQL); on SQLite and DuckDB files it runs in DuckDB over the attached catalog.
+        ``after`` (a CursorFilter) keeps only rows past the cursor, filtered in the source.
+        """
+        if (table is None) == (query is None):
+            raise ValueError("scan() and read() take either a table or a query")
+        scanner = SCANNERS.get(self.backend)
+        if scanner is None:
+            return None
+        obj = f"table '{table}'" if table else "query"
+        if after is not None:
+            query, table = self.delta_query(table, query, after), None
+        use_catalog = passthrough = False
+        if table is not None:
+            schema, name = self.split_table(table)
+            schema = schema or scanner.default_schema(self.url)
+            target = f"{quote_identifier(schema)}.{quote_identifier(name)}"
+
+            def relation(alias: str) -> str:
+                return f"SELECT * FROM {alias}.{target}"
+        elif scanner.passthrough_function:
+            function, passthrough = scanner.passthrough_function, True
+
+            def relation(alias: str) -> str:
+                return f"SELECT * FROM {function}({quote_literal(alias)}, {quote_literal(query)})"
+        else:
+            use_catalog = True
+
+            def relation(alias: str) -> str:
+                return query
+
+        return DuckDBScan(
+            extensions=(scanner.extension,) if scanner.extension else (),
+            attach_sql=lambda alias: scanner.attach_sql(self.url, alias),
+            relation=relation,
+            on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)),
+            on_error=lambda exc: SourceError(self.name, obj, scrubbed_line(exc, self.url)),
+            use_catalog=use_catalog,
+            passthrough=passthrough,
+        )
+
+    def read(
+        self,
+        table: str | None = None,
+        *,
+        query: str | None = None,
+        after: CursorFilter | None = None,
+        batch_rows: int | None = None,
+    ) -> pa.RecordBatchReader:
+        """Stream a table (``"schema.table"`` or ``"table"``) or a query in the source's own SQL.
+
+        ``after`` (a CursorFilter) streams only rows past the cursor (filtered in the source).
+        A table's ``varchar(n)`` fields carry their length as field metadata (``connectors.sql.declared``).
+        """
+        reader = self._read(table, query=query, after=after, batch_rows=batch_rows)
+        if table is None:
+            return reader
+        try:
+            lengths = declared_lengths(self.engine, *self.split_table(table))
+        except sa.exc.SQLAlchemyError as exc:
+            reader.close()
+            raise self._error(f"table '{table}'", exc) from exc
+        return with_lengths(reader, lengths)
+
+    def _read(
+        self, table: str | None, *, query: str | None, after: CursorFilter | None, batch_rows: int | None
+    ) -> pa.RecordBatchReader:
+        rows = batch_rows or self.config.batch_rows
+        plan = self.scan(table, query=query, after=after)
+        if plan is None:
+            obj = f"table '{table}'" if table else "query"
+            if after is not None:
+                query, table = self.delta_query(table, query, after), None
+            return self._read_generic(table, query, rows, obj)
+        if plan.extensions and plan.passthrough:
+            con, alias = kept_attachment(plan)
+            return stream(con, plan.relation(alias), batch_rows=rows, on_error=plan.on_error)
+        # a plan that loads an extension reads in the process's shared reader (loaded once);
+        # a DuckDB file gets a database of its own (one database can't attach a file twice)
+        con = reader_connection() if plan.extensions else open_duckdb()
+        alias = f"src_{uuid.uuid4().hex[:12]}"
+
+        def release() -> None:
+            try:
+                con.execute(f"USE memory; DETACH DATABASE IF EXISTS {alias}")  # a catalog plan made it the default
+            finally:
+                con.close()
+
+        try:
+            plan.attach(con, alias)
+        except BaseException:
+            release()
+            raise
+        return stream(con, plan.relation(alias), batch_rows=rows, on_error=plan.on_error, release=release)
+
+    def _read_generic(self, table: str | None, query: str | None, rows: int, obj: str) -> pa.RecordBatchReader:
+        if table is not None:
+            schema, name = self.split_table(table)
+            stmt: sa.Executable = sa.select(sa.text("*")).select_from(sa.table(name, schema=schema))
+        else:
+            stmt = sa.text(query)
+        return stream_sqlalchemy(self.engine, stmt, batch_rows=rows, on_error=lambda exc: self._error(obj, exc))
+
+    def freshness(
+        self, table: str | None = None, *, query: str | None = None, cursor: str | None = None, count: bool = True
+    ) -> dict[str, Any]:
+        """Row count and, given a cursor column, its maximum: cheap to ask, changes when data does.
+
+        Asked of the database itself (``SELECT count(*), max(cursor)``), so it costs an index or
+        a table scan in the source, never a transfer. ``count=False`` asks only ``max(cursor)``,
+        which an index on the cursor answers without reading the table.
+        """
+        if table is not None:
+            schema, name = self.split_table(table)
+            source: sa.FromClause = sa.table(name, schema=schema)
+            obj = f"table '{table}'"
+        else:
+            source = sa.text(query).columns().subquery("q")
+            obj = "query"
+        columns = [sa.func.count().label("rows")] if count or not cursor else []
+        if cursor:
+            columns.append(sa.func.max(sa.column(cursor)).label("max_cursor"))
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(*columns).select_from(source)).mappings().one()
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error(obj, exc) from exc
+        return {key: (value if isinstance(value, (int, float, str)) or value is None else str(value)) for key, value in row.items()}
+
+    def primary_key(self, table: str) -> list[str]:
+        """The source table's primary key columns (empty when it has none)."""
+        schema, name = self.split_table(table)
+        try:
+            if self.backend == "duckdb":  # duckdb-engine's inspector reports no primary keys
+                return primary_key_of(self.engine, schema, name)
+            return list(sa.inspect(self.engine).get_pk_constraint(name, schema=schema)["constrained_columns"])
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error(f"table '{table}'", exc) from exc
+
+    def binary_copy(self, table: str | None = None, *, query: str | None = None) -> PostgresCopy | None:
+        """The table or query as a binary COPY a PostgreSQL store takes as is (``connectors.sql.pg_copy``);
+        None for a source that is not PostgreSQL."""
+        if self.backend not in COPY_BACKENDS:
+            return None
+        if table is not None:
+            schema, name = self.split_table(table)
+            query = f"SELECT * FROM {quoted_name(self.engine, schema, name)}"
+        obj = f"table '{table}'" if table else "query"
+        conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return PostgresCopy(conninfo, query, on_error=lambda exc: self._error(obj, exc))
+
+    def _error(self, obj: str, exc: BaseException) -> SourceError:
+        # a DB-API driver's own OperationalError (binary_copy's psycopg2) is named so by the standard
+        operational = isinstance(exc, sa.exc.OperationalError) or type(exc).__name__ == "OperationalError"
+        if operational and "connect" in str(exc).lower():
+            return SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url))
+        return SourceError(self.name, obj, scrubbed_line(exc, self.url))
+
+
+def scrubbed_line(exc: Exception, url: URL) -> str:
+    """The useful first line of a driver error, with the password scrubbed out."""
+    text = first_line(exc)
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text

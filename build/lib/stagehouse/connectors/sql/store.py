@@ -1,0 +1,96 @@
+"""The table store as a warehouse client, created on first use the way a run creates it.
+
+In a fresh project ``connect("warehouse")`` comes before any run: the DuckDB file has no folder
+yet, the PostgreSQL database does not exist. pipedag makes them at a run's start (the DuckDB
+file's folder always; a PostgreSQL database when the table store says
+``create_database_if_not_exists``). The client does the same before its first statement, or
+says in one line what to do. What each store needs is one entry in ``PREPARE``.
+
+Example::
+
+    wh = connect("warehouse")                        # a StoreConnection; nothing created yet
+    wh.write("crm", "contacts", [{"id": 1}], pk="id")  # folder / database made first if missing
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from stagehouse.connectors.errors import WarehouseError, first_line
+from stagehouse.connectors.settings import StoreSettings
+from stagehouse.connectors.sql.config import SqlConnectionConfig
+from stagehouse.connectors.sql.engines import engine_for
+from stagehouse.connectors.sql.source import SqlConnection
+
+WAREHOUSE = "warehouse"
+
+
+class StoreConnection(SqlConnection):
+    """The instance's table store, named ``warehouse``: a SQL connection that makes its store
+    exist (as pipedag would) before the first statement."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        config = SqlConnectionConfig.model_construct(type="sql", url=settings.url, batch_rows=65_536)
+        super().__init__(WAREHOUSE, config, settings.url)
+        self.settings = settings
+
+    @cached_property
+    def engine(self) -> sa.Engine:
+        prepare = PREPARE.get(self.url.get_backend_name())
+        if prepare is not None:
+            prepare(self)
+        return SqlConnection.engine.func(self)
+
+    def database_name(self) -> str:
+        """The instance id on every store: PostgreSQL's database is named by it, while a DuckDB
+        store's file is ``<instance_id>/db.duckdb`` (its own name, ``db``, tells stores apart)."""
+        return self.settings.instance_id or super().database_name()
+
+    @property
+    def store_label(self) -> str:
+        return f"table store of instance '{self.settings.instance}'"
+
+
+def _duckdb_folder(store: StoreConnection) -> None:
+    """DuckDB creates its file but not the file's folder (pipedag makes the folder on every run)."""
+    database = store.url.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _postgres_database(store: StoreConnection) -> None:
+    """Create the store's database on the server if it is missing and the instance allows it."""
+    try:
+        with engine_for(store.url).connect():
+            return
+    except sa.exc.OperationalError as exc:
+        refused = exc
+    database = store.url.database
+    server = sa.create_engine(store.url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}).first():
+                raise WarehouseError(store.name, store.store_label, first_line(refused))
+            if not store.settings.create_database_if_not_exists:
+                raise WarehouseError(
+                    store.name, store.store_label,
+                    f"database '{database}' does not exist; run a flow first, or set create_database_if_not_exists: true "
+                    "under the instance's table_store.args",
+                )
+            try:
+                conn.execute(sa.text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(database)}"))
+            except sa.exc.ProgrammingError as exc:  # fine if another client created it meanwhile
+                if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}).first():
+                    raise WarehouseError(store.name, store.store_label, f"cannot create database '{database}': {first_line(exc)}") from exc
+    except sa.exc.OperationalError as exc:
+        raise WarehouseError(store.name, store.store_label, first_line(exc)) from exc
+    finally:
+        server.dispose()
+
+
+PREPARE: dict[str, Callable[[StoreConnection], None]] = {"duckdb": _duckdb_folder, "postgresql": _postgres_database}

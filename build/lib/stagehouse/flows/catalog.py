@@ -1,0 +1,151 @@
+"""Find flows: a flow is a module that defines ``build_flow()`` returning a pipedag Flow, in the
+project's ``flows/`` folder (next to the pipedag.yaml in use), in a folder on
+$STAGEHOUSE_FLOWS_PATH, or shipped with Stagehouse (the ``nycflights`` demo).
+
+Modules are found by parsing their text, not importing them, so listing fifty flows costs
+milliseconds and a broken flow only fails when it is run. A project's modules load by path as
+members of a private package per folder (``_stagehouse_flows_<hash>``), never through
+``sys.path``: a project's ``flows/`` cannot shadow an installed package nor be shadowed by one,
+and a flow imports its sibling modules relatively (``from . import helpers``).
+
+Example::
+
+    my_project/flows/orders.py:
+        def build_flow() -> Flow: ...
+
+    load_flow("orders")  # the Flow it builds
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from typing import TYPE_CHECKING, Any
+
+from stagehouse.connectors.errors import ConfigFileError, StagehouseError
+from stagehouse.connectors.settings import find_config_file
+
+if TYPE_CHECKING:
+    from pydiverse.pipedag import Flow
+
+ENTRY_POINT = "build_flow"
+SCHEDULE = "SCHEDULE"
+PACKAGE_DIR = Path(__file__).parent
+
+
+class UnknownFlowError(StagehouseError):
+    """No flow module of that name was found."""
+
+
+@dataclass(frozen=True)
+class FlowModule:
+    """A flow module on disk: its name (the file's stem), path, one-line description and its
+    ``SCHEDULE`` literal if it declares one (see ``flows.schedule``)."""
+
+    name: str
+    path: Path
+    description: str
+    schedule: Any = None
+
+
+def project_flows_folder() -> Path | None:
+    """The ``flows/`` folder next to the pipedag.yaml in use, if there is one."""
+    try:
+        folder = find_config_file().parent / "flows"
+    except ConfigFileError:
+        return None
+    return folder if folder.is_dir() else None
+
+
+def search_folders() -> list[Path]:
+    """The project's ``flows/``, then each folder of ``$STAGEHOUSE_FLOWS_PATH`` (os.pathsep
+    separated), then Stagehouse's own (the demo). In Stagehouse's repo the project's folder is
+    Stagehouse's own: it is searched once, as Stagehouse's."""
+    extra = [Path(p) for p in os.environ.get("STAGEHOUSE_FLOWS_PATH", "").split(os.pathsep) if p]
+    project = project_flows_folder()
+    folders = [*([project] if project else []), *extra, PACKAGE_DIR]
+    unique: dict[Path, Path] = {}
+    for folder in folders:
+        unique.setdefault(folder.resolve(), folder)
+    return list(unique.values())
+
+
+def _describe(path: Path) -> FlowModule | None:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    if not any(isinstance(node, ast.FunctionDef) and node.name == ENTRY_POINT for node in tree.body):
+        return None
+    doc = ast.get_docstring(tree) or ""
+    schedule = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == SCHEDULE for t in node.targets):
+            try:
+                schedule = ast.literal_eval(node.value)
+            except ValueError as exc:
+                raise UnknownFlowError(f"{path}: {SCHEDULE} must be a literal (a cron string or a dict)", flow=path.stem) from exc
+    return FlowModule(path.stem, path, doc.strip().splitlines()[0] if doc.strip() else "", schedule)
+
+
+def list_flows() -> list[FlowModule]:
+    """Every flow module found, by name; the first folder wins when two define the same name."""
+    found: dict[str, FlowModule] = {}
+    for folder in search_folders():
+        for path in sorted(folder.glob("*.py")):
+            if path.stem not in found and (module := _describe(path)):
+                found[path.stem] = module
+    return sorted(found.values(), key=lambda m: m.name)
+
+
+def load_flow(name: str) -> Flow:
+    """Import the flow module ``name`` and build its flow."""
+    from pydiverse.pipedag import Flow
+
+    modules = {m.name: m for m in list_flows()}
+    if name not in modules:
+        raise UnknownFlowError(
+            f"no flow '{name}' (flows: {', '.join(modules) or 'none'}); a flow is a module in flows/ defining build_flow()",
+            flow=name,
+        )
+    path = modules[name].path
+    if path.parent.resolve() == PACKAGE_DIR.resolve():
+        module = importlib.import_module(f"stagehouse.flows.{name}")
+    else:
+        module = _load_by_path(path)
+    flow = getattr(module, ENTRY_POINT)()
+    if not isinstance(flow, Flow):
+        raise UnknownFlowError(f"{path}: build_flow() returned {type(flow).__name__}, not a pipedag Flow", flow=name)
+    return flow
+
+
+def _folder_package(folder: Path) -> str:
+    """The private package whose members are the modules of ``folder`` (created on first use).
+
+    Its code pickles by value (when Dask's cloudpickle is installed), so Dask workers, which
+    cannot import it, get a flow's functions.
+    """
+    folder = folder.resolve()
+    name = f"_stagehouse_flows_{hashlib.sha1(str(folder).encode()).hexdigest()[:10]}"
+    if name not in sys.modules:
+        package = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(name, None, is_package=True))
+        package.__path__ = [str(folder)]
+        sys.modules[name] = package
+        if importlib.util.find_spec("cloudpickle") is not None:
+            import cloudpickle
+
+            cloudpickle.register_pickle_by_value(package)
+    return name
+
+
+def _load_by_path(path: Path):
+    """The flow module at ``path``, executed afresh (a long-lived process sees edits)."""
+    name = f"{_folder_package(path.parent)}.{path.stem}"
+    if name in sys.modules:
+        return importlib.reload(sys.modules[name])
+    return importlib.import_module(name)

@@ -1,0 +1,375 @@
+"""The ``stagehouse`` command: run flows, list them, draw them.
+
+Errors print as one red line naming what failed and what to do; ``--debug`` adds the traceback.
+
+Example::
+
+    stagehouse run nycflights
+    stagehouse run nycflights --stage mart --instance postgres
+    stagehouse visualize nycflights
+    stagehouse changes raw.customers --status FAILED --status CONFLICT
+    stagehouse run --due                 # every flow whose SCHEDULE is due (for a CI cron)
+    stagehouse runs nycflights           # run history;  stagehouse logs RUN_ID
+    stagehouse replicate warehouse:mart.orders bi analytics --pk id
+    stagehouse query "SELECT * FROM shop.public.orders o JOIN warehouse.mart.customers c USING (id)"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+import time
+import traceback
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stagehouse.connectors.errors import StagehouseError
+from stagehouse.flows.catalog import list_flows, load_flow
+from stagehouse.flows.run_view import report_table, skip_reason
+
+app = typer.Typer(help="Stagehouse: ELT flows on pydiverse-pipedag.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+)
+console = Console()
+errors = Console(stderr=True)
+_options = {"debug": False}
+WIDE = 100_000  # a console this wide never folds a line: --wide output is as long as its values
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and pipedag's INFO log."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show pipedag's INFO log."),
+) -> None:
+    _options["debug"] = debug
+    _options["log_level"] = logging.INFO if (debug or verbose) else logging.WARNING
+
+
+def quiet_pipedag() -> None:
+    """Set up logging before a command that loads pipedag (imported here: listing and deciding
+    what is due must not pay for loading pipedag)."""
+    from stagehouse.flows.config import setup_quiet_logging
+
+    setup_quiet_logging(_options.get("log_level", logging.WARNING), show_task_tracebacks=_options["debug"])
+
+
+def fail(exc: BaseException, raised: BaseException | None = None) -> None:
+    """Print ``exc`` as one line (plus traceback with --debug) and exit 1.
+
+    ``raised``: the exception ``exc`` was found in (a run's, whose wrappers the traceback shows).
+    """
+    if _options["debug"]:
+        errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
+    message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
+    errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    flow: str = typer.Argument(None, help="Flow name (see `stagehouse list`); omit with --due."),
+    stage: list[str] = typer.Option([], "--stage", "-s", help="Run only this stage (repeatable)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance in pipedag.yaml (default: $STAGEHOUSE_INSTANCE or local)."),
+    due: bool = typer.Option(False, "--due", help="Run every flow whose SCHEDULE is due (for a CI cron)."),
+    now: dt.datetime = typer.Option(None, "--now", help="With --due: decide as if it were this time (ISO, UTC if no zone)."),
+    overlap: str = typer.Option("wait", "--overlap", help="If the flow is already running on the instance: wait or skip."),
+) -> None:
+    """Run FLOW, or only the named stages, and print what each task did; or with --due, run the
+    scheduled flows that are due (exit 1 if any failed)."""
+    if due:
+        return run_due_command(instance, now)
+    if flow is None:
+        fail(StagehouseError("name a FLOW to run, or pass --due"))
+    if overlap not in ("wait", "skip"):
+        fail(StagehouseError(f"--overlap is 'wait' or 'skip', not {overlap!r}"))
+    quiet_pipedag()
+    from stagehouse.flows.runner import run_flow
+    from stagehouse.tasks import progress
+
+    started = time.perf_counter()
+    try:
+        with console.status(f"running {flow}") as status:
+            def show(task: str, rows: int) -> None:
+                status.update(f"running {flow}: {task} {rows:,} rows")
+
+            with progress.listening(show):
+                report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting)
+    except Exception as exc:
+        fail(exc)
+    if report.skipped:
+        console.print(f"[yellow]skipped[/]: {skip_reason(report)}", highlight=False)
+        return
+    console.print(report_table(report))
+    if not report.ok:
+        fail(report.error, report.result.exception if report.result else None)
+    console.print(f"[green]done[/] in {time.perf_counter() - started:.1f} s (run {report.run_id})")
+
+
+@app.command()
+def pipeline(
+    connection: str = typer.Argument(..., help="Connection whose syncs to run (see run_pipeline in docs/operating.md)."),
+    table: list[str] = typer.Option([], "--table", "-t", help="Only the sync of this table or object (repeatable)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="key=value override of the connection for this run (value as JSON if it parses), e.g. page_size=50."),
+    params_json: str = typer.Option(None, "--params", help="All overrides as one JSON object."),
+    run_id: str = typer.Option(None, "--run-id", help="Id to record the run under (default: a new one)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance in pipedag.yaml."),
+) -> None:
+    """Run the sync tasks of CONNECTION (the stages of the flows that hold them), with parameter
+    overrides for this run only."""
+    quiet_pipedag()
+    from stagehouse.flows.pipelines import run_pipeline
+
+    try:
+        params = json.loads(params_json) if params_json else {}
+        for pair in param:
+            key, separator, value = pair.partition("=")
+            if not separator:
+                raise StagehouseError(f"--param {pair!r}: write it as key=value")
+            params[key] = _json_or_text(value)
+        with console.status(f"running the syncs of {connection}"):
+            reports = run_pipeline(connection, table or None, instance=instance, run_id=run_id, **params)
+    except Exception as exc:
+        fail(exc)
+    for report in reports:
+        console.print(report_table(report))
+    failed = [report for report in reports if not report.ok]
+    if failed:
+        fail(failed[0].error)
+    console.print(f"[green]done[/] (run {', '.join(report.run_id for report in reports)})")
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def waiting(message: str) -> None:
+    """Say on stderr what a run waits for (another run, a process holding the DuckDB store)."""
+    errors.print(f"[yellow]waiting:[/] {message}", highlight=False)
+
+
+def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
+    from stagehouse.flows.due import due_flows
+
+    moment = (now if now is None or now.tzinfo else now.replace(tzinfo=dt.UTC)) or dt.datetime.now(dt.UTC)
+    try:
+        due = due_flows(moment, instance)
+    except Exception as exc:
+        fail(exc)
+    if not due:
+        console.print(f"no flow is due at {moment:%Y-%m-%d %H:%M:%S %Z}")
+        return
+    quiet_pipedag()
+    from stagehouse.flows.runner import run_flow
+
+    failed = []
+    for module, schedule in due:
+        try:
+            report = run_flow(load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap, on_wait=waiting)
+        except Exception as exc:
+            errors.print(f"[bold red]Error:[/] {module.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", highlight=False)
+            failed.append(module.name)
+            continue
+        if report.skipped:
+            console.print(f"{module.name}: [yellow]skipped[/], {skip_reason(report)}", highlight=False)
+        elif report.ok:
+            console.print(f"{module.name}: [green]done[/] (run {report.run_id})")
+        else:
+            console.print(report_table(report))
+            errors.print(f"[bold red]Error:[/] {module.name}: {str(report.error).splitlines()[0]} (run {report.run_id})", highlight=False)
+            failed.append(module.name)
+    if failed:
+        raise typer.Exit(1)
+
+
+RUN_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "RUNNING": "cyan", "SKIPPED": "dim", "KILLED": "magenta"}
+
+
+@app.command()
+def runs(
+    flow: str = typer.Argument(None, help="Only runs of this flow."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the history."),
+    limit: int = typer.Option(20, "--limit", "-n", help="At most this many runs (newest first)."),
+) -> None:
+    """Show the run history: id, flow, trigger, start, seconds, status, error."""
+    from stagehouse.flows.api import get_pipeline_runs
+
+    try:
+        found = get_pipeline_runs(flow, instance=instance, limit=limit)
+    except Exception as exc:
+        fail(exc)
+    view = Table(title=f"runs{' of ' + flow if flow else ''} ({len(found)})")
+    for column in ("run", "flow", "stages", "trigger", "started", "seconds", "status", "tasks", "error"):
+        view.add_column(column, overflow="fold")
+    for run_row in found:
+        took = (run_row["ended_at"] - run_row["started_at"]).total_seconds() if run_row["ended_at"] else None
+        states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t["state"] for t in run_row["tasks"]).items()))
+        style = RUN_STYLES.get(run_row["status"], "")
+        view.add_row(
+            run_row["run_id"], run_row["flow"], run_row["stages"] or "all", run_row["run_trigger"],
+            f"{run_row['started_at']:%Y-%m-%d %H:%M:%S}", "" if took is None else f"{took:.1f}",
+            f"[{style}]{run_row['status']}[/]", states, run_row["error"] or "",
+        )
+    console.print(view)
+
+
+@app.command()
+def logs(
+    run_id: str = typer.Argument(..., help="Run id (see `stagehouse runs`)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the history."),
+) -> None:
+    """Print the log lines of run RUN_ID."""
+    from stagehouse.flows.api import get_pipeline_logs
+
+    try:
+        lines = get_pipeline_logs(run_id, instance=instance)
+    except Exception as exc:
+        fail(exc)
+    if not lines:
+        fail(StagehouseError(f"no log lines for run '{run_id}' (see `stagehouse runs` for run ids)"))
+    for line in lines:
+        console.print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}", markup=False, highlight=False)
+
+
+@app.command("list")
+def list_command() -> None:
+    """List the flows found under flows/ (and $STAGEHOUSE_FLOWS_PATH)."""
+    table = Table("flow", "description", "file")
+    for module in list_flows():
+        table.add_row(module.name, module.description, str(module.path))
+    console.print(table)
+
+
+@app.command()
+def visualize(
+    flow: str = typer.Argument(..., help="Flow name."),
+    out: Path = typer.Option(None, "--out", "-o", help="SVG file to write (default: FLOW.svg)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose kroki_url to use."),
+    kroki: str = typer.Option(None, "--kroki-url", help="Kroki server base URL (default: kroki_url in pipedag.yaml)."),
+    run_id: str = typer.Option(None, "--run", help="Colour each task by its state in this run (see `stagehouse runs`)."),
+) -> None:
+    """Print the Kroki URL of FLOW's graph; with Graphviz installed, also write an SVG. With
+    --run, tasks are coloured by their state in that run: completed, cache-valid, failed, skipped."""
+    quiet_pipedag()
+    from stagehouse.flows.config import config_context
+    from stagehouse.flows.history import RunHistory
+    from stagehouse.flows.visualize import has_graphviz, kroki_url, recorded_result, write_svg
+
+    try:
+        pipedag_flow = load_flow(flow)
+        config = config_context(instance)
+        result = None
+        if run_id is not None:
+            history = RunHistory.for_instance(instance)
+            try:
+                result = recorded_result(pipedag_flow, config, history.run(run_id), run_id)
+            finally:
+                history.close()
+        console.print(kroki_url(pipedag_flow, config, result, base_url=kroki), soft_wrap=True, highlight=False)
+        if has_graphviz():
+            path = write_svg(pipedag_flow, config, out or Path(f"{flow}{'-' + run_id if run_id else ''}.svg"), result)
+            console.print(f"wrote {path}")
+        else:
+            errors.print("no SVG: Graphviz's dot is not installed (apt-get install graphviz)")
+    except Exception as exc:
+        fail(exc)
+
+
+@app.command()
+def replicate(
+    source: str = typer.Argument(..., help="'connection:schema.table', or a connection with --query ('warehouse' is the table store)."),
+    target_connection: str = typer.Argument(..., help="Connection to copy into (a SQL connection, or 'warehouse')."),
+    target_schema: str = typer.Argument(..., help="Schema of the target table (created if missing)."),
+    table: str = typer.Option(None, "--table", "-t", help="Target table name (default: the source table's)."),
+    query: str = typer.Option(None, "--query", "-q", help="Copy this query's rows (in the source's SQL) instead of a table."),
+    incremental_field: str = typer.Option(None, "--incremental-field", help="Copy only rows past the target's max of this column."),
+    pk: list[str] = typer.Option([], "--pk", help="Primary key column (repeatable): incremental rows merge by it."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose connections and store to use."),
+) -> None:
+    """Copy a table or query into another database once; the target sees the old or the new
+    table, never a half-copied one."""
+    from stagehouse.connectors import connect
+    from stagehouse.connectors.sql.replicate import parse_source, replicate as replicate_rows
+
+    try:
+        source_name, source_table = parse_source(source, query)
+        with connect(source_name, instance=instance) as source_conn, connect(target_connection, instance=instance) as target_conn:
+            with console.status(f"replicating {source} to {target_connection}"):
+                report = replicate_rows(
+                    source_conn, target_conn, target_schema, table, table=source_table, query=query,
+                    incremental_field=incremental_field, pk=pk or None,
+                )
+    except Exception as exc:
+        fail(exc)
+    since = "" if report.since is None else f" after {incremental_field} = {report.since}"
+    console.print(
+        f"[green]{report.mode}[/] copy to {report.target}: {report.rows:,} rows{since} "
+        f"({report.inserted:,} inserted, {report.updated:,} updated) in {report.seconds:.1f} s",
+        highlight=False,
+    )
+
+
+QUERY_FORMATS = ("table", "csv", "json")
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="One DuckDB SQL statement; name tables as connection.schema.table ('warehouse' is the store)."),
+    output: str = typer.Option("table", "--format", "-f", help="table, csv or json (an array of records)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose connections and store to use."),
+) -> None:
+    """Run one SQL statement across the store and other SQL connections, each attached read-only
+    as a catalog of its name, e.g. a join of a PostgreSQL table with a store table."""
+    if output not in QUERY_FORMATS:
+        fail(StagehouseError(f"--format is one of {', '.join(QUERY_FORMATS)}, not {output!r}"))
+    import polars as pl
+
+    from stagehouse.connectors.federated import query as federated_query
+
+    try:
+        frame = pl.from_arrow(federated_query(sql, instance=instance))
+    except Exception as exc:
+        fail(exc)
+    if output == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif output == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    else:
+        view = Table(*frame.columns, title=f"{frame.height:,} rows")
+        for row in frame.iter_rows():
+            view.add_row(*("" if value is None else str(value) for value in row))
+        console.print(view)
+
+
+@app.command()
+def changes(
+    table: str = typer.Argument(..., help="Table as stage.table (e.g. raw.customers)."),
+    status: list[str] = typer.Option([], "--status", "-s", help="Only changes with this writeback status (repeatable)."),
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the change log."),
+    limit: int = typer.Option(None, "--limit", "-n", help="At most this many changes (oldest first)."),
+    wide: bool = typer.Option(False, "--wide", "-w", help="Every column and whole values, however wide."),
+) -> None:
+    """Show the change log of TABLE: edits, who made them, their writeback status and errors
+    (fitted to the terminal; long values are cut with '…', --wide shows them whole)."""
+    from stagehouse.connectors import connect
+    from stagehouse.flows.changes_view import changes_view
+
+    try:
+        with connect("warehouse", instance=instance) as warehouse:
+            rows = warehouse.list_changes(table, writeback_status=status or None, limit=limit)
+    except Exception as exc:
+        fail(exc)
+    view = changes_view(rows, f"changes of {table} ({len(rows)})", width=console.width, wide=wide)
+    (Console(width=WIDE) if wide else console).print(view)
+
+
+if __name__ == "__main__":
+    sys.exit(app())

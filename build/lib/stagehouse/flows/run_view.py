@@ -1,0 +1,40 @@
+"""How a run's report is shown in the terminal: its table of tasks, and why a run was skipped.
+
+Example::
+
+    console.print(report_table(run_flow(load_flow("shop"))))
+    skip_reason(report)   # 'run 3f2a… of flow shop (started … UTC, PID 812 on ci-1) is in progress on local'
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+STATE_STYLES = {"COMPLETED": "green", "CACHE_VALID": "cyan", "FAILED": "bold red", "SKIPPED": "dim"}
+
+
+def report_table(report) -> Table:
+    """Each task of a run: stage, state, rows, seconds (and bad rows skipped, when a sync skipped any)."""
+    table = Table(title=f"flow {report.flow} on instance {report.instance}")
+    skips = any(outcome.skipped_rows for outcome in report.tasks)  # the column only when a sync skipped bad rows
+    columns = (("task", "left"), ("stage", "left"), ("state", "left"), ("rows", "right")) + ((("bad rows skipped", "right"),) if skips else ()) + (("seconds", "right"),)
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
+    for outcome in report.tasks:
+        style = STATE_STYLES.get(outcome.state, "")
+        cells = [outcome.task, outcome.stage, f"[{style}]{outcome.state}[/]", "" if outcome.rows is None else f"{outcome.rows:,}"]
+        if skips:
+            cells.append(f"{outcome.skipped_rows:,}" if outcome.skipped_rows else "")
+        table.add_row(*cells, "" if outcome.seconds is None else f"{outcome.seconds:.2f}")
+    return table
+
+
+def skip_reason(report) -> str:
+    """``run abc of F (started …) is in progress on local`` (+ the id the skip is recorded under)."""
+    from stagehouse.flows.run_lock import describe
+
+    running = report.running
+    if running is not None and "flow" not in running:
+        running = {**running, "flow": report.flow}
+    text = f"{describe(running)} is in progress on {report.instance}"
+    return text + (f"; this run is recorded as skipped (run {report.run_id})" if report.run_id else "")

@@ -1,0 +1,42 @@
+"""Tasks: pipedag tasks built from connectors — sync sources, transform tables.
+
+Plain ``@materialize`` tasks mix freely with these; Stagehouse adds to pipedag, it does not hide it.
+
+Example::
+
+    from pydiverse.pipedag import Flow, Stage
+    from stagehouse.tasks import sync, sql_transform
+
+    with Flow("demo") as flow:
+        with Stage("raw"):
+            flights = sync("nyc", "flights.csv.zip")
+"""
+
+import stagehouse.tasks.duckdb_store  # noqa: F401  (registers the DuckDB store whose stage commit is atomic)
+import stagehouse.tasks.postgres_store  # noqa: F401  (registers the PostgreSQL store that keeps descriptions)
+import stagehouse.tasks.zoned_reads  # noqa: F401  (registers their pandas/polars hooks: time-zone-aware columns as UTC)
+from stagehouse.tasks.arrow_stream import ArrowStream
+from stagehouse.tasks.connections import connection
+from stagehouse.tasks.errors import StoreWriteError, TaskDefinitionError
+from stagehouse.tasks.replicate import replicate
+from stagehouse.tasks.state import get_state, set_state, stateful
+from stagehouse.tasks.sync import sync
+from stagehouse.tasks.transform import TableRef, pandas_transform, polars_transform, sql_transform
+from stagehouse.tasks.writeback import writeback
+
+__all__ = [
+    "ArrowStream",
+    "StoreWriteError",
+    "TableRef",
+    "TaskDefinitionError",
+    "connection",
+    "get_state",
+    "pandas_transform",
+    "polars_transform",
+    "replicate",
+    "set_state",
+    "sql_transform",
+    "stateful",
+    "sync",
+    "writeback",
+]

@@ -1,0 +1,30 @@
+"""Errors raised while turning source data into store tables."""
+
+from __future__ import annotations
+
+from stagehouse.connectors.errors import StagehouseError
+
+
+class StoreWriteError(StagehouseError):
+    """The table store refused data: a column type it cannot take, a full disk, a bad name."""
+
+    def __init__(self, table: str, problem: str, column: str | None = None) -> None:
+        where = f"table '{table}'" + (f", column '{column}'" if column else "")
+        super().__init__(f"store {where}: {problem}", table=table, column=column, problem=problem)
+
+
+class NullKeyError(StoreWriteError):
+    """New rows have a NULL in their primary key: a merge could never replace them (NULL matches
+    nothing), so they would pile up; refused before anything is written."""
+
+    def __init__(self, source: str | None, table: str, key: list[str], rows: int) -> None:
+        where = f"{source}, store table '{table}'" if source else f"store table '{table}'"
+        problem = (
+            f"primary key {', '.join(key)} is NULL in {rows} new row{'s' if rows != 1 else ''}; nothing was committed — "
+            "give those rows a key in the source, or choose primary_key= columns that are never NULL"
+        )
+        StagehouseError.__init__(self, f"{where}: {problem}", source=source, table=table, key=key, rows=rows, column=None, problem=problem)
+
+
+class TaskDefinitionError(StagehouseError):
+    """A task was declared wrongly (missing name, bad argument); raised while building the flow."""
