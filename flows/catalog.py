@@ -1,6 +1,7 @@
 """Find flows: a flow is a module that defines ``build_flow()`` returning a pipedag Flow, in the
 project's ``flows/`` folder (next to the pipedag.yaml in use), in a folder on
-$STAGEHOUSE_FLOWS_PATH, or shipped with Stagehouse (the ``nycflights`` demo).
+$STAGEHOUSE_FLOWS_PATH, or, in a project without flows of its own, shipped with Stagehouse (the
+``nycflights`` demo).
 
 Modules are found by parsing their text, not importing them, so listing fifty flows costs
 milliseconds and a broken flow only fails when it is run. A project's modules load by path as
@@ -67,11 +68,12 @@ def project_flows_folder() -> Path | None:
 
 def search_folders() -> list[Path]:
     """The project's ``flows/``, then each folder of ``$STAGEHOUSE_FLOWS_PATH`` (os.pathsep
-    separated), then Stagehouse's own (the demo). In Stagehouse's repo the project's folder is
-    Stagehouse's own: it is searched once, as Stagehouse's."""
+    separated). Stagehouse's own folder (the ``nycflights`` demo) only while the project has no
+    ``flows/`` of its own: a team's project lists and schedules its own flows only. In
+    Stagehouse's repo the project's folder is Stagehouse's own: it is searched once."""
     extra = [Path(p) for p in os.environ.get("STAGEHOUSE_FLOWS_PATH", "").split(os.pathsep) if p]
     project = project_flows_folder()
-    folders = [*([project] if project else []), *extra, PACKAGE_DIR]
+    folders = [project, *extra] if project else [*extra, PACKAGE_DIR]
     unique: dict[Path, Path] = {}
     for folder in folders:
         unique.setdefault(folder.resolve(), folder)

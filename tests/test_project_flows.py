@@ -78,3 +78,9 @@ def test_a_subfolder_of_the_project_finds_the_same_flows(own_project):
     listed = run(own_project / "notebooks", "list")
     assert listed.returncode == 0, listed.stderr
     assert "priced" in listed.stdout
+
+
+def test_a_project_with_flows_of_its_own_does_not_list_the_shipped_demo(own_project):
+    listed = run(own_project, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "nycflights" not in listed.stdout
