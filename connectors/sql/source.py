@@ -93,7 +93,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         if not is_server(self.url):
             database = self.url.database
             if database and database != ":memory:" and not Path(database).expanduser().is_file():
-                raise SourceUnavailableError(self.name, self.display_url, f"database file '{database}' does not exist; fix url")
+                raise SourceUnavailableError(self.name, self.display_url, f"database file '{database}' does not exist")
             return
         try:
             ping_server(self.url)
