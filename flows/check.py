@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from stagehouse.connectors.errors import ConfigFileError, ConnectionConfigError, StagehouseError
-from stagehouse.connectors.placeholders import PLACEHOLDER
+from stagehouse.connectors.placeholders import PLACEHOLDER, MissingEnvironmentVariable
 from stagehouse.connectors.registry import WAREHOUSE
 from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
@@ -63,13 +63,18 @@ class CheckReport:
         """One line: ``OK: 3 connections (3 reached) and 2 flows checked on instance local``, or
         the problem count first."""
         reached = "" if self.reached is None else f" ({self.reached} reached)"
-        where = f"instance{'s' if len(self.instances) != 1 else ''} {', '.join(self.instances)}" if self.instances else "no instance"
-        counted = f"{_plural(self.connections, 'connection')}{reached} and {_plural(self.flows, 'flow')} checked on {where}"
+        if not self.instances:
+            return f"{_plural(len(self.problems), 'problem')}: pipedag.yaml could not be read, nothing else was checked"
+        counted = f"{_plural(self.connections, 'connection')}{reached} and {_plural(self.flows, 'flow')} checked on {_on(self.instances)}"
         return f"OK: {counted}" if self.ok else f"{_plural(len(self.problems), 'problem')}: {counted}"
 
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _on(instances: list[str]) -> str:
+    return f"instance{'' if len(instances) == 1 else 's'} {', '.join(instances)}"
 
 
 class _Findings:
@@ -90,7 +95,7 @@ class _Findings:
             return text
 
         return [
-            CheckProblem(masked(where + (f" (instance{'s' if len(on) > 1 else ''} {', '.join(on)})" if on else "")), masked(what), fix)
+            CheckProblem(masked(f"{where} ({_on(on)})" if on else where), masked(what), fix)
             for (where, what, fix), on in self.found.items()
         ]
 
@@ -162,17 +167,23 @@ def _open_connections(specs: dict[str, dict[str, Any]], path: Path, findings: _F
             try:
                 opened[instance][name] = build_connection(name, specs=declared, base_dir=path.parent)
             except StagehouseError as exc:
-                findings.add(f"connection '{name}'", _message(exc), f"fix attrs.connections.{name} in {path}", instance)
+                unset = isinstance(exc.__cause__, MissingEnvironmentVariable)  # the message says: export it
+                findings.add(f"connection '{name}'", _message(exc), "" if unset else f"fix attrs.connections.{name} in {path}", instance)
     return opened
 
 
 def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
-    """Build every flow; each task's named connections must be declared on every instance."""
-    from stagehouse.flows.catalog import load_flow, scan_flows
+    """Build every flow of the project; the connections its tasks name must be declared on every
+    instance. The shipped demo (``nycflights``) is the project's only in Stagehouse's own repo:
+    elsewhere it is not checked (its connection is not the project's to declare)."""
+    from stagehouse.flows.catalog import PACKAGE_DIR, load_flow, project_flows_folder, scan_flows
     from stagehouse.flows.runner import root_error
     from stagehouse.tasks.connections import named_connections
 
     modules, broken = scan_flows()
+    project = project_flows_folder()
+    if project is None or project.resolve() != PACKAGE_DIR.resolve():
+        modules = [module for module in modules if module.path.parent.resolve() != PACKAGE_DIR.resolve()]
     for file, exc in broken.items():
         findings.add(f"flow '{file.stem}' ({file})", _message(exc), "fix the module and run `stagehouse check` again")
     for module in modules:
@@ -182,13 +193,17 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
             findings.add(f"flow '{module.name}' ({module.path})", f"build_flow() failed: {_message(root_error(exc) or exc)}",
                          "fix the flow and run `stagehouse check` again")
             continue
+        tasks: dict[str, list[str]] = {}  # connection -> the tasks naming it
         for task in flow.tasks:
             for name in named_connections(task):
-                for instance, declared in specs.items():
-                    if name != WAREHOUSE and name not in declared:
-                        known = ", ".join(sorted(declared)) or "none declared"
-                        findings.add(f"flow '{module.name}', task '{task._name}'", f"connection '{name}' is not declared (known: {known})",
-                                     f"declare it under attrs.connections in pipedag.yaml or fix the name in {module.path}", instance)
+                tasks.setdefault(name, []).append(task._name)
+        for name, naming in tasks.items():
+            for instance, declared in specs.items():
+                if name != WAREHOUSE and name not in declared:
+                    where = f"flow '{module.name}', task{'s' if len(naming) > 1 else ''} {', '.join(naming)}"
+                    known = ", ".join(sorted(declared)) or "none declared"
+                    fix = f"declare it under attrs.connections in pipedag.yaml or fix the name in {module.path}"
+                    findings.add(where, f"connection '{name}' is not declared (known: {known})", fix, instance)
     return len(modules) + len(broken)
 
 

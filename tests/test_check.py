@@ -54,13 +54,16 @@ def build_flow():
 UNKNOWN_CONNECTION = '''
 """A flow naming a connection nobody declared."""
 from pydiverse.pipedag import Flow, Stage
-from stagehouse import replicate, sync
+from stagehouse import replicate, sync, writeback
 
 def build_flow():
     with Flow("unknown_connection") as flow:
         with Stage("raw"):
             sync("drops", "rates.csv")
+            contacts = sync("crm", "contacts", mode="merge", cursor="updated_at", primary_key="id")
             replicate("shop:public.orders", "bi", "analytics")
+        with Stage("writeback"):
+            writeback("raw.contacts", "crm", "contacts", after=contacts)
     return flow
 '''
 
@@ -131,11 +134,11 @@ def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, my
 
     checked = stagehouse("check", root=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.strip().splitlines()[-1] == "OK: 7 connections and 2 flows checked on instances local, postgres, dask"
+    assert checked.stdout.strip().splitlines()[-1] == "OK: 7 connections and 1 flow checked on instances local, postgres, dask"
 
     reached = stagehouse("check", "--connect", "--instance", "postgres", root=tmp_path)
     assert reached.returncode == 0, reached.stdout + reached.stderr
-    assert reached.stdout.strip().splitlines()[-1] == "OK: 7 connections (7 reached) and 2 flows checked on instance postgres"
+    assert reached.stdout.strip().splitlines()[-1] == "OK: 7 connections (7 reached) and 1 flow checked on instance postgres"
     assert len([r for r, _ in httpserver.log if r.path == "/api/orders"]) == 1
     assert_nothing_created(tmp_path, ids)
 
@@ -159,8 +162,9 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
         "half": f"problem: connection 'half' {every}: field 'url': Field required; fix attrs.connections.half in {tmp_path / 'pipedag.yaml'}",
         "broken_build": f"problem: flow 'broken_build' ({tmp_path / 'flows' / 'broken_build.py'}): build_flow() failed: "
                         "sync mode 'sideways' is not one of: full, incremental, merge; fix the flow",
-        "shop": f"problem: flow 'unknown_connection', task 'replicate_bi_orders' {every}: connection 'shop' is not declared (known: ",
-        "bi": f"problem: flow 'unknown_connection', task 'replicate_bi_orders' {every}: connection 'bi' is not declared (known: ",
+        "shop": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'shop' is not declared (known: ",
+        "bi": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'bi' is not declared (known: ",
+        "crm": f"problem: flow 'unknown_connection', tasks sync_contacts, writeback_contacts {every}: connection 'crm' is not declared (known: ",
         "pg_down": f"problem: connection 'pg_down' {every}: postgresql+psycopg://postgres:***@127.0.0.1:1/test: connection failed: ",
         "api_down": f"problem: connection 'api_down' {every}: object '(base_url)': GET http://127.0.0.1:",
     }
@@ -168,9 +172,9 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
         assert [line for line in problems if line.startswith(start)], f"{name}: {start!r} not in\n{checked.stdout}"
     assert "Connection refused" in next(line for line in problems if "'pg_down'" in line)
     assert "ConnectError" in next(line for line in problems if "'api_down'" in line)
-    assert len(problems) == 6, checked.stdout
+    assert len(problems) == 7, checked.stdout
     assert checked.stdout.strip().splitlines()[-1] == (
-        "6 problems: 7 connections (4 reached) and 3 flows checked on instances local, postgres, dask"
+        "7 problems: 7 connections (4 reached) and 2 flows checked on instances local, postgres, dask"
     )
     assert_nothing_created(tmp_path, ids)
 
