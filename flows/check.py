@@ -28,6 +28,7 @@ from stagehouse.connectors.placeholders import PLACEHOLDER, MissingEnvironmentVa
 from stagehouse.connectors.registry import WAREHOUSE
 from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
+from stagehouse.flows.config import pipedag_config
 
 UNREACHABLE_FIX = {
     "sql": "start the server or fix url (host, port, database, user)",
@@ -64,7 +65,7 @@ class CheckReport:
         the problem count first."""
         reached = "" if self.reached is None else f" ({self.reached} reached)"
         if not self.instances:
-            return f"{_plural(len(self.problems), 'problem')}: pipedag.yaml could not be read, nothing else was checked"
+            return f"{_plural(len(self.problems), 'problem')}: nothing else was checked"
         counted = f"{_plural(self.connections, 'connection')}{reached} and {_plural(self.flows, 'flow')} checked on {_on(self.instances)}"
         return f"OK: {counted}" if self.ok else f"{_plural(len(self.problems), 'problem')}: {counted}"
 
@@ -102,10 +103,10 @@ class _Findings:
 
 def _message(exc: BaseException) -> str:
     """An error's first line; a Stagehouse error's own problem text without the name prefix."""
-    if isinstance(exc, StagehouseError):
-        text = str(getattr(exc, "problem", None) or exc) if isinstance(exc, ConnectionConfigError) else str(exc)
+    if isinstance(exc, ConnectionConfigError):
+        text = str(exc.problem)
     else:
-        text = f"{type(exc).__name__}: {exc}"
+        text = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
@@ -128,23 +129,24 @@ def check_project(instance: str | None = None, *, connect: bool = False, path: P
     try:
         path = (path or find_config_file()).resolve()
         document = load_config_file(path)
-        from stagehouse.flows.config import pipedag_config
-
         pipedag_config(path)  # resolves every placeholder outside attrs.connections, as a run does
-        report.instances = [instance] if instance else [name for name in document.get("instances") or {} if name != "__any__"]
-        sections = {name: instance_section(document, name) for name in report.instances}
+        names = [instance] if instance else [name for name in document.get("instances") or {} if name != "__any__"]
+        sections = {name: instance_section(document, name) for name in names}
     except ConfigFileError as exc:
         report.problems = [CheckProblem("", _message(exc), _config_fix(exc))]
         return report
+    report.instances = names
     specs = {name: dict((section.get("attrs") or {}).get("connections") or {}) for name, section in sections.items()}
     report.connections = len({name for declared in specs.values() for name in declared})
     opened = _open_connections(specs, path, findings)
-    report.flows = _check_flows(specs, findings)
-    if connect:
-        report.reached = _reach(specs, opened, findings)
-    for connections in opened.values():
-        for conn in connections.values():
-            conn.close()
+    try:
+        report.flows = _check_flows(specs, findings)
+        if connect:
+            report.reached = _reach(specs, opened, findings)
+    finally:
+        for connections in opened.values():
+            for conn in connections.values():
+                conn.close()
     report.problems = findings.problems(_secrets(specs))
     return report
 
