@@ -33,6 +33,14 @@ class Connection:
     def close(self) -> None:
         """Release pooled resources (database connections); the object stays usable."""
 
+    def ping(self) -> None:
+        """Reach the system once, cheaply and without changing anything (``stagehouse check
+        --connect``); raises ``SourceUnavailableError`` or ``SourceError`` naming what failed.
+
+        Example: ``connect("shop").ping()`` (a SQL connection runs ``SELECT 1``)
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no ping()")
+
     def __enter__(self):
         return self
 

@@ -24,6 +24,8 @@ _EXPORTS = {
     "get_pipeline_runs": "stagehouse.flows.api",
     "get_pipeline_logs": "stagehouse.flows.api",
     "run_due": "stagehouse.flows.due",
+    "check_project": "stagehouse.flows.check",
+    "CheckReport": "stagehouse.flows.check",
     "run_pipeline": "stagehouse.flows.pipelines",
     "PipelineError": "stagehouse.flows.pipelines",
     "Schedule": "stagehouse.flows.schedule",

@@ -95,14 +95,32 @@ def _describe(path: Path) -> FlowModule | None:
     return FlowModule(path.stem, path, doc.strip().splitlines()[0] if doc.strip() else "", schedule)
 
 
-def list_flows() -> list[FlowModule]:
-    """Every flow module found, by name; the first folder wins when two define the same name."""
+def scan_flows() -> tuple[list[FlowModule], dict[Path, Exception]]:
+    """Every flow module found, by name, and the modules that could not be parsed (a syntax
+    error, a SCHEDULE that is not a literal) with their error: ``stagehouse check`` reports each
+    of those and goes on. The first folder wins when two define the same name."""
     found: dict[str, FlowModule] = {}
+    broken: dict[Path, Exception] = {}
     for folder in search_folders():
         for path in sorted(folder.glob("*.py")):
-            if path.stem not in found and (module := _describe(path)):
+            if path.stem in found:
+                continue
+            try:
+                module = _describe(path)
+            except (SyntaxError, ValueError, StagehouseError) as exc:
+                broken[path] = exc
+                continue
+            if module:
                 found[path.stem] = module
-    return sorted(found.values(), key=lambda m: m.name)
+    return sorted(found.values(), key=lambda m: m.name), broken
+
+
+def list_flows() -> list[FlowModule]:
+    """Every flow module found, by name; the first folder wins when two define the same name."""
+    found, broken = scan_flows()
+    if broken:
+        raise next(iter(broken.values()))
+    return found
 
 
 def load_flow(name: str) -> Flow:

@@ -12,6 +12,7 @@ Example::
     stagehouse runs nycflights           # run history;  stagehouse logs RUN_ID
     stagehouse replicate warehouse:mart.orders bi analytics --pk id
     stagehouse query "SELECT * FROM shop.public.orders o JOIN warehouse.mart.customers c USING (id)"
+    stagehouse check --connect           # pipedag.yaml, connections and flows, without running
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stagehouse.connectors.errors import StagehouseError
@@ -237,6 +239,25 @@ def logs(
         fail(StagehouseError(f"no log lines for run '{run_id}' (see `stagehouse runs` for run ids)"))
     for line in lines:
         console.print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}", markup=False, highlight=False)
+
+
+@app.command()
+def check(
+    instance: str = typer.Option(None, "--instance", "-i", help="Check only this instance (default: every instance in pipedag.yaml)."),
+    reach: bool = typer.Option(False, "--connect", help="Also reach each server, API, SFTP host and folder once."),
+) -> None:
+    """Check pipedag.yaml, every connection and every flow without running anything: one line
+    per problem (where, what, the fix), then a summary; exit 1 if anything was found."""
+    quiet_pipedag()
+    from stagehouse.flows.check import check_project
+
+    with console.status("checking" + (" (reaching each connection)" if reach else "")):
+        report = check_project(instance, connect=reach)
+    for problem in report.problems:
+        console.print(f"[bold red]problem:[/] {escape(str(problem))}", soft_wrap=True, highlight=False)
+    console.print(f"[{'green' if report.ok else 'bold red'}]{escape(report.summary())}[/]", soft_wrap=True, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command("list")

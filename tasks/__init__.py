@@ -16,7 +16,7 @@ import stagehouse.tasks.duckdb_store  # noqa: F401  (registers the DuckDB store 
 import stagehouse.tasks.postgres_store  # noqa: F401  (registers the PostgreSQL store that keeps descriptions)
 import stagehouse.tasks.zoned_reads  # noqa: F401  (registers their pandas/polars hooks: time-zone-aware columns as UTC)
 from stagehouse.tasks.arrow_stream import ArrowStream
-from stagehouse.tasks.connections import connection
+from stagehouse.tasks.connections import connection, names_connections
 from stagehouse.tasks.errors import StoreWriteError, TaskDefinitionError
 from stagehouse.tasks.replicate import replicate
 from stagehouse.tasks.state import get_state, set_state, stateful
@@ -31,6 +31,7 @@ __all__ = [
     "TaskDefinitionError",
     "connection",
     "get_state",
+    "names_connections",
     "pandas_transform",
     "polars_transform",
     "replicate",

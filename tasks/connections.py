@@ -1,23 +1,29 @@
-"""Open the connections of the instance a flow runs on.
+"""Open the connections of the instance a flow runs on, and record which ones a task names.
 
 Inside a run, pipedag's ConfigContext holds the merged ``attrs`` of the chosen instance, so a
-flow run with ``--instance postgres`` reads the connections declared for ``postgres``.
+flow run with ``--instance postgres`` reads the connections declared for ``postgres``. A task
+that takes connection names marks them on the flow's task (``names_connections``), so
+``stagehouse check`` finds an undeclared one when the flow is built, not when it runs.
 
 Example::
 
     shop = connection("shop")  # inside a task
+    output = names_connections(my_task("shop"), "shop")  # in a flow: my_task opens 'shop'
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydiverse.pipedag import ConfigContext
+from pydiverse.pipedag.core.task import Task
 
 from stagehouse.connectors import Connection, connect
 from stagehouse.connectors.registry import WAREHOUSE, warehouse
 
 PROJECT_DIR_ATTR = "project_dir"
+NAMED_CONNECTIONS = "_stagehouse_connections"
 
 
 def connection(name: str) -> Connection:
@@ -29,3 +35,17 @@ def connection(name: str) -> Connection:
         url = context.store.table_store.engine.url.render_as_string(hide_password=False)
         return warehouse(url, instance=context.instance_name, instance_id=context.instance_id)
     return connect(name, specs=specs, base_dir=Path(attrs.get(PROJECT_DIR_ATTR) or Path.cwd()))
+
+
+def names_connections(output: Any, *names: str) -> Any:
+    """Mark the flow task behind ``output`` as opening the connections ``names``; returns
+    ``output``. Outside a flow (a task called as a plain function) there is no task to mark."""
+    task = getattr(output, "_task", output)  # one output of a task with several
+    if isinstance(task, Task):
+        setattr(task, NAMED_CONNECTIONS, (*named_connections(task), *names))
+    return output
+
+
+def named_connections(task: Any) -> tuple[str, ...]:
+    """The connections a flow's task names (``()`` for a task that marked none)."""
+    return getattr(task, NAMED_CONNECTIONS, ())

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 
 from stagehouse.connectors.sql.replicate import ReplicationReport, parse_source, replicate as replicate_rows
-from stagehouse.tasks.connections import connection
+from stagehouse.tasks.connections import connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
 
 REPLICATE_VERSION = "stagehouse-replicate-1"
@@ -104,4 +104,4 @@ def replicate(
             return conn.freshness(table, query=query, cursor=incremental_field)
 
     task = materialize(copy, name=f"replicate_{label}", input_type=sa.Table, version=f"{REPLICATE_VERSION}/{version or 0}", cache=freshness)
-    return task(source if from_store else None)
+    return names_connections(task(source if from_store else None), connection_name, target_connection)

@@ -41,7 +41,7 @@ from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.connectors.files.fileset import FileSetConnection
 from stagehouse.connectors.files.formats import file_format
 from stagehouse.tasks.arrow_stream import ArrowStream
-from stagehouse.tasks.connections import connection as open_connection
+from stagehouse.tasks.connections import connection as open_connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
 from stagehouse.tasks.evolution import type_class
 from stagehouse.tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
@@ -275,7 +275,7 @@ def sync(
         cache=_source_freshness if cache is None else _explicit_freshness(cache),
         nout=1 if mode == "full" else 2,
     )
-    output = task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column)
+    output = names_connections(task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column), connection)
     return output if mode == "full" else output[0]
 
 

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext, Table, materialize
 
 from stagehouse.connectors.writeback import push_changes
-from stagehouse.tasks.connections import connection
+from stagehouse.tasks.connections import connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
 
 logger = logging.getLogger(__name__)
@@ -72,4 +72,4 @@ def writeback(
         rows = {"change_id": [o[0] for o in report.outcomes], "writeback_status": [o[1] for o in report.outcomes], "error": [o[2] for o in report.outcomes]}
         return Table(pl.DataFrame(rows, schema={"change_id": pl.Int64, "writeback_status": pl.Utf8, "error": pl.Utf8}), name=task_name)
 
-    return push(after)
+    return names_connections(push(after), connection_name)

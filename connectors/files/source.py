@@ -50,6 +50,11 @@ class FilesConnection(FileSetConnection):
     def where(self) -> str:
         return str(self.folder)
 
+    def ping(self) -> None:
+        """The folder exists (nothing is read)."""
+        if not self.folder.is_dir():
+            raise SourceError(self.name, f"folder '{self.folder}'", "does not exist or is not a folder")
+
     def entries(self) -> list[FileEntry]:
         if not self.folder.is_dir():
             raise SourceError(self.name, f"folder '{self.folder}'", "does not exist or is not a folder")

@@ -135,8 +135,10 @@ class RestClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         allow_statuses: frozenset[int] = frozenset(),
+        attempts: int | None = None,
     ) -> httpx.Response:
         """Send one request with retries; a status >= 400 not in ``allow_statuses`` raises RestError.
+        ``attempts`` caps the tries (``retry.max_attempts``; 1 for a reachability check).
 
         A POST is not idempotent: it is retried only when the server said it did nothing (429,
         503) or the connection never opened, never after a timeout that may have created the object.
@@ -162,7 +164,7 @@ class RestClient:
             response = tenacity.Retrying(
                 retry=tenacity.retry_if_exception_type(retried),
                 wait=self._wait,
-                stop=tenacity.stop_after_attempt(retry.max_attempts) | tenacity.stop_after_delay(retry.max_seconds),
+                stop=tenacity.stop_after_attempt(attempts or retry.max_attempts) | tenacity.stop_after_delay(retry.max_seconds),
                 reraise=True,
             )(attempt)
         except TransientHttpError as exc:

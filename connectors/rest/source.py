@@ -52,6 +52,14 @@ class RestConnection(ObjectVerbs, Connection):
         if "client" in self.__dict__:
             self.__dict__.pop("client").close()
 
+    def ping(self) -> None:
+        """One GET, not retried, with the connection's auth: the first object's path and params
+        (a status >= 400 fails), or base_url when no object is declared (only 401 and 403 fail:
+        an API's root often answers 404)."""
+        name, obj = next(iter(self.config.objects.items()), ("(base_url)", None))
+        allowed = frozenset() if obj else frozenset(range(400, 600)) - {401, 403}
+        self.client.request("GET", name, obj.path if obj else "", params=dict(obj.params) if obj else None, allow_statuses=allowed, attempts=1)
+
     def object(self, name: str) -> RestObject:
         """The configured object ``name``; an unknown one lists the known ones."""
         if name not in self.config.objects:

@@ -107,6 +107,10 @@ class SftpConnection(FileSetConnection):
             for a in sorted(attributes, key=lambda a: a.filename)
         ]
 
+    def ping(self) -> None:
+        """Log in and list the connection's folder (host key, credentials and path in one step)."""
+        self.dir(".")
+
     def read_file(self, path: str) -> bytes:
         """A remote file's bytes (for small files; ``read`` streams big ones to disk)."""
         try:

@@ -48,6 +48,26 @@ def engine_for(url: URL) -> sa.Engine:
         return engine
 
 
+PING_CONNECT_ARGS = {  # a server that does not answer fails a check in seconds, not minutes
+    "postgresql": {"connect_timeout": 10},
+    "mysql": {"connect_timeout": 10},
+    "mariadb": {"connect_timeout": 10},
+}
+
+
+def ping_server(url: URL) -> None:
+    """Connect to a server once on a fresh connection (not the pool) and run ``SELECT 1``.
+
+    Example: ``ping_server(make_url("postgresql+psycopg://app@db:5432/shop"))``
+    """
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=PING_CONNECT_ARGS.get(url.get_backend_name(), {}))
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
 def release_engine(engine: sa.Engine) -> None:
     """Close a file database's engine; a server's engine stays pooled for the next connection."""
     if not is_server(engine.url):

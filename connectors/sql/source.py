@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -29,7 +30,7 @@ from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
-from stagehouse.connectors.sql.engines import engine_for, release_engine
+from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.metadata import MetadataVerbs
 from stagehouse.connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
@@ -84,6 +85,22 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
     def close(self) -> None:
         if "engine" in self.__dict__:
             release_engine(self.__dict__.pop("engine"))
+
+    def ping(self) -> None:
+        """A server: connect and ``SELECT 1``. A file database (SQLite, DuckDB) must exist; it
+        is not opened, since opening a missing file creates it (and a DuckDB file may be locked
+        by a running flow)."""
+        if not is_server(self.url):
+            database = self.url.database
+            if database and database != ":memory:" and not Path(database).expanduser().is_file():
+                raise SourceUnavailableError(self.name, self.display_url, f"database file '{database}' does not exist")
+            return
+        try:
+            ping_server(self.url)
+        except (ImportError, sa.exc.NoSuchModuleError) as exc:
+            raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)) from exc
 
     def split_table(self, table: str) -> tuple[str | None, str]:
         """``"schema.table"`` -> (schema, table); a bare name -> (None, table)."""

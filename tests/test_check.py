@@ -1,0 +1,205 @@
+"""`stagehouse check` as a user runs it: a real subprocess on a real project, real servers.
+
+A clean project passes (with --connect: PostgreSQL, MariaDB, a REST API behind a bearer token,
+an SFTP server and a folder, each reached once); a broken one prints one line per problem,
+naming it, never a password, and exits 1. Nothing is created: no store database, no data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from tests.conftest import MYSQL_URL, PG_SERVER, PG_URL, REPO, missing_server
+from tests.sftp_server import start_sshd
+
+STAGEHOUSE = str(Path(sys.executable).parent / "stagehouse")
+TOKEN = "tok-3f9a1c77e2"
+PASSWORD = "pw-b81d44e0aa"
+
+GOOD_FLOW = '''
+"""Orders from PostgreSQL and a folder."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import sync, writeback
+
+def build_flow():
+    with Flow("orders") as flow:
+        with Stage("raw"):
+            orders = sync("pg", "public.orders")
+            sync("drops", "rates_*.csv", name="rates")
+            sync("api", "orders", name="api_orders")
+        with Stage("writeback"):
+            writeback("raw.orders", "api", "orders", after=orders)
+    return flow
+'''
+BROKEN_BUILD = '''
+"""A flow whose build fails."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import sync
+
+def build_flow():
+    with Flow("broken_build") as flow:
+        with Stage("raw"):
+            sync("drops", "rates.csv", mode="sideways")
+    return flow
+'''
+UNKNOWN_CONNECTION = '''
+"""A flow naming a connection nobody declared."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import replicate, sync, writeback
+
+def build_flow():
+    with Flow("unknown_connection") as flow:
+        with Stage("raw"):
+            sync("drops", "rates.csv")
+            contacts = sync("crm", "contacts", mode="merge", cursor="updated_at", primary_key="id")
+            replicate("shop:public.orders", "bi", "analytics")
+        with Stage("writeback"):
+            writeback("raw.contacts", "crm", "contacts", after=contacts)
+    return flow
+'''
+
+
+def stagehouse(*args: str, root: Path) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key not in ("STAGEHOUSE_FLOWS_PATH", "STAGEHOUSE_INSTANCE")}
+    env.update(PIPEDAG_CONFIG=str(root / "pipedag.yaml"), SH_CHECK_TOKEN=TOKEN, SH_CHECK_PASSWORD=PASSWORD, COLUMNS="80")
+    return subprocess.run([STAGEHOUSE, *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_project(root: Path, connections: dict, flows: dict[str, str]) -> dict[str, str]:
+    """The repo's pipedag.yaml with fresh instance ids and ``connections`` added; returns the ids."""
+    document = yaml.safe_load((REPO / "pipedag.yaml").read_text())
+    ids = {}
+    for instance in ("local", "postgres", "dask"):
+        ids[instance] = document["instances"][instance]["instance_id"] = f"shc_{uuid.uuid4().hex[:10]}"
+    document["instances"]["__any__"]["attrs"]["connections"].update(connections)
+    (root / "pipedag.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    (root / "flows").mkdir()
+    for name, text in flows.items():
+        (root / "flows" / f"{name}.py").write_text(text)
+    (root / "drops").mkdir()
+    return ids
+
+
+def databases() -> set[str]:
+    engine = sa.create_engine(f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/postgres")
+    try:
+        with engine.connect() as conn:
+            return set(conn.execute(sa.text("SELECT datname FROM pg_database")).scalars())
+    finally:
+        engine.dispose()
+
+
+def assert_nothing_created(root: Path, ids: dict[str, str]) -> None:
+    assert not (root / "data").exists()
+    assert not set(ids.values()) & databases()
+
+
+@pytest.fixture(scope="module")
+def sftp(tmp_path_factory):
+    try:
+        process, server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    except (FileNotFoundError, RuntimeError) as exc:
+        missing_server(f"no SFTP server: {exc}")
+    yield server
+    process.kill()
+    process.wait()
+
+
+def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, mysql_url, httpserver, sftp):
+    httpserver.expect_request("/api/orders", headers={"Authorization": f"Bearer {TOKEN}"}).respond_with_json([{"id": 1}])
+    (tmp_path / "outgoing").mkdir()
+    connections = {
+        "pg": {"type": "sql", "url": PG_URL},
+        "drops": {"type": "files", "path": "drops"},
+        "api": {"type": "rest", "base_url": httpserver.url_for("/api"), "auth": {"type": "bearer", "token": "{$SH_CHECK_TOKEN}"},
+                "objects": {"orders": {"path": "/orders", "primary_key": ["id"]}}},
+        "partner": sftp.spec(tmp_path / "outgoing"),
+    }
+    ids = write_project(tmp_path, connections, {"orders": GOOD_FLOW})
+
+    checked = stagehouse("check", root=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip().splitlines()[-1] == "OK: 7 connections and 1 flow checked on instances local, postgres, dask"
+
+    reached = stagehouse("check", "--connect", "--instance", "postgres", root=tmp_path)
+    assert reached.returncode == 0, reached.stdout + reached.stderr
+    assert reached.stdout.strip().splitlines()[-1] == "OK: 7 connections (7 reached) and 1 flow checked on instance postgres"
+    assert len([r for r, _ in httpserver.log if r.path == "/api/orders"]) == 1
+    assert_nothing_created(tmp_path, ids)
+
+
+def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, mysql_url):
+    connections = {
+        "drops": {"type": "files", "path": "drops"},
+        "half": {"type": "sql"},  # no url
+        "pg_down": {"type": "sql", "url": "postgresql://postgres:{$SH_CHECK_PASSWORD}@127.0.0.1:1/test"},
+        "api_down": {"type": "rest", "base_url": f"http://127.0.0.1:{closed_port()}/v1", "auth": {"type": "bearer", "token": "{$SH_CHECK_TOKEN}"}},
+    }
+    ids = write_project(tmp_path, connections, {"broken_build": BROKEN_BUILD, "unknown_connection": UNKNOWN_CONNECTION})
+
+    checked = stagehouse("check", "--connect", root=tmp_path)
+    assert checked.returncode == 1
+    output = checked.stdout + checked.stderr
+    assert PASSWORD not in output and TOKEN not in output
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    every = "(instances local, postgres, dask)"
+    expected = {
+        "half": f"problem: connection 'half' {every}: field 'url': Field required; fix attrs.connections.half in {tmp_path / 'pipedag.yaml'}",
+        "broken_build": f"problem: flow 'broken_build' ({tmp_path / 'flows' / 'broken_build.py'}): build_flow() failed: "
+                        "sync mode 'sideways' is not one of: full, incremental, merge; fix the flow",
+        "shop": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'shop' is not declared (known: ",
+        "bi": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'bi' is not declared (known: ",
+        "crm": f"problem: flow 'unknown_connection', tasks sync_contacts, writeback_contacts {every}: connection 'crm' is not declared (known: ",
+        "pg_down": f"problem: connection 'pg_down' {every}: postgresql+psycopg://postgres:***@127.0.0.1:1/test: connection failed: ",
+        "api_down": f"problem: connection 'api_down' {every}: object '(base_url)': GET http://127.0.0.1:",
+    }
+    for name, start in expected.items():
+        assert [line for line in problems if line.startswith(start)], f"{name}: {start!r} not in\n{checked.stdout}"
+    assert "Connection refused" in next(line for line in problems if "'pg_down'" in line)
+    assert "ConnectError" in next(line for line in problems if "'api_down'" in line)
+    assert len(problems) == 7, checked.stdout
+    assert checked.stdout.strip().splitlines()[-1] == (
+        "7 problems: 7 connections (4 reached) and 2 flows checked on instances local, postgres, dask"
+    )
+    assert_nothing_created(tmp_path, ids)
+
+
+def test_a_problem_on_one_instance_names_that_instance(tmp_path):
+    write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}}, {})
+    document = yaml.safe_load((tmp_path / "pipedag.yaml").read_text())
+    document["instances"]["postgres"]["attrs"] = {"connections": {"drops": {"type": "files", "path": "drops", "format": "xlsx"}}}
+    (tmp_path / "pipedag.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+    checked = stagehouse("check", root=tmp_path)
+    assert checked.returncode == 1
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 1 and problems[0].startswith("problem: connection 'drops' (instance postgres): field 'format'")
+    assert stagehouse("check", "--instance", "local", root=tmp_path).returncode == 0
+
+
+def test_malformed_yaml_is_one_line_with_file_line_and_column(tmp_path):
+    write_project(tmp_path, {}, {})
+    text = (tmp_path / "pipedag.yaml").read_text()
+    (tmp_path / "pipedag.yaml").write_text(text.replace("instances:", "instances: [", 1))
+
+    checked = stagehouse("check", root=tmp_path)
+    assert checked.returncode == 1
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 1, checked.stdout
+    assert problems[0].startswith(f"problem: {tmp_path / 'pipedag.yaml'}, line ") and ", column " in problems[0]
+    assert problems[0].endswith("fix the YAML there")
