@@ -25,12 +25,13 @@ import sqlalchemy as sa
 from pydiverse.pipedag.backend.table.sql.ddl import CreateAlias, DropSchemaContent
 from pydiverse.pipedag.backend.table.sql.dialects.duckdb import DuckDBTableStore
 
+from stagehouse.tasks.full_refresh import RefreshesOnRequest
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect duckdb")
 
-    class AtomicCommitDuckDBTableStore(KeepsDescriptions, DuckDBTableStore):
+    class AtomicCommitDuckDBTableStore(RefreshesOnRequest, KeepsDescriptions, DuckDBTableStore):
         """pipedag's DuckDB store with ``_commit_stage_read_views`` in one transaction (and the
         stage's descriptions set again after it, ``KeepsDescriptions``)."""
 

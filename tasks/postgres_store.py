@@ -16,12 +16,13 @@ import warnings
 
 from pydiverse.pipedag.backend.table.sql.dialects.postgres import PostgresTableStore
 
+from stagehouse.tasks.full_refresh import RefreshesOnRequest
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect postgresql")
 
-    class KeptDescriptionsPostgresTableStore(KeepsDescriptions, PostgresTableStore):
+    class KeptDescriptionsPostgresTableStore(RefreshesOnRequest, KeepsDescriptions, PostgresTableStore):
         """pipedag's PostgreSQL store; after a stage commit its descriptions are comments again."""
 
         _dialect_name = "postgresql"
