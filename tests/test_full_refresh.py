@@ -124,3 +124,24 @@ def test_unknown_task_names_the_flows_sync_tasks(project, events):
     with pytest.raises(UnknownTaskError) as raised:
         run_flow(flow_of(name, "merge"), full_refresh=["nope"])
     assert str(raised.value) == f"flow 'refresh' has no sync task 'nope' (sync tasks: sync_{name}, sync_other); name one of those"
+
+
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_cli_full_refresh_of_one_task_and_unknown_task(project):
+    from tests.sources import write_shop
+    from tests.test_cli import stagehouse
+
+    write_shop(project.files)
+    assert stagehouse("run", "files_mart", cwd=project.root).returncode == 0
+    refreshed = stagehouse("run", "files_mart", "--full-refresh", "--task", "orders", cwd=project.root)
+    assert refreshed.returncode == 0, refreshed.stderr
+    rows = {line.split("│")[1].strip(): line for line in refreshed.stdout.splitlines() if line.count("│") >= 5}
+    assert "COMPLETED" in rows["sync_orders"] and "CACHE_VALID" in rows["sync_customers"]
+
+    unknown = stagehouse("run", "files_mart", "--full-refresh", "--task", "nope", cwd=project.root)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == (
+        "Error: flow 'files_mart' has no sync task 'nope' (sync tasks: sync_orders, sync_customers); name one of those"
+    )
+    alone = stagehouse("run", "files_mart", "--task", "orders", cwd=project.root)
+    assert alone.returncode == 1 and "add --full-refresh" in alone.stderr
