@@ -6,6 +6,7 @@ Example::
 
     stagehouse run nycflights
     stagehouse run nycflights --stage mart --instance postgres
+    stagehouse run nycflights --full-refresh --task flights   # reload one sync from its source
     stagehouse visualize nycflights
     stagehouse changes raw.customers --status FAILED --status CONFLICT
     stagehouse run --due                 # every flow whose SCHEDULE is due (for a CI cron)

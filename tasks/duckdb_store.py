@@ -7,7 +7,8 @@ two (SIGKILL, the OOM killer, a power cut) leaves readers without the stage's ta
 run commits again — ``tests/test_kill_safety.py`` hit that window once incremental syncs got fast
 enough for the commit to be a sizeable part of a run. DuckDB's DDL is transactional, so this store
 drops and creates the views and records the stage's new transaction schema in one transaction:
-readers see the previous stage or the new one, never neither.
+readers see the previous stage or the new one, never neither. ``RefreshesOnRequest`` skips the
+cache lookup of the syncs a full refresh reloads (``tasks.full_refresh``).
 
 It registers itself for the ``duckdb`` dialect: ``SQLTableStore`` in pipedag.yaml creates it once
 ``tasks`` is imported.

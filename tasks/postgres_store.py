@@ -1,7 +1,8 @@
 """The PostgreSQL table store with the stage's descriptions set again after each commit.
 
 A schema swap moves the old schema's comments away with it and tables pipedag copies for cache-
-valid tasks are new tables; ``KeepsDescriptions`` re-applies what users described. It registers
+valid tasks are new tables; ``KeepsDescriptions`` re-applies what users described, and
+``RefreshesOnRequest`` skips the cache lookup of the syncs a full refresh reloads. It registers
 itself for the ``postgresql`` dialect: ``SQLTableStore`` in pipedag.yaml creates it once ``tasks``
 is imported.
 

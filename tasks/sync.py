@@ -11,6 +11,8 @@ Modes: ``full`` replaces the table; ``incremental`` appends the rows whose curso
 committed high-water mark; ``merge`` upserts them by primary key (and removes rows whose
 ``deleted_column`` is true). The mark is kept in the load record the sync commits with its data
 (``tasks.versioned``, ``tasks.incremental``).
+A full refresh (``tasks.full_refresh``) makes a run ignore the committed load: the whole source
+is read and replaces the table (``tasks.reload``), which the schema swap commits.
 
 Example::
 
