@@ -35,7 +35,7 @@ from stagehouse.flows.history import LogLine, RunHistory, new_run_id, now
 from stagehouse.flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
 from stagehouse.flows.timing import TaskTimer
 from stagehouse.tasks.arrow_stream import skipped_rows, written_rows
-from stagehouse.tasks.full_refresh import with_full_refresh
+from stagehouse.tasks.full_refresh import SETTING as FULL_REFRESH, with_full_refresh
 from stagehouse.tasks.sync import recorded_rows
 
 STATE_NAMES = {
@@ -230,6 +230,8 @@ def _recorded_run(flow: Flow, components: list, config: ConfigContext, stages: l
     capture = _LogCapture()
     logging.getLogger().addHandler(capture)
     capture.note("INFO", f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages {', '.join(stages or []) or 'all'}")
+    if refreshed := config.attrs.get(FULL_REFRESH):
+        capture.note("INFO", f"full refresh of {', '.join(refreshed)}")
     try:
         report = _run(flow, components, config)
     except BaseException as exc:

@@ -79,6 +79,9 @@ def test_full_refresh_drops_rows_deleted_at_the_source_and_keeps_the_cache_ident
     assert states(refreshed) == {f"sync_{name}": "COMPLETED", "sync_other": "CACHE_VALID"}
     assert ids(project, name) == [1, 2, *range(5, 102)]
     assert refreshed.tasks[0].rows == 99
+    from stagehouse.flows import get_pipeline_logs
+
+    assert any(line.message == f"full refresh of raw.sync_{name}" for line in get_pipeline_logs(refreshed.run_id))
     assert ids(project, "other") == list(range(1, 102))  # not named: untouched
 
     after = run_flow(flow_of(name, mode))  # same identity: an unchanged source is cached again
