@@ -10,8 +10,8 @@ import base64
 import os
 import re
 import socket
+import subprocess
 import zlib
-from pathlib import Path
 
 import pytest
 import yaml
@@ -23,9 +23,7 @@ SVG = '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><text>drawn 
 pytestmark = pytest.mark.parametrize("instance", ["local"], indirect=True)
 
 
-def visualize(project, *args: str, kroki_url: str) -> "subprocess.CompletedProcess":
-    import subprocess
-
+def visualize(project, *args: str, kroki_url: str) -> subprocess.CompletedProcess:
     no_dot = project.root / "bin"
     no_dot.mkdir(exist_ok=True)
     env = {**os.environ, "PATH": str(no_dot), "STAGEHOUSE_KROKI_URL": kroki_url, "COLUMNS": "200"}
