@@ -6,6 +6,7 @@ Example::
 
     stagehouse run nycflights
     stagehouse run nycflights --stage mart --instance postgres
+    stagehouse run nycflights --full-refresh --task flights   # reload one sync from its source
     stagehouse visualize nycflights
     stagehouse changes raw.customers --status FAILED --status CONFLICT
     stagehouse run --due                 # every flow whose SCHEDULE is due (for a CI cron)
@@ -81,27 +82,29 @@ def run(
     due: bool = typer.Option(False, "--due", help="Run every flow whose SCHEDULE is due (for a CI cron)."),
     now: dt.datetime = typer.Option(None, "--now", help="With --due: decide as if it were this time (ISO, UTC if no zone)."),
     overlap: str = typer.Option("wait", "--overlap", help="If the flow is already running on the instance: wait or skip."),
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Reload syncs from the source, dropping incremental/merge state."),
+    task: list[str] = typer.Option([], "--task", "-t", help="With --full-refresh: only this sync task (repeatable)."),
 ) -> None:
     """Run FLOW, or only the named stages, and print what each task did; or with --due, run the
-    scheduled flows that are due (exit 1 if any failed)."""
+    scheduled flows that are due (exit 1 if any failed). With --full-refresh, syncs (all, or
+    those named by --task) reload the whole source; the old tables stay until the new commit."""
     if due:
         return run_due_command(instance, now)
     if flow is None:
         fail(StagehouseError("name a FLOW to run, or pass --due"))
     if overlap not in ("wait", "skip"):
         fail(StagehouseError(f"--overlap is 'wait' or 'skip', not {overlap!r}"))
+    if task and not full_refresh:
+        fail(StagehouseError("--task chooses the syncs of a full refresh; add --full-refresh"))
     quiet_pipedag()
+    from stagehouse.flows.progress_view import showing_progress
     from stagehouse.flows.runner import run_flow
-    from stagehouse.tasks import progress
 
     started = time.perf_counter()
     try:
-        with console.status(f"running {flow}") as status:
-            def show(task: str, rows: int) -> None:
-                status.update(f"running {flow}: {task} {rows:,} rows")
-
-            with progress.listening(show):
-                report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting)
+        with showing_progress(console, f"running {flow}"):
+            report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting,
+                              full_refresh=(task or True) if full_refresh else False)
     except Exception as exc:
         fail(exc)
     if report.skipped:
@@ -277,12 +280,13 @@ def visualize(
     kroki: str = typer.Option(None, "--kroki-url", help="Kroki server base URL (default: kroki_url in pipedag.yaml)."),
     run_id: str = typer.Option(None, "--run", help="Colour each task by its state in this run (see `stagehouse runs`)."),
 ) -> None:
-    """Print the Kroki URL of FLOW's graph; with Graphviz installed, also write an SVG. With
-    --run, tasks are coloured by their state in that run: completed, cache-valid, failed, skipped."""
+    """Print the Kroki URL of FLOW's graph and write an SVG (with Graphviz; else, given --out, drawn
+    by Kroki). With --run, tasks are coloured by their state in that run: completed, cache-valid,
+    failed, skipped."""
     quiet_pipedag()
     from stagehouse.flows.config import config_context
     from stagehouse.flows.history import RunHistory
-    from stagehouse.flows.visualize import has_graphviz, kroki_url, recorded_result, write_svg
+    from stagehouse.flows.visualize import has_graphviz, kroki_url, recorded_result, render_svg
 
     try:
         pipedag_flow = load_flow(flow)
@@ -295,11 +299,13 @@ def visualize(
             finally:
                 history.close()
         console.print(kroki_url(pipedag_flow, config, result, base_url=kroki), soft_wrap=True, highlight=False)
-        if has_graphviz():
-            path = write_svg(pipedag_flow, config, out or Path(f"{flow}{'-' + run_id if run_id else ''}.svg"), result)
-            console.print(f"wrote {path}")
-        else:
-            errors.print("no SVG: Graphviz's dot is not installed (apt-get install graphviz)")
+        if out is None and not has_graphviz():
+            errors.print("no SVG: Graphviz's dot is not installed (apt-get install graphviz); --out FILE.svg draws it with Kroki")
+            return
+        path = out or Path(f"{flow}{'-' + run_id if run_id else ''}.svg")
+        if (server := render_svg(pipedag_flow, config, path, result, base_url=kroki)) is not None:
+            errors.print(f"Graphviz not found; rendered with Kroki at {server}", highlight=False, soft_wrap=True)
+        console.print(f"wrote {path}")
     except Exception as exc:
         fail(exc)
 

@@ -30,10 +30,12 @@ from pydiverse.pipedag.core.result import Result
 
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.flows.config import config_context
+from stagehouse.flows.full_refresh import refresh_tasks
 from stagehouse.flows.history import LogLine, RunHistory, new_run_id, now
 from stagehouse.flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
 from stagehouse.flows.timing import TaskTimer
 from stagehouse.tasks.arrow_stream import skipped_rows, written_rows
+from stagehouse.tasks.full_refresh import SETTING as FULL_REFRESH, with_full_refresh
 from stagehouse.tasks.sync import recorded_rows
 
 STATE_NAMES = {
@@ -160,6 +162,7 @@ def run_flow(
     run_id: str | None = None,
     connection_overrides: dict[str, dict] | None = None,
     on_wait: Callable[[str], None] | None = None,
+    full_refresh: bool | list[str] = False,
 ) -> RunReport:
     """Run ``flow`` (only ``stages`` when given) on ``instance`` and return the report.
 
@@ -171,11 +174,18 @@ def run_flow(
     connection declarations of the instance for this run only (``run_pipeline``'s parameters).
     On a DuckDB store the run also waits while another process holds the file; ``on_wait``
     receives a line saying who it waits for (default: a warning in the log).
+    ``full_refresh``: ``True`` reloads every sync of the run from its source, a list only the
+    syncs it names (``["sync_orders"]`` or ``["orders"]``; an unknown name raises
+    ``UnknownTaskError``): incremental and merge syncs drop their committed state (rows deleted
+    at the source go), and none of them is CACHE_VALID. Readers keep the old table until the
+    stage commits; a failed run keeps it and its high-water mark (``flows.full_refresh``).
     """
     config = config_context(instance)
     if connection_overrides:
         config = with_connections(config, connection_overrides)
     components = select_stages(flow, stages or [])
+    if full_refresh:
+        config = with_full_refresh(config, refresh_tasks(flow, full_refresh, stages))
     note = {"run_id": run_id or new_run_id(), "flow": flow.name, "started_at": now().isoformat(timespec="seconds"),
             "pid": os.getpid(), "host": socket.gethostname()}
     return _locked_run(flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait)
@@ -220,6 +230,8 @@ def _recorded_run(flow: Flow, components: list, config: ConfigContext, stages: l
     capture = _LogCapture()
     logging.getLogger().addHandler(capture)
     capture.note("INFO", f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages {', '.join(stages or []) or 'all'}")
+    if refreshed := config.attrs.get(FULL_REFRESH):
+        capture.note("INFO", f"full refresh of {', '.join(refreshed)}")
     try:
         report = _run(flow, components, config)
     except BaseException as exc:

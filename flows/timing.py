@@ -4,6 +4,7 @@ pipedag reports no per-task duration, but its TraceHook sees each task's events 
 call, materialization) and the stage commits between them. A task's time runs from the previous
 event of the run to its own last event; with the sequential engine that is exactly the task.
 Engines that run tasks in other processes send no events here, and times stay unknown.
+The same events tell progress listeners when a task starts and ends (``tasks.progress``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import time
 
 from pydiverse.pipedag.context.trace_hook import TraceHook
+
+from stagehouse.tasks import progress
 
 
 class TaskTimer(TraceHook):
@@ -35,12 +38,14 @@ class TaskTimer(TraceHook):
 
     def task_pre_call(self, task):
         self._task_event(task)
+        progress.started(task._name)
 
     def task_post_call(self, task):
         self._task_event(task)
 
     def task_complete(self, task, result):
         self._task_event(task)
+        progress.finished(task._name)
 
     def query_complete(self, task, table):
         self._task_event(task)

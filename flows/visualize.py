@@ -1,7 +1,9 @@
 """Pictures of a flow: a Kroki URL (always; no network needed to build it) and a local SVG.
 
 The Kroki base URL comes from ``kroki_url`` in pipedag.yaml ($STAGEHOUSE_KROKI_URL), so a
-self-hosted Kroki works; the SVG needs Graphviz's ``dot`` on the PATH. Given a run of the run
+self-hosted Kroki works. The SVG is drawn by Graphviz's ``dot`` when it is on the PATH, else
+fetched from that Kroki (``render_svg``; not when ``disable_kroki`` is set): a machine without
+Graphviz still gets its picture, and says where it came from. Given a run of the run
 history (``recorded_result``), each task is coloured by its state in that run as pipedag colours
 a fresh ``Result``: completed green, cache-valid light green, failed red, skipped white.
 
@@ -9,11 +11,14 @@ Example::
 
     url = kroki_url(flow, config, recorded_result(flow, config, history.run(run_id)))
     write_svg(flow, config, Path("nycflights.svg"))
+    render_svg(flow, config, Path("nycflights.svg"))   # Kroki's URL when Kroki drew it, else None
 """
 
 from __future__ import annotations
 
 import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +38,15 @@ RECORDED_STATES = {
 }
 
 
+KROKI_TIMEOUT = 30  # seconds
+
+
 class RunNotOfFlowError(StagehouseError):
     """The run to draw is unknown or belongs to another flow."""
+
+
+class SvgRenderError(StagehouseError):
+    """Neither Graphviz nor Kroki could draw the flow."""
 
 
 def recorded_result(flow: Flow, config: ConfigContext, run: dict[str, Any] | None, run_id: str = "") -> Result:
@@ -82,3 +94,29 @@ def write_svg(flow: Flow, config: ConfigContext, path: Path, result: Result | No
         graph = flow.visualize_pydot(result)
     path.write_bytes(graph.create_svg())
     return path
+
+
+def render_svg(flow: Flow, config: ConfigContext, path: Path, result: Result | None = None, base_url: str | None = None) -> str | None:
+    """Write the flow graph to ``path`` as SVG: with the local Graphviz, else fetched from Kroki.
+
+    Returns the Kroki server's URL when Kroki drew it, None when Graphviz did. Without Graphviz,
+    a Kroki that is disabled (``disable_kroki``), unreachable or answering with anything but an
+    SVG raises ``SvgRenderError`` saying to install Graphviz or set STAGEHOUSE_KROKI_URL.
+    """
+    if has_graphviz():
+        write_svg(flow, config, path, result)
+        return None
+    fix = "install Graphviz (apt-get install graphviz) or set STAGEHOUSE_KROKI_URL to a Kroki server"
+    if config.disable_kroki and not base_url:
+        raise SvgRenderError(f"Graphviz not found and Kroki is disabled (disable_kroki in pipedag.yaml); {fix}")
+    server = (base_url or config.kroki_url or "").rstrip("/")
+    try:
+        with urllib.request.urlopen(kroki_url(flow, config, result, base_url), timeout=KROKI_TIMEOUT) as response:
+            svg = response.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc).strip() or type(exc).__name__
+        raise SvgRenderError(f"Graphviz not found and Kroki at {server} did not answer ({reason}); {fix}", kroki_url=server) from exc
+    if not svg.lstrip().startswith((b"<?xml", b"<svg")):
+        raise SvgRenderError(f"Graphviz not found and Kroki at {server} answered with no SVG; {fix}", kroki_url=server)
+    path.write_bytes(svg)
+    return server

@@ -78,6 +78,7 @@ class ArrowStream:
         """
 
         reader = self.open()
+        task = progress.task_name(task)  # here, on the task's thread: the batches are pulled on the database's
 
         def batches() -> Iterator[pa.RecordBatch]:
             try:
@@ -152,7 +153,7 @@ def land(engine: sa.Engine, schema: str, name: str, stream: ArrowStream, label: 
         rows = write_stream(engine, schema, name, lambda: stream.counted(label or name), InPlace(stream.scan, stream.copy))
     if rows is not None:
         stream.rows = stream.written = rows
-        progress.report(label or name, rows)
+        progress.report(progress.task_name(label or name), rows)
 
 
 def land_temporary(conn: sa.Connection, name: str, stream: ArrowStream, label: str) -> None:

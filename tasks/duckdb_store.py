@@ -7,7 +7,8 @@ two (SIGKILL, the OOM killer, a power cut) leaves readers without the stage's ta
 run commits again — ``tests/test_kill_safety.py`` hit that window once incremental syncs got fast
 enough for the commit to be a sizeable part of a run. DuckDB's DDL is transactional, so this store
 drops and creates the views and records the stage's new transaction schema in one transaction:
-readers see the previous stage or the new one, never neither.
+readers see the previous stage or the new one, never neither. ``RefreshesOnRequest`` skips the
+cache lookup of the syncs a full refresh reloads (``tasks.full_refresh``).
 
 It registers itself for the ``duckdb`` dialect: ``SQLTableStore`` in pipedag.yaml creates it once
 ``tasks`` is imported.
@@ -25,12 +26,13 @@ import sqlalchemy as sa
 from pydiverse.pipedag.backend.table.sql.ddl import CreateAlias, DropSchemaContent
 from pydiverse.pipedag.backend.table.sql.dialects.duckdb import DuckDBTableStore
 
+from stagehouse.tasks.full_refresh import RefreshesOnRequest
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect duckdb")
 
-    class AtomicCommitDuckDBTableStore(KeepsDescriptions, DuckDBTableStore):
+    class AtomicCommitDuckDBTableStore(RefreshesOnRequest, KeepsDescriptions, DuckDBTableStore):
         """pipedag's DuckDB store with ``_commit_stage_read_views`` in one transaction (and the
         stage's descriptions set again after it, ``KeepsDescriptions``)."""
 

@@ -11,6 +11,8 @@ Modes: ``full`` replaces the table; ``incremental`` appends the rows whose curso
 committed high-water mark; ``merge`` upserts them by primary key (and removes rows whose
 ``deleted_column`` is true). The mark is kept in the load record the sync commits with its data
 (``tasks.versioned``, ``tasks.incremental``).
+A full refresh (``tasks.full_refresh``) makes a run ignore the committed load: the whole source
+is read and replaces the table (``tasks.reload``), which the schema swap commits.
 
 Example::
 
@@ -44,8 +46,10 @@ from stagehouse.tasks.arrow_stream import ArrowStream
 from stagehouse.tasks.connections import connection as open_connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
 from stagehouse.tasks.evolution import type_class
+from stagehouse.tasks.full_refresh import requested as full_refresh_requested
 from stagehouse.tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
 from stagehouse.tasks.keys import physical_key, store_engine
+from stagehouse.tasks.reload import reload
 from stagehouse.tasks.stage_metadata import declare_key
 from stagehouse.tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
 
@@ -138,10 +142,12 @@ def _sync(
     mode: str,
     deleted_column: str | None,
 ) -> Any:
-    stage = TaskContext.get().task._stage.name
+    task = TaskContext.get().task
+    stage = task._stage.name
     previous = None if mode == "full" else _committed_load(stage, name)
+    refresh = previous is not None and full_refresh_requested(task)  # read it all; the committed load stays until the commit
     after = None
-    if previous is not None and cursor:
+    if previous is not None and cursor and not refresh:
         last = _committed_high_water(stage, name, previous, cursor)
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     key_is_unique = False  # one query of a table with a primary key returns each key once
@@ -165,7 +171,7 @@ def _sync(
                 primary_key = conn.primary_key(table) or None
                 key_is_unique = primary_key is not None
         elif isinstance(conn, RestConnection):
-            reader = functools.partial(conn.read, table, after=after, types=_committed_text(stage, name) if previous else None)
+            reader = functools.partial(conn.read, table, after=after, types=_committed_text(stage, name) if previous and not refresh else None)
             if after is not None and conn.object(table).freshness is None and not conn.has_records_past(table, CursorFilter(cursor, after.value)):
                 # a run with nothing past the mark keeps the committed load, so the next run's
                 # freshness (that load's number) matches this one's: no rerun after a forced run
@@ -189,7 +195,8 @@ def _sync(
         on_conflict=conn.config.on_type_conflict,
         key_is_unique=key_is_unique,
     )
-    view, load_row = apply_load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan, bad_rows=bad_rows), spec)
+    load = reload if refresh else apply_load
+    view, load_row = load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan, bad_rows=bad_rows), spec)
     out = Table(VersionedView(view), name)
     out.skipped_rows = None if bad_rows is None else bad_rows.total  # read by the run report (arrow_stream.skipped_rows)
     return out, Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
