@@ -5,20 +5,22 @@
 stay unresolved and the ``__any__`` section (no table store) is used, so the run fails with
 "Missing config key 'table_store'". pipedag has no hook for its default config (0.12.15), so
 ``install()`` replaces that one class attribute with a descriptor answering
-``pipedag_config().get()`` on the default instance. It is called when ``stagehouse.tasks`` is
+``pipedag_config()``, whose ``get()`` without an instance picks the default instance. It is called when ``stagehouse.tasks`` is
 imported (``from stagehouse import sync`` does); ``tests/test_plain_pipedag.py`` fails if
 pipedag stops consulting the attribute.
 
 Example::
 
-    from pydiverse.pipedag import Flow, Stage
+    import polars as pl
+    from pydiverse.pipedag import Flow, Stage, StageLockContext
     from stagehouse import sync
 
     with Flow("shop") as flow:
         with Stage("raw"):
             orders = sync("files", "orders.csv")
-    result = flow.run()  # on $STAGEHOUSE_INSTANCE or 'local' of ./pipedag.yaml
-    result.get(orders, as_type=pl.DataFrame)
+    with StageLockContext():
+        result = flow.run()  # on $STAGEHOUSE_INSTANCE or 'local' of ./pipedag.yaml
+        result.get(orders, as_type=pl.DataFrame)
 """
 
 from __future__ import annotations

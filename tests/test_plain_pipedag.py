@@ -144,3 +144,24 @@ def test_pipedag_still_reads_its_default_config_where_stagehouse_hooks_in():
     assert isinstance(PipedagConfig.__dict__["default"], ProjectDefault)
     assert "PipedagConfig.default.get(flow=self.name)" in inspect.getsource(Flow.run)
     assert "PipedagConfig.default.get()" in inspect.getsource(flow_module._pydot_url)
+
+
+def test_a_plain_pipedag_file_without_a_local_instance_keeps_pipedags_any_section(tmp_path, monkeypatch):
+    """A project that is plain pipedag (everything in ``__any__``, no ``local``) runs as before."""
+    from stagehouse.tasks.project_config import pipedag_config
+
+    (tmp_path / "pipedag.yaml").write_text(yaml.safe_dump({"name": "plain", "instances": {"__any__": {
+        "instance_id": "plain",
+        "table_store": {"class": "pydiverse.pipedag.backend.table.SQLTableStore",
+                        "args": {"url": "duckdb:///{project_dir}/plain.duckdb", "create_database_if_not_exists": True}},
+        "blob_store": {"class": "pydiverse.pipedag.backend.blob.FileBlobStore", "args": {"base_path": "{project_dir}/blobs"}},
+        "lock_manager": {"class": "pydiverse.pipedag.backend.lock.NoLockManager"},
+        "orchestration": {"class": "pydiverse.pipedag.engine.SequentialEngine"},
+    }}}))
+    monkeypatch.delenv("STAGEHOUSE_INSTANCE", raising=False)
+
+    config = pipedag_config(tmp_path / "pipedag.yaml").get()
+
+    assert config.instance_name is None
+    assert config.instance_id == "plain"
+    config.store.dispose()
