@@ -51,15 +51,19 @@ def main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show pipedag's INFO log."),
 ) -> None:
     _options["debug"] = debug
-    _options["log_level"] = logging.INFO if (debug or verbose) else logging.WARNING
+    _options["log_level"] = logging.INFO if (debug or verbose) else None  # None: $STAGEHOUSE_LOG_LEVEL or WARNING
 
 
 def quiet_pipedag() -> None:
     """Set up logging before a command that loads pipedag (imported here: listing and deciding
-    what is due must not pay for loading pipedag)."""
-    from stagehouse.flows.config import setup_quiet_logging
+    what is due must not pay for loading pipedag). The level: INFO with -v/--debug, else
+    $STAGEHOUSE_LOG_LEVEL, else WARNING."""
+    try:
+        from stagehouse.flows.config import setup_quiet_logging
 
-    setup_quiet_logging(_options.get("log_level", logging.WARNING), show_task_tracebacks=_options["debug"])
+        setup_quiet_logging(_options.get("log_level"), show_task_tracebacks=_options["debug"])
+    except StagehouseError as exc:  # a bad $STAGEHOUSE_LOG_LEVEL
+        fail(exc)
 
 
 def fail(exc: BaseException, raised: BaseException | None = None) -> None:

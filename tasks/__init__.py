@@ -1,6 +1,8 @@
 """Tasks: pipedag tasks built from connectors — sync sources, transform tables.
 
 Plain ``@materialize`` tasks mix freely with these; Stagehouse adds to pipedag, it does not hide it.
+Importing this package makes plain ``flow.run()`` use the project's pipedag.yaml (resolved, on the
+default instance) and quiets pipedag's logging.
 
 Example::
 
@@ -15,6 +17,7 @@ Example::
 import stagehouse.tasks.duckdb_store  # noqa: F401  (registers the DuckDB store whose stage commit is atomic)
 import stagehouse.tasks.postgres_store  # noqa: F401  (registers the PostgreSQL store that keeps descriptions)
 import stagehouse.tasks.zoned_reads  # noqa: F401  (registers their pandas/polars hooks: time-zone-aware columns as UTC)
+from stagehouse.tasks import default_config, quiet_logging
 from stagehouse.tasks.arrow_stream import ArrowStream
 from stagehouse.tasks.connections import connection, names_connections
 from stagehouse.tasks.errors import StoreWriteError, TaskDefinitionError
@@ -23,6 +26,9 @@ from stagehouse.tasks.state import get_state, set_state, stateful
 from stagehouse.tasks.sync import sync
 from stagehouse.tasks.transform import TableRef, pandas_transform, polars_transform, sql_transform
 from stagehouse.tasks.writeback import writeback
+
+default_config.install()  # plain flow.run() / visualize_url() use the project's resolved pipedag.yaml
+quiet_logging.quiet_by_default()  # pipedag's INFO/IPC lines only with $STAGEHOUSE_LOG_LEVEL
 
 __all__ = [
     "ArrowStream",

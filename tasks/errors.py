@@ -28,3 +28,10 @@ class NullKeyError(StoreWriteError):
 
 class TaskDefinitionError(StagehouseError):
     """A task was declared wrongly (missing name, bad argument); raised while building the flow."""
+
+
+class LogLevelError(StagehouseError):
+    """``$STAGEHOUSE_LOG_LEVEL`` names no logging level."""
+
+    def __init__(self, variable: str, value: str) -> None:
+        super().__init__(f"{variable}={value} is not a log level; use DEBUG, INFO, WARNING or ERROR", variable=variable, value=value)

@@ -1,0 +1,89 @@
+"""Load a project's pipedag.yaml the Stagehouse way: placeholders resolved before pipedag sees it.
+
+On top of pipedag's own config handling this resolves, outside ``attrs.connections``:
+``{$VAR:-default}`` placeholders (pipedag knows only ``{$VAR}``, with no default) and
+``{project_dir}``, the folder holding pipedag.yaml, so relative data paths do not depend on
+the working directory. Connection secrets stay unresolved until a connection is opened.
+It lives in ``tasks`` (not ``flows``) because plain pipedag calls use it as their default
+config once tasks are imported (see ``tasks/default_config.py``).
+
+Example::
+
+    config = config_context("postgres")
+    flow.run(config=config)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydiverse.pipedag import ConfigContext, PipedagConfig
+
+from stagehouse.connectors.errors import ConfigFileError
+from stagehouse.connectors.placeholders import MissingEnvironmentVariable, expand
+from stagehouse.connectors.settings import deep_merge, default_instance, find_config_file, load_config_file
+from stagehouse.tasks.connections import PROJECT_DIR_ATTR
+
+PROJECT_DIR = "{project_dir}"
+
+
+def _resolve(value: Any, project_dir: Path, path: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: (item if key == "connections" and path and path[-1] == "attrs" else _resolve(item, project_dir, (*path, key)))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve(item, project_dir, path) for item in value]
+    if isinstance(value, str):
+        try:
+            return expand(value).replace(PROJECT_DIR, str(project_dir))
+        except MissingEnvironmentVariable as exc:
+            raise ConfigFileError(
+                f"pipedag.yaml {'.'.join(path)}: environment variable {exc.name} is not set", variable=exc.name
+            ) from exc
+    return value
+
+
+class ProjectConfig(PipedagConfig):
+    """A PipedagConfig whose ``get()`` without an instance picks Stagehouse's default instance.
+
+    pipedag's ``get()`` falls back to the ``__any__`` section, which in a Stagehouse project has
+    no table store; a plain ``flow.run()`` should run on ``$STAGEHOUSE_INSTANCE`` or ``local``,
+    as ``stagehouse run`` does. A file with neither (a plain pipedag project) keeps pipedag's way.
+    """
+
+    def get(self, instance: str | None = None, flow: str | None = None, per_user: bool = False) -> ConfigContext:
+        if instance is None:
+            name = default_instance()
+            if name in self.instance_names() or "STAGEHOUSE_INSTANCE" in os.environ:
+                instance = name
+        if instance is not None and instance not in self.instance_names():
+            known = ", ".join(self.instance_names())
+            raise ConfigFileError(f"instance '{instance}' is not in pipedag.yaml (instances: {known}); name one of those (--instance, STAGEHOUSE_INSTANCE)", instance=instance)
+        return super().get(instance=instance, flow=flow, per_user=per_user)
+
+    def instance_names(self) -> list[str]:
+        """The instances the file declares (``__any__`` is not one)."""
+        return [name for name in self.config_dict.get("instances") or {} if name != "__any__"]
+
+
+def pipedag_config(path: Path | None = None) -> ProjectConfig:
+    """The project's PipedagConfig with placeholders resolved and ``attrs.project_dir`` set.
+
+    ``path``: the pipedag.yaml; by default ``$PIPEDAG_CONFIG``, else the first from cwd upward.
+    """
+    path = (path or find_config_file()).resolve()
+    document = _resolve(load_config_file(path), path.parent, ())
+    project_dir = {"instances": {"__any__": {"attrs": {PROJECT_DIR_ATTR: str(path.parent)}}}}
+    config = ProjectConfig(deep_merge(document, project_dir))
+    config.path = path  # pipedag names the file in its errors
+    return config
+
+
+def config_context(instance: str | None = None, path: Path | None = None) -> ConfigContext:
+    """The ConfigContext of ``instance`` ($STAGEHOUSE_INSTANCE or 'local' when not named)."""
+    return pipedag_config(path).get(instance=instance or default_instance())
+
