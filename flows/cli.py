@@ -24,7 +24,6 @@ import logging
 import sys
 import time
 import traceback
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from rich.table import Table
 
 from stagehouse.connectors.errors import StagehouseError
 from stagehouse.flows.catalog import list_flows, load_flow
-from stagehouse.flows.run_view import report_table, skip_reason
+from stagehouse.flows.run_view import report_table, runs_table, skip_reason
 
 app = typer.Typer(help="Stagehouse: ELT flows on pydiverse-pipedag.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
 )
@@ -199,9 +198,6 @@ def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
         raise typer.Exit(1)
 
 
-RUN_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "RUNNING": "cyan", "SKIPPED": "dim", "KILLED": "magenta"}
-
-
 @app.command()
 def runs(
     flow: str = typer.Argument(None, help="Only runs of this flow."),
@@ -215,19 +211,7 @@ def runs(
         found = get_pipeline_runs(flow, instance=instance, limit=limit)
     except Exception as exc:
         fail(exc)
-    view = Table(title=f"runs{' of ' + flow if flow else ''} ({len(found)})")
-    for column in ("run", "flow", "stages", "trigger", "started", "seconds", "status", "tasks", "error"):
-        view.add_column(column, overflow="fold")
-    for run_row in found:
-        took = (run_row["ended_at"] - run_row["started_at"]).total_seconds() if run_row["ended_at"] else None
-        states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t["state"] for t in run_row["tasks"]).items()))
-        style = RUN_STYLES.get(run_row["status"], "")
-        view.add_row(
-            run_row["run_id"], run_row["flow"], run_row["stages"] or "all", run_row["run_trigger"],
-            f"{run_row['started_at']:%Y-%m-%d %H:%M:%S}", "" if took is None else f"{took:.1f}",
-            f"[{style}]{run_row['status']}[/]", states, run_row["error"] or "",
-        )
-    console.print(view)
+    console.print(runs_table(found, flow))
 
 
 @app.command()

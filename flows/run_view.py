@@ -8,8 +8,11 @@ Example::
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.table import Table
 
+RUN_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "RUNNING": "cyan", "SKIPPED": "dim", "KILLED": "magenta"}
 STATE_STYLES = {"COMPLETED": "green", "CACHE_VALID": "cyan", "FAILED": "bold red", "SKIPPED": "dim"}
 
 
@@ -38,3 +41,21 @@ def skip_reason(report) -> str:
         running = {**running, "flow": report.flow}
     text = f"{describe(running)} is in progress on {report.instance}"
     return text + (f"; this run is recorded as skipped (run {report.run_id})" if report.run_id else "")
+
+
+def runs_table(found: list[dict], flow: str | None) -> Table:
+    """The run history as ``stagehouse runs`` shows it: id, flow, stages, trigger, start, seconds,
+    status, task states, error (``found``: rows of ``get_pipeline_runs``)."""
+    view = Table(title=f"runs{' of ' + flow if flow else ''} ({len(found)})")
+    for column in ("run", "flow", "stages", "trigger", "started", "seconds", "status", "tasks", "error"):
+        view.add_column(column, overflow="fold")
+    for run_row in found:
+        took = (run_row["ended_at"] - run_row["started_at"]).total_seconds() if run_row["ended_at"] else None
+        states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t["state"] for t in run_row["tasks"]).items()))
+        style = RUN_STYLES.get(run_row["status"], "")
+        view.add_row(
+            run_row["run_id"], run_row["flow"], run_row["stages"] or "all", run_row["run_trigger"],
+            f"{run_row['started_at']:%Y-%m-%d %H:%M:%S}", "" if took is None else f"{took:.1f}",
+            f"[{style}]{run_row['status']}[/]", states, run_row["error"] or "",
+        )
+    return view
