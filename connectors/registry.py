@@ -17,27 +17,38 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from importlib import import_module
+from typing import TYPE_CHECKING
+
 from stagehouse.connectors.base import Connection, ConnectionConfig
 from stagehouse.connectors.errors import ConnectionConfigError
-from stagehouse.connectors.files import FilesConnection, FilesConnectionConfig
-from stagehouse.connectors.files.source import resolve_folder
 from stagehouse.connectors.placeholders import MissingEnvironmentVariable, expand
-from stagehouse.connectors.rest import RestConnection, RestConnectionConfig
 from stagehouse.connectors.settings import StoreSettings, connection_specs, default_instance, store_settings
-from stagehouse.connectors.sftp import SftpConnection, SftpConnectionConfig
-from stagehouse.connectors.sql import SqlConnection, SqlConnectionConfig
 from stagehouse.connectors.sql.store import WAREHOUSE, StoreConnection
+
+if TYPE_CHECKING:
+    from stagehouse.connectors.files import FilesConnection, FilesConnectionConfig
+    from stagehouse.connectors.rest import RestConnection, RestConnectionConfig
+    from stagehouse.connectors.sftp import SftpConnection, SftpConnectionConfig
+    from stagehouse.connectors.sql import SqlConnection, SqlConnectionConfig
 
 
 def _sql(name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
+    from stagehouse.connectors.sql import SqlConnection
+
     return SqlConnection(name, config, expand(config.url))
 
 
 def _files(name: str, config: FilesConnectionConfig, base_dir: Path) -> FilesConnection:
+    from stagehouse.connectors.files import FilesConnection
+    from stagehouse.connectors.files.source import resolve_folder
+
     return FilesConnection(name, config, resolve_folder(name, expand(config.path), base_dir))
 
 
 def _rest(name: str, config: RestConnectionConfig, base_dir: Path) -> RestConnection:
+    from stagehouse.connectors.rest import RestConnection
+
     auth = config.auth.model_dump() if config.auth else {}
     secrets = {key: expand(value) for key, value in auth.items() if key in SECRET_FIELDS}
     resolved = {"base_url": expand(config.base_url), "headers": {key: expand(value) for key, value in config.headers.items()}}
@@ -49,6 +60,8 @@ def _expand_optional(value: str | None) -> str | None:
 
 
 def _sftp(name: str, config: SftpConnectionConfig, base_dir: Path) -> SftpConnection:
+    from stagehouse.connectors.sftp import SftpConnection
+
     resolved = {
         "host": expand(config.host),
         "username": expand(config.username),
@@ -59,11 +72,13 @@ def _sftp(name: str, config: SftpConnectionConfig, base_dir: Path) -> SftpConnec
     )
 
 
-KINDS: dict[str, tuple[type[ConnectionConfig], Callable[[str, Any, Path], Connection]]] = {
-    "sql": (SqlConnectionConfig, _sql),
-    "files": (FilesConnectionConfig, _files),
-    "rest": (RestConnectionConfig, _rest),
-    "sftp": (SftpConnectionConfig, _sftp),
+# type -> (module and name of its config class, factory); a kind's module (httpx for rest,
+# paramiko for sftp, ...) is imported only when a connection of that kind is declared and used.
+KINDS: dict[str, tuple[str, str, Callable[[str, Any, Path], Connection]]] = {
+    "sql": ("stagehouse.connectors.sql", "SqlConnectionConfig", _sql),
+    "files": ("stagehouse.connectors.files", "FilesConnectionConfig", _files),
+    "rest": ("stagehouse.connectors.rest", "RestConnectionConfig", _rest),
+    "sftp": ("stagehouse.connectors.sftp", "SftpConnectionConfig", _sftp),
 }
 SECRET_FIELDS = {"token", "password", "value"}
 DW_NAME = WAREHOUSE  # Peliqan's name for the store's connection: connect(DW_NAME), fetch(DW_NAME, schema, table)
@@ -75,7 +90,8 @@ def parse_config(name: str, spec: Any) -> ConnectionConfig:
         raise ConnectionConfigError(name, f"needs a 'type' field, one of: {', '.join(KINDS)}")
     if spec["type"] not in KINDS:
         raise ConnectionConfigError(name, f"unknown type '{spec['type']}', use one of: {', '.join(KINDS)}")
-    config_class, _ = KINDS[spec["type"]]
+    module, class_name, _ = KINDS[spec["type"]]
+    config_class: type[ConnectionConfig] = getattr(import_module(module), class_name)
     try:
         return TypeAdapter(config_class).validate_python(dict(spec))
     except ValidationError as exc:
@@ -109,7 +125,7 @@ def connect(
         known = ", ".join(sorted(specs)) or "none declared"
         raise ConnectionConfigError(name, f"not declared under attrs.connections in pipedag.yaml (known: {known})")
     config = parse_config(name, specs[name])
-    _, factory = KINDS[config.type]
+    *_, factory = KINDS[config.type]
     try:
         return factory(name, config, base_dir or Path.cwd())
     except MissingEnvironmentVariable as exc:

@@ -10,6 +10,10 @@ drops and creates the views and records the stage's new transaction schema in on
 readers see the previous stage or the new one, never neither. ``RefreshesOnRequest`` skips the
 cache lookup of the syncs a full refresh reloads (``tasks.full_refresh``).
 
+It also reflects a task's input tables from DuckDB's own catalog (``reflect_table``): the same
+``sa.Table`` as SQLAlchemy's reflection, in milliseconds instead of ~0.3–0.8 s, which every SQL
+or polars task paid for each input on each run, cache-valid or not.
+
 It registers itself for the ``duckdb`` dialect: ``SQLTableStore`` in pipedag.yaml creates it once
 ``tasks`` is imported.
 
@@ -23,9 +27,11 @@ from __future__ import annotations
 import warnings
 
 import sqlalchemy as sa
+from pydiverse.pipedag import Schema
 from pydiverse.pipedag.backend.table.sql.ddl import CreateAlias, DropSchemaContent
 from pydiverse.pipedag.backend.table.sql.dialects.duckdb import DuckDBTableStore
 
+from stagehouse.connectors.sql.duckdb_reflection import reflected_table
 from stagehouse.tasks.full_refresh import RefreshesOnRequest
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 
@@ -34,9 +40,16 @@ with warnings.catch_warnings():
 
     class AtomicCommitDuckDBTableStore(RefreshesOnRequest, KeepsDescriptions, DuckDBTableStore):
         """pipedag's DuckDB store with ``_commit_stage_read_views`` in one transaction (and the
-        stage's descriptions set again after it, ``KeepsDescriptions``)."""
+        stage's descriptions set again after it, ``KeepsDescriptions``), and a quick ``reflect_table``."""
 
         _dialect_name = "duckdb"
+
+        def reflect_table(self, table_name: str, schema: str | Schema) -> sa.Table:
+            """The table as pipedag's reflection gives it, from DuckDB's catalog where it can
+            (``connectors.sql.duckdb_reflection``), else pipedag's own way."""
+            with self.engine.connect() as conn:
+                table = reflected_table(conn, schema.get() if isinstance(schema, Schema) else schema, table_name)
+            return table if table is not None else super().reflect_table(table_name, schema)
 
         def _commit_stage_read_views(self, stage):
             dest_schema = self.get_schema(stage.name)

@@ -27,17 +27,17 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
-from stagehouse.connectors import RestConnection, SqlConnection
 from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.connectors.files.fileset import FileSetConnection
@@ -52,6 +52,9 @@ from stagehouse.tasks.keys import physical_key, store_engine
 from stagehouse.tasks.reload import reload
 from stagehouse.tasks.stage_metadata import declare_key
 from stagehouse.tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
+
+if TYPE_CHECKING:
+    from stagehouse.connectors.rest import RestConnection
 
 SYNC_VERSION = "stagehouse-sync-2"
 LOAD_SUFFIX = "__load"
@@ -78,6 +81,13 @@ def _key_list(primary_key: str | list[str] | None) -> list[str] | None:
     return [primary_key] if isinstance(primary_key, str) else list(primary_key)
 
 
+def _is_kind(conn: Any, module: str, class_name: str) -> bool:
+    """``isinstance(conn, module.class_name)`` without importing the module: a connection of a
+    kind whose module was never imported is not of that kind (a files sync loads no HTTP client)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(conn, getattr(loaded, class_name))
+
+
 def _source_freshness(
     connection: str,
     table: str | None,
@@ -92,7 +102,7 @@ def _source_freshness(
     with open_connection(connection) as conn:
         if isinstance(conn, FileSetConnection):
             return {"files": conn.fingerprint(table)}
-        if isinstance(conn, RestConnection):
+        if _is_kind(conn, "stagehouse.connectors.rest", "RestConnection"):
             return _rest_freshness(conn, table, name, cursor, mode)
         return conn.freshness(table, query=query, cursor=cursor, count=mode == "full")
 
@@ -158,7 +168,7 @@ def _sync(
             bad_rows = BadRows()
             reader = conn.read(table, after=after, lineage=mode != "full", bad_rows=bad_rows)
             source = f"connection '{connection}', files '{table}'"
-        elif isinstance(conn, SqlConnection):
+        elif _is_kind(conn, "stagehouse.connectors.sql", "SqlConnection"):
             # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
             # a delta is streamed from the shared reader, which has the extension loaded already
             scan = conn.scan(table, query=query) if after is None else None
@@ -170,7 +180,7 @@ def _sync(
             if primary_key is None and table is not None:
                 primary_key = conn.primary_key(table) or None
                 key_is_unique = primary_key is not None
-        elif isinstance(conn, RestConnection):
+        elif _is_kind(conn, "stagehouse.connectors.rest", "RestConnection"):
             reader = functools.partial(conn.read, table, after=after, types=_committed_text(stage, name) if previous and not refresh else None)
             if after is not None and conn.object(table).freshness is None and not conn.has_records_past(table, CursorFilter(cursor, after.value)):
                 # a run with nothing past the mark keeps the committed load, so the next run's

@@ -25,7 +25,6 @@ import polars as pl
 import sqlalchemy as sa
 from pydiverse.pipedag import ConfigContext, Table, materialize
 
-from stagehouse.connectors.writeback import push_changes
 from stagehouse.tasks.connections import connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
 
@@ -55,6 +54,8 @@ def writeback(
         log = connection("warehouse")
         api = connection(connection_name)
         try:
+            from stagehouse.connectors.writeback import push_changes  # its HTTP client loads when a writeback runs
+
             report = push_changes(
                 log, table, api, object_name,
                 field_map=field_map, include_failed=include_failed, overwrite=overwrite, concurrency=concurrency,

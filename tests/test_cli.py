@@ -76,6 +76,23 @@ def test_list_shows_flows_with_description(project):
 
 
 @pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_list_loads_no_pipedag_pandas_or_polars(project):
+    """`stagehouse list` parses flow modules; it must not pay for importing what running them needs."""
+    probe = (
+        "import sys\n"
+        "from stagehouse.flows.cli import app\n"
+        "try:\n"
+        "    app(['list'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'pydiverse', 'pandas', 'polars', 'httpx', 'paramiko'})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=project.root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "files_mart" in done.stdout
+    assert done.stdout.splitlines()[-1] == ""
+
+
 def test_visualize_prints_self_hosted_kroki_url_and_writes_svg(project, monkeypatch):
     monkeypatch.setenv("STAGEHOUSE_KROKI_URL", "http://kroki.internal:8000")
     shown = stagehouse("visualize", "files_mart", "--out", str(project.root / "g.svg"), cwd=project.root)
