@@ -4,6 +4,7 @@ Errors print as one red line naming what failed and what to do; ``--debug`` adds
 
 Example::
 
+    stagehouse init my_project           # a new project: example flow, test, CI workflow
     stagehouse run nycflights
     stagehouse run nycflights --stage mart --instance postgres
     stagehouse visualize nycflights
@@ -237,6 +238,18 @@ def logs(
         fail(StagehouseError(f"no log lines for run '{run_id}' (see `stagehouse runs` for run ids)"))
     for line in lines:
         console.print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}", markup=False, highlight=False)
+
+
+@app.command()
+def init(folder: Path = typer.Argument(..., help="Folder for the new project (created; must be new or empty).")) -> None:
+    """Write a new project into FOLDER: pipedag.yaml, an example flow, its test, CI workflow."""
+    from stagehouse.flows.project_init import init_project
+
+    try:
+        written = init_project(folder)
+    except Exception as exc:
+        fail(exc)
+    console.print(f"[green]created[/] {folder} ({len(written)} files); next: cd {folder} && stagehouse run example && pytest", highlight=False, soft_wrap=True)
 
 
 @app.command("list")
