@@ -68,7 +68,7 @@ def fail(exc: BaseException, raised: BaseException | None = None) -> None:
     if _options["debug"]:
         errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
     message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
-    errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False)
+    errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
