@@ -157,6 +157,19 @@ def _drop_database(project: StagehouseProject) -> None:
         engine.dispose()
 
 
+_quieted: list[bool] = []
+
+
+def _quiet_pipedag() -> None:
+    """pipedag logs every IPC message at DEBUG; a failed test should show warnings, not thousands
+    of lines. Done at the fixture's first use: it loads pipedag, which plugin import must not."""
+    if not _quieted:
+        from stagehouse.flows.config import setup_quiet_logging
+
+        setup_quiet_logging()
+        _quieted.append(True)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--stagehouse-instance", default="local", help="Instance of pipedag.yaml the stagehouse_project fixture runs on (default: local).")
 
@@ -181,6 +194,7 @@ def stagehouse_project(request: pytest.FixtureRequest, tmp_path: Path, monkeypat
     _mirror(source_config, root, stagehouse_instance, instance_id)
     monkeypatch.setenv("PIPEDAG_CONFIG", str(root / "pipedag.yaml"))
     monkeypatch.setenv("STAGEHOUSE_INSTANCE", stagehouse_instance)
+    _quiet_pipedag()
     project = StagehouseProject(source_config.parent, root, stagehouse_instance, instance_id)
     yield project
     _drop_database(project)

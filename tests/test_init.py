@@ -84,3 +84,60 @@ def test_init_refuses_a_folder_with_files_in_it(tmp_path):
         f"Error: {tmp_path / 'notes'} is not empty; pass a new or empty folder (init never overwrites files)"
     )
     assert snapshot(tmp_path / "notes") == {"todo.txt": b"keep me\n"}
+
+
+PLUGIN_TESTS = '''
+import pytest
+import sqlalchemy as sa
+
+from stagehouse.testing import TestProjectError
+
+
+@pytest.mark.parametrize("stagehouse_instance", ["local", "postgres"])
+def test_every_store(stagehouse_project, stagehouse_instance):
+    report = stagehouse_project.run("example")
+    assert [task.rows for task in report.tasks] == [6, 3]
+    assert stagehouse_project.read("SELECT count(*) AS n FROM raw.orders") == [{"n": 6}]
+    assert stagehouse_project.instance == stagehouse_instance
+    assert stagehouse_project.instance_id.startswith("shop_test_")
+
+
+def test_a_failed_run_names_its_task(stagehouse_project):
+    with pytest.raises(TestProjectError, match="flow 'broken' failed on instance 'local' in task sync_missing: .*missing.csv"):
+        stagehouse_project.run("broken")
+'''
+
+BROKEN_FLOW = '''"""A flow whose source file is not there."""
+from pydiverse.pipedag import Flow, Stage
+
+from stagehouse import sync
+
+
+def build_flow():
+    with Flow("broken") as flow:
+        with Stage("raw"):
+            sync("seeds", "missing.csv", name="missing")
+    return flow
+'''
+
+
+def test_the_fixture_runs_on_every_store_and_names_a_failed_task(tmp_path, pg_url):
+    assert stagehouse("init", "shop", cwd=tmp_path).returncode == 0
+    project = tmp_path / "shop"
+    (project / "tests" / "test_plugin.py").write_text(PLUGIN_TESTS)
+    (project / "flows" / "broken.py").write_text(BROKEN_FLOW)
+
+    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_plugin.py"], cwd=project,
+                            env=clean_env(), capture_output=True, text=True, timeout=600)
+
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "3 passed" in tested.stdout
+    import sqlalchemy as sa
+
+    from tests.conftest import sqlalchemy_url
+
+    engine = sa.create_engine(sqlalchemy_url(pg_url))
+    with engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'shop_test_%'")).scalars().all()
+    engine.dispose()
+    assert left == []  # the postgres test's database was dropped
