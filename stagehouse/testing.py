@@ -117,27 +117,35 @@ def _mirror(source_config: Path, root: Path, instance: str, instance_id: str) ->
     """Write ``root/pipedag.yaml`` (the instance redirected) and link the project's other entries."""
     import yaml
 
-    from stagehouse.connectors.settings import load_config_file
+    from stagehouse.connectors.settings import instance_section, load_config_file
 
     document = load_config_file(source_config)
     section = (document.get("instances") or {}).get(instance)
     if not isinstance(section, dict):
         known = ", ".join(k for k in (document.get("instances") or {}) if k != "__any__")
         raise TestProjectError(f"instance '{instance}' is not in {source_config} (instances: {known})", instance=instance)
+    effective = instance_section(document, instance)  # what pipedag sees: __any__ merged in
     section["instance_id"] = instance_id
-    store_args = section.get("table_store", {}).get("args", {})
-    if str(store_args.get("url", "")).startswith("duckdb:"):
-        store_args["url"] = "duckdb:///{project_dir}/data/{instance_id}/db.duckdb"
+    if str(((effective.get("table_store") or {}).get("args") or {}).get("url", "")).startswith("duckdb:"):
+        _args(section, "table_store")["url"] = "duckdb:///{project_dir}/data/{instance_id}/db.duckdb"
     for block in ("blob_store", "lock_manager"):
-        args = (section.get(block) or {}).get("args") or {}
-        if "base_path" in args:
-            args["base_path"] = f"{{project_dir}}/data/{block}"
+        if "base_path" in ((effective.get(block) or {}).get("args") or {}):
+            _args(section, block)["base_path"] = f"{{project_dir}}/data/{block}"
     root.mkdir(parents=True, exist_ok=True)
     (root / "pipedag.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     (root / "data").mkdir()
     for entry in source_config.parent.iterdir():
         if entry.name not in NOT_MIRRORED:
             (root / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+
+
+def _args(section: dict[str, Any], block: str) -> dict[str, Any]:
+    """``section[block]["args"]``, created if missing (pipedag merges it over ``__any__``'s)."""
+    if not isinstance(section.get(block), dict):
+        section[block] = {}
+    if not isinstance(section[block].get("args"), dict):
+        section[block]["args"] = {}
+    return section[block]["args"]
 
 
 def _drop_database(project: StagehouseProject) -> None:
