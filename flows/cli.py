@@ -4,6 +4,7 @@ Errors print as one red line naming what failed and what to do; ``--debug`` adds
 
 Example::
 
+    stagehouse init my_project           # a new project: example flow, test, CI workflow
     stagehouse run nycflights
     stagehouse run nycflights --stage mart --instance postgres
     stagehouse run nycflights --full-refresh --task flights   # reload one sync from its source
@@ -73,7 +74,7 @@ def fail(exc: BaseException, raised: BaseException | None = None) -> None:
     if _options["debug"]:
         errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
     message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
-    errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False)
+    errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -251,6 +252,18 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+def init(folder: Path = typer.Argument(..., help="Folder for the new project (created; must be new or empty).")) -> None:
+    """Write a new project into FOLDER: pipedag.yaml, an example flow, its test, CI workflow."""
+    from stagehouse.flows.project_init import init_project
+
+    try:
+        written = init_project(folder)
+    except Exception as exc:
+        fail(exc)
+    console.print(f"[green]created[/] {folder} ({len(written)} files); next: cd {folder} && stagehouse run example && pytest", highlight=False, soft_wrap=True)
+
+
 @app.command("list")
 def list_command() -> None:
     """List the flows found under flows/ (and $STAGEHOUSE_FLOWS_PATH)."""
@@ -332,9 +345,6 @@ def replicate(
     )
 
 
-QUERY_FORMATS = ("table", "csv", "json")
-
-
 @app.command()
 def query(
     sql: str = typer.Argument(..., help="One DuckDB SQL statement; name tables as connection.schema.table ('warehouse' is the store)."),
@@ -343,6 +353,8 @@ def query(
 ) -> None:
     """Run one SQL statement across the store and other SQL connections, each attached read-only
     as a catalog of its name, e.g. a join of a PostgreSQL table with a store table."""
+    from stagehouse.flows.query_view import QUERY_FORMATS, show_frame
+
     if output not in QUERY_FORMATS:
         fail(StagehouseError(f"--format is one of {', '.join(QUERY_FORMATS)}, not {output!r}"))
     import polars as pl
@@ -353,15 +365,7 @@ def query(
         frame = pl.from_arrow(federated_query(sql, instance=instance))
     except Exception as exc:
         fail(exc)
-    if output == "csv":
-        sys.stdout.write(frame.write_csv())
-    elif output == "json":
-        sys.stdout.write(frame.write_json() + "\n")
-    else:
-        view = Table(*frame.columns, title=f"{frame.height:,} rows")
-        for row in frame.iter_rows():
-            view.add_row(*("" if value is None else str(value) for value in row))
-        console.print(view)
+    show_frame(frame, output, console)
 
 
 @app.command()
