@@ -28,6 +28,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stagehouse.connectors.errors import StagehouseError
@@ -67,7 +68,7 @@ def fail(exc: BaseException, raised: BaseException | None = None) -> None:
     if _options["debug"]:
         errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
     message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
-    errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False)
+    errors.print(f"[bold red]Error:[/] {escape(message.splitlines()[0]) if message else type(exc).__name__}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -89,7 +90,7 @@ def run(
     if overlap not in ("wait", "skip"):
         fail(StagehouseError(f"--overlap is 'wait' or 'skip', not {overlap!r}"))
     quiet_pipedag()
-    from stagehouse.flows.runner import run_flow
+    from stagehouse.flows.runner import root_error, run_flow
     from stagehouse.tasks import progress
 
     started = time.perf_counter()
@@ -101,7 +102,7 @@ def run(
             with progress.listening(show):
                 report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting)
     except Exception as exc:
-        fail(exc)
+        fail(root_error(exc) or exc, exc)  # pipedag wraps a config error (e.g. a missing extra) in RuntimeError
     if report.skipped:
         console.print(f"[yellow]skipped[/]: {skip_reason(report)}", highlight=False)
         return
