@@ -55,6 +55,11 @@ def optional_import(module: str, *, feature: str, extra: str) -> Any:
         return MissingModule(module, feature, extra, exc)
 
 
+def installed(module: Any) -> bool:
+    """Whether ``module`` (from a shim) is the real module, not a stand-in."""
+    return not isinstance(module, MissingModule)
+
+
 def require(*modules: Any) -> None:
     """Raise ``MissingExtraError`` for the first of ``modules`` that is a stand-in."""
     for module in modules:
