@@ -1,6 +1,8 @@
 # Set-up and everyday commands. A fresh machine needs only `make demo` or `make test`:
-# both create .venv with Python 3.12 and install the locked dependency set first (`make test`
-# also installs the npm test server from tests/node/package-lock.json).
+# both create .venv with Python 3.12 and install the locked dependency set first, every file
+# checked against requirements.lock's hashes (`make test` also installs the npm test server from
+# tests/node/package-lock.json). The project itself is installed editable and --no-deps: a local
+# source tree has no hash to check, and its dependencies are all in the lock.
 PYTHON ?= $(shell PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null || command -v python3.12)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +14,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PYTHON=/path/to/python3.12"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -30,10 +32,19 @@ test: $(STAMP) $(NODE_TESTS)
 bench: $(STAMP)
 	$(BIN)/python bench/sync_postgres_to_duckdb.py
 
-# Re-pin after changing pyproject.toml dependencies (then run `make test`).
-lock: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/pip freeze --exclude-editable | grep -v -E '^(pip|uv)==' > requirements.lock
+# Regenerate requirements.lock from pyproject.toml (core and every extra, with hashes) after a
+# dependency change, then run `make test`. Versions already in the lock are kept (uv prefers the
+# output file's pins); `make lock UPGRADE=1` moves everything to the newest the ranges allow.
+# uv runs from its own scratch venv, so it is not part of the project's locked set.
+UV_VERSION := 0.13.9
+LOCK_TOOLS := .venv-lock
+lock:
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PYTHON=/path/to/python3.12"; exit 1; }
+	test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install --quiet uv==$(UV_VERSION); }
+	$(LOCK_TOOLS)/bin/uv pip compile pyproject.toml --quiet --python-version 3.12 \
+		--extra demo --extra dask --extra sftp --extra test \
+		--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) \
+		-o requirements.lock
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) $(LOCK_TOOLS) data

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stagehouse.connectors.errors import ConfigFileError, StagehouseError
+from stagehouse.connectors.extras import installed
 from stagehouse.connectors.settings import find_config_file
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def load_flow(name: str) -> Flow:
 def _folder_package(folder: Path) -> str:
     """The private package whose members are the modules of ``folder`` (created on first use).
 
-    Its code pickles by value (when Dask's cloudpickle is installed), so Dask workers, which
+    Its code pickles by value (when the dask extra's cloudpickle is installed), so Dask workers, which
     cannot import it, get a flow's functions.
     """
     folder = folder.resolve()
@@ -156,9 +157,9 @@ def _folder_package(folder: Path) -> str:
         package = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(name, None, is_package=True))
         package.__path__ = [str(folder)]
         sys.modules[name] = package
-        if importlib.util.find_spec("cloudpickle") is not None:
-            import cloudpickle
+        from stagehouse.flows.dask_extra import cloudpickle
 
+        if installed(cloudpickle):
             cloudpickle.register_pickle_by_value(package)
     return name
 

@@ -74,7 +74,7 @@ def fail(exc: BaseException, raised: BaseException | None = None) -> None:
     if _options["debug"]:
         errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
     message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
-    errors.print(f"[bold red]Error:[/] {message.splitlines()[0] if message else type(exc).__name__}", highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]Error:[/] {escape(message.splitlines()[0]) if message else type(exc).__name__}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -102,7 +102,7 @@ def run(
         fail(StagehouseError("--task chooses the syncs of a full refresh; add --full-refresh"))
     quiet_pipedag()
     from stagehouse.flows.progress_view import showing_progress
-    from stagehouse.flows.runner import run_flow
+    from stagehouse.flows.runner import root_error, run_flow
 
     started = time.perf_counter()
     try:
@@ -110,7 +110,7 @@ def run(
             report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting,
                               full_refresh=(task or True) if full_refresh else False)
     except Exception as exc:
-        fail(exc)
+        fail(root_error(exc) or exc, exc)  # pipedag wraps a config error (e.g. a missing extra) in RuntimeError
     if report.skipped:
         console.print(f"[yellow]skipped[/]: {skip_reason(report)}", highlight=False)
         return

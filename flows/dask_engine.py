@@ -18,15 +18,17 @@ Use it in pipedag.yaml: ``orchestration: {class: "stagehouse.flows.dask_engine.D
 
 from __future__ import annotations
 
-import cloudpickle
 import structlog
 from pydiverse.pipedag import ExternalTableReference, Table
 from pydiverse.pipedag.context import ConfigContext, RunContext
 from pydiverse.pipedag.core import Result, Subflow, Task
 from pydiverse.pipedag.engine.dask import DaskEngine as PipedagDaskEngine
-from pydiverse.pipedag.optional_dependency.dask import dask
 
 from stagehouse.connectors.errors import StagehouseError, first_line
+from stagehouse.connectors.extras import require
+from stagehouse.flows.dask_extra import cloudpickle, dask
+
+require(dask, cloudpickle)  # this module is the Dask engine: without the dask extra, say so when pipedag loads it
 
 
 class WorkerTaskError(StagehouseError):

@@ -13,6 +13,7 @@ import pandas as pd
 import polars as pl
 from pydiverse.pipedag import Flow, Stage
 
+from stagehouse.flows.nycflights_extra import require_demo_data
 from stagehouse.tasks import pandas_transform, polars_transform, sql_transform, sync
 
 SOURCE = "nycflights"
@@ -57,6 +58,7 @@ def carrier_ranking(delays: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_flow() -> Flow:
+    require_demo_data()
     with Flow("nycflights") as flow:
         with Stage("raw"):
             airlines = sync(SOURCE, "airlines.csv", primary_key="carrier")

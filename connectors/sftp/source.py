@@ -23,11 +23,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import paramiko
-
 from stagehouse.connectors.errors import SourceError, SourceUnavailableError
+from stagehouse.connectors.extras import require
 from stagehouse.connectors.files.fileset import FileEntry, FileSetConnection
 from stagehouse.connectors.sftp.config import SftpConnectionConfig
+from stagehouse.connectors.sftp.paramiko_extra import paramiko
 
 
 class SftpConnection(FileSetConnection):
@@ -36,6 +36,7 @@ class SftpConnection(FileSetConnection):
     config: SftpConnectionConfig
 
     def __init__(self, name: str, config: SftpConnectionConfig, password: str | None, passphrase: str | None) -> None:
+        require(paramiko)
         super().__init__(name, config)
         self._password, self._passphrase = password, passphrase
         self.format, self.csv, self.batch_rows = config.format, config.csv, config.batch_rows
