@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stagehouse.connectors.errors import ConfigFileError, StagehouseError
-from stagehouse.connectors.extras import installed
 from stagehouse.connectors.settings import find_config_file
 
 if TYPE_CHECKING:
     from pydiverse.pipedag import Flow
 
 ENTRY_POINT = "build_flow"
+PRIVATE_PREFIX = "_stagehouse_flows_"
 SCHEDULE = "SCHEDULE"
 PACKAGE_DIR = Path(__file__).parent
 
@@ -148,20 +148,20 @@ def load_flow(name: str) -> Flow:
 def _folder_package(folder: Path) -> str:
     """The private package whose members are the modules of ``folder`` (created on first use).
 
-    Its code pickles by value (when the dask extra's cloudpickle is installed), so Dask workers, which
-    cannot import it, get a flow's functions.
+    Dask workers cannot import it: the Dask engine pickles its code by value (``private_packages``).
     """
     folder = folder.resolve()
-    name = f"_stagehouse_flows_{hashlib.sha1(str(folder).encode()).hexdigest()[:10]}"
+    name = f"{PRIVATE_PREFIX}{hashlib.sha1(str(folder).encode()).hexdigest()[:10]}"
     if name not in sys.modules:
         package = importlib.util.module_from_spec(importlib.machinery.ModuleSpec(name, None, is_package=True))
         package.__path__ = [str(folder)]
         sys.modules[name] = package
-        from stagehouse.flows.dask_extra import cloudpickle
-
-        if installed(cloudpickle):
-            cloudpickle.register_pickle_by_value(package)
     return name
+
+
+def private_packages() -> list:
+    """The private packages project flows loaded in this process (``_folder_package``)."""
+    return [module for name, module in list(sys.modules.items()) if name.startswith(PRIVATE_PREFIX) and "." not in name]
 
 
 def _load_by_path(path: Path):

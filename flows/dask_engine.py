@@ -26,6 +26,7 @@ from pydiverse.pipedag.engine.dask import DaskEngine as PipedagDaskEngine
 
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.extras import require
+from stagehouse.flows.catalog import private_packages
 from stagehouse.flows.dask_extra import cloudpickle, dask
 
 require(dask, cloudpickle)  # this module is the Dask engine: without the dask extra, say so when pipedag loads it
@@ -50,6 +51,8 @@ class DaskEngine(PipedagDaskEngine):
     def run(self, flow: Subflow, ignore_position_hashes: bool = False, inputs: dict[Task, ExternalTableReference] | None = None, **run_kwargs):
         # pipedag's DaskEngine.run, with ``bind_run`` changed (contexts entered, errors made sendable)
         inputs = inputs if inputs is not None else {}
+        for package in private_packages():  # a project's flow modules: workers cannot import them
+            cloudpickle.register_pickle_by_value(package)
         run_context = RunContext.get()
         config_context = ConfigContext.get()
         results = {}

@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.spinner import Spinner
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from stagehouse.tasks import progress
+
+if TYPE_CHECKING:  # rich's live display loads only on a terminal: piped and cron runs never pay for it
+    from rich.console import Console, Group
 
 
 @dataclass
@@ -70,6 +70,10 @@ class ProgressView:
         return f"{self.title}" + (f" ({self.done} task{'s' if self.done != 1 else ''} done)" if self.done else "")
 
     def __rich__(self) -> Group:
+        from rich.console import Group
+        from rich.spinner import Spinner
+        from rich.text import Text
+
         return Group(Spinner("dots", Text(self.heading())), *(Text(f"  {line}") for line in self.lines()))
 
 
@@ -87,6 +91,8 @@ def showing_progress(console: Console, title: str) -> Iterator[ProgressView | No
     if not console.is_terminal:
         yield None
         return
+    from rich.live import Live
+
     view = ProgressView(title)
     with Live(view, console=console, refresh_per_second=4, transient=True), progress.listening(view):
         yield view

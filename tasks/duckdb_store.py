@@ -7,8 +7,7 @@ two (SIGKILL, the OOM killer, a power cut) leaves readers without the stage's ta
 run commits again — ``tests/test_kill_safety.py`` hit that window once incremental syncs got fast
 enough for the commit to be a sizeable part of a run. DuckDB's DDL is transactional, so this store
 drops and creates the views and records the stage's new transaction schema in one transaction:
-readers see the previous stage or the new one, never neither. ``RefreshesOnRequest`` skips the
-cache lookup of the syncs a full refresh reloads (``tasks.full_refresh``).
+readers see the previous stage or the new one, never neither.
 
 It also reflects a task's input tables from DuckDB's own catalog (``reflect_table``): the same
 ``sa.Table`` as SQLAlchemy's reflection, in milliseconds instead of ~0.3–0.8 s, which every SQL
@@ -32,13 +31,12 @@ from pydiverse.pipedag.backend.table.sql.ddl import CreateAlias, DropSchemaConte
 from pydiverse.pipedag.backend.table.sql.dialects.duckdb import DuckDBTableStore
 
 from stagehouse.connectors.sql.duckdb_reflection import reflected_table
-from stagehouse.tasks.full_refresh import RefreshesOnRequest
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect duckdb")
 
-    class AtomicCommitDuckDBTableStore(RefreshesOnRequest, KeepsDescriptions, DuckDBTableStore):
+    class AtomicCommitDuckDBTableStore(KeepsDescriptions, DuckDBTableStore):
         """pipedag's DuckDB store with ``_commit_stage_read_views`` in one transaction (and the
         stage's descriptions set again after it, ``KeepsDescriptions``), and a quick ``reflect_table``."""
 

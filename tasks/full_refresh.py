@@ -1,12 +1,11 @@
 """Full refresh: this run reloads chosen syncs from the source, ignoring what they committed.
 
 Why a run-scoped setting and not a ``version=`` bump: a bump changes the task's identity for
-every later run, and the run after it would re-run once more. Here the setting lives in the
-run's ``ConfigContext`` (its ``attrs``, so it reaches Dask workers too) as ``stage.task`` names:
+every later run. Here the setting lives in the run's ``ConfigContext`` (its ``attrs``, so it
+reaches Dask workers too) as ``stage.task`` names:
 
-- the table store's cache lookup answers "not cached" for those tasks (``RefreshesOnRequest``),
-  so they run — yet their cache entry is written under their usual version and freshness, and
-  the next normal run of an unchanged source is CACHE_VALID again;
+- a sync's cache function adds a value of this run to its freshness (``tasks.sync``), so the
+  sync is not CACHE_VALID and every task downstream sees a new input and reruns;
 - an incremental or merge sync of that run reads the whole source and writes a new generation
   of versions holding only the new rows, with a high-water mark from them alone
   (``tasks.versioned``, ``LoadSpec.reload``). The committed generation stays until the stage's
@@ -25,7 +24,6 @@ from collections.abc import Iterable
 import attrs
 from box import Box
 from pydiverse.pipedag import ConfigContext
-from pydiverse.pipedag.errors import CacheError
 
 SETTING = "stagehouse_full_refresh"
 
@@ -50,15 +48,3 @@ def requested(task) -> bool:
         return False
     return task_key(task) in chosen
 
-
-class RefreshesOnRequest:
-    """A table store mixin: a task the run fully refreshes is never found in the cache, so it runs.
-
-    Its cache entry is still written with the task's own version and cache-function hash (only
-    the lookup is skipped), so later runs find it as usual.
-    """
-
-    def retrieve_task_metadata(self, task, input_hash: str, cache_fn_hash: str):
-        if requested(task):
-            raise CacheError(f"full refresh of {task_key(task)} requested for this run")
-        return super().retrieve_task_metadata(task, input_hash, cache_fn_hash)

@@ -1,8 +1,7 @@
 """The PostgreSQL table store with the stage's descriptions set again after each commit.
 
 A schema swap moves the old schema's comments away with it and tables pipedag copies for cache-
-valid tasks are new tables; ``KeepsDescriptions`` re-applies what users described, and
-``RefreshesOnRequest`` skips the cache lookup of the syncs a full refresh reloads. It registers
+valid tasks are new tables; ``KeepsDescriptions`` re-applies what users described. It registers
 itself for the ``postgresql`` dialect: ``SQLTableStore`` in pipedag.yaml creates it once ``tasks``
 is imported.
 
@@ -17,13 +16,12 @@ import warnings
 
 from pydiverse.pipedag.backend.table.sql.dialects.postgres import PostgresTableStore
 
-from stagehouse.tasks.full_refresh import RefreshesOnRequest
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect postgresql")
 
-    class KeptDescriptionsPostgresTableStore(RefreshesOnRequest, KeepsDescriptions, PostgresTableStore):
+    class KeptDescriptionsPostgresTableStore(KeepsDescriptions, PostgresTableStore):
         """pipedag's PostgreSQL store; after a stage commit its descriptions are comments again."""
 
         _dialect_name = "postgresql"

@@ -29,6 +29,7 @@ import functools
 import re
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -221,6 +222,23 @@ def _committed_text(stage: str, name: str) -> dict[str, str]:
     return {column.name: "string" for column in committed.columns if type_class(column.type.spec)[0] == "text"}
 
 
+def _refresh_aware(freshness: Callable[..., Any]) -> Callable[..., Any]:
+    """``freshness``, plus a value of its own when this run fully refreshes the task.
+
+    pipedag hands a task's cache key downstream as its output's identity: a full refresh under the
+    usual key would leave every downstream task CACHE_VALID on the old data (a transform still
+    counting rows the source deleted). A key of its own makes them rerun.
+    """
+
+    def aware(*args: Any) -> Any:
+        value = freshness(*args)
+        if full_refresh_requested(TaskContext.get().task):
+            return {"freshness": value, "full_refresh": uuid.uuid4().hex}
+        return value
+
+    return aware
+
+
 def _committed_load(stage: str, name: str) -> CommittedLoad | None:
     """The load committed with the stage's current view of ``name`` (None before the first)."""
     record = committed_record(stage, f"{name}{LOAD_SUFFIX}")
@@ -289,7 +307,7 @@ def sync(
         _sync,
         name=f"sync_{out}",
         version=f"{SYNC_VERSION}/{version or 0}",
-        cache=_source_freshness if cache is None else _explicit_freshness(cache),
+        cache=_refresh_aware(_source_freshness if cache is None else _explicit_freshness(cache)),
         nout=1 if mode == "full" else 2,
     )
     output = names_connections(task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column), connection)

@@ -16,7 +16,7 @@ from pydiverse.pipedag import Flow, Stage
 
 from stagehouse.flows import run_flow
 from stagehouse.flows.full_refresh import UnknownTaskError
-from stagehouse.tasks import sync
+from stagehouse.tasks import sql_transform, sync
 from tests.conftest import sqlalchemy_url
 from tests.test_sync_modes import refuse, row
 
@@ -44,13 +44,21 @@ def events(pg_url):
     engine.dispose()
 
 
+@sql_transform()
+def counted(events):
+    return f"SELECT count(*) AS n FROM {events}"
+
+
 def flow_of(name: str, mode: str, *, failing: bool = False) -> Flow:
+    """Two syncs of the same table (one refreshed, one not) and a count downstream of the first."""
     with Flow("refresh") as flow:
         with Stage("raw"):
             events = sync("pg", name, **SPECS[mode])
             sync("pg", name, name="other", **SPECS[mode])
             if failing:
                 refuse(events)
+        with Stage("mart"):
+            counted(events)
     return flow
 
 
@@ -63,7 +71,7 @@ def states(report) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("mode", ["merge", "incremental"])
-def test_full_refresh_drops_rows_deleted_at_the_source_and_keeps_the_cache_identity(project, events, mode):
+def test_full_refresh_drops_rows_deleted_at_the_source_downstream_too(project, events, mode):
     name, engine, table = events
     assert run_flow(flow_of(name, mode)).ok
     with engine.begin() as conn:
@@ -76,7 +84,7 @@ def test_full_refresh_drops_rows_deleted_at_the_source_and_keeps_the_cache_ident
 
     refreshed = run_flow(flow_of(name, mode), full_refresh=[name])
     assert refreshed.ok, refreshed.error
-    assert states(refreshed) == {f"sync_{name}": "COMPLETED", "sync_other": "CACHE_VALID"}
+    assert states(refreshed) == {f"sync_{name}": "COMPLETED", "sync_other": "CACHE_VALID", "counted": "COMPLETED"}
     assert ids(project, name) == [1, 2, *range(5, 102)]
     assert refreshed.tasks[0].rows == 99
     from stagehouse.flows import get_pipeline_logs
@@ -84,8 +92,13 @@ def test_full_refresh_drops_rows_deleted_at_the_source_and_keeps_the_cache_ident
     assert any(line.message == f"full refresh of raw.sync_{name}" for line in get_pipeline_logs(refreshed.run_id))
     assert ids(project, "other") == list(range(1, 102))  # not named: untouched
 
-    after = run_flow(flow_of(name, mode))  # same identity: an unchanged source is cached again
-    assert states(after) == {f"sync_{name}": "CACHE_VALID", "sync_other": "CACHE_VALID"}
+    assert [r["n"] for r in project.read("mart", "counted")] == [99]  # downstream reran on the reloaded rows
+
+    once_more = run_flow(flow_of(name, mode))  # the refresh's identity was its own: one more (empty) delta
+    assert once_more.ok, once_more.error
+    after = run_flow(flow_of(name, mode))  # then an unchanged source is cached again
+    assert set(states(after).values()) == {"CACHE_VALID"}
+    assert [r["n"] for r in project.read("mart", "counted")] == [99]
     with engine.begin() as conn:
         conn.execute(table.insert(), [row(102, minutes=2000)])
     assert run_flow(flow_of(name, mode)).ok  # the mark is the reload's: only 102 is new
