@@ -117,18 +117,37 @@ def scan_flows() -> tuple[list[FlowModule], dict[Path, Exception]]:
 
 
 def list_flows() -> list[FlowModule]:
-    """Every flow module found, by name; the first folder wins when two define the same name."""
-    found, broken = scan_flows()
-    if broken:
-        raise next(iter(broken.values()))
-    return found
+    """Every flow module found, by name; the first folder wins when two define the same name.
+    A module that cannot be parsed is left out (``broken_flows`` names it): one teammate's
+    half-written file does not stop the other flows, nor their schedules."""
+    return scan_flows()[0]
+
+
+class BrokenFlowError(UnknownFlowError):
+    """A module in a flows folder that cannot be parsed: a syntax error, a SCHEDULE that is no literal."""
+
+
+def broken_flows() -> list[BrokenFlowError]:
+    """One error per flows-folder module that cannot be parsed, naming its file and line."""
+    return [_broken(path, exc) for path, exc in scan_flows()[1].items()]
+
+
+def _broken(path: Path, exc: Exception) -> BrokenFlowError:
+    if isinstance(exc, SyntaxError):
+        problem = f"{path}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}"
+    else:
+        problem = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+    return BrokenFlowError(f"{problem}; fix the file (other flows run as usual)", flow=path.stem, path=str(path))
 
 
 def load_flow(name: str) -> Flow:
     """Import the flow module ``name`` and build its flow."""
     from pydiverse.pipedag import Flow
 
-    modules = {m.name: m for m in list_flows()}
+    found, broken = scan_flows()
+    modules = {m.name: m for m in found}
+    if name not in modules and (path := next((p for p in broken if p.stem == name), None)):
+        raise _broken(path, broken[path])
     if name not in modules:
         raise UnknownFlowError(
             f"no flow '{name}' (flows: {', '.join(modules) or 'none'}); a flow is a module in flows/ defining build_flow()",

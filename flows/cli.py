@@ -24,7 +24,6 @@ import json
 import logging
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,11 @@ from rich.table import Table
 
 from stagehouse.connectors.errors import StagehouseError
 from stagehouse.flows.catalog import list_flows, load_flow
+from stagehouse.flows.cli_output import console, errors, fail, options, quiet_pipedag, report_broken_flows, waiting
 from stagehouse.flows.run_view import report_table, runs_table, skip_reason
 
 app = typer.Typer(help="Stagehouse: ELT flows on pydiverse-pipedag.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
 )
-console = Console()
-errors = Console(stderr=True)
-_options = {"debug": False}
 WIDE = 100_000  # a console this wide never folds a line: --wide output is as long as its values
 
 
@@ -50,32 +47,10 @@ def main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and pipedag's INFO log."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show pipedag's INFO log."),
 ) -> None:
-    _options["debug"] = debug
-    _options["log_level"] = logging.INFO if (debug or verbose) else None  # None: $STAGEHOUSE_LOG_LEVEL or WARNING
+    options["debug"] = debug
+    options["log_level"] = logging.INFO if (debug or verbose) else None  # None: $STAGEHOUSE_LOG_LEVEL or WARNING
 
 
-def quiet_pipedag() -> None:
-    """Set up logging before a command that loads pipedag (imported here: listing and deciding
-    what is due must not pay for loading pipedag). The level: INFO with -v/--debug, else
-    $STAGEHOUSE_LOG_LEVEL, else WARNING."""
-    try:
-        from stagehouse.flows.config import setup_quiet_logging
-
-        setup_quiet_logging(_options.get("log_level"), show_task_tracebacks=_options["debug"])
-    except StagehouseError as exc:  # a bad $STAGEHOUSE_LOG_LEVEL
-        fail(exc)
-
-
-def fail(exc: BaseException, raised: BaseException | None = None) -> None:
-    """Print ``exc`` as one line (plus traceback with --debug) and exit 1.
-
-    ``raised``: the exception ``exc`` was found in (a run's, whose wrappers the traceback shows).
-    """
-    if _options["debug"]:
-        errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
-    message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
-    errors.print(f"[bold red]Error:[/] {escape(message.splitlines()[0]) if message else type(exc).__name__}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -93,6 +68,8 @@ def run(
     scheduled flows that are due (exit 1 if any failed). With --full-refresh, syncs (all, or
     those named by --task) reload the whole source; the old tables stay until the new commit."""
     if due:
+        from stagehouse.flows.due_command import run_due_command
+
         return run_due_command(instance, now)
     if flow is None:
         fail(StagehouseError("name a FLOW to run, or pass --due"))
@@ -160,43 +137,6 @@ def _json_or_text(value: str) -> Any:
         return value
 
 
-def waiting(message: str) -> None:
-    """Say on stderr what a run waits for (another run, a process holding the DuckDB store)."""
-    errors.print(f"[yellow]waiting:[/] {message}", highlight=False)
-
-
-def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
-    from stagehouse.flows.due import due_flows
-
-    moment = (now if now is None or now.tzinfo else now.replace(tzinfo=dt.UTC)) or dt.datetime.now(dt.UTC)
-    try:
-        due = due_flows(moment, instance)
-    except Exception as exc:
-        fail(exc)
-    if not due:
-        console.print(f"no flow is due at {moment:%Y-%m-%d %H:%M:%S %Z}")
-        return
-    quiet_pipedag()
-    from stagehouse.flows.runner import run_flow
-
-    failed = []
-    for module, schedule in due:
-        try:
-            report = run_flow(load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap, on_wait=waiting)
-        except Exception as exc:
-            errors.print(f"[bold red]Error:[/] {module.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", highlight=False)
-            failed.append(module.name)
-            continue
-        if report.skipped:
-            console.print(f"{module.name}: [yellow]skipped[/], {skip_reason(report)}", highlight=False)
-        elif report.ok:
-            console.print(f"{module.name}: [green]done[/] (run {report.run_id})")
-        else:
-            console.print(report_table(report))
-            errors.print(f"[bold red]Error:[/] {module.name}: {str(report.error).splitlines()[0]} (run {report.run_id})", highlight=False)
-            failed.append(module.name)
-    if failed:
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -271,6 +211,7 @@ def list_command() -> None:
     for module in list_flows():
         table.add_row(module.name, module.description, str(module.path))
     console.print(table)
+    report_broken_flows()
 
 
 @app.command()

@@ -84,3 +84,20 @@ def test_a_project_with_flows_of_its_own_does_not_list_the_shipped_demo(own_proj
     listed = run(own_project, "list")
     assert listed.returncode == 0, listed.stderr
     assert "nycflights" not in listed.stdout
+
+
+def test_a_flow_file_that_does_not_parse_stops_only_itself(own_project):
+    (own_project / "flows" / "half_written.py").write_text('"""Work in progress."""\nSCHEDULE = "0 * * * *"\ndef build_flow(:\n')
+
+    listed = run(own_project, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "priced" in listed.stdout
+    assert "half_written.py, line 3: SyntaxError" in " ".join(listed.stderr.split())
+
+    assert run(own_project, "run", "priced").returncode == 0
+    broken = run(own_project, "run", "half_written")
+    assert broken.returncode == 1
+    assert "half_written.py, line 3" in " ".join(broken.stderr.split()) and "Traceback" not in broken.stderr
+
+    due = run(own_project, "run", "--due")  # the broken file might hold a schedule: named, and the cron fails
+    assert due.returncode == 1 and "half_written.py" in due.stderr
