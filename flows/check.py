@@ -29,6 +29,7 @@ from stagehouse.connectors.registry import WAREHOUSE
 from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
 from stagehouse.flows.config import pipedag_config
+from stagehouse.flows.stage_names import RESERVED_PREFIXES
 
 UNREACHABLE_FIX = {
     "sql": "start the server or fix url (host, port, database, user)",
@@ -188,6 +189,7 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
         modules = [module for module in modules if module.path.parent.resolve() != PACKAGE_DIR.resolve()]
     for file, exc in broken.items():
         findings.add(f"flow '{file.stem}' ({file})", _message(exc), "fix the module and run `stagehouse check` again")
+    stage_flows: dict[str, list[str]] = {}  # stage -> the flows that have it: each would replace the others' tables
     for module in modules:
         try:
             flow = load_flow(module.name)
@@ -195,6 +197,10 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
             findings.add(f"flow '{module.name}' ({module.path})", f"build_flow() failed: {_message(root_error(exc) or exc)}",
                          "fix the flow and run `stagehouse check` again")
             continue
+        for stage in flow.stages:
+            stage_flows.setdefault(stage, []).append(module.name)
+            if stage.lower().startswith(RESERVED_PREFIXES):
+                findings.add(f"flow '{module.name}', stage '{stage}'", "starts with 'pg_', which PostgreSQL reserves", f"rename the stage in {module.path}")
         tasks: dict[str, list[str]] = {}  # connection -> the tasks naming it
         for task in flow.tasks:
             for name in named_connections(task):
@@ -206,6 +212,10 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
                     known = ", ".join(sorted(declared)) or "none declared"
                     fix = f"declare it under attrs.connections in pipedag.yaml or fix the name in {module.path}"
                     findings.add(where, f"connection '{name}' is not declared (known: {known})", fix, instance)
+    for stage, flows in stage_flows.items():
+        if len(flows) > 1:
+            findings.add(f"stage '{stage}'", f"is a stage of flows {', '.join(flows)}: each run's commit replaces the other flows' tables "
+                         "(a stage is a schema shared by every flow of an instance)", "give each flow's stages names of their own")
     return len(modules) + len(broken)
 
 

@@ -63,6 +63,7 @@ def run(
     overlap: str = typer.Option("wait", "--overlap", help="If the flow is already running on the instance: wait or skip."),
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Reload syncs from the source, dropping incremental/merge state."),
     task: list[str] = typer.Option([], "--task", "-t", help="With --full-refresh: only this sync task (repeatable)."),
+    replace_stages: bool = typer.Option(False, "--replace-stages", help="Take over stages whose tables another flow committed (a renamed or retired flow)."),
 ) -> None:
     """Run FLOW, or only the named stages, and print what each task did; or with --due, run the
     scheduled flows that are due (exit 1 if any failed). With --full-refresh, syncs (all, or
@@ -85,7 +86,7 @@ def run(
     try:
         with showing_progress(console, f"running {flow}"):
             report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting,
-                              full_refresh=(task or True) if full_refresh else False)
+                              full_refresh=(task or True) if full_refresh else False, replace_stages=replace_stages)
     except Exception as exc:
         fail(root_error(exc) or exc, exc)  # pipedag wraps a config error (e.g. a missing extra) in RuntimeError
     if report.skipped:
@@ -170,7 +171,7 @@ def logs(
     if not lines:
         fail(StagehouseError(f"no log lines for run '{run_id}' (see `stagehouse runs` for run ids)"))
     for line in lines:
-        console.print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}", markup=False, highlight=False)
+        console.print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -48,7 +48,8 @@ def runs_table(found: list[dict], flow: str | None) -> Table:
     status, task states, error (``found``: rows of ``get_pipeline_runs``)."""
     view = Table(title=f"runs{' of ' + flow if flow else ''} ({len(found)})")
     for column in ("run", "flow", "stages", "trigger", "started", "seconds", "status", "tasks", "error"):
-        view.add_column(column, overflow="fold")
+        # ids, times and statuses whole (a run id is copied into `stagehouse logs`); the rest folds
+        view.add_column(column, overflow="fold", no_wrap=column in ("run", "started", "seconds", "status"))
     for run_row in found:
         took = (run_row["ended_at"] - run_row["started_at"]).total_seconds() if run_row["ended_at"] else None
         states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t["state"] for t in run_row["tasks"]).items()))

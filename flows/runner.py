@@ -33,6 +33,7 @@ from stagehouse.flows.config import config_context
 from stagehouse.flows.full_refresh import refresh_tasks
 from stagehouse.flows.history import LogLine, RunHistory, new_run_id, now
 from stagehouse.flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
+from stagehouse.flows.stage_names import check_stage_names, refuse_reserved
 from stagehouse.flows.timing import TaskTimer
 from stagehouse.tasks.arrow_stream import skipped_rows, written_rows
 from stagehouse.tasks.full_refresh import SETTING as FULL_REFRESH, with_full_refresh
@@ -163,10 +164,13 @@ def run_flow(
     connection_overrides: dict[str, dict] | None = None,
     on_wait: Callable[[str], None] | None = None,
     full_refresh: bool | list[str] = False,
+    replace_stages: bool = False,
 ) -> RunReport:
     """Run ``flow`` (only ``stages`` when given) on ``instance`` and return the report.
 
-    The run holds the flow's run lock: another run of it on the instance makes this one wait, or
+    Stage names starting with ``pg_`` are refused, and so is a stage whose last committed tables
+    came from another flow on the instance (its commit would replace them) unless
+    ``replace_stages`` (``flows.stage_names``). The run holds the flow's run lock: another run of it on the instance makes this one wait, or
     with ``overlap="skip"`` return at once with ``report.skipped`` and ``report.running`` (the run
     in progress; the skip is recorded as SKIPPED unless the store is a DuckDB file, which the
     running process holds).
@@ -184,11 +188,12 @@ def run_flow(
     if connection_overrides:
         config = with_connections(config, connection_overrides)
     components = select_stages(flow, stages or [])
+    refuse_reserved(flow.name, list(stages or flow.stages))
     if full_refresh:
         config = with_full_refresh(config, refresh_tasks(flow, full_refresh, stages))
     note = {"run_id": run_id or new_run_id(), "flow": flow.name, "started_at": now().isoformat(timespec="seconds"),
             "pid": os.getpid(), "host": socket.gethostname()}
-    return _locked_run(flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait)
+    return _locked_run(flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait, replace_stages)
 
 
 def _log_wait(message: str) -> None:
@@ -208,7 +213,7 @@ def with_connections(config: ConfigContext, declarations: dict[str, dict]) -> Co
 
 def _locked_run(
     flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, overlap: Overlap,
-    note: dict, on_wait: Callable[[str], None],
+    note: dict, on_wait: Callable[[str], None], replace_stages: bool = False,
 ) -> RunReport:
     """The run inside its locks: the flow's run lock, then (DuckDB) the store file's; the store is
     opened once, inside both, and disposed before either is released (the next run opens the file
@@ -219,13 +224,16 @@ def _locked_run(
         with store_file_lock(config, note, on_wait):
             try:
                 with config:  # one store (one engine) for the history and every task, disposed on exit
-                    return _recorded_run(flow, components, config, stages, trigger, note["run_id"])
+                    return _recorded_run(flow, components, config, stages, trigger, note["run_id"], replace_stages)
             finally:
                 config._close()
 
 
-def _recorded_run(flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, run_id: str) -> RunReport:
+def _recorded_run(
+    flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, run_id: str, replace_stages: bool = False
+) -> RunReport:
     history = RunHistory(config.store.table_store.engine, config.instance_name)
+    check_stage_names(flow.name, list(stages or flow.stages), history, replace_stages=replace_stages)
     run_id = history.start(flow.name, stages or [], trigger, run_id)
     capture = _LogCapture()
     logging.getLogger().addHandler(capture)
