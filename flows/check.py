@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from stagehouse.connectors.errors import ConfigFileError, ConnectionConfigError, StagehouseError
 from stagehouse.connectors.placeholders import PLACEHOLDER, MissingEnvironmentVariable
 from stagehouse.connectors.registry import WAREHOUSE
@@ -144,12 +146,24 @@ def check_project(instance: str | None = None, *, connect: bool = False, path: P
         report.flows = _check_flows(specs, findings)
         if connect:
             report.reached = _reach(specs, opened, findings)
+            _reach_stores(path, names, findings)
     finally:
         for connections in opened.values():
             for conn in connections.values():
                 conn.close()
     report.problems = findings.problems(_secrets(specs))
     return report
+
+
+def _reach_stores(path: Path, instances: list[str], findings: _Findings) -> None:
+    """Each instance's table store answers (its server, or a DuckDB file's folder)."""
+    from stagehouse.flows.store_reach import STORE_FIX, store_problem, store_settings
+
+    document = pipedag_config(path).config_dict
+    for instance in instances:
+        url, create = store_settings(instance_section(document, instance))
+        if problem := store_problem(url, create):
+            findings.add(f"store of instance '{instance}'", f"{make_url(url).render_as_string(hide_password=True)}: {problem}", STORE_FIX, instance)
 
 
 def _config_fix(exc: ConfigFileError) -> str:

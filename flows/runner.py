@@ -34,6 +34,7 @@ from stagehouse.flows.full_refresh import refresh_tasks
 from stagehouse.flows.history import LogLine, RunHistory, new_run_id, now
 from stagehouse.flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
 from stagehouse.flows.stage_names import check_stage_names, refuse_reserved
+from stagehouse.flows.store_reach import unavailable_store
 from stagehouse.flows.timing import TaskTimer
 from stagehouse.tasks.arrow_stream import skipped_rows, written_rows
 from stagehouse.tasks.full_refresh import SETTING as FULL_REFRESH, with_full_refresh
@@ -184,7 +185,10 @@ def run_flow(
     at the source go), and none of them is CACHE_VALID. Readers keep the old table until the
     stage commits; a failed run keeps it and its high-water mark (``flows.full_refresh``).
     """
-    config = config_context(instance)
+    try:
+        config = config_context(instance)  # pipedag opens the store here
+    except Exception as exc:
+        raise unavailable_store(exc, instance) or exc
     if connection_overrides:
         config = with_connections(config, connection_overrides)
     components = select_stages(flow, stages or [])
@@ -193,7 +197,10 @@ def run_flow(
         config = with_full_refresh(config, refresh_tasks(flow, full_refresh, stages))
     note = {"run_id": run_id or new_run_id(), "flow": flow.name, "started_at": now().isoformat(timespec="seconds"),
             "pid": os.getpid(), "host": socket.gethostname()}
-    return _locked_run(flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait, replace_stages)
+    try:
+        return _locked_run(flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait, replace_stages)
+    except sa.exc.OperationalError as exc:  # the store itself (its locks, its history): a task's errors are in the report
+        raise unavailable_store(exc, config.instance_name) or exc
 
 
 def _log_wait(message: str) -> None:
