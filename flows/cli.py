@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 import logging
 import sys
 import time
@@ -202,7 +203,8 @@ def init(folder: Path = typer.Argument(..., help="Folder for the new project (cr
         written = init_project(folder)
     except Exception as exc:
         fail(exc)
-    console.print(f"[green]created[/] {folder} ({len(written)} files); next: cd {folder} && stagehouse run example && pytest", highlight=False, soft_wrap=True)
+    console.print(f"[green]created[/] {folder} ({len(written)} files); next: cd {shlex.quote(str(folder))} && stagehouse run example && pytest",
+                  highlight=False, soft_wrap=True)
 
 
 @app.command("list")
