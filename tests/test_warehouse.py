@@ -279,3 +279,19 @@ def test_a_value_the_column_cannot_hold_is_a_warehouse_error_naming_the_table(wh
         with pytest.raises(WarehouseError, match=r"^connection 'warehouse', table 'crm\.notes': "):
             call()
     assert wh.fetch("crm", "notes") == [{"id": 1, "text": "a", "score": 1.5}]
+
+
+def test_fetch_gives_numeric_columns_as_decimals_on_every_store(wh):
+    """A declared numeric(10,2) reads as Decimal('99.99') on both stores (PostgreSQL's ADBC driver
+    sends text), and an unconstrained numeric keeps every digit."""
+    from decimal import Decimal
+
+    wh.execute("CREATE SCHEMA IF NOT EXISTS shop")
+    wh.execute("CREATE TABLE shop.totals (id INTEGER, total NUMERIC(10, 2))")
+    wh.execute("INSERT INTO shop.totals VALUES (1, 99.99), (2, NULL), (3, -0.5)")
+
+    rows = wh.fetch(query="SELECT id, total FROM shop.totals ORDER BY id")
+    assert [row["total"] for row in rows] == [Decimal("99.99"), None, Decimal("-0.50")]
+    if wh.engine.dialect.name == "postgresql":  # DuckDB has no unconstrained decimal
+        free = wh.fetch(query="SELECT CAST('123.456' AS NUMERIC) AS x UNION ALL SELECT CAST('-7' AS NUMERIC)")
+        assert sorted(row["x"] for row in free) == [Decimal("-7"), Decimal("123.456")]

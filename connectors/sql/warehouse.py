@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from stagehouse.connectors.errors import WarehouseError, first_line
 from stagehouse.connectors.sql.identifiers import dotted, split_table
 from stagehouse.connectors.sql.native import adbc_uri, affected_rows, duckdb_answer, described_table, relation_kind
+from stagehouse.connectors.sql.pg_numeric import typed_numerics
 from stagehouse.connectors.sql.shapes import shaped
 
 NEVER_ADDS = "write() adds columns, insert/update/upsert never do"
@@ -86,7 +87,7 @@ class WarehouseVerbs:
 
                 with adbc.connect(adbc_uri(self.engine)) as conn, conn.cursor() as cur:
                     cur.execute(sql)
-                    return cur.fetch_arrow_table()
+                    return typed_numerics(cur.fetch_arrow_table())
             with self.engine.connect() as conn:
                 result = conn.execute(sa.text(sql))
                 return pa.Table.from_pylist([dict(r) for r in result.mappings()])
