@@ -167,7 +167,7 @@ def test_execute_of_ddl_returns_zero(wh):
     assert wh.execute("SELECT id, owner FROM crm.notes") == [{"id": 1, "owner": None}]
 
 
-def test_list_schemas_leaves_out_pipedags_own_unless_asked(project):
+def test_list_schemas_and_tables_leave_out_pipedags_own_unless_asked(project):
     from stagehouse.flows import load_flow, run_flow
     from tests.sources import write_shop
 
@@ -176,11 +176,14 @@ def test_list_schemas_leaves_out_pipedags_own_unless_asked(project):
     assert report.ok, report.error
     with project.warehouse() as wh:
         visible, everything = wh.list_schemas(), wh.list_schemas(internal=True)
+        tables, all_tables = wh.list_tables(), wh.list_tables(internal=True)
 
     default = {"local": "main", "postgres": "public"}[project.instance]
     assert visible == sorted([default, "mart", "raw"])
     assert {"pipedag_metadata", "stagehouse_meta"} <= set(everything)
     assert {s for s in everything if s.startswith("raw__")}  # the stage's copies: __even/__odd (DuckDB), __tmp (PostgreSQL)
+    assert {t["schema"] for t in tables} <= set(visible) and {"raw", "mart"} <= {t["schema"] for t in tables}
+    assert {t["schema"] for t in all_tables} - set(visible)  # internal=True keeps the bookkeeping
 
 
 def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):

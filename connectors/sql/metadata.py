@@ -56,7 +56,7 @@ class MetadataVerbs:
     def list_databases(self) -> list[dict[str, Any]]:
         """The connection's database in Peliqan's shape: ``[{id, name, description, schemas: [{id,
         name}], tables: [{id, name, schema_id, schema, type}]}]`` (a connection is one database)."""
-        tables = [t for t in self.list_tables() if t["schema"] not in SYSTEM_SCHEMAS and not is_internal_schema(t["schema"])]
+        tables = [t for t in self.list_tables() if t["schema"] not in SYSTEM_SCHEMAS]
         schemas = sorted({t["schema"] for t in tables})
         ids = self._ids([Ref()] + [Ref(s) for s in schemas] + [Ref(t["schema"], t["name"]) for t in tables])
         database = self.get_database()
@@ -113,15 +113,18 @@ class MetadataVerbs:
                 schemas = conn.execute(sa.text(query)).scalars().all()
         return sorted(s for s in schemas if internal or not is_internal_schema(s))
 
-    def list_tables(self, schema: str | None = None) -> list[dict[str, str]]:
-        """Tables and views (``type`` 'BASE TABLE' or 'VIEW'), of one schema or all."""
+    def list_tables(self, schema: str | None = None, *, internal: bool = False) -> list[dict[str, str]]:
+        """Tables and views (``type`` 'BASE TABLE' or 'VIEW'), of one schema or all; with no schema
+        named, the internal schemas are left out as ``list_schemas`` leaves them (``internal=True``
+        keeps them)."""
         tables = sa.table("tables", sa.column("table_schema"), sa.column("table_name"), sa.column("table_type"), schema="information_schema")
         query = sa.select(tables.c.table_schema, tables.c.table_name, tables.c.table_type).order_by(tables.c.table_schema, tables.c.table_name)
         if schema:
             query = query.where(tables.c.table_schema == checked(self.name, "schema", schema))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [{"schema": s, "name": n, "type": t} for s, n, t in rows]
+        keep = internal or schema is not None
+        return [{"schema": s, "name": n, "type": t} for s, n, t in rows if keep or not (is_internal_schema(s) or s in SYSTEM_SCHEMAS)]
 
     def get_table(self, schema: str | None = None, table: str | None = None, *, table_id: int | None = None) -> dict[str, Any]:
         """Id, name, description, primary key (the database's, else the one its sync or transform
@@ -201,7 +204,7 @@ class MetadataVerbs:
         Example: ``wh.no_table("crm", "contact")`` → ``"does not exist; did you mean crm.contacts? (schemas: crm, raw)"``"""
         if schema is not None and schema not in self.list_schemas(internal=True):
             return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
-        tables = [(t["schema"], t["name"]) for t in self.list_tables() if not is_internal_schema(t["schema"])]
+        tables = [(t["schema"], t["name"]) for t in self.list_tables()]
         names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
         close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
         return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
