@@ -35,7 +35,7 @@ from stagehouse.tasks import sync
 
 def build_flow():
     with Flow("one_task") as flow:
-        with Stage("raw"):
+        with Stage("one_task_raw"):
             sync("nycflights", "airlines.csv", primary_key="carrier")
     return flow
 '''
@@ -58,6 +58,8 @@ def main() -> None:
         root = Path(tmp)
         (root / "flows").mkdir()
         (root / "flows" / "one_task.py").write_text(ONE_TASK_FLOW)
+        # the demo beside it: a project with flows of its own does not list the shipped one
+        (root / "flows" / "nycflights.py").write_text((REPO / "flows" / "nycflights.py").read_text())
         document = yaml.safe_load((REPO / "pipedag.yaml").read_text())
         document["instances"]["local"]["instance_id"] = "bench_cold_start"
         (root / "pipedag.yaml").write_text(yaml.safe_dump(document))
