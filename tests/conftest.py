@@ -147,3 +147,17 @@ def pytest_configure(config):
     from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging()
+
+
+@pytest.fixture(scope="session")
+def sftp_server(tmp_path_factory):
+    """A real OpenSSH server (Debian's sshd) on a free port, for SFTP connections."""
+    from tests.sftp_server import start_sshd
+
+    try:
+        process, server = start_sshd(tmp_path_factory.mktemp("sshd"))
+    except (FileNotFoundError, RuntimeError) as exc:
+        missing_server(f"no SFTP server: {exc}")
+    yield server
+    process.kill()
+    process.wait()

@@ -14,12 +14,10 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 import yaml
 
-from tests.conftest import MYSQL_URL, PG_SERVER, PG_URL, REPO, missing_server
-from tests.sftp_server import start_sshd
+from tests.conftest import PG_SERVER, PG_URL, REPO
 
 STAGEHOUSE = str(Path(sys.executable).parent / "stagehouse")
 TOKEN = "tok-3f9a1c77e2"
@@ -109,18 +107,7 @@ def assert_nothing_created(root: Path, ids: dict[str, str]) -> None:
     assert not set(ids.values()) & databases()
 
 
-@pytest.fixture(scope="module")
-def sftp(tmp_path_factory):
-    try:
-        process, server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    except (FileNotFoundError, RuntimeError) as exc:
-        missing_server(f"no SFTP server: {exc}")
-    yield server
-    process.kill()
-    process.wait()
-
-
-def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, mysql_url, httpserver, sftp):
+def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, mysql_url, httpserver, sftp_server):
     httpserver.expect_request("/api/orders", headers={"Authorization": f"Bearer {TOKEN}"}).respond_with_json([{"id": 1}])
     (tmp_path / "outgoing").mkdir()
     connections = {
@@ -128,7 +115,7 @@ def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, my
         "drops": {"type": "files", "path": "drops"},
         "api": {"type": "rest", "base_url": httpserver.url_for("/api"), "auth": {"type": "bearer", "token": "{$SH_CHECK_TOKEN}"},
                 "objects": {"orders": {"path": "/orders", "primary_key": ["id"]}}},
-        "partner": sftp.spec(tmp_path / "outgoing"),
+        "partner": sftp_server.spec(tmp_path / "outgoing"),
     }
     ids = write_project(tmp_path, connections, {"orders": GOOD_FLOW})
 

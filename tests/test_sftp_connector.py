@@ -16,19 +16,6 @@ from stagehouse.connectors.errors import CsvRowError
 from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.flows import run_flow
 from stagehouse.tasks import sync
-from tests.conftest import missing_server
-from tests.sftp_server import start_sshd
-
-
-@pytest.fixture(scope="session")
-def sftp_server(tmp_path_factory):
-    try:
-        process, server = start_sshd(tmp_path_factory.mktemp("sshd"))
-    except (FileNotFoundError, RuntimeError) as exc:
-        missing_server(f"no SFTP server: {exc}")
-    yield server
-    process.kill()
-    process.wait()
 
 
 @pytest.fixture
