@@ -42,7 +42,7 @@ def numbers():
 
 def build_flow():
     with Flow("{name}") as flow:
-        with Stage("raw"):
+        with Stage("{name}_raw"):  # a stage of its own: stages are schemas shared by every flow
             numbers()
     return flow
 '''
@@ -121,12 +121,12 @@ def test_history_keeps_tasks_and_logs_of_successful_and_failed_runs(scheduled):
     assert [(t["task"], t["state"], t["rows_written"]) for t in oldest["tasks"]] == [("numbers", "COMPLETED", 3)]
     assert newest["tasks"][0]["state"] == "FAILED" and oldest["ended_at"] >= oldest["started_at"]
     lines = [line.message for line in get_pipeline_logs(failed["run_id"], instance=project.instance)]
-    assert any("task raw.numbers: FAILED" in m for m in lines) and any("numbers broke on purpose" in m for m in lines)
+    assert any("task unscheduled_raw.numbers: FAILED" in m for m in lines) and any("numbers broke on purpose" in m for m in lines)
 
     listed = stagehouse(project, "runs", "unscheduled")
     assert listed.returncode == 0 and failed["run_id"] in listed.stdout and "FAILED" in listed.stdout and "SUCCESS" in listed.stdout
     logs = stagehouse(project, "logs", oldest["run_id"])
-    assert logs.returncode == 0 and "task raw.numbers: COMPLETED, 3 rows" in logs.stdout
+    assert logs.returncode == 0 and "task unscheduled_raw.numbers: COMPLETED, 3 rows" in logs.stdout
     unknown = stagehouse(project, "logs", "nosuchrun")
     assert unknown.returncode == 1 and "no log lines for run 'nosuchrun'" in unknown.stderr
 
