@@ -31,7 +31,7 @@ from stagehouse.connectors.registry import WAREHOUSE
 from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
 from stagehouse.flows.config import pipedag_config
-from stagehouse.flows.stage_names import RESERVED_PREFIXES
+from stagehouse.flows.stage_names import is_reserved
 
 UNREACHABLE_FIX = {
     "sql": "start the server or fix url (host, port, database, user)",
@@ -213,7 +213,7 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
             continue
         for stage in flow.stages:
             stage_flows.setdefault(stage, []).append(module.name)
-            if stage.lower().startswith(RESERVED_PREFIXES):
+            if is_reserved(stage):
                 findings.add(f"flow '{module.name}', stage '{stage}'", "starts with 'pg_', which PostgreSQL reserves", f"rename the stage in {module.path}")
         tasks: dict[str, list[str]] = {}  # connection -> the tasks naming it
         for task in flow.tasks:

@@ -30,10 +30,15 @@ class StageNameError(StagehouseError):
     """A flow's stage name the store cannot keep apart: reserved, or holding another flow's tables."""
 
 
+def is_reserved(stage: str) -> bool:
+    """True for a stage name a store reserves for its own schemas (``pg_…``)."""
+    return stage.lower().startswith(RESERVED_PREFIXES)
+
+
 def refuse_reserved(flow: str, stages: list[str]) -> None:
     """StageNameError for a stage name a store reserves (``pg_…``)."""
     for stage in stages:
-        if stage.lower().startswith(RESERVED_PREFIXES):
+        if is_reserved(stage):
             raise StageNameError(
                 f"flow '{flow}': stage '{stage}' starts with 'pg_', which PostgreSQL reserves for its own schemas; rename the stage",
                 flow=flow, stage=stage,
@@ -55,8 +60,8 @@ def owners(history: RunHistory, stages: list[str]) -> dict[str, tuple[str, objec
 
 
 def check_stage_names(flow: str, stages: list[str], history: RunHistory, *, replace_stages: bool = False) -> None:
-    """Refuse reserved stage names, and stages another flow's last run committed (unless ``replace_stages``)."""
-    refuse_reserved(flow, stages)
+    """Refuse stages another flow's last run committed (unless ``replace_stages``); reserved
+    names are refused earlier, before the run takes its locks (``refuse_reserved``)."""
     if replace_stages:
         return
     for stage, (other, started) in owners(history, stages).items():
