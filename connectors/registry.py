@@ -15,18 +15,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from importlib import import_module
 from typing import TYPE_CHECKING
+
+from pydantic import TypeAdapter, ValidationError
 
 from stagehouse.connectors.base import Connection, ConnectionConfig
 from stagehouse.connectors.errors import ConnectionConfigError
 from stagehouse.connectors.placeholders import MissingEnvironmentVariable, expand
-from stagehouse.connectors.settings import StoreSettings, connection_specs, default_instance, store_settings
-from stagehouse.connectors.sql.store import WAREHOUSE, StoreConnection
+from stagehouse.connectors.settings import WAREHOUSE, StoreSettings, connection_specs, default_instance, store_settings
 
 if TYPE_CHECKING:
+    from stagehouse.connectors.sql.store import StoreConnection
     from stagehouse.connectors.files import FilesConnection, FilesConnectionConfig
     from stagehouse.connectors.rest import RestConnection, RestConnectionConfig
     from stagehouse.connectors.sftp import SftpConnection, SftpConnectionConfig
@@ -103,6 +103,8 @@ def parse_config(name: str, spec: Any) -> ConnectionConfig:
 
 def warehouse(url: str, *, instance: str | None = None, instance_id: str | None = None) -> StoreConnection:
     """The table store at ``url`` as a SQL connection named ``warehouse`` (inside a run)."""
+    from stagehouse.connectors.sql.store import StoreConnection
+
     return StoreConnection(StoreSettings(instance or default_instance(), url, instance_id=instance_id))
 
 
@@ -118,6 +120,8 @@ def connect(
     The reserved name ``warehouse`` is the instance's own table store.
     """
     if name == WAREHOUSE and (specs is None or WAREHOUSE not in specs):
+        from stagehouse.connectors.sql.store import StoreConnection
+
         return StoreConnection(store_settings(instance))
     if specs is None:
         specs, base_dir = connection_specs(instance)

@@ -27,6 +27,7 @@ from stagehouse.connectors.placeholders import expand
 CONFIG_NAMES = ("pipedag.yaml", "pipedag.yml")
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses pipedag.yaml in 1 ms instead of 7
 DEFAULT_INSTANCE = "local"
+WAREHOUSE = "warehouse"  # the reserved connection name of the instance's own table store
 
 
 def default_instance() -> str:

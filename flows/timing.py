@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 
-from pydiverse.pipedag.context.trace_hook import TraceHook
-
+from stagehouse.flows.prompt_stop import PromptStop
 from stagehouse.tasks import progress
 
 
-class TaskTimer(TraceHook):
-    """Collects ``seconds[task_id]`` while a flow runs."""
+class TaskTimer(PromptStop):
+    """Collects ``seconds[task_id]`` while a flow runs (and ends the run promptly, ``PromptStop``)."""
 
     def __init__(self) -> None:
         self.last_event = time.perf_counter()

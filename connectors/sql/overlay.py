@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
 from stagehouse.connectors.sql.native import NativeType
@@ -25,14 +24,18 @@ from stagehouse.connectors.sql.native import NativeType
 def json_scalar(dialect: str, value: sa.ColumnElement) -> sa.ColumnElement:
     """The text of a JSON scalar ('"abc"' -> abc, 'null' -> NULL)."""
     if dialect == "postgresql":
-        return sa.cast(value, postgresql.JSONB).op("#>>")(sa.literal_column("'{}'"))
+        from sqlalchemy.dialects.postgresql import JSONB  # loaded with the dialect; others skip it
+
+        return sa.cast(value, JSONB).op("#>>")(sa.literal_column("'{}'"))
     return sa.func.json_extract_string(value, "$")
 
 
 def _json_field(dialect: str, value: sa.ColumnElement, key: str) -> sa.ColumnElement:
     """The text of field ``key`` of a JSON object."""
     if dialect == "postgresql":
-        return sa.func.jsonb_extract_path_text(sa.cast(value, postgresql.JSONB), sa.literal(key, sa.Text))
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return sa.func.jsonb_extract_path_text(sa.cast(value, JSONB), sa.literal(key, sa.Text))
     return sa.func.json_extract_string(value, "$." + '"' + key.replace('"', '\\"') + '"')
 
 

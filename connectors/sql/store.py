@@ -22,12 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from stagehouse.connectors.errors import WarehouseError, first_line
-from stagehouse.connectors.settings import StoreSettings
+from stagehouse.connectors.settings import WAREHOUSE, StoreSettings
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.engines import engine_for
 from stagehouse.connectors.sql.source import SqlConnection
-
-WAREHOUSE = "warehouse"
 
 
 class StoreConnection(SqlConnection):
