@@ -45,14 +45,25 @@ class _DropReportedFailures(logging.Filter):
         return not (isinstance(record.msg, dict) and str(record.msg.get("event", "")).startswith("Task failed"))
 
 
+def _colour_only_terminals(handler: logging.Handler) -> None:
+    """pipedag's console renderer colours every line; a log written to a file or a CI log gets
+    plain text instead of escape codes (and ``$NO_COLOR`` turns colour off on a terminal too)."""
+    stream = getattr(handler, "stream", None)
+    colours = bool(stream is not None and stream.isatty() and not os.environ.get("NO_COLOR"))
+    for processor in getattr(handler.formatter, "processors", ()):
+        if isinstance(processor, structlog.dev.ConsoleRenderer):
+            processor.colors = colours
+
+
 def setup_quiet_logging(level: int | None = None, show_task_tracebacks: bool = False) -> None:
     """pipedag logs every IPC message at DEBUG; Stagehouse shows warnings unless asked for more.
 
     ``level``: None means ``$STAGEHOUSE_LOG_LEVEL``, else WARNING.
     """
     setup_logging(log_level=log_level_from_env() if level is None else level)
-    if not show_task_tracebacks:
-        for handler in logging.getLogger().handlers:
+    for handler in logging.getLogger().handlers:
+        _colour_only_terminals(handler)
+        if not show_task_tracebacks:
             handler.addFilter(_DropReportedFailures())
     warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection on indices")
 

@@ -111,6 +111,7 @@ def test_pipedag_log_lines_appear_when_logging_is_turned_up(project, turn_up):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = pipedag_log_lines(result)
     assert any("Locking 'raw'" in line for line in lines), "\n".join(lines[:20])
+    assert "\x1b[" not in result.stderr  # a log going to a file or a CI log is plain text, not colour codes
 
 
 def test_an_instance_not_in_the_file_fails_in_one_line(project):
