@@ -159,7 +159,7 @@ def runs(
 
 @app.command()
 def logs(
-    run_id: str = typer.Argument(..., help="Run id (see `stagehouse runs`)."),
+    run_id: str = typer.Argument(..., help="Run id (see `stagehouse runs`), or its first digits."),
     instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the history."),
 ) -> None:
     """Print the log lines of run RUN_ID."""
@@ -223,7 +223,7 @@ def visualize(
     out: Path = typer.Option(None, "--out", "-o", help="SVG file to write (default: FLOW.svg)."),
     instance: str = typer.Option(None, "--instance", "-i", help="Instance whose kroki_url to use."),
     kroki: str = typer.Option(None, "--kroki-url", help="Kroki server base URL (default: kroki_url in pipedag.yaml)."),
-    run_id: str = typer.Option(None, "--run", help="Colour each task by its state in this run (see `stagehouse runs`)."),
+    run_id: str = typer.Option(None, "--run", help="Colour each task by its state in this run (an id from `stagehouse runs`, or its first digits)."),
 ) -> None:
     """Print the Kroki URL of FLOW's graph and write an SVG (with Graphviz; else, given --out, drawn
     by Kroki). With --run, tasks are coloured by their state in that run: completed, cache-valid,

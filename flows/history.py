@@ -75,6 +75,15 @@ class HistoryUnavailableError(StagehouseError):
     """The store holding the run history cannot be opened now."""
 
 
+class AmbiguousRunIdError(StagehouseError):
+    """A run id prefix matches more than one run."""
+
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        shown = ", ".join(matches[:3]) + (", …" if len(matches) > 3 else "")
+        super().__init__(f"run id '{prefix}' matches {len(matches)} runs ({shown}); give more of its digits",
+                         prefix=prefix, matches=matches)
+
+
 def new_run_id() -> str:
     """A fresh run id: 12 hex digits."""
     return uuid.uuid4().hex[:12]
@@ -202,11 +211,23 @@ class RunHistory:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def full_run_id(self, run_id: str, conn: sa.Connection) -> str:
+        """``run_id`` itself, or the one run id it is the start of (``3f2a`` -> ``3f2a9c01b7de``),
+        as ``git`` takes a commit; a prefix of several runs raises ``AmbiguousRunIdError``."""
+        if conn.execute(sa.select(RUNS.c.run_id).where(RUNS.c.run_id == run_id)).first() is not None:
+            return run_id
+        query = sa.select(RUNS.c.run_id).where(RUNS.c.run_id.startswith(run_id, autoescape=True)).order_by(RUNS.c.started_at.desc()).limit(11)
+        matches = list(conn.execute(query).scalars())
+        if len(matches) > 1:
+            raise AmbiguousRunIdError(run_id, matches)
+        return matches[0] if matches else run_id
+
     def run(self, run_id: str) -> dict[str, Any] | None:
-        """One run with its tasks (``tasks``), or None."""
+        """One run with its tasks (``tasks``), or None; ``run_id`` may be a prefix of one run's id."""
         if not self._exists():
             return None
         with self.engine.connect() as conn:
+            run_id = self.full_run_id(run_id, conn)
             found = conn.execute(sa.select(RUNS).where(RUNS.c.run_id == run_id)).mappings().first()
             if found is None:
                 return None
@@ -214,11 +235,12 @@ class RunHistory:
         return dict(found, tasks=[dict(t) for t in tasks])
 
     def logs(self, run_id: str) -> list[LogLine]:
-        """The log lines of a run, in order."""
+        """The log lines of a run, in order; ``run_id`` may be a prefix of one run's id."""
         if not self._exists():
             return []
-        query = sa.select(RUN_LOGS.c.logged_at, RUN_LOGS.c.level, RUN_LOGS.c.message).where(RUN_LOGS.c.run_id == run_id).order_by(RUN_LOGS.c.seq)
         with self.engine.connect() as conn:
+            run_id = self.full_run_id(run_id, conn)
+            query = sa.select(RUN_LOGS.c.logged_at, RUN_LOGS.c.level, RUN_LOGS.c.message).where(RUN_LOGS.c.run_id == run_id).order_by(RUN_LOGS.c.seq)
             return [LogLine(*row) for row in conn.execute(query)]
 
     def last_starts(self) -> dict[str, dt.datetime]:

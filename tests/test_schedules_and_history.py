@@ -131,6 +131,24 @@ def test_history_keeps_tasks_and_logs_of_successful_and_failed_runs(scheduled):
     assert unknown.returncode == 1 and "no log lines for run 'nosuchrun'" in unknown.stderr
 
 
+def test_logs_and_pictures_take_the_start_of_a_run_id_as_git_takes_a_commits(scheduled):
+    from stagehouse.flows import load_flow, run_flow
+
+    project = scheduled
+    for run_id in ("abc1a2b3c4d5", "abc9f8e7d6c5"):
+        assert run_flow(load_flow("unscheduled"), instance=project.instance, run_id=run_id).ok
+
+    logs = stagehouse(project, "logs", "abc9")
+    assert logs.returncode == 0, logs.stderr
+    assert "run abc9f8e7d6c5 of flow unscheduled" in logs.stdout and "abc1a2b3c4d5" not in logs.stdout
+    ambiguous = stagehouse(project, "logs", "abc")
+    assert ambiguous.returncode == 1
+    assert ambiguous.stderr.strip() == "Error: run id 'abc' matches 2 runs (abc9f8e7d6c5, abc1a2b3c4d5); give more of its digits"
+    picture = stagehouse(project, "visualize", "unscheduled", "--run", "abc1", "--out", str(project.root / "run.svg"))
+    assert picture.returncode == 0, picture.stderr
+    assert "<svg" in (project.root / "run.svg").read_text()
+
+
 def test_overlapping_run_is_skipped_and_a_killed_run_is_marked_killed(scheduled, tmp_path):
     project = scheduled
     started = tmp_path / "started"
