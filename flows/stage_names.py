@@ -49,12 +49,14 @@ def owners(history: RunHistory, stages: list[str]) -> dict[str, tuple[str, objec
     """``{stage: (flow, started_at)}``: the flow whose run last committed tasks in each stage."""
     if not stages or not history._exists():
         return {}
-    latest = (
-        sa.select(RUN_TASKS.c.stage, RUNS.c.flow, RUNS.c.started_at)
+    newest_first = sa.func.row_number().over(partition_by=RUN_TASKS.c.stage, order_by=RUNS.c.started_at.desc())
+    ranked = (
+        sa.select(RUN_TASKS.c.stage, RUNS.c.flow, RUNS.c.started_at, newest_first.label("rank"))
         .join(RUNS, RUNS.c.run_id == RUN_TASKS.c.run_id)
         .where(RUNS.c.instance == history.instance, RUN_TASKS.c.stage.in_(stages), RUN_TASKS.c.state.in_(COMMITTED), RUNS.c.status == "SUCCESS")
-        .order_by(RUNS.c.started_at)
+        .subquery()
     )
+    latest = sa.select(ranked.c.stage, ranked.c.flow, ranked.c.started_at).where(ranked.c.rank == 1)  # one row per stage, however long the history
     with history.engine.connect() as conn:
         return {stage: (flow, started) for stage, flow, started in conn.execute(latest)}
 
