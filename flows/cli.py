@@ -154,7 +154,8 @@ def runs(
         found = get_pipeline_runs(flow, instance=instance, limit=limit)
     except Exception as exc:
         fail(exc)
-    console.print(runs_table(found, flow))
+    # on a terminal, its width (errors fold); piped into a file or grep, whole lines
+    (console if console.is_terminal else Console(width=WIDE)).print(runs_table(found, flow))
 
 
 @app.command()

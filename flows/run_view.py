@@ -47,9 +47,12 @@ def runs_table(found: list[dict], flow: str | None) -> Table:
     """The run history as ``stagehouse runs`` shows it: id, flow, stages, trigger, start, seconds,
     status, task states, error (``found``: rows of ``get_pipeline_runs``)."""
     view = Table(title=f"runs{' of ' + flow if flow else ''} ({len(found)})")
+    longest_flow = max((len(run_row["flow"]) for run_row in found), default=4)
     for column in ("run", "flow", "stages", "trigger", "started", "seconds", "status", "tasks", "error"):
-        # ids, times and statuses whole (a run id is copied into `stagehouse logs`); the rest folds
-        view.add_column(column, overflow="fold", no_wrap=column in ("run", "started", "seconds", "status"))
+        # ids, times and statuses whole (a run id is copied into `stagehouse logs`), flow names
+        # whole up to 24 characters, no column narrower than its name; the error folds first
+        view.add_column(column, overflow="fold", no_wrap=column in ("run", "started", "seconds", "status"),
+                        min_width=max(len(column), min(longest_flow, 24) if column == "flow" else 0))
     for run_row in found:
         took = (run_row["ended_at"] - run_row["started_at"]).total_seconds() if run_row["ended_at"] else None
         states = ", ".join(f"{n} {s}" for s, n in sorted(Counter(t["state"] for t in run_row["tasks"]).items()))

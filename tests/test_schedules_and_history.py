@@ -131,7 +131,7 @@ def test_history_keeps_tasks_and_logs_of_successful_and_failed_runs(scheduled):
     assert unknown.returncode == 1 and "no log lines for run 'nosuchrun'" in unknown.stderr
 
 
-def test_logs_and_pictures_take_the_start_of_a_run_id_as_git_takes_a_commits(scheduled):
+def test_logs_and_pictures_take_the_start_of_a_run_id_and_piped_runs_keep_whole_rows(scheduled):
     from stagehouse.flows import load_flow, run_flow
 
     project = scheduled
@@ -144,6 +144,9 @@ def test_logs_and_pictures_take_the_start_of_a_run_id_as_git_takes_a_commits(sch
     ambiguous = stagehouse(project, "logs", "abc")
     assert ambiguous.returncode == 1
     assert ambiguous.stderr.strip() == "Error: run id 'abc' matches 2 runs (abc9f8e7d6c5, abc1a2b3c4d5); give more of its digits"
+    piped = stagehouse(project, "runs", env={"COLUMNS": "80"})  # into a file or grep: a row per line, nothing folded
+    rows = [line for line in piped.stdout.splitlines() if "abc" in line]
+    assert len(rows) == 2 and all("unscheduled" in row and "SUCCESS" in row for row in rows), piped.stdout
     picture = stagehouse(project, "visualize", "unscheduled", "--run", "abc1", "--out", str(project.root / "run.svg"))
     assert picture.returncode == 0, picture.stderr
     assert "<svg" in (project.root / "run.svg").read_text()
