@@ -32,6 +32,7 @@ from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
 from stagehouse.flows.config import pipedag_config
 from stagehouse.flows.stage_names import is_reserved
+from stagehouse.tasks.sync import sync_source
 
 UNREACHABLE_FIX = {
     "sql": "start the server or fix url (host, port, database, user)",
@@ -40,6 +41,8 @@ UNREACHABLE_FIX = {
     "files": "create the folder or fix path",
 }
 MASK = "***"
+# connection kinds whose syncs must name an object the declaration lists: kind -> its field
+DECLARED_OBJECTS = {"rest": "objects"}
 
 
 class CheckProblem(StagehouseError):
@@ -226,11 +229,30 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
                     known = ", ".join(sorted(declared)) or "none declared"
                     fix = f"declare it under attrs.connections in pipedag.yaml or fix the name in {module.path}"
                     findings.add(where, f"connection '{name}' is not declared (known: {known})", fix, instance)
+        _check_sync_objects(module, flow, specs, findings)
     for stage, flows in stage_flows.items():
         if len(flows) > 1:
             findings.add(f"stage '{stage}'", f"is a stage of flows {', '.join(flows)}: each run's commit replaces the other flows' tables "
                          "(a stage is a schema shared by every flow of an instance)", "give each flow's stages names of their own")
     return len(modules) + len(broken)
+
+
+def _check_sync_objects(module: Any, flow: Any, specs: dict[str, dict[str, Any]], findings: _Findings) -> None:
+    """Each sync of a connection kind that lists its objects (REST) names one it lists: a typo
+    like ``contactz`` is found here, not by the run."""
+    for task in flow.tasks:
+        source = sync_source(task)
+        if source is None:
+            continue
+        name, obj = source
+        for instance, declared in specs.items():
+            spec = declared.get(name)
+            listing = DECLARED_OBJECTS.get(spec.get("type")) if isinstance(spec, dict) else None
+            objects = (spec.get(listing) or {}) if listing else {}
+            if listing and obj not in objects:
+                findings.add(f"flow '{module.name}', task {task._name}",
+                             f"connection '{name}' has no object '{obj}' (known: {', '.join(sorted(objects)) or 'none declared'})",
+                             f"declare it under {listing} of '{name}' in pipedag.yaml or fix the name in {module.path}", instance)
 
 
 def _reach(specs: dict[str, dict[str, Any]], opened: dict[str, dict[str, Any]], findings: _Findings) -> int:

@@ -190,3 +190,31 @@ def test_malformed_yaml_is_one_line_with_file_line_and_column(tmp_path):
     assert len(problems) == 1, checked.stdout
     assert problems[0].startswith(f"problem: {tmp_path / 'pipedag.yaml'}, line ") and ", column " in problems[0]
     assert problems[0].endswith("fix the YAML there")
+
+
+TYPO_OBJECT = '''
+"""A sync naming a REST object its connection does not list."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import sync
+
+def build_flow():
+    with Flow("typo_object") as flow:
+        with Stage("typo_raw"):
+            sync("api", "orderz", name="api_orders")
+    return flow
+'''
+
+
+def test_a_sync_of_an_object_the_rest_connection_does_not_list_is_a_problem(tmp_path):
+    api = {"type": "rest", "base_url": "https://api.example.invalid/v1",
+           "objects": {"orders": {"path": "/orders", "primary_key": ["id"]}, "contacts": {"path": "/contacts"}}}
+    ids = write_project(tmp_path, {"api": api}, {"typo_object": TYPO_OBJECT})
+
+    checked = stagehouse("check", "--instance", "local", root=tmp_path)
+    assert checked.returncode == 1, checked.stdout
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    assert problems == [
+        "problem: flow 'typo_object', task sync_api_orders (instance local): connection 'api' has no object 'orderz' "
+        f"(known: contacts, orders); declare it under objects of 'api' in pipedag.yaml or fix the name in {tmp_path / 'flows' / 'typo_object.py'}"
+    ], checked.stdout
+    assert_nothing_created(tmp_path, ids)
