@@ -4,7 +4,8 @@ Three tables in schema ``stagehouse_meta`` (no stage's schema swap touches it): 
 per run: flow, instance, selected stages, trigger, start, end, status, error), ``run_tasks`` (per
 task: state, rows written, seconds, error) and ``run_logs`` (the run's log lines). A run is
 written as RUNNING when it starts, so a run that is killed stays visible: the next run of the
-same flow (which holds the flow's run lock, so no other run is alive) marks it KILLED.
+same flow (which holds the flow's run lock, so no other run is alive) marks it KILLED. Until then,
+a RUNNING run started on this host whose process is gone reads as KILLED.
 
 Imports nothing of pipedag: ``stagehouse run --due`` reads it before deciding to run anything.
 
@@ -34,6 +35,7 @@ from stagehouse.connectors.sql.metadata import META_SCHEMA
 from stagehouse.connectors.sql.native import stored_tables
 
 STATUSES = ("RUNNING", "SUCCESS", "FAILED", "SKIPPED", "KILLED")
+ENDED_UNREPORTED = "the run ended without reporting (killed or crashed)"
 TRIGGERS = ("manual", "schedule", "api")
 
 _metadata = sa.MetaData(schema=META_SCHEMA)
@@ -69,6 +71,24 @@ RUN_LOGS = sa.Table(
     sa.Column("level", sa.Text, nullable=False),
     sa.Column("message", sa.Text, nullable=False),
 )
+
+
+def as_seen(run: dict[str, Any]) -> dict[str, Any]:
+    """``run`` as it stands: RUNNING, but started on this host by a process that is gone, is
+    KILLED (the history says so only once the flow's next run marks it)."""
+    if run["status"] == "RUNNING" and run["host"] == socket.gethostname() and run["pid"] and not _alive(run["pid"]):
+        return {**run, "status": "KILLED", "error": ENDED_UNREPORTED}
+    return run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class HistoryUnavailableError(StagehouseError):
@@ -157,7 +177,7 @@ class RunHistory:
             conn.execute(
                 sa.update(RUNS)
                 .where(RUNS.c.flow == flow, RUNS.c.instance == self.instance, RUNS.c.status == "RUNNING")
-                .values(status="KILLED", error="the run ended without reporting (killed or crashed)")
+                .values(status="KILLED", error=ENDED_UNREPORTED)
             )
             conn.execute(sa.insert(RUNS).values(
                 run_id=run_id, flow=flow, instance=self.instance, stages=",".join(stages) or None, run_trigger=trigger,
@@ -209,7 +229,7 @@ class RunHistory:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [as_seen(dict(r)) for r in conn.execute(query).mappings()]
 
     def full_run_id(self, run_id: str, conn: sa.Connection) -> str:
         """``run_id`` itself, or the one run id it is the start of (``3f2a`` -> ``3f2a9c01b7de``),
@@ -232,7 +252,7 @@ class RunHistory:
             if found is None:
                 return None
             tasks = conn.execute(sa.select(RUN_TASKS).where(RUN_TASKS.c.run_id == run_id)).mappings().all()
-        return dict(found, tasks=[dict(t) for t in tasks])
+        return as_seen(dict(found, tasks=[dict(t) for t in tasks]))
 
     def logs(self, run_id: str) -> list[LogLine]:
         """The log lines of a run, in order; ``run_id`` may be a prefix of one run's id."""

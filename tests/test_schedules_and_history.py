@@ -169,6 +169,8 @@ def test_overlapping_run_is_skipped_and_a_killed_run_is_marked_killed(scheduled,
     finally:
         os.killpg(slow.pid, signal.SIGKILL)
         slow.wait()
+    listed = stagehouse(project, "runs", "unscheduled")  # before any run marks it: its process is gone
+    assert listed.returncode == 0 and "KILLED" in listed.stdout and "RUNNING" not in listed.stdout, listed.stdout + listed.stderr
     rerun = stagehouse(project, "run", "unscheduled")
     assert rerun.returncode == 0, rerun.stderr
     runs = get_pipeline_runs("unscheduled", instance=project.instance)
