@@ -27,12 +27,10 @@ from sqlalchemy.engine import make_url
 
 from stagehouse.connectors.errors import ConfigFileError, ConnectionConfigError, StagehouseError
 from stagehouse.connectors.placeholders import PLACEHOLDER, MissingEnvironmentVariable
-from stagehouse.connectors.registry import WAREHOUSE
 from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
 from stagehouse.flows.config import pipedag_config
 from stagehouse.flows.stage_names import is_reserved
-from stagehouse.tasks.sync import sync_source
 
 UNREACHABLE_FIX = {
     "sql": "start the server or fix url (host, port, database, user)",
@@ -198,7 +196,7 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
     elsewhere it is not checked (its connection is not the project's to declare)."""
     from stagehouse.flows.catalog import PACKAGE_DIR, load_flow, project_flows_folder, scan_flows
     from stagehouse.flows.runner import root_error
-    from stagehouse.tasks.connections import named_connections
+    from stagehouse.tasks.connections import undeclared_connections
 
     modules, broken = scan_flows()
     project = project_flows_folder()
@@ -218,17 +216,12 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
             stage_flows.setdefault(stage, []).append(module.name)
             if is_reserved(stage):
                 findings.add(f"flow '{module.name}', stage '{stage}'", "starts with 'pg_', which PostgreSQL reserves", f"rename the stage in {module.path}")
-        tasks: dict[str, list[str]] = {}  # connection -> the tasks naming it
-        for task in flow.tasks:
-            for name in named_connections(task):
-                tasks.setdefault(name, []).append(task._name)
-        for name, naming in tasks.items():
-            for instance, declared in specs.items():
-                if name != WAREHOUSE and name not in declared:
-                    where = f"flow '{module.name}', task{'s' if len(naming) > 1 else ''} {', '.join(naming)}"
-                    known = ", ".join(sorted(declared)) or "none declared"
-                    fix = f"declare it under attrs.connections in pipedag.yaml or fix the name in {module.path}"
-                    findings.add(where, f"connection '{name}' is not declared (known: {known})", fix, instance)
+        for instance, declared in specs.items():
+            for name, naming in undeclared_connections(flow.tasks, declared).items():
+                where = f"flow '{module.name}', task{'s' if len(naming) > 1 else ''} {', '.join(naming)}"
+                known = ", ".join(sorted(declared)) or "none declared"
+                fix = f"declare it under attrs.connections in pipedag.yaml or fix the name in {module.path}"
+                findings.add(where, f"connection '{name}' is not declared (known: {known})", fix, instance)
         _check_sync_objects(module, flow, specs, findings)
     for stage, flows in stage_flows.items():
         if len(flows) > 1:
@@ -240,6 +233,8 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
 def _check_sync_objects(module: Any, flow: Any, specs: dict[str, dict[str, Any]], findings: _Findings) -> None:
     """Each sync of a connection kind that lists its objects (REST) names one it lists: a typo
     like ``contactz`` is found here, not by the run."""
+    from stagehouse.tasks.sync import sync_source
+
     for task in flow.tasks:
         source = sync_source(task)
         if source is None:

@@ -37,6 +37,7 @@ from stagehouse.flows.stage_names import check_stage_names, refuse_reserved
 from stagehouse.flows.store_reach import unavailable_store
 from stagehouse.flows.timing import TaskTimer
 from stagehouse.tasks.arrow_stream import skipped_rows, written_rows
+from stagehouse.tasks.connections import refuse_undeclared
 from stagehouse.tasks.full_refresh import SETTING as FULL_REFRESH, with_full_refresh
 from stagehouse.tasks.sync import recorded_rows
 
@@ -193,6 +194,8 @@ def run_flow(
         config = with_connections(config, connection_overrides)
     components = select_stages(flow, stages or [])
     refuse_reserved(flow.name, list(stages or flow.stages))
+    selected = [task for task in flow.tasks if not stages or task._stage.name in stages]
+    refuse_undeclared(flow.name, selected, dict(config.attrs.get("connections") or {}), config.instance_name)
     if full_refresh:
         config = with_full_refresh(config, refresh_tasks(flow, full_refresh, stages))
     note = {"run_id": run_id or new_run_id(), "flow": flow.name, "started_at": now().isoformat(timespec="seconds"),

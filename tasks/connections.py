@@ -20,6 +20,7 @@ from pydiverse.pipedag import ConfigContext
 from pydiverse.pipedag.core.task import Task
 
 from stagehouse.connectors import Connection, connect
+from stagehouse.connectors.errors import ConnectionConfigError
 from stagehouse.connectors.registry import WAREHOUSE, warehouse
 
 PROJECT_DIR_ATTR = "project_dir"
@@ -49,3 +50,24 @@ def names_connections(output: Any, *names: str) -> Any:
 def named_connections(task: Any) -> tuple[str, ...]:
     """The connections a flow's task names (``()`` for a task that marked none)."""
     return getattr(task, NAMED_CONNECTIONS, ())
+
+
+def undeclared_connections(tasks: list[Any], declared: dict[str, Any]) -> dict[str, list[str]]:
+    """``{connection: [task names]}`` of the connections ``tasks`` name that ``declared`` (an
+    instance's ``attrs.connections``) lacks; ``warehouse``, the store, is always there."""
+    missing: dict[str, list[str]] = {}
+    for task in tasks:
+        for name in named_connections(task):
+            if name != WAREHOUSE and name not in declared:
+                missing.setdefault(name, []).append(task._name)
+    return missing
+
+
+def refuse_undeclared(flow: str, tasks: list[Any], declared: dict[str, Any], instance: str) -> None:
+    """ConnectionConfigError for the first connection ``tasks`` name that the instance does not
+    declare, before the run creates anything (the task would fail only once its stage began)."""
+    for name, naming in undeclared_connections(tasks, declared).items():
+        known = ", ".join(sorted(declared)) or "none declared"
+        raise ConnectionConfigError(
+            name, f"named by flow '{flow}' (task{'s' if len(naming) > 1 else ''} {', '.join(naming)}) is not declared on "
+                  f"instance '{instance}' (known: {known}); declare it under attrs.connections in pipedag.yaml or fix the name in the flow")

@@ -47,3 +47,23 @@ def test_a_second_flow_cannot_replace_the_tables_of_a_stage_another_flow_committ
     taken = run_flow(prices_flow("copied", "raw", "other_prices"), replace_stages=True)
     assert taken.ok, taken.error
     assert run_flow(prices_flow("copied", "raw", "other_prices")).ok  # now its stage
+
+
+def test_a_flow_naming_an_undeclared_connection_is_refused_before_its_stages_exist(project):
+    from stagehouse.connectors import ConnectionConfigError, connect
+
+    write_prices(project)
+    assert run_flow(prices_flow("example", "raw", "prices")).ok
+    with Flow("undeclared") as flow:
+        with Stage("undeclared_raw"):
+            sync("files", "prices.csv", name="more_prices")
+            sync("nowhere", "public.orders")
+    try:
+        run_flow(flow)
+    except ConnectionConfigError as exc:
+        assert str(exc).startswith("connection 'nowhere': named by flow 'undeclared' (task sync_orders) is not declared on instance")
+        assert "declare it under attrs.connections in pipedag.yaml" in str(exc)
+    else:
+        raise AssertionError("a flow naming an undeclared connection ran")
+    schemas = connect("warehouse", instance=project.instance).list_schemas()
+    assert not [schema for schema in schemas if "undeclared_raw" in str(schema)], schemas
