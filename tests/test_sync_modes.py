@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -256,19 +258,41 @@ def server_now(engine: sa.Engine):
         return conn.execute(sa.text("SELECT now()")).scalar()
 
 
+def own_client_ports() -> list[int]:
+    """Local ports of this process's TCP connections (from Linux's /proc): the connections a run
+    in this process left, never another client's of the same server (a parallel test worker)."""
+    sockets = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed since the listing
+            continue
+        if target.startswith("socket:["):
+            sockets.add(target.removeprefix("socket:[").removesuffix("]"))
+    ports = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()  # sl, local_address (hex ip:port), ..., inode (10th)
+            if fields[9] in sockets:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
+
+
 def drop_idle_connections(engine: sa.Engine, since) -> int:
     """Close, from the server's side, the idle client connections to the engine's database that
-    a run left: on PostgreSQL those idle since a statement after ``since``, on MariaDB every
-    sleeping one (its process list tells no times)."""
+    a run in this process left: on PostgreSQL those idle since a statement after ``since``, on
+    MariaDB every sleeping one (its process list tells no times)."""
+    ports = own_client_ports()
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             return conn.execute(sa.text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND state = 'idle' AND state_change >= :since"
-            ), {"since": since}).scalar()
-        ids = conn.execute(sa.text(
-            "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND command = 'Sleep' AND id <> CONNECTION_ID()"
-        )).scalars().all()
+                "AND pid <> pg_backend_pid() AND state = 'idle' AND state_change >= :since AND client_port IN :ports"
+            ).bindparams(sa.bindparam("ports", expanding=True)), {"since": since, "ports": ports}).scalar()
+        sleeping = conn.execute(sa.text(
+            "SELECT id, host FROM information_schema.processlist WHERE db = DATABASE() AND command = 'Sleep' AND id <> CONNECTION_ID()"
+        )).all()
+        ids = [connection_id for connection_id, host in sleeping if int(host.rpartition(":")[2] or 0) in ports]
         for connection_id in ids:
             conn.execute(sa.text(f"KILL {int(connection_id)}"))
         return len(ids)
