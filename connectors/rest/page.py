@@ -22,6 +22,8 @@ import httpx
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from stagehouse.connectors.json_path import arrow_array_step, arrow_scalar_step, dig
+
 PARSE_OPTIONS = pajson.ParseOptions(newlines_in_values=True)
 
 
@@ -38,16 +40,6 @@ def _not_json(url: str, content: bytes, exc: ValueError) -> PageNotJson:
         return PageNotJson(url, f"the body is not valid JSON ({exc})")
     around = " ".join(exc.doc[max(0, exc.pos - 30) : exc.pos + 30].split())
     return PageNotJson(url, f"the body ({len(content):,} bytes) is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}, near {around!r}")
-
-
-def _dig(value: Any, path: str | None) -> Any:
-    if not path:
-        return value
-    for step in path.split("."):
-        if not isinstance(value, dict) or step not in value:
-            return None
-        value = value[step]
-    return value
 
 
 class SchemaHint:
@@ -138,15 +130,12 @@ class Page:
         return self._python
 
     def get(self, path: str | None) -> Any:
-        """The value at dotted ``path`` as a Python value; None if any step is missing."""
+        """The value at dotted ``path`` as a Python value; None if any step is missing
+        (``connectors.json_path``)."""
         if self._scalar is None or not path:
-            return _dig(self.body, path)
-        value: Any = self._scalar
-        for step in path.split("."):
-            if not isinstance(value, pa.StructScalar) or step not in {f.name for f in value.type}:
-                return None
-            value = value[step]
-        return value.as_py()
+            return dig(self.body, path)
+        value = dig(self._scalar, path, arrow_scalar_step)
+        return None if value is None else value.as_py()
 
     def record_count(self, path: str | None) -> int:
         records = self.records_array(path)
@@ -155,13 +144,9 @@ class Page:
     def records_array(self, path: str | None) -> pa.Array | list | None:
         """The record list at ``path``: an Arrow array when Arrow parsed the body, else a list."""
         if self._column is None:
-            value = _dig(self.body, path)
+            value = dig(self.body, path)
             return value if isinstance(value, list) else None
-        array: Any = self._column
-        for step in (path.split(".") if path else []):
-            if not pa.types.is_struct(array.type) or array.type.get_field_index(step) < 0:
-                return None
-            array = array.field(step)
-        if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
+        array = dig(self._column, path, arrow_array_step)
+        if array is None or not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
             return None
         return array.flatten()

@@ -1,6 +1,6 @@
 """The verbs of a REST/SaaS object for writing back: add, update, upsert, delete, get, get_many,
-findone, list, copy, rename, apicall — the seed platform's names, mapped to endpoints by the object's
-configuration (``path``, ``item_path``, ``id_field``, ``update_method``).
+findone, list, copy, rename, apicall — the names of Peliqan's ``pq`` module, mapped to endpoints
+by the object's configuration (``path``, ``item_path``, ``id_field``, ``update_method``).
 
 Each verb is one HTTP call (two for ``upsert``/``copy``/``rename``) through the connection's
 client, so retries, rate limit and auth apply; a failure raises ``RestError`` naming the
@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stagehouse.connectors.errors import RestCallError
+from stagehouse.connectors.errors import RestCallError, SourceError
+from stagehouse.connectors.json_path import dig
 from stagehouse.connectors.rest.client import RestClient
 from stagehouse.connectors.rest.config import RestObject
 
@@ -61,11 +62,12 @@ class ObjectVerbs:
 
     def list(self, obj: str, **params: Any) -> list[dict[str, Any]]:
         """One page of ``obj``'s records, filtered by query ``params`` as the app understands them."""
-        body = self.client.request("GET", obj, self.object(obj).path, params=params or None).json()
-        records = self.object(obj).records
-        for part in records.split(".") if records else []:
-            body = body[part]
-        return body
+        config = self.object(obj)
+        records = dig(self.client.request("GET", obj, config.path, params=params or None).json(), config.records)
+        if records is None:
+            problem = f"the answer of GET {config.path} has no record list at '{config.records or '(body)'}'"
+            raise SourceError(self.name, f"object '{obj}'", f"{problem}; fix records in the object's config")
+        return records
 
     def findone(self, obj: str, *, searchfield: str, searchterm: Any) -> dict[str, Any] | None:
         """The first record whose ``searchfield`` equals ``searchterm`` (filtered by the app), or None."""
