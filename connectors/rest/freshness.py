@@ -40,7 +40,8 @@ def param_value(value: Any) -> str:
 def past(table: pa.Table, after: CursorFilter) -> pa.ChunkedArray:
     """Which rows of ``table`` have their cursor past ``after`` (a text column compares as ISO text)."""
     column = table.column(after.column)
-    if pa.types.is_string(column.type) and isinstance(after.value, dt.datetime) and (kind := timestamp_type(column)) is not None:
+    kind = timestamp_type(column) if pa.types.is_string(column.type) and isinstance(after.value, dt.datetime) else None
+    if kind is not None:
         column = column.cast(kind)  # a mark kept as a timestamp: compare instants, not '…Z' with '…+00:00'
     value = param_value(after.value) if pa.types.is_string(column.type) else after.value
     scalar = pa.scalar(value).cast(column.type)
@@ -59,7 +60,8 @@ def answer(client: RestClient, name: str, obj: RestObject) -> Any:
         value = dig(response.json(), spec.value)
         where = f"field '{spec.value}'"
     if value is None:
-        raise SourceError(client.name, f"object '{name}'", f"the freshness answer of {spec.path} has no {where}; fix freshness in the object's config")
+        problem = f"the freshness answer of {spec.path} has no {where}; fix freshness in the object's config"
+        raise SourceError(client.name, f"object '{name}'", problem)
     return value
 
 
@@ -73,7 +75,8 @@ def has_records_past(client: RestClient, name: str, obj: RestObject, mark: Curso
     page = Page.parse(client.get(name, obj.path, params))
     records = page.records_array(obj.records)
     if records is None:
-        raise SourceError(client.name, f"object '{name}'", f"the freshness check's answer has no record list at '{obj.records or '(body)'}'")
+        problem = f"the freshness check's answer has no record list at '{obj.records or '(body)'}'"
+        raise SourceError(client.name, f"object '{name}'", problem)
     if not len(records):
         return False
     table = to_table(records, nested=obj.nested, lists=obj.lists)

@@ -39,7 +39,8 @@ def _not_json(url: str, content: bytes, exc: ValueError) -> PageNotJson:
     if not isinstance(exc, json.JSONDecodeError):
         return PageNotJson(url, f"the body is not valid JSON ({exc})")
     around = " ".join(exc.doc[max(0, exc.pos - 30) : exc.pos + 30].split())
-    return PageNotJson(url, f"the body ({len(content):,} bytes) is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}, near {around!r}")
+    where = f"line {exc.lineno}, column {exc.colno}, near {around!r}"
+    return PageNotJson(url, f"the body ({len(content):,} bytes) is not valid JSON: {exc.msg} at {where}")
 
 
 class SchemaHint:
@@ -81,7 +82,9 @@ def _timestamps_as_text(kind: pa.DataType) -> pa.DataType:
 class Page:
     """A response and its body; ``get`` reads one field, ``records`` the record list as a table."""
 
-    def __init__(self, response: httpx.Response, arrow_body: pa.StructScalar | None, arrow_column: pa.StructArray | None) -> None:
+    def __init__(
+        self, response: httpx.Response, arrow_body: pa.StructScalar | None, arrow_column: pa.StructArray | None
+    ) -> None:
         self.response = response
         self._scalar = arrow_body
         self._column = arrow_column

@@ -9,7 +9,10 @@ import pytest
 from stagehouse.connectors.json_path import dig
 from stagehouse.connectors.rest.page import Page
 
-BODY = {"meta": {"total": 3, "next": None, "cursor": {"token": "abc"}}, "data": [{"id": 1, "tags": ["a", "b"]}, {"id": 2, "tags": []}]}
+BODY = {
+    "meta": {"total": 3, "next": None, "cursor": {"token": "abc"}},
+    "data": [{"id": 1, "tags": ["a", "b"]}, {"id": 2, "tags": []}],
+}
 
 
 @pytest.mark.parametrize(("path", "value"), [

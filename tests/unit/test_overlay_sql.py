@@ -19,8 +19,9 @@ DIALECTS = {"duckdb": DuckDBDialect(), "postgresql": postgresql.dialect()}
 
 
 def customers() -> sa.Table:
-    return sa.Table("customers", sa.MetaData(), sa.Column("id", NativeType("BIGINT")), sa.Column("name", NativeType("VARCHAR")),
-                    sa.Column("score", NativeType("DOUBLE PRECISION")), schema="raw")
+    columns = {"id": "BIGINT", "name": "VARCHAR", "score": "DOUBLE PRECISION"}
+    return sa.Table("customers", sa.MetaData(), *(sa.Column(n, NativeType(k)) for n, k in columns.items()),
+                    schema="raw")
 
 
 def compiled(dialect: str) -> tuple[str, dict]:
@@ -39,27 +40,30 @@ def test_the_overlay_reads_the_table_once_with_one_join_to_its_folded_edits(dial
     base = customers()
     statement = overlay_select(dialect, base, "id", "raw.customers")
     kept, inserted = statement.selects
-    assert [c.name for c in kept.selected_columns] == [c.name for c in inserted.selected_columns] == ["id", "name", "score"]
+    assert [c.name for c in kept.selected_columns] == ["id", "name", "score"]
+    assert [c.name for c in inserted.selected_columns] == ["id", "name", "score"]
 
     synced_rows = joined(kept)  # the table's rows, each probing the edits once
     assert synced_rows.left is base and synced_rows.right.name == "edited_rows"
-    assert {c.table.name for c in (synced_rows.onclause.left, synced_rows.onclause.right)} == {"customers", "edited_rows"}
+    on = synced_rows.onclause
+    assert {on.left.table.name, on.right.table.name} == {"customers", "edited_rows"}
     appended = joined(inserted)  # inserted rows the table does not hold yet
     assert appended.left.name == "edited_rows" and appended.right.name == "synced"
 
     sql, params = compiled(dialect)
     assert sql.count(" UNION ALL ") == 1
-    assert "raw.customers" in params.values() and "'raw.customers'" not in sql  # the table's edits only, bound, not spliced in
+    assert "raw.customers" in params.values() and "'raw.customers'" not in sql  # this table's edits, bound not spliced
     assert "AS BIGINT) AS edited_key" in sql  # the edits' key cast to the table's key type, the table's key untouched
     for column, kind in (("name", "VARCHAR"), ("score", "DOUBLE PRECISION")):
-        assert f"AS {kind}) ELSE raw.customers.{column} END AS {column}" in sql  # an edited cell in the column's own type
+        assert f"AS {kind}) ELSE raw.customers.{column} END AS {column}" in sql  # an edited cell in the column's type
 
 
 @pytest.fixture
 def store():
     engine = sa.create_engine("duckdb:///:memory:")
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE SCHEMA raw; CREATE SCHEMA stagehouse_meta; CREATE SEQUENCE stagehouse_meta.change_log_id"))
+        conn.execute(sa.text("CREATE SCHEMA raw; CREATE SCHEMA stagehouse_meta"))
+        conn.execute(sa.text("CREATE SEQUENCE stagehouse_meta.change_log_id"))
         CHANGE_LOG.create(conn)
         customers().create(conn)
         conn.execute(sa.text("INSERT INTO raw.customers VALUES (1, 'ada', 1.5), (2, 'bob', 2.5), (4, 'dee', 4.5)"))
@@ -67,7 +71,8 @@ def store():
     engine.dispose()
 
 
-def edit(conn: sa.Connection, row: int, kind: str, field: str | None = None, value: object = None, retired: bool = False) -> None:
+def edit(conn: sa.Connection, row: int, kind: str, field: str | None = None, value: object = None,
+         retired: bool = False) -> None:
     now = dt.datetime.now(dt.UTC)
     conn.execute(CHANGE_LOG.insert().values(
         table_name="raw.customers", pk_field="id", row_pk=str(row), field=field, new_value=json.dumps(value), type=kind,

@@ -138,7 +138,8 @@ def test_page_numbers_read_the_total_from_a_count_or_content_range_header(header
 
 
 def test_page_numbers_prefer_the_page_count_the_api_gives():
-    paginator = style(style="page", size=10, total_path="meta.total", pages_path="meta.pages", first_page=0, size_param=None)
+    paginator = style(style="page", size=10, total_path="meta.total", pages_path="meta.pages", first_page=0,
+                      size_param=None)
     first = paginator.first_request(Request("/contacts", {}))
     assert first.params == {"page": 0}
     paginator.update_state(page({"data": records(10), "meta": {"total": 35, "pages": 2}}), records=10)
@@ -187,8 +188,11 @@ def test_a_freshness_check_asks_for_one_record_where_the_style_can(config, param
 
 
 def test_a_freshness_check_sees_more_records_from_the_total_the_next_link_or_a_full_page():
-    assert style(style="page", total_header="X-Total-Count").more_after_first(page(records(1), headers={"X-Total-Count": "2"}), 1)
-    assert not style(style="page", total_header="X-Total-Count").more_after_first(page(records(1), headers={"X-Total-Count": "1"}), 1)
+    def of_total(total: str) -> Page:
+        return page(records(1), headers={"X-Total-Count": total})
+
+    assert style(style="page", total_header="X-Total-Count").more_after_first(of_total("2"), 1)
+    assert not style(style="page", total_header="X-Total-Count").more_after_first(of_total("1"), 1)
     assert style(style="offset").more_after_first(page(records(1)), 1)  # a full page of one: maybe more
     assert not style(style="page", size_param=None, size=100).more_after_first(page(records(1)), 1)
     assert style(style="next_link").more_after_first(page({"next": "/contacts?page=2", "data": records(1)}), 1)
@@ -214,7 +218,8 @@ def test_pages_walks_a_cursor_until_its_end():
 
 def test_pages_fetches_known_pages_concurrently_and_yields_them_in_order():
     fetched: list = []
-    answers = {f"/c?page={n}&per_page=2": {"total": 7, "data": records(2 if n < 4 else 1, 2 * (n - 1))} for n in range(1, 5)}
+    answers = {f"/c?page={n}&per_page=2": {"total": 7, "data": records(2 if n < 4 else 1, 2 * (n - 1))}
+               for n in range(1, 5)}
     obj = RestObject(path="/c", records="data", pagination={"style": "page", "size": 2, "total_path": "total"})
     walked = list(pages(serve(answers, fetched), obj, {}, concurrency=2))
     assert [p.get("data.0.id") for p in walked] == [0, 2, 4, 6]

@@ -19,7 +19,8 @@ def test_schedule_forms_and_due_times():
     assert weekdays.last_slot(at) == dt.datetime(2026, 11, 27, 23, 0, tzinfo=dt.UTC)  # Friday's last hourly slot
     daily = Schedule.parse({"interval": 86400, "start_time": "11:00", "timezone": "Europe/Brussels"})
     assert daily.last_slot(at) == dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # 11:00 in Brussels
-    assert daily.is_due(at, last_start=at - dt.timedelta(minutes=31)) and not daily.is_due(at, last_start=at - dt.timedelta(minutes=29))
+    assert daily.is_due(at, last_start=at - dt.timedelta(minutes=31))
+    assert not daily.is_due(at, last_start=at - dt.timedelta(minutes=29))
     assert daily.is_due(at, last_start=None)
     with pytest.raises(ScheduleError, match="flow 'x'.*cron 'every day'"):
         Schedule.parse("every day", "x")
@@ -38,7 +39,7 @@ def test_interval_slots_start_at_the_start_time_and_end_at_midnight():
     every_90_minutes = Schedule.parse({"interval": 5400, "start_time": "08:00"})
     assert every_90_minutes.last_slot(SATURDAY) == dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)
     before_start = dt.datetime(2026, 11, 28, 7, 0, tzinfo=dt.UTC)
-    assert every_90_minutes.last_slot(before_start) == dt.datetime(2026, 11, 27, 23, 0, tzinfo=dt.UTC)  # yesterday's last
+    assert every_90_minutes.last_slot(before_start) == dt.datetime(2026, 11, 27, 23, 0, tzinfo=dt.UTC)  # the day before
 
 
 def test_an_interval_of_a_day_or_more_is_one_slot_a_day():
@@ -60,7 +61,8 @@ def test_a_weekday_never_allowed_in_the_past_week_has_no_slot():
 
 def test_defaults_overlap_and_after():
     parsed = Schedule.parse({"interval": 600, "overlap": "wait", "after": ["crm_sync"]})
-    assert (parsed.overlap, parsed.after, parsed.timezone, parsed.weekdays) == ("wait", ("crm_sync",), "UTC", tuple(range(7)))
+    assert (parsed.overlap, parsed.after) == ("wait", ("crm_sync",))
+    assert (parsed.timezone, parsed.weekdays) == ("UTC", tuple(range(7)))
     assert Schedule.parse("*/5 * * * *").overlap == "skip"
 
 
