@@ -34,6 +34,10 @@ class PageNotJson(ValueError):
         super().__init__(f"{url}: {problem}")
         self.url, self.problem = url, problem
 
+    def __reduce__(self):
+        """Pickle as its fields: the parse may run in another process than the read."""
+        return PageNotJson, (self.url, self.problem)
+
 
 def _not_json(url: str, content: bytes, exc: ValueError) -> PageNotJson:
     if not isinstance(exc, json.JSONDecodeError):
@@ -94,8 +98,8 @@ class Page:
     def parse(cls, response: httpx.Response, hint: SchemaHint | None = None, url: str | None = None) -> Page:
         """Parse ``response``; strings stay strings (Arrow would infer ``timestamp[s]`` from
         ISO-8601 text and drop its offset: ``connectors.rest.text_types`` types them instead).
-        ``hint`` carries the schema of the read's earlier pages, which parses the next one
-        without inference (about half the time). A body that is not JSON raises PageNotJson
+        ``hint`` carries the schema of the read's earlier pages, so the next one is parsed
+        without inferring its types again. A body that is not JSON raises PageNotJson
         naming ``url`` (the request's URL as it may be shown: secrets masked)."""
         data = b'{"body":' + response.content + b"}"
         wrapped = None
