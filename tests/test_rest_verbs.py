@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from stagehouse.connectors import RestCallError, connect
+from stagehouse.connectors import RestCallError, SourceError, connect
 from tests.json_server import json_server  # noqa: F401  (fixture)
 
 
@@ -102,3 +102,73 @@ def test_wrong_call_shapes_are_refused_before_any_request(crm, json_server, call
     assert [line for method, path in (("GET", "customers/"), ("PATCH", "customers"), ("POST", "customers"), ("DELETE", "customers"))
             for line in sent(json_server, method, path)] == []
     assert by_id(json_server)[1] == {"id": 1, "name": "customer 1", "city": "Ghent"}
+
+
+def test_findone_returns_the_first_record_the_app_filters_or_none(crm, json_server):
+    third = {"id": 3, "name": "customer 3", "city": "Ghent"}
+    assert crm.findone("customers", searchfield="name", searchterm="customer 3") == third
+    assert crm.findone("customers", searchfield="city", searchterm="Ghent")["id"] == 1
+    assert crm.findone("customers", searchfield="name", searchterm="nobody") is None
+    assert [line.split()[1] for line in sent(json_server, "GET", "customers?name")] == [
+        "/customers?name=customer+3", "/customers?name=nobody"]  # the app filters, not the client
+
+
+def test_upsert_updates_the_record_found_and_adds_one_when_none_is(crm, json_server):
+    updated = crm.upsert("customers", {"city": "Mons"}, searchfield="name", searchterm="customer 3")
+    added = crm.upsert("customers", {"name": "Ada", "city": "Leuven"}, searchfield="name", searchterm="Ada")
+
+    rows = by_id(json_server)
+    assert updated == rows[3] == {"id": 3, "name": "customer 3", "city": "Mons"}  # PATCH keeps the name
+    assert added["id"] not in range(1, 6) and rows[added["id"]] == {"id": added["id"], "name": "Ada", "city": "Leuven"}
+    assert len(rows) == 6
+    assert len(sent(json_server, "POST", "customers")) == 1 and len(sent(json_server, "PATCH", "customers/3")) == 1
+
+
+def test_copy_of_a_record_that_is_not_there_adds_nothing(crm, json_server):
+    with pytest.raises(RestCallError, match=r"^connection 'crm', object 'customers': copy: there is no record 99 "):
+        crm.copy("customers", 99)
+    assert sorted(by_id(json_server)) == [1, 2, 3, 4, 5] and sent(json_server, "POST", "customers") == []
+
+
+def test_rename_sets_another_name_field_when_told(crm, json_server):
+    renamed = crm.rename("customers", 2, "Bruges", name_field="city")
+    assert renamed == by_id(json_server)[2] == {"id": 2, "name": "customer 2", "city": "Bruges"}
+
+
+def test_apicall_sends_any_method_path_body_and_query(crm, json_server):
+    assert crm.apicall("customers/2") == {"id": 2, "name": "customer 2", "city": "Ghent"}
+    newest = crm.apicall("customers", "get", {}, city="Ghent", _sort="id", _order="desc", _limit=2)  # Peliqan's form
+    assert newest == [{"id": i, "name": f"customer {i}", "city": "Ghent"} for i in (5, 4)]
+    created = crm.apicall("/customers", method="post", body={"name": "Ada", "city": "Leuven"})
+    assert crm.apicall(f"customers/{created['id']}", "PUT", {"name": "Ada NV", "city": "Leuven"})["name"] == "Ada NV"
+    assert crm.apicall("customers/1", method="DELETE") == {}
+
+    rows = by_id(json_server)
+    assert sorted(rows) == [2, 3, 4, 5, created["id"]] and rows[created["id"]]["name"] == "Ada NV"
+
+
+def test_apicall_failure_names_the_call_and_the_status(crm):
+    with pytest.raises(SourceError, match=r"^connection 'crm', object 'customers/99': GET .*/customers/99 -> HTTP 404"):
+        crm.apicall("customers/99")
+
+
+@pytest.fixture
+def whole_db(json_server):  # noqa: F811
+    """json-server's ``/db`` answers ``{"customers": [...]}``: a record list under a key."""
+    objects = {"everything": {"path": "/db", "records": "customers"},
+               "orders": {"path": "/db", "records": "orders.open"}}
+    with connect("crm", specs={"crm": {"type": "rest", "base_url": json_server.url, "objects": objects}}) as connection:
+        yield connection
+
+
+def test_list_reads_the_record_list_at_the_objects_records_path(whole_db):
+    assert [r["id"] for r in whole_db.list("everything")] == [1, 2, 3, 4, 5]
+    assert whole_db.findone("everything", searchfield="ignored", searchterm="x")["id"] == 1  # /db ignores filters
+
+
+def test_list_without_a_record_list_at_the_path_names_the_object_and_the_fix(whole_db):
+    with pytest.raises(SourceError) as missing:
+        whole_db.list("orders")
+    assert str(missing.value) == ("connection 'crm', object 'orders': the answer of GET /db has no record list at "
+                                  "'orders.open'; fix records in the object's config")
+    assert pickle.loads(pickle.dumps(missing.value)).obj == "object 'orders'"

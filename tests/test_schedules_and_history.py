@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from stagehouse.flows import get_pipeline_logs, get_pipeline_runs
-from stagehouse.flows.schedule import Schedule, ScheduleError
 from tests.test_cli import STAGEHOUSE
 
 FLOW = '''"""Test flow {name}."""
@@ -72,21 +71,6 @@ def scheduled(project, tmp_path, monkeypatch):
 def stagehouse(project, *args, env=None):
     return subprocess.run([STAGEHOUSE, *args], cwd=project.root, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
-
-
-def test_schedule_forms_and_due_times():
-    at = dt.datetime(2026, 11, 28, 10, 30, tzinfo=dt.UTC)  # a Saturday
-    assert Schedule.parse("0 6 * * *").last_slot(at) == dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)
-    weekdays = Schedule.parse({"interval": 3600, "start_time": "08:00", "weekdays": [0, 1, 2, 3, 4]})
-    assert weekdays.last_slot(at) == dt.datetime(2026, 11, 27, 23, 0, tzinfo=dt.UTC)  # Friday's last hourly slot
-    daily = Schedule.parse({"interval": 86400, "start_time": "11:00", "timezone": "Europe/Brussels"})
-    assert daily.last_slot(at) == dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC)  # 11:00 in Brussels
-    assert daily.is_due(at, last_start=at - dt.timedelta(minutes=31)) and not daily.is_due(at, last_start=at - dt.timedelta(minutes=29))
-    assert daily.is_due(at, last_start=None)
-    with pytest.raises(ScheduleError, match="flow 'x'.*cron 'every day'"):
-        Schedule.parse("every day", "x")
-    with pytest.raises(ScheduleError, match="flow 'x'.*unknown field.*'every'"):
-        Schedule.parse({"interval": 60, "every": 2}, "x")
 
 
 def test_run_due_runs_due_flows_in_order_then_only_when_a_slot_passed(scheduled):

@@ -120,7 +120,8 @@ class RestClient:
         if isinstance(exc, TransientHttpError) and exc.retry_after is not None:
             return exc.retry_after
         retry = self.config.retry
-        return min(retry.max_backoff_seconds, retry.backoff_seconds * 2 ** (state.attempt_number - 1)) * (0.5 + 0.5 * random.random())
+        backoff = min(retry.max_backoff_seconds, retry.backoff_seconds * 2 ** (state.attempt_number - 1))
+        return backoff * (0.5 + 0.5 * random.random())
 
     def get(self, obj: str, url: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET ``url`` (relative to base_url, or absolute) with retries; raises RestError."""
@@ -147,9 +148,10 @@ class RestClient:
         # httpx replaces a URL's own query with the client's params (an api_key in the query):
         # a next link's ``?start=10`` would be lost and the first page fetched forever
         target = httpx.URL(url.lstrip("/") if not url.startswith("http") else url)
-        query = [*target.params.multi_items(), *httpx.QueryParams(params or {}).multi_items()]  # a list value repeats
+        # a list value repeats (?id=1&id=2)
+        query = httpx.QueryParams([*target.params.multi_items(), *httpx.QueryParams(params or {}).multi_items()])
         request = self.http.build_request(method, target.copy_with(query=None), params=query or None, json=body)
-        request_url = request.url
+        sent = f"{method} {self.display(request.url)}"  # as errors show it: secrets masked
         idempotent = method != "POST"
         retried = (TransientHttpError, httpx.TransportError) if idempotent else (TransientHttpError, httpx.ConnectError)
 
@@ -164,15 +166,17 @@ class RestClient:
             response = tenacity.Retrying(
                 retry=tenacity.retry_if_exception_type(retried),
                 wait=self._wait,
-                stop=tenacity.stop_after_attempt(attempts or retry.max_attempts) | tenacity.stop_after_delay(retry.max_seconds),
+                stop=(tenacity.stop_after_attempt(attempts or retry.max_attempts)
+                      | tenacity.stop_after_delay(retry.max_seconds)),
                 reraise=True,
             )(attempt)
         except TransientHttpError as exc:
-            raise RestError(self.name, obj, f"{method} {self.display(request_url)}", exc.response.status_code, _excerpt(exc.response)) from exc
+            raise RestError(self.name, obj, sent, exc.response.status_code, _excerpt(exc.response)) from exc
         except httpx.TransportError as exc:
-            raise SourceUnavailableError(self.name, f"object '{obj}'", f"{method} {self.display(request_url)} -> {type(exc).__name__}: {exc}") from exc
+            problem = f"{sent} -> {type(exc).__name__}: {exc}"
+            raise SourceUnavailableError(self.name, f"object '{obj}'", problem) from exc
         if response.status_code >= 400 and response.status_code not in allow_statuses:
-            raise RestError(self.name, obj, f"{method} {self.display(request_url)}", response.status_code, _excerpt(response))
+            raise RestError(self.name, obj, sent, response.status_code, _excerpt(response))
         return response
 
 

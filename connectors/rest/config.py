@@ -151,7 +151,9 @@ class Freshness(_Strict):
     @model_validator(mode="after")
     def _one_answer(self):
         if (self.value is None) == (self.header is None):
-            raise ValueError("give value (a dotted path in the body, e.g. meta.total) or header (e.g. Last-Modified), one of them")
+            raise ValueError(
+                "give value (a dotted path in the body, e.g. meta.total) or header (e.g. Last-Modified), one of them"
+            )
         if not self.path.strip():
             raise ValueError("path is empty: give the endpoint to ask, e.g. /customers/count")
         return self

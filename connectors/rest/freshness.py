@@ -23,17 +23,11 @@ import pyarrow.compute as pc
 
 from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.errors import SourceError
+from stagehouse.connectors.json_path import dig
 from stagehouse.connectors.rest.client import RestClient
-from stagehouse.connectors.rest.config import (
-    CursorPagination,
-    LinkHeaderPagination,
-    NextLinkPagination,
-    OffsetPagination,
-    PagePagination,
-    RestObject,
-)
+from stagehouse.connectors.rest.config import RestObject
 from stagehouse.connectors.rest.page import Page
-from stagehouse.connectors.rest.pagination import record_total
+from stagehouse.connectors.rest.pagination import paginator_for
 from stagehouse.connectors.rest.records import to_table
 from stagehouse.connectors.rest.text_types import timestamp_type
 
@@ -46,7 +40,8 @@ def param_value(value: Any) -> str:
 def past(table: pa.Table, after: CursorFilter) -> pa.ChunkedArray:
     """Which rows of ``table`` have their cursor past ``after`` (a text column compares as ISO text)."""
     column = table.column(after.column)
-    if pa.types.is_string(column.type) and isinstance(after.value, dt.datetime) and (kind := timestamp_type(column)) is not None:
+    kind = timestamp_type(column) if pa.types.is_string(column.type) and isinstance(after.value, dt.datetime) else None
+    if kind is not None:
         column = column.cast(kind)  # a mark kept as a timestamp: compare instants, not '…Z' with '…+00:00'
     value = param_value(after.value) if pa.types.is_string(column.type) else after.value
     scalar = pa.scalar(value).cast(column.type)
@@ -62,46 +57,12 @@ def answer(client: RestClient, name: str, obj: RestObject) -> Any:
         value = response.headers.get(spec.header)
         where = f"header '{spec.header}'"
     else:
-        value = _dig(response.json(), spec.value)
+        value = dig(response.json(), spec.value)
         where = f"field '{spec.value}'"
     if value is None:
-        raise SourceError(client.name, f"object '{name}'", f"the freshness answer of {spec.path} has no {where}; fix freshness in the object's config")
+        problem = f"the freshness answer of {spec.path} has no {where}; fix freshness in the object's config"
+        raise SourceError(client.name, f"object '{name}'", problem)
     return value
-
-
-def _dig(value: Any, path: str | None) -> Any:
-    """The value at dotted ``path``; a number steps into a list (``0.updated_at``)."""
-    for step in path.split(".") if path else []:
-        if isinstance(value, list) and step.isdigit() and int(step) < len(value):
-            value = value[int(step)]
-        elif isinstance(value, dict) and step in value:
-            value = value[step]
-        else:
-            return None
-    return value
-
-
-def _one_record(pagination: Any) -> tuple[dict[str, Any], int | None]:
-    """Query parameters for a first page of one record, and that page size (None: not settable)."""
-    match pagination:
-        case PagePagination(size_param=str() as size_param):
-            return {pagination.page_param: pagination.first_page, size_param: 1}, 1
-        case PagePagination():
-            return {pagination.page_param: pagination.first_page}, pagination.size
-        case OffsetPagination():
-            return {pagination.offset_param: 0, pagination.limit_param: 1}, 1
-    return {}, None
-
-
-def _more_pages(page: Page, pagination: Any) -> bool:
-    match pagination:
-        case LinkHeaderPagination():
-            return bool(page.response.links.get("next"))
-        case NextLinkPagination():
-            return bool(page.get(pagination.next_path))
-        case CursorPagination():
-            return bool(page.get(pagination.cursor_path))
-    return False
 
 
 def has_records_past(client: RestClient, name: str, obj: RestObject, mark: CursorFilter) -> bool:
@@ -109,12 +70,13 @@ def has_records_past(client: RestClient, name: str, obj: RestObject, mark: Curso
     request, ``incremental.param`` set to the mark, a page of one record where the pagination
     has a size parameter."""
     assert obj.incremental is not None
-    size_params, size = _one_record(obj.pagination)
-    params = {**obj.params, obj.incremental.param: param_value(mark.value), **size_params}
+    paginator = paginator_for(obj.pagination)
+    params = {**obj.params, obj.incremental.param: param_value(mark.value), **paginator.one_record_params()}
     page = Page.parse(client.get(name, obj.path, params))
     records = page.records_array(obj.records)
     if records is None:
-        raise SourceError(client.name, f"object '{name}'", f"the freshness check's answer has no record list at '{obj.records or '(body)'}'")
+        problem = f"the freshness check's answer has no record list at '{obj.records or '(body)'}'"
+        raise SourceError(client.name, f"object '{name}'", problem)
     if not len(records):
         return False
     table = to_table(records, nested=obj.nested, lists=obj.lists)
@@ -124,9 +86,4 @@ def has_records_past(client: RestClient, name: str, obj: RestObject, mark: Curso
     if pc.any(past(table, strict)).as_py():
         return True
     # every record returned sits at the mark (an inclusive filter): were they all there are?
-    if isinstance(obj.pagination, (PagePagination, OffsetPagination)):
-        total = record_total(obj.pagination, page)
-        if total is not None:
-            return total > len(records)
-        return size is not None and len(records) >= size
-    return _more_pages(page, obj.pagination)
+    return paginator.more_after_first(page, len(records))

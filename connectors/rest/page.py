@@ -22,6 +22,8 @@ import httpx
 import pyarrow as pa
 import pyarrow.json as pajson
 
+from stagehouse.connectors.json_path import arrow_array_step, arrow_scalar_step, dig
+
 PARSE_OPTIONS = pajson.ParseOptions(newlines_in_values=True)
 
 
@@ -32,22 +34,17 @@ class PageNotJson(ValueError):
         super().__init__(f"{url}: {problem}")
         self.url, self.problem = url, problem
 
+    def __reduce__(self):
+        """Pickle as its fields: the parse may run in another process than the read."""
+        return PageNotJson, (self.url, self.problem)
+
 
 def _not_json(url: str, content: bytes, exc: ValueError) -> PageNotJson:
     if not isinstance(exc, json.JSONDecodeError):
         return PageNotJson(url, f"the body is not valid JSON ({exc})")
     around = " ".join(exc.doc[max(0, exc.pos - 30) : exc.pos + 30].split())
-    return PageNotJson(url, f"the body ({len(content):,} bytes) is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}, near {around!r}")
-
-
-def _dig(value: Any, path: str | None) -> Any:
-    if not path:
-        return value
-    for step in path.split("."):
-        if not isinstance(value, dict) or step not in value:
-            return None
-        value = value[step]
-    return value
+    where = f"line {exc.lineno}, column {exc.colno}, near {around!r}"
+    return PageNotJson(url, f"the body ({len(content):,} bytes) is not valid JSON: {exc.msg} at {where}")
 
 
 class SchemaHint:
@@ -89,7 +86,9 @@ def _timestamps_as_text(kind: pa.DataType) -> pa.DataType:
 class Page:
     """A response and its body; ``get`` reads one field, ``records`` the record list as a table."""
 
-    def __init__(self, response: httpx.Response, arrow_body: pa.StructScalar | None, arrow_column: pa.StructArray | None) -> None:
+    def __init__(
+        self, response: httpx.Response, arrow_body: pa.StructScalar | None, arrow_column: pa.StructArray | None
+    ) -> None:
         self.response = response
         self._scalar = arrow_body
         self._column = arrow_column
@@ -99,8 +98,8 @@ class Page:
     def parse(cls, response: httpx.Response, hint: SchemaHint | None = None, url: str | None = None) -> Page:
         """Parse ``response``; strings stay strings (Arrow would infer ``timestamp[s]`` from
         ISO-8601 text and drop its offset: ``connectors.rest.text_types`` types them instead).
-        ``hint`` carries the schema of the read's earlier pages, which parses the next one
-        without inference (about half the time). A body that is not JSON raises PageNotJson
+        ``hint`` carries the schema of the read's earlier pages, so the next one is parsed
+        without inferring its types again. A body that is not JSON raises PageNotJson
         naming ``url`` (the request's URL as it may be shown: secrets masked)."""
         data = b'{"body":' + response.content + b"}"
         wrapped = None
@@ -138,15 +137,12 @@ class Page:
         return self._python
 
     def get(self, path: str | None) -> Any:
-        """The value at dotted ``path`` as a Python value; None if any step is missing."""
+        """The value at dotted ``path`` as a Python value; None if any step is missing
+        (``connectors.json_path``)."""
         if self._scalar is None or not path:
-            return _dig(self.body, path)
-        value: Any = self._scalar
-        for step in path.split("."):
-            if not isinstance(value, pa.StructScalar) or step not in {f.name for f in value.type}:
-                return None
-            value = value[step]
-        return value.as_py()
+            return dig(self.body, path)
+        value = dig(self._scalar, path, arrow_scalar_step)
+        return None if value is None else value.as_py()
 
     def record_count(self, path: str | None) -> int:
         records = self.records_array(path)
@@ -155,13 +151,9 @@ class Page:
     def records_array(self, path: str | None) -> pa.Array | list | None:
         """The record list at ``path``: an Arrow array when Arrow parsed the body, else a list."""
         if self._column is None:
-            value = _dig(self.body, path)
+            value = dig(self.body, path)
             return value if isinstance(value, list) else None
-        array: Any = self._column
-        for step in (path.split(".") if path else []):
-            if not pa.types.is_struct(array.type) or array.type.get_field_index(step) < 0:
-                return None
-            array = array.field(step)
-        if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
+        array = dig(self._column, path, arrow_array_step)
+        if array is None or not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
             return None
         return array.flatten()

@@ -58,7 +58,8 @@ class RestConnection(ObjectVerbs, Connection):
         an API's root often answers 404)."""
         name, obj = next(iter(self.config.objects.items()), ("(base_url)", None))
         allowed = frozenset() if obj else frozenset(range(400, 600)) - {401, 403}
-        self.client.request("GET", name, obj.path if obj else "", params=dict(obj.params) if obj else None, allow_statuses=allowed, attempts=1)
+        path, params = (obj.path, dict(obj.params)) if obj else ("", None)
+        self.client.request("GET", name, path, params=params, allow_statuses=allowed, attempts=1)
 
     def object(self, name: str) -> RestObject:
         """The configured object ``name``; an unknown one lists the known ones."""
@@ -80,7 +81,8 @@ class RestConnection(ObjectVerbs, Connection):
         its ``incremental`` filter (see ``connectors.rest.freshness``)."""
         obj = self.object(name)
         if obj.incremental is None:
-            raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} to ask for records past a mark")
+            problem = f"object '{name}' needs incremental: {{param: ...}} to ask for records past a mark"
+            raise ConnectionConfigError(self.name, problem)
         return has_records_past(self.client, name, obj, mark)
 
     def read(
@@ -101,7 +103,8 @@ class RestConnection(ObjectVerbs, Connection):
         query = {**obj.params, **(params or {})}
         if after is not None:
             if obj.incremental is None:
-                raise ConnectionConfigError(self.name, f"object '{name}' needs incremental: {{param: ...}} for an incremental sync")
+                problem = f"object '{name}' needs incremental: {{param: ...}} for an incremental sync"
+                raise ConnectionConfigError(self.name, problem)
             query[obj.incremental.param] = param_value(after.value)
         hint = SchemaHint()
         fetched = pages(lambda url, p: self._page(name, url, p, hint), obj, query, self.config.concurrency)
@@ -123,7 +126,8 @@ class RestConnection(ObjectVerbs, Connection):
                 try:
                     table = conform(table, schema)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise SourceError(self.name, f"object '{name}'", f"page {page + 1}: {_unparsed(table, schema) or exc}") from exc
+                    problem = f"page {page + 1}: {_unparsed(table, schema) or exc}"
+                    raise SourceError(self.name, f"object '{name}'", problem) from exc
                 if after is not None:
                     table = table.filter(past(table, after))
                 yield from table.to_batches(max_chunksize=self.config.batch_rows)
@@ -138,21 +142,25 @@ class RestConnection(ObjectVerbs, Connection):
         for page, parsed in _numbered_pages(self.name, name, fetched):
             records = parsed.records_array(obj.records)
             if records is None:
-                raise SourceError(self.name, f"object '{name}'", f"page {page + 1} has no record list at '{obj.records or '(body)'}'")
+                problem = f"page {page + 1} has no record list at '{obj.records or '(body)'}'"
+                raise SourceError(self.name, f"object '{name}'", problem)
             if len(records):
                 try:
                     yield page, to_table(records, nested=obj.nested, lists=obj.lists)
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                    raise SourceError(self.name, f"object '{name}'", f"page {page + 1}: records of mixed types ({exc})") from exc
+                    problem = f"page {page + 1}: records of mixed types ({exc})"
+                    raise SourceError(self.name, f"object '{name}'", problem) from exc
 
 
 def _unparsed(table: pa.Table, schema: pa.Schema) -> str | None:
     """Which text field of ``table`` failed to become a timestamp of ``schema``, and its value."""
     for field in schema:
-        if pa.types.is_timestamp(field.type) and field.name in table.column_names and pa.types.is_string(table.column(field.name).type):
+        is_text = field.name in table.column_names and pa.types.is_string(table.column(field.name).type)
+        if pa.types.is_timestamp(field.type) and is_text:
             value = first_unparsed(table.column(field.name), field.type)
             if value is not None:
-                zone = "with a UTC offset or Z, as the first pages had" if field.type.tz else "without an offset, as the first pages had"
+                zone = "with a UTC offset or Z" if field.type.tz else "without an offset"
+                zone += ", as the first pages had"
                 return (f"field '{field.name}' was typed a timestamp {zone}, but has {value!r}; "
                         f"set types: {{{field.name}: string}} on the object to keep it text")
     return None

@@ -55,8 +55,10 @@ def decide(tables: list[pa.Table], schema: pa.Schema, types: Mapping[str, str], 
             fields.append(field.with_type(pa.string()))
             continue
         if _is_text(field.type) and (detect or wanted == "timestamp"):
-            values = [t.column(field.name) for t in tables if field.name in t.column_names and _is_text(t.column(field.name).type)]
-            found = timestamp_type(pa.chunked_array([c for v in values for c in v.chunks], type=field.type)) if values else None
+            columns = [t.column(field.name) for t in tables if field.name in t.column_names]
+            values = [column for column in columns if _is_text(column.type)]
+            chunks = [c for v in values for c in v.chunks]
+            found = timestamp_type(pa.chunked_array(chunks, type=field.type)) if values else None
             if found is None and wanted == "timestamp":
                 found = TIMESTAMP_TZ  # required: a value that does not parse fails conform, named
             fields.append(field.with_type(found) if found is not None else field)

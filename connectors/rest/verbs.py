@@ -1,6 +1,6 @@
 """The verbs of a REST/SaaS object for writing back: add, update, upsert, delete, get, get_many,
-findone, list, copy, rename, apicall — the seed platform's names, mapped to endpoints by the object's
-configuration (``path``, ``item_path``, ``id_field``, ``update_method``).
+findone, list, copy, rename, apicall — the names of Peliqan's ``pq`` module, mapped to endpoints
+by the object's configuration (``path``, ``item_path``, ``id_field``, ``update_method``).
 
 Each verb is one HTTP call (two for ``upsert``/``copy``/``rename``) through the connection's
 client, so retries, rate limit and auth apply; a failure raises ``RestError`` naming the
@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stagehouse.connectors.errors import RestCallError
+from stagehouse.connectors.errors import RestCallError, SourceError
+from stagehouse.connectors.json_path import dig
 from stagehouse.connectors.rest.client import RestClient
 from stagehouse.connectors.rest.config import RestObject
 
@@ -61,11 +62,12 @@ class ObjectVerbs:
 
     def list(self, obj: str, **params: Any) -> list[dict[str, Any]]:
         """One page of ``obj``'s records, filtered by query ``params`` as the app understands them."""
-        body = self.client.request("GET", obj, self.object(obj).path, params=params or None).json()
-        records = self.object(obj).records
-        for part in records.split(".") if records else []:
-            body = body[part]
-        return body
+        config = self.object(obj)
+        records = dig(self.client.request("GET", obj, config.path, params=params or None).json(), config.records)
+        if records is None:
+            problem = f"the answer of GET {config.path} has no record list at '{config.records or '(body)'}'"
+            raise SourceError(self.name, f"object '{obj}'", f"{problem}; fix records in the object's config")
+        return records
 
     def findone(self, obj: str, *, searchfield: str, searchterm: Any) -> dict[str, Any] | None:
         """The first record whose ``searchfield`` equals ``searchterm`` (filtered by the app), or None."""
@@ -77,10 +79,13 @@ class ObjectVerbs:
         to the object's path; returns what the app stored."""
         body = {**(record or {}), **fields}
         if not body:
-            raise RestCallError(self.name, obj, f"add needs a record: add('{obj}', {{...}}) or add('{obj}', field=value, ...)")
+            forms = f"add('{obj}', {{...}}) or add('{obj}', field=value, ...)"
+            raise RestCallError(self.name, obj, f"add needs a record: {forms}")
         return self.client.request("POST", obj, self.object(obj).path, body=body).json()
 
-    def update(self, obj: str, object_id: Any = None, fields: Mapping[str, Any] | None = None, /, **record: Any) -> dict[str, Any]:
+    def update(
+        self, obj: str, object_id: Any = None, fields: Mapping[str, Any] | None = None, /, **record: Any
+    ) -> dict[str, Any]:
         """Change ``fields`` of record ``object_id`` (PATCH, or PUT when configured). Peliqan's
         forms ``update(obj, record)`` and ``update(obj, **record)`` carry the id in the record
         (its ``id_field``); it is sent in the URL, not the body."""
@@ -88,7 +93,8 @@ class ObjectVerbs:
         if isinstance(object_id, Mapping) and fields is None:
             object_id, fields = None, object_id
         body = {**(fields or {}), **record}
-        object_id = self._one_id(obj, "update", object_id, body.pop(config.id_field, None), f"'{config.id_field}' in the record")
+        in_record = body.pop(config.id_field, None)
+        object_id = self._one_id(obj, "update", object_id, in_record, f"'{config.id_field}' in the record")
         return self.client.request(config.update_method, obj, config.item_url(object_id), body=body).json()
 
     def upsert(self, obj: str, record: dict[str, Any], *, searchfield: str, searchterm: Any) -> dict[str, Any]:
@@ -115,8 +121,10 @@ class ObjectVerbs:
         record = {k: v for k, v in source.items() if k != self.object(obj).id_field}
         return self.add(obj, {**record, **(changes or {}), **fields})
 
-    def rename(self, obj: str, object_id: Any = None, new_name: str | None = None, /, *, id: Any = None, name: str | None = None,
-               name_field: str = "name") -> dict[str, Any]:
+    def rename(
+        self, obj: str, object_id: Any = None, new_name: str | None = None, /, *,
+        id: Any = None, name: str | None = None, name_field: str = "name",
+    ) -> dict[str, Any]:
         """Set the name field of record ``object_id`` (or ``id=``) to ``new_name`` (or ``name=``)."""
         object_id = self._one_id(obj, "rename", object_id, id)
         new_name = self._one(obj, "rename", "new name", new_name, name, "name=")
@@ -133,7 +141,9 @@ class ObjectVerbs:
 
     def _one(self, obj: str, verb: str, what: str, positional: Any, keyword: Any, keyword_form: str) -> Any:
         if positional is None and keyword is None:
-            raise RestCallError(self.name, obj, f"{verb} needs the record's {what}: pass it after the object name or as {keyword_form}")
+            problem = f"{verb} needs the record's {what}: pass it after the object name or as {keyword_form}"
+            raise RestCallError(self.name, obj, problem)
         if positional is not None and keyword is not None and str(positional) != str(keyword):
-            raise RestCallError(self.name, obj, f"{verb} got two {what}s, {positional!r} and {keyword!r} ({keyword_form}); pass one")
+            problem = f"{verb} got two {what}s, {positional!r} and {keyword!r} ({keyword_form}); pass one"
+            raise RestCallError(self.name, obj, problem)
         return positional if positional is not None else keyword
