@@ -168,7 +168,8 @@ def flow_svg(flow: Any, instance: str | None, run: dict[str, Any] | None) -> str
         with tempfile.TemporaryDirectory() as scratch:
             path = Path(scratch) / "flow.svg"
             render_svg(flow, config, path, result)
-            return path.read_text()
+            svg = path.read_text()
+        return svg[svg.find("<svg"):]  # without the XML prolog and doctype, to sit inside a page
     finally:
         config._close()
 

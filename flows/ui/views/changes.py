@@ -48,7 +48,7 @@ def log_view(table: str, statuses: list[str], types: list[str]) -> None:
         counts = {}
         for row in wh.list_changes(table):
             counts[row["writeback_status"]] = counts.get(row["writeback_status"], 0) + 1
-        st.markdown(" · ".join(f"**{s}** {counts[s]}" for s in STATUSES if s in counts) or "no changes")
+        st.markdown("Statuses: " + (" · ".join(f"**{s}** {counts[s]}" for s in STATUSES if s in counts) or "no changes"))
         st.dataframe([{k: row[k] for k in SHOWN} for row in rows], hide_index=True, width="stretch", key="changes_grid")
         for row in rows:
             if row["writeback_status"] in ("FAILED", "CONFLICT") and row["error"]:

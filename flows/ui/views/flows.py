@@ -45,7 +45,7 @@ def render() -> None:
 def picture(flow: Any, run_id: str | None) -> None:
     with shown(), store() as wh:
         run = RunHistory(wh.engine, instance()).run(run_id) if run_id else None
-        st.html(flow_svg(flow, instance(), run))
+        st.image(flow_svg(flow, instance(), run))
 
 
 @st.fragment(run_every=2)
