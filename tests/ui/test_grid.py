@@ -72,3 +72,33 @@ def test_a_run_holding_the_duckdb_store_is_named_and_nothing_opens(project):
     assert busy_with(None) is None
     with store_session() as wh:
         assert read_page(wh, "crm", "people").total == 1
+
+
+def test_the_row_count_follows_added_and_deleted_rows_and_a_filter_follows_cell_edits(people):
+    with store_session() as wh:
+        assert read_page(wh, "crm", "people").total == 30
+        wh.insert_row("crm.people", {"id": 200, "name": "Zed", "city": "Aalst"})
+        assert read_page(wh, "crm", "people").total == 31
+        wh.delete_row("crm.people", 1)
+        wh.delete_row("crm.people", 2)
+        assert read_page(wh, "crm", "people").total == 29
+        assert read_page(wh, "crm", "people", filter_text="Zoe").total == 0
+        wh.update_cell("crm.people", "name", 5, "Zoe")
+        assert read_page(wh, "crm", "people", filter_text="Zoe").total == 1
+        wh.execute("INSERT INTO crm.people (id, name, city) VALUES (300, 'synced', 'Ghent')")  # a sync's new row
+        assert read_page(wh, "crm", "people").total == 30
+
+
+def test_pages_in_key_order_are_slices_of_the_whole_overlaid_table(people):
+    with store_session() as wh:
+        for row in (6, 7, 8, 9, 31, 32):
+            wh.delete_row("crm.people", row) if row < 31 else wh.insert_row("crm.people", {"id": row, "name": f"new {row}", "city": "Lier"})
+        wh.insert_row("crm.people", {"id": 0, "name": "first", "city": "Lier"})
+        wh.update_cell("crm.people", "city", 10, "Diest")
+        whole = wh.fetch("crm", "people", df=True).sort_values("id")
+        for descending in (False, True):
+            ordered = whole["id"].tolist()[::-1] if descending else whole["id"].tolist()
+            for offset in range(0, 35, 4):
+                page = read_page(wh, "crm", "people", offset=offset, limit=4, descending=descending, count=False)
+                assert page.frame["id"].tolist() == ordered[offset:offset + 4], (descending, offset)
+        assert read_page(wh, "crm", "people", offset=4, limit=4).frame.set_index("id").loc[10, "city"] == "Diest"

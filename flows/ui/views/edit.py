@@ -1,6 +1,9 @@
 """Edit: change cells, add and delete rows of a keyed table in a grid (each a change-log entry under
 the user's name; the synced table is never touched), one cell by its key, and the descriptions of
-tables and columns."""
+tables and columns.
+
+Saves run as button callbacks, before the page is drawn again, so the grid drawn right after a
+save already shows the new values (one script run, not two)."""
 
 from __future__ import annotations
 
@@ -24,15 +27,35 @@ def typed(text: str, column_type: str = "") -> Any:
         return text
 
 
-def _saved(count: int) -> None:
-    st.session_state["edit_version"] = st.session_state.get("edit_version", 0) + 1  # a fresh grid shows the new values
-    st.session_state["edit_saved"] = f"Saved {count} edit{'s' if count != 1 else ''} to the change log as {user()}."
+def _save(table: str, key: str, edits: GridEdits) -> None:
+    """Record ``edits`` (a button's callback); the outcome is shown by the run that follows."""
+    with shown_later():
+        with store() as wh:
+            ids = save_edits(wh, table, key, edits, user=user())
+        st.session_state["edit_version"] = st.session_state.get("edit_version", 0) + 1  # a fresh grid shows the new values
+        st.session_state["edit_saved"] = f"Saved {len(ids)} edit{'s' if len(ids) != 1 else ''} to the change log as {user()}."
+
+
+class shown_later:
+    """Like ``shown()``, for callbacks: the error is kept and shown at the top of the next run."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or not isinstance(error, Exception):
+            return False
+        st.session_state["edit_failed"] = error
+        return True
 
 
 def render() -> None:
     st.header("Edit")
     if message := st.session_state.pop("edit_saved", None):
         st.success(message)
+    if failed := st.session_state.pop("edit_failed", None):
+        with shown():
+            raise failed
     with shown(), store() as wh:
         table = pick_table(wh, "edit_table")
         if table is None:
@@ -46,7 +69,7 @@ def render() -> None:
                        "so its rows cannot be edited; declare primary_key= on its sync or transform")
         else:
             grid(wh, table, key, columns)
-            one_cell(wh, table, key, {f["name"]: f["type"] for f in info["fields"] if f["name"] != key})
+            one_cell(table, key, {f["name"]: f["type"] for f in info["fields"] if f["name"] != key})
         descriptions(wh, schema, name, info)
 
 
@@ -61,23 +84,24 @@ def grid(wh: Any, table: str, key: str, columns: list[str]) -> None:
     st.data_editor(page.frame, num_rows="dynamic", hide_index=True, key=editor_key, width="stretch")
     state = st.session_state.get(editor_key) or {}
     edits = edits_from_editor(page.frame, key, state) if state else GridEdits()
-    if st.button(f"Save {len(edits)} edit{'s' if len(edits) != 1 else ''}", key="edit_save", disabled=not edits, type="primary"):
-        ids = save_edits(wh, table, key, edits, user=user())
-        _saved(len(ids))
-        st.rerun()
+    st.button(f"Save {len(edits)} edit{'s' if len(edits) != 1 else ''}", key="edit_save", disabled=not edits, type="primary",
+              on_click=_save, args=(table, key, edits))
 
 
-def one_cell(wh: Any, table: str, key: str, columns: dict[str, str]) -> None:
+def _save_cell(table: str, key: str, columns: dict[str, str]) -> None:
+    column = st.session_state["cell_column"]
+    value = typed(st.session_state["cell_value"], columns[column])
+    _save(table, key, GridEdits(updates=[(typed(st.session_state["cell_row"]), column, value)]))
+
+
+def one_cell(table: str, key: str, columns: dict[str, str]) -> None:
     with st.form("edit_cell", clear_on_submit=False):
         st.subheader("One cell")
         left, middle, right = st.columns(3)
-        row = left.text_input(f"Row ({key})", key="cell_row")
-        column = middle.selectbox("Column", list(columns), key="cell_column")
-        value = right.text_input("New value", key="cell_value")
-        if st.form_submit_button("Save cell"):
-            save_edits(wh, table, key, GridEdits(updates=[(typed(row), column, typed(value, columns[column]))]), user=user())
-            _saved(1)
-            st.rerun()
+        left.text_input(f"Row ({key})", key="cell_row")
+        middle.selectbox("Column", list(columns), key="cell_column")
+        right.text_input("New value", key="cell_value")
+        st.form_submit_button("Save cell", on_click=_save_cell, args=(table, key, columns))
 
 
 def descriptions(wh: Any, schema: str, name: str, info: dict[str, Any]) -> None:

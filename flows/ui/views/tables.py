@@ -10,7 +10,7 @@ from stagehouse.flows.ui.grid import PAGE_SIZES, GridPage, read_page
 from stagehouse.flows.ui.streamlit_extra import st
 from stagehouse.flows.ui.views.common import EDITED_COLOUR, pick_table, shown, store
 
-STORED_ORDER = "(stored order)"
+STORED_ORDER = "(key order)"
 ANY_COLUMN = "(any column)"
 
 
