@@ -6,5 +6,5 @@ CLI starts without it and a missing extra fails with one line naming it.
 
 from stagehouse.connectors.extras import optional_import
 
-st = optional_import("streamlit", feature="The data cockpit (stagehouse ui)", extra="ui")
-bootstrap = optional_import("streamlit.web.bootstrap", feature="The data cockpit (stagehouse ui)", extra="ui")
+st = optional_import("streamlit", feature="The data cockpit's pages", extra="ui")
+bootstrap = optional_import("streamlit.web.bootstrap", feature="The data cockpit's pages", extra="ui")
