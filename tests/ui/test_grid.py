@@ -38,6 +38,7 @@ def test_a_page_shows_the_edits_marked_sorted_filtered_and_counted(people):
         anywhere = read_page(wh, "crm", "people", filter_text="ADA", sort="id")
         assert anywhere.frame["id"].tolist() == [3]
         assert read_page(wh, "crm", "people", filter_text="100%").total == 0  # % is a character, not a wildcard
+        assert read_page(wh, "crm", "people", filter_text="x' OR '1'='1").total == 0  # a quote is a character too
 
         second = read_page(wh, "crm", "people", offset=5, limit=5, sort="id")
         assert second.frame["id"].tolist() == [7, 8, 9, 10, 11]

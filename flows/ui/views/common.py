@@ -16,7 +16,9 @@ from typing import Any
 
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.settings import default_instance
-from stagehouse.flows.ui.store_access import RunInProgressError, busy_with, store_session
+from stagehouse.flows.history import RunHistory
+from stagehouse.flows.run_lock import describe
+from stagehouse.flows.ui.store_access import RunInProgressError, busy_with, store_lock_path, store_session
 from stagehouse.flows.ui.streamlit_extra import st
 
 logger = logging.getLogger("stagehouse.ui")
@@ -58,11 +60,18 @@ def store() -> Iterator[Any]:
 
 
 def busy_banner() -> str | None:
-    """Say which run holds a DuckDB store, if one does; returns it."""
+    """Say which run holds a DuckDB store, if one does (returns it); on a store many processes
+    share, which runs are in progress."""
     holder = busy_with(instance())
     if holder:
         st.info(f"{holder} holds the store; this page refreshes when it ends")
-    return holder
+        return holder
+    if store_lock_path(instance()) is None:
+        with shown(), store() as wh:
+            for run in RunHistory(wh.engine, instance()).runs(limit=50):
+                if run["status"] == "RUNNING":
+                    st.info(f"{describe(run)} is in progress")
+    return None
 
 
 @st.cache_resource(show_spinner=False)
