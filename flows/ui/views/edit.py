@@ -85,7 +85,12 @@ def grid(wh: Any, table: str, key: str, columns: list[str]) -> None:
     state = st.session_state.get(editor_key) or {}
     edits = edits_from_editor(page.frame, key, state) if state else GridEdits()
     st.button(f"Save {len(edits)} edit{'s' if len(edits) != 1 else ''}", key="edit_save", disabled=not edits, type="primary",
-              on_click=_save, args=(table, key, edits))
+              on_click=_save_grid, args=(table, key, page.frame, editor_key))
+
+
+def _save_grid(table: str, key: str, frame: Any, editor_key: str) -> None:
+    """Save what the grid holds when the button is clicked (its last change included)."""
+    _save(table, key, edits_from_editor(frame, key, st.session_state.get(editor_key) or {}))
 
 
 def _save_cell(table: str, key: str, columns: dict[str, str]) -> None:
