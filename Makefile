@@ -42,7 +42,7 @@ lock:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it (pyenv install 3.12) or set PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(LOCK_TOOLS)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/pip install --quiet uv==$(UV_VERSION); }
 	$(LOCK_TOOLS)/bin/uv pip compile pyproject.toml --quiet --python-version 3.12 \
-		--extra demo --extra dask --extra sftp --extra test \
+		--extra demo --extra dask --extra sftp --extra ui --extra test \
 		--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) \
 		-o requirements.lock
 

@@ -65,6 +65,7 @@ def run(
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Reload syncs from the source, dropping incremental/merge state."),
     task: list[str] = typer.Option([], "--task", "-t", help="With --full-refresh: only this sync task (repeatable)."),
     replace_stages: bool = typer.Option(False, "--replace-stages", help="Take over stages whose tables another flow committed (a renamed or retired flow)."),
+    run_id: str = typer.Option(None, "--run-id", help="Id to record the run under (default: a new one; `stagehouse ui` follows it)."),
 ) -> None:
     """Run FLOW, or only the named stages, and print what each task did; or with --due, run the
     scheduled flows that are due (exit 1 if any failed). With --full-refresh, syncs (all, or
@@ -87,7 +88,8 @@ def run(
     try:
         with showing_progress(console, f"running {flow}"):
             report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting,
-                              full_refresh=(task or True) if full_refresh else False, replace_stages=replace_stages)
+                              full_refresh=(task or True) if full_refresh else False, replace_stages=replace_stages,
+                              run_id=run_id)
     except Exception as exc:
         fail(root_error(exc) or exc, exc)  # pipedag wraps a config error (e.g. a missing extra) in RuntimeError
     if report.skipped:
@@ -333,6 +335,21 @@ def changes(
         fail(exc)
     view = changes_view(rows, f"changes of {table} ({len(rows)})", width=console.width, wide=wide)
     (Console(width=WIDE) if wide else console).print(view)
+
+
+@app.command()
+def ui(
+    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store the cockpit shows (default: $STAGEHOUSE_INSTANCE or local)."),
+    port: int = typer.Option(8501, "--port", "-p", help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; any but 127.0.0.1/localhost needs $STAGEHOUSE_UI_PASSWORD."),
+) -> None:
+    """Open the data cockpit: browse and edit store tables, the change log and writeback, flows and runs."""
+    from stagehouse.flows.ui.serve import serve  # Streamlit loads only here
+
+    try:
+        serve(instance=instance, port=port, host=host)
+    except Exception as exc:
+        fail(exc)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from stagehouse.tasks.connections import connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
 
 logger = logging.getLogger(__name__)
+WRITEBACK_TABLE = "_stagehouse_writeback_table"
 
 
 def writeback(
@@ -73,4 +74,11 @@ def writeback(
         rows = {"change_id": [o[0] for o in report.outcomes], "writeback_status": [o[1] for o in report.outcomes], "error": [o[2] for o in report.outcomes]}
         return Table(pl.DataFrame(rows, schema={"change_id": pl.Int64, "writeback_status": pl.Utf8, "error": pl.Utf8}), name=task_name)
 
-    return names_connections(push(after), connection_name)
+    output = names_connections(push(after), connection_name)
+    setattr(getattr(output, "_task", output), WRITEBACK_TABLE, table)  # the cockpit starts a table's writeback by it
+    return output
+
+
+def writeback_table(task: Any) -> str | None:
+    """The store table ("schema.table") a flow's ``writeback`` task pushes, or None for any other task."""
+    return getattr(task, WRITEBACK_TABLE, None)

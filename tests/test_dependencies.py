@@ -19,7 +19,7 @@ CODE = ("connectors", "tasks", "flows", "stagehouse")
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 CORE = [Requirement(line) for line in PROJECT["dependencies"]]
 EXTRAS = {extra: [Requirement(line) for line in lines] for extra, lines in PROJECT["optional-dependencies"].items()}
-RUNTIME_EXTRAS = ("demo", "dask", "sftp")
+RUNTIME_EXTRAS = ("demo", "dask", "sftp", "ui")
 # Modules only pytest loads (a pytest11 entry point): they may import the test extra.
 PYTEST_PLUGINS = {"stagehouse/testing.py"}
 

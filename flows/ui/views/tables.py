@@ -1,0 +1,83 @@
+"""Tables: the store's schemas and tables, a table's description and columns, and its rows with
+the change log's edits layered on (edited cells marked), paged, sorted and filtered in the database."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from stagehouse.flows.ui.grid import PAGE_SIZES, GridPage, read_page
+from stagehouse.flows.ui.streamlit_extra import st
+from stagehouse.flows.ui.views.common import EDITED_COLOUR, pick_table, shown, store
+
+STORED_ORDER = "(key order)"
+ANY_COLUMN = "(any column)"
+
+
+def grid_controls(columns: list[str], prefix: str) -> dict[str, Any]:
+    """Sort, filter and page size pickers; their values as ``read_page`` arguments."""
+    left, middle, right, size = st.columns([2, 2, 3, 1])
+    sort = left.selectbox("Sort by", [STORED_ORDER, *columns], key=f"{prefix}_sort")
+    descending = left.checkbox("Descending", key=f"{prefix}_desc")
+    filter_column = middle.selectbox("Filter column", [ANY_COLUMN, *columns], key=f"{prefix}_filter_column")
+    filter_text = right.text_input("Filter (contains)", key=f"{prefix}_filter")
+    limit = size.selectbox("Rows", PAGE_SIZES, index=1, key=f"{prefix}_limit")
+    return {"sort": None if sort == STORED_ORDER else sort, "descending": descending,
+            "filter_column": None if filter_column == ANY_COLUMN else filter_column, "filter_text": filter_text or None, "limit": limit}
+
+
+def page_number(total: int | None, limit: int, prefix: str) -> int:
+    pages = max(1, math.ceil((total or 0) / limit))
+    return int(st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key=f"{prefix}_page"))
+
+
+def styled(page: GridPage) -> Any:
+    """The page's frame with edited cells coloured and an ``edited`` column naming them."""
+    frame = page.frame.copy()
+    marks = page.marks()
+    frame.insert(0, "edited", ["✎ " + ", ".join(c for c, m in zip(page.frame.columns, row) if m) if any(row) else "" for row in marks])
+    colours = [["" for _ in frame.columns] for _ in range(len(frame))]
+    for r, row in enumerate(marks):
+        for c, marked in enumerate(row):
+            if marked:
+                colours[r][c + 1] = EDITED_COLOUR
+
+    def paint(data: Any) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(colours, index=data.index, columns=data.columns)
+
+    return frame.style.apply(paint, axis=None)
+
+
+def edited_summary(page: GridPage) -> str:
+    cells = sorted(page.edited_cells, key=lambda cell: (cell[0], cell[1]))
+    parts = [f"row {row} · {column}" for row, column in cells] + [f"row {row} (added)" for row in sorted(page.inserted_rows)]
+    return "Edited on this page: " + "; ".join(parts) if parts else "No edits on this page."
+
+
+def render() -> None:
+    st.header("Tables")
+    with shown(), store() as wh:
+        table = pick_table(wh, "tables_table")
+        if table is None:
+            return
+        schema, name = table.split(".", 1)
+        info = wh.get_table(schema, name)
+        st.caption(info.get("description") or "(no description: add one on the Edit page)")
+        fields = [{"column": f["name"], "type": f["type"], "key": "🔑" if f["primary_key"] else "", "description": f["description"] or ""}
+                  for f in info["fields"]]
+        with st.expander(f"Columns ({len(fields)})"):
+            st.dataframe(fields, hide_index=True, width="stretch")
+        controls = grid_controls([f["name"] for f in info["fields"]], "tables")
+        first = read_page(wh, schema, name, offset=0, limit=controls["limit"], count=True, **_without(controls, "limit"))
+        number = page_number(first.total, controls["limit"], "tables")
+        page = first if number == 1 else read_page(wh, schema, name, offset=(number - 1) * controls["limit"], count=False, **controls)
+        page.total = first.total
+        st.markdown(f"**{page.total:,} rows** · key: `{page.key or 'none'}` · rows {page.offset + 1:,}–{page.offset + len(page.frame):,}")
+        st.dataframe(styled(page), hide_index=True, width="stretch", key="tables_grid")
+        st.caption(edited_summary(page))
+
+
+def _without(controls: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in controls.items() if k not in names}
