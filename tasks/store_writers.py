@@ -101,6 +101,7 @@ def _scan_into_duckdb(engine: sa.Engine, schema: str, table: str, scan: DuckDBSc
                 conn.exec_driver_sql(f"CREATE TABLE {quote(schema)}.{quote(table)} AS {scan.relation(alias)}")
                 conn.commit()
         except sa.exc.DBAPIError as exc:
+            conn.rollback()  # else the DETACH below fails in the aborted transaction and hides the source's error
             raise scan.on_error(exc.orig or exc) from exc
         finally:
             duck.execute(f"DETACH {alias}")

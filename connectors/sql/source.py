@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from functools import cached_property
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -30,6 +31,7 @@ from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
+from stagehouse.connectors.sql.exact_numerics import landing, numeric_columns, refused, text_select
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.metadata import MetadataVerbs
@@ -40,6 +42,7 @@ from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.bulk import BulkVerbs
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
 
+EXACT_NUMERIC_BACKENDS = frozenset({"postgresql"})  # DuckDB's scanner reads their numeric through a double
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
 
 
@@ -137,10 +140,17 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         if scanner is None:
             return None
         obj = f"table '{table}'" if table else "query"
+        named = table  # the source table, whose key names a refused row
         if after is not None:
             query, table = self.delta_query(table, query, after), None
         use_catalog = passthrough = False
-        if table is not None:
+        exact = self._exact_numerics(table, query, named)
+        if exact is not None:
+            function, passthrough = scanner.passthrough_function, True
+
+            def relation(alias: str) -> str:
+                return exact(f"{function}({quote_literal(alias)}, ")
+        elif table is not None:
             schema, name = self.split_table(table)
             schema = schema or scanner.default_schema(self.url)
             target = f"{quote_identifier(schema)}.{quote_identifier(name)}"
@@ -163,10 +173,27 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             attach_sql=lambda alias: scanner.attach_sql(self.url, alias),
             relation=relation,
             on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)),
-            on_error=lambda exc: SourceError(self.name, obj, scrubbed_line(exc, self.url)),
+            on_error=lambda exc: refused(self.name, obj, exc) or SourceError(self.name, obj, scrubbed_line(exc, self.url)),
             use_catalog=use_catalog,
             passthrough=passthrough,
         )
+
+    def _exact_numerics(self, table: str | None, query: str | None, named: str | None) -> Callable[[str], str] | None:
+        """For a PostgreSQL table or query with ``numeric`` columns, the DuckDB SELECT that reads
+        them exactly (``connectors.sql.exact_numerics``), given the pass-through call's opening
+        (``postgres_query('alias', ``); None when there are none. A refused row is named by
+        the key of ``named``, the source table (by its first column for a query)."""
+        if self.backend not in EXACT_NUMERIC_BACKENDS:
+            return None
+        if table is not None:
+            query = f"SELECT * FROM {quoted_name(self.engine, *self.split_table(table))}"
+        described = numeric_columns(self.engine, query)
+        if described is None or not described[1]:
+            return None
+        columns, numerics = described
+        key = self.primary_key(named) if named is not None else []
+        source_sql = text_select(query, columns, numerics)
+        return lambda opening: landing(f"{opening}{quote_literal(source_sql)})", columns, numerics, key)
 
     def read(
         self,
