@@ -56,10 +56,16 @@ def binary_copy(project, mode: str) -> bool:
     return mode == "full" and project.instance == "postgres"
 
 
+def keeps_wide(project, mode: str, column: str) -> bool:
+    """The PostgreSQL store keeps an unconstrained or numeric(40,5) value as is on every path."""
+    return project.instance == "postgres" and column in ("amount", "wide")
+
+
 @pytest.mark.parametrize("mode", ["full", "merge", "incremental"])
 def test_numeric_types_and_values_are_kept_exactly(project, accounts, mode):
     """numeric(12,2) stays 10.50; an unconstrained numeric and a numeric(40,5) keep every digit they
-    carry (DuckDB's scanner read both as DOUBLE) — on the first load and on the next."""
+    carry (DuckDB's scanner read both as DOUBLE) — on the first load and on the next. The
+    PostgreSQL store keeps the source's types; DuckDB's DECIMAL stops at 38 digits."""
     name, engine = accounts
     assert (report := run_flow(flow_of("pg", name, **kwargs_of(mode)))).ok, report.error
     with engine.begin() as conn:
@@ -68,8 +74,7 @@ def test_numeric_types_and_values_are_kept_exactly(project, accounts, mode):
 
     types = store_types(project, "raw", name)
     if project.instance == "postgres":
-        # a full copy keeps the source's own types; the Arrow path lands the DECIMAL it read exactly
-        expected = ("numeric(12,2)", "numeric", "numeric(40,5)") if binary_copy(project, mode) else ("numeric(12,2)", "numeric(38,9)", "numeric(38,5)")
+        expected = ("numeric(12,2)", "numeric", "numeric(40,5)")
     else:
         expected = ("DECIMAL(12,2)", "DECIMAL(38,9)", "DECIMAL(38,5)")
     assert (types["balance"], types["amount"], types["wide"]) == expected
@@ -128,8 +133,9 @@ def test_nan_is_refused_naming_the_row_and_the_committed_table_stays(project, ac
     ids=["too-many-decimals", "too-many-digits", "too-large", "nan"],
 )
 def test_value_a_decimal_cannot_hold_is_refused_not_rounded(project, accounts, mode, column, value, target, fix):
-    """An unconstrained numeric lands as DECIMAL(38,9), a numeric(40,5) as DECIMAL(38,5): a value with
-    more digits is refused (it was rounded through a double before), the committed table kept."""
+    """On DuckDB an unconstrained numeric lands as DECIMAL(38,9), a numeric(40,5) as DECIMAL(38,5):
+    a value with more digits is refused (it was rounded through a double before), the committed
+    table kept. The PostgreSQL store's numeric takes it as is, on every path."""
     name, engine = accounts
     assert (report := run_flow(flow_of("pg", name, **kwargs_of(mode)))).ok, report.error
     before = project.read("raw", name, order_by="id")
@@ -137,7 +143,7 @@ def test_value_a_decimal_cannot_hold_is_refused_not_rounded(project, accounts, m
         conn.execute(sa.text(f"INSERT INTO {name} (id, seq, {column}) VALUES (7, 7, '{value}')"))
 
     report = run_flow(flow_of("pg", name, **kwargs_of(mode)))
-    if binary_copy(project, mode):
+    if keeps_wide(project, mode, column):
         assert report.ok, report.error  # the store's numeric takes the source's value as is
         assert str(project.read("raw", name, order_by="id")[-1][column]) == value
         return
@@ -159,3 +165,38 @@ def test_a_query_sync_names_the_row_by_its_first_column_and_its_fix_works(projec
     fixed = run_flow(flow_of("pg", query=f"SELECT id, NULLIF(balance, 'NaN') AS balance FROM {name}", **incremental))
     assert fixed.ok, fixed.error
     assert as_text(project.read("raw", "balances", order_by="id")) == [("1", "10.50"), ("2", None)]
+
+
+@pytest.mark.parametrize("origin", ["duck", "pg"])
+def test_replicate_into_postgresql_keeps_the_declared_numeric_types(tmp_path, pg_url, origin):
+    """``replicate`` into PostgreSQL kept numeric(12,2) as a bare numeric (10.50 → 10.5); it keeps
+    the declared type now, and a PostgreSQL origin's unconstrained and numeric(40,5) columns exactly."""
+    from stagehouse.connectors.registry import connect
+    from stagehouse.connectors.sql.replicate import replicate
+
+    specs = {"pg": {"type": "sql", "url": pg_url}, "duck": {"type": "sql", "url": f"duckdb:///{tmp_path}/origin.duckdb"}}
+    source, target = connect(origin, specs=specs), connect("pg", specs=specs)
+    schema = f"repl_num_{uuid.uuid4().hex[:8]}"
+    wide = "amount numeric, wide numeric(40,5)" if origin == "pg" else "amount DECIMAL(38,9), wide DECIMAL(38,5)"
+    try:
+        source.execute(f"CREATE SCHEMA {schema}")
+        source.execute(f"CREATE TABLE {schema}.cust (id int PRIMARY KEY, balance numeric(12,2), {wide})")
+        source.execute(f"INSERT INTO {schema}.cust VALUES (1, 10.50, 2.5, {WIDE if origin == 'pg' else '12345.12345'})")
+        replicate(source, target, f"{schema}_bi", table=f"{schema}.cust", pk="id")
+        catalog = target.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) AS kind FROM pg_attribute "
+            f"WHERE attrelid = '{schema}_bi.cust'::regclass AND attnum > 0 AND NOT attisdropped"
+        )
+        types = {row["attname"]: row["kind"] for row in catalog}
+        expected = ("numeric(12,2)", "numeric", "numeric(40,5)") if origin == "pg" else ("numeric(12,2)", "numeric(38,9)", "numeric(38,5)")
+        assert (types["balance"], types["amount"], types["wide"]) == expected
+        row = target.execute(f"SELECT balance::text AS b, wide::text AS w FROM {schema}_bi.cust")[0]
+        assert row["b"] == "10.50"
+        assert row["w"] == (WIDE if origin == "pg" else "12345.12345")
+    finally:
+        for name in (schema, f"{schema}_bi"):
+            for conn in {id(source): source, id(target): target}.values():
+                try:
+                    conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+                except Exception:  # noqa: BLE001 - clean-up of the other database
+                    pass

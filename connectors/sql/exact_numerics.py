@@ -20,8 +20,11 @@ Example::
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import SourceError
@@ -32,6 +35,8 @@ DEFAULT_DECIMAL = (38, 9)
 MARKER = "stagehouse-unrepresentable"
 SEPARATOR = "\x1f"
 NOT_FINITE = ("NaN", "Infinity", "-Infinity")
+DECLARED = b"stagehouse:numeric"  # field metadata: the wide numeric type a text field carries
+SOURCE = b"stagehouse:source"  # stream metadata: [connection, obj, key] to name a refused row
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,16 @@ class Numeric:
 
     precision: int | None = None
     scale: int | None = None
+
+    @property
+    def declared(self) -> str:
+        """The source's type: ``numeric(40,5)``, or ``numeric``."""
+        return "numeric" if self.precision is None else f"numeric({self.precision},{self.scale})"
+
+    @property
+    def wide(self) -> bool:
+        """More than a DECIMAL (38 digits) holds: unconstrained, p > 38, or a scale outside 0..p."""
+        return self.decimal() != (self.precision, self.scale)
 
     def decimal(self) -> tuple[int, int]:
         """(precision, scale) of the DECIMAL that lands it: the declared one up to 38 digits."""
@@ -121,8 +136,8 @@ def _fits(column: str, precision: int, scale: int) -> str:
 
 
 def landing(relation: str, columns: list[str], numerics: dict[str, Numeric], key: list[str]) -> str:
-    """A DuckDB SELECT over ``relation`` (which has the numeric columns as text) that casts each to
-    its DECIMAL, or raises ``error()`` naming the row's key, the field and the value."""
+    """A DuckDB SELECT over ``relation`` (which has the ``numerics`` columns as text) that casts each
+    to its DECIMAL, or raises ``error()`` naming the row's key, the field and the value."""
     row = key or columns[:1]
     row_text = " || ', ' || ".join(f"'{_literal(name)}=' || coalesce(CAST({_quote(name)} AS VARCHAR), 'NULL')" for name in row)
     items = []
@@ -150,3 +165,61 @@ def refused(connection: str, obj: str, exc: BaseException) -> UnrepresentableVal
         return None
     row, field, value, target = parts[:4]
     return UnrepresentableValueError(connection, obj, row, field, value, target.splitlines()[0].strip())
+
+
+@dataclass(frozen=True)
+class ExactRead:
+    """How a PostgreSQL table or query with numeric columns is read: ``source_sql`` sends them as
+    text; ``relation`` lands them as DECIMALs, except, for an Arrow stream (``wide_as_text``),
+    the wide ones (unconstrained, p > 38), which stay text tagged with their declared type: a
+    PostgreSQL store keeps them as ``numeric`` exactly, a DuckDB store lands them as it reads
+    them (``store_landing``)."""
+
+    source_sql: str
+    columns: list[str]
+    numerics: dict[str, Numeric]
+    key: list[str]
+
+    def relation(self, source: str, wide_as_text: bool) -> str:
+        """The DuckDB SELECT over ``source``, the pass-through call that runs ``source_sql``."""
+        cast = {n: kind for n, kind in self.numerics.items() if not (wide_as_text and kind.wide)}
+        return landing(source, self.columns, cast, self.key)
+
+    def tagged(self, reader: pa.RecordBatchReader, connection: str, obj: str) -> pa.RecordBatchReader:
+        """``reader`` (from ``relation(..., wide_as_text=True)``) with each wide field tagged by
+        its declared type, and the stream by what names a refused row."""
+        wide = {n: kind for n, kind in self.numerics.items() if kind.wide}
+        if not wide:
+            return reader
+        fields = [f.with_metadata({**(f.metadata or {}), DECLARED: wide[f.name].declared.encode()}) if f.name in wide else f for f in reader.schema]
+        context = {SOURCE: json.dumps([connection, obj, self.key]).encode()}
+        schema = pa.schema(fields, metadata={**(reader.schema.metadata or {}), **context})
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in reader:
+                    yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+            finally:
+                reader.close()
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def declared_numerics(schema: pa.Schema) -> dict[str, Numeric]:
+    """The text fields of a stream that carry a wide PostgreSQL numeric (``ExactRead.tagged``)."""
+    found = {}
+    for field in schema:
+        if declared := (field.metadata or {}).get(DECLARED):
+            precision, _, scale = declared.decode().removeprefix("numeric").strip("()").partition(",")
+            found[field.name] = Numeric(int(precision), int(scale)) if precision else Numeric()
+    return found
+
+
+def store_landing(relation: str, schema: pa.Schema) -> tuple[str, Callable[[BaseException], UnrepresentableValueError | None]]:
+    """A DuckDB store's SELECT over a tagged stream ``relation``: its wide numerics cast to DECIMAL
+    or refused; and how to read a refusal out of the error it raises."""
+    numerics = declared_numerics(schema)
+    if not numerics:
+        return f"SELECT * FROM {relation}", lambda exc: None
+    connection, obj, key = json.loads((schema.metadata or {}).get(SOURCE, b'["?", "?", []]'))
+    return landing(relation, schema.names, numerics, key), lambda exc: refused(connection, obj, exc)
