@@ -93,7 +93,10 @@ def numeric_columns(engine: sa.Engine, sql: str) -> tuple[list[str], dict[str, N
     """The columns of ``sql``'s result and its ``numeric`` ones, from the driver's description of
     an empty result (one round trip; works for tables and queries alike). None when the source
     cannot describe it: the read then reports the source's own error."""
-    raw = engine.raw_connection()
+    try:
+        raw = engine.raw_connection()
+    except Exception:  # noqa: BLE001 - an unreachable source: the read itself names it
+        return None
     try:
         cur = raw.cursor()
         cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
