@@ -25,7 +25,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.duckdb_scan import DuckDBScan
-from stagehouse.connectors.sql.declared import max_length
+from stagehouse.connectors.sql.declared import ingest_typed
+from stagehouse.connectors.sql.exact_numerics import store_landing
 from stagehouse.connectors.sql.native import adbc_bulk_connection, adbc_uri
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.tasks.errors import StoreWriteError
@@ -45,7 +46,6 @@ OpenReader = Callable[[], pa.RecordBatchReader]
 Writer = Callable[[sa.Engine, str, str, OpenReader, InPlace], int | None]  # returns the rows, if it counted them
 NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map, pa.types.is_union)
 BULK_SETTINGS = {"memory_limit": "64MB", "preserve_insertion_order": "false"}
-PG_MAX_PRECISION, PG_MAX_VARCHAR = 1000, 10_485_760
 
 
 def _checked(table: str, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
@@ -101,6 +101,7 @@ def _scan_into_duckdb(engine: sa.Engine, schema: str, table: str, scan: DuckDBSc
                 conn.exec_driver_sql(f"CREATE TABLE {quote(schema)}.{quote(table)} AS {scan.relation(alias)}")
                 conn.commit()
         except sa.exc.DBAPIError as exc:
+            conn.rollback()  # else the DETACH below fails in the aborted transaction and hides the source's error
             raise scan.on_error(exc.orig or exc) from exc
         finally:
             duck.execute(f"DETACH {alias}")
@@ -128,10 +129,15 @@ def _copy_into_duckdb(conn: sa.Connection, target: str, table: str, open_reader:
     reader = _checked(table, open_reader())
     duck = conn.connection.driver_connection
     view = f"stagehouse_stream_{id(reader)}"
+    select, refusal = store_landing(view, reader.schema)  # a wide PostgreSQL numeric: DECIMAL, or refused
     duck.register(view, reader)
     try:
         with bounded_memory(conn.engine):
-            conn.exec_driver_sql(f"CREATE {target} AS SELECT * FROM {view}")
+            conn.exec_driver_sql(f"CREATE {target} AS {select}")
+    except sa.exc.DBAPIError as exc:
+        if (refused := refusal(exc.orig or exc)) is not None:
+            raise refused from exc
+        raise
     finally:
         duck.unregister(view)
 
@@ -146,40 +152,19 @@ def _postgres_checked(table: str, schema: pa.Schema) -> None:
             )
 
 
-def postgres_precise_types(schema: pa.Schema) -> dict[str, str]:
-    """Columns whose PostgreSQL type says more than ADBC gives their Arrow type: a decimal's
-    precision and scale (ADBC creates a bare ``numeric``: ``4192.40`` reads back as ``4192.4``)
-    and a source's declared ``varchar(n)`` length (ADBC creates ``text``)."""
-    types = {}
-    for field in schema:
-        kind = field.type
-        if pa.types.is_decimal(kind) and kind.precision <= PG_MAX_PRECISION and 0 <= kind.scale <= kind.precision:
-            types[field.name] = f"numeric({kind.precision},{kind.scale})"
-        elif (length := max_length(field)) is not None and 0 < length <= PG_MAX_VARCHAR:
-            types[field.name] = f"varchar({length})"
-    return types
-
-
 def _write_postgres(engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace) -> int | None:
     """From a PostgreSQL source whose columns all have built-in types: the table created with the
     source's own column types, its binary COPY fed in as is. Otherwise ADBC creates the table from
     the Arrow types; the columns that keep more (``numeric(15,2)``, ``varchar(40)``) are altered
-    while the table is still empty, in the same transaction."""
+    while the table is still empty, in the same transaction, and a wide numeric that arrived as
+    text (``connectors.sql.exact_numerics``) takes its declared type once the rows are in."""
     if source.copy is not None and (columns := source.copy.columns()) is not None:
         return _copy_into_postgres(engine, schema, table, source.copy, columns)
     reader = _checked(table, open_reader())
     _postgres_checked(table, reader.schema)
-    precise = postgres_precise_types(reader.schema)
     with adbc_bulk_connection(engine) as conn:
         with conn.cursor() as cur:
-            mode = "create"
-            if precise:
-                cur.adbc_ingest(table, reader.schema.empty_table(), mode="create", db_schema_name=schema)
-                quote = engine.dialect.identifier_preparer.quote
-                changes = ", ".join(f"ALTER COLUMN {quote(name)} TYPE {kind}" for name, kind in precise.items())
-                cur.execute(f"ALTER TABLE {quote(schema)}.{quote(table)} {changes}")
-                mode = "append"
-            cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
+            ingest_typed(cur, engine.dialect.identifier_preparer.quote, schema, table, reader)
         conn.commit()
     return None
 

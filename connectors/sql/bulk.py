@@ -17,10 +17,13 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import StagehouseError, WarehouseError, first_line
+from stagehouse.connectors.sql.declared import ingest_typed
+from stagehouse.connectors.sql.exact_numerics import store_landing
 from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
 from stagehouse.connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
 from stagehouse.connectors.sql.native import adbc_bulk_connection, affected_rows, described_table, quoted_name
@@ -105,15 +108,20 @@ class BulkVerbs:
                     duck = conn.connection.driver_connection
                     view = f"stagehouse_write_{uuid.uuid4().hex[:8]}"
                     duck.register(view, data)
+                    select, refusal = store_landing(view, data.schema)  # a wide PostgreSQL numeric: DECIMAL, or refused
                     try:
-                        duck.execute(f"CREATE TABLE {quoted_name(self.engine, schema, name)} AS SELECT * FROM {view}")
+                        duck.execute(f"CREATE TABLE {quoted_name(self.engine, schema, name)} AS {select}")
+                    except duckdb.Error as exc:
+                        if (refused := refusal(exc)) is not None:
+                            raise refused from exc
+                        raise
                     finally:
                         duck.unregister(view)
                     conn.commit()
                 return
             with adbc_bulk_connection(self.engine) as conn:
                 with conn.cursor() as cur:
-                    cur.adbc_ingest(name, data, mode="create", db_schema_name=schema)
+                    ingest_typed(cur, self.engine.dialect.identifier_preparer.quote, schema, name, data)  # numeric(12,2) stays numeric(12,2)
                 conn.commit()
         except StagehouseError:
             raise

@@ -16,14 +16,16 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import sqlalchemy as sa
 
+from stagehouse.connectors.sql.exact_numerics import declared_numerics
 from stagehouse.connectors.sql.native import columns_of
 
 MAX_LENGTH = b"max_length"
+PG_MAX_PRECISION, PG_MAX_VARCHAR = 1000, 10_485_760
 ENFORCES_LENGTHS = frozenset({"postgresql", "mysql", "mariadb"})
 VARCHAR = re.compile(r"^(character varying|varchar|nvarchar|national character varying)\s*\((\d+)\)$", re.IGNORECASE)
 
@@ -68,3 +70,38 @@ def max_length(field: pa.Field) -> int | None:
     """The source's declared length of ``field`` (None: not declared)."""
     value = (field.metadata or {}).get(MAX_LENGTH)
     return int(value) if value else None
+
+
+def postgres_precise_types(schema: pa.Schema) -> dict[str, str]:
+    """Columns whose PostgreSQL type says more than ADBC gives their Arrow type: a decimal's
+    precision and scale (ADBC creates a bare ``numeric``: ``4192.40`` reads back as ``4192.4``)
+    and a source's declared ``varchar(n)`` length (ADBC creates ``text``)."""
+    types = {}
+    for field in schema:
+        kind = field.type
+        if pa.types.is_decimal(kind) and kind.precision <= PG_MAX_PRECISION and 0 <= kind.scale <= kind.precision:
+            types[field.name] = f"numeric({kind.precision},{kind.scale})"
+        elif (length := max_length(field)) is not None and 0 < length <= PG_MAX_VARCHAR:
+            types[field.name] = f"varchar({length})"
+    return types
+
+
+def ingest_typed(cur, quote: Callable[[str], str], schema: str | None, table: str, reader: pa.RecordBatchReader | pa.Table) -> None:
+    """Create ``schema.table`` on PostgreSQL from Arrow data by an ADBC cursor, with the types the
+    source declared: the columns that keep more (``numeric(15,2)``, ``varchar(40)``) are altered
+    while the table is still empty; a wide numeric that arrived as text
+    (``connectors.sql.exact_numerics``; ADBC cannot COPY text into numeric) takes its declared
+    type once the rows are in. All inside the cursor's transaction."""
+    target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
+    precise = postgres_precise_types(reader.schema)
+    wide = {name: kind.declared for name, kind in declared_numerics(reader.schema).items()}
+    mode = "create"
+    if precise:
+        cur.adbc_ingest(table, reader.schema.empty_table(), mode="create", db_schema_name=schema)
+        changes = ", ".join(f"ALTER COLUMN {quote(name)} TYPE {kind}" for name, kind in precise.items())
+        cur.execute(f"ALTER TABLE {target} {changes}")
+        mode = "append"
+    cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
+    if wide:
+        changes = ", ".join(f"ALTER COLUMN {quote(name)} TYPE {kind} USING {quote(name)}::{kind}" for name, kind in wide.items())
+        cur.execute(f"ALTER TABLE {target} {changes}")

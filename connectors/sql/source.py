@@ -30,6 +30,7 @@ from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
+from stagehouse.connectors.sql.exact_numerics import ExactRead, numeric_columns, refused, text_select
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.metadata import MetadataVerbs
@@ -40,6 +41,7 @@ from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.bulk import BulkVerbs
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
 
+EXACT_NUMERIC_BACKENDS = frozenset({"postgresql"})  # DuckDB's scanner reads their numeric through a double
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
 
 
@@ -130,17 +132,30 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         A query runs in the source's own SQL where DuckDB can pass it through (PostgreSQL,
         MySQL); on SQLite and DuckDB files it runs in DuckDB over the attached catalog.
         ``after`` (a CursorFilter) keeps only rows past the cursor, filtered in the source.
+        PostgreSQL numerics land as exact DECIMALs or are refused (``connectors.sql.exact_numerics``).
         """
+        return self._plan(table, query, after, wide_as_text=False)[0]
+
+    def _plan(
+        self, table: str | None, query: str | None, after: CursorFilter | None, wide_as_text: bool
+    ) -> tuple[DuckDBScan | None, ExactRead | None]:
         if (table is None) == (query is None):
             raise ValueError("scan() and read() take either a table or a query")
         scanner = SCANNERS.get(self.backend)
         if scanner is None:
-            return None
+            return None, None
         obj = f"table '{table}'" if table else "query"
+        named = table  # the source table, whose key names a refused row
         if after is not None:
             query, table = self.delta_query(table, query, after), None
         use_catalog = passthrough = False
-        if table is not None:
+        exact = self._exact_read(table, query, named)
+        if exact is not None:
+            function, passthrough = scanner.passthrough_function, True
+
+            def relation(alias: str) -> str:
+                return exact.relation(f"{function}({quote_literal(alias)}, {quote_literal(exact.source_sql)})", wide_as_text)
+        elif table is not None:
             schema, name = self.split_table(table)
             schema = schema or scanner.default_schema(self.url)
             target = f"{quote_identifier(schema)}.{quote_identifier(name)}"
@@ -163,10 +178,25 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             attach_sql=lambda alias: scanner.attach_sql(self.url, alias),
             relation=relation,
             on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)),
-            on_error=lambda exc: SourceError(self.name, obj, scrubbed_line(exc, self.url)),
+            on_error=lambda exc: refused(self.name, obj, exc) or SourceError(self.name, obj, scrubbed_line(exc, self.url)),
             use_catalog=use_catalog,
             passthrough=passthrough,
-        )
+        ), exact
+
+    def _exact_read(self, table: str | None, query: str | None, named: str | None) -> ExactRead | None:
+        """How to read a PostgreSQL table or query with ``numeric`` columns exactly; None when it
+        has none. A refused row is named by the key of ``named``, the source table (by its first
+        column for a query)."""
+        if self.backend not in EXACT_NUMERIC_BACKENDS:
+            return None
+        if table is not None:
+            query = f"SELECT * FROM {quoted_name(self.engine, *self.split_table(table))}"
+        described = numeric_columns(self.engine, query)
+        if described is None or not described[1]:
+            return None
+        columns, numerics = described
+        key = self.primary_key(named) if named is not None else []
+        return ExactRead(text_select(query, columns, numerics), columns, numerics, key)
 
     def read(
         self,
@@ -195,12 +225,18 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         self, table: str | None, *, query: str | None, after: CursorFilter | None, batch_rows: int | None
     ) -> pa.RecordBatchReader:
         rows = batch_rows or self.config.batch_rows
-        plan = self.scan(table, query=query, after=after)
+        plan, exact = self._plan(table, query, after, wide_as_text=True)
+        if exact is not None:
+            obj = f"table '{table}'" if table else "query"
+            return exact.tagged(self._stream(plan, rows), self.name, obj)
         if plan is None:
             obj = f"table '{table}'" if table else "query"
             if after is not None:
                 query, table = self.delta_query(table, query, after), None
             return self._read_generic(table, query, rows, obj)
+        return self._stream(plan, rows)
+
+    def _stream(self, plan: DuckDBScan, rows: int) -> pa.RecordBatchReader:
         if plan.extensions and plan.passthrough:
             con, alias = kept_attachment(plan)
             return stream(con, plan.relation(alias), batch_rows=rows, on_error=plan.on_error)
