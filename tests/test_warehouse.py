@@ -298,3 +298,19 @@ def test_fetch_gives_numeric_columns_as_decimals_on_every_store(wh):
     if wh.engine.dialect.name == "postgresql":  # DuckDB has no unconstrained decimal
         free = wh.fetch(query="SELECT CAST('123.456' AS NUMERIC) AS x UNION ALL SELECT CAST('-7' AS NUMERIC)")
         assert sorted(row["x"] for row in free) == [Decimal("-7"), Decimal("123.456")]
+
+
+def test_a_discarded_edit_stops_showing_and_a_sent_one_cannot_be_discarded(wh):
+    wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Bob"}], pk="id")
+    typo = wh.update_cell("crm.contacts", "name", 1, "Adda", user="ana")
+    sent = wh.update_cell("crm.contacts", "name", 2, "Bobby", user="ana")
+    wh.update_change(sent, "PROCESSED")
+    assert [r["name"] for r in sorted(wh.fetch("crm", "contacts"), key=lambda r: r["id"])] == ["Adda", "Bobby"]
+
+    wh.discard_change(typo, user="ben")
+
+    assert [r["name"] for r in sorted(wh.fetch("crm", "contacts"), key=lambda r: r["id"])] == ["Ada", "Bobby"]
+    [discarded] = wh.list_changes("crm.contacts", writeback_status="DISCARDED")
+    assert (discarded["id"], discarded["error"]) == (typo, "discarded by ben")
+    with pytest.raises(WarehouseError, match=rf"change {sent}: is PROCESSED: only a change that is NOT_PROCESSED, FAILED, CONFLICT can be discarded; it is in the app already, so edit the cell back instead"):
+        wh.discard_change(sent)

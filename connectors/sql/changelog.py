@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from stagehouse.connectors.sql.metadata import META_SCHEMA
 from stagehouse.connectors.sql.native import columns_of
 
-STATUSES = ("NOT_PROCESSED", "PROCESSING", "PROCESSED", "FAILED", "CONFLICT")
+STATUSES = ("NOT_PROCESSED", "PROCESSING", "PROCESSED", "FAILED", "CONFLICT", "DISCARDED")
+DISCARDABLE = ("NOT_PROCESSED", "FAILED", "CONFLICT")  # not sent yet, or sent and refused
 TYPES = ("i", "u", "d")
 
 CHANGE_ID = sa.Sequence("change_log_id", schema=META_SCHEMA)
@@ -198,6 +199,18 @@ class ChangeLog:
         )
         with self.engine.begin() as conn:
             conn.execute(statement)
+
+    def discard(self, change_id: int, note: str) -> bool:
+        """DISCARDED and retired (reads stop layering it, no writeback sends it), in one statement
+        that also checks it is still discardable; False when it is not (claimed or sent meanwhile)."""
+        statement = (
+            sa.update(CHANGE_LOG)
+            .where(CHANGE_LOG.c.id == change_id, CHANGE_LOG.c.writeback_status.in_(DISCARDABLE))
+            .values(writeback_status="DISCARDED", error=note, retired_at=utc_now())
+            .returning(CHANGE_LOG.c.id)
+        )
+        with self.engine.begin() as conn:
+            return conn.execute(statement).first() is not None
 
     def claim(self, table: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         """Mark the table's changes in ``statuses`` as PROCESSING (attempts + 1) and return them,

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.catalog import Ref
-from stagehouse.connectors.sql.changelog import CHANGE_LOG, STATUSES, TYPES, ChangeLog, utc_now
+from stagehouse.connectors.sql.changelog import CHANGE_LOG, DISCARDABLE, STATUSES, TYPES, ChangeLog, utc_now
 from stagehouse.connectors.sql.confirm import fingerprint_statement, retire_confirmed_statement
 from stagehouse.connectors.sql.edit_values import check_fits, fitted
 from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
@@ -151,6 +151,20 @@ class ChangeVerbs:
         if (table_name or table_id) is not None and self._changed_table(None, table_name, table_id) != found[0]["table_name"]:
             raise WarehouseError(self.name, f"change {change_id}", f"belongs to table '{found[0]['table_name']}', not the one given")
         self.change_log.set_status([(change_id, writeback_status, error)])
+
+    def discard_change(self, change_id: int, *, user: str | None = None, table_name: str | None = None) -> None:
+        """Take back an edit not sent yet, or sent and refused (FAILED, CONFLICT): reads stop showing
+        it and no writeback sends it (DISCARDED). A sent edit (PROCESSED) is in the app: edit the
+        cell back instead."""
+        found = self.change_log.select(ids=[change_id])
+        if not found:
+            raise WarehouseError(self.name, f"change {change_id}", "does not exist")
+        if table_name is not None and self._changed_table(None, table_name, None) != found[0]["table_name"]:
+            raise WarehouseError(self.name, f"change {change_id}", f"belongs to table '{found[0]['table_name']}', not the one given")
+        if not self.change_log.discard(change_id, f"discarded by {_user(user)}"):
+            status = self.change_log.select(ids=[change_id])[0]["writeback_status"]
+            raise WarehouseError(self.name, f"change {change_id}", f"is {status}: only a change that is {', '.join(DISCARDABLE)} can be discarded"
+                                 + ("; it is in the app already, so edit the cell back instead" if status == "PROCESSED" else ""))
 
     def _changed_table(self, table: str | None, table_name: str | None, table_id: int | None) -> str | None:
         """'schema.table' of the change log from one of ``table``, Peliqan's ``table_name`` or ``table_id``."""

@@ -63,6 +63,7 @@ def test_edit_page_logs_a_cell_under_the_users_name_and_refuses_a_bad_value(shop
 
 def test_changes_page_filters_shows_errors_resends_and_discards(shop):
     with shop.warehouse() as wh:
+        synced_name = {row["id"]: row["name"] for row in wh.fetch("raw", "customers")}[10]
         failed = wh.update_cell("raw.customers", "name", 10, "Ada", user="ana")
         wh.update_change(failed, "FAILED", "HTTP 500 from crm: boom")
     at = cockpit("Changes")
@@ -75,11 +76,13 @@ def test_changes_page_filters_shows_errors_resends_and_discards(shop):
     at.button[[b.label for b in at.button].index("Resend (NOT_PROCESSED)")].click().run()
     with shop.warehouse() as wh:
         assert wh.list_changes("raw.customers", writeback_status="FAILED") == []
-    at.button[[b.label for b in at.button].index("Discard (mark PROCESSED)")].click().run()
+    at.button[[b.label for b in at.button].index("Discard (never send, stop showing it)")].click().run()
     with shop.warehouse() as wh:
-        [done] = wh.list_changes("raw.customers", writeback_status="PROCESSED")
-    assert done["id"] == failed and "discarded in the cockpit by" in done["error"]
-    assert "change 2 discarded" in texts(at) and "**PROCESSED** 1" in texts(at)
+        [done] = wh.list_changes("raw.customers", writeback_status="DISCARDED")
+        shown = {row["id"]: row["name"] for row in wh.fetch("raw", "customers")}[10]
+    assert done["id"] == failed and done["error"].startswith("discarded by ")
+    assert shown == synced_name  # the discarded edit no longer shows on reads
+    assert f"change {failed} discarded" in texts(at) and "**DISCARDED** 1" in texts(at)
     assert "Start writeback: flow crm_writeback, stage writeback" in [b.label for b in at.button]  # tests/flows/crm_writeback.py
 
 

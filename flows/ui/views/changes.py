@@ -62,13 +62,13 @@ def actions(table: str) -> None:
         left, middle, right = st.columns([1, 1, 1])
         change_id = left.number_input("Change id", min_value=1, step=1, key="change_id")
         resend = middle.form_submit_button("Resend (NOT_PROCESSED)")
-        discard = right.form_submit_button("Discard (mark PROCESSED)")
+        discard = right.form_submit_button("Discard (never send, stop showing it)")
         if resend or discard:
             with store() as wh:
                 if resend:
                     wh.update_change(int(change_id), "NOT_PROCESSED", table_name=table)
                 else:
-                    wh.update_change(int(change_id), "PROCESSED", f"discarded in the cockpit by {user()}", table_name=table)
+                    wh.discard_change(int(change_id), user=user(), table_name=table)
             st.session_state["changes_done"] = f"change {int(change_id)} {'will be sent again on the next writeback' if resend else 'discarded'}"
             st.rerun()
     targets = writeback_targets(table)
