@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import sys
@@ -166,6 +167,8 @@ def _sync(
     after = None
     if previous is not None and cursor and not refresh:
         last = _committed_high_water(stage, name, previous, cursor)
+        # a merge re-reads the mark (rows at it may have arrived since); so does an append from a
+        # SQL source (below), whose load then drops the rows it already holds at the mark
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     key_is_unique = False  # one query of a table with a primary key returns each key once
     bad_rows = None
@@ -176,6 +179,7 @@ def _sync(
             reader = conn.read(table, after=after, lineage=mode != "full", bad_rows=bad_rows)
             source = f"connection '{connection}', files '{table}'"
         elif _is_kind(conn, "stagehouse.connectors.sql", "SqlConnection"):
+            after = after and dataclasses.replace(after, inclusive=True)
             # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
             # a delta is streamed from the shared reader, which has the extension loaded already
             scan = conn.scan(table, query=query) if after is None else None

@@ -120,3 +120,77 @@ def test_full_sync_of_a_sqlite_table_always_reloads(project):
     assert states(rerun) == {"sync_cust_full": "COMPLETED", "emails": "COMPLETED"}
     assert project.read("mart", "emails", order_by="id")[1] == {"id": 2, "email": "b@new.com"}
     assert states(run_flow(full_flow("lite", "customers")))["sync_cust_full"] == "COMPLETED"
+
+
+@pytest.fixture(params=["pg", "mysql"])
+def events(request):
+    """(connection, engine, table maker): makes fresh ``events`` tables, with a key or without."""
+    url = request.getfixturevalue("pg_url" if request.param == "pg" else "mysql_url")
+    engine = sa.create_engine(sqlalchemy_url(url))
+    made = []
+
+    def make(keyed: bool) -> str:
+        name = f"sh_ev_{uuid.uuid4().hex[:8]}"
+        key = " PRIMARY KEY" if keyed else ""
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE TABLE {name} (id integer{key}, ts timestamp NULL, amount integer)"))
+        made.append(name)
+        insert(engine, name, *((i, T0 + dt.timedelta(minutes=i), i * 10) for i in range(1, 6)))
+        return name
+
+    yield request.param, engine, make
+    with engine.begin() as conn:
+        for name in made:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+    engine.dispose()
+
+
+def insert(engine: sa.Engine, name: str, *rows: tuple) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES (:id, :ts, :amount)"), [dict(zip(("id", "ts", "amount"), r)) for r in rows])
+
+
+def cursor_flow(connection: str, table: str, mode: str, version: str | None = None) -> Flow:
+    with Flow("ties") as flow:
+        with Stage("raw"):
+            sync(connection, table, name="events", mode=mode, cursor="ts", version=version)
+    return flow
+
+
+@pytest.mark.parametrize("mode", ["incremental", "merge"])
+def test_row_arriving_at_the_high_water_mark_is_loaded_once(project, events, mode):
+    """A row whose cursor equals the committed mark (a timestamp tie) arrives on the next run,
+    once: the read starts at the mark and the rows already loaded there are dropped by key."""
+    connection, engine, make = events
+    name = make(keyed=True)
+    ids = lambda: [r["id"] for r in project.read("raw", "events", order_by="id")]  # noqa: E731
+    assert run_flow(cursor_flow(connection, name, mode)).ok
+
+    insert(engine, name, (10, T0 + dt.timedelta(minutes=5), 100))  # the mark's timestamp
+    tied = run_flow(cursor_flow(connection, name, mode))
+    assert tied.ok, tied.error
+    assert tied.tasks[0].state == "COMPLETED"  # the freshness check sees a new row at the maximum
+    assert ids() == [1, 2, 3, 4, 5, 10]
+    assert run_flow(cursor_flow(connection, name, mode)).tasks[0].state == "CACHE_VALID"
+
+    forced = run_flow(cursor_flow(connection, name, mode, version="2"))  # re-reads the mark, adds nothing
+    assert forced.ok, forced.error
+    assert ids() == [1, 2, 3, 4, 5, 10]
+    insert(engine, name, (11, T0 + dt.timedelta(minutes=9), 110))
+    assert run_flow(cursor_flow(connection, name, mode)).ok
+    assert ids() == [1, 2, 3, 4, 5, 10, 11]
+
+
+def test_keyless_append_drops_the_rows_it_holds_at_the_mark_as_often_as_it_holds_them(project, events):
+    """Without a key the rows at the mark are matched whole: a second identical event at the
+    mark is a new row and is kept; the one loaded before is not appended again."""
+    connection, engine, make = events
+    name = make(keyed=False)
+    assert run_flow(cursor_flow(connection, name, "incremental")).ok
+
+    at_mark = T0 + dt.timedelta(minutes=5)
+    insert(engine, name, (5, at_mark, 50), (6, at_mark, None))
+    assert run_flow(cursor_flow(connection, name, "incremental")).tasks[0].state == "COMPLETED"
+    assert run_flow(cursor_flow(connection, name, "incremental", version="2")).ok  # forced: nothing new
+    rows = [(r["id"], r["amount"]) for r in project.read("raw", "events", order_by="id, amount")]
+    assert rows == [(1, 10), (2, 20), (3, 30), (4, 40), (5, 50), (5, 50), (6, None)]
