@@ -194,3 +194,25 @@ def test_keyless_append_drops_the_rows_it_holds_at_the_mark_as_often_as_it_holds
     assert run_flow(cursor_flow(connection, name, "incremental", version="2")).ok  # forced: nothing new
     rows = [(r["id"], r["amount"]) for r in project.read("raw", "events", order_by="id, amount")]
     assert rows == [(1, 10), (2, 20), (3, 30), (4, 40), (5, 50), (5, 50), (6, None)]
+
+
+def test_duckdb_file_fingerprint_changes_with_any_row_and_only_then(tmp_path):
+    import duckdb
+
+    from stagehouse.connectors import connect
+
+    path = tmp_path / "src.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE deals AS SELECT range AS id, NULL::varchar AS a, ''::varchar AS b FROM range(100)")
+    con.close()
+    source = connect("duck", specs={"duck": {"type": "sql", "url": f"duckdb:///{path}"}})
+    first = source.fingerprint("deals")
+    assert source.fingerprint("deals") == first and first["rows"] == 100
+    source.close()
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE deals SET a = '', b = NULL WHERE id = 7")  # NULL and '' swap: same count, same ids
+    con.close()
+    source = connect("duck", specs={"duck": {"type": "sql", "url": f"duckdb:///{path}"}})
+    changed = source.fingerprint("deals")
+    source.close()
+    assert changed["rows"] == 100 and changed["content"] != first["content"]
