@@ -179,7 +179,8 @@ def _sync(
             reader = conn.read(table, after=after, lineage=mode != "full", bad_rows=bad_rows)
             source = f"connection '{connection}', files '{table}'"
         elif _is_kind(conn, "stagehouse.connectors.sql", "SqlConnection"):
-            after = after and dataclasses.replace(after, inclusive=True)
+            if after is not None:
+                after = dataclasses.replace(after, inclusive=True)
             # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
             # a delta is streamed from the shared reader, which has the extension loaded already
             scan = conn.scan(table, query=query) if after is None else None
