@@ -11,7 +11,8 @@ connection (MySQL needs the column names) and returns the SELECT of ``rows`` and
 Example::
 
     FINGERPRINTS["postgresql"](conn, '"public"."orders"')
-    # SELECT count(*) AS rows, sum(hashtextextended(ROW(_sh_fp.*)::text, 0)) AS content FROM "public"."orders" AS _sh_fp
+    # SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW(_sh_fp.id, _sh_fp.total::text), 0), 0)) AS content
+    # FROM "public"."orders" AS _sh_fp
 """
 
 from __future__ import annotations
@@ -23,9 +24,35 @@ import sqlalchemy as sa
 ALIAS = "_sh_fp"
 
 
+def literal_sql(sql: str) -> sa.TextClause:
+    """``sql`` as SQLAlchemy text with no bind parameters: a ``:name`` in a query's string literal
+    (``'{"a":1}'``) stays text, and a pyformat driver gets its ``%`` escaped by the compiler."""
+    return sa.text(sql.replace(":", "\\:"))
+
+
+# PostgreSQL types whose own hash tells every stored value apart (bool, bytea, int8, int2, int4,
+# text, float4, float8, bpchar, varchar, date, time, timestamp, timestamptz, uuid): hashing them
+# as they are costs half of hashing their text. Any other type is hashed as its text — numeric
+# among them, whose hash would take 1.5 and 1.50 as the same value.
+PG_EXACT_HASH_TYPES = frozenset({16, 17, 20, 21, 23, 25, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 2950})
+
+
 def _postgres(conn: sa.Connection, relation: str) -> str:
-    # the record's text form writes NULL as nothing and '' as "": 64-bit hash, summed as numeric (no overflow)
-    return f"SELECT count(*) AS rows, sum(hashtextextended(ROW({ALIAS}.*)::text, 0)) AS content FROM {relation} AS {ALIAS}"
+    """A 64-bit hash of a ROW of the columns (``hash_record_extended``, NULL-aware), each as it is
+    or, for a type outside ``PG_EXACT_HASH_TYPES``, as its text, hashed once more (the record hash
+    is a weighted sum of its fields' hashes: summed over rows, two rows trading a value would
+    cancel out); summed as numeric (no overflow). A query naming a column twice is hashed as the
+    row's text (NULL as nothing, '' as "")."""
+    described = conn.execute(literal_sql(f"SELECT * FROM {relation} AS {ALIAS} LIMIT 0")).cursor.description
+    names = [column.name for column in described]
+    if len(set(names)) < len(names):
+        row = f"ROW({ALIAS}.*)"
+        return f"SELECT count(*) AS rows, sum(hashtextextended({row}::text, 0)) AS content FROM {relation} AS {ALIAS}"
+    quote = conn.dialect.identifier_preparer.quote
+    fields = [
+        f"{ALIAS}.{quote(column.name)}" + ("" if column.type_code in PG_EXACT_HASH_TYPES else "::text") for column in described
+    ]
+    return f"SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW({', '.join(fields)}), 0), 0)) AS content FROM {relation} AS {ALIAS}"
 
 
 def _duckdb(conn: sa.Connection, relation: str) -> str:
@@ -37,7 +64,7 @@ def _mysql(conn: sa.Connection, relation: str) -> str:
     """MySQL/MariaDB have no row-to-text: each column as bytes prefixed by its length (NULL as
     ``N``), so ``('a', NULL)``, ``(NULL, 'a')`` and ``('a,', '')`` all differ; 64 bits of MD5."""
     quote = conn.dialect.identifier_preparer.quote
-    columns = conn.execute(sa.text(f"SELECT * FROM {relation} AS {ALIAS} LIMIT 0")).keys()
+    columns = conn.execute(literal_sql(f"SELECT * FROM {relation} AS {ALIAS} LIMIT 0")).keys()
     fields = [f"IFNULL(CONCAT(LENGTH(CAST({quote(c)} AS BINARY)), ':', CAST({quote(c)} AS BINARY)), 'N')" for c in columns]
     row = f"CONCAT_WS(',', {', '.join(fields)})"
     return (

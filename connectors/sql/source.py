@@ -31,7 +31,7 @@ from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
-from stagehouse.connectors.sql.fingerprint import FINGERPRINTS
+from stagehouse.connectors.sql.fingerprint import FINGERPRINTS, literal_sql
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.metadata import MetadataVerbs
@@ -264,7 +264,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             relation, obj = quoted_name(self.engine, *self.split_table(table)), f"table '{table}'"
         else:
             relation, obj = f"({query})", "query"
-        return self._ask(obj, lambda conn: sa.text(builder(conn, relation)))
+        return self._ask(obj, lambda conn: literal_sql(builder(conn, relation)))
 
     def _relation(self, table: str | None, query: str | None) -> tuple[sa.FromClause, str]:
         if table is not None:
