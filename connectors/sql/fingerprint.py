@@ -30,10 +30,11 @@ def literal_sql(sql: str) -> sa.TextClause:
     return sa.text(sql.replace(":", "\\:"))
 
 
-# PostgreSQL types whose own hash tells every stored value apart (bool, bytea, int8, int2, int4,
-# text, float4, float8, bpchar, varchar, date, time, timestamp, timestamptz, uuid): hashing them
-# as they are costs half of hashing their text. Any other type is hashed as its text — numeric
-# among them, whose hash would take 1.5 and 1.50 as the same value.
+# PostgreSQL types whose own hash tells stored values apart (bool, bytea, int8, int2, int4, text,
+# float4, float8, bpchar, varchar, date, time, timestamp, timestamptz, uuid; floats take 0 and -0
+# alike, text under a non-deterministic collation its equal spellings): hashing them as they are
+# costs half of hashing their text. Any other type is hashed as its text — numeric among them,
+# whose hash would take 1.5 and 1.50 as the same value.
 PG_EXACT_HASH_TYPES = frozenset({16, 17, 20, 21, 23, 25, 700, 701, 1042, 1043, 1082, 1083, 1114, 1184, 2950})
 
 
