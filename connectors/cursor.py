@@ -1,8 +1,9 @@
 """Cursor filters: "only rows whose cursor column is past the last synced value".
 
-Incremental syncs append rows strictly after the last value (``>``); merges re-read the last
-value too (``>=``), because rows sharing the last timestamp may have arrived after the previous
-sync, and the merge by primary key makes reading them twice harmless.
+Merges, and incremental syncs of a SQL source, re-read the last value too (``>=``): rows sharing
+the last timestamp may have arrived after the previous sync. A merge by primary key makes reading
+them twice harmless; an append drops the rows it already holds at the last value
+(``tasks.merge.not_loaded_yet``). File and REST appends read strictly after it (``>``).
 
 Example::
 

@@ -55,6 +55,27 @@ def unique_rows(
     return rows
 
 
+def not_loaded_yet(delta: sa.FromClause, loaded_at_mark: sa.Select, mark: sa.ColumnElement, spec: LoadSpec) -> sa.FromClause:
+    """The new rows of an append without those an earlier load already holds at the high-water
+    ``mark``: a SQL source is read from ``cursor >= mark``, so that a row that arrived with the
+    mark's value after the last read (a tie) is not lost, and the rows read last time at the mark
+    come again. They are dropped by ``spec.key`` when there is one, else as whole rows, each as
+    many times as it is held (``EXCEPT ALL``, which compares NULLs as equal). ``loaded_at_mark``
+    selects the committed rows whose cursor equals the mark."""
+    cursor = delta.c[spec.cursor]
+    at_mark = sa.func.coalesce(cursor == mark, False)
+    if spec.key:
+        loaded = loaded_at_mark.subquery("loaded")
+        held = sa.exists().where(*(loaded.c[k] == delta.c[k] for k in spec.key))
+        return sa.select(delta).where(~sa.and_(at_mark, held)).subquery("unloaded")
+    loaded = loaded_at_mark.subquery("loaded")
+    columns = [c.name for c in delta.c]
+    held = sa.select(*(loaded.c[c] if c in loaded.c else sa.cast(sa.null(), delta.c[c].type).label(c) for c in columns))
+    tied = sa.select(*(delta.c[c] for c in columns)).where(at_mark).except_all(held)
+    past = sa.select(*(delta.c[c] for c in columns)).where(~at_mark)
+    return sa.union_all(past, tied).subquery("unloaded")
+
+
 def not_deleted(table: sa.Table, deleted_column: str | None) -> sa.ColumnElement[bool]:
     """Rows whose soft-delete flag is not true (every row when there is no flag)."""
     if not deleted_column:

@@ -1,9 +1,11 @@
 """``sync``: a pipedag task that copies a source table, query or file set into the stage.
 
-The task is cached on the source's freshness: the content hash of the matching files, or the
-row count (and maximum of a cursor column) of a SQL table or query, for a REST object one cheap
-request (its ``freshness`` request, or "any record past the committed mark?"), or an explicit
-``cache``.
+The task is cached on the source's freshness: the content hash of the matching files; for a
+full sync of a SQL table or query, its row count and a hash of every row computed in the source
+(``connectors.sql.fingerprint``; a dialect without one, SQLite, always reloads); for an
+incremental or merge sync, the cursor's maximum and how many rows hold it; for a REST object
+one cheap request (its ``freshness`` request, or "any record past the committed mark?"); or an
+explicit ``cache``.
 An unchanged source is CACHE_VALID on rerun; a changed one re-runs this task and, through
 pipedag's input hashing, exactly the tasks downstream of it.
 
@@ -25,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import sys
@@ -105,7 +108,11 @@ def _source_freshness(
             return {"files": conn.fingerprint(table)}
         if _is_kind(conn, "stagehouse.connectors.rest", "RestConnection"):
             return _rest_freshness(conn, table, name, cursor, mode)
-        return conn.freshness(table, query=query, cursor=cursor, count=mode == "full")
+        if mode != "full" and cursor:
+            return conn.cursor_freshness(table, query=query, cursor=cursor)
+        # a full sync (or one without a cursor) reads every row: any changed row must rerun it
+        fingerprint = conn.fingerprint(table, query=query)
+        return {"fetched_at": time.time()} if fingerprint is None else fingerprint
 
 
 def _rest_freshness(conn: RestConnection, obj: str, name: str, cursor: str | None, mode: str) -> Any:
@@ -160,6 +167,8 @@ def _sync(
     after = None
     if previous is not None and cursor and not refresh:
         last = _committed_high_water(stage, name, previous, cursor)
+        # a merge re-reads the mark (rows at it may have arrived since); so does an append from a
+        # SQL source (below), whose load then drops the rows it already holds at the mark
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     key_is_unique = False  # one query of a table with a primary key returns each key once
     bad_rows = None
@@ -170,6 +179,8 @@ def _sync(
             reader = conn.read(table, after=after, lineage=mode != "full", bad_rows=bad_rows)
             source = f"connection '{connection}', files '{table}'"
         elif _is_kind(conn, "stagehouse.connectors.sql", "SqlConnection"):
+            if after is not None:
+                after = dataclasses.replace(after, inclusive=True)
             # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
             # a delta is streamed from the shared reader, which has the extension loaded already
             scan = conn.scan(table, query=query) if after is None else None
@@ -290,8 +301,8 @@ def sync(
     """Add a task to the current stage that copies ``table`` (or ``query``) from ``connection``.
 
     ``table`` is ``"schema.table"`` for SQL connections and a glob for file connections.
-    ``primary_key`` defaults to the SQL source table's own key. ``cursor`` names a column whose
-    maximum joins the row count in the freshness check. ``version`` forces a rerun when bumped.
+    ``primary_key`` defaults to the SQL source table's own key. ``cursor`` names the column an
+    incremental or merge sync resumes from. ``version`` forces a rerun when bumped.
     Returns the task's output, to pass to downstream tasks.
     """
     if (table is None) == (query is None):

@@ -44,7 +44,7 @@ from stagehouse.connectors.sql.native import described_tables, described_tempora
 from stagehouse.tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compiled, land, land_temporary, qualified
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.evolution import column_types
-from stagehouse.tasks.merge import combined_rows, not_deleted, unique_rows
+from stagehouse.tasks.merge import combined_rows, not_deleted, not_loaded_yet, unique_rows
 
 FROM_LOAD, TO_LOAD = "_sh_from", "_sh_to"
 STATE, HIGH_WATER = "state", "high_water"
@@ -312,7 +312,7 @@ def apply_load(
     _check_cursor(versioned, rows, spec)
     if spec.key:
         versioned.analyze(delta_name, spec.key)
-    delta = unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name)
+    delta = _past_the_loaded(unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name), committed, previous, spec)
     # the load record and the clean-up commit with the load's last write
     drops = versioned.drop_statements(delta_name, versioned.helper("visible"))
     if previous is not None and _same_columns(committed, delta):
@@ -357,7 +357,7 @@ def _load_in_one_transaction(
             conn.exec_driver_sql(f"CREATE TABLE {qualified(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM {quote(delta_name)}")
             conn.exec_driver_sql(f"DROP TABLE {quote(delta_name)}")
             return None
-        delta = unique_rows(conn, None, rows, spec, stream.source, versioned.name)
+        delta = _past_the_loaded(unique_rows(conn, None, rows, spec, stream.source, versioned.name), committed, previous, spec)
         state = _write_in_place(conn, versioned, committed, delta, previous.state, spec, closed=closed)
         _execute(
             conn,
@@ -365,6 +365,20 @@ def _load_in_one_transaction(
             f"DROP TABLE {quote(delta_name)}",  # a pooled connection outlives the load
         )
     return _view(committed, state.load), _record_select(versioned, spec)
+
+
+def _past_the_loaded(delta: sa.FromClause, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec) -> sa.FromClause:
+    """An append's new rows without those the committed load holds at its high-water mark
+    (``merge.not_loaded_yet``); a merge upserts them again, harmlessly."""
+    if spec.mode != "append" or not spec.cursor or previous is None:
+        return delta
+    visible = _visible(committed, previous.state.load)
+    if previous.has_mark:
+        mark = sa.select(previous.table.c[HIGH_WATER]).scalar_subquery()
+    else:
+        mark = sa.select(sa.func.max(committed.c[spec.cursor])).where(visible).scalar_subquery()
+    loaded = sa.select(*_user_columns(committed)).where(visible, committed.c[spec.cursor] == mark)
+    return not_loaded_yet(delta, loaded, mark, spec)
 
 
 def _write_in_place(
