@@ -185,11 +185,18 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         if table is None:
             return reader
         try:
-            lengths = declared_lengths(self.engine, *self.split_table(table))
-        except sa.exc.SQLAlchemyError as exc:
+            lengths = self.declared_lengths(table)
+        except SourceError:
             reader.close()
-            raise self._error(f"table '{table}'", exc) from exc
+            raise
         return with_lengths(reader, lengths)
+
+    def declared_lengths(self, table: str) -> dict[str, int]:
+        """Column -> the declared length of ``table``'s ``varchar(n)`` columns (``connectors.sql.declared``)."""
+        try:
+            return declared_lengths(self.engine, *self.split_table(table))
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error(f"table '{table}'", exc) from exc
 
     def _read(
         self, table: str | None, *, query: str | None, after: CursorFilter | None, batch_rows: int | None
