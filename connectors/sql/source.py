@@ -14,8 +14,9 @@ Example::
 
 from __future__ import annotations
 
+
 import uuid
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
+from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.metadata import MetadataVerbs
@@ -166,6 +168,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             on_error=lambda exc: SourceError(self.name, obj, scrubbed_line(exc, self.url)),
             use_catalog=use_catalog,
             passthrough=passthrough,
+            check=partial(refuse_zero_dates, self, table, query) if self.backend in MYSQL_BACKENDS else None,
         )
 
     def read(
