@@ -305,6 +305,8 @@ def sync(
     if query is not None:
         query = query.strip().rstrip(";").rstrip()  # the query runs wrapped in others: "… ;) AS q" would not parse
     out = output_name(table, query, name)
+    if deleted_column is not None and mode != "merge":
+        raise TaskDefinitionError(f"sync of '{out}': deleted_column only applies to mode='merge' (this sync's mode is '{mode}'); drop it or use mode='merge'")
     task = materialize(
         _sync,
         name=f"sync_{out}",
