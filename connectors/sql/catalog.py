@@ -67,11 +67,17 @@ def exists(conn: sa.Connection) -> bool:
     return conn.execute(query, {"s": META_SCHEMA}).first() is not None
 
 
+def _has_column(conn: sa.Connection, column: str) -> bool:
+    query = sa.text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'catalog' AND column_name = :c")
+    return conn.execute(query, {"s": META_SCHEMA, "c": column}).first() is not None
+
+
 def ensure(conn: sa.Connection) -> None:
     """Create the schema, id sequence and table if missing, or add the columns an older one lacks (idempotent)."""
     if exists(conn):
         for column in ADDED_COLUMNS:
-            conn.execute(sa.text(f"ALTER TABLE {META_SCHEMA}.catalog ADD COLUMN IF NOT EXISTS {column} TEXT"))
+            if not _has_column(conn, column):  # ALTER only when missing: it locks the table even when a no-op
+                conn.execute(sa.text(f"ALTER TABLE {META_SCHEMA}.catalog ADD COLUMN IF NOT EXISTS {column} TEXT"))
         return
     conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
     conn.execute(sa.schema.CreateSequence(CATALOG_ID, if_not_exists=True))
@@ -111,9 +117,7 @@ def kept_lengths(conn: sa.Connection, schema: str, table: str) -> dict[str, int]
     """Column -> the ``varchar(n)`` length the source of ``schema.table`` declares."""
     if not exists(conn):
         return {}
-    query = sa.text(f"SELECT 1 FROM information_schema.columns WHERE table_schema = '{META_SCHEMA}' "
-                    "AND table_name = 'catalog' AND column_name = 'max_lengths'")
-    if conn.execute(query).first() is None:  # a catalog older than the column, no sync since
+    if not _has_column(conn, "max_lengths"):  # a catalog older than the column, no sync since
         return {}
     found = conn.execute(sa.select(CATALOG.c.max_lengths).where(_where(Ref(schema, table)))).scalar()
     return json.loads(found) if found else {}

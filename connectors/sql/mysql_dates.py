@@ -34,17 +34,24 @@ def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None)
         obj = f"table '{table}'"
     else:
         relation, obj = f"({query}) AS q", "query"
+    key = (conn.primary_key(table) if table is not None else None) or None
     try:
         with conn.engine.connect() as db:
-            described = db.exec_driver_sql(f"SELECT * FROM {relation} LIMIT 0").cursor.description
+            # the driver's own cursor, given no parameters, sends the text as it is ('%' in a
+            # LIKE stays '%'); SQLAlchemy's would have the driver format it
+            cursor = db.connection.dbapi_connection.cursor()
+            cursor.execute(f"SELECT * FROM {relation} LIMIT 0")
+            described = cursor.description
             dates = [column[0] for column in described if column[1] in DATE_TYPE_CODES]
             if not dates:
                 return
-            key = (conn.primary_key(table) if table is not None else None) or [described[0][0]]
+            key = key or [described[0][0]]
             condition = " OR ".join(f"MONTH({quote(d)}) = 0 OR DAYOFMONTH({quote(d)}) = 0" for d in dates)
             shown = ", ".join(f"CAST({quote(c)} AS CHAR)" for c in [*key, *dates])
-            found = db.exec_driver_sql(f"SELECT {shown} FROM {relation} WHERE {condition} LIMIT 1").first()
-    except sa.exc.SQLAlchemyError as exc:
+            cursor.execute(f"SELECT {shown} FROM {relation} WHERE {condition} LIMIT 1")
+            found = cursor.fetchone()
+            cursor.close()
+    except (sa.exc.SQLAlchemyError, conn.engine.dialect.loaded_dbapi.Error) as exc:
         raise conn._error(obj, exc) from exc
     if found is None:
         return
