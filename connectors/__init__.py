@@ -19,6 +19,7 @@ _EXPORTS = {
     "StagehouseError": "stagehouse.connectors.errors",
     "UnsafeIdentifierError": "stagehouse.connectors.errors",
     "WarehouseError": "stagehouse.connectors.errors",
+    "StoreInUseError": "stagehouse.connectors.errors",
     "RestCallError": "stagehouse.connectors.errors",
     "Connection": "stagehouse.connectors.base",
     "FilesConnection": "stagehouse.connectors.files",

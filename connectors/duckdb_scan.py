@@ -83,6 +83,12 @@ def kept_attachment(plan: DuckDBScan) -> tuple[duckdb.DuckDBPyConnection, str]:
     alias = f"kept_{key}"
     con = reader_connection()
     with _kept_lock:
+        if alias in _kept_aliases and plan.check is not None:
+            try:
+                plan.check()  # attach() runs it for a plan attached now
+            except BaseException:
+                con.close()
+                raise
         if alias not in _kept_aliases:
             try:
                 plan.attach(con, alias)
@@ -109,9 +115,12 @@ class DuckDBScan:
     on_error: Callable[[Exception], Exception]
     use_catalog: bool = False
     passthrough: bool = False  # the relation is a pass-through query: it never reads the attached catalog
+    check: Callable[[], None] | None = None  # refuses rows the scan would read wrongly (MySQL zero dates)
 
     def attach(self, con, alias: str) -> None:
-        """Load the extensions and attach the source as ``alias`` (read-only)."""
+        """Run the plan's check, load the extensions and attach the source as ``alias`` (read-only)."""
+        if self.check is not None:
+            self.check()
         try:
             load_extensions(con, self.extensions)
             con.execute(self.attach_sql(alias))

@@ -115,6 +115,10 @@ class WarehouseError(StagehouseError):
         super().__init__(f"connection '{connection}', {obj}: {problem}", connection=connection, obj=obj, problem=problem)
 
 
+class StoreInUseError(WarehouseError):
+    """Another process (a run, a duckdb shell) holds the DuckDB store file."""
+
+
 class RestCallError(StagehouseError, TypeError):
     """A verb of a REST object was called in a shape it cannot take (no id, two ids that differ);
     a ``TypeError`` too, as Python's own wrong calls are."""

@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from stagehouse.connectors.base import Connection, ConnectionConfig
 from stagehouse.connectors.errors import ConnectionConfigError
-from stagehouse.connectors.placeholders import MissingEnvironmentVariable, expand
+from stagehouse.connectors.placeholders import MalformedPlaceholder, MissingEnvironmentVariable, expand
 from stagehouse.connectors.settings import WAREHOUSE, StoreSettings, connection_specs, default_instance, store_settings
 
 if TYPE_CHECKING:
@@ -134,6 +134,8 @@ def connect(
         return factory(name, config, base_dir or Path.cwd())
     except MissingEnvironmentVariable as exc:
         raise ConnectionConfigError(name, f"environment variable {exc.name} is not set; export it before running") from exc
+    except MalformedPlaceholder as exc:
+        raise ConnectionConfigError(name, f"{exc} (pipedag.yaml attrs.connections.{name})") from exc
 
 
 dbconnect = connect  # Peliqan's name for connecting to a database: dbconnect(DW_NAME)

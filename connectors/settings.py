@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from stagehouse.connectors.errors import ConfigFileError
-from stagehouse.connectors.placeholders import expand
+from stagehouse.connectors.placeholders import MalformedPlaceholder, expand
 
 CONFIG_NAMES = ("pipedag.yaml", "pipedag.yml")
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses pipedag.yaml in 1 ms instead of 7
@@ -129,7 +129,11 @@ def store_settings(instance: str | None = None, path: Path | None = None) -> Sto
     args = (section.get("table_store") or {}).get("args") or {}
     if not args.get("url"):
         raise ConfigFileError(f"{path}: instance '{name}' has no table_store.args.url", path=path)
-    url = expand(args["url"]).replace("{instance_id}", str(section.get("instance_id", ""))).replace("{project_dir}", str(path.parent.resolve()))
+    try:
+        url = expand(args["url"])
+    except MalformedPlaceholder as exc:
+        raise ConfigFileError(f"{path}: instances.{name}.table_store.args.url: {exc}", path=path, placeholder=exc.placeholder) from exc
+    url = url.replace("{instance_id}", str(section.get("instance_id", ""))).replace("{project_dir}", str(path.parent.resolve()))
     instance_id = section.get("instance_id")
     return StoreSettings(name, url, bool(args.get("create_database_if_not_exists", False)), str(instance_id) if instance_id else None)
 

@@ -300,16 +300,14 @@ def query(
 ) -> None:
     """Run one SQL statement across the store and other SQL connections, each attached read-only
     as a catalog of its name, e.g. a join of a PostgreSQL table with a store table."""
-    from stagehouse.flows.query_view import QUERY_FORMATS, show_frame
+    from stagehouse.flows.query_view import QUERY_FORMATS, printable, show_frame
 
     if output not in QUERY_FORMATS:
         fail(StagehouseError(f"--format is one of {', '.join(QUERY_FORMATS)}, not {output!r}"))
-    import polars as pl
-
     from stagehouse.connectors.federated import query as federated_query
 
     try:
-        frame = pl.from_arrow(federated_query(sql, instance=instance))
+        frame = printable(federated_query(sql, instance=instance), output)
     except Exception as exc:
         fail(exc)
     show_frame(frame, output, console)

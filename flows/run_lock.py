@@ -42,6 +42,7 @@ from pydiverse.pipedag.backend.lock.database import PostgresLock, PostgresLockMa
 from pydiverse.pipedag.backend.lock.nolock import NoLockManager
 
 from stagehouse.connectors.errors import StagehouseError
+from stagehouse.connectors.run_notes import describe, note_path, read_note, store_lock_path
 from stagehouse.connectors.sql.duckdb_file import duckdb_file, file_holder
 from stagehouse.flows.history import RunHistory
 
@@ -58,22 +59,10 @@ class StoreBusyError(StagehouseError):
     """A process outside Stagehouse held the DuckDB store file for longer than a run waits."""
 
 
-def _note_path(lock_path: str | Path) -> Path:
-    return Path(f"{lock_path}.run")
-
-
-def read_note(lock_path: str | Path) -> dict[str, Any] | None:
-    """The note of the run holding ``lock_path`` (None when there is none or it is unreadable)."""
-    try:
-        return json.loads(_note_path(lock_path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
 @contextmanager
 def _noted(lock_path: str | Path, note: dict[str, Any] | None) -> Iterator[None]:
     """Write ``note`` beside a lock just taken; remove it before the lock is released."""
-    path = _note_path(lock_path)
+    path = note_path(lock_path)
     if note is not None:
         note["started_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")  # when the lock was taken
         path.write_text(json.dumps(note, default=str))
@@ -82,18 +71,6 @@ def _noted(lock_path: str | Path, note: dict[str, Any] | None) -> Iterator[None]
     finally:
         if note is not None:
             path.unlink(missing_ok=True)
-
-
-def describe(note: dict[str, Any] | None) -> str:
-    """``run abc of flow F (started …, PID n on host)`` for messages; a run not yet noted is "another run"."""
-    if not note:
-        return "another run"
-    started = note.get("started_at")
-    if isinstance(started, str):
-        started = dt.datetime.fromisoformat(started)
-    if isinstance(started, dt.datetime):
-        started = f"{started.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
-    return f"run {note.get('run_id')} of flow {note.get('flow')} (started {started}, PID {note.get('pid')} on {note.get('host')})"
 
 
 def running_note(config: ConfigContext, flow: str) -> dict[str, Any] | None:
@@ -196,7 +173,7 @@ def store_file_lock(
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = f"{path}.stagehouse-lock"
+    lock_path = store_lock_path(path)
     lock = filelock.FileLock(lock_path, thread_local=False)
     try:
         lock.acquire(timeout=0)

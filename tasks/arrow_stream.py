@@ -26,11 +26,13 @@ from pydiverse.pipedag.materialize.table_hook_base import CanMatResult, CanRetRe
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.errors import StagehouseError
 from stagehouse.connectors.files.csv_checks import BadRows
+from stagehouse.connectors.sql.native import columns_of
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.tasks import progress
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.keys import check_unique
 from stagehouse.tasks.store_writers import InPlace, write_stream, write_temporary_duckdb
+from stagehouse.tasks.sync_columns import check_named_columns
 
 
 class ArrowStream:
@@ -127,6 +129,7 @@ class ArrowStreamTableHook(WriteOnlyTableHook):
         table.skipped_rows = stream.bad_rows.total if stream.bad_rows is not None else None  # for the run report
         table.written_rows = stream.written  # the run report need not count the table
         if stream.unique_key:
+            check_named_columns(stream.source, columns_of(store.engine, schema.get(), table.name), key=stream.unique_key)
             check_unique(store.engine, schema.get(), table.name, stream.unique_key, source=stream.source)
         store.add_indexes_and_set_nullable(table, schema)
 

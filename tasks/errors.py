@@ -35,3 +35,10 @@ class LogLevelError(StagehouseError):
 
     def __init__(self, variable: str, value: str) -> None:
         super().__init__(f"{variable}={value} is not a log level; use DEBUG, INFO, WARNING or ERROR", variable=variable, value=value)
+
+
+class SyncColumnError(StagehouseError):
+    """A column a sync names (primary_key, cursor, deleted_column) is not among the columns it read, or has the wrong type."""
+
+    def __init__(self, source: str, argument: str, column: str, problem: str) -> None:
+        super().__init__(f"{source}: {argument} '{column}' {problem}", source=source, argument=argument, column=column, problem=problem)

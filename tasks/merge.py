@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from stagehouse.tasks.evolution import evolve
 from stagehouse.tasks.keys import check_unique, has_duplicate_key
+from stagehouse.tasks.sync_columns import INTEGER
 
 if TYPE_CHECKING:
     from stagehouse.tasks.versioned import LoadSpec
@@ -77,10 +78,14 @@ def not_loaded_yet(delta: sa.FromClause, loaded_at_mark: sa.Select, mark: sa.Col
 
 
 def not_deleted(table: sa.Table, deleted_column: str | None) -> sa.ColumnElement[bool]:
-    """Rows whose soft-delete flag is not true (every row when there is no flag)."""
+    """Rows whose soft-delete flag is not true (every row when there is no flag); a whole-number
+    flag is true when not 0 (MySQL's BOOLEAN is tinyint(1))."""
     if not deleted_column:
         return sa.true()
-    return sa.func.coalesce(table.c[deleted_column], sa.false()) == sa.false()
+    flag = table.c[deleted_column]
+    if not isinstance(flag.type, sa.Boolean) and INTEGER.match(getattr(flag.type, "spec", "")):
+        return sa.func.coalesce(flag, 0) == 0
+    return sa.func.coalesce(flag, sa.false()) == sa.false()
 
 
 def combined_rows(

@@ -22,7 +22,7 @@ from typing import Any
 from pydiverse.pipedag import ConfigContext, PipedagConfig
 
 from stagehouse.connectors.errors import ConfigFileError
-from stagehouse.connectors.placeholders import MissingEnvironmentVariable, expand
+from stagehouse.connectors.placeholders import MalformedPlaceholder, MissingEnvironmentVariable, check_placeholders, expand
 from stagehouse.connectors.settings import deep_merge, default_instance, find_config_file, load_config_file
 from stagehouse.tasks.connections import PROJECT_DIR_ATTR
 
@@ -32,7 +32,7 @@ PROJECT_DIR = "{project_dir}"
 def _resolve(value: Any, project_dir: Path, path: tuple[str, ...]) -> Any:
     if isinstance(value, dict):
         return {
-            key: (item if key == "connections" and path and path[-1] == "attrs" else _resolve(item, project_dir, (*path, key)))
+            key: (_checked(item, (*path, key)) if key == "connections" and path and path[-1] == "attrs" else _resolve(item, project_dir, (*path, key)))
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -44,7 +44,30 @@ def _resolve(value: Any, project_dir: Path, path: tuple[str, ...]) -> Any:
             raise ConfigFileError(
                 f"pipedag.yaml {'.'.join(path)}: environment variable {exc.name} is not set", variable=exc.name
             ) from exc
+        except MalformedPlaceholder as exc:
+            raise _malformed(exc, path) from exc
     return value
+
+
+def _checked(value: Any, path: tuple[str, ...]) -> Any:
+    """``value`` (the connections, expanded only when a connection is opened) as it is, once no
+    string of it holds a malformed placeholder."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _checked(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            _checked(item, path)
+    elif isinstance(value, str):
+        try:
+            check_placeholders(value)
+        except MalformedPlaceholder as exc:
+            raise _malformed(exc, path) from exc
+    return value
+
+
+def _malformed(exc: MalformedPlaceholder, path: tuple[str, ...]) -> ConfigFileError:
+    return ConfigFileError(f"pipedag.yaml {'.'.join(path)}: {exc}", placeholder=exc.placeholder)
 
 
 class ProjectConfig(PipedagConfig):

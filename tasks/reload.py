@@ -26,7 +26,7 @@ from stagehouse.tasks.versioned import (
     LoadSpec,
     LoadState,
     VersionedTable,
-    _check_cursor,
+    _check_columns,
     _record_select,
     _record_statement,
     _view,
@@ -49,7 +49,7 @@ def reload(
     else:
         land(engine, VERSIONS_SCHEMA, versioned.helper("delta"), stream, label=name)
         [rows] = versioned.reflect(versioned.helper("delta"))
-        _check_cursor(versioned, rows, spec)
+        _check_columns(rows, spec, stream.source)
         delta = unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name)
         first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
         versions, visible = versioned.create_generation(generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)

@@ -28,9 +28,10 @@ from stagehouse.tasks.keys import store_engine
 logger = logging.getLogger(__name__)
 
 
-def declare_key(table: str, key: list[str] | None) -> None:
-    """Record ``key`` (None: no key) as the primary key of ``table`` in the running task's stage."""
-    record_key(store_engine(), stage_schema(TaskContext.get().task._stage.name), table, key)
+def declare_key(table: str, key: list[str] | None, lengths: dict[str, int] | None = None) -> None:
+    """Record ``key`` (None: no key) as the primary key of ``table`` in the running task's stage,
+    and the ``varchar(n)`` lengths its source declares (edits are checked against them)."""
+    record_key(store_engine(), stage_schema(TaskContext.get().task._stage.name), table, key, lengths)
 
 
 class KeepsDescriptions:

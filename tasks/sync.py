@@ -171,6 +171,7 @@ def _sync(
         # SQL source (below), whose load then drops the rows it already holds at the mark
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     key_is_unique = False  # one query of a table with a primary key returns each key once
+    lengths = None  # a SQL table's varchar(n) lengths, which a DuckDB store's VARCHAR does not keep
     bad_rows = None
     with open_connection(connection) as conn:
         scan = copy = None
@@ -189,6 +190,7 @@ def _sync(
             copy = conn.binary_copy(table, query=query) if mode == "full" else None
             reader = functools.partial(conn.read, table, query=query, after=after)
             source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
+            lengths = conn.declared_lengths(table) if table is not None else None
             if primary_key is None and table is not None:
                 primary_key = conn.primary_key(table) or None
                 key_is_unique = primary_key is not None
@@ -204,7 +206,7 @@ def _sync(
             raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
     if mode == "merge" and not primary_key:
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
-    declare_key(name, primary_key)
+    declare_key(name, primary_key, lengths)
     if mode == "full":
         # a key the source table declares is unique and never NULL already: no need to check it again
         stream = ArrowStream(reader, source, unique_key=None if key_is_unique else primary_key, scan=scan, bad_rows=bad_rows, copy=copy)
@@ -314,6 +316,8 @@ def sync(
     if query is not None:
         query = query.strip().rstrip(";").rstrip()  # the query runs wrapped in others: "… ;) AS q" would not parse
     out = output_name(table, query, name)
+    if deleted_column is not None and mode != "merge":
+        raise TaskDefinitionError(f"sync of '{out}': deleted_column only applies to mode='merge' (this sync's mode is '{mode}'); drop it or use mode='merge'")
     task = materialize(
         _sync,
         name=f"sync_{out}",

@@ -45,6 +45,7 @@ from stagehouse.tasks.arrow_stream import ArrowStream, WriteOnlyTableHook, compi
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.evolution import column_types
 from stagehouse.tasks.merge import combined_rows, not_deleted, not_loaded_yet, unique_rows
+from stagehouse.tasks.sync_columns import check_named_columns
 
 FROM_LOAD, TO_LOAD = "_sh_from", "_sh_to"
 STATE, HIGH_WATER = "state", "high_water"
@@ -309,7 +310,7 @@ def apply_load(
         land(engine, VERSIONS_SCHEMA, delta_name, stream, label=name)
     delta, *rest = versioned.reflect(delta_name, *([committed_name] if previous else []))
     rows, committed = delta, (rest[0] if rest else None)
-    _check_cursor(versioned, rows, spec)
+    _check_columns(rows, spec, stream.source)
     if spec.key:
         versioned.analyze(delta_name, spec.key)
     delta = _past_the_loaded(unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name), committed, previous, spec)
@@ -351,7 +352,7 @@ def _load_in_one_transaction(
         [committed] = versioned.reflect(versioned.table_name(previous.state.generation), bind=conn)
         land_temporary(conn, delta_name, stream, label=versioned.name)
         rows = described_temporary_table(conn, delta_name)
-        _check_cursor(versioned, rows, spec)
+        _check_columns(rows, spec, stream.source)
         quote = conn.dialect.identifier_preparer.quote
         if not _same_columns(committed, rows):
             conn.exec_driver_sql(f"CREATE TABLE {qualified(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM {quote(delta_name)}")
@@ -421,9 +422,9 @@ def _executable(statement: str | sa.Executable) -> sa.Executable:
     return sa.text(statement) if isinstance(statement, str) else statement
 
 
-def _check_cursor(versioned: VersionedTable, rows: sa.Table, spec: LoadSpec) -> None:
-    if spec.cursor and spec.cursor not in rows.c:
-        raise StoreWriteError(versioned.name, f"cursor column '{spec.cursor}' is not among the source's columns ({', '.join(rows.c.keys())})")
+def _check_columns(rows: sa.Table, spec: LoadSpec, source: str) -> None:
+    """The key, cursor and deleted_column the sync names are columns of the rows it read."""
+    check_named_columns(source, {c.name: c.type.spec for c in rows.c}, key=spec.key, cursor=spec.cursor, deleted_column=spec.deleted_column)
 
 
 def _record_statement(

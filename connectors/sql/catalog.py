@@ -6,7 +6,8 @@ every commit), so what a user or a task says about a table cannot live on the ta
 DuckDB or on a merge view. ``stagehouse_meta.catalog`` keeps it beside the stages, one row per
 database (``schema_name`` ''), schema, table or field, with an id that never changes: the stage
 commit re-applies the descriptions as real comments (``reapply_descriptions``) and the warehouse
-client reads declared keys from it (``declared_key``).
+client reads declared keys from it (``declared_key``), and the ``varchar(n)`` lengths a synced
+source declares, which a DuckDB store's VARCHAR does not keep (``kept_lengths``).
 
 Example::
 
@@ -36,8 +37,10 @@ CATALOG = sa.Table(
     sa.Column("field_name", sa.Text, nullable=False),
     sa.Column("primary_key", sa.Text),  # JSON list of columns, tables only
     sa.Column("description", sa.Text),
+    sa.Column("max_lengths", sa.Text),  # JSON {column: n} of a synced source's varchar(n), tables only
     schema=META_SCHEMA,
 )
+ADDED_COLUMNS = ("max_lengths",)  # columns later than the first catalog: added to an older one by ensure
 
 # what each store can comment on (DuckDB: "Adding comments to schemas/databases is not implemented")
 COMMENTABLE = {"postgresql": {"database", "schema", "table", "field"}, "duckdb": {"table", "field"}}
@@ -64,9 +67,17 @@ def exists(conn: sa.Connection) -> bool:
     return conn.execute(query, {"s": META_SCHEMA}).first() is not None
 
 
+def _has_column(conn: sa.Connection, column: str) -> bool:
+    query = sa.text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'catalog' AND column_name = :c")
+    return conn.execute(query, {"s": META_SCHEMA, "c": column}).first() is not None
+
+
 def ensure(conn: sa.Connection) -> None:
-    """Create the schema, id sequence and table if missing (idempotent)."""
+    """Create the schema, id sequence and table if missing, or add the columns an older one lacks (idempotent)."""
     if exists(conn):
+        for column in ADDED_COLUMNS:
+            if not _has_column(conn, column):  # ALTER only when missing: it locks the table even when a no-op
+                conn.execute(sa.text(f"ALTER TABLE {META_SCHEMA}.catalog ADD COLUMN IF NOT EXISTS {column} TEXT"))
         return
     conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
     conn.execute(sa.schema.CreateSequence(CATALOG_ID, if_not_exists=True))
@@ -88,9 +99,10 @@ def _set(engine: sa.Engine, ref: Ref, values: dict[str, Any]) -> None:
                 raise
 
 
-def declare_key(engine: sa.Engine, schema: str, table: str, key: list[str] | None) -> None:
-    """Record the key a task declared for ``schema.table`` (None forgets an earlier one)."""
-    _set(engine, Ref(schema, table), {"primary_key": json.dumps(key) if key else None})
+def declare_key(engine: sa.Engine, schema: str, table: str, key: list[str] | None, lengths: dict[str, int] | None = None) -> None:
+    """Record the key a task declared for ``schema.table`` (None forgets an earlier one), and the
+    ``varchar(n)`` lengths its source declares (a sync of a SQL table; None forgets them)."""
+    _set(engine, Ref(schema, table), {"primary_key": json.dumps(key) if key else None, "max_lengths": json.dumps(lengths) if lengths else None})
 
 
 def declared_key(conn: sa.Connection, schema: str, table: str) -> list[str]:
@@ -99,6 +111,16 @@ def declared_key(conn: sa.Connection, schema: str, table: str) -> list[str]:
         return []
     found = conn.execute(sa.select(CATALOG.c.primary_key).where(_where(Ref(schema, table)))).scalar()
     return json.loads(found) if found else []
+
+
+def kept_lengths(conn: sa.Connection, schema: str, table: str) -> dict[str, int]:
+    """Column -> the ``varchar(n)`` length the source of ``schema.table`` declares."""
+    if not exists(conn):
+        return {}
+    if not _has_column(conn, "max_lengths"):  # a catalog older than the column, no sync since
+        return {}
+    found = conn.execute(sa.select(CATALOG.c.max_lengths).where(_where(Ref(schema, table)))).scalar()
+    return json.loads(found) if found else {}
 
 
 def describe(engine: sa.Engine, ref: Ref, description: str | None) -> None:
@@ -110,7 +132,7 @@ def rows(conn: sa.Connection, schema: str | None = None, table: str | None = Non
     """The catalog rows of a schema (and table), or all of them."""
     if not exists(conn):
         return []
-    query = sa.select(CATALOG).order_by(CATALOG.c.id)
+    query = sa.select(*[c for c in CATALOG.c if c.name not in ADDED_COLUMNS]).order_by(CATALOG.c.id)
     if schema is not None:
         query = query.where(CATALOG.c.schema_name == schema)
     if table is not None:
@@ -135,7 +157,7 @@ def ref_of(engine: sa.Engine, object_id: int) -> Ref | None:
     with engine.connect() as conn:
         if not exists(conn):
             return None
-        row = conn.execute(sa.select(CATALOG).where(CATALOG.c.id == object_id)).mappings().first()
+        row = conn.execute(sa.select(CATALOG.c.schema_name, CATALOG.c.table_name, CATALOG.c.field_name).where(CATALOG.c.id == object_id)).mappings().first()
     return Ref(row["schema_name"], row["table_name"], row["field_name"]) if row else None
 
 

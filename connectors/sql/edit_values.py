@@ -3,7 +3,11 @@
 Every read layers the change log's values cast to the column's type, and writeback sends them
 to the app as given: a value the column cannot hold would break every read of the table, and one
 of another kind (the number 12345 for a text column) would reach the app as that kind and break
-its next sync. So the value must be of the column's kind in Python, and the store must cast it.
+its next sync. So the value must be of the column's kind in Python, and the store must cast it
+without changing it: a cast that rounds ``1.234`` into a ``numeric(12,2)`` would show users 1.23
+while writeback sent the app 1.234. A ``varchar(n)`` keeps at most n characters, also on a
+DuckDB store, whose VARCHAR has no length: there the length the source declared counts (kept in
+the store's catalog by the sync, ``catalog.declared_lengths``).
 
 Example::
 
@@ -13,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -25,6 +30,8 @@ from stagehouse.connectors.sql.native import NativeType
 from stagehouse.connectors.sql.overlay import json_scalar
 
 ANY_JSON = None
+DECIMAL = re.compile(r"^(numeric|decimal)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$", re.IGNORECASE)
+LENGTH = re.compile(r"^(character varying|varchar|nvarchar)\s*\((\d+)\)$", re.IGNORECASE)
 # (words of the store's type name, the Python values a column of that type takes, what to give);
 # the first row whose word is in the lower-cased type name decides
 KINDS: tuple[tuple[tuple[str, ...], tuple[type, ...] | None, str], ...] = (
@@ -69,8 +76,10 @@ def _utc_text(value: Any) -> Any:
     return instant.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
-def check_fits(connection: str, engine: sa.Engine, base: sa.Table, values: Mapping[str, Any]) -> None:
-    """Raise WarehouseError for the first value of ``values`` (column -> value) that does not fit."""
+def check_fits(connection: str, engine: sa.Engine, base: sa.Table, values: Mapping[str, Any], row: Any,
+               lengths: Mapping[str, int] | None = None) -> None:
+    """Raise WarehouseError for the first value of ``values`` (column -> value) of the row keyed
+    ``row`` that does not fit; ``lengths`` are declared lengths the store's types do not carry."""
     label = f"{base.schema}.{base.name}" if base.schema else base.name
     dialect = engine.dialect.name
     for column, value in values.items():
@@ -79,11 +88,37 @@ def check_fits(connection: str, engine: sa.Engine, base: sa.Table, values: Mappi
         wrong_kind = value is not None and accepted is not None and (
             not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted)
         )
+        where = f"row {row!r}: {value!r} does not fit column '{column}' ({type_name})"
         if wrong_kind:
-            raise WarehouseError(connection, f"table '{label}'", f"{value!r} does not fit column '{column}' ({type_name}); give {hint}")
+            raise WarehouseError(connection, f"table '{label}'", f"{where}; give {hint}")
+        changed = _changed_by(type_name, value, (lengths or {}).get(column))
+        if changed is not None:
+            raise WarehouseError(connection, f"table '{label}'", f"{where}: {changed}")
         cast = sa.cast(json_scalar(dialect, sa.literal(as_json(value), sa.Text)), NativeType(type_name))
         try:
             with engine.connect() as conn:
                 conn.execute(sa.select(cast))
         except sa.exc.SQLAlchemyError as exc:
-            raise WarehouseError(connection, f"table '{label}'", f"{value!r} does not fit column '{column}' ({type_name}); give {hint}") from exc
+            raise WarehouseError(connection, f"table '{label}'", f"{where}; give {hint}") from exc
+
+
+def _changed_by(type_name: str, value: Any, declared_length: int | None) -> str | None:
+    """How storing ``value`` in a column of ``type_name`` would change it (None: it would not)."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and (found := DECIMAL.match(type_name.strip())):
+        precision, scale = int(found.group(2)), int(found.group(3))
+        number = Decimal(str(value))
+        if not number.is_finite():
+            return None  # the cast refuses it
+        places = max(0, -number.as_tuple().exponent)
+        if places > scale:
+            return f"it keeps {scale} decimal places and would store {round(number, scale)}; round the value first"
+        whole = len(str(abs(int(number)))) if int(number) else 0
+        if whole > precision - scale:
+            return f"it holds at most {precision - scale} digits before the point; give a smaller number"
+    if isinstance(value, str):
+        found = LENGTH.match(type_name.strip())
+        length = int(found.group(2)) if found else declared_length
+        if length is not None and len(value) > length:
+            limit = f"it holds {length}" if found else f"the source declares varchar({length})"
+            return f"{len(value)} characters, {limit}; shorten the value"
+    return None

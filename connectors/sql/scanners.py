@@ -51,18 +51,24 @@ class Scanner:
     target: Callable[[URL], str]
     default_schema: Callable[[URL], str]
     passthrough_function: str | None
+    settings: str = ""  # run before the ATTACH: how the extension maps the backend's types
 
     def attach_sql(self, url: URL, alias: str) -> str:
         options = ["READ_ONLY"]
         if self.attach_type:
             options.insert(0, f"TYPE {self.attach_type}")
-        return f"ATTACH {quote_literal(self.target(url))} AS {alias} ({', '.join(options)})"
+        return f"{self.settings}ATTACH {quote_literal(self.target(url))} AS {alias} ({', '.join(options)})"
+
+
+# MySQL's tinyint(1) holds -128..127 (a 2 is a 2), though its drivers call it boolean: the
+# extension's default would read 2 as true
+MYSQL_SETTINGS = "SET GLOBAL mysql_tinyint1_as_boolean = false; "
 
 
 SCANNERS: dict[str, Scanner] = {
     "postgresql": Scanner("postgres", "postgres", _postgres_target, lambda url: "public", "postgres_query"),
-    "mysql": Scanner("mysql", "mysql", _mysql_target, lambda url: url.database or "", "mysql_query"),
-    "mariadb": Scanner("mysql", "mysql", _mysql_target, lambda url: url.database or "", "mysql_query"),
+    "mysql": Scanner("mysql", "mysql", _mysql_target, lambda url: url.database or "", "mysql_query", MYSQL_SETTINGS),
+    "mariadb": Scanner("mysql", "mysql", _mysql_target, lambda url: url.database or "", "mysql_query", MYSQL_SETTINGS),
     "sqlite": Scanner("sqlite", "sqlite", _file_target, lambda url: "main", None),
     "duckdb": Scanner(None, None, _file_target, lambda url: "main", None),
 }

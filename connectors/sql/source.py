@@ -14,9 +14,10 @@ Example::
 
 from __future__ import annotations
 
+
 import uuid
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
 from stagehouse.connectors.sql.exact_numerics import ExactRead, numeric_columns, refused, text_select
 from stagehouse.connectors.sql.fingerprint import FINGERPRINTS, literal_sql
+from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.metadata import MetadataVerbs
@@ -183,6 +185,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             on_error=lambda exc: refused(self.name, obj, exc) or SourceError(self.name, obj, scrubbed_line(exc, self.url)),
             use_catalog=use_catalog,
             passthrough=passthrough,
+            check=partial(refuse_zero_dates, self, table, query) if self.backend in MYSQL_BACKENDS else None,
         ), exact
 
     def _exact_read(self, table: str | None, query: str | None, named: str | None) -> ExactRead | None:
@@ -217,11 +220,18 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         if table is None:
             return reader
         try:
-            lengths = declared_lengths(self.engine, *self.split_table(table))
-        except sa.exc.SQLAlchemyError as exc:
+            lengths = self.declared_lengths(table)
+        except SourceError:
             reader.close()
-            raise self._error(f"table '{table}'", exc) from exc
+            raise
         return with_lengths(reader, lengths)
+
+    def declared_lengths(self, table: str) -> dict[str, int]:
+        """Column -> the declared length of ``table``'s ``varchar(n)`` columns (``connectors.sql.declared``)."""
+        try:
+            return declared_lengths(self.engine, *self.split_table(table))
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._error(f"table '{table}'", exc) from exc
 
     def _read(
         self, table: str | None, *, query: str | None, after: CursorFilter | None, batch_rows: int | None

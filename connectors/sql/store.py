@@ -21,9 +21,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from stagehouse.connectors.errors import WarehouseError, first_line
+from stagehouse.connectors.errors import StoreInUseError, WarehouseError, first_line
+from stagehouse.connectors.run_notes import describe, read_note, store_lock_path
 from stagehouse.connectors.settings import WAREHOUSE, StoreSettings
 from stagehouse.connectors.sql.config import SqlConnectionConfig
+from stagehouse.connectors.sql.duckdb_file import duckdb_file, parse_conflict
 from stagehouse.connectors.sql.engines import engine_for
 from stagehouse.connectors.sql.source import SqlConnection
 
@@ -42,7 +44,22 @@ class StoreConnection(SqlConnection):
         prepare = PREPARE.get(self.url.get_backend_name())
         if prepare is not None:
             prepare(self)
-        return SqlConnection.engine.func(self)
+        engine = SqlConnection.engine.func(self)
+        if (path := duckdb_file(self.url)) is not None:
+            sa.event.listen(engine, "handle_error", lambda context: self._refuse_if_held(path, context.original_exception))
+        return engine
+
+    def _refuse_if_held(self, path: Path, exc: BaseException) -> None:
+        """DuckDB's lock conflict on the store file as one line naming the run (or program) holding it."""
+        holder = parse_conflict(str(exc))
+        if holder is None:
+            return
+        run = read_note(store_lock_path(path))  # a killed run leaves its note: it counts when its process holds the file
+        if run is not None and holder.pid in (None, run.get("pid")):
+            problem = f"the DuckDB store {path} is held by {describe(run)}; wait for that run to end, then retry"
+        else:
+            problem = f"the DuckDB store {path} is held by {holder}, not a Stagehouse run; close that program's connection (a duckdb shell, a notebook), then retry"
+        raise StoreInUseError(self.name, self.store_label, problem) from exc
 
     def database_name(self) -> str:
         """The instance id on every store: PostgreSQL's database is named by it, while a DuckDB

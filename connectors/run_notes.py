@@ -1,0 +1,47 @@
+"""Notes beside Stagehouse's lock files: which run holds a lock, for messages that name it.
+
+A run writes ``<lock>.run`` (run id, flow, start, pid, host) when it takes a lock and removes it
+before letting go (``flows.run_lock``). A DuckDB store file is locked by ``<file>.stagehouse-lock``
+for the whole run, so a client refused by DuckDB's file lock can say which run holds the store.
+
+Example::
+
+    describe(read_note(store_lock_path(Path("data/local/db.duckdb"))))
+    # "run 1f2e3d4c5b6a of flow shop (started 2026-12-02 04:00:00 UTC, PID 4242 on host)"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+
+def store_lock_path(store_file: str | Path) -> str:
+    """The lock file a run holds beside its DuckDB store file."""
+    return f"{store_file}.stagehouse-lock"
+
+
+def note_path(lock_path: str | Path) -> Path:
+    return Path(f"{lock_path}.run")
+
+
+def read_note(lock_path: str | Path) -> dict[str, Any] | None:
+    """The note of the run holding ``lock_path`` (None when there is none or it is unreadable)."""
+    try:
+        return json.loads(note_path(lock_path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def describe(note: dict[str, Any] | None) -> str:
+    """``run abc of flow F (started …, PID n on host)`` for messages; a run not yet noted is "another run"."""
+    if not note:
+        return "another run"
+    started = note.get("started_at")
+    if isinstance(started, str):
+        started = dt.datetime.fromisoformat(started)
+    if isinstance(started, dt.datetime):
+        started = f"{started.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return f"run {note.get('run_id')} of flow {note.get('flow')} (started {started}, PID {note.get('pid')} on {note.get('host')})"

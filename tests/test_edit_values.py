@@ -1,0 +1,70 @@
+"""Edits of synced tables are refused when the column would change the value (round or cut it)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from pydiverse.pipedag import Flow, Stage
+
+from stagehouse.connectors import WarehouseError
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sync
+from tests.conftest import sqlalchemy_url
+
+
+@pytest.fixture
+def pg_customers(pg_url):
+    """A PostgreSQL source table with a numeric(12,2) and a varchar(5) column."""
+    engine = sa.create_engine(sqlalchemy_url(pg_url))
+    name = f"sh_cust_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {name} (id integer PRIMARY KEY, balance numeric(12,2), code varchar(5), note text)"))
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 10.00, 'ab', 'x'), (2, 20.50, 'cd', 'y')"))
+    yield name
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {name}"))
+    engine.dispose()
+
+
+def test_an_edit_the_column_would_round_or_cut_is_refused_naming_row_field_type_and_fix(project, pg_customers):
+    for mode in ("full", "merge"):
+        with Flow("edits") as flow, Stage("raw"):
+            sync("pg", pg_customers, name=f"cust_{mode}", mode=mode)
+        report = run_flow(flow)
+        assert report.ok, report.error
+        table = f"raw.cust_{mode}"
+        with project.warehouse() as wh:
+            with pytest.raises(WarehouseError) as rounded:
+                wh.update_cell(table, "balance", 2, 1.234)
+            assert str(rounded.value) == (
+                f"connection 'warehouse', table '{table}': row 2: 1.234 does not fit column 'balance' "
+                f"({'DECIMAL(12,2)' if project.instance == 'local' else 'numeric(12,2)'}): "
+                "it keeps 2 decimal places and would store 1.23; round the value first"
+            )
+            with pytest.raises(WarehouseError, match=r"row 2: Decimal\('1234567890123'\) does not fit column 'balance' .*: "
+                               r"it holds at most 10 digits before the point; give a smaller number$"):
+                wh.update_cell(table, "balance", 2, Decimal("1234567890123"))
+            kind = "VARCHAR" if project.instance == "local" else "character varying(5)"
+            limit = "the source declares varchar(5)" if project.instance == "local" else "it holds 5"
+            with pytest.raises(WarehouseError) as cut:
+                wh.update_cell(table, "code", 1, "abcdefg")
+            assert str(cut.value) == (
+                f"connection 'warehouse', table '{table}': row 1: 'abcdefg' does not fit column 'code' ({kind}): "
+                f"7 characters, {limit}; shorten the value"
+            )
+            with pytest.raises(WarehouseError, match=r"row 3: 0.001 does not fit column 'balance'"):
+                wh.insert_row(table, {"id": 3, "balance": 0.001, "code": "ok"})
+            with pytest.raises(WarehouseError, match=r"row 3: 'toolong' does not fit column 'code'"):
+                wh.insert_row(table, {"id": 3, "balance": 1, "code": "toolong"})
+            assert wh.list_changes(table) == []
+
+            wh.update_cell(table, "balance", 2, 1.2)
+            wh.update_cell(table, "code", 1, "abcde")
+            wh.update_cell(table, "note", 1, "a note far longer than five characters")
+            wh.insert_row(table, {"id": 3, "balance": Decimal("9999999999.99"), "code": "xy"})
+            rows = {r["id"]: (r["balance"], r["code"]) for r in wh.fetch("raw", f"cust_{mode}")}
+            assert rows == {1: (Decimal("10.00"), "abcde"), 2: (Decimal("1.20"), "cd"), 3: (Decimal("9999999999.99"), "xy")}
+            assert [c["new_value"] for c in wh.list_changes(table)][:2] == ["1.2", '"abcde"']

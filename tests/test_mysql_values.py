@@ -1,0 +1,62 @@
+"""MariaDB values land as the source holds them: tinyint(1) keeps its integers, a zero date is refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from pydiverse.pipedag import Flow, Stage
+
+from stagehouse.flows import run_flow
+from stagehouse.tasks import sync
+from tests.conftest import sqlalchemy_url
+
+
+@pytest.fixture
+def maria_table(mysql_url):
+    """A MariaDB table with a tinyint(1) holding 2 and -1, and a zero date in row 2."""
+    engine = sa.create_engine(sqlalchemy_url(mysql_url))
+    name = f"sh_zero_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET SESSION sql_mode = ''"))  # what an old app's server allowed
+        conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY, flag tinyint(1), born date, seen datetime)"))
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 1, '2024-01-02', '2024-01-02 03:04:05'), "
+                             "(2, 2, '0000-00-00', NULL), (3, -1, NULL, '0000-00-00 00:00:00'), (4, 0, NULL, NULL)"))
+    yield engine, name
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE {name}"))
+    engine.dispose()
+
+
+def test_tinyint1_keeps_its_integers_and_a_zero_date_is_refused_naming_row_field_and_fix(project, maria_table):
+    engine, name = maria_table
+    with Flow("maria") as flow, Stage("raw"):
+        sync("mysql", name, name="people")
+    report = run_flow(flow)
+    assert not report.ok
+    assert str(report.error) == (
+        f"connection 'mysql', table '{name}': row id 2, field 'born': '0000-00-00' is not a date (it would land as NULL); "
+        "sync a query= that reads NULLIF(born, '0000-00-00') AS born (or fix the rows in the source; sql_mode NO_ZERO_DATE keeps new ones out)"
+    )
+
+    query = (f"SELECT id, flag, NULLIF(born, '0000-00-00') AS born, NULLIF(seen, '0000-00-00 00:00:00') AS seen FROM {name} "
+             "WHERE CAST(id AS CHAR) LIKE '%'")  # a '%' reaches MySQL as written
+    with Flow("maria") as flow, Stage("raw"):
+        sync("mysql", query=query, name="people", primary_key="id")
+    report = run_flow(flow)
+    assert report.ok, report.error
+    rows = project.read("raw", "people", order_by="id")
+    assert [(r["id"], r["flag"], r["born"], r["seen"]) for r in rows] == [
+        (1, 1, dt.date(2024, 1, 2), dt.datetime(2024, 1, 2, 3, 4, 5)), (2, 2, None, None), (3, -1, None, None), (4, 0, None, None)
+    ]
+    assert all(type(r["flag"]) is int for r in rows)
+
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {name} SET born = NULL WHERE id = 2"))
+    with Flow("maria") as flow, Stage("raw"):
+        sync("mysql", name, name="people", mode="merge")
+    report = run_flow(flow)
+    assert not report.ok
+    assert str(report.error).startswith(f"connection 'mysql', table '{name}': row id 3, field 'seen': '0000-00-00 00:00:00' is not a date")
