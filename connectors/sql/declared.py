@@ -16,11 +16,12 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pyarrow as pa
 import sqlalchemy as sa
 
+from stagehouse.connectors.arrow_metadata import with_schema
 from stagehouse.connectors.sql.exact_numerics import declared_numerics
 from stagehouse.connectors.sql.native import columns_of
 
@@ -55,15 +56,7 @@ def with_lengths(reader: pa.RecordBatchReader, lengths: dict[str, int]) -> pa.Re
         ],
         metadata=reader.schema.metadata,
     )
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        try:
-            for batch in reader:
-                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-        finally:
-            reader.close()
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    return with_schema(reader, schema)
 
 
 def max_length(field: pa.Field) -> int | None:

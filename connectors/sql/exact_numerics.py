@@ -21,12 +21,13 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 import sqlalchemy as sa
 
+from stagehouse.connectors.arrow_metadata import with_schema
 from stagehouse.connectors.errors import SourceError
 
 NUMERIC_OID = 1700
@@ -196,16 +197,7 @@ class ExactRead:
             return reader
         fields = [f.with_metadata({**(f.metadata or {}), DECLARED: wide[f.name].declared.encode()}) if f.name in wide else f for f in reader.schema]
         context = {SOURCE: json.dumps([connection, obj, self.key]).encode()}
-        schema = pa.schema(fields, metadata={**(reader.schema.metadata or {}), **context})
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                for batch in reader:
-                    yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-            finally:
-                reader.close()
-
-        return pa.RecordBatchReader.from_batches(schema, batches())
+        return with_schema(reader, pa.schema(fields, metadata={**(reader.schema.metadata or {}), **context}))
 
 
 def declared_numerics(schema: pa.Schema) -> dict[str, Numeric]:
