@@ -79,7 +79,7 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_loo
         assert len(lookups) == (3 if batch_lookup else 0)  # rows 1, 2, 3, 100, 4 checked two ids a request
 
         assert [c["id"] for c in wh.list_changes("raw.customers", status=["conflict", "Failed"])] == [conflict, missing]
-        with pytest.raises(WarehouseError, match=r"unknown status DONE \(use one of NOT_PROCESSED, PROCESSING, PROCESSED, FAILED, CONFLICT\)"):
+        with pytest.raises(WarehouseError, match=r"unknown status DONE \(use one of NOT_PROCESSED, PROCESSING, PROCESSED, FAILED, CONFLICT, DISCARDED\)"):
             wh.list_changes("raw.customers", status="done")
         with pytest.raises(WarehouseError, match=r"table 'raw.customer': does not exist; did you mean raw.customers"):
             wh.list_changes("raw.customer")

@@ -99,7 +99,7 @@ class ChangeVerbs:
         if field == key:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"'{field}' is the key; delete the row and insert a new one")
         value = fitted(base, {field: value})[field]
-        check_fits(self.name, self.engine, base, {field: value}, row_pk, self._lengths(base))
+        check_fits(self.name, self.engine, base, {field: value}, row_pk, self.source_lengths(base))
         seen = self._row(base, key, row_pk)
         return self.change_log.append(_table_name(base), key, row_pk, "u", field=field, old=seen[field], new=value, user=_user(user))
 
@@ -110,7 +110,7 @@ class ChangeVerbs:
         if record.get(key) is None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"the new row needs a value for its key '{key}'")
         record = fitted(base, record)
-        check_fits(self.name, self.engine, base, record, record[key], self._lengths(base))
+        check_fits(self.name, self.engine, base, record, record[key], self.source_lengths(base))
         if self._find(base, key, record[key]) is not None:
             raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"a row with {key} = {record[key]!r} already exists")
         return self.change_log.append(_table_name(base), key, record[key], "i", new=dict(record), user=_user(user))
@@ -191,7 +191,7 @@ class ChangeVerbs:
         self.check_columns(base, [key], "pass pk= a column that keys the table")
         return base, key
 
-    def _lengths(self, base: sa.Table) -> dict[str, int]:
+    def source_lengths(self, base: sa.Table) -> dict[str, int]:
         """The ``varchar(n)`` lengths ``base``'s source declares, kept by its sync (a DuckDB
         store's VARCHAR has none of its own)."""
         with self.engine.connect() as conn:

@@ -100,7 +100,7 @@ def check_edits(wh: Any, table: str, key: str, edits: GridEdits) -> None:
 def _fits(wh: Any, base: Any, label: str, row_pk: Any, values: dict[str, Any], column: str | None) -> None:
     try:
         wh.check_columns(base, values)
-        check_fits(wh.name, wh.engine, base, fitted(base, values))
+        check_fits(wh.name, wh.engine, base, fitted(base, values), row_pk, wh.source_lengths(base))
     except WarehouseError as exc:
         problem = str(exc).split(": ", 2)[-1]
         raise EditRefusedError(label, row_pk, column, problem) from exc
