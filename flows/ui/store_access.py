@@ -14,20 +14,19 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import threading
-
 import filelock
 
 from stagehouse.connectors import connect
 from stagehouse.connectors.errors import StagehouseError
+from stagehouse.connectors.run_notes import describe, read_note, store_lock_path as lock_beside
 from stagehouse.connectors.settings import default_instance, store_url
 from stagehouse.connectors.sql.duckdb_file import duckdb_file
-from stagehouse.flows.run_lock import describe, read_note
 
 
 class RunInProgressError(StagehouseError):
@@ -48,7 +47,7 @@ REQUEST_WAIT_SECONDS = 30.0
 def store_lock_path(instance: str | None) -> Path | None:
     """``<file>.stagehouse-lock`` of ``instance``'s DuckDB store; None for a store many processes open."""
     path = duckdb_file(store_url(instance))
-    return None if path is None else Path(f"{path}.stagehouse-lock")
+    return None if path is None else Path(lock_beside(path))
 
 
 def busy_with(instance: str | None) -> str | None:
