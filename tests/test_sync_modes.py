@@ -253,6 +253,23 @@ def test_merge_of_a_query_keeps_the_newest_row_of_a_repeated_key(project, events
         log.drop(engine)
 
 
+def test_a_query_with_a_colon_in_a_string_literal_syncs_its_delta(project, events):
+    """A query is the source's own SQL: ``':'`` inside a string literal is text, not a parameter,
+    on the first load and on the delta past the cursor."""
+    connection, name, engine, table = events
+    spec = dict(query=f"SELECT id, status, updated, '{{\"k\":v}}' AS tag FROM {name}", name="tagged",
+                primary_key="id", mode="merge", cursor="updated")
+    first = run_flow(flow_of(connection, **spec))
+    assert first.ok, first.error
+    with engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == 5).values(status="refunded", updated=T0 + dt.timedelta(days=9)))
+    second = run_flow(flow_of(connection, **spec))
+    assert second.ok, second.error
+    stored = project.read("raw", "tagged", order_by="id")
+    assert len(stored) == 100 and {r["tag"] for r in stored} == {'{"k":v}'}
+    assert stored[4]["status"] == "refunded"
+
+
 def server_now(engine: sa.Engine):
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT now()")).scalar()

@@ -121,7 +121,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             schema, name = self.split_table(table)
             source: sa.FromClause = sa.table(name, schema=schema)
         else:
-            source = sa.text(query).columns().subquery("q")
+            source = literal_sql(query).columns().subquery("q")
         stmt = sa.select(sa.text("*")).select_from(source).where(after.condition())
         sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         # a pyformat driver's compiler doubles '%' for its own parameter parsing; this text goes
@@ -275,7 +275,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             schema, name = self.split_table(table)
             stmt: sa.Executable = sa.select(sa.text("*")).select_from(sa.table(name, schema=schema))
         else:
-            stmt = sa.text(query)
+            stmt = literal_sql(query)
         return stream_sqlalchemy(self.engine, stmt, batch_rows=rows, on_error=lambda exc: self._error(obj, exc))
 
     def freshness(self, table: str | None = None, *, query: str | None = None, cursor: str | None = None) -> dict[str, Any]:
@@ -316,7 +316,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         if table is not None:
             schema, name = self.split_table(table)
             return sa.table(name, schema=schema), f"table '{table}'"
-        return sa.text(query).columns().subquery("q"), "query"
+        return literal_sql(query).columns().subquery("q"), "query"
 
     def _ask(self, obj: str, statement: sa.Executable | Callable[[sa.Connection], sa.Executable]) -> dict[str, Any]:
         """The one row ``statement`` (or the one it is built into on the connection) answers, its
