@@ -86,18 +86,33 @@ class Schedule:
         if self.cron:
             return croniter(self.cron, local).get_prev(dt.datetime)
         for days_back in range(8):
-            day = local.date() - dt.timedelta(days=days_back)
-            if day.weekday() not in self.weekdays:
-                continue
-            first = dt.datetime.combine(day, self.start_time, tzinfo=local.tzinfo)
-            slots = [first] if self.interval >= DAY else [
-                first + dt.timedelta(seconds=k * self.interval)
-                for k in range(0, (DAY - (self.start_time.hour * 3600 + self.start_time.minute * 60)) // self.interval + 1)
-            ]
-            past = [slot for slot in slots if slot <= local and slot.date() == day]
+            past = [slot for slot in self._slots_on(local.date() - dt.timedelta(days=days_back), local.tzinfo) if slot <= local]
             if past:
                 return max(past)
         return None
+
+    def next_slot(self, now: dt.datetime) -> dt.datetime | None:
+        """The first scheduled time after ``now`` (None if none in the coming week)."""
+        local = now.astimezone(ZoneInfo(self.timezone))
+        if self.cron:
+            return croniter(self.cron, local).get_next(dt.datetime)
+        for days_ahead in range(8):
+            coming = [slot for slot in self._slots_on(local.date() + dt.timedelta(days=days_ahead), local.tzinfo) if slot > local]
+            if coming:
+                return min(coming)
+        return None
+
+    def _slots_on(self, day: dt.date, zone: dt.tzinfo | None) -> list[dt.datetime]:
+        """An interval schedule's times on ``day``: from its start time every ``interval`` seconds
+        until the day ends (once a day for an interval of a day or more); none on other weekdays."""
+        if day.weekday() not in self.weekdays:
+            return []
+        first = dt.datetime.combine(day, self.start_time, tzinfo=zone)
+        slots = [first] if self.interval >= DAY else [
+            first + dt.timedelta(seconds=k * self.interval)
+            for k in range(0, (DAY - (self.start_time.hour * 3600 + self.start_time.minute * 60)) // self.interval + 1)
+        ]
+        return [slot for slot in slots if slot.date() == day]
 
     def is_due(self, now: dt.datetime, last_start: dt.datetime | None) -> bool:
         """Due when a slot passed since the last run started, or it never ran."""

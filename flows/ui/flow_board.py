@@ -21,41 +21,17 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
-
-from croniter import croniter
 
 from stagehouse.connectors.errors import StagehouseError
 from stagehouse.flows.catalog import list_flows
 from stagehouse.flows.history import STATUSES, RunHistory, new_run_id
-from stagehouse.flows.schedule import DAY, Schedule, ScheduleError
+from stagehouse.flows.schedule import Schedule, ScheduleError
 
 RUN_OUTPUT_CHARS = 20_000
 
 
 class RunStartError(StagehouseError):
     """A run the cockpit was asked to start names no flow, or a stage the flow does not have."""
-
-
-def next_due(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
-    """The first scheduled time after ``now`` (None if none in the coming week)."""
-    local = now.astimezone(ZoneInfo(schedule.timezone))
-    if schedule.cron:
-        return croniter(schedule.cron, local).get_next(dt.datetime)
-    for days_ahead in range(8):
-        day = local.date() + dt.timedelta(days=days_ahead)
-        if day.weekday() not in schedule.weekdays:
-            continue
-        first = dt.datetime.combine(day, schedule.start_time, tzinfo=local.tzinfo)
-        step = dt.timedelta(seconds=min(schedule.interval, DAY))
-        slot = first
-        while slot.date() == day:
-            if slot > local:
-                return slot
-            if schedule.interval >= DAY:
-                break
-            slot += step
-    return None
 
 
 def schedule_text(value: Any) -> str:
@@ -83,7 +59,7 @@ def flow_rows(wh: Any, instance: str, now: dt.datetime | None = None) -> list[di
             try:
                 schedule = Schedule.parse(module.schedule, module.name)
                 started = last.get(module.name, {}).get("started_at")
-                due = "now" if schedule.is_due(now, _aware(started) if started else None) else next_due(schedule, now)
+                due = "now" if schedule.is_due(now, _aware(started) if started else None) else schedule.next_slot(now)
             except ScheduleError as exc:
                 problem = str(exc)
         run = last.get(module.name) or {}

@@ -84,3 +84,14 @@ def test_a_schedule_that_cannot_be_understood_names_the_flow_and_the_field(value
     assert str(refused.value).startswith("flow 'crm_sync': SCHEDULE") and problem in str(refused.value)
     again = pickle.loads(pickle.dumps(refused.value))
     assert (type(again), again.flow, str(again)) == (ScheduleError, "crm_sync", str(refused.value))
+
+
+def test_the_next_slot_is_the_first_scheduled_time_after_now():
+    every_90_minutes = Schedule.parse({"interval": 5400, "start_time": "08:00"})
+    assert every_90_minutes.next_slot(SATURDAY) == dt.datetime(2026, 11, 28, 11, 0, tzinfo=dt.UTC)
+    late = dt.datetime(2026, 11, 28, 23, 45, tzinfo=dt.UTC)  # the day's last slot (23:00) passed: tomorrow's first
+    assert every_90_minutes.next_slot(late) == dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC)
+    weekdays_only = Schedule.parse({"interval": 86400, "start_time": "06:00", "weekdays": [0, 1, 2, 3, 4]})
+    assert weekdays_only.next_slot(SATURDAY) == dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC)  # Monday
+    brussels = Schedule.parse({"cron": "0 6 * * *", "timezone": "Europe/Brussels"})
+    assert brussels.next_slot(SATURDAY) == dt.datetime(2026, 11, 29, 5, 0, tzinfo=dt.UTC)  # 06:00 CET
