@@ -30,6 +30,7 @@ from pydiverse.pipedag.core.result import Result
 
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.flows.config import config_context
+from stagehouse.flows.console import startup_done
 from stagehouse.flows.full_refresh import refresh_tasks
 from stagehouse.flows.history import LogLine, RunHistory, new_run_id, now
 from stagehouse.flows.run_lock import Overlap, flow_run_lock, running_note, store_file, store_file_lock
@@ -190,6 +191,7 @@ def run_flow(
         config = config_context(instance)  # pipedag opens the store here
     except Exception as exc:
         raise unavailable_store(exc, instance) or exc
+    startup_done()  # the store's dialect and the engine are loaded: see flows.console
     if connection_overrides:
         config = with_connections(config, connection_overrides)
     components = select_stages(flow, stages or [])
