@@ -12,6 +12,9 @@ it makes. A command that never calls it still collects, only less often. Library
 ``run_flow`` from their own Python are not affected: nothing changes unless the executable held
 the collector back.
 
+pipedag's engine package imports dask to define its ``DaskEngine`` whichever engine an instance
+names; ``defer_dask_for_pipedag()`` lets a run on another engine skip loading dask.
+
 Example (pyproject.toml)::
 
     [project.scripts]
@@ -21,6 +24,10 @@ Example (pyproject.toml)::
 from __future__ import annotations
 
 import gc
+import importlib
+import importlib.util
+import sys
+import types
 
 STARTUP_THRESHOLD = 1_000_000  # allocations between young collections while the command starts
 _held = {"thresholds": None}  # the thresholds to restore, while the collector is held back
@@ -29,6 +36,7 @@ _held = {"thresholds": None}  # the thresholds to restore, while the collector i
 def main() -> None:
     """Run the command line with the collector held back until ``startup_done()``."""
     hold_collector()
+    defer_dask_for_pipedag()
     from stagehouse.flows.cli import app
 
     app()
@@ -51,3 +59,24 @@ def startup_done() -> None:
     gc.freeze()
     gc.set_threshold(*thresholds)
 
+
+
+PIPEDAG_DASK = "pydiverse.pipedag.optional_dependency.dask"  # holds pipedag's one name for dask
+
+
+class _DaskOnFirstUse(types.ModuleType):
+    """Stands for the ``dask`` module in pipedag's DaskEngine; the first attribute read (its
+    ``dask.delayed``) imports dask."""
+
+    def __getattr__(self, name: str):
+        return getattr(importlib.import_module("dask"), name)
+
+
+def defer_dask_for_pipedag() -> None:
+    """Give pipedag's engine package a ``dask`` that loads on first use, unless dask is missing
+    (pipedag then refuses the DaskEngine as before) or already loaded."""
+    if PIPEDAG_DASK in sys.modules or "dask" in sys.modules or importlib.util.find_spec("dask") is None:
+        return
+    holder = types.ModuleType(PIPEDAG_DASK, "pipedag's optional dask import, loaded on first use")
+    holder.dask = _DaskOnFirstUse("dask")
+    sys.modules[PIPEDAG_DASK] = holder
