@@ -32,7 +32,6 @@ from stagehouse.connectors.duckdb_scan import DuckDBScan, kept_attachment, open_
 from stagehouse.connectors.placeholders import expand
 from stagehouse.connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
 from stagehouse.connectors.cursor import CursorFilter
-from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
 from stagehouse.connectors.sql.exact_numerics import ExactRead, numeric_columns, refused, text_select
@@ -40,7 +39,7 @@ from stagehouse.connectors.sql.fingerprint import FINGERPRINTS, literal_sql
 from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
-from stagehouse.connectors.sql.metadata import MetadataVerbs
+from stagehouse.connectors.sql.metadata import SchemaReads
 from stagehouse.connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
 from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
@@ -64,9 +63,11 @@ def parse_url(name: str, text: str) -> URL:
     return url
 
 
-class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, SyncSource, Connection):
-    """A SQL database named in pipedag.yaml: a source for syncs and a warehouse client
-    (``WarehouseVerbs``, ``MetadataVerbs``, ``ChangeVerbs``)."""
+class SqlConnection(WarehouseVerbs, BulkVerbs, SchemaReads, SyncSource, Connection):
+    """A SQL database named in pipedag.yaml: a source for syncs, with Peliqan's row verbs for
+    writeback (``fetch``, ``execute``, ``insert``, ``update``, ``upsert``) and ``replicate``'s bulk
+    load. It has no change log nor kept metadata: those live in the table store's
+    ``stagehouse_meta`` schema, and only the warehouse client (``StoreConnection``) has them."""
 
     config: SqlConnectionConfig
 
@@ -78,6 +79,10 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, SyncS
     @classmethod
     def from_config(cls, name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
         return cls(name, config, expand(config.url))
+
+    def overlaid(self, base: sa.Table) -> sa.Select:
+        """``base`` as it is: edits are layered only on the warehouse's tables (``ChangeVerbs``)."""
+        return sa.select(base)
 
     @property
     def display_url(self) -> str:
@@ -260,15 +265,12 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, SyncS
         ``after`` (a CursorFilter) streams only rows past the cursor (filtered in the source).
         A table's ``varchar(n)`` fields carry their length as field metadata (``connectors.sql.declared``).
         """
-        reader = self._read(table, query=query, after=after, batch_rows=batch_rows)
         if table is None:
-            return reader
-        try:
-            lengths = self.declared_lengths(table)
-        except SourceError:
-            reader.close()
-            raise
-        return with_lengths(reader, lengths)
+            return self._read(table, query=query, after=after, batch_rows=batch_rows)
+        lengths = self.declared_lengths(table)
+        if not is_server(self.url):
+            self.close()  # one DuckDB in the process holds a file at a time: the scan attaches it next
+        return with_lengths(self._read(table, query=query, after=after, batch_rows=batch_rows), lengths)
 
     def declared_lengths(self, table: str) -> dict[str, int]:
         """Column -> the declared length of ``table``'s ``varchar(n)`` columns (``connectors.sql.declared``)."""
