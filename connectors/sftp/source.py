@@ -1,4 +1,4 @@
-"""Files on an SFTP server (paramiko): the seed's ``dir`` and ``read_file`` verbs, and the same
+"""Files on an SFTP server (paramiko): Peliqan's ``dir`` and ``read_file`` verbs (``pq.sftpconnect``), and the same
 glob, format and incremental reading as local folders (``connectors.files.fileset``).
 
 Matching files are downloaded to a scratch folder, streamed chunk by chunk, then read by DuckDB.
