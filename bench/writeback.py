@@ -1,8 +1,8 @@
 """Benchmark: write back 10,000 edits from the change log to a local REST app.
 
-Baseline, in the same run, against the same app and change log: the seed platform's loop — for
+Baseline, in the same run, against the same app and change log: Peliqan's documented loop (``pq`` data-edits pattern) — for
 each change one request, then one status update (``update_change``), one at a time. Stagehouse's
-``push_changes`` claims the changes, checks the rows in the app for conflicts (reads the seed
+``push_changes`` claims the changes, checks the rows in the app for conflicts (reads Peliqan's loop
 does not make: a GET per row, or one GET per 100 rows with the object's ``batch_lookup``), sends
 the updates with bounded concurrency and marks statuses in batches.
 
@@ -122,13 +122,13 @@ def check(wh, app_url: str, edits: int) -> None:
     assert len(wh.list_changes(TABLE, writeback_status="PROCESSED")) == edits, "some changes are not PROCESSED"
 
 
-def seed_loop(wh, api: RestConnection) -> None:
-    """The seed's writeback: one request, then one status update, change after change."""
+def peliqan_loop(wh, api: RestConnection) -> None:
+    """Peliqan's writeback: one request, then one status update, change after change."""
     for change in wh.list_changes(TABLE, writeback_status="NOT_PROCESSED"):
         try:
             api.update("customers", change["row_pk"], {change["field"]: json.loads(change["new_value"])})
             wh.update_change(change["id"], "PROCESSED")
-        except Exception as exc:  # noqa: BLE001 (the seed marks any failure)
+        except Exception as exc:  # noqa: BLE001 (Peliqan's loop marks any failure)
             wh.update_change(change["id"], "FAILED", str(exc))
 
 
@@ -150,7 +150,7 @@ def main() -> None:
         return RestConnection("bench_app", RestConnectionConfig(type="rest", base_url=app_url, concurrency=concurrency, objects={"customers": obj}), {})
 
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    runs = [("seed", False, 1)] + [(f"{c}/{b}", b, c) for b in (False, True) for c in concurrencies]
+    runs = [("peliqan", False, 1)] + [(f"{c}/{b}", b, c) for b in (False, True) for c in concurrencies]
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.store == "duckdb":
@@ -165,8 +165,8 @@ def main() -> None:
             reset(wh, app_url)
             api = app(batch_lookup, concurrency)
             started = time.perf_counter()
-            if label == "seed":
-                seed_loop(wh, api)
+            if label == "peliqan":
+                peliqan_loop(wh, api)
             else:
                 report = push_changes(wh, TABLE, api, "customers", concurrency=concurrency)
                 assert report.counts == {"PROCESSED": args.edits}, report.counts
@@ -176,14 +176,14 @@ def main() -> None:
         wh.close()
     app_process.terminate()
 
-    seed = seconds["seed"]
+    baseline = seconds["peliqan"]
     print(f"{args.edits:,} edits written back to a local REST app (answers after {args.app_latency_ms:g} ms), change log on {args.store}")
-    print(f"seed loop (request + status update, sequential)      : {seed:7.2f} s  {args.edits / seed:>8,.0f} changes/s")
+    print(f"Peliqan loop (request + status update, sequential)   : {baseline:7.2f} s  {args.edits / baseline:>8,.0f} changes/s")
     for label, batch_lookup, concurrency in runs[1:]:
         ours = seconds[label]
         check_by = "one GET per 100 rows" if batch_lookup else "a GET per row"
         print(f"push_changes, concurrency {concurrency:>2}, conflict check {check_by:<20}: {ours:7.2f} s"
-              f"  {args.edits / ours:>8,.0f} changes/s = {seed / ours:5.1f}x (target >= 10x)")
+              f"  {args.edits / ours:>8,.0f} changes/s = {baseline / ours:5.1f}x (target >= 10x)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +30,12 @@ class Connection:
     def __init__(self, name: str, config: ConnectionConfig) -> None:
         self.name = name
         self.config = config
+
+    @classmethod
+    def from_config(cls, name: str, config: ConnectionConfig, base_dir: Path) -> Connection:
+        """The connection ``name`` declared by ``config``, its ``{$ENV}`` placeholders expanded
+        (``connectors.registry.connect`` calls it); ``base_dir`` is where relative paths start."""
+        raise NotImplementedError(f"{cls.__name__} has no from_config()")
 
     def close(self) -> None:
         """Release pooled resources (database connections); the object stays usable."""

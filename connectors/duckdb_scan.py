@@ -27,8 +27,8 @@ DUCKDB_MEMORY_LIMIT = "1GB"
 # The reader runs Stagehouse's scans and the queries of the project's sync definitions, and
 # loads only the extensions a scan names, from the version-pinned ``duckdb-extension-*`` wheels
 # in the venv. DuckDB re-checks a signed extension's signature on every LOAD, hashing the whole
-# 41 MB postgres binary (86 ms, paid by every ``stagehouse run`` process that reads a source);
-# the reader skips that check. Private databases (``open_duckdb``: file scans, federated
+# postgres binary, paid by every ``stagehouse run`` process that reads a source; the reader
+# skips that check. Private databases (``open_duckdb``: file scans, federated
 # queries) keep it.
 READER_CONFIG = {"memory_limit": DUCKDB_MEMORY_LIMIT, "allow_unsigned_extensions": True}
 _reader: duckdb.DuckDBPyConnection | None = None  # the process's reader database, once opened
@@ -54,8 +54,8 @@ def open_duckdb(extensions: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
 def reader_connection() -> duckdb.DuckDBPyConnection:
     """A new connection to this process's one in-memory reader DuckDB.
 
-    A fresh database loads an extension in 200–270 ms (``LOAD postgres``), one that has it in
-    3 ms — the difference is most of a small incremental read. So source reads share one
+    Loading an extension (``LOAD postgres``) into a fresh database is most of a small
+    incremental read; one that has it loaded answers at once. So source reads share one
     database per process, each through its own connection (usable from its own thread) and its
     own ATTACH alias: attached catalogs belong to the database, its connections all see them.
 
@@ -73,7 +73,7 @@ def kept_attachment(plan: DuckDBScan) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A reader connection and the alias under which ``plan``'s source stays attached to the
     process's reader, for plans that read through a pass-through query (``postgres_query``).
 
-    Attaching a server costs a login and the extension's set-up, ~15 ms of a 25 ms delta read;
+    Attaching a server costs a login and the extension's set-up, most of a small delta read;
     a kept attachment costs it once per process. Each query still runs in a transaction (and
     snapshot) of its own, and the extension reconnects when the server dropped its connection.
     Plans that read the attached catalog (``alias.schema.table``) attach afresh instead: the

@@ -14,10 +14,19 @@ Example::
 from __future__ import annotations
 
 
-def first_line(exc: BaseException) -> str:
-    """The useful first line of a driver's error (its original exception when wrapped)."""
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def first_line(error: BaseException | str, fallback: str = "") -> str:
+    """The first line of an error's text, stripped: what a one-line message shows of it.
+
+    An exception wrapped by SQLAlchemy gives its driver's own (``orig``); an exception without
+    text gives its type's name, text without any gives ``fallback``.
+
+    Example: ``first_line(exc)`` → ``'relation "crm.contact" does not exist'``
+    """
+    if isinstance(error, BaseException):
+        fallback = fallback or type(error).__name__
+        error = str(getattr(error, "orig", None) or error)
+    text = error.strip()
+    return text.splitlines()[0] if text else fallback
 
 
 class StagehouseError(Exception):

@@ -1,7 +1,8 @@
 """``connect(name)``: turn a connection declared in pipedag.yaml into a connection object.
 
-A connector kind is a config class and a connection class in its own subpackage; adding a kind
-is one subpackage and one entry in ``KINDS``.
+A connector kind is a config class and a connection class (``from_config`` builds it, a
+``SyncSource`` if ``sync`` can copy from it) in its own subpackage; adding a kind is one
+subpackage and one entry in ``KINDS`` (docs/usage.md, "Connector kinds").
 
 Example::
 
@@ -11,7 +12,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,65 +23,21 @@ from pydantic import TypeAdapter, ValidationError
 
 from stagehouse.connectors.base import Connection, ConnectionConfig
 from stagehouse.connectors.errors import ConnectionConfigError
-from stagehouse.connectors.placeholders import MalformedPlaceholder, MissingEnvironmentVariable, expand
+from stagehouse.connectors.placeholders import MalformedPlaceholder, MissingEnvironmentVariable
 from stagehouse.connectors.settings import WAREHOUSE, StoreSettings, connection_specs, default_instance, store_settings
 
 if TYPE_CHECKING:
     from stagehouse.connectors.sql.store import StoreConnection
-    from stagehouse.connectors.files import FilesConnection, FilesConnectionConfig
-    from stagehouse.connectors.rest import RestConnection, RestConnectionConfig
-    from stagehouse.connectors.sftp import SftpConnection, SftpConnectionConfig
-    from stagehouse.connectors.sql import SqlConnection, SqlConnectionConfig
 
 
-def _sql(name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
-    from stagehouse.connectors.sql import SqlConnection
-
-    return SqlConnection(name, config, expand(config.url))
-
-
-def _files(name: str, config: FilesConnectionConfig, base_dir: Path) -> FilesConnection:
-    from stagehouse.connectors.files import FilesConnection
-    from stagehouse.connectors.files.source import resolve_folder
-
-    return FilesConnection(name, config, resolve_folder(name, expand(config.path), base_dir))
-
-
-def _rest(name: str, config: RestConnectionConfig, base_dir: Path) -> RestConnection:
-    from stagehouse.connectors.rest import RestConnection
-
-    auth = config.auth.model_dump() if config.auth else {}
-    secrets = {key: expand(value) for key, value in auth.items() if key in SECRET_FIELDS}
-    resolved = {"base_url": expand(config.base_url), "headers": {key: expand(value) for key, value in config.headers.items()}}
-    return RestConnection(name, config.model_copy(update=resolved), secrets)
-
-
-def _expand_optional(value: str | None) -> str | None:
-    return expand(value) if value else None
-
-
-def _sftp(name: str, config: SftpConnectionConfig, base_dir: Path) -> SftpConnection:
-    from stagehouse.connectors.sftp import SftpConnection
-
-    resolved = {
-        "host": expand(config.host),
-        "username": expand(config.username),
-        "private_key_path": _expand_optional(config.private_key_path),
-    }
-    return SftpConnection(
-        name, config.model_copy(update=resolved), _expand_optional(config.password), _expand_optional(config.private_key_passphrase)
-    )
-
-
-# type -> (module and name of its config class, factory); a kind's module (httpx for rest,
+# type -> (module, its config class, its connection class); a kind's module (httpx for rest,
 # paramiko for sftp, ...) is imported only when a connection of that kind is declared and used.
-KINDS: dict[str, tuple[str, str, Callable[[str, Any, Path], Connection]]] = {
-    "sql": ("stagehouse.connectors.sql", "SqlConnectionConfig", _sql),
-    "files": ("stagehouse.connectors.files", "FilesConnectionConfig", _files),
-    "rest": ("stagehouse.connectors.rest", "RestConnectionConfig", _rest),
-    "sftp": ("stagehouse.connectors.sftp", "SftpConnectionConfig", _sftp),
+KINDS: dict[str, tuple[str, str, str]] = {
+    "sql": ("stagehouse.connectors.sql", "SqlConnectionConfig", "SqlConnection"),
+    "files": ("stagehouse.connectors.files", "FilesConnectionConfig", "FilesConnection"),
+    "rest": ("stagehouse.connectors.rest", "RestConnectionConfig", "RestConnection"),
+    "sftp": ("stagehouse.connectors.sftp", "SftpConnectionConfig", "SftpConnection"),
 }
-SECRET_FIELDS = {"token", "password", "value"}
 DW_NAME = WAREHOUSE  # Peliqan's name for the store's connection: connect(DW_NAME), fetch(DW_NAME, schema, table)
 
 
@@ -129,9 +86,10 @@ def connect(
         known = ", ".join(sorted(specs)) or "none declared"
         raise ConnectionConfigError(name, f"not declared under attrs.connections in pipedag.yaml (known: {known})")
     config = parse_config(name, specs[name])
-    *_, factory = KINDS[config.type]
+    module, _, class_name = KINDS[config.type]
+    connection_class: type[Connection] = getattr(import_module(module), class_name)
     try:
-        return factory(name, config, base_dir or Path.cwd())
+        return connection_class.from_config(name, config, base_dir or Path.cwd())
     except MissingEnvironmentVariable as exc:
         raise ConnectionConfigError(name, f"environment variable {exc.name} is not set; export it before running") from exc
     except MalformedPlaceholder as exc:

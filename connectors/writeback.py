@@ -36,7 +36,7 @@ from typing import Any
 
 from stagehouse.connectors.errors import StagehouseError
 from stagehouse.connectors.rest.source import RestConnection
-from stagehouse.connectors.sql.source import SqlConnection
+from stagehouse.connectors.sql.store import StoreConnection
 
 Outcome = tuple[int, str, str | None]
 RECORD_EVERY = 0.1
@@ -192,7 +192,7 @@ class _OutcomeRecorder:
     and sends nothing again), and statuses cost a store a few statements per second, not one each.
     """
 
-    def __init__(self, log: SqlConnection) -> None:
+    def __init__(self, log: StoreConnection) -> None:
         self.log = log
         self.queue: queue.SimpleQueue[list[Outcome] | None] = queue.SimpleQueue()
         self.error: Exception | None = None
@@ -231,7 +231,7 @@ class _OutcomeRecorder:
 
 
 def push_changes(
-    log: SqlConnection,
+    log: StoreConnection,
     table: str,
     api: RestConnection,
     obj: str,

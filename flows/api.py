@@ -1,4 +1,4 @@
-"""The seed platform's run-history calls: ``get_pipeline_runs`` and ``get_pipeline_logs``.
+"""Peliqan's run-history calls: ``get_pipeline_runs`` and ``get_pipeline_logs``.
 
 Example::
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from stagehouse.connectors.errors import ConfigFileError, ConnectionConfigError, StagehouseError
+from stagehouse.connectors.errors import ConfigFileError, ConnectionConfigError, StagehouseError, first_line
 from stagehouse.connectors.placeholders import PLACEHOLDER, MissingEnvironmentVariable
 from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
@@ -111,7 +111,7 @@ def _message(exc: BaseException) -> str:
         text = str(exc.problem)
     else:
         text = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first_line(text, type(exc).__name__)
 
 
 def _secrets(value: Any) -> set[str]:

@@ -14,6 +14,7 @@ import datetime as dt
 
 import typer
 
+from stagehouse.connectors.errors import first_line
 from stagehouse.flows.catalog import load_flow
 from stagehouse.flows.cli_output import console, errors, fail, quiet_pipedag, report_broken_flows, waiting
 from stagehouse.flows.run_view import report_table, skip_reason
@@ -41,7 +42,7 @@ def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
         try:
             report = run_flow(load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap, on_wait=waiting)
         except Exception as exc:
-            errors.print(f"[bold red]Error:[/] {module.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", highlight=False)
+            errors.print(f"[bold red]Error:[/] {module.name}: {first_line(str(exc), type(exc).__name__)}", highlight=False)
             failed.append(module.name)
             continue
         if report.skipped:
@@ -50,7 +51,7 @@ def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
             console.print(f"{module.name}: [green]done[/] (run {report.run_id})")
         else:
             console.print(report_table(report))
-            errors.print(f"[bold red]Error:[/] {module.name}: {str(report.error).splitlines()[0]} (run {report.run_id})", highlight=False)
+            errors.print(f"[bold red]Error:[/] {module.name}: {first_line(str(report.error))} (run {report.run_id})", highlight=False)
             failed.append(module.name)
     if failed or broken:
         raise typer.Exit(1)

@@ -36,7 +36,6 @@ from stagehouse.connectors.sql.native import stored_tables
 
 STATUSES = ("RUNNING", "SUCCESS", "FAILED", "SKIPPED", "KILLED")
 ENDED_UNREPORTED = "the run ended without reporting (killed or crashed)"
-TRIGGERS = ("manual", "schedule", "api")
 
 _metadata = sa.MetaData(schema=META_SCHEMA)
 RUNS = sa.Table(

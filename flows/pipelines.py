@@ -1,4 +1,4 @@
-"""``run_pipeline``: run the syncs of one connection (the seed platform's "pipeline" call).
+"""``run_pipeline``: run the syncs of one connection (Peliqan's ``pq.run_pipeline``).
 
 A connection's syncs live in flows (``sync("crm", "contacts")``). ``run_pipeline`` finds the flows
 whose sync tasks read the connection — only flow modules whose text names it are built — and

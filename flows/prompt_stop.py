@@ -2,7 +2,7 @@
 
 pipedag's run context server waits for requests with a 200 ms receive timeout and checks its
 stop flag only between two waits, so every ``flow.run`` spends up to that long in its final
-join (about 0.1 s per run on average: a tenth of a cached run's own time). The server's socket
+join, a sizeable part of a cached run. The server's socket
 is reachable through the trace hook pipedag calls when it creates the server; a short timeout
 there makes the server notice the stop flag at once, at the cost of a few wake-ups of an idle
 thread.

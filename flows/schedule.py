@@ -1,4 +1,4 @@
-"""When a flow should run: a cron expression, or the seed platform's interval/weekdays/start time.
+"""When a flow should run: a cron expression, or Peliqan's interval/weekdays/start time.
 
 A flow module declares its schedule as a module-level literal, read without importing the module
 (so ``stagehouse run --due`` over fifty flows imports none that is not due)::
@@ -8,7 +8,7 @@ A flow module declares its schedule as a module-level literal, read without impo
     SCHEDULE = {"interval": 86400, "start_time": "06:00", "weekdays": [0, 1, 2, 3, 4],
                 "timezone": "Europe/Brussels", "overlap": "skip", "after": ["crm_sync"]}
 
-Seed form: each allowed weekday (0 = Monday) has slots at ``start_time`` (default 00:00) and every
+Interval form: each allowed weekday (0 = Monday) has slots at ``start_time`` (default 00:00) and every
 ``interval`` seconds after it until midnight; an interval of a day or more means one slot a day.
 A flow is due when its latest slot at or before now is later than the start of its last run on
 the instance (or it never ran). ``overlap`` says what a run does when the previous run of the

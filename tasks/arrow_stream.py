@@ -24,7 +24,7 @@ from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 from pydiverse.pipedag.materialize.table_hook_base import CanMatResult, CanRetResult, TableHook
 
 from stagehouse.connectors.duckdb_scan import DuckDBScan
-from stagehouse.connectors.errors import StagehouseError
+from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.connectors.sql.native import columns_of
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
@@ -176,7 +176,7 @@ def _write_errors(stream: ArrowStream, label: str) -> Iterator[None]:
     except Exception as exc:
         if isinstance(stream.failure, StagehouseError):
             raise stream.failure from exc
-        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        problem = first_line(str(exc), type(exc).__name__)
         raise StoreWriteError(label, f"writing rows from {stream.source} failed: {problem}") from exc
 
 

@@ -10,7 +10,7 @@ drops and creates the views and records the stage's new transaction schema in on
 readers see the previous stage or the new one, never neither.
 
 It also reflects a task's input tables from DuckDB's own catalog (``reflect_table``): the same
-``sa.Table`` as SQLAlchemy's reflection, in milliseconds instead of ~0.3–0.8 s, which every SQL
+``sa.Table`` as SQLAlchemy's slow reflection, which every SQL
 or polars task paid for each input on each run, cache-valid or not.
 
 It registers itself for the ``duckdb`` dialect: ``SQLTableStore`` in pipedag.yaml creates it once

@@ -71,7 +71,7 @@ def has_duplicate_key(
 ) -> bool:
     """True when a ``key`` value occurs twice in ``schema.table``: a merge keeps the newest row
     per key only then (a source table's own primary key never repeats, and the dedup is the
-    dearest part of merging a small delta — a hash aggregate of the delta costs ~1 ms).
+    dearest part of merging a small delta, while a hash aggregate of the delta is cheap).
     A NULL key raises NullKeyError (naming ``source`` and ``store_table``): it would never
     match the committed row it replaces. The same aggregate finds both."""
     with connected(bind) as conn:

@@ -20,6 +20,7 @@ import logging
 import sqlalchemy as sa
 from pydiverse.pipedag.context import TaskContext
 
+from stagehouse.connectors.errors import first_line
 from stagehouse.connectors.sql.catalog import declare_key as record_key
 from stagehouse.connectors.sql.catalog import reapply_descriptions
 from stagehouse.tasks.incremental import stage_schema
@@ -45,4 +46,4 @@ class KeepsDescriptions:
         try:
             reapply_descriptions(self.engine, schema)
         except sa.exc.SQLAlchemyError as exc:  # the data is committed; a lost comment must not fail the run
-            logger.warning("descriptions of schema %s not re-applied after its commit: %s", schema, str(exc).splitlines()[0])
+            logger.warning("descriptions of schema %s not re-applied after its commit: %s", schema, first_line(exc))

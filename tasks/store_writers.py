@@ -120,7 +120,7 @@ def _write_duckdb(engine: sa.Engine, schema: str, table: str, open_reader: OpenR
 def write_temporary_duckdb(conn: sa.Connection, table: str, open_reader: OpenReader) -> None:
     """Create the TEMP table ``table`` of DuckDB connection ``conn`` from the stream, inside the
     connection's open transaction: a helper that only this transaction reads never reaches the
-    database file or its WAL (a 1 % merge of 10,000,000 rows: 440 ms instead of 560 ms)."""
+    database file or its WAL, which makes a small merge into a large table faster."""
     _copy_into_duckdb(conn, f"TEMP TABLE {conn.dialect.identifier_preparer.quote(table)}", table, open_reader)
 
 

@@ -27,25 +27,20 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
-import sys
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pyarrow as pa
 import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
 from stagehouse.connectors.cursor import CursorFilter
-from stagehouse.connectors.files.csv_checks import BadRows
-from stagehouse.connectors.files.fileset import FileSetConnection
 from stagehouse.connectors.files.formats import file_format
+from stagehouse.connectors.sync_source import Committed, SyncRequest, SyncSource
 from stagehouse.tasks.arrow_stream import ArrowStream
 from stagehouse.tasks.connections import connection as open_connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
@@ -56,9 +51,6 @@ from stagehouse.tasks.keys import physical_key, store_engine
 from stagehouse.tasks.reload import reload
 from stagehouse.tasks.stage_metadata import declare_key
 from stagehouse.tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
-
-if TYPE_CHECKING:
-    from stagehouse.connectors.rest import RestConnection
 
 SYNC_VERSION = "stagehouse-sync-2"
 LOAD_SUFFIX = "__load"
@@ -85,13 +77,6 @@ def _key_list(primary_key: str | list[str] | None) -> list[str] | None:
     return [primary_key] if isinstance(primary_key, str) else list(primary_key)
 
 
-def _is_kind(conn: Any, module: str, class_name: str) -> bool:
-    """``isinstance(conn, module.class_name)`` without importing the module: a connection of a
-    kind whose module was never imported is not of that kind (a files sync loads no HTTP client)."""
-    loaded = sys.modules.get(module)
-    return loaded is not None and isinstance(conn, getattr(loaded, class_name))
-
-
 def _source_freshness(
     connection: str,
     table: str | None,
@@ -103,42 +88,25 @@ def _source_freshness(
     deleted_column: str | None,
 ) -> Any:
     """What decides whether the source changed since the last run (pipedag's cache function)."""
-    with open_connection(connection) as conn:
-        if isinstance(conn, FileSetConnection):
-            return {"files": conn.fingerprint(table)}
-        if _is_kind(conn, "stagehouse.connectors.rest", "RestConnection"):
-            return _rest_freshness(conn, table, name, cursor, mode)
-        if mode != "full" and cursor:
-            return conn.cursor_freshness(table, query=query, cursor=cursor)
-        # a full sync (or one without a cursor) reads every row: any changed row must rerun it
-        fingerprint = conn.fingerprint(table, query=query)
-        return {"fetched_at": time.time()} if fingerprint is None else fingerprint
-
-
-def _rest_freshness(conn: RestConnection, obj: str, name: str, cursor: str | None, mode: str) -> Any:
-    """An API's change check, one request: the answer of the object's ``freshness`` request; else,
-    for an incremental or merge sync of an object with an ``incremental`` filter, the load this
-    run leaves committed — the committed one when no record is past its high-water mark, the
-    next one otherwise — so an unchanged API keeps the sync and its downstream CACHE_VALID (the
-    value equals what the last run computed before it loaded); else the time: always fetch.
-    """
-    configured = conn.freshness(obj)
-    if configured is not None:
-        return {"freshness": configured}
-    if mode == "full" or not cursor or conn.object(obj).incremental is None:
-        return {"fetched_at": time.time()}  # nothing cheap tells a change (nor a deletion): fetch
     stage = TaskContext.get().task._stage.name
+    with open_connection(connection) as conn:
+        request = SyncRequest(table, query, mode, cursor, committed=functools.partial(_committed, stage, name, cursor))
+        return _sync_source(connection, conn).sync_freshness(request)
+
+
+def _sync_source(connection: str, conn: Any) -> SyncSource:
+    """``conn``, which must be of a kind that can be synced."""
+    if not isinstance(conn, SyncSource):
+        raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
+    return conn
+
+
+def _committed(stage: str, name: str, cursor: str | None) -> Committed | None:
+    """The load of ``name`` the stage holds, with its cursor's mark (None before the first)."""
     previous = _committed_load(stage, name)
     if previous is None:
-        return {"load": 1}
-    mark = _committed_high_water(stage, name, previous, cursor)
-    changed = mark is None or conn.has_records_past(obj, CursorFilter(cursor, mark))
-    return {"load": previous.state.load + int(changed)}
-
-
-def _nothing() -> pa.RecordBatchReader:
-    """A stream with no columns: the load keeps the committed one (``apply_load``)."""
-    return pa.RecordBatchReader.from_batches(pa.schema([]), iter([]))
+        return None
+    return Committed(previous.state.load, _committed_high_water(stage, name, previous, cursor))
 
 
 def _explicit_freshness(cache: Callable[[], Any] | Any) -> Callable[..., Any]:
@@ -170,43 +138,15 @@ def _sync(
         # a merge re-reads the mark (rows at it may have arrived since); so does an append from a
         # SQL source (below), whose load then drops the rows it already holds at the mark
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
-    key_is_unique = False  # one query of a table with a primary key returns each key once
-    lengths = None  # a SQL table's varchar(n) lengths, which a DuckDB store's VARCHAR does not keep
-    bad_rows = None
+    kept_types = functools.partial(_committed_text, stage, name) if previous and not refresh else dict
     with open_connection(connection) as conn:
-        scan = copy = None
-        if isinstance(conn, FileSetConnection):
-            bad_rows = BadRows()
-            reader = conn.read(table, after=after, lineage=mode != "full", bad_rows=bad_rows)
-            source = f"connection '{connection}', files '{table}'"
-        elif _is_kind(conn, "stagehouse.connectors.sql", "SqlConnection"):
-            if after is not None:
-                after = dataclasses.replace(after, inclusive=True)
-            # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
-            # a delta is streamed from the shared reader, which has the extension loaded already
-            scan = conn.scan(table, query=query) if after is None else None
-            # a full load into a PostgreSQL store takes a PostgreSQL source's binary COPY as is;
-            # merge and incremental loads stay on Arrow, whose types their later deltas share
-            copy = conn.binary_copy(table, query=query) if mode == "full" else None
-            reader = functools.partial(conn.read, table, query=query, after=after)
-            source = f"connection '{connection}', " + (f"table '{table}'" if table else "query")
-            lengths = conn.declared_lengths(table) if table is not None else None
-            if primary_key is None and table is not None:
-                primary_key = conn.primary_key(table) or None
-                key_is_unique = primary_key is not None
-        elif _is_kind(conn, "stagehouse.connectors.rest", "RestConnection"):
-            reader = functools.partial(conn.read, table, after=after, types=_committed_text(stage, name) if previous and not refresh else None)
-            if after is not None and conn.object(table).freshness is None and not conn.has_records_past(table, CursorFilter(cursor, after.value)):
-                # a run with nothing past the mark keeps the committed load, so the next run's
-                # freshness (that load's number) matches this one's: no rerun after a forced run
-                reader = _nothing
-            source = f"connection '{connection}', object '{table}'"
-            primary_key = primary_key or conn.primary_key(table) or None
-        else:
-            raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
+        request = SyncRequest(table, query, mode, cursor, after, key=primary_key, kept_types=kept_types)
+        read = _sync_source(connection, conn).sync_read(request)
+    reader, source, scan, copy, bad_rows = read.reader, read.source, read.scan, read.copy, read.bad_rows
+    primary_key, key_is_unique = read.primary_key, read.key_is_unique
     if mode == "merge" and not primary_key:
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
-    declare_key(name, primary_key, lengths)
+    declare_key(name, primary_key, read.lengths)
     if mode == "full":
         # a key the source table declares is unique and never NULL already: no need to check it again
         stream = ArrowStream(reader, source, unique_key=None if key_is_unique else primary_key, scan=scan, bad_rows=bad_rows, copy=copy)
@@ -264,8 +204,8 @@ def _committed_load(stage: str, name: str) -> CommittedLoad | None:
 def recorded_rows(engine: sa.Engine, schema: str, outputs: Any) -> int | None:
     """The rows an incremental or merge sync's committed load record counts, when ``outputs`` (a
     task's values) are such a sync's view and record; None otherwise, or for a record from
-    before rows were counted. Lets the runner report the rows without counting the table: a
-    ``count(*)`` of 1,000,000 rows costs a PostgreSQL store ~150 ms on every run.
+    before rows were counted. Lets the runner report the rows without counting a large table
+    on every run.
 
     Example: ``recorded_rows(engine, "raw", result.task_values[task])`` → ``1000000``
     """

@@ -21,6 +21,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from stagehouse.connectors.errors import first_line
+
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("STAGEHOUSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PG_SERVER = os.environ.get("STAGEHOUSE_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
@@ -49,7 +51,7 @@ def _reachable(url: str) -> str | None:
             conn.execute(sa.text("SELECT 1"))
         return None
     except Exception as exc:  # the reason is reported to the user
-        return str(exc).splitlines()[0]
+        return first_line(exc)
     finally:
         engine.dispose()
 
@@ -166,6 +168,17 @@ def pytest_configure(config):
     from stagehouse.flows.config import setup_quiet_logging
 
     setup_quiet_logging()
+
+
+SERVER_MARKERS = {"pg_url": "postgres", "mysql_url": "mariadb"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with the servers its fixtures reach, so ``-m "not mariadb"`` leaves them out."""
+    for item in items:
+        for fixture, marker in SERVER_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

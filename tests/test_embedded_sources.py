@@ -54,6 +54,20 @@ def test_duckdb_file_source(tmp_path):
     assert conn.read(query="SELECT sum(amount) AS s FROM sales.deals").read_all().to_pylist() == [{"s": 2 * sum(range(5000))}]
 
 
+def test_a_source_database_writes_rows_back_but_keeps_no_change_log_nor_metadata(tmp_path):
+    """Peliqan's row verbs work on a source (writeback); Stagehouse's own state stays in the store."""
+    con = duckdb.connect(str(tmp_path / "src.duckdb"))
+    con.execute("CREATE SCHEMA crm; CREATE TABLE crm.notes (id INTEGER PRIMARY KEY, text VARCHAR)")
+    con.close()
+    with connect("duck", specs={"duck": {"type": "sql", "url": f"duckdb:///{tmp_path / 'src.duckdb'}"}}) as source:
+        assert source.insert("crm", "notes", {"id": 1, "text": "call"}) == 1
+        assert source.upsert("crm", "notes", 1, {"text": "called"}) == "updated"
+        assert source.fetch("crm", "notes") == [{"id": 1, "text": "called"}]
+        assert [t["name"] for t in source.list_tables("crm")] == ["notes"]
+        assert not any(hasattr(source, verb) for verb in ("update_cell", "list_changes", "change_log", "get_table", "add_query"))
+        assert "stagehouse_meta" not in source.list_schemas(internal=True)
+
+
 def test_unknown_sqlite_table_is_named(tmp_path):
     make_sqlite(tmp_path / "s.db", ITEMS)
     with pytest.raises(SourceError, match="connection 'lite', table 'nope'"):

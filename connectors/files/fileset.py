@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -29,6 +30,7 @@ from stagehouse.connectors.files.config import CsvOptions
 from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.connectors.files.formats import file_format
 from stagehouse.connectors.files.scan import DataFile, read_files
+from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
 
 LINEAGE_COLUMNS = {"_file": "name", "_file_mtime": "modified"}
 
@@ -50,7 +52,7 @@ def matches(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern) or ("**/" in pattern and fnmatch.fnmatchcase(name, pattern.replace("**/", "")))
 
 
-class FileSetConnection(Connection):
+class FileSetConnection(SyncSource, Connection):
     """Base of connections whose objects are files matched by a glob."""
 
     format: str | None
@@ -114,6 +116,16 @@ class FileSetConnection(Connection):
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
+
+    def sync_read(self, request: SyncRequest) -> SyncRead:
+        """The matching files as one stream; an incremental or merge sync adds the lineage
+        columns its cursor (``_file_mtime`` or ``_file``) is one of."""
+        bad_rows = BadRows()
+        reader = self.read(request.obj, after=request.after, lineage=request.mode != "full", bad_rows=bad_rows)
+        return SyncRead(reader, f"connection '{self.name}', files '{request.obj}'", primary_key=request.key, bad_rows=bad_rows)
+
+    def sync_freshness(self, request: SyncRequest) -> Any:
+        return {"files": self.fingerprint(request.obj)}
 
     def fingerprint(self, pattern: str) -> str:
         """Names, sizes and modification times of the matching files (override for content)."""

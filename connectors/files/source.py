@@ -20,6 +20,7 @@ from pathlib import Path
 from stagehouse.connectors.errors import ConnectionConfigError, SourceError
 from stagehouse.connectors.files.config import FilesConnectionConfig
 from stagehouse.connectors.files.fileset import FileEntry, FileSetConnection
+from stagehouse.connectors.placeholders import expand
 
 PACKAGE_PREFIX = "package://"
 HASH_CHUNK = 1 << 20
@@ -46,6 +47,10 @@ class FilesConnection(FileSetConnection):
         super().__init__(name, config)
         self.folder = folder
         self.format, self.csv, self.batch_rows = config.format, config.csv, config.batch_rows
+
+    @classmethod
+    def from_config(cls, name: str, config: FilesConnectionConfig, base_dir: Path) -> FilesConnection:
+        return cls(name, config, resolve_folder(name, expand(config.path), base_dir))
 
     def where(self) -> str:
         return str(self.folder)

@@ -16,8 +16,10 @@ Example::
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator, Mapping
-from functools import cached_property
+from functools import cached_property, partial
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -32,10 +34,14 @@ from stagehouse.connectors.rest.page import Page, PageNotJson, SchemaHint
 from stagehouse.connectors.rest.pagination import pages
 from stagehouse.connectors.rest.records import conform, to_table
 from stagehouse.connectors.rest.text_types import decide, first_unparsed
+from stagehouse.connectors.placeholders import expand
 from stagehouse.connectors.rest.verbs import ObjectVerbs
+from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
+
+SECRET_FIELDS = {"token", "password", "value"}  # the auth fields whose {$ENV} placeholders are expanded
 
 
-class RestConnection(ObjectVerbs, Connection):
+class RestConnection(ObjectVerbs, SyncSource, Connection):
     """A REST API named in pipedag.yaml, with its objects (endpoints)."""
 
     config: RestConnectionConfig
@@ -43,6 +49,14 @@ class RestConnection(ObjectVerbs, Connection):
     def __init__(self, name: str, config: RestConnectionConfig, secrets: dict[str, str]) -> None:
         super().__init__(name, config)
         self._secrets = secrets
+
+    @classmethod
+    def from_config(cls, name: str, config: RestConnectionConfig, base_dir: Path) -> RestConnection:
+        """Placeholders expanded in the URL, the headers and the auth's secret fields."""
+        auth = config.auth.model_dump() if config.auth else {}
+        secrets = {key: expand(value) for key, value in auth.items() if key in SECRET_FIELDS}
+        resolved = {"base_url": expand(config.base_url), "headers": {key: expand(value) for key, value in config.headers.items()}}
+        return cls(name, config.model_copy(update=resolved), secrets)
 
     @cached_property
     def client(self) -> RestClient:
@@ -84,6 +98,36 @@ class RestConnection(ObjectVerbs, Connection):
             problem = f"object '{name}' needs incremental: {{param: ...}} to ask for records past a mark"
             raise ConnectionConfigError(self.name, problem)
         return has_records_past(self.client, name, obj, mark)
+
+    def sync_read(self, request: SyncRequest) -> SyncRead:
+        """The object's records (past the mark for an incremental or merge sync); a field the
+        committed table holds as text stays text (``request.kept_types``)."""
+        name, after = request.obj, request.after
+        reader: Any = partial(self.read, name, after=after, types=request.kept_types())
+        if after is not None and self.object(name).freshness is None and not self.has_records_past(name, CursorFilter(after.column, after.value)):
+            # a run with nothing past the mark keeps the committed load, so the next run's
+            # freshness (that load's number) matches this one's: no rerun after a forced run
+            reader = _nothing
+        return SyncRead(reader, f"connection '{self.name}', object '{name}'", primary_key=request.key or self.primary_key(name) or None)
+
+    def sync_freshness(self, request: SyncRequest) -> Any:
+        """An API's change check, one request: the answer of the object's ``freshness`` request; else,
+        for an incremental or merge sync of an object with an ``incremental`` filter, the load this
+        run leaves committed — the committed one when no record is past its high-water mark, the
+        next one otherwise — so an unchanged API keeps the sync and its downstream CACHE_VALID (the
+        value equals what the last run computed before it loaded); else the time: always fetch.
+        """
+        name = request.obj
+        configured = self.freshness(name)
+        if configured is not None:
+            return {"freshness": configured}
+        if request.mode == "full" or not request.cursor or self.object(name).incremental is None:
+            return {"fetched_at": time.time()}  # nothing cheap tells a change (nor a deletion): fetch
+        previous = request.committed()
+        if previous is None:
+            return {"load": 1}
+        changed = previous.mark is None or self.has_records_past(name, CursorFilter(request.cursor, previous.mark))
+        return {"load": previous.load + int(changed)}
 
     def read(
         self,
@@ -150,6 +194,11 @@ class RestConnection(ObjectVerbs, Connection):
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                     problem = f"page {page + 1}: records of mixed types ({exc})"
                     raise SourceError(self.name, f"object '{name}'", problem) from exc
+
+
+def _nothing() -> pa.RecordBatchReader:
+    """A stream with no columns: the load keeps the committed one (``tasks.versioned.apply_load``)."""
+    return pa.RecordBatchReader.from_batches(pa.schema([]), iter([]))
 
 
 def _unparsed(table: pa.Table, schema: pa.Schema) -> str | None:

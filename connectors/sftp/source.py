@@ -1,4 +1,4 @@
-"""Files on an SFTP server (paramiko): the seed's ``dir`` and ``read_file`` verbs, and the same
+"""Files on an SFTP server (paramiko): Peliqan's ``dir`` and ``read_file`` verbs (``pq.sftpconnect``), and the same
 glob, format and incremental reading as local folders (``connectors.files.fileset``).
 
 Matching files are downloaded to a scratch folder, streamed chunk by chunk, then read by DuckDB.
@@ -26,8 +26,13 @@ from typing import Any
 from stagehouse.connectors.errors import SourceError, SourceUnavailableError
 from stagehouse.connectors.extras import require
 from stagehouse.connectors.files.fileset import FileEntry, FileSetConnection
+from stagehouse.connectors.placeholders import expand
 from stagehouse.connectors.sftp.config import SftpConnectionConfig
 from stagehouse.connectors.sftp.paramiko_extra import paramiko
+
+
+def _expand_optional(value: str | None) -> str | None:
+    return expand(value) if value else None
 
 
 class SftpConnection(FileSetConnection):
@@ -40,6 +45,11 @@ class SftpConnection(FileSetConnection):
         super().__init__(name, config)
         self._password, self._passphrase = password, passphrase
         self.format, self.csv, self.batch_rows = config.format, config.csv, config.batch_rows
+
+    @classmethod
+    def from_config(cls, name: str, config: SftpConnectionConfig, base_dir: Path) -> SftpConnection:
+        resolved = {"host": expand(config.host), "username": expand(config.username), "private_key_path": _expand_optional(config.private_key_path)}
+        return cls(name, config.model_copy(update=resolved), _expand_optional(config.password), _expand_optional(config.private_key_passphrase))
 
     def where(self) -> str:
         return f"sftp://{self.config.username}@{self.config.host}:{self.config.port}{self._root}"

@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
+from stagehouse.connectors.errors import first_line
+
 _CONFLICT = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)(?: by user (?P<user>\S+))?")
 
 
@@ -50,7 +52,7 @@ def parse_conflict(message: str) -> FileHolder | None:
         return None
     found = _CONFLICT.search(message)
     if found is None:
-        return FileHolder("another process", None, message.strip().splitlines()[0])
+        return FileHolder("another process", None, first_line(message))
     return FileHolder(found["program"], int(found["pid"]), found.group(0))
 
 

@@ -2,7 +2,7 @@
 catalog queries instead of duckdb_engine's eight pg_catalog ones.
 
 duckdb_engine reflects through DuckDB's emulation of PostgreSQL's catalog: a table of a store
-with a few dozen schemas costs ~0.3 s (~0.8 s on a busy machine), and pipedag reflects every SQL
+with a few dozen schemas is slow, and pipedag reflects every SQL
 or lazy-polars input of a task on each run, cache-valid or not. DuckDB's own catalog functions
 give the same facts in milliseconds. The columns go through the dialect's own type mapping
 (``format_type`` computed as the pg_catalog view computes it, then the dialect's
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine.reflection import ReflectionDefaults, _ReflectionInfo
 
 # Filters written into the text: with bound parameters DuckDB lists every relation of the database
-# (duckdb_columns(): with their columns) before filtering (~2 s on the demo's store, on a busy machine; ~0.1 s written in).
+# (duckdb_columns(): with their columns) before filtering.
 _LITERAL = (sa.bindparam("schema", type_=sa.String, literal_execute=True), sa.bindparam("name", type_=sa.String, literal_execute=True))
 _COLUMNS = sa.text(
     "SELECT table_name, column_name AS name, "

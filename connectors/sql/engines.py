@@ -2,7 +2,7 @@
 
 A sync asks its source small questions on every run (freshness, primary key) and a scheduler
 or notebook runs flows again and again in one process. A new engine per connection object
-paid a new login each time (5–10 ms to PostgreSQL, more over TLS or a network); a server's
+paid a new login each time; a server's
 engine is therefore kept for the process and its pool reused, checked by a ping on checkout
 (``pool_pre_ping``), so a restarted server costs one reconnect, not a failed run. Files
 (SQLite, DuckDB) get an engine of their own that the connection disposes when it closes: an

@@ -28,7 +28,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.arrow_metadata import with_schema
-from stagehouse.connectors.errors import SourceError
+from stagehouse.connectors.errors import SourceError, first_line
 
 NUMERIC_OID = 1700
 DUCKDB_MAX_PRECISION = 38
@@ -168,7 +168,7 @@ def refused(connection: str, obj: str, exc: BaseException) -> UnrepresentableVal
     if len(parts) < 4:
         return None
     row, field, value, target = parts[:4]
-    return UnrepresentableValueError(connection, obj, row, field, value, target.splitlines()[0].strip())
+    return UnrepresentableValueError(connection, obj, row, field, value, first_line(target))
 
 
 @dataclass(frozen=True)

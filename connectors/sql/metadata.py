@@ -28,7 +28,7 @@ from stagehouse.connectors.sql.catalog import COMMENTABLE, META_SCHEMA, Ref
 from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
 from stagehouse.connectors.sql.native import described_table, primary_key_of, relation_kind
 
-__all__ = ["META_SCHEMA", "MetadataVerbs", "no_columns"]
+__all__ = ["META_SCHEMA", "MetadataVerbs", "SchemaReads", "no_columns"]
 
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
 FILE_DATABASES = frozenset({"duckdb", "sqlite"})  # the URL's database is a file path
@@ -47,8 +47,80 @@ def is_internal_schema(name: str) -> bool:
     return name in INTERNAL_SCHEMAS or name.endswith(INTERNAL_SUFFIXES)
 
 
-class MetadataVerbs:
-    """Metadata and saved queries, mixed into ``SqlConnection``."""
+class SchemaReads:
+    """What any SQL database tells of itself from its own catalog: schemas, tables, a table's
+    key and columns. Nothing here writes, so a source database gets these too (``SqlConnection``)."""
+
+    name: str
+    engine: sa.Engine
+
+    def list_schemas(self, *, internal: bool = False) -> list[str]:
+        """The schemas of this database. pipedag's own (a stage's ``__even``/``__odd``/``__tmp``
+        copies, ``pipedag_metadata``), Stagehouse's (``stagehouse_meta``, ``stagehouse_versions``)
+        and the SQL catalog are left out unless ``internal=True``: a user reads the stages.
+
+        Example: ``wh.list_schemas()`` → ``['mart', 'public', 'raw']``"""
+        query = SCHEMA_QUERIES.get(self.engine.dialect.name)
+        if query is None:
+            schemas = sa.inspect(self.engine).get_schema_names()
+        else:
+            with self.engine.connect() as conn:
+                schemas = conn.execute(sa.text(query)).scalars().all()
+        return sorted(s for s in schemas if internal or not is_internal_schema(s))
+
+    def list_tables(self, schema: str | None = None, *, internal: bool = False) -> list[dict[str, str]]:
+        """Tables and views (``type`` 'BASE TABLE' or 'VIEW'), of one schema or all; with no schema
+        named, the internal schemas are left out as ``list_schemas`` leaves them (``internal=True``
+        keeps them)."""
+        tables = sa.table("tables", sa.column("table_schema"), sa.column("table_name"), sa.column("table_type"), schema="information_schema")
+        query = sa.select(tables.c.table_schema, tables.c.table_name, tables.c.table_type).order_by(tables.c.table_schema, tables.c.table_name)
+        if schema:
+            query = query.where(tables.c.table_schema == checked(self.name, "schema", schema))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        keep = internal or schema is not None
+        return [{"schema": s, "name": n, "type": t} for s, n, t in rows if keep or not (is_internal_schema(s) or s in SYSTEM_SCHEMAS)]
+
+    def key_of(self, schema: str | None, table: str) -> list[str]:
+        """The primary key constraint of ``schema.table`` (empty when it has none)."""
+        return primary_key_of(self.engine, schema, table)
+
+    def no_table(self, schema: str | None, table: str) -> str:
+        """Why ``schema.table`` is not found, for a one-line error: no such schema, or the close
+        names that exist, and the schemas there are.
+
+        Example: ``wh.no_table("crm", "contact")`` → ``"does not exist; did you mean crm.contacts? (schemas: crm, raw)"``"""
+        if schema is not None and schema not in self.list_schemas(internal=True):
+            return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
+        tables = [(t["schema"], t["name"]) for t in self.list_tables()]
+        names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
+        close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
+        return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
+
+    def check_columns(self, table: sa.Table, names: Iterable[str], fix: str = "") -> None:
+        """Refuse the ``names`` that are not columns of ``table`` (an ``sa.Table`` as ``table()``
+        returns it) with one line naming them, the close columns and, if given, the ``fix``.
+
+        Example: ``wh.check_columns(base, ["nme"])`` → WarehouseError ``connection 'warehouse',
+        table 'crm.contacts': no column 'nme'; did you mean name? (columns: id, name)``"""
+        unknown = [n for n in names if n not in table.c]
+        if unknown:
+            problem = no_columns(unknown, table.c.keys())
+            raise WarehouseError(self.name, f"table '{dotted(table.schema, table.name)}'", f"{problem}; {fix}" if fix else problem)
+
+    def database_name(self) -> str:
+        """The database's name, as ``list_databases``/``get_database`` give it and Peliqan's
+        database-first calls may pass it: a server's database, a file's stem (DuckDB's own name
+        for it), the instance id for the table store (``StoreConnection``)."""
+        database = self.engine.url.database
+        if database and self.engine.dialect.name in FILE_DATABASES:
+            return Path(database).stem
+        return database or self.name
+
+
+class MetadataVerbs(SchemaReads):
+    """Metadata with stable ids and kept descriptions, and saved queries: the warehouse client's
+    (``StoreConnection``), since they keep their state in its ``stagehouse_meta`` schema."""
 
     name: str
     engine: sa.Engine
@@ -98,33 +170,6 @@ class MetadataVerbs:
             raise WarehouseError(self.name, f"schema '{ref.schema}'", "cannot be renamed here (a stage's schema is named by its flow: rename the Stage)")
         self._describe(ref, description)
         return self.get_schema(ref.schema)
-
-    def list_schemas(self, *, internal: bool = False) -> list[str]:
-        """The schemas of this database. pipedag's own (a stage's ``__even``/``__odd``/``__tmp``
-        copies, ``pipedag_metadata``), Stagehouse's (``stagehouse_meta``, ``stagehouse_versions``)
-        and the SQL catalog are left out unless ``internal=True``: a user reads the stages.
-
-        Example: ``wh.list_schemas()`` → ``['mart', 'public', 'raw']``"""
-        query = SCHEMA_QUERIES.get(self.engine.dialect.name)
-        if query is None:
-            schemas = sa.inspect(self.engine).get_schema_names()
-        else:
-            with self.engine.connect() as conn:
-                schemas = conn.execute(sa.text(query)).scalars().all()
-        return sorted(s for s in schemas if internal or not is_internal_schema(s))
-
-    def list_tables(self, schema: str | None = None, *, internal: bool = False) -> list[dict[str, str]]:
-        """Tables and views (``type`` 'BASE TABLE' or 'VIEW'), of one schema or all; with no schema
-        named, the internal schemas are left out as ``list_schemas`` leaves them (``internal=True``
-        keeps them)."""
-        tables = sa.table("tables", sa.column("table_schema"), sa.column("table_name"), sa.column("table_type"), schema="information_schema")
-        query = sa.select(tables.c.table_schema, tables.c.table_name, tables.c.table_type).order_by(tables.c.table_schema, tables.c.table_name)
-        if schema:
-            query = query.where(tables.c.table_schema == checked(self.name, "schema", schema))
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        keep = internal or schema is not None
-        return [{"schema": s, "name": n, "type": t} for s, n, t in rows if keep or not (is_internal_schema(s) or s in SYSTEM_SCHEMAS)]
 
     def get_table(self, schema: str | None = None, table: str | None = None, *, table_id: int | None = None) -> dict[str, Any]:
         """Id, name, description, primary key (the database's, else the one its sync or transform
@@ -197,29 +242,6 @@ class MetadataVerbs:
         self._describe(ref, description)
         return next(f for f in self.get_table(ref.schema, ref.table)["fields"] if f["name"] == ref.field)
 
-    def no_table(self, schema: str | None, table: str) -> str:
-        """Why ``schema.table`` is not found, for a one-line error: no such schema, or the close
-        names that exist, and the schemas there are.
-
-        Example: ``wh.no_table("crm", "contact")`` → ``"does not exist; did you mean crm.contacts? (schemas: crm, raw)"``"""
-        if schema is not None and schema not in self.list_schemas(internal=True):
-            return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
-        tables = [(t["schema"], t["name"]) for t in self.list_tables()]
-        names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
-        close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
-        return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
-
-    def check_columns(self, table: sa.Table, names: Iterable[str], fix: str = "") -> None:
-        """Refuse the ``names`` that are not columns of ``table`` (an ``sa.Table`` as ``table()``
-        returns it) with one line naming them, the close columns and, if given, the ``fix``.
-
-        Example: ``wh.check_columns(base, ["nme"])`` → WarehouseError ``connection 'warehouse',
-        table 'crm.contacts': no column 'nme'; did you mean name? (columns: id, name)``"""
-        unknown = [n for n in names if n not in table.c]
-        if unknown:
-            problem = no_columns(unknown, table.c.keys())
-            raise WarehouseError(self.name, f"table '{dotted(table.schema, table.name)}'", f"{problem}; {fix}" if fix else problem)
-
     def _table_ref(self, schema: str | None, table: str | None) -> Ref:
         schema, table = split_table(self.name, table or "", schema)
         return Ref(schema or self.engine.dialect.default_schema_name, table)
@@ -242,15 +264,6 @@ class MetadataVerbs:
         if self.engine.dialect.name not in COMMENTABLE:
             return dict.fromkeys(refs)
         return catalog.ids_of(self.engine, refs)
-
-    def database_name(self) -> str:
-        """The database's name, as ``list_databases``/``get_database`` give it and Peliqan's
-        database-first calls may pass it: a server's database, a file's stem (DuckDB's own name
-        for it), the instance id for the table store (``StoreConnection``)."""
-        database = self.engine.url.database
-        if database and self.engine.dialect.name in FILE_DATABASES:
-            return Path(database).stem
-        return database or self.name
 
     def _described(self, ref: Ref, queries: dict[str, str], params: dict[str, str]) -> str | None:
         """The database's comment on ``ref`` (where the store has them), else the kept description."""

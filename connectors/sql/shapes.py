@@ -1,6 +1,6 @@
 """Turn an Arrow result into what ``fetch`` promises: records, a pandas or a polars DataFrame.
 
-The seed platform's options, applied on the Arrow table before conversion so they cost one
+Peliqan's ``fetch`` options (``pq`` module), applied on the Arrow table before conversion so they cost one
 vectorised pass:
 
 - ``tz``: timezone-aware timestamps shown in this zone (naive ones are taken as UTC).

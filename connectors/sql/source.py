@@ -15,6 +15,8 @@ Example::
 from __future__ import annotations
 
 
+import dataclasses
+import time
 import uuid
 from collections.abc import Callable
 from functools import cached_property, partial
@@ -27,9 +29,9 @@ from sqlalchemy.engine import URL, make_url
 
 from stagehouse.connectors.base import Connection
 from stagehouse.connectors.duckdb_scan import DuckDBScan, kept_attachment, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
+from stagehouse.connectors.placeholders import expand
 from stagehouse.connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
 from stagehouse.connectors.cursor import CursorFilter
-from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
 from stagehouse.connectors.sql.exact_numerics import ExactRead, numeric_columns, refused, text_select
@@ -37,13 +39,14 @@ from stagehouse.connectors.sql.fingerprint import FINGERPRINTS, literal_sql
 from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
-from stagehouse.connectors.sql.metadata import MetadataVerbs
+from stagehouse.connectors.sql.metadata import SchemaReads
 from stagehouse.connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
 from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.bulk import BulkVerbs
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
+from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
 
 EXACT_NUMERIC_BACKENDS = frozenset({"postgresql"})  # DuckDB's scanner reads their numeric through a double
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
@@ -60,9 +63,11 @@ def parse_url(name: str, text: str) -> URL:
     return url
 
 
-class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Connection):
-    """A SQL database named in pipedag.yaml: a source for syncs and a warehouse client
-    (``WarehouseVerbs``, ``MetadataVerbs``, ``ChangeVerbs``)."""
+class SqlConnection(WarehouseVerbs, BulkVerbs, SchemaReads, SyncSource, Connection):
+    """A SQL database named in pipedag.yaml: a source for syncs, with Peliqan's row verbs for
+    writeback (``fetch``, ``execute``, ``insert``, ``update``, ``upsert``) and ``replicate``'s bulk
+    load. It has no change log nor kept metadata: those live in the table store's
+    ``stagehouse_meta`` schema, and only the warehouse client (``StoreConnection``) has them."""
 
     config: SqlConnectionConfig
 
@@ -70,6 +75,14 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         super().__init__(name, config)
         self.url = parse_url(name, url)
         self.backend = self.url.get_backend_name()
+
+    @classmethod
+    def from_config(cls, name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
+        return cls(name, config, expand(config.url))
+
+    def overlaid(self, base: sa.Table) -> sa.Select:
+        """``base`` as it is: edits are layered only on the warehouse's tables (``ChangeVerbs``)."""
+        return sa.select(base)
 
     @property
     def display_url(self) -> str:
@@ -107,6 +120,42 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
         except sa.exc.SQLAlchemyError as exc:
             raise SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)) from exc
+
+    def sync_read(self, request: SyncRequest) -> SyncRead:
+        """A table or query past the cursor, read at it too (an append drops the rows it holds at
+        the mark); a whole table or query also as a DuckDB scan and, for a full sync, as a
+        PostgreSQL binary COPY, so the store can take the fastest path it has."""
+        table, query, after = request.obj, request.query, request.after
+        if after is not None:
+            after = dataclasses.replace(after, inclusive=True)
+        # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
+        # a delta is streamed from the shared reader, which has the extension loaded already
+        scan = self.scan(table, query=query) if after is None else None
+        # merge and incremental loads stay on Arrow, whose types their later deltas share
+        copy = self.binary_copy(table, query=query) if request.mode == "full" else None
+        lengths = self.declared_lengths(table) if table is not None else None
+        key = request.key
+        if key is None and table is not None:
+            key = self.primary_key(table) or None
+        return SyncRead(
+            partial(self.read, table, query=query, after=after),
+            f"connection '{self.name}', " + (f"table '{table}'" if table else "query"),
+            primary_key=key,
+            key_is_unique=request.key is None and key is not None,  # a declared key is unique and never NULL
+            lengths=lengths,
+            scan=scan,
+            copy=copy,
+        )
+
+    def sync_freshness(self, request: SyncRequest) -> Any:
+        """For a sync with a cursor, the cursor's maximum and the rows at it; else (a full sync
+        reads every row: any changed row must rerun it) the content fingerprint, or the time
+        where the dialect has none."""
+        table, query = request.obj, request.query
+        if request.mode != "full" and request.cursor:
+            return self.cursor_freshness(table, query=query, cursor=request.cursor)
+        fingerprint = self.fingerprint(table, query=query)
+        return {"fetched_at": time.time()} if fingerprint is None else fingerprint
 
     def split_table(self, table: str) -> tuple[str | None, str]:
         """``"schema.table"`` -> (schema, table); a bare name -> (None, table)."""
@@ -216,15 +265,12 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         ``after`` (a CursorFilter) streams only rows past the cursor (filtered in the source).
         A table's ``varchar(n)`` fields carry their length as field metadata (``connectors.sql.declared``).
         """
-        reader = self._read(table, query=query, after=after, batch_rows=batch_rows)
         if table is None:
-            return reader
-        try:
-            lengths = self.declared_lengths(table)
-        except SourceError:
-            reader.close()
-            raise
-        return with_lengths(reader, lengths)
+            return self._read(table, query=query, after=after, batch_rows=batch_rows)
+        lengths = self.declared_lengths(table)
+        if not is_server(self.url):
+            self.close()  # one DuckDB in the process holds a file at a time: the scan attaches it next
+        return with_lengths(self._read(table, query=query, after=after, batch_rows=batch_rows), lengths)
 
     def declared_lengths(self, table: str) -> dict[str, int]:
         """Column -> the declared length of ``table``'s ``varchar(n)`` columns (``connectors.sql.declared``)."""

@@ -27,12 +27,16 @@ from stagehouse.connectors.settings import WAREHOUSE, StoreSettings
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.duckdb_file import duckdb_file, parse_conflict
 from stagehouse.connectors.sql.engines import engine_for
+from stagehouse.connectors.sql.changes import ChangeVerbs
+from stagehouse.connectors.sql.metadata import MetadataVerbs
 from stagehouse.connectors.sql.source import SqlConnection
 
 
-class StoreConnection(SqlConnection):
-    """The instance's table store, named ``warehouse``: a SQL connection that makes its store
-    exist (as pipedag would) before the first statement."""
+class StoreConnection(ChangeVerbs, MetadataVerbs, SqlConnection):
+    """The instance's table store, named ``warehouse``: the warehouse client. Beyond a SQL
+    connection's verbs it has the change log (``ChangeVerbs``) and metadata with ids, descriptions
+    and saved queries (``MetadataVerbs``), and it makes its store exist (as pipedag would) before
+    the first statement."""
 
     def __init__(self, settings: StoreSettings) -> None:
         config = SqlConnectionConfig.model_construct(type="sql", url=settings.url, batch_rows=65_536)

@@ -33,15 +33,15 @@ NEVER_ADDS = "write() adds columns, insert/update/upsert never do"
 
 
 class WarehouseVerbs:
-    """fetch/insert/update/upsert/execute, mixed into ``SqlConnection``."""
+    """fetch/insert/update/upsert/execute, mixed into ``SqlConnection`` (a source and the warehouse)."""
 
     name: str
     engine: sa.Engine
-    overlaid: Callable[[sa.Table], sa.Select | sa.CompoundSelect]  # ChangeVerbs: edits layered on reads
-    key_of: Callable[[str | None, str], list[str]]  # MetadataVerbs: the database's or the declared key
-    database_name: Callable[[], str]  # MetadataVerbs
-    no_table: Callable[[str | None, str], str]  # MetadataVerbs: why a table is not found
-    check_columns: Callable[..., None]  # MetadataVerbs: unknown column names, with close ones
+    overlaid: Callable[[sa.Table], sa.Select | sa.CompoundSelect]  # ChangeVerbs on the warehouse: edits layered on reads
+    key_of: Callable[[str | None, str], list[str]]  # SchemaReads: the database's key (MetadataVerbs: or the declared one)
+    database_name: Callable[[], str]  # SchemaReads
+    no_table: Callable[[str | None, str], str]  # SchemaReads: why a table is not found
+    check_columns: Callable[..., None]  # SchemaReads: unknown column names, with close ones
 
     def table(self, schema: str | None, table: str) -> sa.Table:
         """The existing table or view ``schema.table``; WarehouseError when there is none."""
