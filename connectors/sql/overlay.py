@@ -105,3 +105,24 @@ def overlay_select(dialect: str, base: sa.Table, pk: str, table: str) -> sa.Comp
         .where(edited.c.row_event == "i", absent.c[pk].is_(None))
     )
     return sa.union_all(kept, inserted)
+
+
+def overlay_count_select(base: sa.Table, pk: str, table: str) -> sa.Select:
+    """How many rows ``overlay_select`` returns, without layering any cell: the synced rows, less
+    those whose key's latest layered row event is a delete, plus the rows whose latest one is an
+    insert and that the synced table does not have (a cell edit never adds or removes a row)."""
+    log = CHANGE_LOG
+    ranked = sa.select(
+        log.c.row_pk, log.c.type, sa.func.row_number().over(partition_by=log.c.row_pk, order_by=log.c.id.desc()).label("rn"),
+    ).where(log.c.table_name == table, log.c.retired_at.is_(None), log.c.type.in_(["i", "d"])).subquery("ranked_rows")
+    last = sa.select(
+        sa.cast(ranked.c.row_pk, NativeType(base.c[pk].type.spec)).label("edited_key"), ranked.c.type,
+    ).where(ranked.c.rn == 1).subquery("row_events")
+    absent = base.alias("synced")
+    synced = sa.select(sa.func.count()).select_from(base).scalar_subquery()
+    deleted = sa.select(sa.func.count()).select_from(base.join(last, last.c.edited_key == base.c[pk])).where(last.c.type == "d").scalar_subquery()
+    inserted = (
+        sa.select(sa.func.count()).select_from(last.outerjoin(absent, absent.c[pk] == last.c.edited_key))
+        .where(last.c.type == "i", absent.c[pk].is_(None)).scalar_subquery()
+    )
+    return sa.select((synced - deleted + inserted).label("rows"))

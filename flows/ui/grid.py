@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +21,9 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
-from stagehouse.connectors.sql.overlay import overlay_select
+from stagehouse.connectors.sql.overlay import overlay_count_select, overlay_select
 from stagehouse.connectors.sql.shapes import shaped
+from stagehouse.flows.ui.reads import arrow, together
 
 PAGE_SIZES = (25, 50, 100, 250)
 
@@ -95,8 +95,13 @@ def read_page(
         query = query.order_by(order, *([view.c[key]] if key and key != sort else []))
     elif key is not None:  # pages of an unordered join would overlap: key order keeps them apart
         query = query.order_by(view.c[key].desc() if descending else view.c[key])
-    frame = shaped(wh.arrow(query.limit(limit).offset(offset)), df=True)
-    total = row_count(wh, base, full, where, filtered=bool(filter_text)) if count else None
+    page_query = query.limit(limit).offset(offset)
+    if count:
+        rows, counted = together(wh, [page_query, _count_query(wh, base, full, where)])
+        total = int(counted.column(0)[0].as_py())
+    else:
+        rows, total = arrow(wh, page_query), None
+    frame = shaped(rows, df=True)
     page = GridPage(f"{schema}.{table}", key, frame, total, offset)
     if key is not None and key in frame.columns and len(frame):
         _mark(wh, page, [str(k) for k in frame[key].tolist()])
@@ -109,7 +114,7 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, rows: int, descending:
     rows hold every one of the first ``rows``, and a row it appends past them sorts after them.
     None when the table has no layered edits under ``key`` (the plain table is as fast)."""
     label = f"{base.schema}.{base.name}"
-    if key is None or wh.engine.dialect.name not in ("duckdb", "postgresql") or wh.change_log.layered_key(label) != key:
+    if key is None or _layered_key(wh, label) != key:
         return None
     log = CHANGE_LOG
     deletes = sa.select(sa.func.count()).where(log.c.table_name == label, log.c.retired_at.is_(None), log.c.type == "d")
@@ -120,33 +125,20 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, rows: int, descending:
     return overlay_select(wh.engine.dialect.name, first, key, label).subquery("shown")
 
 
-COUNT_SECONDS = 30.0
-_counts: dict[tuple, tuple[float, int]] = {}  # what a count was taken for -> (when, rows)
+def _layered_key(wh: Any, label: str) -> str | None:
+    """The key of the edits ``wh.overlaid`` layers on ``label``; None when it layers none."""
+    return wh.change_log.layered_key(label) if wh.engine.dialect.name in ("duckdb", "postgresql") else None
 
 
-def row_count(wh: Any, base: sa.Table, view: sa.Subquery, where: sa.ColumnElement | None, *, filtered: bool) -> int:
-    """How many rows the overlaid table has (that match ``where``): counted over the overlay, then
-    kept up to 30 s while neither the synced table's row count nor the table's added or deleted
-    rows (any edit, with a filter) changed, since a cell edit does not change it."""
+def _count_query(wh: Any, base: sa.Table, view: sa.Subquery, where: sa.ColumnElement | None) -> sa.Select:
+    """How many rows the overlaid table has (that match ``where``), counted now, never kept: a
+    filter counts over the overlay (a cell edit can make a row match), the whole table from the
+    synced rows and the edits' added and deleted rows (``overlay_count_select``)."""
+    if where is not None:
+        return sa.select(sa.func.count()).select_from(view).where(where)
     label = f"{base.schema}.{base.name}"
-    synced = int(wh.arrow(sa.select(sa.func.count()).select_from(base)).column(0)[0].as_py())  # a metadata read on DuckDB
-    signature: tuple = ()
-    if wh.change_log.exists():
-        log = CHANGE_LOG
-        row_events = sa.case((log.c.type.in_(["i", "d"]) | sa.literal(filtered), log.c.id))
-        query = sa.select(sa.func.max(row_events), sa.func.count(log.c.retired_at)).where(log.c.table_name == label)
-        with wh.engine.connect() as conn:
-            signature = tuple(conn.execute(query).one())
-    asked = (str(wh.engine.url), label, str(where.compile(compile_kwargs={"literal_binds": True})) if where is not None else "", synced, signature)
-    kept = _counts.get(asked)
-    if kept is not None and time.monotonic() - kept[0] < COUNT_SECONDS:
-        return kept[1]
-    counted = sa.select(sa.func.count()).select_from(view)
-    rows = int(wh.arrow(counted.where(where) if where is not None else counted).column(0)[0].as_py())
-    if len(_counts) > 1000:
-        _counts.clear()
-    _counts[asked] = (time.monotonic(), rows)
-    return rows
+    key = _layered_key(wh, label)
+    return sa.select(sa.func.count()).select_from(base) if key is None else overlay_count_select(base, key, label)
 
 
 def _mark(wh: Any, page: GridPage, keys: list[str]) -> None:
