@@ -15,6 +15,8 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
@@ -39,12 +41,19 @@ def _json_field(dialect: str, value: sa.ColumnElement, key: str) -> sa.ColumnEle
     return sa.func.json_extract_string(value, "$." + '"' + key.replace('"', '\\"') + '"')
 
 
-def overlay_select(dialect: str, base: sa.Table, pk: str, table: str) -> sa.CompoundSelect:
-    """``base`` as it looks with the layered edits of ``table`` applied."""
+def overlay_select(
+    dialect: str, base: sa.Table, pk: str, table: str, *, keys: Callable[[sa.ColumnElement], sa.ColumnElement] | None = None,
+) -> sa.CompoundSelect:
+    """``base`` as it looks with the layered edits of ``table`` applied; with ``keys`` (given an
+    edit's row key in the key's type, true for the rows wanted) only those rows' edits, for a
+    caller that knows no other row can show (a page's key range)."""
     log = CHANGE_LOG
+    wanted = []
+    if keys is not None:  # the CASE casts this table's keys only: another table's may not cast
+        wanted.append(keys(sa.case((log.c.table_name == table, sa.cast(log.c.row_pk, NativeType(base.c[pk].type.spec))))))
     events = (
         sa.select(log.c.id, log.c.row_pk, log.c.field, log.c.type, log.c.new_value)
-        .where(log.c.table_name == table, log.c.retired_at.is_(None))
+        .where(log.c.table_name == table, log.c.retired_at.is_(None), *wanted)
         .cte("edits")
     )
     ranked_rows = sa.select(

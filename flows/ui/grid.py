@@ -122,7 +122,19 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, rows: int, descending:
         deleted = conn.execute(deletes).scalar() or 0
     order = base.c[key].desc() if descending else base.c[key]
     first = sa.select(base).order_by(order).limit(rows + deleted).subquery("first_synced")
-    return overlay_select(wh.engine.dialect.name, first, key, label).subquery("shown")
+    return overlay_select(wh.engine.dialect.name, first, key, label, keys=_within(first.c[key], rows + deleted, descending)).subquery("shown")
+
+
+def _within(synced_key: sa.ColumnElement, window: int, descending: bool) -> Any:
+    """Which edits can change the first rows: those up to the last key of a full window of synced
+    rows without a NULL key (its rows left after every delete fill the page, and any other row
+    sorts after them); all, when the window is short (a row appended may sort into the page) or
+    holds a NULL key (NULLs sort apart)."""
+    window_rows = synced_key.table
+    last = sa.func.min(synced_key) if descending else sa.func.max(synced_key)
+    full = sa.and_(sa.func.count() == window, sa.func.count(synced_key) == window)
+    edge = sa.select(sa.case((full, last))).select_from(window_rows).scalar_subquery()
+    return lambda key: sa.or_(edge.is_(None), key >= edge if descending else key <= edge)
 
 
 def _layered_key(wh: Any, label: str) -> str | None:
