@@ -3,7 +3,8 @@ cells marked, sorted and filtered in the database, with the row count.
 
 The page is one query on the warehouse client's own overlay (``overlaid``, the SELECT ``fetch``
 runs) with ORDER BY, WHERE, LIMIT and OFFSET around it, so a 1,000,000-row table costs what its
-first 100 rows cost; the marks come from the change log's rows of the page's keys only.
+first 100 rows cost; the marks come from the change log's rows of the page's keys only. The row
+count is taken with each page, never kept, so a page and its count are never older than the store.
 
 Example::
 
@@ -83,8 +84,9 @@ def read_page(
     base = wh.table(schema, table)
     key = grid_key(wh, schema, table)
     full = wh.overlaid(base).subquery("shown")
+    layered = _layered_key(wh, f"{base.schema}.{base.name}")
     where = _matching(wh, base, full, filter_column, filter_text)
-    view = None if sort is not None or where is not None else _first_rows(wh, base, key, offset + limit, descending)
+    view = None if sort is not None or where is not None else _first_rows(wh, base, key, layered, offset + limit, descending)
     view = full if view is None else view
     query = sa.select(view)
     if where is not None:
@@ -97,7 +99,7 @@ def read_page(
         query = query.order_by(view.c[key].desc() if descending else view.c[key])
     page_query = query.limit(limit).offset(offset)
     if count:
-        rows, counted = together(wh, [page_query, _count_query(wh, base, full, where)])
+        rows, counted = together(wh, [page_query, _count_query(base, layered, full, where)])
         total = int(counted.column(0)[0].as_py())
     else:
         rows, total = arrow(wh, page_query), None
@@ -108,13 +110,13 @@ def read_page(
     return page
 
 
-def _first_rows(wh: Any, base: sa.Table, key: str | None, rows: int, descending: bool) -> sa.Subquery | None:
+def _first_rows(wh: Any, base: sa.Table, key: str | None, layered: str | None, rows: int, descending: bool) -> sa.Subquery | None:
     """The overlaid table's first ``rows`` rows in key order, read from the synced table's first
     ``rows`` + (layered deletes) rows only: the overlay decides each row by its own key, so those
     rows hold every one of the first ``rows``, and a row it appends past them sorts after them.
     None when the table has no layered edits under ``key`` (the plain table is as fast)."""
     label = f"{base.schema}.{base.name}"
-    if key is None or _layered_key(wh, label) != key:
+    if key is None or layered != key:
         return None
     log = CHANGE_LOG
     deletes = sa.select(sa.func.count()).where(log.c.table_name == label, log.c.retired_at.is_(None), log.c.type == "d")
@@ -142,15 +144,14 @@ def _layered_key(wh: Any, label: str) -> str | None:
     return wh.change_log.layered_key(label) if wh.engine.dialect.name in ("duckdb", "postgresql") else None
 
 
-def _count_query(wh: Any, base: sa.Table, view: sa.Subquery, where: sa.ColumnElement | None) -> sa.Select:
+def _count_query(base: sa.Table, layered: str | None, view: sa.Subquery, where: sa.ColumnElement | None) -> sa.Select:
     """How many rows the overlaid table has (that match ``where``), counted now, never kept: a
     filter counts over the overlay (a cell edit can make a row match), the whole table from the
     synced rows and the edits' added and deleted rows (``overlay_count_select``)."""
     if where is not None:
         return sa.select(sa.func.count()).select_from(view).where(where)
     label = f"{base.schema}.{base.name}"
-    key = _layered_key(wh, label)
-    return sa.select(sa.func.count()).select_from(base) if key is None else overlay_count_select(base, key, label)
+    return sa.select(sa.func.count()).select_from(base) if layered is None else overlay_count_select(base, layered, label)
 
 
 def _mark(wh: Any, page: GridPage, keys: list[str]) -> None:

@@ -84,6 +84,8 @@ def test_a_table_a_run_replaced_shows_on_the_next_page(project):
 
 def test_each_page_layers_exactly_the_edits_of_its_rows(people):
     with store_session() as wh:
+        wh.write("crm", "tags", [{"code": "vip", "label": "VIP"}], pk="code")
+        wh.update_cell("crm.tags", "label", "vip", "V.I.P.")  # another table's key, not a number, in the same log
         wh.insert_row("crm.people", {"id": 400, "name": "late", "city": "Lier"})
         wh.update_cell("crm.people", "city", 400, "Diest")  # an added row edited after
         wh.insert_row("crm.people", {"id": -1, "name": "early", "city": "Lier"})
