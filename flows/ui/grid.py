@@ -83,11 +83,10 @@ def read_page(
         raise WarehouseError(wh.name, f"table '{schema}.{table}'", f"page of {limit} rows from row {offset}: use a positive page size and offset")
     base = wh.table(schema, table)
     key = grid_key(wh, schema, table)
-    full = wh.overlaid(base).subquery("shown")
     layered = _layered_key(wh, f"{base.schema}.{base.name}")
-    where = _matching(wh, base, full, filter_column, filter_text)
-    view = None if sort is not None or where is not None else _first_rows(wh, base, key, layered, offset + limit, descending)
-    view = full if view is None else view
+    first = _first_rows(wh, base, key, layered, offset + limit, descending) if sort is None and not filter_text else None
+    view = wh.overlaid(base).subquery("shown") if first is None else first  # the whole overlay, when a sort or filter needs it
+    where = _matching(wh, base, view, filter_column, filter_text)
     query = sa.select(view)
     if where is not None:
         query = query.where(where)
@@ -99,7 +98,7 @@ def read_page(
         query = query.order_by(view.c[key].desc() if descending else view.c[key])
     page_query = query.limit(limit).offset(offset)
     if count:
-        rows, counted = together(wh, [page_query, _count_query(base, layered, full, where)])
+        rows, counted = together(wh, [page_query, _count_query(base, layered, view, where)])
         total = int(counted.column(0)[0].as_py())
     else:
         rows, total = arrow(wh, page_query), None
@@ -146,8 +145,8 @@ def _layered_key(wh: Any, label: str) -> str | None:
 
 def _count_query(base: sa.Table, layered: str | None, view: sa.Subquery, where: sa.ColumnElement | None) -> sa.Select:
     """How many rows the overlaid table has (that match ``where``), counted now, never kept: a
-    filter counts over the overlay (a cell edit can make a row match), the whole table from the
-    synced rows and the edits' added and deleted rows (``overlay_count_select``)."""
+    filter counts over the whole overlay ``view`` (a cell edit can make a row match), the whole
+    table from the synced rows and the edits' added and deleted rows (``overlay_count_select``)."""
     if where is not None:
         return sa.select(sa.func.count()).select_from(view).where(where)
     label = f"{base.schema}.{base.name}"
