@@ -6,8 +6,10 @@ On PostgreSQL ``wh.arrow`` opens an ADBC connection per query, and the driver re
 type catalog on every connect. The grid reads through ADBC connections kept here instead, in
 autocommit: each query sees what is committed when it starts, as on a new connection, so nothing
 read is older than the query. A connection is taken by one query at a time (a thread of each
-browser session), and one that fails is closed, not reused. DuckDB's own ``wh.arrow`` is a query
-on the request's open connection already.
+browser session); one that fails is closed, not reused, and the query runs again on a new one,
+as does a query with a column of a type the server got after the connection opened (the driver
+reads the types on connect). DuckDB's own ``wh.arrow`` is a query on the request's open
+connection already.
 
 Example::
 
@@ -20,6 +22,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -27,7 +30,17 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError, first_line
 from stagehouse.connectors.sql.native import adbc_uri
-from stagehouse.connectors.sql.pg_numeric import typed_numerics
+from stagehouse.connectors.sql.pg_numeric import TYPNAME, typed_numerics
+
+
+@dataclass(frozen=True)
+class KeptReader:
+    """How a store's kept connections are opened and read, and which result a connection opened
+    later would read otherwise (it reads again on a new one)."""
+
+    open: Callable[[sa.Engine], Any]
+    read: Callable[[Any, str], pa.Table]
+    outdated: Callable[[pa.Table], bool]
 
 
 def _adbc_connection(engine: sa.Engine) -> Any:
@@ -42,11 +55,13 @@ def _adbc_read(connection: Any, sql: str) -> pa.Table:
         return typed_numerics(cur.fetch_arrow_table())
 
 
-# Per dialect: how to open a connection to keep, and how to read a query on it. A store not
-# named here reads through ``wh.arrow``, one query after the other.
-KEPT_READERS: dict[str, tuple[Callable[[sa.Engine], Any], Callable[[Any, str], pa.Table]]] = {
-    "postgresql": (_adbc_connection, _adbc_read),
-}
+def _types_unknown(table: pa.Table) -> bool:
+    """A column of a type created after the connection read the server's types on connect."""
+    return any((f.metadata or {}).get(TYPNAME, b"").startswith(b"unnamed<") for f in table.schema)
+
+
+# A store not named here reads through ``wh.arrow``, one query after the other.
+KEPT_READERS: dict[str, KeptReader] = {"postgresql": KeptReader(_adbc_connection, _adbc_read, _types_unknown)}
 
 _idle: dict[str, queue.SimpleQueue] = {}  # store URL -> connections no query holds now
 _idle_lock = threading.Lock()
@@ -58,26 +73,30 @@ def arrow(wh: Any, statement: sa.Executable) -> pa.Table:
     reader = KEPT_READERS.get(wh.engine.dialect.name)
     if reader is None:
         return wh.arrow(statement)
-    opener, read = reader
     sql = str(statement.compile(dialect=wh.engine.dialect, compile_kwargs={"literal_binds": True}))
     url = wh.engine.url.render_as_string(hide_password=False)
     with _idle_lock:
         idle = _idle.setdefault(url, queue.SimpleQueue())
-    for kept in (_take(idle), None):  # a new connection when none is kept, or the kept one lost its server
-        if kept is _NONE_KEPT:
-            continue
-        connection = None
+    kept = _take(idle)
+    if kept is not None:
         try:
-            connection = opener(wh.engine) if kept is None else kept
-            table = read(connection, sql)
-        except Exception as exc:  # noqa: BLE001 (raised below as ours, after the retry)
-            if connection is not None:
-                _close(connection)
-            failure = exc
-            continue
-        idle.put(connection)
-        return table
-    raise WarehouseError(wh.name, "query", first_line(failure)) from failure
+            table = reader.read(kept, sql)
+        except Exception:  # noqa: BLE001 (the server may have ended it: read again on a new one)
+            table = None
+        if table is not None and not reader.outdated(table):
+            idle.put(kept)
+            return table
+        _close(kept)
+    connection = None
+    try:
+        connection = reader.open(wh.engine)
+        table = reader.read(connection, sql)
+    except Exception as exc:
+        if connection is not None:
+            _close(connection)
+        raise WarehouseError(wh.name, "query", first_line(exc)) from exc
+    idle.put(connection)
+    return table
 
 
 def together(wh: Any, statements: Sequence[sa.Executable]) -> list[pa.Table]:
@@ -90,14 +109,11 @@ def together(wh: Any, statements: Sequence[sa.Executable]) -> list[pa.Table]:
     return [first, *(f.result() for f in later)]
 
 
-_NONE_KEPT = object()
-
-
 def _take(idle: queue.SimpleQueue) -> Any:
     try:
         return idle.get_nowait()
     except queue.Empty:
-        return _NONE_KEPT
+        return None
 
 
 def _close(connection: Any) -> None:

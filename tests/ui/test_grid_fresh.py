@@ -103,3 +103,14 @@ def test_each_page_layers_exactly_the_edits_of_its_rows(people):
                 expected = ordered.iloc[offset:offset + 8].reset_index(drop=True)
                 assert shown.to_dict("records") == expected[shown.columns].to_dict("records"), (descending, offset)
         assert read_page(wh, "crm", "people").total == 302 == len(whole)
+
+
+@pytest.mark.parametrize("instance", ["postgres"], ids=["postgres"])
+def test_a_column_of_a_type_made_after_the_grid_connected_shows_its_values(people):
+    assert page(limit=5).total == 300  # the grid's connections are open now
+    elsewhere("""
+        wh.execute("CREATE TYPE crm.mood AS ENUM ('calm', 'busy')")
+        wh.execute("CREATE TABLE crm.moods (id bigint PRIMARY KEY, mood crm.mood)")
+        wh.execute("INSERT INTO crm.moods VALUES (1, 'calm'), (2, 'busy')")
+    """)
+    assert page("moods").frame["mood"].tolist() == ["calm", "busy"]
