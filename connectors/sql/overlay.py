@@ -127,11 +127,15 @@ def overlay_count_select(base: sa.Table, pk: str, table: str) -> sa.Select:
     last = sa.select(
         sa.cast(ranked.c.row_pk, NativeType(base.c[pk].type.spec)).label("edited_key"), ranked.c.type,
     ).where(ranked.c.rn == 1).subquery("row_events")
-    absent = base.alias("synced")
-    synced = sa.select(sa.func.count()).select_from(base).scalar_subquery()
-    deleted = sa.select(sa.func.count()).select_from(base.join(last, last.c.edited_key == base.c[pk])).where(last.c.type == "d").scalar_subquery()
-    inserted = (
-        sa.select(sa.func.count()).select_from(last.outerjoin(absent, absent.c[pk] == last.c.edited_key))
-        .where(last.c.type == "i", absent.c[pk].is_(None)).scalar_subquery()
+    synced = base.alias("synced")
+    found = synced.c[pk].is_not(None)  # each synced row of the key: a deleted key counts them all
+    changed = (
+        sa.select(
+            sa.func.count(sa.case((sa.and_(last.c.type == "d", found), 1))).label("deleted"),
+            sa.func.count(sa.case((sa.and_(last.c.type == "i", ~found), 1))).label("inserted"),
+        )
+        .select_from(last.outerjoin(synced, synced.c[pk] == last.c.edited_key))
+        .subquery("changed")
     )
-    return sa.select((synced - deleted + inserted).label("rows"))
+    rows = sa.select(sa.func.count()).select_from(base).scalar_subquery()
+    return sa.select((rows - changed.c.deleted + changed.c.inserted).label("rows")).select_from(changed)
