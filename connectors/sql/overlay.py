@@ -11,6 +11,7 @@ Values are JSON in the log and cast to each column's own type (DuckDB and Postgr
 Example::
 
     select = overlay_select("duckdb", base_table, "id", "raw.customers")
+    rows = overlay_count_select(base_table, "id", "raw.customers")   # how many rows it returns
 """
 
 from __future__ import annotations
