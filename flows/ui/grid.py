@@ -122,7 +122,8 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, layered: str | None, r
     with wh.engine.connect() as conn:
         deleted = conn.execute(deletes).scalar() or 0
     order = base.c[key].desc() if descending else base.c[key]
-    first = sa.select(base).order_by(order).limit(rows + deleted).subquery("first_synced")
+    # MATERIALIZED: the overlay and the edge read the window three times; DuckDB would sort the table for each
+    first = sa.select(base).order_by(order).limit(rows + deleted).cte("first_synced").prefix_with("MATERIALIZED")
     return overlay_select(wh.engine.dialect.name, first, key, label, keys=_within(first.c[key], rows + deleted, descending)).subquery("shown")
 
 
