@@ -21,7 +21,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +65,7 @@ KEPT_READERS: dict[str, KeptReader] = {"postgresql": KeptReader(_adbc_connection
 
 _idle: dict[str, queue.SimpleQueue] = {}  # store URL -> connections no query holds now
 _idle_lock = threading.Lock()
-_workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="grid-read")
+_workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="grid-read")
 
 
 def arrow(wh: Any, statement: sa.Executable) -> pa.Table:
@@ -97,6 +97,16 @@ def arrow(wh: Any, statement: sa.Executable) -> pa.Table:
         raise WarehouseError(wh.name, "query", first_line(exc)) from exc
     idle.put(connection)
     return table
+
+
+def soon(wh: Any, work: Callable[..., Any], *args: Any) -> Future:
+    """``work(*args)`` on a worker thread on stores that run queries side by side (the page's
+    reads go on meanwhile), else done now; its future."""
+    if wh.engine.dialect.name in KEPT_READERS:
+        return _workers.submit(work, *args)
+    done: Future = Future()
+    done.set_result(work(*args))
+    return done
 
 
 def together(wh: Any, statements: Sequence[sa.Executable]) -> list[pa.Table]:
