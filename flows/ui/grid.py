@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +128,7 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, layered: str | None, r
     return overlay_select(wh.engine.dialect.name, first, key, label, keys=_within(first.c[key], rows + deleted, descending)).subquery("shown")
 
 
-def _within(synced_key: sa.ColumnElement, window: int, descending: bool) -> Any:
+def _within(synced_key: sa.ColumnElement, window: int, descending: bool) -> Callable[[sa.ColumnElement], sa.ColumnElement]:
     """Which edits can change the first rows: those up to the last key of a full window of synced
     rows without a NULL key (its rows left after every delete fill the page, and any other row
     sorts after them); all, when the window is short (a row appended may sort into the page) or
