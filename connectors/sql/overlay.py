@@ -11,9 +11,12 @@ Values are JSON in the log and cast to each column's own type (DuckDB and Postgr
 Example::
 
     select = overlay_select("duckdb", base_table, "id", "raw.customers")
+    rows = overlay_count_select(base_table, "id", "raw.customers")   # how many rows it returns
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -39,12 +42,19 @@ def _json_field(dialect: str, value: sa.ColumnElement, key: str) -> sa.ColumnEle
     return sa.func.json_extract_string(value, "$." + '"' + key.replace('"', '\\"') + '"')
 
 
-def overlay_select(dialect: str, base: sa.Table, pk: str, table: str) -> sa.CompoundSelect:
-    """``base`` as it looks with the layered edits of ``table`` applied."""
+def overlay_select(
+    dialect: str, base: sa.Table, pk: str, table: str, *, keys: Callable[[sa.ColumnElement], sa.ColumnElement] | None = None,
+) -> sa.CompoundSelect:
+    """``base`` as it looks with the layered edits of ``table`` applied; with ``keys`` (given an
+    edit's row key in the key's type, true for the rows wanted) only those rows' edits, for a
+    caller that knows no other row can show (a page's key range)."""
     log = CHANGE_LOG
+    wanted = []
+    if keys is not None:  # the CASE casts this table's keys only: another table's may not cast
+        wanted.append(keys(sa.case((log.c.table_name == table, sa.cast(log.c.row_pk, NativeType(base.c[pk].type.spec))))))
     events = (
         sa.select(log.c.id, log.c.row_pk, log.c.field, log.c.type, log.c.new_value)
-        .where(log.c.table_name == table, log.c.retired_at.is_(None))
+        .where(log.c.table_name == table, log.c.retired_at.is_(None), *wanted)
         .cte("edits")
     )
     ranked_rows = sa.select(
@@ -105,3 +115,28 @@ def overlay_select(dialect: str, base: sa.Table, pk: str, table: str) -> sa.Comp
         .where(edited.c.row_event == "i", absent.c[pk].is_(None))
     )
     return sa.union_all(kept, inserted)
+
+
+def overlay_count_select(base: sa.Table, pk: str, table: str) -> sa.Select:
+    """How many rows ``overlay_select`` returns, without layering any cell: the synced rows, less
+    those whose key's latest layered row event is a delete, plus the rows whose latest one is an
+    insert and that the synced table does not have (a cell edit never adds or removes a row)."""
+    log = CHANGE_LOG
+    ranked = sa.select(
+        log.c.row_pk, log.c.type, sa.func.row_number().over(partition_by=log.c.row_pk, order_by=log.c.id.desc()).label("rn"),
+    ).where(log.c.table_name == table, log.c.retired_at.is_(None), log.c.type.in_(["i", "d"])).subquery("ranked_rows")
+    last = sa.select(
+        sa.cast(ranked.c.row_pk, NativeType(base.c[pk].type.spec)).label("edited_key"), ranked.c.type,
+    ).where(ranked.c.rn == 1).subquery("row_events")
+    synced = base.alias("synced")
+    found = synced.c[pk].is_not(None)  # each synced row of the key: a deleted key counts them all
+    changed = (
+        sa.select(
+            sa.func.count(sa.case((sa.and_(last.c.type == "d", found), 1))).label("deleted"),
+            sa.func.count(sa.case((sa.and_(last.c.type == "i", ~found), 1))).label("inserted"),
+        )
+        .select_from(last.outerjoin(synced, synced.c[pk] == last.c.edited_key))
+        .subquery("changed")
+    )
+    rows = sa.select(sa.func.count()).select_from(base).scalar_subquery()
+    return sa.select((rows - changed.c.deleted + changed.c.inserted).label("rows")).select_from(changed)

@@ -3,7 +3,8 @@ cells marked, sorted and filtered in the database, with the row count.
 
 The page is one query on the warehouse client's own overlay (``overlaid``, the SELECT ``fetch``
 runs) with ORDER BY, WHERE, LIMIT and OFFSET around it, so a 1,000,000-row table costs what its
-first 100 rows cost; the marks come from the change log's rows of the page's keys only.
+first 100 rows cost; the marks come from the change log's rows of the page's keys only. The row
+count is taken with each page, never kept, so a page and its count are never older than the store.
 
 Example::
 
@@ -14,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,9 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
-from stagehouse.connectors.sql.overlay import overlay_select
+from stagehouse.connectors.sql.overlay import overlay_count_select, overlay_select
 from stagehouse.connectors.sql.shapes import shaped
+from stagehouse.flows.ui.reads import arrow, together
 
 PAGE_SIZES = (25, 50, 100, 250)
 
@@ -82,10 +84,10 @@ def read_page(
         raise WarehouseError(wh.name, f"table '{schema}.{table}'", f"page of {limit} rows from row {offset}: use a positive page size and offset")
     base = wh.table(schema, table)
     key = grid_key(wh, schema, table)
-    full = wh.overlaid(base).subquery("shown")
-    where = _matching(wh, base, full, filter_column, filter_text)
-    view = None if sort is not None or where is not None else _first_rows(wh, base, key, offset + limit, descending)
-    view = full if view is None else view
+    layered = _layered_key(wh, f"{base.schema}.{base.name}")
+    first = _first_rows(wh, base, key, layered, offset + limit, descending) if sort is None and not filter_text else None
+    view = wh.overlaid(base).subquery("shown") if first is None else first  # the whole overlay, when a sort or filter needs it
+    where = _matching(wh, base, view, filter_column, filter_text)
     query = sa.select(view)
     if where is not None:
         query = query.where(where)
@@ -95,58 +97,62 @@ def read_page(
         query = query.order_by(order, *([view.c[key]] if key and key != sort else []))
     elif key is not None:  # pages of an unordered join would overlap: key order keeps them apart
         query = query.order_by(view.c[key].desc() if descending else view.c[key])
-    frame = shaped(wh.arrow(query.limit(limit).offset(offset)), df=True)
-    total = row_count(wh, base, full, where, filtered=bool(filter_text)) if count else None
+    page_query = query.limit(limit).offset(offset)
+    if count:
+        rows, counted = together(wh, [page_query, _count_query(base, layered, view, where)])
+        total = int(counted.column(0)[0].as_py())
+    else:
+        rows, total = arrow(wh, page_query), None
+    frame = shaped(rows, df=True)
     page = GridPage(f"{schema}.{table}", key, frame, total, offset)
     if key is not None and key in frame.columns and len(frame):
         _mark(wh, page, [str(k) for k in frame[key].tolist()])
     return page
 
 
-def _first_rows(wh: Any, base: sa.Table, key: str | None, rows: int, descending: bool) -> sa.Subquery | None:
+def _first_rows(wh: Any, base: sa.Table, key: str | None, layered: str | None, rows: int, descending: bool) -> sa.Subquery | None:
     """The overlaid table's first ``rows`` rows in key order, read from the synced table's first
     ``rows`` + (layered deletes) rows only: the overlay decides each row by its own key, so those
     rows hold every one of the first ``rows``, and a row it appends past them sorts after them.
     None when the table has no layered edits under ``key`` (the plain table is as fast)."""
     label = f"{base.schema}.{base.name}"
-    if key is None or wh.engine.dialect.name not in ("duckdb", "postgresql") or wh.change_log.layered_key(label) != key:
+    if key is None or layered != key:
         return None
     log = CHANGE_LOG
     deletes = sa.select(sa.func.count()).where(log.c.table_name == label, log.c.retired_at.is_(None), log.c.type == "d")
     with wh.engine.connect() as conn:
         deleted = conn.execute(deletes).scalar() or 0
     order = base.c[key].desc() if descending else base.c[key]
-    first = sa.select(base).order_by(order).limit(rows + deleted).subquery("first_synced")
-    return overlay_select(wh.engine.dialect.name, first, key, label).subquery("shown")
+    # MATERIALIZED: the overlay and the edge read the window three times; DuckDB would sort the table for each
+    first = sa.select(base).order_by(order).limit(rows + deleted).cte("first_synced").prefix_with("MATERIALIZED")
+    return overlay_select(wh.engine.dialect.name, first, key, label, keys=_within(first.c[key], rows + deleted, descending)).subquery("shown")
 
 
-COUNT_SECONDS = 30.0
-_counts: dict[tuple, tuple[float, int]] = {}  # what a count was taken for -> (when, rows)
+def _within(synced_key: sa.ColumnElement, window: int, descending: bool) -> Callable[[sa.ColumnElement], sa.ColumnElement]:
+    """Which edits can change the first rows: those up to the last key of a full window of synced
+    rows without a NULL key (its rows left after every delete fill the page, and any other row
+    sorts after them); all, when the window is short (a row appended may sort into the page) or
+    holds a NULL key (NULLs sort apart)."""
+    window_rows = synced_key.table
+    last = sa.func.min(synced_key) if descending else sa.func.max(synced_key)
+    full = sa.and_(sa.func.count() == window, sa.func.count(synced_key) == window)
+    edge = sa.select(sa.case((full, last))).select_from(window_rows).scalar_subquery()
+    return lambda key: sa.or_(edge.is_(None), key >= edge if descending else key <= edge)
 
 
-def row_count(wh: Any, base: sa.Table, view: sa.Subquery, where: sa.ColumnElement | None, *, filtered: bool) -> int:
-    """How many rows the overlaid table has (that match ``where``): counted over the overlay, then
-    kept up to 30 s while neither the synced table's row count nor the table's added or deleted
-    rows (any edit, with a filter) changed, since a cell edit does not change it."""
+def _layered_key(wh: Any, label: str) -> str | None:
+    """The key of the edits ``wh.overlaid`` layers on ``label``; None when it layers none."""
+    return wh.change_log.layered_key(label) if wh.engine.dialect.name in ("duckdb", "postgresql") else None
+
+
+def _count_query(base: sa.Table, layered: str | None, view: sa.Subquery, where: sa.ColumnElement | None) -> sa.Select:
+    """How many rows the overlaid table has (that match ``where``), counted now, never kept: a
+    filter counts over the whole overlay ``view`` (a cell edit can make a row match), the whole
+    table from the synced rows and the edits' added and deleted rows (``overlay_count_select``)."""
+    if where is not None:
+        return sa.select(sa.func.count()).select_from(view).where(where)
     label = f"{base.schema}.{base.name}"
-    synced = int(wh.arrow(sa.select(sa.func.count()).select_from(base)).column(0)[0].as_py())  # a metadata read on DuckDB
-    signature: tuple = ()
-    if wh.change_log.exists():
-        log = CHANGE_LOG
-        row_events = sa.case((log.c.type.in_(["i", "d"]) | sa.literal(filtered), log.c.id))
-        query = sa.select(sa.func.max(row_events), sa.func.count(log.c.retired_at)).where(log.c.table_name == label)
-        with wh.engine.connect() as conn:
-            signature = tuple(conn.execute(query).one())
-    asked = (str(wh.engine.url), label, str(where.compile(compile_kwargs={"literal_binds": True})) if where is not None else "", synced, signature)
-    kept = _counts.get(asked)
-    if kept is not None and time.monotonic() - kept[0] < COUNT_SECONDS:
-        return kept[1]
-    counted = sa.select(sa.func.count()).select_from(view)
-    rows = int(wh.arrow(counted.where(where) if where is not None else counted).column(0)[0].as_py())
-    if len(_counts) > 1000:
-        _counts.clear()
-    _counts[asked] = (time.monotonic(), rows)
-    return rows
+    return sa.select(sa.func.count()).select_from(base) if layered is None else overlay_count_select(base, layered, label)
 
 
 def _mark(wh: Any, page: GridPage, keys: list[str]) -> None:

@@ -27,6 +27,7 @@ from stagehouse.connectors.errors import StagehouseError
 from stagehouse.connectors.run_notes import describe, read_note, store_lock_path as lock_beside
 from stagehouse.connectors.settings import default_instance, store_url
 from stagehouse.connectors.sql.duckdb_file import duckdb_file
+from stagehouse.flows.ui.reads import forget_connections
 
 
 class RunInProgressError(StagehouseError):
@@ -103,6 +104,7 @@ def store_session(instance: str | None = None) -> Iterator[Any]:
 
 
 def forget_clients() -> None:
-    """Close the kept clients (tests; a server that shuts down)."""
+    """Close the kept clients and the grid's kept connections (tests; a server that shuts down)."""
+    forget_connections()
     while _kept:
         _kept.popitem()[1].close()

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from stagehouse.flows.ui.grid import PAGE_SIZES, GridPage, read_page
+from stagehouse.flows.ui.reads import soon
 from stagehouse.flows.ui.streamlit_extra import st
 from stagehouse.flows.ui.views.common import EDITED_COLOUR, pick_table, shown, store
 
@@ -63,20 +64,27 @@ def render() -> None:
         if table is None:
             return
         schema, name = table.split(".", 1)
-        info = wh.get_table(schema, name)
-        st.caption(info.get("description") or "(no description: add one on the Edit page)")
-        fields = [{"column": f["name"], "type": f["type"], "key": "🔑" if f["primary_key"] else "", "description": f["description"] or ""}
-                  for f in info["fields"]]
-        with st.expander(f"Columns ({len(fields)})"):
-            st.dataframe(fields, hide_index=True, width="stretch")
-        controls = grid_controls([f["name"] for f in info["fields"]], "tables")
+        described = soon(wh, wh.get_table, schema, name)  # beside the page's reads where the store runs both at once
+        about = st.container()
+        controls = grid_controls([c.name for c in wh.table(schema, name).columns], "tables")
         first = read_page(wh, schema, name, offset=0, limit=controls["limit"], count=True, **_without(controls, "limit"))
+        with about:
+            describe(described.result())
         number = page_number(first.total, controls["limit"], "tables")
         page = first if number == 1 else read_page(wh, schema, name, offset=(number - 1) * controls["limit"], count=False, **controls)
         page.total = first.total
         st.markdown(f"**{page.total:,} rows** · key: `{page.key or 'none'}` · rows {page.offset + 1:,}–{page.offset + len(page.frame):,}")
         st.dataframe(styled(page), hide_index=True, width="stretch", key="tables_grid")
         st.caption(edited_summary(page))
+
+
+def describe(info: dict[str, Any]) -> None:
+    """The table's description and its columns (type, key, description)."""
+    st.caption(info.get("description") or "(no description: add one on the Edit page)")
+    fields = [{"column": f["name"], "type": f["type"], "key": "🔑" if f["primary_key"] else "", "description": f["description"] or ""}
+              for f in info["fields"]]
+    with st.expander(f"Columns ({len(fields)})"):
+        st.dataframe(fields, hide_index=True, width="stretch")
 
 
 def _without(controls: dict[str, Any], *names: str) -> dict[str, Any]:
