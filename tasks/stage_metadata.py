@@ -23,7 +23,7 @@ from pydiverse.pipedag.context import TaskContext
 from stagehouse.connectors.sql.catalog import declare_key as record_key
 from stagehouse.connectors.sql.catalog import reapply_descriptions
 from stagehouse.tasks.incremental import stage_schema
-from stagehouse.tasks.keys import store_engine
+from stagehouse.tasks.stores.engine import store_engine
 
 logger = logging.getLogger(__name__)
 

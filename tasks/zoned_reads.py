@@ -30,8 +30,8 @@ from pydiverse.pipedag.backend.table.sql.dialects import postgres as postgres_ho
 
 from pydiverse.pipedag.util.sql import compile_sql
 
-from stagehouse.tasks.duckdb_store import AtomicCommitDuckDBTableStore
-from stagehouse.tasks.postgres_store import KeptDescriptionsPostgresTableStore
+from stagehouse.tasks.stores.duckdb import AtomicCommitDuckDBTableStore
+from stagehouse.tasks.stores.postgres import KeptDescriptionsPostgresTableStore
 
 UTC = "UTC"
 DUCKDB_ZONED = "timestamp with time zone"  # DuckDBPyType.id of TIMESTAMPTZ

@@ -32,13 +32,14 @@ from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.exact_numerics import ExactRead, numeric_columns, refused, text_select
 from stagehouse.connectors.sql.fingerprint import FINGERPRINTS, literal_sql
 from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
+from stagehouse.connectors.sql.identifiers import quoted_name, split_table
 from stagehouse.connectors.sql.metadata import MetadataVerbs
-from stagehouse.connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
 from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
@@ -84,8 +85,7 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             engine = engine_for(self.url)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
-        if engine.dialect.name == "duckdb":
-            quote_duckdb_keywords(engine)
+        dialect_of(engine).prepare_engine(engine)
         return engine
 
     def close(self) -> None:
@@ -109,9 +109,8 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
             raise SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)) from exc
 
     def split_table(self, table: str) -> tuple[str | None, str]:
-        """``"schema.table"`` -> (schema, table); a bare name -> (None, table)."""
-        schema, _, name = table.rpartition(".")
-        return (schema or None), name
+        """``"schema.table"`` -> (schema, table); a bare name -> (None, table) (``identifiers.split_table``)."""
+        return split_table(table)
 
     def delta_query(self, table: str | None, query: str | None, after: CursorFilter) -> str:
         """SQL in the source's dialect for the rows of ``table``/``query`` past the cursor ``after``:
@@ -332,9 +331,8 @@ class SqlConnection(ChangeVerbs, WarehouseVerbs, BulkVerbs, MetadataVerbs, Conne
         """The source table's primary key columns (empty when it has none)."""
         schema, name = self.split_table(table)
         try:
-            if self.backend == "duckdb":  # duckdb-engine's inspector reports no primary keys
-                return primary_key_of(self.engine, schema, name)
-            return list(sa.inspect(self.engine).get_pk_constraint(name, schema=schema)["constrained_columns"])
+            with self.engine.connect() as conn:
+                return dialect_of(conn).primary_key(conn, schema, name)
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(f"table '{table}'", exc) from exc
 

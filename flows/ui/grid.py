@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.overlay import overlay_select
 from stagehouse.connectors.sql.shapes import shaped
 
@@ -109,7 +110,8 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, rows: int, descending:
     rows hold every one of the first ``rows``, and a row it appends past them sorts after them.
     None when the table has no layered edits under ``key`` (the plain table is as fast)."""
     label = f"{base.schema}.{base.name}"
-    if key is None or wh.engine.dialect.name not in ("duckdb", "postgresql") or wh.change_log.layered_key(label) != key:
+    store = dialect_of(wh.engine)
+    if key is None or not store.capabilities.change_log_overlay or wh.change_log.layered_key(label) != key:
         return None
     log = CHANGE_LOG
     deletes = sa.select(sa.func.count()).where(log.c.table_name == label, log.c.retired_at.is_(None), log.c.type == "d")
@@ -117,7 +119,7 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, rows: int, descending:
         deleted = conn.execute(deletes).scalar() or 0
     order = base.c[key].desc() if descending else base.c[key]
     first = sa.select(base).order_by(order).limit(rows + deleted).subquery("first_synced")
-    return overlay_select(wh.engine.dialect.name, first, key, label).subquery("shown")
+    return overlay_select(store, first, key, label).subquery("shown")
 
 
 COUNT_SECONDS = 30.0
