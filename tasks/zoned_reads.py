@@ -5,7 +5,7 @@ pipedag reads every ``TIMESTAMP`` column as a naive datetime: its pandas hook ca
 from timezone-aware dtype to timezone-naive dtype", so the task fails with "Failed to retrieve
 table"), its polars hook drops the zone of every column (``replace_time_zone(None)``, leaving
 the wall time of whatever zone the session used). These hooks, registered for the stores of
-``tasks/duckdb_store.py`` and ``tasks/postgres_store.py``, leave such columns time-zone-aware
+``tasks/stores/duckdb.py`` and ``tasks/stores/postgres.py``, leave such columns time-zone-aware
 and convert them to UTC — the instant is what the database stores, the zone is the session's.
 Naive ``timestamp`` columns stay naive.
 

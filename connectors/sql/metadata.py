@@ -33,7 +33,7 @@ __all__ = ["META_SCHEMA", "MetadataVerbs", "no_columns"]
 
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
 
-VERSIONS_SCHEMA = "stagehouse_versions"  # the rows behind incremental stage tables (tasks/versioned.py)
+VERSIONS_SCHEMA = "stagehouse_versions"  # the rows behind incremental stage tables (tasks/versioned/)
 INTERNAL_SCHEMAS = frozenset({"pipedag_metadata", META_SCHEMA, VERSIONS_SCHEMA, "information_schema"})
 INTERNAL_SUFFIXES = ("__even", "__odd", "__tmp", "__swap")  # pipedag's copies of a stage
 

@@ -7,7 +7,7 @@ To add one (e.g. Snowflake): a module with its ``SqlDialect`` subclass, and its 
 
 Example::
 
-    dialect_of(engine).capabilities.ddl_in_transactions   # True on DuckDB and PostgreSQL
+    dialect_of(engine).capabilities.one_transaction_load  # True on DuckDB
     bulk_dialects()                                        # ['duckdb', 'postgresql']
 """
 

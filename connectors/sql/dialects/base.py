@@ -38,40 +38,34 @@ PORTABLE_PRIMARY_KEY = (
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a dialect supports, read by the code that would otherwise test its name.
+    """What a dialect supports, read by the code that would otherwise test its name (every field
+    is read somewhere; a difference nothing branches on has no field).
 
     ``bulk_load``: how an Arrow stream lands in a new table (``arrow_scan``: the database scans
-    it; ``adbc_copy``: ADBC's binary COPY; None: no bulk writes). ``ddl_in_transactions``: DDL
-    commits with the rows. ``one_transaction_load``: a stream can land as a TEMP table inside
-    an open transaction, so a load lands, merges and records its state in one transaction.
+    it; ``adbc_copy``: ADBC's binary COPY; None: no bulk writes). ``one_transaction_load``: DDL
+    is transactional and a stream can land as a TEMP table inside an open transaction, so a
+    load lands, merges and records its state in one transaction.
     ``renameable_keyed_tables``: a table with a key constraint can be renamed (pipedag's commit
-    renames). ``update_from``: ``UPDATE … FROM`` joins. ``change_log_overlay``: the change log's
-    JSON edits can be layered in SQL. ``comment_kinds``: the objects ``COMMENT ON`` takes;
-    ``describable_kinds``: those a description may be set on. ``keeps_catalog``: Stagehouse's
-    catalog of ids and descriptions lives there. ``advisory_locks``: server-side locks.
-    ``planner_statistics``: ``ANALYZE`` after a big write helps the planner. ``partial_indexes``:
-    ``CREATE INDEX … WHERE``. ``enforces_lengths``: ``varchar(n)`` refuses longer values.
-    ``file_database``: the URL's database is a file path; ``exclusive_file``: one process at a
-    time opens it (a second attach in the same process fails too). ``catalog_row_counts``: the
-    catalog keeps each table's row count.
+    renames). ``change_log_overlay``: the change log's JSON edits can be layered in SQL.
+    ``comment_kinds``: the objects ``COMMENT ON`` takes; ``describable_kinds``: those a
+    description may be set on. ``keeps_catalog``: Stagehouse's catalog of ids and descriptions
+    lives there. ``partial_indexes``: ``CREATE INDEX … WHERE`` (a versions table is indexed).
+    ``enforces_lengths``: ``varchar(n)`` refuses longer values. ``file_database``: the URL's
+    database is a file path; ``exclusive_file``: one process at a time opens it (a second
+    attach in the same process fails too).
     """
 
     bulk_load: str | None = None
-    ddl_in_transactions: bool = False
     one_transaction_load: bool = False
     renameable_keyed_tables: bool = True
-    update_from: bool = False
     change_log_overlay: bool = False
     comment_kinds: frozenset[str] = frozenset()
     describable_kinds: frozenset[str] = frozenset({"table", "field"})
     keeps_catalog: bool = False
-    advisory_locks: bool = False
-    planner_statistics: bool = False
     partial_indexes: bool = False
     enforces_lengths: bool = False
     file_database: bool = False
     exclusive_file: bool = False
-    catalog_row_counts: bool = False
 
 
 class SqlDialect:

@@ -41,9 +41,8 @@ class DuckDBDialect(SqlDialect):
 
     name = "duckdb"
     capabilities = Capabilities(
-        bulk_load="arrow_scan", ddl_in_transactions=True, one_transaction_load=True, renameable_keyed_tables=False, update_from=True,
-        change_log_overlay=True, comment_kinds=frozenset({"table", "field"}), keeps_catalog=True,
-        file_database=True, exclusive_file=True, catalog_row_counts=True,
+        bulk_load="arrow_scan", one_transaction_load=True, renameable_keyed_tables=False, change_log_overlay=True,
+        comment_kinds=frozenset({"table", "field"}), keeps_catalog=True, file_database=True, exclusive_file=True,
     )
 
     def prepare_engine(self, engine: sa.Engine) -> None:

@@ -26,10 +26,9 @@ class PostgresDialect(SqlDialect):
 
     name = "postgresql"
     capabilities = Capabilities(
-        bulk_load="adbc_copy", ddl_in_transactions=True, update_from=True, change_log_overlay=True,
-        comment_kinds=frozenset({"database", "schema", "table", "field"}),
+        bulk_load="adbc_copy", change_log_overlay=True, comment_kinds=frozenset({"database", "schema", "table", "field"}),
         describable_kinds=frozenset({"database", "schema", "table", "field"}), keeps_catalog=True,
-        advisory_locks=True, planner_statistics=True, partial_indexes=True, enforces_lengths=True,
+        partial_indexes=True, enforces_lengths=True,
     )
 
     def comment_query(self, kind: str) -> str | None:
