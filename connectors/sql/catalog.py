@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.sql.described import relation_kind
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.identifiers import quoted_name
 
 META_SCHEMA = "stagehouse_meta"
 
@@ -172,7 +173,7 @@ def comment_statement(conn: sa.Connection, ref: Ref, description: str | None) ->
         return None
     if ref.kind == "table":
         if kind == "VIEW":  # PostgreSQL refuses COMMENT ON TABLE for a view (a merge sync's output)
-            return f"COMMENT ON VIEW {quote(ref.schema)}.{quote(ref.table)} IS {literal}"
+            return f"COMMENT ON VIEW {quoted_name(conn, ref.schema, ref.table)} IS {literal}"
         element = sa.schema.SetTableComment(sa.Table(ref.table, sa.MetaData(), comment=description, schema=ref.schema))
     else:
         columns = sa.text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = :t AND column_name = :f")

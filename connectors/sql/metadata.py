@@ -27,7 +27,7 @@ from stagehouse.connectors.sql import catalog
 from stagehouse.connectors.sql.catalog import META_SCHEMA, Ref
 from stagehouse.connectors.sql.described import described_table, primary_key_of, relation_kind
 from stagehouse.connectors.sql.dialects import dialect_of
-from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted
+from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted, quoted_name
 
 __all__ = ["META_SCHEMA", "MetadataVerbs", "no_columns"]
 
@@ -291,8 +291,7 @@ class MetadataVerbs:
 
     def _save_query(self, schema: str, name: str, sql: str, as_view: bool, replace: bool) -> None:
         schema, name = checked(self.name, "schema", schema), checked(self.name, "table", name)
-        quote = self.engine.dialect.identifier_preparer.quote
-        target = f"{quote(schema)}.{quote(name)}"
+        target = quoted_name(self.engine, schema, name)
         with self.engine.begin() as conn:
             exists = _has_table(conn, schema, name)
             if exists and not replace:

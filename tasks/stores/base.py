@@ -57,7 +57,7 @@ class TableStore:
     def capabilities(self) -> Capabilities:
         return self.dialect.capabilities
 
-    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace) -> int | None:
+    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()) -> int | None:
         """Create ``schema.table`` from the stream ``open_reader()`` opens, or from ``source`` in
         place; returns the rows when the store counted them in place (the stream counts its own)."""
         raise StoreWriteError(table, f"no bulk writer for a {self.dialect.name} store (have: {', '.join(TableStore.registered)})")

@@ -89,7 +89,7 @@ class DuckDBStore(TableStore):
 
     dialect_name = "duckdb"
 
-    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace) -> None:
+    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()) -> None:
         if source.scan is not None and not source.scan.use_catalog:
             self._scan_into(engine, schema, table, source.scan)
             return

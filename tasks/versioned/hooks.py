@@ -18,6 +18,7 @@ from pydiverse.pipedag.backend.table.sql.sql import SQLTableStore
 from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.tasks.arrow_stream import WriteOnlyTableHook, compiled
 
+
 class StoredSelect:
     """A stage table written from a SELECT inside the store, as a ``kind`` (VIEW or TABLE)."""
 

@@ -30,6 +30,7 @@ from stagehouse.tasks.versioned.statements import (
 )
 from stagehouse.tasks.versioned.table import VersionedTable, execute_all, written_rows
 
+
 def apply_load(
     engine: sa.Engine, stage: str, name: str, previous: CommittedLoad | None, stream: ArrowStream, spec: LoadSpec
 ) -> tuple[sa.Select, sa.Select]:

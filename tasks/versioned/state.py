@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 
 FROM_LOAD, TO_LOAD = "_sh_from", "_sh_to"
-
 STATE, HIGH_WATER = "state", "high_water"
 
 

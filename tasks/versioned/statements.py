@@ -21,6 +21,7 @@ from stagehouse.tasks.versioned.state import FROM_LOAD, HIGH_WATER, STATE, TO_LO
 if TYPE_CHECKING:
     from stagehouse.tasks.versioned.table import VersionedTable
 
+
 def visible_at(table: sa.Table, load: int) -> sa.ColumnElement[bool]:
     return sa.and_(table.c[FROM_LOAD] <= load, sa.or_(table.c[TO_LOAD].is_(None), table.c[TO_LOAD] > load))
 

@@ -23,6 +23,7 @@ from stagehouse.tasks.arrow_stream import compiled
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.versioned.state import FROM_LOAD, TO_LOAD, LoadState
 
+
 class VersionedTable:
     """The versions of one stage table: its generations, helper tables and load operations."""
 

@@ -67,8 +67,7 @@ class DuckDBDialect(SqlDialect):
         """``DESCRIBE`` of each present table (0.5 ms each, the same type names as the catalog)."""
         query = sa.text(PRESENT_RELATIONS).bindparams(sa.bindparam("names", expanding=True))
         present = set(conn.execute(query, {"schema": schema, "names": names}).scalars())
-        quote = conn.dialect.identifier_preparer.quote
-        return {name: self.described_columns(conn, f"{quote(schema)}.{quote(name)}") for name in names if name in present}
+        return {name: self.described_columns(conn, quoted_name(conn, schema, name)) for name in names if name in present}
 
     def described_columns(self, conn: sa.Connection, relation: str) -> dict[str, str]:
         """Column -> type of ``relation`` (quoted; a TEMP table unqualified) by ``DESCRIBE``."""
