@@ -14,8 +14,7 @@ Example::
             flights = sync("nyc", "flights.csv.zip")
 """
 
-import stagehouse.tasks.stores  # noqa: F401  (registers the DuckDB and PostgreSQL table stores)
-import stagehouse.tasks.zoned_reads  # noqa: F401  (registers their pandas/polars hooks: time-zone-aware columns as UTC)
+import stagehouse.tasks.stores  # noqa: F401  (registers the DuckDB and PostgreSQL table stores and their hooks)
 from stagehouse.tasks import default_config, quiet_logging
 from stagehouse.tasks.arrow_stream import ArrowStream
 from stagehouse.tasks.connections import connection, names_connections

@@ -14,7 +14,8 @@ It also reflects a task's input tables from DuckDB's own catalog (``reflect_tabl
 or polars task paid for each input on each run, cache-valid or not.
 
 It registers itself for the ``duckdb`` dialect: ``SQLTableStore`` in pipedag.yaml creates it once
-``tasks`` is imported. ``DuckDBStore`` writes streams: DuckDB scans the Arrow stream itself
+``tasks`` is imported; its pandas and polars hooks read time-zone-aware columns as UTC
+(``tasks.zoned_reads``). ``DuckDBStore`` writes streams: DuckDB scans the Arrow stream itself
 (``CREATE TABLE AS SELECT * FROM stream``), or attaches a SQL source it has a scanner for and
 copies it in place.
 
@@ -29,12 +30,17 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import duckdb
+import pandas as pd
+import polars as pl
 import sqlalchemy as sa
 from pydiverse.pipedag import Schema
 from pydiverse.pipedag.backend.table.sql.ddl import CreateAlias, DropSchemaContent
+from pydiverse.pipedag.backend.table.sql.dialects import duckdb as duckdb_hooks
 from pydiverse.pipedag.backend.table.sql.dialects.duckdb import DuckDBTableStore
+from pydiverse.pipedag.util.sql import compile_sql
 
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.sql.described import native_table
@@ -43,8 +49,10 @@ from stagehouse.connectors.sql.exact_numerics import store_landing
 from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 from stagehouse.tasks.stores.base import InPlace, OpenReader, TableStore, checked_reader
+from stagehouse.tasks.zoned_reads import ZonedPandasRead, ZonedPolarsRead
 
 BULK_SETTINGS = {"memory_limit": "64MB", "preserve_insertion_order": "false"}
+DUCKDB_ZONED = "timestamp with time zone"  # DuckDBPyType.id of TIMESTAMPTZ
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Already registered a SQLTableStore for dialect duckdb")
@@ -82,6 +90,33 @@ with warnings.catch_warnings():
                     else:
                         meta_conn.execute(stages.insert().values(stage=stage.name, cur_transaction_name=stage.transaction_name))
                     self._commit_stage_update_metadata(stage, meta_conn)
+
+
+@AtomicCommitDuckDBTableStore.register_table(pd)
+class DuckDBPandasHook(ZonedPandasRead, duckdb_hooks.PandasTableHook):
+    """pipedag's DuckDB pandas hook, time-zone-aware columns as UTC.
+
+    duckdb_engine reflects ``TIMESTAMPTZ`` as a plain ``TIMESTAMP``, so the reflected columns
+    cannot tell which casts to skip; DuckDB's own description of the query can (nothing runs).
+    """
+
+    @classmethod
+    def download_table(cls, query: Any, store: Any, dtypes: dict | None = None) -> pd.DataFrame:
+        if dtypes:
+            sql = query if isinstance(query, str) else compile_sql(query, store.engine)
+            conn = store.engine.raw_connection()
+            try:
+                relation = conn.sql(sql)
+                zoned = {name for name, type_ in zip(relation.columns, relation.types) if type_.id == DUCKDB_ZONED}
+            finally:
+                conn.close()
+            dtypes = {name: dtype for name, dtype in dtypes.items() if name not in zoned}
+        return super().download_table(query, store, dtypes)
+
+
+@AtomicCommitDuckDBTableStore.register_table(pl)
+class DuckDBPolarsHook(ZonedPolarsRead, duckdb_hooks.PolarsTableHook):
+    """pipedag's DuckDB polars hook, time-zone-aware columns as UTC."""
 
 
 class DuckDBStore(TableStore):

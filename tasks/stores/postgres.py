@@ -3,7 +3,8 @@
 A schema swap moves the old schema's comments away with it and tables pipedag copies for cache-
 valid tasks are new tables; ``KeepsDescriptions`` re-applies what users described. It registers
 itself for the ``postgresql`` dialect: ``SQLTableStore`` in pipedag.yaml creates it once ``tasks``
-is imported. ``PostgresStore`` writes streams through ADBC's binary COPY, or, from a PostgreSQL
+is imported; its pandas and polars hooks read time-zone-aware columns as UTC
+(``tasks.zoned_reads``). ``PostgresStore`` writes streams through ADBC's binary COPY, or, from a PostgreSQL
 source, feeds the source's own binary COPY in as is (``connectors.sql.pg_copy``).
 
 Example::
@@ -15,8 +16,11 @@ from __future__ import annotations
 
 import warnings
 
+import pandas as pd
+import polars as pl
 import pyarrow as pa
 import sqlalchemy as sa
+from pydiverse.pipedag.backend.table.sql.dialects import postgres as postgres_hooks
 from pydiverse.pipedag.backend.table.sql.dialects.postgres import PostgresTableStore
 
 from stagehouse.connectors.sql.declared import ingest_typed
@@ -26,6 +30,7 @@ from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 from stagehouse.tasks.stores.base import InPlace, OpenReader, TableStore, checked_reader
+from stagehouse.tasks.zoned_reads import ZonedPandasRead, ZonedPolarsRead
 
 NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map, pa.types.is_union)
 
@@ -36,6 +41,16 @@ with warnings.catch_warnings():
         """pipedag's PostgreSQL store; after a stage commit its descriptions are comments again."""
 
         _dialect_name = "postgresql"
+
+
+@KeptDescriptionsPostgresTableStore.register_table(pd)
+class PostgresPandasHook(ZonedPandasRead, postgres_hooks.PandasTableHook):
+    """pipedag's PostgreSQL pandas hook, time-zone-aware columns as UTC."""
+
+
+@KeptDescriptionsPostgresTableStore.register_table(pl)
+class PostgresPolarsHook(ZonedPolarsRead, postgres_hooks.PolarsTableHook):
+    """pipedag's PostgreSQL polars hook, time-zone-aware columns as UTC."""
 
 
 class PostgresStore(TableStore):
