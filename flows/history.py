@@ -31,9 +31,9 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.settings import default_instance, store_url
-from stagehouse.connectors.sql.metadata import META_SCHEMA
 from stagehouse.connectors.sql.described import stored_tables
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.metadata import META_SCHEMA
 
 STATUSES = ("RUNNING", "SUCCESS", "FAILED", "SKIPPED", "KILLED")
 ENDED_UNREPORTED = "the run ended without reporting (killed or crashed)"

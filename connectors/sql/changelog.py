@@ -23,9 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stagehouse.connectors.sql.metadata import META_SCHEMA
 from stagehouse.connectors.sql.described import columns_of
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.metadata import META_SCHEMA
 
 STATUSES = ("NOT_PROCESSED", "PROCESSING", "PROCESSED", "FAILED", "CONFLICT", "DISCARDED")
 DISCARDABLE = ("NOT_PROCESSED", "FAILED", "CONFLICT")  # not sent yet, or sent and refused

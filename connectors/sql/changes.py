@@ -28,10 +28,10 @@ from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.catalog import Ref, kept_lengths
 from stagehouse.connectors.sql.changelog import CHANGE_LOG, DISCARDABLE, STATUSES, TYPES, ChangeLog, utc_now
 from stagehouse.connectors.sql.confirm import fingerprint_statement, retire_confirmed_statement
-from stagehouse.connectors.sql.edit_values import check_fits, fitted
-from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted
 from stagehouse.connectors.sql.described import described_table
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.edit_values import check_fits, fitted
+from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted
 from stagehouse.connectors.sql.overlay import overlay_select
 
 

@@ -22,9 +22,9 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.arrow_metadata import with_schema
-from stagehouse.connectors.sql.exact_numerics import declared_numerics
 from stagehouse.connectors.sql.described import columns_of
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.exact_numerics import declared_numerics
 
 MAX_LENGTH = b"max_length"
 PG_MAX_PRECISION, PG_MAX_VARCHAR = 1000, 10_485_760

@@ -24,9 +24,9 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError, first_line
-from stagehouse.connectors.sql.identifiers import checked_table, dotted
 from stagehouse.connectors.sql.described import described_table, relation_kind
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.identifiers import checked_table, dotted
 from stagehouse.connectors.sql.shapes import shaped
 
 NEVER_ADDS = "write() adds columns, insert/update/upsert never do"
