@@ -31,3 +31,9 @@ class CursorFilter:
         column = sa.column(self.column)
         value = sa.literal(self.value)
         return column >= value if self.inclusive else column > value
+
+
+def high_water_mark(engine: sa.Engine, table: sa.Table, column: str) -> Any:
+    """``max(column)`` of ``table`` (None when it is empty): where an incremental read resumes."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.max(table.c[column]))).scalar()

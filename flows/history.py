@@ -31,8 +31,9 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.settings import default_instance, store_url
+from stagehouse.connectors.sql.described import stored_tables
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.metadata import META_SCHEMA
-from stagehouse.connectors.sql.native import stored_tables
 
 STATUSES = ("RUNNING", "SUCCESS", "FAILED", "SKIPPED", "KILLED")
 ENDED_UNREPORTED = "the run ended without reporting (killed or crashed)"
@@ -142,7 +143,7 @@ class RunHistory:
         """True when the history tables exist (False too when the store was never created)."""
         query = sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = 'runs'")
         database = self.engine.url.database
-        if self.engine.dialect.name == "duckdb" and database and not Path(database).exists():
+        if dialect_of(self.engine).capabilities.file_database and database and not Path(database).exists():
             return False
         try:
             with self.engine.connect() as conn:

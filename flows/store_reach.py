@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from stagehouse.connectors.errors import StagehouseError, first_line
+from stagehouse.connectors.sql.dialects import dialect_named
 
 CONNECT_TIMEOUT = {"postgresql": {"connect_timeout": 10}}
 STORE_FIX = "start the store's server or fix table_store.url in pipedag.yaml (e.g. STAGEHOUSE_PG_SERVER)"
@@ -58,7 +59,7 @@ def store_problem(url: str, create_if_missing: bool) -> str | None:
     """None when the store answers (a DuckDB file: its folder can be made and written), else one
     line saying what failed, password masked."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "duckdb":
+    if dialect_named(parsed.get_backend_name()).capabilities.file_database:
         folder = Path(parsed.database or ".").resolve().parent
         existing = next(p for p in (folder, *folder.parents) if p.exists())
         return None if os.access(existing, os.W_OK) else f"{existing} is not writable"

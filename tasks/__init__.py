@@ -14,9 +14,7 @@ Example::
             flights = sync("nyc", "flights.csv.zip")
 """
 
-import stagehouse.tasks.duckdb_store  # noqa: F401  (registers the DuckDB store whose stage commit is atomic)
-import stagehouse.tasks.postgres_store  # noqa: F401  (registers the PostgreSQL store that keeps descriptions)
-import stagehouse.tasks.zoned_reads  # noqa: F401  (registers their pandas/polars hooks: time-zone-aware columns as UTC)
+import stagehouse.tasks.stores  # noqa: F401  (registers the DuckDB and PostgreSQL table stores and their hooks)
 from stagehouse.tasks import default_config, quiet_logging
 from stagehouse.tasks.arrow_stream import ArrowStream
 from stagehouse.tasks.connections import connection, names_connections

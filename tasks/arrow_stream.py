@@ -2,7 +2,7 @@
 
 pipedag materializes a returned DataFrame whole (a polars frame is even converted to pandas
 first). A task that returns ``Table(ArrowStream(reader), name)`` instead has its batches written
-straight into the stage's transaction schema by ``store_writers``: no frame in memory, no extra
+straight into the stage's transaction schema by the store's adapter (``tasks.stores``): no frame in memory, no extra
 copy, and the table still commits with the stage's schema swap.
 
 Example::
@@ -26,12 +26,13 @@ from pydiverse.pipedag.materialize.table_hook_base import CanMatResult, CanRetRe
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.files.csv_checks import BadRows
-from stagehouse.connectors.sql.native import columns_of
+from stagehouse.connectors.sql.described import columns_of
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.tasks import progress
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.keys import check_unique
-from stagehouse.tasks.store_writers import InPlace, write_stream, write_temporary_duckdb
+from stagehouse.tasks.stores.base import InPlace
+from stagehouse.tasks.stores.engine import store_of
 from stagehouse.tasks.sync_columns import check_named_columns
 
 
@@ -39,7 +40,7 @@ class ArrowStream:
     """A one-shot stream of record batches, where it comes from, and a key to check after loading.
 
     ``reader`` may be a factory, so a store that does not need the stream never opens it: with
-    ``scan`` set, a DuckDB store reads the source in place instead (``store_writers``).
+    ``scan`` set, a DuckDB store reads the source in place instead (``tasks.stores.duckdb``).
     With ``copy`` set, a PostgreSQL store takes a PostgreSQL source's binary COPY as is.
     ``unique_key`` is checked in the database after the write, for stores where pipedag cannot
     keep a physical primary key (see ``tasks.keys``). ``bad_rows`` counts the rows a file
@@ -153,7 +154,7 @@ def written_rows(value: object) -> int | None:
 def land(engine: sa.Engine, schema: str, name: str, stream: ArrowStream, label: str | None = None) -> None:
     """Write ``stream`` into a new table ``schema.name``; errors name the table and the source."""
     with _write_errors(stream, label or name):
-        rows = write_stream(engine, schema, name, lambda: stream.counted(label or name), InPlace(stream.scan, stream.copy))
+        rows = store_of(engine).write_stream(engine, schema, name, lambda: stream.counted(label or name), InPlace(stream.scan, stream.copy))
     if rows is not None:
         stream.rows = stream.written = rows
         progress.report(progress.task_name(label or name), rows)
@@ -161,9 +162,9 @@ def land(engine: sa.Engine, schema: str, name: str, stream: ArrowStream, label: 
 
 def land_temporary(conn: sa.Connection, name: str, stream: ArrowStream, label: str) -> None:
     """Write ``stream`` into the TEMP table ``name`` of DuckDB connection ``conn``, inside its
-    open transaction (``store_writers.write_temporary_duckdb``); errors as ``land``'s."""
+    open transaction (``TableStore.land_temporary``); errors as ``land``'s."""
     with _write_errors(stream, label):
-        write_temporary_duckdb(conn, name, lambda: stream.counted(label))
+        store_of(conn).land_temporary(conn, name, lambda: stream.counted(label))
 
 
 @contextmanager
@@ -178,11 +179,6 @@ def _write_errors(stream: ArrowStream, label: str) -> Iterator[None]:
             raise stream.failure from exc
         problem = first_line(str(exc), type(exc).__name__)
         raise StoreWriteError(label, f"writing rows from {stream.source} failed: {problem}") from exc
-
-
-def qualified(engine: sa.Engine, schema: str, name: str) -> str:
-    quote = engine.dialect.identifier_preparer.quote
-    return f"{quote(schema)}.{quote(name)}"
 
 
 def compiled(engine: sa.Engine, statement: sa.Executable) -> str:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from stagehouse.connectors.sql.native import NativeType
+from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.tasks.errors import StoreWriteError
 
 VARIANT_SUFFIX = "__v_text"
@@ -37,6 +38,8 @@ NUMBER_RANKS = {
 }
 DECIMAL = re.compile(r"^(?P<base>numeric|decimal)\s*\(\s*(?P<precision>\d+)\s*,\s*(?P<scale>\d+)\s*\)$", re.IGNORECASE)
 ISO_TEMPORAL = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[-+]\d{2}(:?\d{2})?)?\s*$"
+NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+CAST_GUARDS = {"number": NUMBER, "temporal": ISO_TEMPORAL, "timestamptz": ISO_TEMPORAL}  # text a cast of the class takes
 TEXT_NAMES = {"varchar", "character varying", "text", "string", "char", "character", "bpchar"}
 
 
@@ -88,18 +91,9 @@ def column_types(table: sa.FromClause) -> dict[str, str]:
     return {column.name: column.type.spec for column in table.columns}
 
 
-def _try_cast(dialect: str, column: sa.ColumnElement, target: str) -> sa.ColumnElement | None:
+def _try_cast(engine: sa.Engine, column: sa.ColumnElement, target: str) -> sa.ColumnElement | None:
     """``column`` cast to ``target``, NULL where it does not fit; None if the store cannot say."""
-    if dialect == "duckdb":
-        return sa.try_cast(column, NativeType(target))
-    if dialect == "postgresql" and type_class(target)[0] == "number":
-        number = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-        text = sa.cast(column, sa.Text)
-        return sa.case((text.op("~")(number), sa.cast(text, NativeType(target))), else_=None)
-    if dialect == "postgresql" and type_class(target)[0] in ("temporal", "timestamptz"):
-        text = sa.cast(column, sa.Text)
-        return sa.case((text.op("~")(ISO_TEMPORAL), sa.cast(text, NativeType(target))), else_=None)
-    return None
+    return dialect_of(engine).try_cast(column, NativeType(target), CAST_GUARDS.get(type_class(target)[0]))
 
 
 def wider_decimal(old_type: str, new_type: str) -> str | None:
@@ -123,7 +117,7 @@ def _refusal(engine: sa.Engine, delta: sa.Table, name: str, old_type: str, new_t
     """Why the new values of column ``name`` cannot go into ``old_type``: the first that fails
     the cast, or, when none fails, what the values are (none at all, or all castable)."""
     column = delta.c[name]
-    fits = _try_cast(engine.dialect.name, column, old_type)
+    fits = _try_cast(engine, column, old_type)
     with engine.connect() as conn:
         if fits is not None:
             bad = conn.execute(sa.select(column).where(column.is_not(None), fits.is_(None)).limit(1)).first()
@@ -171,7 +165,7 @@ def _conflict(engine, base, delta, table, name: str, old_type: str, new_type: st
     new = delta.c[name]
     if not _has_values(engine, delta, name):  # all NULL (a REST field with no value in this batch): no conflict
         return [ColumnPlan(name, base.c[name], sa.cast(sa.null(), NativeType(old_type)))]
-    fits = _try_cast(engine.dialect.name, new, old_type) if on_conflict == "variant" else None
+    fits = _try_cast(engine, new, old_type) if on_conflict == "variant" else None
     if fits is None:
         reason = _refusal(engine, delta, name, old_type, new_type)
         hint = "cast it in the source query, or set on_type_conflict: variant on the connection"

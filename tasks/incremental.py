@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from stagehouse.connectors.sql.native import described_table, high_water_mark
-from stagehouse.tasks.keys import store_engine
+from stagehouse.connectors.sql.described import described_table
+from stagehouse.tasks.stores.engine import store_engine
 
 
 def committed_table(engine: sa.Engine, schema: str, name: str) -> sa.Table | None:

@@ -1,4 +1,4 @@
-"""Primary keys on each table store: capabilities as data.
+"""Primary keys on each table store: what pipedag may keep, and the checks Stagehouse makes itself.
 
 PostgreSQL gets a real PRIMARY KEY constraint (pipedag adds it). On DuckDB pipedag emulates a
 key with a UNIQUE INDEX, and DuckDB cannot rename a table that has an index, so pipedag's
@@ -14,26 +14,16 @@ Example::
 from __future__ import annotations
 
 import sqlalchemy as sa
-from pydiverse.pipedag import ConfigContext
 
-from stagehouse.connectors.sql.native import connected, quote_duckdb_keywords
+from stagehouse.connectors.sql.described import connected
 from stagehouse.tasks.errors import NullKeyError, StoreWriteError
-from stagehouse.tasks.store_writers import bounded_memory
-
-STORES_WITHOUT_RENAMEABLE_KEYS = {"duckdb"}
-
-
-def store_engine() -> sa.Engine:
-    """The SQLAlchemy engine of the running instance's table store (DuckDB keywords quoted)."""
-    engine = ConfigContext.get().store.table_store.engine
-    if engine.dialect.name == "duckdb":
-        quote_duckdb_keywords(engine)
-    return engine
+from stagehouse.tasks.stores.engine import store_engine, store_of
 
 
 def physical_key(primary_key: list[str] | None) -> list[str] | None:
-    """The key to hand to pipedag: ``primary_key``, or None on stores where it breaks commits."""
-    if primary_key and store_engine().dialect.name in STORES_WITHOUT_RENAMEABLE_KEYS:
+    """The key to hand to pipedag: ``primary_key``, or None on stores where it breaks commits
+    (``capabilities.renameable_keyed_tables``)."""
+    if primary_key and not store_of(store_engine()).capabilities.renameable_keyed_tables:
         return None
     return primary_key
 
@@ -86,7 +76,7 @@ def check_unique(
 ) -> None:
     """Raise NullKeyError for a NULL ``key`` of ``schema.table``, else StoreWriteError naming its
     first duplicated key value (one aggregate of the table)."""
-    with connected(bind) as conn, bounded_memory(conn.engine):
+    with connected(bind) as conn, store_of(conn).bounded_memory(conn.engine):
         problem = conn.execute(_first_key_problem(schema, table, key)).mappings().first()
         if problem is None:
             return

@@ -19,18 +19,9 @@ import sqlalchemy as sa
 from stagehouse.connectors.sql.metadata import VERSIONS_SCHEMA
 from stagehouse.tasks.arrow_stream import ArrowStream, land
 from stagehouse.tasks.merge import not_deleted, unique_rows
-from stagehouse.tasks.versioned import (
-    FROM_LOAD,
-    TO_LOAD,
-    CommittedLoad,
-    LoadSpec,
-    LoadState,
-    VersionedTable,
-    _check_columns,
-    _record_select,
-    _record_statement,
-    _view,
-)
+from stagehouse.tasks.versioned.state import FROM_LOAD, TO_LOAD, CommittedLoad, LoadSpec, LoadState
+from stagehouse.tasks.versioned.statements import check_columns, record_select, record_statement, view_at
+from stagehouse.tasks.versioned.table import VersionedTable
 
 
 def reload(
@@ -49,11 +40,11 @@ def reload(
     else:
         land(engine, VERSIONS_SCHEMA, versioned.helper("delta"), stream, label=name)
         [rows] = versioned.reflect(versioned.helper("delta"))
-        _check_columns(rows, spec, stream.source)
+        check_columns(rows, spec, stream.source)
         delta = unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name)
         first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
         versions, visible = versioned.create_generation(generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
     state = LoadState(load=load, generation=generation, closed=0, rows=visible)
     drops = versioned.drop_statements(versioned.helper("delta"), versioned.helper("visible"))
-    versioned.execute(_record_statement(versioned, state, rows, None, None, spec), *drops)
-    return _view(versions, state.load), _record_select(versioned, spec)
+    versioned.execute(record_statement(versioned, state, rows, None, None, spec), *drops)
+    return view_at(versions, state.load), record_select(versioned, spec)

@@ -24,7 +24,7 @@ from stagehouse.connectors.errors import first_line
 from stagehouse.connectors.sql.catalog import declare_key as record_key
 from stagehouse.connectors.sql.catalog import reapply_descriptions
 from stagehouse.tasks.incremental import stage_schema
-from stagehouse.tasks.keys import store_engine
+from stagehouse.tasks.stores.engine import store_engine
 
 logger = logging.getLogger(__name__)
 

@@ -46,10 +46,12 @@ from stagehouse.tasks.connections import connection as open_connection, names_co
 from stagehouse.tasks.errors import TaskDefinitionError
 from stagehouse.tasks.evolution import type_class
 from stagehouse.tasks.full_refresh import requested as full_refresh_requested
-from stagehouse.tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
-from stagehouse.tasks.keys import physical_key, store_engine
+from stagehouse.connectors.cursor import high_water_mark
+from stagehouse.tasks.incremental import committed_record, committed_stage_table, first_row
+from stagehouse.tasks.keys import physical_key
 from stagehouse.tasks.reload import reload
 from stagehouse.tasks.stage_metadata import declare_key
+from stagehouse.tasks.stores import store_engine
 from stagehouse.tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
 
 SYNC_VERSION = "stagehouse-sync-2"

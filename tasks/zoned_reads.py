@@ -4,9 +4,8 @@ pipedag reads every ``TIMESTAMP`` column as a naive datetime: its pandas hook ca
 ``timestamptz`` column to ``datetime64[us]`` (pandas 3 refuses: "Cannot use .astype to convert
 from timezone-aware dtype to timezone-naive dtype", so the task fails with "Failed to retrieve
 table"), its polars hook drops the zone of every column (``replace_time_zone(None)``, leaving
-the wall time of whatever zone the session used). These hooks, registered for the stores of
-``tasks/duckdb_store.py`` and ``tasks/postgres_store.py``, leave such columns time-zone-aware
-and convert them to UTC — the instant is what the database stores, the zone is the session's.
+the wall time of whatever zone the session used). These mixins, in the hooks each store of
+``tasks/stores/`` registers, leave such columns time-zone-aware and convert them to UTC — the instant is what the database stores, the zone is the session's.
 Naive ``timestamp`` columns stay naive.
 
 Example::
@@ -25,16 +24,8 @@ from typing import Any
 import pandas as pd
 import polars as pl
 from pydiverse.pipedag.backend.table.sql import hooks as sql_hooks
-from pydiverse.pipedag.backend.table.sql.dialects import duckdb as duckdb_hooks
-from pydiverse.pipedag.backend.table.sql.dialects import postgres as postgres_hooks
-
-from pydiverse.pipedag.util.sql import compile_sql
-
-from stagehouse.tasks.duckdb_store import AtomicCommitDuckDBTableStore
-from stagehouse.tasks.postgres_store import KeptDescriptionsPostgresTableStore
 
 UTC = "UTC"
-DUCKDB_ZONED = "timestamp with time zone"  # DuckDBPyType.id of TIMESTAMPTZ
 
 
 def pandas_as_utc(df: pd.DataFrame) -> pd.DataFrame:
@@ -89,40 +80,3 @@ class ZonedPolarsRead:
                 if not cfg.fault_tolerant_annotation_action:
                     raise
         return polars_as_utc(df)
-
-
-@AtomicCommitDuckDBTableStore.register_table(pd)
-class DuckDBPandasHook(ZonedPandasRead, duckdb_hooks.PandasTableHook):
-    """pipedag's DuckDB pandas hook, time-zone-aware columns as UTC.
-
-    duckdb_engine reflects ``TIMESTAMPTZ`` as a plain ``TIMESTAMP``, so the reflected columns
-    cannot tell which casts to skip; DuckDB's own description of the query can (nothing runs).
-    """
-
-    @classmethod
-    def download_table(cls, query: Any, store: Any, dtypes: dict | None = None) -> pd.DataFrame:
-        if dtypes:
-            sql = query if isinstance(query, str) else compile_sql(query, store.engine)
-            conn = store.engine.raw_connection()
-            try:
-                relation = conn.sql(sql)
-                zoned = {name for name, type_ in zip(relation.columns, relation.types) if type_.id == DUCKDB_ZONED}
-            finally:
-                conn.close()
-            dtypes = {name: dtype for name, dtype in dtypes.items() if name not in zoned}
-        return super().download_table(query, store, dtypes)
-
-
-@AtomicCommitDuckDBTableStore.register_table(pl)
-class DuckDBPolarsHook(ZonedPolarsRead, duckdb_hooks.PolarsTableHook):
-    """pipedag's DuckDB polars hook, time-zone-aware columns as UTC."""
-
-
-@KeptDescriptionsPostgresTableStore.register_table(pd)
-class PostgresPandasHook(ZonedPandasRead, postgres_hooks.PandasTableHook):
-    """pipedag's PostgreSQL pandas hook, time-zone-aware columns as UTC."""
-
-
-@KeptDescriptionsPostgresTableStore.register_table(pl)
-class PostgresPolarsHook(ZonedPolarsRead, postgres_hooks.PolarsTableHook):
-    """pipedag's PostgreSQL polars hook, time-zone-aware columns as UTC."""

@@ -106,7 +106,7 @@ def test_stage_commit_that_breaks_off_midway_leaves_the_committed_tables(project
     """A DuckDB stage commit swaps every read view in one transaction: when it breaks off after
     the old views are dropped (here an error; a SIGKILL in the same window), readers keep the
     last committed tables instead of finding none."""
-    from stagehouse.tasks.duckdb_store import AtomicCommitDuckDBTableStore
+    from stagehouse.tasks.stores.duckdb import AtomicCommitDuckDBTableStore
 
     write_shop(project.files)
     assert run_flow(load_flow("files_mart")).ok

@@ -16,7 +16,8 @@ from pydiverse.pipedag.backend.table.sql.dialects import duckdb as duckdb_hooks
 from stagehouse.flows import run_flow
 from stagehouse.flows.runner import root_error
 from stagehouse.tasks import pandas_transform, polars_transform, sync
-from stagehouse.tasks.zoned_reads import DuckDBPandasHook, ZonedPandasRead
+from stagehouse.tasks.stores.duckdb import DuckDBPandasHook
+from stagehouse.tasks.zoned_reads import ZonedPandasRead
 from tests.conftest import sqlalchemy_url
 
 UTC = dt.timezone.utc

@@ -17,18 +17,15 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import StagehouseError, WarehouseError, first_line
-from stagehouse.connectors.sql.declared import ingest_typed
-from stagehouse.connectors.sql.exact_numerics import store_landing
-from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
+from stagehouse.connectors.sql.described import described_table
+from stagehouse.connectors.sql.dialects import bulk_dialects, dialect_of
+from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted, quoted_name
 from stagehouse.connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
-from stagehouse.connectors.sql.native import adbc_bulk_connection, affected_rows, described_table, quoted_name
 
-BULK_DIALECTS = ("duckdb", "postgresql")
 
 
 class BulkVerbs:
@@ -51,7 +48,7 @@ class BulkVerbs:
         create the table / missing columns, replace rows by ``pk`` (columns not in the records
         become NULL), skip rows that would not change. Bulk path: staging table + two statements.
         """
-        schema, table = split_table(self.name, table, schema)
+        schema, table = checked_table(self.name, table, schema)
         keys = [checked(self.name, "column", k) for k in ([pk] if isinstance(pk, str) else pk)]
         data = records if isinstance(records, pa.Table) else _arrow_records(records)
         if object_schema is not None:
@@ -61,8 +58,9 @@ class BulkVerbs:
         missing_keys = [k for k in keys if k not in data.column_names]
         if missing_keys:
             raise WarehouseError(self.name, f"table '{dotted(schema, table)}'", f"records have no primary key field {missing_keys}")
-        if self.engine.dialect.name not in BULK_DIALECTS:
-            raise WarehouseError(self.name, "write", f"bulk write supports {', '.join(BULK_DIALECTS)}, not {self.engine.dialect.name}")
+        dialect = dialect_of(self.engine)
+        if not dialect.capabilities.bulk_load:
+            raise WarehouseError(self.name, "write", f"bulk write supports {', '.join(bulk_dialects())}, not {dialect.name}")
         target = self.ensure_table(schema, table, data.schema, keys)
         stage_name = f"_sh_stage_{uuid.uuid4().hex[:12]}"
         self.land(schema, stage_name, data)
@@ -103,26 +101,7 @@ class BulkVerbs:
             if schema:
                 with self.engine.begin() as conn:
                     conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-            if self.engine.dialect.name == "duckdb":
-                with self.engine.connect() as conn:
-                    duck = conn.connection.driver_connection
-                    view = f"stagehouse_write_{uuid.uuid4().hex[:8]}"
-                    duck.register(view, data)
-                    select, refusal = store_landing(view, data.schema)  # a wide PostgreSQL numeric: DECIMAL, or refused
-                    try:
-                        duck.execute(f"CREATE TABLE {quoted_name(self.engine, schema, name)} AS {select}")
-                    except duckdb.Error as exc:
-                        if (refused := refusal(exc)) is not None:
-                            raise refused from exc
-                        raise
-                    finally:
-                        duck.unregister(view)
-                    conn.commit()
-                return
-            with adbc_bulk_connection(self.engine) as conn:
-                with conn.cursor() as cur:
-                    ingest_typed(cur, self.engine.dialect.identifier_preparer.quote, schema, name, data)  # numeric(12,2) stays numeric(12,2)
-                conn.commit()
+            dialect_of(self.engine).land_arrow(self.engine, schema, name, data)
         except StagehouseError:
             raise
         except Exception as exc:
@@ -144,7 +123,7 @@ class BulkVerbs:
                 raise WarehouseError(self.name, f"table '{dotted(target.schema, target.name)}'", f"records repeat the key {dict(zip(keys, duplicate, strict=True))}")
             total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
             known = conn.execute(sa.select(sa.func.count()).select_from(stage).where(sa.exists().where(matches))).scalar_one()
-            updated = affected_rows(conn, sa.update(target).where(matches, differs).values(new_value)) if values else 0
+            updated = dialect_of(conn).affected_rows(conn, sa.update(target).where(matches, differs).values(new_value)) if values else 0
             new_rows = sa.select(*(stage.c[c] for c in stage.columns.keys())).where(~sa.exists().where(matches))
             conn.execute(sa.insert(target).from_select(list(stage.columns.keys()), new_rows))
             inserted = total - known

@@ -23,7 +23,9 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from stagehouse.connectors.sql.native import affected_rows, relation_kind
+from stagehouse.connectors.sql.described import relation_kind
+from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.identifiers import quoted_name
 
 META_SCHEMA = "stagehouse_meta"
 
@@ -41,9 +43,6 @@ CATALOG = sa.Table(
     schema=META_SCHEMA,
 )
 ADDED_COLUMNS = ("max_lengths",)  # columns later than the first catalog: added to an older one by ensure
-
-# what each store can comment on (DuckDB: "Adding comments to schemas/databases is not implemented")
-COMMENTABLE = {"postgresql": {"database", "schema", "table", "field"}, "duckdb": {"table", "field"}}
 
 
 class Ref(NamedTuple):
@@ -91,7 +90,7 @@ def _set(engine: sa.Engine, ref: Ref, values: dict[str, Any]) -> None:
         try:
             with engine.begin() as conn:
                 ensure(conn)
-                if affected_rows(conn, sa.update(CATALOG).where(_where(ref)).values(values)) == 0:
+                if dialect_of(conn).affected_rows(conn, sa.update(CATALOG).where(_where(ref)).values(values)) == 0:
                     conn.execute(sa.insert(CATALOG).values(schema_name=ref.schema, table_name=ref.table, field_name=ref.field, **values))
             return
         except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
@@ -174,7 +173,7 @@ def comment_statement(conn: sa.Connection, ref: Ref, description: str | None) ->
         return None
     if ref.kind == "table":
         if kind == "VIEW":  # PostgreSQL refuses COMMENT ON TABLE for a view (a merge sync's output)
-            return f"COMMENT ON VIEW {quote(ref.schema)}.{quote(ref.table)} IS {literal}"
+            return f"COMMENT ON VIEW {quoted_name(conn, ref.schema, ref.table)} IS {literal}"
         element = sa.schema.SetTableComment(sa.Table(ref.table, sa.MetaData(), comment=description, schema=ref.schema))
     else:
         columns = sa.text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = :t AND column_name = :f")
@@ -199,7 +198,7 @@ def reapply_descriptions(engine: sa.Engine, schema: str) -> int:
     applied = 0
     with engine.begin() as conn:
         wanted = [r for r in rows(conn, schema) if r["description"] is not None]
-        capable = COMMENTABLE.get(conn.dialect.name, set())
+        capable = dialect_of(conn).capabilities.comment_kinds  # DuckDB: "Adding comments to schemas/databases is not implemented"
         for row in wanted:
             ref = Ref(row["schema_name"], row["table_name"], row["field_name"])
             statement = comment_statement(conn, ref, row["description"]) if ref.kind in capable else None

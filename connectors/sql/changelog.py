@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from stagehouse.connectors.sql.described import columns_of
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.metadata import META_SCHEMA
-from stagehouse.connectors.sql.native import columns_of
 
 STATUSES = ("NOT_PROCESSED", "PROCESSING", "PROCESSED", "FAILED", "CONFLICT", "DISCARDED")
 DISCARDABLE = ("NOT_PROCESSED", "FAILED", "CONFLICT")  # not sent yet, or sent and refused
@@ -144,8 +145,9 @@ class ChangeLog:
         self.ensure()
         with self.engine.begin() as conn:
             conn.execute(sa.insert(CHANGE_LOG), rows)
-            if conn.dialect.name == "postgresql":  # fresh statistics, or overlay reads plan for an empty log
-                conn.execute(sa.text(f"ANALYZE {META_SCHEMA}.change_log"))
+            analyze = dialect_of(conn).analyze_statement(f"{META_SCHEMA}.change_log", [])
+            if analyze:  # fresh statistics, or overlay reads plan for an empty log
+                conn.execute(sa.text(analyze))
         return len(rows)
 
     def select(self, table: str | None = None, *, writeback_status: str | Iterable[str] | None = None,

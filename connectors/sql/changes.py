@@ -28,9 +28,10 @@ from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.catalog import Ref, kept_lengths
 from stagehouse.connectors.sql.changelog import CHANGE_LOG, DISCARDABLE, STATUSES, TYPES, ChangeLog, utc_now
 from stagehouse.connectors.sql.confirm import fingerprint_statement, retire_confirmed_statement
+from stagehouse.connectors.sql.described import described_table
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.edit_values import check_fits, fitted
-from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
-from stagehouse.connectors.sql.native import described_table
+from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted
 from stagehouse.connectors.sql.overlay import overlay_select
 
 
@@ -53,10 +54,11 @@ class ChangeVerbs:
     def overlaid(self, base: sa.Table) -> sa.Select | sa.CompoundSelect:
         """``base`` with the layered edits of the change log applied (plain SELECT if none)."""
         name = _table_name(base)
-        key = self.change_log.layered_key(name) if self.engine.dialect.name in ("duckdb", "postgresql") else None
+        store = dialect_of(self.engine)
+        key = self.change_log.layered_key(name) if store.capabilities.change_log_overlay else None
         if key is None:
             return sa.select(base)
-        return overlay_select(self.engine.dialect.name, base, key, name)
+        return overlay_select(store, base, key, name)
 
     def retire_confirmed(self, table: str) -> None:
         """Stop layering the PROCESSED edits of ``table`` that its synced data confirms (the row
@@ -70,7 +72,7 @@ class ChangeVerbs:
         base, key = synced
         edited = sorted(f for f in fields if f is not None and f in base.c and f != key)
         with self.engine.begin() as conn:
-            conn.execute(retire_confirmed_statement(self.engine.dialect.name, base, key, label, edited, utc_now()))
+            conn.execute(retire_confirmed_statement(dialect_of(self.engine), base, key, label, edited, utc_now()))
 
     def claim_for_writeback(self, table: str, statuses: list[str]) -> list[dict[str, Any]]:
         """Claim ``table``'s changes in ``statuses`` (with those an interrupted writeback left
@@ -87,7 +89,7 @@ class ChangeVerbs:
     def _synced(self, label: str) -> tuple[sa.Table, str] | None:
         """The synced table of ``label``'s edits and the key they use; None if either is missing."""
         key = self.change_log.pk_field(label)
-        schema, name = split_table(self.name, label)
+        schema, name = checked_table(self.name, label)
         base = described_table(self.engine, schema, name) if key else None
         return (base, key) if base is not None and key in base.c else None
 
@@ -133,7 +135,7 @@ class ChangeVerbs:
         statuses = _known(self.name, "status", _either(self.name, "writeback_status", writeback_status, status), STATUSES, str.upper)
         changes = self.change_log.select(table, writeback_status=statuses, type=_known(self.name, "type", type, TYPES, str.lower), limit=limit)
         if not changes and table is not None:
-            self.table(*split_table(self.name, table))  # an unknown table is an error naming the tables there are, not []
+            self.table(*checked_table(self.name, table))  # an unknown table is an error naming the tables there are, not []
         return changes
 
     def update_change(self, change_id: int, writeback_status: str | None = None, error: str | None = None, *,
@@ -176,7 +178,7 @@ class ChangeVerbs:
             return f"{ref.schema}.{ref.table}"
         if table is None and table_name is None:
             return None
-        schema, name = split_table(self.name, table or table_name)
+        schema, name = checked_table(self.name, table or table_name)
         if schema is not None or table_name is None:
             return dotted(schema, name)
         edited = _edited_tables(self.change_log, name)
@@ -185,7 +187,7 @@ class ChangeVerbs:
         return edited[0] if edited else name
 
     def _edited(self, table: str, pk: str | None) -> tuple[sa.Table, str]:
-        schema, name = split_table(self.name, table)
+        schema, name = checked_table(self.name, table)
         base = self.table(schema, name)
         key = pk or self.change_log.pk_field(_table_name(base)) or self._key(base, None)
         self.check_columns(base, [key], "pass pk= a column that keys the table")
@@ -239,7 +241,7 @@ def _known(connection: str, what: str, given: str | Iterable[str] | None, known:
 
 def _label(connection: str, table: str) -> str:
     """``"schema.table"`` as the change log names it."""
-    return dotted(*split_table(connection, table))
+    return dotted(*checked_table(connection, table))
 
 
 def _table_name(base: sa.Table) -> str:

@@ -32,12 +32,12 @@ import datetime as dt
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
-from stagehouse.connectors.sql.native import NativeType
-from stagehouse.connectors.sql.overlay import json_scalar
+from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.dialects import SqlDialect, dialect_of
 
 
-def _as_column(dialect: str, base: sa.Table, column: str, json_value: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.cast(json_scalar(dialect, json_value), NativeType(base.c[column].type.spec))
+def _as_column(dialect: SqlDialect | str, base: sa.Table, column: str, json_value: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.cast(dialect_of(dialect).json_scalar(json_value), NativeType(base.c[column].type.spec))
 
 
 def row_fingerprint(base: sa.Table) -> sa.ColumnElement:
@@ -63,7 +63,7 @@ def fingerprint_statement(base: sa.Table, pk: str, table: str, statuses: list[st
 
 
 def retire_confirmed_statement(
-    dialect: str, base: sa.Table, pk: str, table: str, edited_fields: list[str], now: dt.datetime
+    dialect: SqlDialect | str, base: sa.Table, pk: str, table: str, edited_fields: list[str], now: dt.datetime
 ) -> sa.Update:
     """UPDATE setting ``retired_at`` on the layered edits of ``table`` that ``base`` confirms;
     ``edited_fields`` are the columns with PROCESSED cell edits (one branch each)."""

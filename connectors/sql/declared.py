@@ -22,19 +22,19 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.arrow_metadata import with_schema
+from stagehouse.connectors.sql.described import columns_of
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.exact_numerics import declared_numerics
-from stagehouse.connectors.sql.native import columns_of
 
 MAX_LENGTH = b"max_length"
 PG_MAX_PRECISION, PG_MAX_VARCHAR = 1000, 10_485_760
-ENFORCES_LENGTHS = frozenset({"postgresql", "mysql", "mariadb"})
 VARCHAR = re.compile(r"^(character varying|varchar|nvarchar|national character varying)\s*\((\d+)\)$", re.IGNORECASE)
 
 
 def declared_lengths(engine: sa.Engine, schema: str | None, name: str) -> dict[str, int]:
     """Column -> declared length of the ``varchar(n)`` columns of ``schema.name``; one catalog
     query, empty for a backend that does not enforce lengths."""
-    if engine.dialect.name not in ENFORCES_LENGTHS:
+    if not dialect_of(engine).capabilities.enforces_lengths:
         return {}
     lengths = {}
     for column, kind in columns_of(engine, schema, name).items():

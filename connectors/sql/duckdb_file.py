@@ -21,6 +21,7 @@ import duckdb
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import first_line
+from stagehouse.connectors.sql.dialects import dialect_named
 
 _CONFLICT = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)(?: by user (?P<user>\S+))?")
 
@@ -41,7 +42,7 @@ def duckdb_file(url: str | sa.URL) -> Path | None:
     """The file of a DuckDB URL (a store one process at a time can open); None for other URLs
     and for an in-memory DuckDB."""
     url = sa.engine.make_url(url)
-    if url.get_backend_name() != "duckdb" or url.database in (None, "", ":memory:"):
+    if not dialect_named(url.get_backend_name()).capabilities.exclusive_file or url.database in (None, "", ":memory:"):
         return None
     return Path(url.database)
 

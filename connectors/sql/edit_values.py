@@ -26,8 +26,8 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.changelog import as_json
-from stagehouse.connectors.sql.native import NativeType
-from stagehouse.connectors.sql.overlay import json_scalar
+from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.dialects import dialect_of
 
 ANY_JSON = None
 DECIMAL = re.compile(r"^(numeric|decimal)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$", re.IGNORECASE)
@@ -81,7 +81,7 @@ def check_fits(connection: str, engine: sa.Engine, base: sa.Table, values: Mappi
     """Raise WarehouseError for the first value of ``values`` (column -> value) of the row keyed
     ``row`` that does not fit; ``lengths`` are declared lengths the store's types do not carry."""
     label = f"{base.schema}.{base.name}" if base.schema else base.name
-    dialect = engine.dialect.name
+    dialect = dialect_of(engine)
     for column, value in values.items():
         type_name = base.c[column].type.spec
         accepted, hint = _kind(type_name)
@@ -94,7 +94,7 @@ def check_fits(connection: str, engine: sa.Engine, base: sa.Table, values: Mappi
         changed = _changed_by(type_name, value, (lengths or {}).get(column))
         if changed is not None:
             raise WarehouseError(connection, f"table '{label}'", f"{where}: {changed}")
-        cast = sa.cast(json_scalar(dialect, sa.literal(as_json(value), sa.Text)), NativeType(type_name))
+        cast = sa.cast(dialect.json_scalar(sa.literal(as_json(value), sa.Text)), NativeType(type_name))
         try:
             with engine.connect() as conn:
                 conn.execute(sa.select(cast))

@@ -9,11 +9,14 @@ Example::
 
     checked("shop", "table", "orders")            # 'orders'
     checked("shop", "table", 'x"; DROP TABLE t')  # UnsafeIdentifierError
+    split_table("db.raw.orders")                  # ('db.raw', 'orders')
 """
 
 from __future__ import annotations
 
 import re
+
+import sqlalchemy as sa
 
 from stagehouse.connectors.errors import UnsafeIdentifierError
 
@@ -27,11 +30,25 @@ def checked(connection: str, kind: str, name: object) -> str:
     return name
 
 
-def split_table(connection: str, table: str, schema: str | None = None) -> tuple[str | None, str]:
-    """``("raw", "orders")`` from ``"raw.orders"`` or from ``table="orders", schema="raw"``, checked."""
-    if schema is None and "." in table:
-        schema, table = table.split(".", 1)
+def split_table(table: str, schema: str | None = None) -> tuple[str | None, str]:
+    """``(schema, name)`` of a dotted table name: the name is the part after the last dot, the
+    schema all before it (``'db.raw.orders'`` -> ``('db.raw', 'orders')``: a qualifier may have
+    parts, a table name has none); a bare name keeps ``schema`` (None by default)."""
+    qualifier, _, name = table.rpartition(".")
+    return (qualifier or schema), name
+
+
+def checked_table(connection: str, table: str, schema: str | None = None) -> tuple[str | None, str]:
+    """``("raw", "orders")`` from ``"raw.orders"`` or from ``table="orders", schema="raw"``, each
+    part ``checked`` (so ``'db.raw.orders'`` is refused: its schema ``db.raw`` is not a plain name)."""
+    schema, table = split_table(table, schema) if schema is None else (schema, table)
     return (checked(connection, "schema", schema) if schema is not None else None), checked(connection, "table", table)
+
+
+def quoted_name(bind: sa.Engine | sa.Connection, schema: str | None, name: str) -> str:
+    """``"schema"."name"`` quoted for ``bind``'s dialect, for statements SQLAlchemy can't build (DDL)."""
+    quote = bind.dialect.identifier_preparer.quote
+    return f"{quote(schema)}.{quote(name)}" if schema else quote(name)
 
 
 def dotted(schema: str | None, table: str) -> str:

@@ -24,22 +24,18 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError, first_line
 from stagehouse.connectors.sql import catalog
-from stagehouse.connectors.sql.catalog import COMMENTABLE, META_SCHEMA, Ref
-from stagehouse.connectors.sql.identifiers import checked, dotted, split_table
-from stagehouse.connectors.sql.native import described_table, primary_key_of, relation_kind
+from stagehouse.connectors.sql.catalog import META_SCHEMA, Ref
+from stagehouse.connectors.sql.described import described_table, primary_key_of, relation_kind
+from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted, quoted_name
 
 __all__ = ["META_SCHEMA", "MetadataVerbs", "SchemaReads", "no_columns"]
 
 SYSTEM_SCHEMAS = ("information_schema", "pg_catalog", "pg_toast")
-FILE_DATABASES = frozenset({"duckdb", "sqlite"})  # the URL's database is a file path
-DATABASE_COMMENT = {"postgresql": "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"}
-SCHEMA_COMMENT = {"postgresql": "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s"}
 
-VERSIONS_SCHEMA = "stagehouse_versions"  # the rows behind incremental stage tables (tasks/versioned.py)
+VERSIONS_SCHEMA = "stagehouse_versions"  # the rows behind incremental stage tables (tasks/versioned/)
 INTERNAL_SCHEMAS = frozenset({"pipedag_metadata", META_SCHEMA, VERSIONS_SCHEMA, "information_schema"})
 INTERNAL_SUFFIXES = ("__even", "__odd", "__tmp", "__swap")  # pipedag's copies of a stage
-# the inspector names DuckDB's schemas of every attached database ('memory.main'); this lists the open one's
-SCHEMA_QUERIES = {"duckdb": "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"}
 
 
 def is_internal_schema(name: str) -> bool:
@@ -60,7 +56,7 @@ class SchemaReads:
         and the SQL catalog are left out unless ``internal=True``: a user reads the stages.
 
         Example: ``wh.list_schemas()`` → ``['mart', 'public', 'raw']``"""
-        query = SCHEMA_QUERIES.get(self.engine.dialect.name)
+        query = dialect_of(self.engine).schemas_query()
         if query is None:
             schemas = sa.inspect(self.engine).get_schema_names()
         else:
@@ -113,7 +109,7 @@ class SchemaReads:
         database-first calls may pass it: a server's database, a file's stem (DuckDB's own name
         for it), the instance id for the table store (``StoreConnection``)."""
         database = self.engine.url.database
-        if database and self.engine.dialect.name in FILE_DATABASES:
+        if database and dialect_of(self.engine).capabilities.file_database:
             return Path(database).stem
         return database or self.name
 
@@ -142,7 +138,7 @@ class MetadataVerbs(SchemaReads):
     def get_database(self, database_id: int | None = None) -> dict[str, Any]:
         """The connection's database: id, name, description (``database_id`` must be its id)."""
         self._resolve("database", database_id, Ref())
-        return {"id": self._ids([Ref()])[Ref()], "name": self.database_name(), "description": self._described(Ref(), DATABASE_COMMENT, {})}
+        return {"id": self._ids([Ref()])[Ref()], "name": self.database_name(), "description": self._described(Ref(), {})}
 
     def update_database(self, database_id: int | None = None, *, description: str | None) -> dict[str, Any]:
         """Set the database's description (``COMMENT ON DATABASE``; PostgreSQL only)."""
@@ -157,7 +153,7 @@ class MetadataVerbs(SchemaReads):
             raise WarehouseError(self.name, f"schema '{ref.schema}'", "does not exist (list_schemas() lists them)")
         ids = self._ids([ref] + [Ref(ref.schema, t["name"]) for t in tables])
         return {
-            "id": ids[ref], "name": ref.schema, "description": self._described(ref, SCHEMA_COMMENT, {"s": ref.schema}),
+            "id": ids[ref], "name": ref.schema, "description": self._described(ref, {"s": ref.schema}),
             "tables": [{"id": ids[Ref(ref.schema, t["name"])], "name": t["name"], "type": t["type"]} for t in tables],
         }
 
@@ -203,24 +199,16 @@ class MetadataVerbs(SchemaReads):
         """The primary key of ``schema.table``: the database's constraint, else the key its sync or
         transform declared (DuckDB stage tables and merge views have no constraint)."""
         key = primary_key_of(self.engine, schema, table)
-        if key or self.engine.dialect.name not in COMMENTABLE:
+        if key or not dialect_of(self.engine).capabilities.keeps_catalog:
             return key
         with self.engine.connect() as conn:
             return catalog.declared_key(conn, schema or self.engine.dialect.default_schema_name, table)
 
     def _comments(self, schema: str, table: str) -> tuple[str | None, dict[str, str]]:
         with self.engine.connect() as conn:
-            if self.engine.dialect.name == "duckdb":
-                table_comment = conn.execute(
-                    sa.text("SELECT comment FROM duckdb_tables() WHERE schema_name = :s AND table_name = :t "
-                            "UNION ALL SELECT comment FROM duckdb_views() WHERE schema_name = :s AND view_name = :t"),
-                    {"s": schema, "t": table},
-                ).scalar()
-                rows = conn.execute(
-                    sa.text("SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = :s AND table_name = :t"),
-                    {"s": schema, "t": table},
-                ).all()
-                return table_comment, {n: c for n, c in rows if c}
+            comments = dialect_of(conn).table_comments(conn, schema, table)
+            if comments is not None:
+                return comments
         inspector = sa.inspect(self.engine)
         table_comment = inspector.get_table_comment(table, schema=schema).get("text")
         return table_comment, {c["name"]: c["comment"] for c in inspector.get_columns(table, schema=schema) if c.get("comment")}
@@ -243,7 +231,7 @@ class MetadataVerbs(SchemaReads):
         return next(f for f in self.get_table(ref.schema, ref.table)["fields"] if f["name"] == ref.field)
 
     def _table_ref(self, schema: str | None, table: str | None) -> Ref:
-        schema, table = split_table(self.name, table or "", schema)
+        schema, table = checked_table(self.name, table or "", schema)
         return Ref(schema or self.engine.dialect.default_schema_name, table)
 
     def _resolve(self, kind: str, object_id: int | None, named: Ref | None) -> Ref:
@@ -254,21 +242,21 @@ class MetadataVerbs(SchemaReads):
             raise WarehouseError(self.name, kind, f"give its name or {kind}_id=, not both")
         if named is not None:
             return named
-        ref = catalog.ref_of(self.engine, object_id) if self.engine.dialect.name in COMMENTABLE else None
+        ref = catalog.ref_of(self.engine, object_id) if dialect_of(self.engine).capabilities.keeps_catalog else None
         if ref is None or ref.kind != kind:
             raise WarehouseError(self.name, f"{kind} id {object_id}", "does not exist (ids come from list_databases(), get_schema() and get_table())")
         return ref
 
     def _ids(self, refs: list[Ref]) -> dict[Ref, int | None]:
         """Stable ids from the catalog (None on stores without one)."""
-        if self.engine.dialect.name not in COMMENTABLE:
+        if not dialect_of(self.engine).capabilities.keeps_catalog:
             return dict.fromkeys(refs)
         return catalog.ids_of(self.engine, refs)
 
-    def _described(self, ref: Ref, queries: dict[str, str], params: dict[str, str]) -> str | None:
-        """The database's comment on ``ref`` (where the store has them), else the kept description."""
+    def _described(self, ref: Ref, params: dict[str, str]) -> str | None:
+        """The database's comment on ``ref`` (a database or schema, where the store has them), else the kept description."""
         with self.engine.connect() as conn:
-            query = queries.get(self.engine.dialect.name)
+            query = dialect_of(conn).comment_query(ref.kind)
             comment = conn.execute(sa.text(query), params).scalar() if query else None
             kept = catalog.kept_description(conn, ref)
         return comment or kept
@@ -277,8 +265,9 @@ class MetadataVerbs(SchemaReads):
         """Comment on ``ref`` now and keep the description for later stage commits."""
         label = {"database": f"database '{self.database_name()}'", "schema": f"schema '{ref.schema}'",
                  "table": f"table '{ref.schema}.{ref.table}'", "field": f"field '{ref.schema}.{ref.table}.{ref.field}'"}[ref.kind]
-        if ref.kind not in COMMENTABLE.get(self.engine.dialect.name, {"table", "field"}):
-            raise WarehouseError(self.name, label, f"{self.engine.dialect.name} has no {ref.kind} descriptions (COMMENT ON {ref.kind.upper()} is not supported there)")
+        dialect = dialect_of(self.engine)
+        if ref.kind not in dialect.capabilities.describable_kinds:
+            raise WarehouseError(self.name, label, f"{dialect.name} has no {ref.kind} descriptions (COMMENT ON {ref.kind.upper()} is not supported there)")
         try:
             with self.engine.begin() as conn:
                 statement = catalog.comment_statement(conn, ref, description)
@@ -291,7 +280,7 @@ class MetadataVerbs(SchemaReads):
             if table is None:
                 raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", self.no_table(ref.schema, ref.table))
             self.check_columns(table, [ref.field])
-        if self.engine.dialect.name in COMMENTABLE:
+        if dialect.capabilities.keeps_catalog:
             catalog.describe(self.engine, ref, description)
 
     def refresh(self) -> None:
@@ -315,8 +304,7 @@ class MetadataVerbs(SchemaReads):
 
     def _save_query(self, schema: str, name: str, sql: str, as_view: bool, replace: bool) -> None:
         schema, name = checked(self.name, "schema", schema), checked(self.name, "table", name)
-        quote = self.engine.dialect.identifier_preparer.quote
-        target = f"{quote(schema)}.{quote(name)}"
+        target = quoted_name(self.engine, schema, name)
         with self.engine.begin() as conn:
             exists = _has_table(conn, schema, name)
             if exists and not replace:

@@ -21,33 +21,18 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
-from stagehouse.connectors.sql.native import NativeType
-
-
-def json_scalar(dialect: str, value: sa.ColumnElement) -> sa.ColumnElement:
-    """The text of a JSON scalar ('"abc"' -> abc, 'null' -> NULL)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import JSONB  # loaded with the dialect; others skip it
-
-        return sa.cast(value, JSONB).op("#>>")(sa.literal_column("'{}'"))
-    return sa.func.json_extract_string(value, "$")
-
-
-def _json_field(dialect: str, value: sa.ColumnElement, key: str) -> sa.ColumnElement:
-    """The text of field ``key`` of a JSON object."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import JSONB
-
-        return sa.func.jsonb_extract_path_text(sa.cast(value, JSONB), sa.literal(key, sa.Text))
-    return sa.func.json_extract_string(value, "$." + '"' + key.replace('"', '\\"') + '"')
+from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.dialects import SqlDialect, dialect_of
 
 
 def overlay_select(
-    dialect: str, base: sa.Table, pk: str, table: str, *, keys: Callable[[sa.ColumnElement], sa.ColumnElement] | None = None,
+    dialect: SqlDialect | str, base: sa.Table, pk: str, table: str, *,
+    keys: Callable[[sa.ColumnElement], sa.ColumnElement] | None = None,
 ) -> sa.CompoundSelect:
-    """``base`` as it looks with the layered edits of ``table`` applied; with ``keys`` (given an
-    edit's row key in the key's type, true for the rows wanted) only those rows' edits, for a
-    caller that knows no other row can show (a page's key range)."""
+    """``base`` as it looks with the layered edits of ``table`` applied, on the store ``dialect``;
+    with ``keys`` (given an edit's row key in the key's type, true for the rows wanted) only those
+    rows' edits, for a caller that knows no other row can show (a page's key range)."""
+    store = dialect_of(dialect)
     log = CHANGE_LOG
     wanted = []
     if keys is not None:  # the CASE casts this table's keys only: another table's may not cast
@@ -82,7 +67,7 @@ def overlay_select(
         sa.select(
             ranked_cells.c.row_pk,
             *(sa.func.max(sa.case((ranked_cells.c.field == c, 1))).label(f"h{i}") for i, c in enumerate(columns)),
-            *(sa.func.max(sa.case((ranked_cells.c.field == c, json_scalar(dialect, ranked_cells.c.new_value)))).label(f"v{i}") for i, c in enumerate(columns)),
+            *(sa.func.max(sa.case((ranked_cells.c.field == c, store.json_scalar(ranked_cells.c.new_value)))).label(f"v{i}") for i, c in enumerate(columns)),
         )
         .where(ranked_cells.c.rn == 1)
         .group_by(ranked_cells.c.row_pk)
@@ -110,7 +95,7 @@ def overlay_select(
     )
     absent = base.alias("synced")
     inserted = (
-        sa.select(*(cell(i, c, sa.cast(_json_field(dialect, edited.c.record, c), NativeType(base.c[c].type.spec))) for i, c in enumerate(columns)))
+        sa.select(*(cell(i, c, sa.cast(store.json_field(edited.c.record, c), NativeType(base.c[c].type.spec))) for i, c in enumerate(columns)))
         .select_from(edited.outerjoin(absent, absent.c[pk] == edited.c.edited_key))
         .where(edited.c.row_event == "i", absent.c[pk].is_(None))
     )

@@ -24,13 +24,13 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.cursor import CursorFilter, high_water_mark
 from stagehouse.connectors.duckdb_scan import stream
 from stagehouse.connectors.errors import SourceError, WarehouseError, first_line
-from stagehouse.connectors.sql.identifiers import checked
-from stagehouse.connectors.sql.native import described_table, high_water_mark, quoted_name
+from stagehouse.connectors.sql.described import described_table
+from stagehouse.connectors.sql.dialects import bulk_dialects, dialect_named, dialect_of
+from stagehouse.connectors.sql.identifiers import checked, quoted_name
 from stagehouse.connectors.sql.source import SqlConnection
-from stagehouse.connectors.sql.bulk import BULK_DIALECTS
 
 SIDE_PREFIX = "_sh_repl_"
 DEPENDENTS_SQLSTATE = "2BP01"
@@ -92,8 +92,8 @@ def replicate(
     schema = checked(target.name, "schema", target_schema)
     keys = [checked(target.name, "column", k) for k in ([pk] if isinstance(pk, str) else pk or [])]
     label = f"connection '{target.name}', table '{schema}.{name}'"
-    if target.engine.dialect.name not in BULK_DIALECTS:
-        raise WarehouseError(target.name, "replicate", f"can write to {', '.join(BULK_DIALECTS)}, not {target.engine.dialect.name}")
+    if not (store := dialect_of(target.engine)).capabilities.bulk_load:
+        raise WarehouseError(target.name, "replicate", f"can write to {', '.join(bulk_dialects())}, not {store.name}")
     started = time.perf_counter()
     existing = described_table(target.engine, schema, name)
     since = _high_water_mark(target, existing, incremental_field) if existing is not None and incremental_field else None
@@ -138,7 +138,7 @@ def _source_stream(
 ) -> pa.RecordBatchReader:
     """The source rows as Arrow batches. A DuckDB file is read through the connection's own
     engine: attaching a file this process already has open (a DuckDB store during a run) fails."""
-    if source.backend != "duckdb":
+    if not dialect_named(source.backend).capabilities.exclusive_file:
         return source.read(table, query=query, after=after, batch_rows=batch_rows)
     obj = f"table '{table}'" if table else "query"
     sql = source.delta_query(table, query, after) if after is not None else (query or _select_all(source, table))

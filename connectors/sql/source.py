@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -34,16 +33,18 @@ from stagehouse.connectors.errors import ConnectionConfigError, SourceError, Sou
 from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.exact_numerics import ExactRead, numeric_columns, refused, text_select
-from stagehouse.connectors.sql.fingerprint import FINGERPRINTS, literal_sql
+from stagehouse.connectors.sql.fingerprint import literal_sql
 from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
 from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
+from stagehouse.connectors.sql.identifiers import quoted_name, split_table
 from stagehouse.connectors.sql.metadata import SchemaReads
-from stagehouse.connectors.sql.native import primary_key_of, quote_duckdb_keywords, quoted_name
 from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
+from stagehouse.connectors.sql.source_freshness import FreshnessQueries
 from stagehouse.connectors.sql.bulk import BulkVerbs
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
 from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
@@ -63,7 +64,7 @@ def parse_url(name: str, text: str) -> URL:
     return url
 
 
-class SqlConnection(WarehouseVerbs, BulkVerbs, SchemaReads, SyncSource, Connection):
+class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, SyncSource, Connection):
     """A SQL database named in pipedag.yaml: a source for syncs, with Peliqan's row verbs for
     writeback (``fetch``, ``execute``, ``insert``, ``update``, ``upsert``) and ``replicate``'s bulk
     load. It has no change log nor kept metadata: those live in the table store's
@@ -97,8 +98,7 @@ class SqlConnection(WarehouseVerbs, BulkVerbs, SchemaReads, SyncSource, Connecti
             engine = engine_for(self.url)
         except (ImportError, sa.exc.NoSuchModuleError) as exc:
             raise ConnectionConfigError(self.name, f"no driver for {self.url.drivername} ({exc})") from exc
-        if engine.dialect.name == "duckdb":
-            quote_duckdb_keywords(engine)
+        dialect_of(engine).prepare_engine(engine)
         return engine
 
     def close(self) -> None:
@@ -158,9 +158,8 @@ class SqlConnection(WarehouseVerbs, BulkVerbs, SchemaReads, SyncSource, Connecti
         return {"fetched_at": time.time()} if fingerprint is None else fingerprint
 
     def split_table(self, table: str) -> tuple[str | None, str]:
-        """``"schema.table"`` -> (schema, table); a bare name -> (None, table)."""
-        schema, _, name = table.rpartition(".")
-        return (schema or None), name
+        """``"schema.table"`` -> (schema, table); a bare name -> (None, table) (``identifiers.split_table``)."""
+        return split_table(table)
 
     def delta_query(self, table: str | None, query: str | None, after: CursorFilter) -> str:
         """SQL in the source's dialect for the rows of ``table``/``query`` past the cursor ``after``:
@@ -324,63 +323,12 @@ class SqlConnection(WarehouseVerbs, BulkVerbs, SchemaReads, SyncSource, Connecti
             stmt = literal_sql(query)
         return stream_sqlalchemy(self.engine, stmt, batch_rows=rows, on_error=lambda exc: self._error(obj, exc))
 
-    def freshness(self, table: str | None = None, *, query: str | None = None, cursor: str | None = None) -> dict[str, Any]:
-        """Row count and, given a cursor column, its maximum: cheap to ask, changes when data does.
-
-        Asked of the database itself (``SELECT count(*), max(cursor)``), so it costs an index or
-        a table scan in the source, never a transfer.
-        """
-        source, obj = self._relation(table, query)
-        columns = [sa.func.count().label("rows")]
-        if cursor:
-            columns.append(sa.func.max(sa.column(cursor)).label("max_cursor"))
-        return self._ask(obj, sa.select(*columns).select_from(source))
-
-    def cursor_freshness(self, table: str | None = None, *, query: str | None = None, cursor: str) -> dict[str, Any]:
-        """``max(cursor)`` and how many rows hold it: what an incremental or merge sync's next
-        read can bring. A new row at the maximum (a tie with the high-water mark) changes the
-        count; an index on the cursor answers both without reading the table."""
-        source, obj = self._relation(table, query)
-        column = sa.column(cursor)
-        top = sa.select(sa.func.max(column)).select_from(source).scalar_subquery().correlate(None)
-        at_top = sa.select(sa.func.count()).select_from(source).where(column == top).scalar_subquery().correlate(None)
-        return self._ask(obj, sa.select(top.label("max_cursor"), at_top.label("rows_at_max")))
-
-    def fingerprint(self, table: str | None = None, *, query: str | None = None) -> dict[str, Any] | None:
-        """``rows`` and a ``content`` hash of every row, computed in the source in one pass
-        (``connectors.sql.fingerprint``); None for a dialect without a cheap one (SQLite)."""
-        builder = FINGERPRINTS.get(self.backend)
-        if builder is None:
-            return None
-        if table is not None:
-            relation, obj = quoted_name(self.engine, *self.split_table(table)), f"table '{table}'"
-        else:
-            relation, obj = f"({query})", "query"
-        return self._ask(obj, lambda conn: literal_sql(builder(conn, relation)))
-
-    def _relation(self, table: str | None, query: str | None) -> tuple[sa.FromClause, str]:
-        if table is not None:
-            schema, name = self.split_table(table)
-            return sa.table(name, schema=schema), f"table '{table}'"
-        return literal_sql(query).columns().subquery("q"), "query"
-
-    def _ask(self, obj: str, statement: sa.Executable | Callable[[sa.Connection], sa.Executable]) -> dict[str, Any]:
-        """The one row ``statement`` (or the one it is built into on the connection) answers, its
-        values as JSON-able scalars (a cache key)."""
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(statement(conn) if callable(statement) else statement).mappings().one()
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._error(obj, exc) from exc
-        return {key: (value if isinstance(value, (int, float, str)) or value is None else str(value)) for key, value in row.items()}
-
     def primary_key(self, table: str) -> list[str]:
         """The source table's primary key columns (empty when it has none)."""
         schema, name = self.split_table(table)
         try:
-            if self.backend == "duckdb":  # duckdb-engine's inspector reports no primary keys
-                return primary_key_of(self.engine, schema, name)
-            return list(sa.inspect(self.engine).get_pk_constraint(name, schema=schema)["constrained_columns"])
+            with self.engine.connect() as conn:
+                return dialect_of(conn).primary_key(conn, schema, name)
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(f"table '{table}'", exc) from exc
 

@@ -24,9 +24,9 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError, first_line
-from stagehouse.connectors.sql.identifiers import dotted, split_table
-from stagehouse.connectors.sql.native import adbc_uri, affected_rows, duckdb_answer, described_table, relation_kind
-from stagehouse.connectors.sql.pg_numeric import typed_numerics
+from stagehouse.connectors.sql.described import described_table, relation_kind
+from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.identifiers import checked_table, dotted
 from stagehouse.connectors.sql.shapes import shaped
 
 NEVER_ADDS = "write() adds columns, insert/update/upsert never do"
@@ -45,7 +45,7 @@ class WarehouseVerbs:
 
     def table(self, schema: str | None, table: str) -> sa.Table:
         """The existing table or view ``schema.table``; WarehouseError when there is none."""
-        schema, table = split_table(self.name, table, schema)
+        schema, table = checked_table(self.name, table, schema)
         found = described_table(self.engine, schema, table)
         if found is None:
             raise WarehouseError(self.name, f"table '{dotted(schema, table)}'", self.no_table(schema, table))
@@ -74,23 +74,12 @@ class WarehouseVerbs:
 
     def arrow(self, statement: sa.Executable | str) -> pa.Table:
         """Run a query and return the whole result as an Arrow table (DuckDB and ADBC natively)."""
-        dialect = self.engine.dialect.name  # outside the try: a store that cannot open says so itself
+        dialect = dialect_of(self.engine)  # outside the try: a store that cannot open says so itself
         sql = statement if isinstance(statement, str) else str(
             statement.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         )
         try:
-            if dialect == "duckdb":
-                with self.engine.connect() as conn:
-                    return conn.connection.driver_connection.execute(sql).to_arrow_table()
-            if dialect == "postgresql":
-                import adbc_driver_postgresql.dbapi as adbc
-
-                with adbc.connect(adbc_uri(self.engine)) as conn, conn.cursor() as cur:
-                    cur.execute(sql)
-                    return typed_numerics(cur.fetch_arrow_table())
-            with self.engine.connect() as conn:
-                result = conn.execute(sa.text(sql))
-                return pa.Table.from_pylist([dict(r) for r in result.mappings()])
+            return dialect.arrow(self.engine, sql)
         except Exception as exc:
             raise WarehouseError(self.name, "query", first_line(exc)) from exc
 
@@ -139,9 +128,10 @@ class WarehouseVerbs:
         try:
             statement = sa.text(sql).bindparams(**params) if params else sa.text(sql)
             with self.engine.begin() as conn:
-                answer = duckdb_answer(conn, statement)
+                dialect = dialect_of(conn)
+                answer = dialect.driver_answer(conn, statement)
                 if answer == "count":
-                    return affected_rows(conn, statement)
+                    return dialect.affected_rows(conn, statement)
                 result = conn.execute(statement)
                 if answer == "none" or not result.returns_rows:
                     return max(result.rowcount, 0)  # DDL: no rows, none changed (drivers say -1)
@@ -207,7 +197,7 @@ class WarehouseVerbs:
             return False
         differs = sa.or_(*(target.c[c].is_distinct_from(sa.literal(v)) for c, v in values.items()))
         with self._refused(target), self.engine.begin() as conn:
-            return affected_rows(conn, sa.update(target).where(target.c[key] == pk_value, differs).values(values)) > 0
+            return dialect_of(conn).affected_rows(conn, sa.update(target).where(target.c[key] == pk_value, differs).values(values)) > 0
 
     def _exists(self, target: sa.Table, key: str, pk_value: Any) -> bool:
         with self._refused(target), self.engine.connect() as conn:

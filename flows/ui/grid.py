@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
+from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.overlay import overlay_count_select, overlay_select
 from stagehouse.connectors.sql.shapes import shaped
 from stagehouse.flows.ui.reads import arrow, together
@@ -125,7 +126,7 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, layered: str | None, r
     order = base.c[key].desc() if descending else base.c[key]
     # MATERIALIZED: the overlay and the edge read the window three times; DuckDB would sort the table for each
     first = sa.select(base).order_by(order).limit(rows + deleted).cte("first_synced").prefix_with("MATERIALIZED")
-    return overlay_select(wh.engine.dialect.name, first, key, label, keys=_within(first.c[key], rows + deleted, descending)).subquery("shown")
+    return overlay_select(dialect_of(wh.engine), first, key, label, keys=_within(first.c[key], rows + deleted, descending)).subquery("shown")
 
 
 def _within(synced_key: sa.ColumnElement, window: int, descending: bool) -> Callable[[sa.ColumnElement], sa.ColumnElement]:
@@ -142,7 +143,7 @@ def _within(synced_key: sa.ColumnElement, window: int, descending: bool) -> Call
 
 def _layered_key(wh: Any, label: str) -> str | None:
     """The key of the edits ``wh.overlaid`` layers on ``label``; None when it layers none."""
-    return wh.change_log.layered_key(label) if wh.engine.dialect.name in ("duckdb", "postgresql") else None
+    return wh.change_log.layered_key(label) if dialect_of(wh.engine).capabilities.change_log_overlay else None
 
 
 def _count_query(base: sa.Table, layered: str | None, view: sa.Subquery, where: sa.ColumnElement | None) -> sa.Select:

@@ -21,7 +21,7 @@ from typing import Any
 
 from stagehouse.connectors.errors import StagehouseError, WarehouseError
 from stagehouse.connectors.sql.edit_values import check_fits, fitted
-from stagehouse.connectors.sql.identifiers import split_table
+from stagehouse.connectors.sql.identifiers import checked_table
 
 
 class EditRefusedError(StagehouseError):
@@ -84,7 +84,7 @@ def edits_from_editor(frame: Any, key: str, state: dict[str, Any]) -> GridEdits:
 
 def check_edits(wh: Any, table: str, key: str, edits: GridEdits) -> None:
     """Refuse the first edit that does not fit (``EditRefusedError``); records nothing."""
-    schema, name = split_table(wh.name, table)
+    schema, name = checked_table(wh.name, table)
     base = wh.table(schema, name)
     label = f"{base.schema}.{base.name}"
     for row_pk, column, value in edits.updates:

@@ -22,46 +22,14 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError, first_line
-from stagehouse.connectors.sql.native import adbc_uri
-from stagehouse.connectors.sql.pg_numeric import TYPNAME, typed_numerics
+from stagehouse.connectors.sql.dialects import dialect_of
 
-
-@dataclass(frozen=True)
-class KeptReader:
-    """How a store's kept connections are opened and read, and which result a connection opened
-    later would read otherwise (it reads again on a new one)."""
-
-    open: Callable[[sa.Engine], Any]
-    read: Callable[[Any, str], pa.Table]
-    outdated: Callable[[pa.Table], bool]
-
-
-def _adbc_connection(engine: sa.Engine) -> Any:
-    import adbc_driver_postgresql.dbapi as adbc
-
-    return adbc.connect(adbc_uri(engine), autocommit=True)
-
-
-def _adbc_read(connection: Any, sql: str) -> pa.Table:
-    with connection.cursor() as cur:
-        cur.execute(sql)
-        return typed_numerics(cur.fetch_arrow_table())
-
-
-def _types_unknown(table: pa.Table) -> bool:
-    """A column of a type created after the connection read the server's types on connect."""
-    return any((f.metadata or {}).get(TYPNAME, b"").startswith(b"unnamed<") for f in table.schema)
-
-
-# A store not named here reads through ``wh.arrow``, one query after the other.
-KEPT_READERS: dict[str, KeptReader] = {"postgresql": KeptReader(_adbc_connection, _adbc_read, _types_unknown)}
 
 _idle: dict[str, queue.SimpleQueue] = {}  # store URL -> connections no query holds now
 _idle_lock = threading.Lock()
@@ -70,8 +38,8 @@ _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="grid-read")
 
 def arrow(wh: Any, statement: sa.Executable) -> pa.Table:
     """``statement``'s result, as ``wh.arrow`` returns it, on a kept connection where there are."""
-    reader = KEPT_READERS.get(wh.engine.dialect.name)
-    if reader is None:
+    reader = dialect_of(wh.engine)
+    if not _keeps_connections(wh):
         return wh.arrow(statement)
     sql = str(statement.compile(dialect=wh.engine.dialect, compile_kwargs={"literal_binds": True}))
     url = wh.engine.url.render_as_string(hide_password=False)
@@ -80,17 +48,17 @@ def arrow(wh: Any, statement: sa.Executable) -> pa.Table:
     kept = _take(idle)
     if kept is not None:
         try:
-            table = reader.read(kept, sql)
+            table = reader.read_arrow(kept, sql)
         except Exception:  # noqa: BLE001 (the server may have ended it: read again on a new one)
             table = None
-        if table is not None and not reader.outdated(table):
+        if table is not None and not reader.outdated_read(table):
             idle.put(kept)
             return table
         _close(kept)
     connection = None
     try:
-        connection = reader.open(wh.engine)
-        table = reader.read(connection, sql)
+        connection = reader.kept_arrow_connection(wh.engine)
+        table = reader.read_arrow(connection, sql)
     except Exception as exc:
         if connection is not None:
             _close(connection)
@@ -102,7 +70,7 @@ def arrow(wh: Any, statement: sa.Executable) -> pa.Table:
 def soon(wh: Any, work: Callable[..., Any], *args: Any) -> Future:
     """``work(*args)`` on a worker thread on stores that run queries side by side (the page's
     reads go on meanwhile), else done now; its future."""
-    if wh.engine.dialect.name in KEPT_READERS:
+    if _keeps_connections(wh):
         return _workers.submit(work, *args)
     done: Future = Future()
     done.set_result(work(*args))
@@ -112,11 +80,15 @@ def soon(wh: Any, work: Callable[..., Any], *args: Any) -> Future:
 def together(wh: Any, statements: Sequence[sa.Executable]) -> list[pa.Table]:
     """The results of ``statements``, run at once on stores with kept connections (each query on
     its own), else one after the other."""
-    if wh.engine.dialect.name not in KEPT_READERS or len(statements) < 2:
+    if not _keeps_connections(wh) or len(statements) < 2:
         return [arrow(wh, s) for s in statements]
     later = [_workers.submit(arrow, wh, s) for s in statements[1:]]
     first = arrow(wh, statements[0])
     return [first, *(f.result() for f in later)]
+
+
+def _keeps_connections(wh: Any) -> bool:
+    return dialect_of(wh.engine).capabilities.kept_arrow_connections
 
 
 def _take(idle: queue.SimpleQueue) -> Any:

@@ -12,7 +12,7 @@ from duckdb_engine import Dialect as DuckDBDialect
 from sqlalchemy.dialects import postgresql
 
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
-from stagehouse.connectors.sql.native import NativeType
+from stagehouse.connectors.sql.described import NativeType
 from stagehouse.connectors.sql.overlay import overlay_select
 
 DIALECTS = {"duckdb": DuckDBDialect(), "postgresql": postgresql.dialect()}
