@@ -53,6 +53,7 @@ from stagehouse.tasks.evolution import type_class
 from stagehouse.tasks.full_refresh import requested as full_refresh_requested
 from stagehouse.tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
 from stagehouse.tasks.keys import physical_key, store_engine
+from stagehouse.tasks.partitioned import partitioned_read
 from stagehouse.tasks.reload import reload
 from stagehouse.tasks.stage_metadata import declare_key
 from stagehouse.tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
@@ -101,6 +102,7 @@ def _source_freshness(
     cursor: str | None,
     mode: str,
     deleted_column: str | None,
+    partitioning: Any = None,
 ) -> Any:
     """What decides whether the source changed since the last run (pipedag's cache function)."""
     with open_connection(connection) as conn:
@@ -159,6 +161,7 @@ def _sync(
     cursor: str | None,
     mode: str,
     deleted_column: str | None,
+    partitioning: tuple[int, str | None] | None = None,
 ) -> Any:
     task = TaskContext.get().task
     stage = task._stage.name
@@ -194,6 +197,10 @@ def _sync(
             if primary_key is None and table is not None:
                 primary_key = conn.primary_key(table) or None
                 key_is_unique = primary_key is not None
+            if partitioning is not None:  # K key ranges read at once, written through the store's Arrow bulk path
+                partitions, column = partitioning
+                scan = copy = None
+                reader = partitioned_read(conn, table, query, after, partitions, column or _single_key(name, primary_key))
         elif _is_kind(conn, "stagehouse.connectors.rest", "RestConnection"):
             reader = functools.partial(conn.read, table, after=after, types=_committed_text(stage, name) if previous and not refresh else None)
             if after is not None and conn.object(table).freshness is None and not conn.has_records_past(table, CursorFilter(cursor, after.value)):
@@ -204,6 +211,8 @@ def _sync(
             primary_key = primary_key or conn.primary_key(table) or None
         else:
             raise TaskDefinitionError(f"connection '{connection}' ({type(conn).__name__}) cannot be synced")
+        if partitioning is not None and not _is_kind(conn, "stagehouse.connectors.sql", "SqlConnection"):
+            raise TaskDefinitionError(f"sync of '{name}': partitions= applies to SQL sources only; drop it for {source}")
     if mode == "merge" and not primary_key:
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
     declare_key(name, primary_key, lengths)
@@ -224,6 +233,13 @@ def _sync(
     out = Table(VersionedView(view), name)
     out.skipped_rows = None if bad_rows is None else bad_rows.total  # read by the run report (arrow_stream.skipped_rows)
     return out, Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
+
+
+def _single_key(name: str, primary_key: list[str] | None) -> str:
+    """The column a partitioned sync splits by when ``partition_by`` is not given: a one-column key."""
+    if primary_key is None or len(primary_key) != 1:
+        raise TaskDefinitionError(f"sync of '{name}' with partitions= needs partition_by='column' (an integer column; the key is {primary_key})")
+    return primary_key[0]
 
 
 def _committed_text(stage: str, name: str) -> dict[str, str]:
@@ -299,12 +315,17 @@ def sync(
     deleted_column: str | None = None,
     cache: Callable[[], Any] | Any = None,
     version: str | None = None,
+    partitions: int = 1,
+    partition_by: str | None = None,
 ):
     """Add a task to the current stage that copies ``table`` (or ``query``) from ``connection``.
 
     ``table`` is ``"schema.table"`` for SQL connections and a glob for file connections.
     ``primary_key`` defaults to the SQL source table's own key. ``cursor`` names the column an
     incremental or merge sync resumes from. ``version`` forces a rerun when bumped.
+    ``partitions=K`` reads a SQL source (its delta, in incremental and merge modes) as K ranges
+    of the integer column ``partition_by`` (default: the one-column primary key) at once
+    (``tasks.partitioned``, docs/scale.md).
     Returns the task's output, to pass to downstream tasks.
     """
     if (table is None) == (query is None):
@@ -316,6 +337,9 @@ def sync(
     if query is not None:
         query = query.strip().rstrip(";").rstrip()  # the query runs wrapped in others: "… ;) AS q" would not parse
     out = output_name(table, query, name)
+    if not isinstance(partitions, int) or partitions < 1:
+        raise TaskDefinitionError(f"sync of '{out}': partitions={partitions!r} must be a whole number of 1 or more")
+    partitioning = {"partitioning": (partitions, partition_by)} if partitions > 1 else {}  # none: the task's inputs as before
     if deleted_column is not None and mode != "merge":
         raise TaskDefinitionError(f"sync of '{out}': deleted_column only applies to mode='merge' (this sync's mode is '{mode}'); drop it or use mode='merge'")
     task = materialize(
@@ -325,7 +349,7 @@ def sync(
         cache=_refresh_aware(_source_freshness if cache is None else _explicit_freshness(cache)),
         nout=1 if mode == "full" else 2,
     )
-    output = names_connections(task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column), connection)
+    output = names_connections(task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column, **partitioning), connection)
     return output if mode == "full" else output[0]
 
 
