@@ -1,4 +1,4 @@
-"""Test flow for the cluster instance: three independent syncs of PostgreSQL tables (prefix
+"""Test flow for the cluster instance: three independent syncs of PostgreSQL tables (one partitioned; prefix
 $SH_CLUSTER_PREFIX), two transforms, and a probe task that logs its worker's pid; with
 $SH_CLUSTER_HOLD it writes the pid next to that file and waits while the file exists, with
 $SH_RAISE it raises. The variables are read where the flow is built: workers get them as arguments."""
@@ -47,7 +47,7 @@ def build_flow() -> Flow:
         with Stage("raw"):
             orders = sync("pg", f"public.{prefix}_orders", name="orders")
             customers = sync("pg", f"public.{prefix}_customers", name="customers")
-            events = sync("pg", f"public.{prefix}_events", name="events", mode="merge", cursor="id")
+            events = sync("pg", f"public.{prefix}_events", name="events", mode="merge", cursor="id", partitions=3)
             probe(os.environ.get("SH_CLUSTER_HOLD", ""), os.environ.get("SH_RAISE", ""))
         with Stage("mart"):
             order_totals(orders, customers)
