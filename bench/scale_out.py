@@ -189,7 +189,7 @@ def main() -> None:
                     results.setdefault(partitions, []).append((seconds, peak))
             print(f"1 sync of {args.big_rows:,} rows, PostgreSQL store (sequential instance), median of {args.repeat}:")
             for partitions, runs in results.items():
-                label = "unpartitioned (binary COPY)" if partitions == 1 else f"partitions={partitions} (Arrow)"
+                label = "unpartitioned (1 binary COPY)" if partitions == 1 else f"partitions={partitions} ({partitions} COPYs)"
                 seconds = statistics.median(r[0] for r in runs)
                 print(f"  {label:28}: {seconds:7.2f} s  {args.big_rows / seconds / 1e6:.2f} M rows/s  peak RSS {max(r[1] for r in runs):.0f} MB")
             one, four = statistics.median(r[0] for r in results[1]), statistics.median(r[0] for r in results[4])

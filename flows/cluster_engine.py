@@ -77,6 +77,7 @@ class ClusterEngine(DaskEngine):
                     raise self._error(task, future.exception())
             return dict(zip(tasks, client.gather(futures)))
         finally:
+            client.set_metadata([CLAIMS, RunContext.get().run_id], None)  # nothing of the run is left running: drop its claims
             client.close()
 
     def _error(self, task: Task, error: BaseException) -> BaseException:

@@ -46,6 +46,7 @@ from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.connectors.files.fileset import FileSetConnection
 from stagehouse.connectors.files.formats import file_format
+from stagehouse.connectors.sql.native import adbc_uri
 from stagehouse.tasks.arrow_stream import ArrowStream
 from stagehouse.tasks.connections import connection as open_connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
@@ -54,6 +55,7 @@ from stagehouse.tasks.full_refresh import requested as full_refresh_requested
 from stagehouse.tasks.incremental import committed_record, committed_stage_table, first_row, high_water_mark
 from stagehouse.tasks.keys import physical_key, store_engine
 from stagehouse.tasks.partitioned import partitioned_read
+from stagehouse.tasks.partitioned_copy import PartitionedCopy
 from stagehouse.tasks.reload import reload
 from stagehouse.tasks.stage_metadata import declare_key
 from stagehouse.tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
@@ -199,8 +201,10 @@ def _sync(
                 key_is_unique = primary_key is not None
             if partitioning is not None:  # K key ranges read at once, written through the store's Arrow bulk path
                 partitions, column = partitioning
-                scan = copy = None
-                reader = partitioned_read(conn, table, query, after, partitions, column or _single_key(name, primary_key))
+                column = column or _single_key(name, primary_key)
+                scan = None  # a full load into a PostgreSQL store from PostgreSQL: K binary COPYs at once
+                copy = PartitionedCopy(conn, table, query, column, partitions, adbc_uri(store_engine())) if copy is not None else None
+                reader = partitioned_read(conn, table, query, after, partitions, column)
         elif _is_kind(conn, "stagehouse.connectors.rest", "RestConnection"):
             reader = functools.partial(conn.read, table, after=after, types=_committed_text(stage, name) if previous and not refresh else None)
             if after is not None and conn.object(table).freshness is None and not conn.has_records_past(table, CursorFilter(cursor, after.value)):
