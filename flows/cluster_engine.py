@@ -24,13 +24,13 @@ from __future__ import annotations
 from pydiverse.pipedag.context import RunContext
 from pydiverse.pipedag.core import Task
 
-from stagehouse.connectors.extras import optional_import, require
+from stagehouse.connectors.extras import require
 from stagehouse.connectors.errors import first_line
 from stagehouse.flows.dask_engine import DaskEngine
+from stagehouse.flows.dask_extra import distributed
 from stagehouse.flows.worker_errors import ClusterUnreachableError, WorkerLostError
 
-distributed = optional_import("distributed", feature="Cluster runs", extra="dask")
-require(distributed)
+require(distributed)  # this module is the cluster engine: without the dask extra, say so when pipedag loads it
 
 CLAIMS = "stagehouse-claims"  # scheduler metadata: run id -> task id -> claimed
 
