@@ -54,7 +54,8 @@ class ClusterEngine(DaskEngine):
     """Runs each stage's tasks on the Dask scheduler at ``address`` (``tcp://host:8786``).
 
     ``connect_timeout`` (seconds) bounds the wait for the scheduler. A task that fails fails the
-    run once the tasks already running have ended (none is left calling a closed run context).
+    run once the tasks that do not depend on it have ended too (none is left calling a closed
+    run context), as the sequential engine runs them.
     """
 
     def __init__(self, address: str, connect_timeout: float = 10, **dask_compute_kwargs) -> None:
