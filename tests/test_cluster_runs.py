@@ -75,9 +75,9 @@ def sequential_id(project):
 def test_a_flow_on_the_cluster_equals_the_sequential_run_and_records_seconds_and_worker_logs(project, shop, dask_cluster, sequential_id):
     prefix, _ = shop
     env = {"DASK_SCHEDULER": dask_cluster, "SH_CLUSTER_PREFIX": prefix}
-    on_cluster = stagehouse(project, "run", "cluster_shop", "--instance", "cluster", env=env)
+    on_cluster = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
     assert on_cluster.returncode == 0, on_cluster.stderr
-    sequential = stagehouse(project, "run", "cluster_shop", "--instance", "postgres", env=env)
+    sequential = stagehouse(project, "run", "scaled_shop", "--instance", "postgres", env=env)
     assert sequential.returncode == 0, sequential.stderr
     store = project.store_engine()
     seq_store = sa.create_engine(f"{PG_SERVER}/{sequential_id}")
@@ -85,16 +85,16 @@ def test_a_flow_on_the_cluster_equals_the_sequential_run_and_records_seconds_and
         got = tables(store)
         assert got == tables(seq_store) and len(got["raw.orders"]) == 2000 and len(got["mart.event_kinds"]) == 7
         history = RunHistory(store, "cluster")
-        run = history.runs("cluster_shop")[0]
+        run = history.runs("scaled_shop")[0]
         assert run["status"] == "SUCCESS"
         tasks = {t["task"]: t for t in history.run(run["run_id"])["tasks"]}
         assert {t["state"] for t in tasks.values()} == {"COMPLETED"}
         assert all(t["seconds"] is not None and t["seconds"] > 0 for t in tasks.values()), tasks
         assert any("cluster_probe: probe ran in pid" in line.message for line in history.logs(run["run_id"]))
         # one stage on the cluster: mart only, its inputs read from the committed raw stage
-        mart = stagehouse(project, "run", "cluster_shop", "--stage", "mart", "--instance", "cluster", env=env)
+        mart = stagehouse(project, "run", "scaled_shop", "--stage", "mart", "--instance", "cluster", env=env)
         assert mart.returncode == 0, mart.stderr
-        stage_run = history.run(history.runs("cluster_shop")[0]["run_id"])
+        stage_run = history.run(history.runs("scaled_shop")[0]["run_id"])
         assert {t["stage"] for t in stage_run["tasks"] if t["state"] != "SKIPPED"} == {"mart"}
         assert tables(store) == got
     finally:
@@ -105,7 +105,7 @@ def test_a_flow_on_the_cluster_equals_the_sequential_run_and_records_seconds_and
 @pytest.mark.parametrize("instance", CLUSTER)
 def test_a_task_error_on_a_cluster_worker_is_its_own_line(project, shop, dask_cluster):
     env = {"DASK_SCHEDULER": dask_cluster, "SH_CLUSTER_PREFIX": shop[0], "SH_RAISE": "1"}
-    failed = stagehouse(project, "run", "cluster_shop", "--instance", "cluster", env=env)
+    failed = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines()[-1] == (
         "Error: connection 'crm', object 'contacts': HTTP 503 from https://crm.example/api/contacts; retry later"
@@ -124,7 +124,7 @@ def test_no_scheduler_address_is_one_line(tmp_path, monkeypatch):
 def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the_next_run_completes(project, shop, dask_cluster, tmp_path):
     prefix, source = shop
     env = {"DASK_SCHEDULER": dask_cluster, "SH_CLUSTER_PREFIX": prefix}
-    first = stagehouse(project, "run", "cluster_shop", "--instance", "cluster", env=env)
+    first = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
     assert first.returncode == 0, first.stderr
     store = project.store_engine()
     try:
@@ -134,7 +134,7 @@ def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the
             conn.execute(sa.text(f"INSERT INTO {prefix}_events SELECT i, 'k0' FROM generate_series(3001, 3100) i"))
         hold = tmp_path / "hold"
         hold.write_text("")
-        run = stagehouse(project, "run", "cluster_shop", "--instance", "cluster", env={**env, "SH_CLUSTER_HOLD": str(hold)}, wait=False)
+        run = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env={**env, "SH_CLUSTER_HOLD": str(hold)}, wait=False)
         pid_file = Path(f"{hold}.pid")
         deadline = time.time() + 60
         while not pid_file.exists() and time.time() < deadline and run.poll() is None:
@@ -147,13 +147,13 @@ def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the
         assert "was running on a Dask worker" in stderr.strip().splitlines()[-1] and "run the flow again" in stderr, stderr
         assert tables(store) == committed
         history = RunHistory(store, "cluster")
-        assert history.runs("cluster_shop")[0]["status"] == "FAILED"
+        assert history.runs("scaled_shop")[0]["status"] == "FAILED"
         hold.unlink()
-        rerun = stagehouse(project, "run", "cluster_shop", "--instance", "cluster", env=env)
+        rerun = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
         assert rerun.returncode == 0, rerun.stderr
         after = tables(store)
         assert len(after["raw.orders"]) == 2100 and len(after["raw.events"]) == 3100
         assert len({row[0] for row in after["raw.events"]}) == 3100  # nothing doubled
-        assert history.runs("cluster_shop")[0]["status"] == "SUCCESS"
+        assert history.runs("scaled_shop")[0]["status"] == "SUCCESS"
     finally:
         store.dispose()

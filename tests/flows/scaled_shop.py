@@ -43,7 +43,7 @@ def event_kinds(events: pl.LazyFrame) -> pl.LazyFrame:
 
 def build_flow() -> Flow:
     prefix = os.environ["SH_CLUSTER_PREFIX"]
-    with Flow("cluster_shop") as flow:
+    with Flow("scaled_shop") as flow:
         with Stage("raw"):
             orders = sync("pg", f"public.{prefix}_orders", name="orders")
             customers = sync("pg", f"public.{prefix}_customers", name="customers")
