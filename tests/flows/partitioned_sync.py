@@ -11,7 +11,7 @@ from stagehouse.tasks import sync
 
 
 def build_flow() -> Flow:
-    table = os.environ["SH_PART_TABLE"]
+    table = os.environ.get("SH_PART_TABLE", "public.shp_unset")  # flows are listed (run_pipeline) without it
     with Flow("partitioned_sync") as flow:
         with Stage("raw"):
             sync("pg", table, name="whole")

@@ -42,7 +42,7 @@ def event_kinds(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def build_flow() -> Flow:
-    prefix = os.environ["SH_CLUSTER_PREFIX"]
+    prefix = os.environ.get("SH_CLUSTER_PREFIX", "shc_unset")  # flows are listed (run_pipeline) without it
     with Flow("scaled_shop") as flow:
         with Stage("raw"):
             orders = sync("pg", f"public.{prefix}_orders", name="orders")
