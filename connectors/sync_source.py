@@ -64,6 +64,9 @@ class SyncRequest:
     key: list[str] | None = None  # the sync's primary_key=; None asks the source's own
     committed: Callable[[], Committed | None] = field(default=_none)
     kept_types: Callable[[], Mapping[str, str]] = field(default=_no_types)
+    partitions: int = 1  # read as this many key ranges at once (SQL sources: ``partitioned`` in the read)
+    partition_by: str | None = None  # the integer column the ranges split; None: the one-column key
+    store_url: str | None = None  # the store a partitioned binary COPY writes to over connections of its own
 
 
 @dataclass
@@ -83,6 +86,7 @@ class SyncRead:
     scan: DuckDBScan | None = None
     copy: PostgresCopy | None = None
     bad_rows: BadRows | None = None  # rows a lenient CSV read skipped, filled as the stream ends
+    partitioned: bool = False  # the read honours ``request.partitions`` (False: a kind without key ranges)
 
 
 class SyncSource(ABC):

@@ -13,10 +13,16 @@ Two failures of pipedag 0.12.15's ``DaskEngine`` (``pydiverse/pipedag/engine/das
   as a ``WorkerTaskError`` carrying its type and first line (Stagehouse's own errors pickle
   whole: ``StagehouseError.__reduce__``).
 
+Each task also sends back its seconds and log lines (``flows.worker_task``), so the run history
+shows them as on the sequential instance. ``flows.cluster_engine`` runs the same graph on a
+``distributed`` cluster.
+
 Use it in pipedag.yaml: ``orchestration: {class: "stagehouse.flows.dask_engine.DaskEngine", args: {num_workers: 2}}``.
 """
 
 from __future__ import annotations
+
+import logging
 
 import structlog
 from pydiverse.pipedag import ExternalTableReference, Table
@@ -24,53 +30,47 @@ from pydiverse.pipedag.context import ConfigContext, RunContext
 from pydiverse.pipedag.core import Result, Subflow, Task
 from pydiverse.pipedag.engine.dask import DaskEngine as PipedagDaskEngine
 
-from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.extras import require
 from stagehouse.flows.catalog import private_packages
 from stagehouse.flows.dask_extra import cloudpickle, dask
+from stagehouse.flows.worker_errors import WorkerTaskError
+from stagehouse.flows.worker_task import report, run_task, sendable
 
 require(dask, cloudpickle)  # this module is the Dask engine: without the dask extra, say so when pipedag loads it
 
-
-class WorkerTaskError(StagehouseError):
-    """A task failed on a Dask worker with an error that cannot cross processes; its type and first line."""
-
-
-def sendable(exc: BaseException, task: str) -> BaseException:
-    """``exc`` if it survives pickling (so the runner gets it whole), else a ``WorkerTaskError`` naming it."""
-    try:
-        cloudpickle.loads(cloudpickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 (whatever fails to pickle or unpickle: send its text instead)
-        return WorkerTaskError(f"task '{task}' failed: {type(exc).__name__}: {first_line(exc)}", task=task, error_type=type(exc).__name__)
+__all__ = ["DaskEngine", "WorkerTaskError", "sendable"]
 
 
 class DaskEngine(PipedagDaskEngine):
     """pipedag's DaskEngine (same arguments); workers enter the run's contexts before the task runs."""
 
+    def claim(self, task: Task, run_context: RunContext):
+        """What a worker calls before the task runs, to refuse a second attempt; None here (local
+        processes are not retried: a dead one breaks the pool)."""
+        return None
+
+    def compute(self, results: dict) -> dict:
+        """The graph's values (``flows.cluster_engine`` computes on a cluster)."""
+        return dask.compute(results, **self.dask_compute_kwargs)[0]
+
     def run(self, flow: Subflow, ignore_position_hashes: bool = False, inputs: dict[Task, ExternalTableReference] | None = None, **run_kwargs):
-        # pipedag's DaskEngine.run, with ``bind_run`` changed (contexts entered, errors made sendable)
+        # pipedag's DaskEngine.run, with ``bind_run`` changed (flows.worker_task.run_task) and the values reported back
         inputs = inputs if inputs is not None else {}
         for package in private_packages():  # a project's flow modules: workers cannot import them
             cloudpickle.register_pickle_by_value(package)
         run_context = RunContext.get()
         config_context = ConfigContext.get()
+        level = logging.getLogger().getEffectiveLevel()
         results = {}
         exception = None
 
         def bind_run(t: Task):
+            def run(parent_futures, **kwargs):
+                return run_task(t, level, claim, structlog_config, structlog_context, **kwargs)
+
+            claim = self.claim(t, run_context)
             structlog_config = structlog.get_config()
             structlog_context = structlog.contextvars.get_contextvars()
-
-            def run(parent_futures, **kwargs):
-                structlog_config["logger_factory"] = structlog.stdlib.LoggerFactory()
-                structlog.configure(**structlog_config)
-                with structlog.contextvars.bound_contextvars(**structlog_context), kwargs["run_context"], kwargs["config_context"]:
-                    try:
-                        return t._do_run(**kwargs)
-                    except Exception as exc:
-                        raise sendable(exc, t._name) from None
-
             run.__name__ = t._name
             return dask.delayed(run, pure=False)
 
@@ -87,10 +87,11 @@ class DaskEngine(PipedagDaskEngine):
             )
 
         try:
-            results = dask.compute(results, **self.dask_compute_kwargs)[0]
+            results = {task: report(task, ran) for task, ran in self.compute(results).items()}
         except Exception as exc:
             if config_context.fail_fast:
                 raise
             exception = exc
+            results = dict.fromkeys(results)  # no values came back (not graph nodes to read rows of)
 
         return Result.init_from(subflow=flow, underlying=results, successful=(exception is None), task_values=results, exception=exception)

@@ -1,4 +1,4 @@
-"""dask and cloudpickle, the Dask engine's dependencies: installed with the ``dask`` extra.
+"""dask, cloudpickle and distributed, the Dask and cluster engines' dependencies: installed with the ``dask`` extra.
 
 ``flows/dask_engine.py`` requires them when imported, so an instance whose pipedag.yaml names
 ``stagehouse.flows.dask_engine.DaskEngine`` fails with one line ("Dask runs need the dask extra:
@@ -9,3 +9,4 @@ from stagehouse.connectors.extras import optional_import
 
 dask = optional_import("dask", feature="Dask runs", extra="dask")
 cloudpickle = optional_import("cloudpickle", feature="Dask runs", extra="dask")
+distributed = optional_import("distributed", feature="Cluster runs", extra="dask")

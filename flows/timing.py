@@ -3,7 +3,8 @@
 pipedag reports no per-task duration, but its TraceHook sees each task's events (cache check,
 call, materialization) and the stage commits between them. A task's time runs from the previous
 event of the run to its own last event; with the sequential engine that is exactly the task.
-Engines that run tasks in other processes send no events here, and times stay unknown.
+Engines that run tasks in other processes send no events here: they time the task where it
+runs and hand the seconds over (``task_ran_elsewhere``, called by ``flows.worker_task.report``).
 The same events tell progress listeners when a task starts and ends (``tasks.progress``).
 """
 
@@ -28,6 +29,10 @@ class TaskTimer(PromptStop):
         start = self.started.setdefault(task._id, self.last_event)
         self.seconds[task._id] = now - start
         self.last_event = now
+
+    def task_ran_elsewhere(self, task, seconds: float) -> None:
+        """The seconds a Dask worker measured around the task (its events stayed in that process)."""
+        self.seconds[task._id] = seconds
 
     def _run_event(self) -> None:
         self.last_event = time.perf_counter()

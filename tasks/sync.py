@@ -88,6 +88,7 @@ def _source_freshness(
     cursor: str | None,
     mode: str,
     deleted_column: str | None,
+    partitioning: Any = None,
 ) -> Any:
     """What decides whether the source changed since the last run (pipedag's cache function)."""
     stage = TaskContext.get().task._stage.name
@@ -129,6 +130,7 @@ def _sync(
     cursor: str | None,
     mode: str,
     deleted_column: str | None,
+    partitioning: tuple[int, str | None] | None = None,
 ) -> Any:
     task = TaskContext.get().task
     stage = task._stage.name
@@ -142,8 +144,12 @@ def _sync(
         after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
     kept_types = functools.partial(_committed_text, stage, name) if previous and not refresh else dict
     with open_connection(connection) as conn:
-        request = SyncRequest(table, query, mode, cursor, after, key=primary_key, kept_types=kept_types)
+        partitions, partition_by = partitioning or (1, None)
+        request = SyncRequest(table, query, mode, cursor, after, key=primary_key, kept_types=kept_types, partitions=partitions,
+                              partition_by=partition_by, store_url=_store_url() if partitions > 1 else None)
         read = _sync_source(connection, conn).sync_read(request)
+    if partitions > 1 and not read.partitioned:
+        raise TaskDefinitionError(f"sync of '{name}': partitions= applies to SQL sources only; drop it for {read.source}")
     reader, source, scan, copy, bad_rows = read.reader, read.source, read.scan, read.copy, read.bad_rows
     primary_key, key_is_unique = read.primary_key, read.key_is_unique
     if mode == "merge" and not primary_key:
@@ -166,6 +172,12 @@ def _sync(
     out = Table(VersionedView(view), name)
     out.skipped_rows = None if bad_rows is None else bad_rows.total  # read by the run report (arrow_stream.skipped_rows)
     return out, Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
+
+
+def _store_url() -> str:
+    """The store's URL without a driver name (``postgresql://…``), as libpq and ADBC take it."""
+    url = store_engine().url
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=False)
 
 
 def _committed_text(stage: str, name: str) -> dict[str, str]:
@@ -241,12 +253,17 @@ def sync(
     deleted_column: str | None = None,
     cache: Callable[[], Any] | Any = None,
     version: str | None = None,
+    partitions: int = 1,
+    partition_by: str | None = None,
 ):
     """Add a task to the current stage that copies ``table`` (or ``query``) from ``connection``.
 
     ``table`` is ``"schema.table"`` for SQL connections and a glob for file connections.
     ``primary_key`` defaults to the SQL source table's own key. ``cursor`` names the column an
     incremental or merge sync resumes from. ``version`` forces a rerun when bumped.
+    ``partitions=K`` reads a SQL source (its delta, in incremental and merge modes) as K ranges
+    of the integer column ``partition_by`` (default: the one-column primary key) at once
+    (``connectors.sql.partitioned``, docs/scale.md).
     Returns the task's output, to pass to downstream tasks.
     """
     if (table is None) == (query is None):
@@ -258,6 +275,9 @@ def sync(
     if query is not None:
         query = query.strip().rstrip(";").rstrip()  # the query runs wrapped in others: "… ;) AS q" would not parse
     out = output_name(table, query, name)
+    if not isinstance(partitions, int) or partitions < 1:
+        raise TaskDefinitionError(f"sync of '{out}': partitions={partitions!r} must be a whole number of 1 or more")
+    partitioning = {"partitioning": (partitions, partition_by)} if partitions > 1 else {}  # none: the task's inputs as before
     if deleted_column is not None and mode != "merge":
         raise TaskDefinitionError(f"sync of '{out}': deleted_column only applies to mode='merge' (this sync's mode is '{mode}'); drop it or use mode='merge'")
     task = materialize(
@@ -267,7 +287,7 @@ def sync(
         cache=_refresh_aware(_source_freshness if cache is None else _explicit_freshness(cache)),
         nout=1 if mode == "full" else 2,
     )
-    output = names_connections(task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column), connection)
+    output = names_connections(task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column, **partitioning), connection)
     return output if mode == "full" else output[0]
 
 

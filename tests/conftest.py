@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("STAGEHOUSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PG_SERVER = os.environ.get("STAGEHOUSE_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 MYSQL_URL = os.environ.get("STAGEHOUSE_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
-PG_STORE_INSTANCES = {"postgres", "dask"}
+PG_STORE_INSTANCES = {"postgres", "dask", "cluster"}
 SQLA_DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
 
 

@@ -82,7 +82,7 @@ def write_project(root: Path, connections: dict, flows: dict[str, str]) -> dict[
     """The repo's pipedag.yaml with fresh instance ids and ``connections`` added; returns the ids."""
     document = yaml.safe_load((REPO / "pipedag.yaml").read_text())
     ids = {}
-    for instance in ("local", "postgres", "dask"):
+    for instance in ("local", "postgres", "dask", "cluster"):
         ids[instance] = document["instances"][instance]["instance_id"] = f"shc_{uuid.uuid4().hex[:10]}"
     document["instances"]["__any__"]["attrs"]["connections"].update(connections)
     (root / "pipedag.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
@@ -121,7 +121,7 @@ def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, my
 
     checked = stagehouse("check", root=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.strip().splitlines()[-1] == "OK: 7 connections and 1 flow checked on instances local, postgres, dask"
+    assert checked.stdout.strip().splitlines()[-1] == "OK: 7 connections and 1 flow checked on instances local, postgres, dask, cluster"
 
     reached = stagehouse("check", "--connect", "--instance", "postgres", root=tmp_path)
     assert reached.returncode == 0, reached.stdout + reached.stderr
@@ -144,7 +144,7 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
     output = checked.stdout + checked.stderr
     assert PASSWORD not in output and TOKEN not in output
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
-    every = "(instances local, postgres, dask)"
+    every = "(instances local, postgres, dask, cluster)"
     expected = {
         "half": f"problem: connection 'half' {every}: field 'url': Field required; fix attrs.connections.half in {tmp_path / 'pipedag.yaml'}",
         "broken_build": f"problem: flow 'broken_build' ({tmp_path / 'flows' / 'broken_build.py'}): build_flow() failed: "
@@ -161,7 +161,7 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
     assert "ConnectError" in next(line for line in problems if "'api_down'" in line)
     assert len(problems) == 7, checked.stdout
     assert checked.stdout.strip().splitlines()[-1] == (
-        "7 problems: 7 connections (4 reached) and 2 flows checked on instances local, postgres, dask"
+        "7 problems: 7 connections (4 reached) and 2 flows checked on instances local, postgres, dask, cluster"
     )
     assert_nothing_created(tmp_path, ids)
 

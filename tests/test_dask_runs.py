@@ -13,6 +13,7 @@ import pytest
 
 from stagehouse.connectors.errors import ConnectionConfigError, RestCallError, SourceError, SourceUnavailableError
 from stagehouse.flows.dask_engine import WorkerTaskError, sendable
+from stagehouse.flows.worker_errors import ClusterUnreachableError, WorkerLostError
 from stagehouse.tasks.errors import StoreWriteError, TaskDefinitionError
 from tests.sources import write_shop
 from tests.test_cli import STAGEHOUSE
@@ -59,6 +60,8 @@ def stagehouse(project, *args, env=None):
         TaskDefinitionError("sync() needs a table name", task="sync_orders"),
         RestCallError("crm", "contacts", "update needs an id"),
         WorkerTaskError("task 'x' failed: LookupError: <ContextVar>", task="x", error_type="LookupError"),
+        WorkerLostError("sync_orders", "tcp://10.0.0.5:8786"),
+        ClusterUnreachableError("tcp://10.0.0.5:8786", "Timed out trying to connect"),
     ],
     ids=lambda e: type(e).__name__,
 )

@@ -120,7 +120,7 @@ def test_an_instance_not_in_the_file_fails_in_one_line(project):
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
         "stagehouse.connectors.errors.ConfigFileError: instance 'staging' is not in pipedag.yaml "
-        "(instances: dask, local, postgres); name one of those (--instance, STAGEHOUSE_INSTANCE)"
+        "(instances: cluster, dask, local, postgres); name one of those (--instance, STAGEHOUSE_INSTANCE)"
     )
 
 

@@ -43,6 +43,8 @@ from stagehouse.connectors.sql.identifiers import quoted_name, split_table
 from stagehouse.connectors.sql.metadata import SchemaReads
 from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sql.partitioned import partitioned_read, single_key
+from stagehouse.connectors.sql.partitioned_copy import PartitionedCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.source_freshness import FreshnessQueries
 from stagehouse.connectors.sql.bulk import BulkVerbs
@@ -137,14 +139,21 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         key = request.key
         if key is None and table is not None:
             key = self.primary_key(table) or None
+        reader: Any = partial(self.read, table, query=query, after=after)
+        if request.partitions > 1:  # K key ranges read at once; a full PostgreSQL copy as K binary COPYs
+            column = request.partition_by or single_key(self.name, table, key)
+            scan = None
+            copy = PartitionedCopy(self, table, query, column, request.partitions, request.store_url) if copy and request.store_url else None
+            reader = partitioned_read(self, table, query, after, request.partitions, column)
         return SyncRead(
-            partial(self.read, table, query=query, after=after),
+            reader,
             f"connection '{self.name}', " + (f"table '{table}'" if table else "query"),
             primary_key=key,
             key_is_unique=request.key is None and key is not None,  # a declared key is unique and never NULL
             lengths=lengths,
             scan=scan,
             copy=copy,
+            partitioned=True,
         )
 
     def sync_freshness(self, request: SyncRequest) -> Any:

@@ -1,0 +1,95 @@
+"""The ``cluster`` instance's engine: a flow's tasks on a ``dask.distributed`` cluster you run.
+
+The same task graph as the ``dask`` instance (``flows.dask_engine``), computed by the
+scheduler at ``address`` instead of local processes. Each worker reaches what a task touches
+itself: the PostgreSQL table store and its database locks, the blob store's folder, the source
+systems, and pipedag's run-context server in the runner's process, which listens on the
+instance's ``network_interface`` (``$STAGEHOUSE_RUN_CONTEXT_HOST``; docs/scale.md).
+
+A worker that dies mid-task fails the run with ``WorkerLostError``: distributed's scheduler
+would run the task again elsewhere, but pipedag cannot run a task twice in one run (the second
+attempt waits forever for the first one's result), so each task's first attempt claims it in
+the scheduler's metadata and a second attempt finds it claimed and raises. The stage stays
+uncommitted (its last committed tables are untouched); the next run starts it afresh.
+
+Example (pipedag.yaml)::
+
+    orchestration:
+      class: "stagehouse.flows.cluster_engine.ClusterEngine"
+      args: {address: "{$DASK_SCHEDULER}"}
+"""
+
+from __future__ import annotations
+
+from pydiverse.pipedag.context import RunContext
+from pydiverse.pipedag.core import Task
+
+from stagehouse.connectors.extras import require
+from stagehouse.connectors.errors import first_line
+from stagehouse.flows.dask_engine import DaskEngine
+from stagehouse.flows.dask_extra import distributed
+from stagehouse.flows.worker_errors import ClusterUnreachableError, WorkerLostError
+
+require(distributed)  # this module is the cluster engine: without the dask extra, say so when pipedag loads it
+
+CLAIMS = "stagehouse-claims"  # scheduler metadata: run id -> task id -> claimed
+
+
+class FirstAttempt:
+    """Called by the worker before a task runs: claims the task for this run in the scheduler's
+    metadata, or raises ``WorkerLostError`` when an earlier attempt claimed it (its worker died)."""
+
+    def __init__(self, run: str, task_id: int, task: str, scheduler: str) -> None:
+        self.run, self.task_id, self.task, self.scheduler = run, task_id, task, scheduler
+
+    def __call__(self) -> None:
+        client = distributed.get_client()
+        key = [CLAIMS, self.run, str(self.task_id)]
+        if client.get_metadata(key, default=None) is not None:
+            raise WorkerLostError(self.task, self.scheduler)
+        client.set_metadata(key, True)
+
+
+class ClusterEngine(DaskEngine):
+    """Runs each stage's tasks on the Dask scheduler at ``address`` (``tcp://host:8786``).
+
+    ``connect_timeout`` (seconds) bounds the wait for the scheduler. A task that fails fails the
+    run once the tasks that do not depend on it have ended too (none is left calling a closed
+    run context), as the sequential engine runs them.
+    """
+
+    def __init__(self, address: str, connect_timeout: float = 10, **dask_compute_kwargs) -> None:
+        super().__init__(**dask_compute_kwargs)
+        self.address = address
+        self.connect_timeout = connect_timeout
+
+    def claim(self, task: Task, run_context: RunContext) -> FirstAttempt:
+        return FirstAttempt(run_context.run_id, task._id, task._name, self.address)
+
+    def compute(self, results: dict) -> dict:
+        client = self._client()
+        tasks = list(results)
+        try:
+            futures = client.compute([results[task] for task in tasks], optimize_graph=False)
+            with client.as_current():
+                distributed.wait(futures)  # a failure fails its dependents at once; the others end
+            for task, future in zip(tasks, futures):
+                if future.status == "error":
+                    raise self._error(task, future.exception())
+            return dict(zip(tasks, client.gather(futures)))
+        finally:
+            client.set_metadata([CLAIMS, RunContext.get().run_id], None)  # nothing of the run is left running: drop its claims
+            client.close()
+
+    def _error(self, task: Task, error: BaseException) -> BaseException:
+        if isinstance(error, distributed.KilledWorker):  # a scheduler allowing no retry (allowed-failures: 0)
+            return WorkerLostError(task._name, self.address)
+        return error
+
+    def _client(self):
+        if not self.address:
+            raise ClusterUnreachableError("", "no scheduler address in the instance's orchestration.args.address")
+        try:
+            return distributed.Client(self.address, timeout=self.connect_timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ClusterUnreachableError(self.address, first_line(exc)) from None

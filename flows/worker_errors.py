@@ -1,0 +1,37 @@
+"""Errors of runs whose tasks execute in Dask workers (the ``dask`` and ``cluster`` instances).
+
+Example::
+
+    raise WorkerLostError("sync_orders", "tcp://10.0.0.5:8786")
+    # task 'sync_orders' was running on a Dask worker that died (killed or out of memory) ...
+"""
+
+from __future__ import annotations
+
+from stagehouse.connectors.errors import StagehouseError
+
+
+class WorkerTaskError(StagehouseError):
+    """A task failed on a Dask worker with an error that cannot cross processes; its type and first line."""
+
+
+class WorkerLostError(StagehouseError):
+    """The worker running a task died; the scheduler's second attempt is refused, since pipedag
+    cannot run a task twice in one run (the retry would wait for the first attempt forever)."""
+
+    def __init__(self, task: str, scheduler: str) -> None:
+        super().__init__(
+            f"task '{task}' was running on a Dask worker of {scheduler} that died (killed or out of memory); "
+            "nothing of its stage was committed: run the flow again",
+            task=task, scheduler=scheduler,
+        )
+
+
+class ClusterUnreachableError(StagehouseError):
+    """The ``cluster`` instance's scheduler did not answer."""
+
+    def __init__(self, scheduler: str, problem: str) -> None:
+        super().__init__(
+            f"Dask scheduler {scheduler or '(empty address)'}: {problem}; start it or set DASK_SCHEDULER=tcp://host:8786",
+            scheduler=scheduler, problem=problem,
+        )
