@@ -234,8 +234,8 @@ def recorded_rows(engine: sa.Engine, schema: str, outputs: Any) -> int | None:
 
 
 def _committed_high_water(stage: str, name: str, previous: CommittedLoad, cursor: str) -> Any:
-    """Where the cursor resumes: the mark committed with the load, or, for a load table written
-    before marks were kept, ``max(cursor)`` of the committed table."""
+    """Where the cursor resumes: the mark committed with the load, or, for a load committed
+    without a cursor (one was added since), ``max(cursor)`` of the committed table."""
     if previous.has_mark:
         return previous.high_water
     return high_water_mark(store_engine(), committed_stage_table(stage, name), cursor)

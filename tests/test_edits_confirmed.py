@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from tests.json_server import by_id, json_server  # noqa: F401  (fixture)
 from tests.json_server import run_crm_writeback as run
@@ -100,21 +99,3 @@ def test_the_app_setting_a_value_back_after_a_writeback_is_shown_once_a_sync_bri
         seen = by_id(wh.fetch("raw", "customers"))
         assert seen[1]["name"] == "customer 1" and seen[2]["name"] == "customer 2 again"
         assert all(c["retired_at"] is not None for c in wh.list_changes("raw.customers"))
-
-
-def test_a_change_log_from_before_row_fingerprints_is_upgraded_and_judged_by_value(project, crm):
-    run(project)
-    with project.warehouse() as wh:
-        wh.update_cell("raw.customers", "name", 1, "Ada")
-        wh.update_cell("raw.customers", "name", 3, "Cy")
-    run(project)  # written back; then the store is as an earlier version left it: no fingerprints
-    with project.warehouse() as wh, wh.engine.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE stagehouse_meta.change_log DROP COLUMN synced_row"))
-    httpx.patch(f"{crm.url}/customers/1", json={"name": "Ada L.", "updated_at": "2024-02-01T00:00:00"})
-
-    run(project)  # a new client adds the column; row 1's edit is judged by its value
-
-    with project.warehouse() as wh:
-        seen = by_id(wh.fetch("raw", "customers"))
-        assert seen[1]["name"] == "Ada L." and seen[3]["name"] == "Cy"
-        assert [c["retired_at"] is not None for c in wh.list_changes("raw.customers")] == [True, False]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -351,7 +350,7 @@ def committed_record_edit(project, record: str) -> Iterator[tuple[sa.Connection,
 
 
 def test_load_record_from_before_marks_resumes_at_the_committed_maximum(project, events):
-    """A sync committed by an older Stagehouse has a load record without ``high_water``: the next
+    """A load committed without a cursor has a record without ``high_water``: the next
     incremental run resumes at ``max(cursor)`` of the committed rows and writes the mark."""
     connection, name, engine, table = events
     assert run_flow(flow_of(connection, name, mode="incremental", cursor="updated")).ok
@@ -409,27 +408,3 @@ def test_versions_replaced_by_merges_are_deleted_before_they_outgrow_a_tenth_of_
     else:
         assert closed_after_each[1] > closed_after_each[0], closed_after_each  # kept while few
         assert min(closed_after_each[3:]) < max(closed_after_each), closed_after_each  # then deleted
-
-
-def test_load_record_from_before_row_counts_is_counted_once_then_kept(project, events):
-    """A load record written before rows were counted (state without ``rows``): the next load
-    counts the visible rows once, reports them and keeps the count in its own record."""
-    connection, name, engine, table = events
-    assert run_flow(flow_of(connection, name, mode="merge", cursor="updated")).ok
-    record = f"{name}__load"
-    with committed_record_edit(project, record) as (conn, target, _):
-        conn.execute(sa.text(f"UPDATE {target} SET state = :old"), {"old": '{"load": 1, "generation": 1}'})
-
-    with engine.begin() as conn:
-        conn.execute(table.update().where(table.c.id == 7).values(deleted=True, updated=T0 + dt.timedelta(days=1)))
-        conn.execute(table.insert(), [row(i, minutes=2000 + i) for i in range(101, 104)])
-    spec = dict(mode="merge", cursor="updated", deleted_column="deleted")
-    report = run_flow(flow_of(connection, name, **spec))
-    assert report.ok, report.error
-    assert report.tasks[0].rows == len(project.read("raw", name)) == 102
-    assert json.loads(project.read("raw", record)[0]["state"])["rows"] == 102
-
-    with engine.begin() as conn:
-        conn.execute(table.insert(), [row(104, minutes=3000)])
-    report = run_flow(flow_of(connection, name, **spec))
-    assert report.tasks[0].rows == len(project.read("raw", name)) == 103

@@ -23,7 +23,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stagehouse.connectors.sql.described import columns_of
 from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.metadata import META_SCHEMA
 
@@ -75,15 +74,6 @@ def _log_row(table: str, pk_field: str, row_pk: Any, kind: str, field: str | Non
     }
 
 
-def _add_missing_columns(conn: sa.Connection) -> None:
-    """Add the columns a change log written by an earlier version lacks (each is nullable)."""
-    present = columns_of(conn, META_SCHEMA, "change_log")
-    for column in CHANGE_LOG.columns:
-        if column.name not in present:
-            ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
-            conn.execute(sa.text(f"ALTER TABLE {META_SCHEMA}.change_log ADD COLUMN {ddl}"))
-
-
 def _listed(value: str | Iterable[str] | None) -> list[str] | None:
     if value is None:
         return None
@@ -105,18 +95,15 @@ class ChangeLog:
             conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
             conn.execute(sa.schema.CreateSequence(CHANGE_ID, if_not_exists=True))
             CHANGE_LOG.create(conn, checkfirst=True)
-            _add_missing_columns(conn)
         self._ready = True
 
     def exists(self) -> bool:
-        """Whether the store has a change log (brought up to today's columns on first sight)."""
+        """Whether the store has a change log."""
         if self._ready:
             return True
         query = sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = 'change_log'")
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn:
             found = conn.execute(query, {"s": META_SCHEMA}).first() is not None
-            if found:
-                _add_missing_columns(conn)
         self._ready = found
         return found
 

@@ -1,6 +1,6 @@
 """A table's columns in the database's own type names, from the catalog in one or two queries.
 
-SQLAlchemy's reflection costs eight catalog queries per table on DuckDB (~0.3 s) and maps types
+SQLAlchemy's reflection costs eight catalog queries per table on DuckDB and maps types
 to its own (DuckDB's DOUBLE becomes FLOAT, time zones are dropped); the type names the database
 itself reports (``SqlDialect.columns_of_tables``) are cheaper and exact, and can be written back
 into casts and DDL as they are.

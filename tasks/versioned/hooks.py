@@ -42,7 +42,7 @@ class LoadRecord(StoredSelect):
 class StoredSelectTableHook(WriteOnlyTableHook):
     """Materializes a ``StoredSelect`` with one ``CREATE VIEW/TABLE … AS`` in the stage's
     transaction schema. pipedag's own hook for a SELECT reflects every new table's columns
-    afterwards, which costs a DuckDB store ~80 ms per table; these tables need nothing after."""
+    afterwards, a catalog round on a DuckDB store for each table; these tables need nothing after."""
 
     materializes = StoredSelect
 

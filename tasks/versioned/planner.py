@@ -118,15 +118,12 @@ def _write_in_place(
     """Close the versions the delta replaces and insert it as the next load, on ``conn``; returns
     the load's state, its visible rows counted from the statements' row counts (the committed
     rows, minus those closed, plus those inserted) and ``closed`` (None: not kept) grown by the
-    versions it closed. A committed state from before rows were counted is counted once."""
+    versions it closed."""
     load = previous.load + 1
     *closing, inserting = in_place_statements(conn, versioned.name, versions, delta, load, spec)
     replaced = sum(written_rows(conn, statement) for statement in closing)
     inserted = written_rows(conn, inserting)
-    if previous.rows is None:
-        visible = conn.execute(sa.select(sa.func.count()).select_from(versions).where(visible_at(versions, load))).scalar_one()
-    else:
-        visible = previous.rows - replaced + inserted
+    visible = previous.rows - replaced + inserted
     return LoadState(load=load, generation=previous.generation, closed=None if closed is None else closed + replaced, rows=visible)
 
 

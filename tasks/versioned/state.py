@@ -23,12 +23,12 @@ STATE, HIGH_WATER = "state", "high_water"
 class LoadState:
     """The committed load number, the generation of the versions table it reads, the rows visible
     at it (what the run reports, without counting the table) and, on DuckDB, how many versions
-    loads closed since the last clean-up deleted them. None: not counted (an older record)."""
+    loads closed since the last clean-up deleted them (None where the store deletes them at once)."""
 
     load: int
     generation: int
+    rows: int
     closed: int | None = None
-    rows: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

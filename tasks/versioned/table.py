@@ -113,8 +113,8 @@ class VersionedTable:
         The clean-up removes what a load after the committed one wrote (a failed or killed run)
         and reopens what it closed — only when such a load started, which the start record tells
         without scanning — and deletes the versions no reader can see any more (closed at or
-        before the committed load). On DuckDB that DELETE costs the same ~13 ms for 10,000
-        versions of 1,000,000 as for 100,000 (it scans the table), so it waits until the closed
+        before the committed load). On DuckDB that DELETE costs as much for few closed versions as
+        for many (it scans the table), so it waits until the closed
         versions are a tenth of the table; PostgreSQL finds them by their index every time.
         Returns how many closed versions are left (as counted; 0 after a clean-up).
         """
