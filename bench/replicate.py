@@ -56,7 +56,9 @@ def copy_csv(duck, pg_url: str, folder: Path) -> None:
 
 def copy_binary(duck, pg_url: str) -> None:
     with duck.engine.connect() as conn:
-        reader = conn.connection.driver_connection.duplicate().execute("SELECT * FROM mart.orders").to_arrow_reader(65_536)
+        reader = (
+            conn.connection.driver_connection.duplicate().execute("SELECT * FROM mart.orders").to_arrow_reader(65_536)
+        )
     with adbc.connect(pg_url) as conn:
         with conn.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {SCHEMA}.orders_binary")
@@ -77,7 +79,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        specs = {"store": {"type": "sql", "url": f"duckdb:///{folder}/store.duckdb"}, "pg": {"type": "sql", "url": args.pg}}
+        specs = {
+            "store": {"type": "sql", "url": f"duckdb:///{folder}/store.duckdb"},
+            "pg": {"type": "sql", "url": args.pg},
+        }
         duck, pg = connect("store", specs=specs), connect("pg", specs=specs)
         make_source(duck, args.rows)
         pg.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
@@ -99,8 +104,10 @@ def main() -> None:
     print(f"{args.rows:,} rows DuckDB store -> PostgreSQL, best of {args.repeat}:")
     for way, seconds in best.items():
         print(f"  {way:<12} {seconds:6.2f} s  {args.rows / seconds:>12,.0f} rows/s")
-    print(f"replicate / COPY csv = {best['replicate'] / best['COPY csv']:.2f}x time; "
-          f"replicate / COPY binary = {best['replicate'] / best['COPY binary']:.2f}x time")
+    print(
+        f"replicate / COPY csv = {best['replicate'] / best['COPY csv']:.2f}x time; "
+        f"replicate / COPY binary = {best['replicate'] / best['COPY binary']:.2f}x time"
+    )
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ def attach(con: duckdb.DuckDBPyConnection, connection: SqlConnection) -> None:
     if scanner is None:
         raise FederatedQueryError(
             f"connection '{connection.name}': a {connection.backend} database cannot be attached to a federated query "
-            f"(attachable: {', '.join(SCANNERS)})", connection=connection.name,
+            f"(attachable: {', '.join(SCANNERS)})",
+            connection=connection.name,
         )
     try:
         if scanner.extension:

@@ -13,11 +13,9 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
 from importlib import import_module
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -91,7 +89,9 @@ def connect(
     try:
         return connection_class.from_config(name, config, base_dir or Path.cwd())
     except MissingEnvironmentVariable as exc:
-        raise ConnectionConfigError(name, f"environment variable {exc.name} is not set; export it before running") from exc
+        raise ConnectionConfigError(
+            name, f"environment variable {exc.name} is not set; export it before running"
+        ) from exc
     except MalformedPlaceholder as exc:
         raise ConnectionConfigError(name, f"{exc} (pipedag.yaml attrs.connections.{name})") from exc
 

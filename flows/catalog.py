@@ -28,7 +28,6 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Any
 
 from stagehouse.connectors.errors import ConfigFileError, StagehouseError
@@ -92,7 +91,9 @@ def _describe(path: Path) -> FlowModule | None:
             try:
                 schedule = ast.literal_eval(node.value)
             except ValueError as exc:
-                raise UnknownFlowError(f"{path}: {SCHEDULE} must be a literal (a cron string or a dict)", flow=path.stem) from exc
+                raise UnknownFlowError(
+                    f"{path}: {SCHEDULE} must be a literal (a cron string or a dict)", flow=path.stem
+                ) from exc
     return FlowModule(path.stem, path, doc.strip().splitlines()[0] if doc.strip() else "", schedule)
 
 

@@ -45,7 +45,9 @@ def fail(exc: BaseException, raised: BaseException | None = None) -> None:
     if options["debug"]:
         errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
     message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
-    errors.print(f"[bold red]Error:[/] {escape(first_line(message, type(exc).__name__))}", highlight=False, soft_wrap=True)
+    errors.print(
+        f"[bold red]Error:[/] {escape(first_line(message, type(exc).__name__))}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(1)
 
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 from pydiverse.pipedag.context import RunContext
 from pydiverse.pipedag.core import Task
 
-from stagehouse.connectors.extras import require
 from stagehouse.connectors.errors import first_line
+from stagehouse.connectors.extras import require
 from stagehouse.flows.dask_engine import DaskEngine
 from stagehouse.flows.dask_extra import distributed
 from stagehouse.flows.worker_errors import ClusterUnreachableError, WorkerLostError
@@ -78,7 +78,9 @@ class ClusterEngine(DaskEngine):
                     raise self._error(task, future.exception())
             return dict(zip(tasks, client.gather(futures)))
         finally:
-            client.set_metadata([CLAIMS, RunContext.get().run_id], None)  # nothing of the run is left running: drop its claims
+            client.set_metadata(
+                [CLAIMS, RunContext.get().run_id], None
+            )  # nothing of the run is left running: drop its claims
             client.close()
 
     def _error(self, task: Task, error: BaseException) -> BaseException:

@@ -60,7 +60,6 @@ def startup_done() -> None:
     gc.set_threshold(*thresholds)
 
 
-
 PIPEDAG_DASK = "pydiverse.pipedag.optional_dependency.dask"  # holds pipedag's one name for dask
 
 

@@ -43,7 +43,8 @@ def refresh_tasks(flow: Flow, names: bool | list[str], stages: list[str] | None 
         known = ", ".join(t._name for t in syncs) or "none"
         raise UnknownTaskError(
             f"flow '{flow.name}' has no sync task {', '.join(repr(n) for n in unknown)}{where} (sync tasks: {known}); name one of those",
-            flow=flow.name, tasks=unknown,
+            flow=flow.name,
+            tasks=unknown,
         )
     return sorted({task_key(t) for t in chosen})
 

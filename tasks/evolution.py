@@ -32,14 +32,32 @@ from stagehouse.tasks.errors import StoreWriteError
 
 VARIANT_SUFFIX = "__v_text"
 NUMBER_RANKS = {
-    "tinyint": 0.5, "smallint": 1, "int2": 1, "integer": 2, "int": 2, "int4": 2, "bigint": 3, "int8": 3,
-    "hugeint": 3.5, "decimal": 4, "numeric": 4, "real": 4.5, "float4": 4.5, "float": 4.5,
-    "double": 5, "double precision": 5, "float8": 5,
+    "tinyint": 0.5,
+    "smallint": 1,
+    "int2": 1,
+    "integer": 2,
+    "int": 2,
+    "int4": 2,
+    "bigint": 3,
+    "int8": 3,
+    "hugeint": 3.5,
+    "decimal": 4,
+    "numeric": 4,
+    "real": 4.5,
+    "float4": 4.5,
+    "float": 4.5,
+    "double": 5,
+    "double precision": 5,
+    "float8": 5,
 }
 DECIMAL = re.compile(r"^(?P<base>numeric|decimal)\s*\(\s*(?P<precision>\d+)\s*,\s*(?P<scale>\d+)\s*\)$", re.IGNORECASE)
 ISO_TEMPORAL = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[-+]\d{2}(:?\d{2})?)?\s*$"
 NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-CAST_GUARDS = {"number": NUMBER, "temporal": ISO_TEMPORAL, "timestamptz": ISO_TEMPORAL}  # text a cast of the class takes
+CAST_GUARDS = {
+    "number": NUMBER,
+    "temporal": ISO_TEMPORAL,
+    "timestamptz": ISO_TEMPORAL,
+}  # text a cast of the class takes
 TEXT_NAMES = {"varchar", "character varying", "text", "string", "char", "character", "bpchar"}
 
 
@@ -148,7 +166,11 @@ def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_co
         if new_type == old_type:
             plans.append(ColumnPlan(name, old, new))
         elif wider is not None:
-            plans.append(ColumnPlan(name, old if wider == old_type else sa.cast(old, NativeType(wider)), sa.cast(new, NativeType(wider))))
+            plans.append(
+                ColumnPlan(
+                    name, old if wider == old_type else sa.cast(old, NativeType(wider)), sa.cast(new, NativeType(wider))
+                )
+            )
         elif new_family == "null" or (old_family == new_family and new_rank <= old_rank):
             plans.append(ColumnPlan(name, old, sa.cast(new, NativeType(old_type))))
         elif old_family == new_family or old_family == "null":
@@ -161,7 +183,9 @@ def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_co
     return EvolutionPlan(plans)
 
 
-def _conflict(engine, base, delta, table, name: str, old_type: str, new_type: str, on_conflict: str) -> list[ColumnPlan]:
+def _conflict(
+    engine, base, delta, table, name: str, old_type: str, new_type: str, on_conflict: str
+) -> list[ColumnPlan]:
     new = delta.c[name]
     if not _has_values(engine, delta, name):  # all NULL (a REST field with no value in this batch): no conflict
         return [ColumnPlan(name, base.c[name], sa.cast(sa.null(), NativeType(old_type)))]

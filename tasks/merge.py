@@ -50,13 +50,17 @@ def unique_rows(
         return rows
     if spec.mode == "merge" and spec.cursor:
         if has_duplicate_key(bind, schema, rows.name, spec.key, source=source, store_table=table):
-            return newest_per_key(rows, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
+            return newest_per_key(rows, spec.key, spec.cursor).subquery(
+                "newest"
+            )  # repeating it costs less than a table
         return rows
     check_unique(bind, schema, rows.name, spec.key, source=source, store_table=table)
     return rows
 
 
-def not_loaded_yet(delta: sa.FromClause, loaded_at_mark: sa.Select, mark: sa.ColumnElement, spec: LoadSpec) -> sa.FromClause:
+def not_loaded_yet(
+    delta: sa.FromClause, loaded_at_mark: sa.Select, mark: sa.ColumnElement, spec: LoadSpec
+) -> sa.FromClause:
     """The new rows of an append without those an earlier load already holds at the high-water
     ``mark``: a SQL source is read from ``cursor >= mark``, so that a row that arrived with the
     mark's value after the last read (a tie) is not lost, and the rows read last time at the mark

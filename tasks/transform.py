@@ -101,7 +101,13 @@ def sql_transform(*, primary_key: str | list[str] | None = None, name: str | Non
         raise TaskDefinitionError(f"an sql_transform must return SELECT text, got {type(result).__name__}")
 
     return _decorate(
-        input_type=sa.Table, version=None, lazy=True, primary_key=primary_key, name=name, prepare=_as_table_ref, build=build
+        input_type=sa.Table,
+        version=None,
+        lazy=True,
+        primary_key=primary_key,
+        name=name,
+        prepare=_as_table_ref,
+        build=build,
     )
 
 
@@ -110,8 +116,6 @@ def polars_transform(*, primary_key: str | list[str] | None = None, name: str | 
     return _decorate(input_type=pl.LazyFrame, version=AUTO_VERSION, lazy=False, primary_key=primary_key, name=name)
 
 
-def pandas_transform(
-    *, version: str, primary_key: str | list[str] | None = None, name: str | None = None
-) -> Callable:
+def pandas_transform(*, version: str, primary_key: str | list[str] | None = None, name: str | None = None) -> Callable:
     """The function receives ``pd.DataFrame`` inputs; bump ``version`` when you change its logic."""
     return _decorate(input_type=pd.DataFrame, version=version, lazy=False, primary_key=primary_key, name=name)

@@ -32,7 +32,9 @@ def pandas_as_utc(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its time-zone-aware columns converted to UTC (naive columns untouched)."""
     for name in df.columns:
         column = df[name]
-        if isinstance(column.dtype, pd.DatetimeTZDtype) or getattr(getattr(column.dtype, "pyarrow_dtype", None), "tz", None):
+        if isinstance(column.dtype, pd.DatetimeTZDtype) or getattr(
+            getattr(column.dtype, "pyarrow_dtype", None), "tz", None
+        ):
             df[name] = column.dt.tz_convert(UTC)
         elif column.dtype == object and _first_value_is_zoned(column):
             df[name] = pd.to_datetime(column, utc=True)  # offsets that differ by row (DST) stay objects
@@ -69,7 +71,9 @@ class ZonedPolarsRead:
     converts time-zone-aware columns to UTC where pipedag drops every column's zone."""
 
     @classmethod
-    def retrieve(cls, store: Any, table: Any, stage_name: str | None, as_type: Any, limit: int | None = None) -> pl.DataFrame:
+    def retrieve(
+        cls, store: Any, table: Any, stage_name: str | None, as_type: Any, limit: int | None = None
+    ) -> pl.DataFrame:
         cfg = cls.cfg()
         df = cls._execute_query(store, table, stage_name, as_type, limit=limit)
         if not cfg.disable_retrieve_annotation_action:

@@ -14,7 +14,9 @@ def test_a_malformed_placeholder_fails_check_naming_the_key_the_placeholder_and_
     write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}}, {})
     config = tmp_path / "pipedag.yaml"
     good = config.read_text()
-    config.write_text(good.replace("{$STAGEHOUSE_KROKI_URL:-https://kroki.io}", "{$STAGEHOUSE_KROKI_URL:https://kroki.io}"))
+    config.write_text(
+        good.replace("{$STAGEHOUSE_KROKI_URL:-https://kroki.io}", "{$STAGEHOUSE_KROKI_URL:https://kroki.io}")
+    )
 
     checked = stagehouse("check", root=tmp_path)
     assert checked.returncode == 1, checked.stdout

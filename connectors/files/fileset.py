@@ -49,7 +49,9 @@ def matches(name: str, pattern: str) -> bool:
     with folders, ``*`` may cross them and ``**/`` also matches no folder at all."""
     if "/" not in pattern:
         return "/" not in name and fnmatch.fnmatchcase(name, pattern)
-    return fnmatch.fnmatchcase(name, pattern) or ("**/" in pattern and fnmatch.fnmatchcase(name, pattern.replace("**/", "")))
+    return fnmatch.fnmatchcase(name, pattern) or (
+        "**/" in pattern and fnmatch.fnmatchcase(name, pattern.replace("**/", ""))
+    )
 
 
 class FileSetConnection(SyncSource, Connection):
@@ -100,7 +102,11 @@ class FileSetConnection(SyncSource, Connection):
         entries = self.matching(pattern)
         if after is not None:
             if after.column not in LINEAGE_COLUMNS:
-                raise SourceError(self.name, f"files '{pattern}'", f"incremental file syncs use cursor '_file_mtime' or '_file', not '{after.column}'")
+                raise SourceError(
+                    self.name,
+                    f"files '{pattern}'",
+                    f"incremental file syncs use cursor '_file_mtime' or '_file', not '{after.column}'",
+                )
             entries = [e for e in entries if _past(getattr(e, LINEAGE_COLUMNS[after.column]), after)]
             if not entries:
                 return pa.RecordBatchReader.from_batches(pa.schema([]), [])
@@ -110,7 +116,14 @@ class FileSetConnection(SyncSource, Connection):
             local = self.localize(entries, scratch)
             files = [DataFile(path, e.name, e.modified) for path, e in zip(local, entries)]
             return read_files(
-                self.name, f"files '{pattern}'", files, fmt=fmt, csv=self.csv, batch_rows=batch_rows or self.batch_rows, lineage=lineage, scratch=scratch,
+                self.name,
+                f"files '{pattern}'",
+                files,
+                fmt=fmt,
+                csv=self.csv,
+                batch_rows=batch_rows or self.batch_rows,
+                lineage=lineage,
+                scratch=scratch,
                 bad_rows=bad_rows,
             )
         except BaseException:
@@ -122,7 +135,9 @@ class FileSetConnection(SyncSource, Connection):
         columns its cursor (``_file_mtime`` or ``_file``) is one of."""
         bad_rows = BadRows()
         reader = self.read(request.obj, after=request.after, lineage=request.mode != "full", bad_rows=bad_rows)
-        return SyncRead(reader, f"connection '{self.name}', files '{request.obj}'", primary_key=request.key, bad_rows=bad_rows)
+        return SyncRead(
+            reader, f"connection '{self.name}', files '{request.obj}'", primary_key=request.key, bad_rows=bad_rows
+        )
 
     def sync_freshness(self, request: SyncRequest) -> Any:
         return {"files": self.fingerprint(request.obj)}

@@ -20,14 +20,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-
 import duckdb
+import pyarrow as pa
 
 from stagehouse.connectors.duckdb_scan import open_duckdb, quote_literal, stream
 from stagehouse.connectors.errors import SourceError
 from stagehouse.connectors.files.config import CsvOptions
-from stagehouse.connectors.files.csv_checks import BadRows, check_single_column, count_rejects, csv_options, explain_failure, skipping_sql
+from stagehouse.connectors.files.csv_checks import (
+    BadRows,
+    check_single_column,
+    count_rejects,
+    csv_options,
+    explain_failure,
+    skipping_sql,
+)
 from stagehouse.connectors.files.formats import is_zip
 
 COPY_CHUNK = 1 << 20
@@ -81,8 +87,13 @@ def read_files(
             if skipping:
                 count_rejects(con, names, counted)
                 if counted.total:
-                    logger.warning("connection '%s', %s: skipped %d bad rows (%s)", connection, label, counted.total,
-                                   ", ".join(f"{name}: {rows}" for name, rows in counted.by_file.items()))
+                    logger.warning(
+                        "connection '%s', %s: skipped %d bad rows (%s)",
+                        connection,
+                        label,
+                        counted.total,
+                        ", ".join(f"{name}: {rows}" for name, rows in counted.by_file.items()),
+                    )
         except duckdb.Error:  # the read failed before DuckDB made its rejects tables
             pass
         finally:
@@ -118,7 +129,9 @@ def _unzipped(connection: str, archive: Path, scratch: Path) -> Path:
     with zipfile.ZipFile(archive) as zf:
         members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX")]
         if len(members) != 1:
-            raise SourceError(connection, f"file '{archive.name}'", f"a zip must hold one data file, it holds {len(members)}")
+            raise SourceError(
+                connection, f"file '{archive.name}'", f"a zip must hold one data file, it holds {len(members)}"
+            )
         target = scratch / f"{archive.stem}-{len(list(scratch.iterdir()))}{Path(members[0].filename).suffix}"
         with zf.open(members[0]) as src, target.open("wb") as dst:
             shutil.copyfileobj(src, dst, COPY_CHUNK)

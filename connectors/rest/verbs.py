@@ -110,8 +110,16 @@ class ObjectVerbs:
         response = self.client.request("DELETE", obj, self.object(obj).item_url(object_id), allow_statuses=NOT_FOUND)
         return response.status_code not in NOT_FOUND
 
-    def copy(self, obj: str, object_id: Any = None, changes: Mapping[str, Any] | None = None, /, *, id: Any = None,
-             **fields: Any) -> dict[str, Any]:
+    def copy(
+        self,
+        obj: str,
+        object_id: Any = None,
+        changes: Mapping[str, Any] | None = None,
+        /,
+        *,
+        id: Any = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """A new record from record ``object_id`` (or ``id=``) without its id, with ``changes``
         (or keyword ``fields``, e.g. ``copy(obj, id=1, name="Copy")``) applied."""
         object_id = self._one_id(obj, "copy", object_id, id)
@@ -122,8 +130,15 @@ class ObjectVerbs:
         return self.add(obj, {**record, **(changes or {}), **fields})
 
     def rename(
-        self, obj: str, object_id: Any = None, new_name: str | None = None, /, *,
-        id: Any = None, name: str | None = None, name_field: str = "name",
+        self,
+        obj: str,
+        object_id: Any = None,
+        new_name: str | None = None,
+        /,
+        *,
+        id: Any = None,
+        name: str | None = None,
+        name_field: str = "name",
     ) -> dict[str, Any]:
         """Set the name field of record ``object_id`` (or ``id=``) to ``new_name`` (or ``name=``)."""
         object_id = self._one_id(obj, "rename", object_id, id)

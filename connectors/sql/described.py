@@ -53,7 +53,9 @@ def columns_of(engine: sa.Engine | sa.Connection, schema: str | None, name: str)
     return columns_of_tables(engine, schema, [name]).get(name, {})
 
 
-def columns_of_tables(engine: sa.Engine | sa.Connection, schema: str | None, names: list[str]) -> dict[str, dict[str, str]]:
+def columns_of_tables(
+    engine: sa.Engine | sa.Connection, schema: str | None, names: list[str]
+) -> dict[str, dict[str, str]]:
     """``columns_of`` for several tables of one schema, in one catalog query; absent tables are left out."""
     with connected(engine) as conn:
         dialect = dialect_of(conn)
@@ -67,12 +69,16 @@ def described_table(engine: sa.Engine | sa.Connection, schema: str | None, name:
 
 def described_tables(engine: sa.Engine | sa.Connection, schema: str | None, names: list[str]) -> dict[str, sa.Table]:
     """``described_table`` for several tables of one schema, from one catalog query."""
-    return {name: native_table(name, columns, schema) for name, columns in columns_of_tables(engine, schema, names).items()}
+    return {
+        name: native_table(name, columns, schema) for name, columns in columns_of_tables(engine, schema, names).items()
+    }
 
 
 def native_table(name: str, columns: dict[str, str], schema: str | None) -> sa.Table:
     """An ``sa.Table`` whose columns have the store's own type names (``NativeType``)."""
-    return sa.Table(name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()), schema=schema)
+    return sa.Table(
+        name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()), schema=schema
+    )
 
 
 def primary_key_of(engine: sa.Engine, schema: str | None, name: str) -> list[str]:
@@ -87,7 +93,9 @@ def relation_kind(bind: sa.Engine | sa.Connection, schema: str | None, name: str
     Example: ``relation_kind(engine, "raw", "customers")`` → ``'VIEW'`` for a merge sync's stage table."""
     with connected(bind) as conn:
         dialect = dialect_of(conn)
-        return conn.execute(sa.text(dialect.relation_kind_query()), {"s": schema or dialect.default_schema(conn), "t": name}).scalar()
+        return conn.execute(
+            sa.text(dialect.relation_kind_query()), {"s": schema or dialect.default_schema(conn), "t": name}
+        ).scalar()
 
 
 def stored_tables(conn: sa.Connection, schema: str) -> dict[str, int | None]:

@@ -51,7 +51,8 @@ def _postgres(conn: sa.Connection, relation: str) -> str:
         return f"SELECT count(*) AS rows, sum(hashtextextended({row}::text, 0)) AS content FROM {relation} AS {ALIAS}"
     quote = conn.dialect.identifier_preparer.quote
     fields = [
-        f"{ALIAS}.{quote(column.name)}" + ("" if column.type_code in PG_EXACT_HASH_TYPES else "::text") for column in described
+        f"{ALIAS}.{quote(column.name)}" + ("" if column.type_code in PG_EXACT_HASH_TYPES else "::text")
+        for column in described
     ]
     return f"SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW({', '.join(fields)}), 0), 0)) AS content FROM {relation} AS {ALIAS}"
 
@@ -66,7 +67,9 @@ def _mysql(conn: sa.Connection, relation: str) -> str:
     ``N``), so ``('a', NULL)``, ``(NULL, 'a')`` and ``('a,', '')`` all differ; 64 bits of MD5."""
     quote = conn.dialect.identifier_preparer.quote
     columns = conn.execute(literal_sql(f"SELECT * FROM {relation} AS {ALIAS} LIMIT 0")).keys()
-    fields = [f"IFNULL(CONCAT(LENGTH(CAST({quote(c)} AS BINARY)), ':', CAST({quote(c)} AS BINARY)), 'N')" for c in columns]
+    fields = [
+        f"IFNULL(CONCAT(LENGTH(CAST({quote(c)} AS BINARY)), ':', CAST({quote(c)} AS BINARY)), 'N')" for c in columns
+    ]
     row = f"CONCAT_WS(',', {', '.join(fields)})"
     return (
         f"SELECT count(*) AS `rows`, sum(CAST(CONV(LEFT(MD5({row}), 16), 16, 10) AS UNSIGNED)) AS content "

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,14 +68,26 @@ class SchemaReads:
         """Tables and views (``type`` 'BASE TABLE' or 'VIEW'), of one schema or all; with no schema
         named, the internal schemas are left out as ``list_schemas`` leaves them (``internal=True``
         keeps them)."""
-        tables = sa.table("tables", sa.column("table_schema"), sa.column("table_name"), sa.column("table_type"), schema="information_schema")
-        query = sa.select(tables.c.table_schema, tables.c.table_name, tables.c.table_type).order_by(tables.c.table_schema, tables.c.table_name)
+        tables = sa.table(
+            "tables",
+            sa.column("table_schema"),
+            sa.column("table_name"),
+            sa.column("table_type"),
+            schema="information_schema",
+        )
+        query = sa.select(tables.c.table_schema, tables.c.table_name, tables.c.table_type).order_by(
+            tables.c.table_schema, tables.c.table_name
+        )
         if schema:
             query = query.where(tables.c.table_schema == checked(self.name, "schema", schema))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         keep = internal or schema is not None
-        return [{"schema": s, "name": n, "type": t} for s, n, t in rows if keep or not (is_internal_schema(s) or s in SYSTEM_SCHEMAS)]
+        return [
+            {"schema": s, "name": n, "type": t}
+            for s, n, t in rows
+            if keep or not (is_internal_schema(s) or s in SYSTEM_SCHEMAS)
+        ]
 
     def key_of(self, schema: str | None, table: str) -> list[str]:
         """The primary key constraint of ``schema.table`` (empty when it has none)."""
@@ -102,7 +114,9 @@ class SchemaReads:
         unknown = [n for n in names if n not in table.c]
         if unknown:
             problem = no_columns(unknown, table.c.keys())
-            raise WarehouseError(self.name, f"table '{dotted(table.schema, table.name)}'", f"{problem}; {fix}" if fix else problem)
+            raise WarehouseError(
+                self.name, f"table '{dotted(table.schema, table.name)}'", f"{problem}; {fix}" if fix else problem
+            )
 
     def database_name(self) -> str:
         """The database's name, as ``list_databases``/``get_database`` give it and Peliqan's
@@ -128,17 +142,31 @@ class MetadataVerbs(SchemaReads):
         schemas = sorted({t["schema"] for t in tables})
         ids = self._ids([Ref()] + [Ref(s) for s in schemas] + [Ref(t["schema"], t["name"]) for t in tables])
         database = self.get_database()
-        return [{
-            **database,
-            "schemas": [{"id": ids[Ref(s)], "name": s} for s in schemas],
-            "tables": [{"id": ids[Ref(t["schema"], t["name"])], "name": t["name"], "schema_id": ids[Ref(t["schema"])],
-                        "schema": t["schema"], "type": t["type"]} for t in tables],
-        }]
+        return [
+            {
+                **database,
+                "schemas": [{"id": ids[Ref(s)], "name": s} for s in schemas],
+                "tables": [
+                    {
+                        "id": ids[Ref(t["schema"], t["name"])],
+                        "name": t["name"],
+                        "schema_id": ids[Ref(t["schema"])],
+                        "schema": t["schema"],
+                        "type": t["type"],
+                    }
+                    for t in tables
+                ],
+            }
+        ]
 
     def get_database(self, database_id: int | None = None) -> dict[str, Any]:
         """The connection's database: id, name, description (``database_id`` must be its id)."""
         self._resolve("database", database_id, Ref())
-        return {"id": self._ids([Ref()])[Ref()], "name": self.database_name(), "description": self._described(Ref(), {})}
+        return {
+            "id": self._ids([Ref()])[Ref()],
+            "name": self.database_name(),
+            "description": self._described(Ref(), {}),
+        }
 
     def update_database(self, database_id: int | None = None, *, description: str | None) -> dict[str, Any]:
         """Set the database's description (``COMMENT ON DATABASE``; PostgreSQL only)."""
@@ -147,27 +175,45 @@ class MetadataVerbs(SchemaReads):
 
     def get_schema(self, schema: str | None = None, *, schema_id: int | None = None) -> dict[str, Any]:
         """A schema by name or id: id, name, description, tables [{id, name, type}]."""
-        ref = self._resolve("schema", schema_id, Ref(checked(self.name, "schema", schema)) if schema is not None else None)
+        ref = self._resolve(
+            "schema", schema_id, Ref(checked(self.name, "schema", schema)) if schema is not None else None
+        )
         tables = self.list_tables(ref.schema)
         if not tables and ref.schema not in self.list_schemas():
             raise WarehouseError(self.name, f"schema '{ref.schema}'", "does not exist (list_schemas() lists them)")
         ids = self._ids([ref] + [Ref(ref.schema, t["name"]) for t in tables])
         return {
-            "id": ids[ref], "name": ref.schema, "description": self._described(ref, {"s": ref.schema}),
+            "id": ids[ref],
+            "name": ref.schema,
+            "description": self._described(ref, {"s": ref.schema}),
             "tables": [{"id": ids[Ref(ref.schema, t["name"])], "name": t["name"], "type": t["type"]} for t in tables],
         }
 
-    def update_schema(self, schema: str | None = None, *, schema_id: int | None = None, description: str | None = None,
-                      name: str | None = None) -> dict[str, Any]:
+    def update_schema(
+        self,
+        schema: str | None = None,
+        *,
+        schema_id: int | None = None,
+        description: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
         """Set a schema's description (``COMMENT ON SCHEMA``; PostgreSQL only). Renaming is refused:
         a stage's schema is named by its flow."""
-        ref = self._resolve("schema", schema_id, Ref(checked(self.name, "schema", schema)) if schema is not None else None)
+        ref = self._resolve(
+            "schema", schema_id, Ref(checked(self.name, "schema", schema)) if schema is not None else None
+        )
         if name is not None and name != ref.schema:
-            raise WarehouseError(self.name, f"schema '{ref.schema}'", "cannot be renamed here (a stage's schema is named by its flow: rename the Stage)")
+            raise WarehouseError(
+                self.name,
+                f"schema '{ref.schema}'",
+                "cannot be renamed here (a stage's schema is named by its flow: rename the Stage)",
+            )
         self._describe(ref, description)
         return self.get_schema(ref.schema)
 
-    def get_table(self, schema: str | None = None, table: str | None = None, *, table_id: int | None = None) -> dict[str, Any]:
+    def get_table(
+        self, schema: str | None = None, table: str | None = None, *, table_id: int | None = None
+    ) -> dict[str, Any]:
         """Id, name, description, primary key (the database's, else the one its sync or transform
         declared) and fields (id, name, type, nullable, primary_key, description). ``all_fields``
         and ``is_pk`` are Peliqan's names for ``fields`` and ``primary_key``; Peliqan's positional
@@ -188,12 +234,26 @@ class MetadataVerbs(SchemaReads):
         table_comment, column_comments = self._comments(ref.schema, ref.table)
         ids = self._ids([ref] + [ref._replace(field=n) for n, *_ in columns])
         fields = [
-            {"id": ids[ref._replace(field=n)], "name": n, "type": t, "nullable": nullable == "YES", "primary_key": n in key,
-             "is_pk": n in key, "description": column_comments.get(n) or kept.get(n)}
+            {
+                "id": ids[ref._replace(field=n)],
+                "name": n,
+                "type": t,
+                "nullable": nullable == "YES",
+                "primary_key": n in key,
+                "is_pk": n in key,
+                "description": column_comments.get(n) or kept.get(n),
+            }
             for n, t, nullable in columns
         ]
-        return {"id": ids[ref], "schema": ref.schema, "name": ref.table, "description": table_comment or kept.get(""),
-                "primary_key": key, "fields": fields, "all_fields": fields}
+        return {
+            "id": ids[ref],
+            "schema": ref.schema,
+            "name": ref.table,
+            "description": table_comment or kept.get(""),
+            "primary_key": key,
+            "fields": fields,
+            "all_fields": fields,
+        }
 
     def key_of(self, schema: str | None, table: str) -> list[str]:
         """The primary key of ``schema.table``: the database's constraint, else the key its sync or
@@ -211,21 +271,40 @@ class MetadataVerbs(SchemaReads):
                 return comments
         inspector = sa.inspect(self.engine)
         table_comment = inspector.get_table_comment(table, schema=schema).get("text")
-        return table_comment, {c["name"]: c["comment"] for c in inspector.get_columns(table, schema=schema) if c.get("comment")}
+        return table_comment, {
+            c["name"]: c["comment"] for c in inspector.get_columns(table, schema=schema) if c.get("comment")
+        }
 
-    def update_table(self, schema: str | None = None, table: str | None = None, description: str | None = None, *,
-                     table_id: int | None = None) -> dict[str, Any]:
+    def update_table(
+        self,
+        schema: str | None = None,
+        table: str | None = None,
+        description: str | None = None,
+        *,
+        table_id: int | None = None,
+    ) -> dict[str, Any]:
         """Set the table's description (``COMMENT ON TABLE``, re-applied after every stage commit);
         returns the table as ``get_table`` does (Peliqan returns its metadata)."""
         ref = self._resolve("table", table_id, self._table_ref(schema, table) if table is not None else None)
         self._describe(ref, description)
         return self.get_table(ref.schema, ref.table)
 
-    def update_field(self, schema: str | None = None, table: str | None = None, field: str | None = None,
-                     description: str | None = None, *, field_id: int | None = None) -> dict[str, Any]:
+    def update_field(
+        self,
+        schema: str | None = None,
+        table: str | None = None,
+        field: str | None = None,
+        description: str | None = None,
+        *,
+        field_id: int | None = None,
+    ) -> dict[str, Any]:
         """Set a column's description (``COMMENT ON COLUMN``, re-applied after every stage commit);
         returns the field as in ``get_table``'s ``fields`` (Peliqan returns its metadata)."""
-        ref = self._table_ref(schema, table)._replace(field=checked(self.name, "column", field)) if field is not None else None
+        ref = (
+            self._table_ref(schema, table)._replace(field=checked(self.name, "column", field))
+            if field is not None
+            else None
+        )
         ref = self._resolve("field", field_id, ref)
         self._describe(ref, description)
         return next(f for f in self.get_table(ref.schema, ref.table)["fields"] if f["name"] == ref.field)
@@ -244,7 +323,11 @@ class MetadataVerbs(SchemaReads):
             return named
         ref = catalog.ref_of(self.engine, object_id) if dialect_of(self.engine).capabilities.keeps_catalog else None
         if ref is None or ref.kind != kind:
-            raise WarehouseError(self.name, f"{kind} id {object_id}", "does not exist (ids come from list_databases(), get_schema() and get_table())")
+            raise WarehouseError(
+                self.name,
+                f"{kind} id {object_id}",
+                "does not exist (ids come from list_databases(), get_schema() and get_table())",
+            )
         return ref
 
     def _ids(self, refs: list[Ref]) -> dict[Ref, int | None]:
@@ -263,11 +346,19 @@ class MetadataVerbs(SchemaReads):
 
     def _describe(self, ref: Ref, description: str | None) -> None:
         """Comment on ``ref`` now and keep the description for later stage commits."""
-        label = {"database": f"database '{self.database_name()}'", "schema": f"schema '{ref.schema}'",
-                 "table": f"table '{ref.schema}.{ref.table}'", "field": f"field '{ref.schema}.{ref.table}.{ref.field}'"}[ref.kind]
+        label = {
+            "database": f"database '{self.database_name()}'",
+            "schema": f"schema '{ref.schema}'",
+            "table": f"table '{ref.schema}.{ref.table}'",
+            "field": f"field '{ref.schema}.{ref.table}.{ref.field}'",
+        }[ref.kind]
         dialect = dialect_of(self.engine)
         if ref.kind not in dialect.capabilities.describable_kinds:
-            raise WarehouseError(self.name, label, f"{dialect.name} has no {ref.kind} descriptions (COMMENT ON {ref.kind.upper()} is not supported there)")
+            raise WarehouseError(
+                self.name,
+                label,
+                f"{dialect.name} has no {ref.kind} descriptions (COMMENT ON {ref.kind.upper()} is not supported there)",
+            )
         try:
             with self.engine.begin() as conn:
                 statement = catalog.comment_statement(conn, ref, description)
@@ -278,7 +369,9 @@ class MetadataVerbs(SchemaReads):
         if statement is None:  # a table or field that does not exist (now)
             table = described_table(self.engine, ref.schema, ref.table)
             if table is None:
-                raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", self.no_table(ref.schema, ref.table))
+                raise WarehouseError(
+                    self.name, f"table '{ref.schema}.{ref.table}'", self.no_table(ref.schema, ref.table)
+                )
             self.check_columns(table, [ref.field])
         if dialect.capabilities.keeps_catalog:
             catalog.describe(self.engine, ref, description)
@@ -300,7 +393,12 @@ class MetadataVerbs(SchemaReads):
         with self.engine.connect() as conn:
             if not _has_table(conn, META_SCHEMA, "saved_queries"):
                 return []
-            return [dict(r) for r in conn.execute(sa.select(SAVED_QUERIES).order_by(SAVED_QUERIES.c.schema, SAVED_QUERIES.c.name)).mappings()]
+            return [
+                dict(r)
+                for r in conn.execute(
+                    sa.select(SAVED_QUERIES).order_by(SAVED_QUERIES.c.schema, SAVED_QUERIES.c.name)
+                ).mappings()
+            ]
 
     def _save_query(self, schema: str, name: str, sql: str, as_view: bool, replace: bool) -> None:
         schema, name = checked(self.name, "schema", schema), checked(self.name, "table", name)
@@ -308,7 +406,9 @@ class MetadataVerbs(SchemaReads):
         with self.engine.begin() as conn:
             exists = _has_table(conn, schema, name)
             if exists and not replace:
-                raise WarehouseError(self.name, f"query '{schema}.{name}'", "already exists; use upsert_query to replace it")
+                raise WarehouseError(
+                    self.name, f"query '{schema}.{name}'", "already exists; use upsert_query to replace it"
+                )
             conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
             conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
             SAVED_QUERIES.create(conn, checkfirst=True)
@@ -320,7 +420,11 @@ class MetadataVerbs(SchemaReads):
             except sa.exc.SQLAlchemyError as exc:
                 raise WarehouseError(self.name, f"query '{schema}.{name}'", first_line(exc)) from exc
             conn.execute(sa.delete(SAVED_QUERIES).where(SAVED_QUERIES.c.schema == schema, SAVED_QUERIES.c.name == name))
-            conn.execute(sa.insert(SAVED_QUERIES).values(schema=schema, name=name, sql=sql, as_view=as_view, updated_at=dt.datetime.now(dt.UTC)))
+            conn.execute(
+                sa.insert(SAVED_QUERIES).values(
+                    schema=schema, name=name, sql=sql, as_view=as_view, updated_at=dt.datetime.now(dt.UTC)
+                )
+            )
 
 
 SAVED_QUERIES = sa.Table(

@@ -29,9 +29,15 @@ def typed_numerics(table: pa.Table) -> pa.Table:
     for index, field in enumerate(table.schema):
         if (field.metadata or {}).get(TYPNAME) == b"numeric":
             column = table.column(index)
-            text = pa.chunked_array([chunk.storage if isinstance(chunk, pa.ExtensionArray) else chunk for chunk in column.chunks], pa.string())
+            text = pa.chunked_array(
+                [chunk.storage if isinstance(chunk, pa.ExtensionArray) else chunk for chunk in column.chunks],
+                pa.string(),
+            )
             kind = _declared(field) or _fitting(text)
-            columns[index] = (pa.field(field.name, kind or pa.string(), field.nullable), text if kind is None else text.cast(kind))
+            columns[index] = (
+                pa.field(field.name, kind or pa.string(), field.nullable),
+                text if kind is None else text.cast(kind),
+            )
     for index, (field, column) in columns.items():
         table = table.set_column(index, field, column)
     return table

@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-
 import dataclasses
 import time
 import uuid
@@ -27,27 +26,35 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from stagehouse.connectors.base import Connection
-from stagehouse.connectors.duckdb_scan import DuckDBScan, kept_attachment, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
-from stagehouse.connectors.placeholders import expand
-from stagehouse.connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
 from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.duckdb_scan import (
+    DuckDBScan,
+    kept_attachment,
+    open_duckdb,
+    quote_identifier,
+    quote_literal,
+    reader_connection,
+    stream,
+)
+from stagehouse.connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
+from stagehouse.connectors.placeholders import expand
+from stagehouse.connectors.sql.bulk import BulkVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.exact_numerics import ExactRead, numeric_columns, refused, text_select
 from stagehouse.connectors.sql.fingerprint import literal_sql
-from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
-from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.identifiers import quoted_name, split_table
 from stagehouse.connectors.sql.metadata import SchemaReads
-from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
-from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
 from stagehouse.connectors.sql.partitioned import partitioned_read, single_key
 from stagehouse.connectors.sql.partitioned_copy import PartitionedCopy
+from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
+from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.source_freshness import FreshnessQueries
-from stagehouse.connectors.sql.bulk import BulkVerbs
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
 from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
 
@@ -143,7 +150,11 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         if request.partitions > 1:  # K key ranges read at once; a full PostgreSQL copy as K binary COPYs
             column = request.partition_by or single_key(self.name, table, key)
             scan = None
-            copy = PartitionedCopy(self, table, query, column, request.partitions, request.store_url) if copy and request.store_url else None
+            copy = (
+                PartitionedCopy(self, table, query, column, request.partitions, request.store_url)
+                if copy and request.store_url
+                else None
+            )
             reader = partitioned_read(self, table, query, after, request.partitions, column)
         return SyncRead(
             reader,
@@ -215,7 +226,9 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             function, passthrough = scanner.passthrough_function, True
 
             def relation(alias: str) -> str:
-                return exact.relation(f"{function}({quote_literal(alias)}, {quote_literal(exact.source_sql)})", wide_as_text)
+                return exact.relation(
+                    f"{function}({quote_literal(alias)}, {quote_literal(exact.source_sql)})", wide_as_text
+                )
         elif table is not None:
             schema, name = self.split_table(table)
             schema = schema or scanner.default_schema(self.url)
@@ -238,8 +251,12 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             extensions=(scanner.extension,) if scanner.extension else (),
             attach_sql=lambda alias: scanner.attach_sql(self.url, alias),
             relation=relation,
-            on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)),
-            on_error=lambda exc: refused(self.name, obj, exc) or SourceError(self.name, obj, scrubbed_line(exc, self.url)),
+            on_attach_error=lambda exc: SourceUnavailableError(
+                self.name, self.display_url, scrubbed_line(exc, self.url)
+            ),
+            on_error=lambda exc: (
+                refused(self.name, obj, exc) or SourceError(self.name, obj, scrubbed_line(exc, self.url))
+            ),
             use_catalog=use_catalog,
             passthrough=passthrough,
             check=partial(refuse_zero_dates, self, table, query) if self.backend in MYSQL_BACKENDS else None,

@@ -29,7 +29,9 @@ class FreshnessQueries:
     split_table: Callable[[str], tuple[str | None, str]]
     _error: Callable[[str, BaseException], SourceError]
 
-    def freshness(self, table: str | None = None, *, query: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+    def freshness(
+        self, table: str | None = None, *, query: str | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
         """Row count and, given a cursor column, its maximum: cheap to ask, changes when data does.
 
         Asked of the database itself (``SELECT count(*), max(cursor)``), so it costs an index or
@@ -77,4 +79,7 @@ class FreshnessQueries:
                 row = conn.execute(statement(conn) if callable(statement) else statement).mappings().one()
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(obj, exc) from exc
-        return {key: (value if isinstance(value, (int, float, str)) or value is None else str(value)) for key, value in row.items()}
+        return {
+            key: (value if isinstance(value, (int, float, str)) or value is None else str(value))
+            for key, value in row.items()
+        }

@@ -24,10 +24,10 @@ from sqlalchemy.pool import NullPool
 from stagehouse.connectors.errors import StoreInUseError, WarehouseError, first_line
 from stagehouse.connectors.run_notes import describe, read_note, store_lock_path
 from stagehouse.connectors.settings import WAREHOUSE, StoreSettings
+from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.duckdb_file import duckdb_file, parse_conflict
 from stagehouse.connectors.sql.engines import engine_for
-from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.metadata import MetadataVerbs
 from stagehouse.connectors.sql.source import SqlConnection
 
@@ -50,7 +50,9 @@ class StoreConnection(ChangeVerbs, MetadataVerbs, SqlConnection):
             prepare(self)
         engine = SqlConnection.engine.func(self)
         if (path := duckdb_file(self.url)) is not None:
-            sa.event.listen(engine, "handle_error", lambda context: self._refuse_if_held(path, context.original_exception))
+            sa.event.listen(
+                engine, "handle_error", lambda context: self._refuse_if_held(path, context.original_exception)
+            )
         return engine
 
     def _refuse_if_held(self, path: Path, exc: BaseException) -> None:
@@ -58,7 +60,9 @@ class StoreConnection(ChangeVerbs, MetadataVerbs, SqlConnection):
         holder = parse_conflict(str(exc))
         if holder is None:
             return
-        run = read_note(store_lock_path(path))  # a killed run leaves its note: it counts when its process holds the file
+        run = read_note(
+            store_lock_path(path)
+        )  # a killed run leaves its note: it counts when its process holds the file
         if run is not None and holder.pid in (None, run.get("pid")):
             problem = f"the DuckDB store {path} is held by {describe(run)}; wait for that run to end, then retry"
         else:
@@ -97,7 +101,8 @@ def _postgres_database(store: StoreConnection) -> None:
                 raise WarehouseError(store.name, store.store_label, first_line(refused))
             if not store.settings.create_database_if_not_exists:
                 raise WarehouseError(
-                    store.name, store.store_label,
+                    store.name,
+                    store.store_label,
                     f"database '{database}' does not exist; run a flow first, or set create_database_if_not_exists: true "
                     "under the instance's table_store.args",
                 )
@@ -105,7 +110,9 @@ def _postgres_database(store: StoreConnection) -> None:
                 conn.execute(sa.text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(database)}"))
             except sa.exc.ProgrammingError as exc:  # fine if another client created it meanwhile
                 if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}).first():
-                    raise WarehouseError(store.name, store.store_label, f"cannot create database '{database}': {first_line(exc)}") from exc
+                    raise WarehouseError(
+                        store.name, store.store_label, f"cannot create database '{database}': {first_line(exc)}"
+                    ) from exc
     except sa.exc.OperationalError as exc:
         raise WarehouseError(store.name, store.store_label, first_line(exc)) from exc
     finally:

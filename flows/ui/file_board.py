@@ -41,14 +41,30 @@ def sources(instance: str | None) -> list[dict[str, Any]]:
         try:
             tasks = load_flow(module.name).tasks
         except Exception as exc:  # noqa: BLE001 (one flow that does not build is named; the others are listed)
-            rows.append({"flow": module.name, "stage": "", "task": "", "connection": "", "kind": "",
-                         "source": f"does not build: {type(exc).__name__}: {first_line(exc)}"})
+            rows.append(
+                {
+                    "flow": module.name,
+                    "stage": "",
+                    "task": "",
+                    "connection": "",
+                    "kind": "",
+                    "source": f"does not build: {type(exc).__name__}: {first_line(exc)}",
+                }
+            )
             continue
         for task in tasks:
             found = sync_source(task)
             if found is not None:
-                rows.append({"flow": module.name, "stage": task._stage.name, "task": task._name, "connection": found[0],
-                             "kind": kinds.get(found[0], "?"), "source": found[1]})
+                rows.append(
+                    {
+                        "flow": module.name,
+                        "stage": task._stage.name,
+                        "task": task._name,
+                        "connection": found[0],
+                        "kind": kinds.get(found[0], "?"),
+                        "source": found[1],
+                    }
+                )
     return rows
 
 

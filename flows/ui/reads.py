@@ -30,7 +30,6 @@ import sqlalchemy as sa
 from stagehouse.connectors.errors import WarehouseError, first_line
 from stagehouse.connectors.sql.dialects import dialect_of
 
-
 _idle: dict[str, queue.SimpleQueue] = {}  # store URL -> connections no query holds now
 _idle_lock = threading.Lock()
 _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="grid-read")

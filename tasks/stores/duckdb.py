@@ -74,7 +74,9 @@ with warnings.catch_warnings():
             dest_schema = self.get_schema(stage.name)
             src_schema = self.get_schema(stage.transaction_name)
             inspector = sa.inspect(self.engine)
-            tables = inspector.get_table_names(schema=src_schema.get()) + inspector.get_view_names(schema=src_schema.get())
+            tables = inspector.get_table_names(schema=src_schema.get()) + inspector.get_view_names(
+                schema=src_schema.get()
+            )
             with self.engine_connect() as conn, conn.begin():
                 self.execute(DropSchemaContent(dest_schema, self.engine), conn=conn)
                 self.on_clear_schema(dest_schema.get())
@@ -85,10 +87,14 @@ with warnings.catch_warnings():
                     stages = (self.metadata_store or self).stage_table
                     if meta_conn.execute(sa.select(1).where(stages.c.stage == stage.name)).scalar() == 1:
                         meta_conn.execute(
-                            stages.update().where(stages.c.stage == stage.name).values(cur_transaction_name=stage.transaction_name)
+                            stages.update()
+                            .where(stages.c.stage == stage.name)
+                            .values(cur_transaction_name=stage.transaction_name)
                         )
                     else:
-                        meta_conn.execute(stages.insert().values(stage=stage.name, cur_transaction_name=stage.transaction_name))
+                        meta_conn.execute(
+                            stages.insert().values(stage=stage.name, cur_transaction_name=stage.transaction_name)
+                        )
                     self._commit_stage_update_metadata(stage, meta_conn)
 
 
@@ -124,7 +130,9 @@ class DuckDBStore(TableStore):
 
     dialect_name = "duckdb"
 
-    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()) -> None:
+    def write_stream(
+        self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()
+    ) -> None:
         if source.scan is not None and not source.scan.use_catalog:
             self._scan_into(engine, schema, table, source.scan)
             return

@@ -58,7 +58,9 @@ class PostgresStore(TableStore):
 
     dialect_name = "postgresql"
 
-    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()) -> int | None:
+    def write_stream(
+        self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()
+    ) -> int | None:
         """From a PostgreSQL source whose columns all have built-in types: the table created with the
         source's own column types, its binary COPY fed in as is. Otherwise ADBC creates the table from
         the Arrow types; the columns that keep more (``numeric(15,2)``, ``varchar(40)``) are altered

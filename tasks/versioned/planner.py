@@ -58,7 +58,9 @@ def apply_load(
     check_columns(rows, spec, stream.source)
     if spec.key:
         versioned.analyze(delta_name, spec.key)
-    delta = past_the_loaded(unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name), committed, previous, spec)
+    delta = past_the_loaded(
+        unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name), committed, previous, spec
+    )
     # the load record and the clean-up commit with the load's last write
     drops = versioned.drop_statements(delta_name, versioned.helper("visible"))
     if previous is not None and same_columns(committed, delta):
@@ -70,8 +72,12 @@ def apply_load(
     # a new generation (the first, or evolved columns) holds no closed versions
     load, generation = (previous.state.load + 1, previous.state.generation + 1) if previous else (1, 1)
     if previous is None:
-        first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
-        versions, visible = versioned.create_generation(generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
+        first = sa.select(
+            *delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD)
+        )
+        versions, visible = versioned.create_generation(
+            generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key
+        )
     else:
         versions, visible = _rebuild(versioned, committed, delta, previous.state.load, load, generation, spec)
     state = LoadState(load=load, generation=generation, closed=0, rows=visible)
@@ -99,10 +105,14 @@ def _load_in_one_transaction(
         check_columns(rows, spec, stream.source)
         quote = conn.dialect.identifier_preparer.quote
         if not same_columns(committed, rows):
-            conn.exec_driver_sql(f"CREATE TABLE {quoted_name(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM {quote(delta_name)}")
+            conn.exec_driver_sql(
+                f"CREATE TABLE {quoted_name(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM {quote(delta_name)}"
+            )
             conn.exec_driver_sql(f"DROP TABLE {quote(delta_name)}")
             return None
-        delta = past_the_loaded(unique_rows(conn, None, rows, spec, stream.source, versioned.name), committed, previous, spec)
+        delta = past_the_loaded(
+            unique_rows(conn, None, rows, spec, stream.source, versioned.name), committed, previous, spec
+        )
         state = _write_in_place(conn, versioned, committed, delta, previous.state, spec, closed=closed)
         execute_all(
             conn,
@@ -113,7 +123,13 @@ def _load_in_one_transaction(
 
 
 def _write_in_place(
-    conn: sa.Connection, versioned: VersionedTable, versions: sa.Table, delta: sa.FromClause, previous: LoadState, spec: LoadSpec, closed: int | None
+    conn: sa.Connection,
+    versioned: VersionedTable,
+    versions: sa.Table,
+    delta: sa.FromClause,
+    previous: LoadState,
+    spec: LoadSpec,
+    closed: int | None,
 ) -> LoadState:
     """Close the versions the delta replaces and insert it as the next load, on ``conn``; returns
     the load's state, its visible rows counted from the statements' row counts (the committed
@@ -124,18 +140,28 @@ def _write_in_place(
     replaced = sum(written_rows(conn, statement) for statement in closing)
     inserted = written_rows(conn, inserting)
     visible = previous.rows - replaced + inserted
-    return LoadState(load=load, generation=previous.generation, closed=None if closed is None else closed + replaced, rows=visible)
+    return LoadState(
+        load=load, generation=previous.generation, closed=None if closed is None else closed + replaced, rows=visible
+    )
 
 
-def _rebuild(versioned, versions, delta, committed: int, load: int, generation: int, spec: LoadSpec) -> tuple[sa.Table, int]:
+def _rebuild(
+    versioned, versions, delta, committed: int, load: int, generation: int, spec: LoadSpec
+) -> tuple[sa.Table, int]:
     """A new generation with evolved columns: the committed rows plus the delta, all as ``load``;
     returns it and its row count."""
     visible, _ = versioned.create_as(
         versioned.helper("visible"), sa.select(*user_columns(versions)).where(visible_at(versions, committed))
     )
     rows = combined_rows(
-        versioned.engine, visible, delta, versioned.name,
-        mode="merge" if spec.mode == "merge" else "append", key=spec.key, deleted_column=spec.deleted_column, on_conflict=spec.on_conflict,
+        versioned.engine,
+        visible,
+        delta,
+        versioned.name,
+        mode="merge" if spec.mode == "merge" else "append",
+        key=spec.key,
+        deleted_column=spec.deleted_column,
+        on_conflict=spec.on_conflict,
     ).subquery("combined")
     stamped = sa.select(rows, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
     return versioned.create_generation(generation, stamped, spec.key)

@@ -35,7 +35,9 @@ def view_at(versions: sa.Table, load: int) -> sa.Select:
     return sa.select(*user_columns(versions)).where(visible_at(versions, load))
 
 
-def past_the_loaded(delta: sa.FromClause, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec) -> sa.FromClause:
+def past_the_loaded(
+    delta: sa.FromClause, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec
+) -> sa.FromClause:
     """An append's new rows without those the committed load holds at its high-water mark
     (``merge.not_loaded_yet``); a merge upserts them again, harmlessly."""
     if spec.mode != "append" or not spec.cursor or previous is None:
@@ -51,11 +53,22 @@ def past_the_loaded(delta: sa.FromClause, committed: sa.Table | None, previous: 
 
 def check_columns(rows: sa.Table, spec: LoadSpec, source: str) -> None:
     """The key, cursor and deleted_column the sync names are columns of the rows it read."""
-    check_named_columns(source, {c.name: c.type.spec for c in rows.c}, key=spec.key, cursor=spec.cursor, deleted_column=spec.deleted_column)
+    check_named_columns(
+        source,
+        {c.name: c.type.spec for c in rows.c},
+        key=spec.key,
+        cursor=spec.cursor,
+        deleted_column=spec.deleted_column,
+    )
 
 
 def record_statement(
-    versioned: VersionedTable, state: LoadState, rows: sa.Table | None, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec
+    versioned: VersionedTable,
+    state: LoadState,
+    rows: sa.Table | None,
+    committed: sa.Table | None,
+    previous: CommittedLoad | None,
+    spec: LoadSpec,
 ) -> str:
     """The CREATE TABLE of the load's one-row record: its state and the cursor's high-water mark —
     the greatest cursor of the new rows and the committed mark, computed in the store so it
@@ -69,7 +82,11 @@ def record_statement(
         if previous is not None and previous.has_mark:
             marks.append(sa.select(previous.table.c[HIGH_WATER]))
         elif previous is not None:
-            marks.append(sa.select(sa.func.max(committed.c[spec.cursor]).label(HIGH_WATER)).where(visible_at(committed, previous.state.load)))
+            marks.append(
+                sa.select(sa.func.max(committed.c[spec.cursor]).label(HIGH_WATER)).where(
+                    visible_at(committed, previous.state.load)
+                )
+            )
         candidates = sa.union_all(*marks).subquery("marks") if len(marks) > 1 else marks[0].subquery("marks")
         columns.append(sa.select(sa.func.max(candidates.c[HIGH_WATER])).scalar_subquery().label(HIGH_WATER))
     return versioned.create_statement(versioned.helper("mark"), sa.select(*columns))
@@ -99,7 +116,11 @@ def in_place_statements(
     statements: list[sa.Executable] = []
     if spec.mode == "merge":
         same_key = [versions.c[k] == delta.c[k] for k in spec.key]
-        statements.append(sa.update(versions).where(versions.c[TO_LOAD].is_(None), *same_key).values({TO_LOAD: sa.literal(load, sa.BigInteger)}))
+        statements.append(
+            sa.update(versions)
+            .where(versions.c[TO_LOAD].is_(None), *same_key)
+            .values({TO_LOAD: sa.literal(load, sa.BigInteger)})
+        )
     else:
         _check_new_keys(conn, name, versions, delta, spec, load - 1)
     rows = sa.select(*(delta.c[c] for c in columns), sa.literal(load)).where(not_deleted(delta, spec.deleted_column))
@@ -107,7 +128,9 @@ def in_place_statements(
     return statements
 
 
-def _check_new_keys(conn: sa.Connection, name: str, versions: sa.Table, delta: sa.FromClause, spec: LoadSpec, committed: int) -> None:
+def _check_new_keys(
+    conn: sa.Connection, name: str, versions: sa.Table, delta: sa.FromClause, spec: LoadSpec, committed: int
+) -> None:
     """An append must not repeat a key that is already there."""
     if not spec.key:
         return
@@ -118,4 +141,6 @@ def _check_new_keys(conn: sa.Connection, name: str, versions: sa.Table, delta: s
     )
     row = conn.execute(clash).mappings().first()
     if row:
-        raise StoreWriteError(name, f"primary key {spec.key} is not unique: {dict(row)} is already there (use mode='merge' for updates)")
+        raise StoreWriteError(
+            name, f"primary key {spec.key} is not unique: {dict(row)} is already there (use mode='merge' for updates)"
+        )

@@ -93,7 +93,9 @@ class VersionedTable:
         """Fresh statistics for the planner (PostgreSQL; DuckDB keeps its own), of ``columns`` only
         when given: a join by key needs the key's, at a fraction of the cost of all columns."""
         quote = self.engine.dialect.identifier_preparer.quote
-        statement = dialect_of(self.engine).analyze_statement(quoted_name(self.engine, VERSIONS_SCHEMA, name), [quote(c) for c in columns or []])
+        statement = dialect_of(self.engine).analyze_statement(
+            quoted_name(self.engine, VERSIONS_SCHEMA, name), [quote(c) for c in columns or []]
+        )
         if statement:
             self.execute(statement)
 
@@ -127,7 +129,9 @@ class VersionedTable:
         committed = previous.load if previous else 0
         left = 0
         conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(VERSIONS_SCHEMA)}")
-        conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, started.name)} (started_load BIGINT)")
+        conn.exec_driver_sql(
+            f"CREATE TABLE IF NOT EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, started.name)} (started_load BIGINT)"
+        )
         for table in stale:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, table)}")
         if previous is not None:

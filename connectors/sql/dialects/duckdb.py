@@ -21,8 +21,24 @@ from stagehouse.connectors.sql.identifiers import quoted_name
 
 COUNTED_STATEMENTS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
 # DuckDB answers DDL and settings with an empty 'Count' or 'Success' result, not with rows of data
-SILENT_STATEMENTS = frozenset({"CREATE", "DROP", "ALTER", "TRANSACTION", "SET", "VARIABLE_SET", "LOAD", "ATTACH", "DETACH",
-                               "VACUUM", "ANALYZE", "CREATE_FUNC", "PREPARE", "EXTENSION"})
+SILENT_STATEMENTS = frozenset(
+    {
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "TRANSACTION",
+        "SET",
+        "VARIABLE_SET",
+        "LOAD",
+        "ATTACH",
+        "DETACH",
+        "VACUUM",
+        "ANALYZE",
+        "CREATE_FUNC",
+        "PREPARE",
+        "EXTENSION",
+    }
+)
 RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 PRESENT_RELATIONS = (
     "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :schema "
@@ -41,8 +57,14 @@ class DuckDBDialect(SqlDialect):
 
     name = "duckdb"
     capabilities = Capabilities(
-        bulk_load="arrow_scan", one_transaction_load=True, renameable_keyed_tables=False, change_log_overlay=True,
-        comment_kinds=frozenset({"table", "field"}), keeps_catalog=True, file_database=True, exclusive_file=True,
+        bulk_load="arrow_scan",
+        one_transaction_load=True,
+        renameable_keyed_tables=False,
+        change_log_overlay=True,
+        comment_kinds=frozenset({"table", "field"}),
+        keeps_catalog=True,
+        file_database=True,
+        exclusive_file=True,
     )
 
     def prepare_engine(self, engine: sa.Engine) -> None:
@@ -55,7 +77,9 @@ class DuckDBDialect(SqlDialect):
         if not _keywords:
             with engine.connect() as conn:
                 _keywords.update(
-                    conn.exec_driver_sql("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'").scalars()
+                    conn.exec_driver_sql(
+                        "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+                    ).scalars()
                 )
         preparer.reserved_words = set(preparer.reserved_words) | _keywords
         preparer._stagehouse_duckdb_keywords = True
@@ -67,7 +91,9 @@ class DuckDBDialect(SqlDialect):
         """``DESCRIBE`` of each present table (the same type names as the catalog, far quicker)."""
         query = sa.text(PRESENT_RELATIONS).bindparams(sa.bindparam("names", expanding=True))
         present = set(conn.execute(query, {"schema": schema, "names": names}).scalars())
-        return {name: self.described_columns(conn, quoted_name(conn, schema, name)) for name in names if name in present}
+        return {
+            name: self.described_columns(conn, quoted_name(conn, schema, name)) for name in names if name in present
+        }
 
     def described_columns(self, conn: sa.Connection, relation: str) -> dict[str, str]:
         """Column -> type of ``relation`` (quoted; a TEMP table unqualified) by ``DESCRIBE``."""
@@ -92,8 +118,10 @@ class DuckDBDialect(SqlDialect):
 
     def table_comments(self, conn: sa.Connection, schema: str, table: str) -> tuple[str | None, dict[str, str]]:
         table_comment = conn.execute(
-            sa.text("SELECT comment FROM duckdb_tables() WHERE schema_name = :s AND table_name = :t "
-                    "UNION ALL SELECT comment FROM duckdb_views() WHERE schema_name = :s AND view_name = :t"),
+            sa.text(
+                "SELECT comment FROM duckdb_tables() WHERE schema_name = :s AND table_name = :t "
+                "UNION ALL SELECT comment FROM duckdb_views() WHERE schema_name = :s AND view_name = :t"
+            ),
             {"s": schema, "t": table},
         ).scalar()
         rows = conn.execute(
@@ -117,7 +145,11 @@ class DuckDBDialect(SqlDialect):
 
     def written_rows(self, conn: sa.Connection, statement: str | sa.Executable) -> int:
         """The cursor reports -1 and answers with a row holding the count: run the statement as text."""
-        text = statement if isinstance(statement, str) else str(statement.compile(conn.engine, compile_kwargs={"literal_binds": True}))
+        text = (
+            statement
+            if isinstance(statement, str)
+            else str(statement.compile(conn.engine, compile_kwargs={"literal_binds": True}))
+        )
         return conn.exec_driver_sql(text).scalar_one()
 
     def driver_answer(self, conn: sa.Connection, statement: sa.Executable) -> str | None:
@@ -141,7 +173,9 @@ class DuckDBDialect(SqlDialect):
     def try_cast(self, column: sa.ColumnElement, target: sa.types.TypeEngine, guard: str | None) -> sa.ColumnElement:
         return sa.try_cast(column, target)
 
-    def land_arrow(self, engine: sa.Engine, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+    def land_arrow(
+        self, engine: sa.Engine, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader
+    ) -> None:
         """DuckDB scans the Arrow data itself, registered as a view (a stream batch by batch)."""
         import duckdb
 
