@@ -135,7 +135,8 @@ def main() -> None:
     for label, measured in (("Arrow result (wh.arrow)", times), ("pandas DataFrame (wh.fetch(df=True))", frames)):
         ratio = measured["overlay"] / measured["plain"]
         print(
-            f"{label:38}: plain {measured['plain']:6.3f} s, overlay {measured['overlay']:6.3f} s = {ratio:.2f}x (target <= 1.3x)"
+            f"{label:38}: plain {measured['plain']:6.3f} s, overlay {measured['overlay']:6.3f} s = {ratio:.2f}x "
+            "(target <= 1.3x)"
         )
 
 

@@ -46,7 +46,8 @@ def copy_csv(duck, pg_url: str, folder: Path) -> None:
     with psycopg.connect(pg_url, autocommit=False) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.orders_csv")
         conn.execute(
-            f"CREATE TABLE {SCHEMA}.orders_csv (id BIGINT, customer TEXT, total NUMERIC(18,2), updated_at TIMESTAMPTZ, paid BOOLEAN)"
+            f"CREATE TABLE {SCHEMA}.orders_csv (id BIGINT, customer TEXT, total NUMERIC(18,2), updated_at "
+            "TIMESTAMPTZ, paid BOOLEAN)"
         )
         with conn.cursor().copy(f"COPY {SCHEMA}.orders_csv FROM STDIN (FORMAT csv)") as copy, csv.open("rb") as data:
             while chunk := data.read(1 << 20):

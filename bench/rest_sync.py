@@ -154,7 +154,8 @@ def main() -> None:
     print(f"server answering in {args.delay_ms:g} ms a request:")
     _, walk = stagehouse(slow_url, args.page, 4, total={})
     print(
-        f"  no total (sequential walk)                 : task {walk:6.2f} s  {args.records / walk:>10,.0f} rows/s  (baseline)"
+        f"  no total (sequential walk)                 : task {walk:6.2f} s  {args.records / walk:>10,.0f} rows/s  "
+        "(baseline)"
     )
     _, header = stagehouse(slow_url, args.page, 4, total={"total_header": "X-Total-Count"})
     print(

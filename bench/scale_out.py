@@ -241,7 +241,8 @@ def main() -> None:
                 )
                 seconds = statistics.median(r[0] for r in runs)
                 print(
-                    f"  {label:28}: {seconds:7.2f} s  {args.big_rows / seconds / 1e6:.2f} M rows/s  peak RSS {max(r[1] for r in runs):.0f} MB"
+                    f"  {label:28}: {seconds:7.2f} s  {args.big_rows / seconds / 1e6:.2f} M rows/s  peak RSS "
+                    f"{max(r[1] for r in runs):.0f} MB"
                 )
             one, four = statistics.median(r[0] for r in results[1]), statistics.median(r[0] for r in results[4])
             print(f"  partitioned / whole time ratio: {four / one:.2f}")

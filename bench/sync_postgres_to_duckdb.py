@@ -102,7 +102,8 @@ def child_duckdb_ext(project: Path) -> int:
     duckdb_extensions.import_extension("postgres", con=con)
     con.execute("LOAD postgres")
     con.execute(
-        f"ATTACH 'host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}' AS pg (TYPE postgres, READ_ONLY)"
+        f"ATTACH 'host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}' AS pg (TYPE "
+        "postgres, READ_ONLY)"
     )
     con.execute(f"CREATE TABLE t AS SELECT * FROM pg.public.{TABLE}")
     return con.execute("SELECT count(*) FROM t").fetchone()[0]

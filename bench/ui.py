@@ -101,7 +101,8 @@ def main() -> None:
             drop_database(url, args.pg_server)
     times, saves = results
     print(
-        f"{args.rows:,} rows, {args.edits:,} layered edits, store {args.store}, median (best) of {args.repeat}, alternating"
+        f"{args.rows:,} rows, {args.edits:,} layered edits, store {args.store}, median (best) of {args.repeat}, "
+        "alternating"
     )
     fetched = statistics.median(times["fetch"])
     print(f"fetch(limit=100)                     : {fetched * 1000:7.1f} ms ({times['fetch'][0] * 1000:.1f})")
@@ -112,7 +113,8 @@ def main() -> None:
             f"({low / times['fetch'][0]:.2f}x best/best; target <= 1.5x)"
         )
     print(
-        f"save cell -> grid shows it (AppTest) : {min(saves) * 1000:7.1f} ms best, {max(saves) * 1000:.1f} ms worst (target < 1000 ms)"
+        f"save cell -> grid shows it (AppTest) : {min(saves) * 1000:7.1f} ms best, {max(saves) * 1000:.1f} ms worst "
+        "(target < 1000 ms)"
     )
 
 

@@ -204,10 +204,12 @@ def main() -> None:
 
     baseline = seconds["peliqan"]
     print(
-        f"{args.edits:,} edits written back to a local REST app (answers after {args.app_latency_ms:g} ms), change log on {args.store}"
+        f"{args.edits:,} edits written back to a local REST app (answers after {args.app_latency_ms:g} ms), change "
+        f"log on {args.store}"
     )
     print(
-        f"Peliqan loop (request + status update, sequential)   : {baseline:7.2f} s  {args.edits / baseline:>8,.0f} changes/s"
+        f"Peliqan loop (request + status update, sequential)   : {baseline:7.2f} s  {args.edits / baseline:>8,.0f} "
+        "changes/s"
     )
     for label, batch_lookup, concurrency in runs[1:]:
         ours = seconds[label]

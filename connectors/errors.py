@@ -101,7 +101,8 @@ class CsvDialectError(SourceError):
     def __init__(self, connection: str, file: str, header: str, delimiter: str) -> None:
         problem = (
             f"read as one column {header!r}, but the header holds the delimiter {delimiter!r}; "
-            f"set csv: {{delimiter: {delimiter!r}}} on the connection, or on_bad_rows: skip if some rows have extra or missing fields"
+            f"set csv: {{delimiter: {delimiter!r}}} on the connection, or on_bad_rows: skip if some rows have extra "
+            "or missing fields"
         )
         StagehouseError.__init__(
             self,

@@ -151,7 +151,8 @@ def load_flow(name: str) -> Flow:
         raise _broken(path, broken[path])
     if name not in modules:
         raise UnknownFlowError(
-            f"no flow '{name}' (flows: {', '.join(modules) or 'none'}); a flow is a module in flows/ defining build_flow()",
+            f"no flow '{name}' (flows: {', '.join(modules) or 'none'}); a flow is a module in flows/ defining "
+            "build_flow()",
             flow=name,
         )
     path = modules[name].path

@@ -270,7 +270,8 @@ def _check_sync_objects(module: Any, flow: Any, specs: dict[str, dict[str, Any]]
             if listing and obj not in objects:
                 findings.add(
                     f"flow '{module.name}', task {task._name}",
-                    f"connection '{name}' has no object '{obj}' (known: {', '.join(sorted(objects)) or 'none declared'})",
+                    f"connection '{name}' has no object '{obj}' (known: "
+                    f"{', '.join(sorted(objects)) or 'none declared'})",
                     f"declare it under {listing} of '{name}' in pipedag.yaml or fix the name in {module.path}",
                     instance,
                 )

@@ -243,7 +243,8 @@ def init(
     except Exception as exc:
         fail(exc)
     console.print(
-        f"[green]created[/] {folder} ({len(written)} files); next: cd {shlex.quote(str(folder))} && stagehouse run example && pytest",
+        f"[green]created[/] {folder} ({len(written)} files); next: cd {shlex.quote(str(folder))} && stagehouse run "
+        "example && pytest",
         highlight=False,
         soft_wrap=True,
     )

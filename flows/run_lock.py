@@ -137,7 +137,8 @@ def flow_run_lock(
             yield True
         else:
             raise LockUnsupportedError(
-                f"lock manager {type(manager).__name__} cannot hold a flow run lock; use FileLockManager or DatabaseLockManager"
+                f"lock manager {type(manager).__name__} cannot hold a flow run lock; use FileLockManager or "
+                "DatabaseLockManager"
             )
     finally:
         manager.dispose()

@@ -274,7 +274,8 @@ def _recorded_run(
     logging.getLogger().addHandler(capture)
     capture.note(
         "INFO",
-        f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages {', '.join(stages or []) or 'all'}",
+        f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages "
+        f"{', '.join(stages or []) or 'all'}",
     )
     if refreshed := config.attrs.get(FULL_REFRESH):
         capture.note("INFO", f"full refresh of {', '.join(refreshed)}")

@@ -40,7 +40,8 @@ def refuse_reserved(flow: str, stages: list[str]) -> None:
     for stage in stages:
         if is_reserved(stage):
             raise StageNameError(
-                f"flow '{flow}': stage '{stage}' starts with 'pg_', which PostgreSQL reserves for its own schemas; rename the stage",
+                f"flow '{flow}': stage '{stage}' starts with 'pg_', which PostgreSQL reserves for its own schemas; "
+                "rename the stage",
                 flow=flow,
                 stage=stage,
             )
@@ -78,8 +79,10 @@ def check_stage_names(flow: str, stages: list[str], history: RunHistory, *, repl
         if other != flow:
             raise StageNameError(
                 f"stage '{stage}' on instance '{history.instance}' holds the tables of flow '{other}' (its run of "
-                f"{started:%Y-%m-%d %H:%M}); a run of '{flow}' would replace them. Stages are schemas shared by every flow "
-                f"of an instance: give this flow's stages names of their own, or pass --replace-stages if '{other}' is gone",
+                f"{started:%Y-%m-%d %H:%M}); a run of '{flow}' would replace them. Stages are schemas shared by every "
+                "flow "
+                f"of an instance: give this flow's stages names of their own, or pass --replace-stages if '{other}' "
+                "is gone",
                 flow=flow,
                 stage=stage,
                 other_flow=other,

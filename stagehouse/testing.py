@@ -104,7 +104,8 @@ class StagehouseProject:
             rows = warehouse.execute(sql, params)
         if not isinstance(rows, list):
             raise TestProjectError(
-                f"read() takes a query that returns rows, not {sql.split()[0] if sql.split() else 'an empty statement'}",
+                "read() takes a query that returns rows, not "
+                f"{sql.split()[0] if sql.split() else 'an empty statement'}",
                 sql=sql,
             )
         return rows

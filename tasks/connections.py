@@ -71,5 +71,6 @@ def refuse_undeclared(flow: str, tasks: list[Any], declared: dict[str, Any], ins
         raise ConnectionConfigError(
             name,
             f"named by flow '{flow}' (task{'s' if len(naming) > 1 else ''} {', '.join(naming)}) is not declared on "
-            f"instance '{instance}' (known: {known}); declare it under attrs.connections in pipedag.yaml or fix the name in the flow",
+            f"instance '{instance}' (known: {known}); declare it under attrs.connections in pipedag.yaml or fix the "
+            "name in the flow",
         )

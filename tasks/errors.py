@@ -20,7 +20,8 @@ class NullKeyError(StoreWriteError):
     def __init__(self, source: str | None, table: str, key: list[str], rows: int) -> None:
         where = f"{source}, store table '{table}'" if source else f"store table '{table}'"
         problem = (
-            f"primary key {', '.join(key)} is NULL in {rows} new row{'s' if rows != 1 else ''}; nothing was committed — "
+            f"primary key {', '.join(key)} is NULL in {rows} new row{'s' if rows != 1 else ''}; nothing was committed "
+            "— "
             "give those rows a key in the source, or choose primary_key= columns that are never NULL"
         )
         StagehouseError.__init__(

@@ -95,7 +95,8 @@ class ProjectConfig(PipedagConfig):
         if instance is not None and instance not in self.instance_names():
             known = ", ".join(self.instance_names())
             raise ConfigFileError(
-                f"instance '{instance}' is not in pipedag.yaml (instances: {known}); name one of those (--instance, STAGEHOUSE_INSTANCE)",
+                f"instance '{instance}' is not in pipedag.yaml (instances: {known}); name one of those (--instance, "
+                "STAGEHOUSE_INSTANCE)",
                 instance=instance,
             )
         return super().get(instance=instance, flow=flow, per_user=per_user)

@@ -311,7 +311,8 @@ def sync(
     )  # none: the task's inputs as before
     if deleted_column is not None and mode != "merge":
         raise TaskDefinitionError(
-            f"sync of '{out}': deleted_column only applies to mode='merge' (this sync's mode is '{mode}'); drop it or use mode='merge'"
+            f"sync of '{out}': deleted_column only applies to mode='merge' (this sync's mode is '{mode}'); drop it or "
+            "use mode='merge'"
         )
     task = materialize(
         _sync,

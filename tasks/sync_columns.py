@@ -45,6 +45,7 @@ def check_named_columns(
             source,
             "deleted_column",
             deleted_column,
-            f"is {columns[deleted_column]}, not boolean (or a whole number, non-zero: deleted); sync a query= that reads it as one "
+            f"is {columns[deleted_column]}, not boolean (or a whole number, non-zero: deleted); sync a query= that "
+            "reads it as one "
             f"(e.g. {deleted_column} = 'yes' AS {deleted_column})",
         )

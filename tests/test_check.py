@@ -166,13 +166,19 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
     every = "(instances local, postgres, dask, cluster)"
     expected = {
-        "half": f"problem: connection 'half' {every}: field 'url': Field required; fix attrs.connections.half in {tmp_path / 'pipedag.yaml'}",
-        "broken_build": f"problem: flow 'broken_build' ({tmp_path / 'flows' / 'broken_build.py'}): build_flow() failed: "
+        "half": f"problem: connection 'half' {every}: field 'url': Field required; fix attrs.connections.half in "
+        f"{tmp_path / 'pipedag.yaml'}",
+        "broken_build": f"problem: flow 'broken_build' ({tmp_path / 'flows' / 'broken_build.py'}): build_flow() "
+        "failed: "
         "sync mode 'sideways' is not one of: full, incremental, merge; fix the flow",
-        "shop": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'shop' is not declared (known: ",
-        "bi": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'bi' is not declared (known: ",
-        "crm": f"problem: flow 'unknown_connection', tasks sync_contacts, writeback_contacts {every}: connection 'crm' is not declared (known: ",
-        "pg_down": f"problem: connection 'pg_down' {every}: postgresql+psycopg://postgres:***@127.0.0.1:1/test: connection failed: ",
+        "shop": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'shop' is not "
+        "declared (known: ",
+        "bi": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'bi' is not declared "
+        "(known: ",
+        "crm": f"problem: flow 'unknown_connection', tasks sync_contacts, writeback_contacts {every}: connection "
+        "'crm' is not declared (known: ",
+        "pg_down": f"problem: connection 'pg_down' {every}: postgresql+psycopg://postgres:***@127.0.0.1:1/test: "
+        "connection failed: ",
         "api_down": f"problem: connection 'api_down' {every}: object '(base_url)': GET http://127.0.0.1:",
     }
     for name, start in expected.items():
@@ -242,6 +248,7 @@ def test_a_sync_of_an_object_the_rest_connection_does_not_list_is_a_problem(tmp_
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
     assert problems == [
         "problem: flow 'typo_object', task sync_api_orders (instance local): connection 'api' has no object 'orderz' "
-        f"(known: contacts, orders); declare it under objects of 'api' in pipedag.yaml or fix the name in {tmp_path / 'flows' / 'typo_object.py'}"
+        "(known: contacts, orders); declare it under objects of 'api' in pipedag.yaml or fix the name in "
+        f"{tmp_path / 'flows' / 'typo_object.py'}"
     ], checked.stdout
     assert_nothing_created(tmp_path, ids)

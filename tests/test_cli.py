@@ -85,7 +85,8 @@ def test_list_loads_no_pipedag_pandas_or_polars(project):
         "    app(['list'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'pydiverse', 'pandas', 'polars', 'httpx', 'paramiko', 'streamlit'})))\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'pydiverse', 'pandas', 'polars', 'httpx', "
+        "'paramiko', 'streamlit'})))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=project.root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -94,7 +94,8 @@ def test_init_refuses_a_folder_with_files_in_it(tmp_path):
 
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
-        f"Error: {tmp_path / 'notes'} is not empty (it holds todo.txt); pass a new or empty folder (init never overwrites files)"
+        f"Error: {tmp_path / 'notes'} is not empty (it holds todo.txt); pass a new or empty folder (init never "
+        "overwrites files)"
     )
     assert snapshot(tmp_path / "notes") == {"todo.txt": b"keep me\n"}
 

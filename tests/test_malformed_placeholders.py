@@ -22,7 +22,8 @@ def test_a_malformed_placeholder_fails_check_naming_the_key_the_placeholder_and_
     assert checked.returncode == 1, checked.stdout
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
     assert problems == [
-        "problem: pipedag.yaml instances.__any__.kroki_url: placeholder '{$STAGEHOUSE_KROKI_URL:https://kroki.io}' is malformed; "
+        "problem: pipedag.yaml instances.__any__.kroki_url: placeholder '{$STAGEHOUSE_KROKI_URL:https://kroki.io}' is "
+        "malformed; "
         "write {$VAR} or {$VAR:-default}"
     ], checked.stdout
 
@@ -30,7 +31,8 @@ def test_a_malformed_placeholder_fails_check_naming_the_key_the_placeholder_and_
     checked = stagehouse("check", root=tmp_path)
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
     assert problems == [
-        "problem: pipedag.yaml instances.__any__.attrs.connections.drops.path: placeholder '{$DROPS_DIR:drops}' is malformed; "
+        "problem: pipedag.yaml instances.__any__.attrs.connections.drops.path: placeholder '{$DROPS_DIR:drops}' is "
+        "malformed; "
         "write {$VAR} or {$VAR:-default}"
     ], checked.stdout
     config.write_text(good)

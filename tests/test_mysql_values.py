@@ -41,8 +41,10 @@ def test_tinyint1_keeps_its_integers_and_a_zero_date_is_refused_naming_row_field
     report = run_flow(flow)
     assert not report.ok
     assert str(report.error) == (
-        f"connection 'mysql', table '{name}': row id 2, field 'born': '0000-00-00' is not a date (it would land as NULL); "
-        "sync a query= that reads NULLIF(born, '0000-00-00') AS born (or fix the rows in the source; sql_mode NO_ZERO_DATE keeps new ones out)"
+        f"connection 'mysql', table '{name}': row id 2, field 'born': '0000-00-00' is not a date (it would land as "
+        "NULL); "
+        "sync a query= that reads NULLIF(born, '0000-00-00') AS born (or fix the rows in the source; sql_mode "
+        "NO_ZERO_DATE keeps new ones out)"
     )
 
     query = (

@@ -27,7 +27,8 @@ def accounts(pg_url):
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                f"CREATE TABLE {name} (id int PRIMARY KEY, seq int, balance numeric(12,2), amount numeric, wide numeric(40,5))"
+                f"CREATE TABLE {name} (id int PRIMARY KEY, seq int, balance numeric(12,2), amount numeric, wide "
+                "numeric(40,5))"
             )
         )
         conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 1, 10.50, 2.5, 12345.12345), (2, 2, NULL, 7, NULL)"))
@@ -73,7 +74,8 @@ def test_numeric_types_and_values_are_kept_exactly(project, accounts, mode):
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                f"INSERT INTO {name} VALUES (3, 3, 99.99, 12345678901234567890123456789.123456789, 1234567890123456789012345678901.12345)"
+                f"INSERT INTO {name} VALUES (3, 3, 99.99, 12345678901234567890123456789.123456789, "
+                "1234567890123456789012345678901.12345)"
             )
         )
     assert (report := run_flow(flow_of("pg", name, **kwargs_of(mode)))).ok, report.error
@@ -139,25 +141,29 @@ def test_nan_is_refused_naming_the_row_and_the_committed_table_stays(project, ac
             "amount",
             LONG,
             "DECIMAL(38,9)",
-            'round it in a query: sync(..., query="SELECT ..., round(amount, 9) AS amount ..."), or declare the source column numeric(p,s) with p ≤ 38',
+            'round it in a query: sync(..., query="SELECT ..., round(amount, 9) AS amount ..."), or declare the '
+            "source column numeric(p,s) with p ≤ 38",
         ),
         (
             "amount",
             WIDE,
             "DECIMAL(38,9)",
-            'cast it in a query: sync(..., query="SELECT ..., amount::float8 AS amount ...") if an approximate value will do',
+            'cast it in a query: sync(..., query="SELECT ..., amount::float8 AS amount ...") if an approximate value '
+            "will do",
         ),
         (
             "wide",
             "12345678901234567890123456789012345.50000",
             "DECIMAL(38,5)",
-            'cast it in a query: sync(..., query="SELECT ..., wide::float8 AS wide ...") if an approximate value will do',
+            'cast it in a query: sync(..., query="SELECT ..., wide::float8 AS wide ...") if an approximate value will '
+            "do",
         ),
         (
             "amount",
             "NaN",
             "DECIMAL(38,9)",
-            "cast it in a query: sync(..., query=\"SELECT ..., NULLIF(amount, 'NaN') AS amount ...\") (NULL), or amount::float8 AS amount (a float keeps NaN)",
+            "cast it in a query: sync(..., query=\"SELECT ..., NULLIF(amount, 'NaN') AS amount ...\") (NULL), or "
+            "amount::float8 AS amount (a float keeps NaN)",
         ),
     ],
     ids=["too-many-decimals", "too-many-digits", "too-large", "nan"],

@@ -23,7 +23,8 @@ def source_table(pg_url):
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                f"CREATE TABLE {name} (id bigint PRIMARY KEY, grp int, version int, label varchar(20), amount numeric(12,2))"
+                f"CREATE TABLE {name} (id bigint PRIMARY KEY, grp int, version int, label varchar(20), amount "
+                "numeric(12,2))"
             )
         )
         conn.execute(

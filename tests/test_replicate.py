@@ -48,7 +48,8 @@ def fill(conn, schema: str, first: int, last: int, version: int) -> None:
     )
     conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     conn.execute(
-        f'CREATE TABLE IF NOT EXISTS "{schema}".items (id BIGINT PRIMARY KEY, version INTEGER, label TEXT, updated_at TIMESTAMPTZ)'
+        f'CREATE TABLE IF NOT EXISTS "{schema}".items (id BIGINT PRIMARY KEY, version INTEGER, label TEXT, updated_at '
+        "TIMESTAMPTZ)"
     )
     conn.execute(f'DELETE FROM "{schema}".items WHERE id BETWEEN {first} AND {last}')
     conn.execute(

@@ -433,7 +433,9 @@ def test_malformed_json_names_connection_object_page_and_url(httpserver, monkeyp
     with pytest.raises(SourceError) as err:
         conn.read("broken").read_all()
     assert str(err.value) == (
-        f"connection 'shop_api', object 'broken': page 2, GET {httpserver.url_for('/broken')}?api_key=%2A%2A%2A&start=10: "
-        "the body (30 bytes) is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 31, "
+        "connection 'shop_api', object 'broken': page 2, GET "
+        f"{httpserver.url_for('/broken')}?api_key=%2A%2A%2A&start=10: "
+        "the body (30 bytes) is not valid JSON: Expecting property name enclosed in double quotes at line 1, column "
+        "31, "
         """near '{"data": [{"id": 2}, {"id": 3,'"""
     )

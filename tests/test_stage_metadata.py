@@ -92,7 +92,8 @@ def store_comments(project, schema: str, table: str, field: str) -> tuple[str | 
         ),
         "postgresql": (
             "SELECT obj_description(CAST(:rel AS regclass), 'pg_class')",
-            "SELECT col_description(attrelid, attnum) FROM pg_attribute WHERE attrelid = CAST(:rel AS regclass) AND attname = :f",
+            "SELECT col_description(attrelid, attnum) FROM pg_attribute WHERE attrelid = CAST(:rel AS regclass) AND "
+            "attname = :f",
         ),
     }
     try:

@@ -63,7 +63,8 @@ def test_fetch_while_a_run_or_a_program_holds_the_duckdb_store_names_it(project,
         f"connection 'warehouse', table store of instance 'local': the DuckDB store {store} is held by "
     )
     assert str(held.value).endswith(  # the program as DuckDB names it (the interpreter's real path)
-        f"python3.12 (PID {holder.pid}), not a Stagehouse run; close that program's connection (a duckdb shell, a notebook), then retry"
+        f"python3.12 (PID {holder.pid}), not a Stagehouse run; close that program's connection (a duckdb shell, a "
+        "notebook), then retry"
     )
     with project.warehouse() as wh:
         assert wh.fetch("crm", "notes") == [{"id": 1}]

@@ -51,7 +51,8 @@ def test_a_deleted_column_must_be_a_boolean_column_of_the_source(project, custom
     report = run(customers, primary_key="id", mode="merge", deleted_column="removed")
     assert str(report.error) == (
         f"connection 'pg', table '{customers}': deleted_column 'removed' is "
-        f"{'VARCHAR' if project.instance == 'local' else 'text'}, not boolean (or a whole number, non-zero: deleted); sync a query= that reads it as one "
+        f"{'VARCHAR' if project.instance == 'local' else 'text'}, not boolean (or a whole number, non-zero: deleted); "
+        "sync a query= that reads it as one "
         "(e.g. removed = 'yes' AS removed)"
     )
     with Flow("cols") as flow, Stage("raw"):
@@ -73,5 +74,6 @@ def test_a_deleted_column_outside_merge_is_refused_when_the_flow_is_built(projec
         sync("pg", "any_table", name="customers", mode="full", deleted_column="gone")
     assert (
         str(refused.value)
-        == "sync of 'customers': deleted_column only applies to mode='merge' (this sync's mode is 'full'); drop it or use mode='merge'"
+        == "sync of 'customers': deleted_column only applies to mode='merge' (this sync's mode is 'full'); drop it or "
+        "use mode='merge'"
     )

@@ -31,7 +31,8 @@ def customers(request):
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                f"CREATE TABLE {name} (id integer PRIMARY KEY, email varchar(40), note varchar(20), updated_at timestamp NULL)"
+                f"CREATE TABLE {name} (id integer PRIMARY KEY, email varchar(40), note varchar(20), updated_at "
+                "timestamp NULL)"
             )
         )
         conn.execute(

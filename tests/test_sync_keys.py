@@ -66,7 +66,8 @@ def test_null_key_is_refused_and_the_fixed_source_loads_next(project, keyless, m
     assert isinstance(failing.error, NullKeyError)
     assert str(failing.error) == (
         f"connection 'pg', table '{table.name}', store table '{table.name}': primary key id is NULL in 2 new rows; "
-        "nothing was committed — give those rows a key in the source, or choose primary_key= columns that are never NULL"
+        "nothing was committed — give those rows a key in the source, or choose primary_key= columns that are never "
+        "NULL"
     )
     assert (failing.error.rows, failing.error.key) == (2, ["id"])
     assert str(pickle.loads(pickle.dumps(failing.error))) == str(failing.error)  # crosses Dask workers whole

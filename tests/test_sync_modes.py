@@ -187,7 +187,8 @@ def make_amount_text(connection: str, name: str, engine: sa.Engine) -> None:
         conn.execute(sa.text(change.format(name)))
         conn.execute(
             sa.text(
-                f"INSERT INTO {name} (id, status, amount, updated) VALUES (101, 'new', 'lots', :u), (102, 'new', '7', :u)"
+                f"INSERT INTO {name} (id, status, amount, updated) VALUES (101, 'new', 'lots', :u), (102, 'new', '7', "
+                ":u)"
             ),
             {"u": T0 + dt.timedelta(days=5)},
         )
@@ -233,7 +234,8 @@ def test_timezone_aware_cursor_and_exact_values_in_merged_rows(project, pg_url):
         conn.execute(sa.text(f"CREATE TABLE {name} (id INT PRIMARY KEY, at TIMESTAMPTZ, x DOUBLE PRECISION)"))
         conn.execute(
             sa.text(
-                f"INSERT INTO {name} SELECT g, timestamptz '2024-01-01 00:00+02' + g * interval '1 hour', g FROM generate_series(1, 5) g"
+                f"INSERT INTO {name} SELECT g, timestamptz '2024-01-01 00:00+02' + g * interval '1 hour', g FROM "
+                "generate_series(1, 5) g"
             )
         )
     try:
@@ -345,13 +347,15 @@ def drop_idle_connections(engine: sa.Engine, since) -> int:
             return conn.execute(
                 sa.text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND state = 'idle' AND state_change >= :since AND client_port IN :ports"
+                    "AND pid <> pg_backend_pid() AND state = 'idle' AND state_change >= :since AND client_port IN "
+                    ":ports"
                 ).bindparams(sa.bindparam("ports", expanding=True)),
                 {"since": since, "ports": ports},
             ).scalar()
         sleeping = conn.execute(
             sa.text(
-                "SELECT id, host FROM information_schema.processlist WHERE db = DATABASE() AND command = 'Sleep' AND id <> CONNECTION_ID()"
+                "SELECT id, host FROM information_schema.processlist WHERE db = DATABASE() AND command = 'Sleep' AND "
+                "id <> CONNECTION_ID()"
             )
         ).all()
         ids = [connection_id for connection_id, host in sleeping if int(host.rpartition(":")[2] or 0) in ports]
@@ -389,7 +393,8 @@ def committed_record_edit(project, record: str) -> Iterator[tuple[sa.Connection,
                 return
             definition = conn.execute(
                 sa.text(
-                    f"SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name = '{record}'"
+                    "SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name "
+                    f"= '{record}'"
                 )
             ).scalar()
             yield conn, definition.rsplit("FROM", 1)[1].strip().rstrip(";"), True
@@ -426,7 +431,8 @@ def closed_and_all_versions(project, name: str) -> tuple[int, int]:
             return tuple(
                 conn.execute(
                     sa.text(
-                        f'SELECT count(*) FILTER (WHERE _sh_to IS NOT NULL), count(*) FROM stagehouse_versions."raw__{name}__g1"'
+                        "SELECT count(*) FILTER (WHERE _sh_to IS NOT NULL), count(*) FROM "
+                        f'stagehouse_versions."raw__{name}__g1"'
                     )
                 ).one()
             )

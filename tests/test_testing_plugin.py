@@ -44,7 +44,8 @@ def test_importing_the_plugin_loads_neither_pipedag_nor_pandas():
         [
             sys.executable,
             "-c",
-            "import sys, stagehouse.testing; print(sorted(m for m in ('pydiverse.pipedag', 'pandas', 'polars', 'pyarrow', 'sqlalchemy') if m in sys.modules))",
+            "import sys, stagehouse.testing; print(sorted(m for m in ('pydiverse.pipedag', 'pandas', 'polars', "
+            "'pyarrow', 'sqlalchemy') if m in sys.modules))",
         ],
         capture_output=True,
         text=True,

@@ -79,11 +79,13 @@ def test_insert_update_upsert_keep_other_columns_and_never_add_columns(wh):
     with pytest.raises(WarehouseError) as unknown:
         wh.upsert("crm", "notes", 1, {"colour": "red"})
     assert str(unknown.value) == (
-        "connection 'warehouse', table 'crm.notes': no column 'colour' (columns: id, text, owner); write() adds columns, insert/update/upsert never do"
+        "connection 'warehouse', table 'crm.notes': no column 'colour' (columns: id, text, owner); write() adds "
+        "columns, insert/update/upsert never do"
     )
     with pytest.raises(
         WarehouseError,
-        match=r"table 'crm\.notes': no columns 'txt', 'ownr'; did you mean text or owner\? \(columns: id, text, owner\); write\(\)",
+        match=r"table 'crm\.notes': no columns 'txt', 'ownr'; did you mean text or owner\? \(columns: id, text, "
+        r"owner\); write\(\)",
     ):
         wh.insert("crm", "notes", {"id": 4, "txt": "x", "ownr": "ana"})
     with pytest.raises(WarehouseError, match="no row with id = 99"):
@@ -227,7 +229,8 @@ def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):
         wh.fetch("crm", "contact")
     assert (
         str(typo.value)
-        == f"connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: {schemas})"
+        == "connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: "
+        f"{schemas})"
     )
     with pytest.raises(WarehouseError) as no_schema:
         wh.fetch("cmr", "contacts")
@@ -386,6 +389,7 @@ def test_a_discarded_edit_stops_showing_and_a_sent_one_cannot_be_discarded(wh):
     assert (discarded["id"], discarded["error"]) == (typo, "discarded by ben")
     with pytest.raises(
         WarehouseError,
-        match=rf"change {sent}: is PROCESSED: only a change that is NOT_PROCESSED, FAILED, CONFLICT can be discarded; it is in the app already, so edit the cell back instead",
+        match=rf"change {sent}: is PROCESSED: only a change that is NOT_PROCESSED, FAILED, CONFLICT can be discarded; "
+        r"it is in the app already, so edit the cell back instead",
     ):
         wh.discard_change(sent)

@@ -98,7 +98,8 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_loo
         assert [c["id"] for c in wh.list_changes("raw.customers", status=["conflict", "Failed"])] == [conflict, missing]
         with pytest.raises(
             WarehouseError,
-            match=r"unknown status DONE \(use one of NOT_PROCESSED, PROCESSING, PROCESSED, FAILED, CONFLICT, DISCARDED\)",
+            match=r"unknown status DONE \(use one of NOT_PROCESSED, PROCESSING, PROCESSED, FAILED, CONFLICT, "
+            r"DISCARDED\)",
         ):
             wh.list_changes("raw.customers", status="done")
         with pytest.raises(WarehouseError, match=r"table 'raw.customer': does not exist; did you mean raw.customers"):

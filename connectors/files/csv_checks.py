@@ -121,7 +121,8 @@ def _first_bad_row(connection: str, path: Path, name: str, csv: CsvOptions) -> C
     con = open_duckdb()
     try:
         con.execute(
-            f"SELECT count(*) FROM read_csv({quote_literal(str(path))}, {', '.join(csv_options(csv, lineage=False, rejects=True))})"
+            f"SELECT count(*) FROM read_csv({quote_literal(str(path))}, "
+            f"{', '.join(csv_options(csv, lineage=False, rejects=True))})"
         ).fetchall()
         row = con.execute(
             f"SELECT line, error_message FROM {REJECTS} WHERE error_type IN {COLUMN_COUNT_ERRORS} ORDER BY line LIMIT 1"

@@ -72,7 +72,8 @@ def read_files(
     sql = skipping_sql(paths, csv, lineage) if skipping else _reader_sql(connection, fmt, paths, csv, lineage)
     if lineage:
         mapping = ", ".join(
-            f"({quote_literal(str(path))}, {quote_literal(f.name)}, TIMESTAMP {quote_literal(f.modified.replace(tzinfo=None).isoformat(sep=' '))})"
+            f"({quote_literal(str(path))}, {quote_literal(f.name)}, TIMESTAMP "
+            f"{quote_literal(f.modified.replace(tzinfo=None).isoformat(sep=' '))})"
             for path, f in zip(paths, files)
         )
         sql = (

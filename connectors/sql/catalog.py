@@ -70,7 +70,8 @@ def exists(conn: sa.Connection) -> bool:
 
 def _has_column(conn: sa.Connection, column: str) -> bool:
     query = sa.text(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'catalog' AND column_name = :c"
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'catalog' AND column_name "
+        "= :c"
     )
     return conn.execute(query, {"s": META_SCHEMA, "c": column}).first() is not None
 

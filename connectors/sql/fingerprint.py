@@ -11,7 +11,8 @@ connection (MySQL needs the column names) and returns the SELECT of ``rows`` and
 Example::
 
     FINGERPRINTS["postgresql"](conn, '"public"."orders"')
-    # SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW(_sh_fp.id, _sh_fp.total::text), 0), 0)) AS content
+    # SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW(_sh_fp.id, _sh_fp.total::text), 0), 0)) AS
+    # content
     # FROM "public"."orders" AS _sh_fp
 """
 

@@ -64,5 +64,6 @@ def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None)
         conn.name,
         obj,
         f"row {row}, field '{field}': '{value}' is not a date (it would land as NULL); sync a query= that reads "
-        f"NULLIF({field}, '{zero}') AS {field} (or fix the rows in the source; sql_mode NO_ZERO_DATE keeps new ones out)",
+        f"NULLIF({field}, '{zero}') AS {field} (or fix the rows in the source; sql_mode NO_ZERO_DATE keeps new ones "
+        "out)",
     )

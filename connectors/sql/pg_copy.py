@@ -75,7 +75,8 @@ class PostgresCopy:
                 oids = [result.ftype(i) for i in range(result.nfields)]
                 modifiers = [result.fmod(i) for i in range(result.nfields)]
                 types = conn.execute(
-                    "SELECT format_type(t, m) FROM unnest(%s::oid[], %s::int[]) WITH ORDINALITY AS c(t, m, n) ORDER BY n",
+                    "SELECT format_type(t, m) FROM unnest(%s::oid[], %s::int[]) WITH ORDINALITY AS c(t, m, n) ORDER "
+                    "BY n",
                     (oids, modifiers),
                 ).fetchall()
         except psycopg.Error as exc:

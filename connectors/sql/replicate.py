@@ -208,7 +208,8 @@ def _replace_rows(target: SqlConnection, schema: str, side: str, name: str, inco
     with target.engine.begin() as conn:
         conn.execute(sa.delete(existing))
         conn.exec_driver_sql(
-            f"INSERT INTO {quoted_name(target.engine, schema, name)} ({columns}) SELECT {columns} FROM {quoted_name(target.engine, schema, side)}"
+            f"INSERT INTO {quoted_name(target.engine, schema, name)} ({columns}) SELECT {columns} FROM "
+            f"{quoted_name(target.engine, schema, side)}"
         )
 
 

@@ -103,7 +103,8 @@ def _postgres_database(store: StoreConnection) -> None:
                 raise WarehouseError(
                     store.name,
                     store.store_label,
-                    f"database '{database}' does not exist; run a flow first, or set create_database_if_not_exists: true "
+                    f"database '{database}' does not exist; run a flow first, or set create_database_if_not_exists: "
+                    "true "
                     "under the instance's table_store.args",
                 )
             try:

@@ -65,7 +65,8 @@ class WarehouseVerbs:
             raise WarehouseError(
                 self.name,
                 verb,
-                f"'{database}' is not this connection's database; pass {' or '.join(map(repr, own))} first, or leave the database out",
+                f"'{database}' is not this connection's database; pass {' or '.join(map(repr, own))} first, or leave "
+                "the database out",
             )
 
     def _database_first(self, verb: str, given: tuple, extra: tuple) -> tuple:
@@ -223,7 +224,8 @@ class WarehouseVerbs:
             raise WarehouseError(
                 self.name,
                 f"table '{dotted(target.schema, target.name)}'",
-                "has no single-column primary key (in the database or declared by its sync or transform); pass pk='column'",
+                "has no single-column primary key (in the database or declared by its sync or transform); pass "
+                "pk='column'",
             )
         return keys[0]
 
@@ -270,6 +272,7 @@ class WarehouseVerbs:
             raise WarehouseError(
                 self.name,
                 f"table '{dotted(target.schema, target.name)}'",
-                "is a view (a synced stage table is a view of the sync's data): record edits with update_cell/insert_row/delete_row (change log)",
+                "is a view (a synced stage table is a view of the sync's data): record edits with "
+                "update_cell/insert_row/delete_row (change log)",
             )
         return target

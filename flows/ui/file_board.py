@@ -74,7 +74,8 @@ def folder(name: str, instance: str | None, pattern: str = "*") -> list[dict[str
     if kinds.get(name) not in FILE_KINDS:
         file_connections = [n for n, k in kinds.items() if k in FILE_KINDS]
         raise NotAFileConnectionError(
-            f"connection '{name}' is {kinds.get(name, 'not declared')}, not a file connection (file connections: {', '.join(file_connections) or 'none'})",
+            f"connection '{name}' is {kinds.get(name, 'not declared')}, not a file connection (file connections: "
+            f"{', '.join(file_connections) or 'none'})",
             connection=name,
         )
     connection = connect(name, instance=instance)

@@ -106,7 +106,8 @@ def _load_in_one_transaction(
         quote = conn.dialect.identifier_preparer.quote
         if not same_columns(committed, rows):
             conn.exec_driver_sql(
-                f"CREATE TABLE {quoted_name(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM {quote(delta_name)}"
+                f"CREATE TABLE {quoted_name(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM "
+                f"{quote(delta_name)}"
             )
             conn.exec_driver_sql(f"DROP TABLE {quote(delta_name)}")
             return None

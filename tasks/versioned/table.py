@@ -130,7 +130,8 @@ class VersionedTable:
         left = 0
         conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(VERSIONS_SCHEMA)}")
         conn.exec_driver_sql(
-            f"CREATE TABLE IF NOT EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, started.name)} (started_load BIGINT)"
+            f"CREATE TABLE IF NOT EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, started.name)} (started_load "
+            "BIGINT)"
         )
         for table in stale:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, table)}")

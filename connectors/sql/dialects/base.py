@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 PORTABLE_COLUMNS = (
     "SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale "
-    "FROM information_schema.columns WHERE table_schema = :schema AND table_name IN :names ORDER BY table_name, ordinal_position"
+    "FROM information_schema.columns WHERE table_schema = :schema AND table_name IN :names ORDER BY table_name, "
+    "ordinal_position"
 )
 PORTABLE_RELATION_KIND = (
     "SELECT CASE table_type WHEN 'VIEW' THEN 'VIEW' ELSE 'TABLE' END FROM information_schema.tables "

@@ -46,8 +46,10 @@ PRESENT_RELATIONS = (
     "AND schema_name = :schema AND view_name IN :names"
 )
 RELATION_KIND = (
-    "SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND schema_name = :s AND view_name = :t "
-    "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :s AND table_name = :t"
+    "SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND schema_name = :s AND view_name = "
+    ":t "
+    "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :s AND "
+    "table_name = :t"
 )
 _keywords: set[str] = set()  # DuckDB's own list, not the database's: read once per process
 
@@ -101,7 +103,8 @@ class DuckDBDialect(SqlDialect):
 
     def stored_tables(self, conn: sa.Connection, schema: str) -> dict[str, int | None]:
         query = sa.text(
-            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :schema"
+            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND "
+            "schema_name = :schema"
         )
         return {name: size for name, size in conn.execute(query, {"schema": schema})}
 

@@ -93,7 +93,8 @@ def render() -> None:
         )
         page.total = first.total
         st.markdown(
-            f"**{page.total:,} rows** · key: `{page.key or 'none'}` · rows {page.offset + 1:,}–{page.offset + len(page.frame):,}"
+            f"**{page.total:,} rows** · key: `{page.key or 'none'}` · rows "
+            f"{page.offset + 1:,}–{page.offset + len(page.frame):,}"
         )
         st.dataframe(styled(page), hide_index=True, width="stretch", key="tables_grid")
         st.caption(edited_summary(page))
