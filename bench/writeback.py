@@ -1,7 +1,8 @@
 """Benchmark: write back 10,000 edits from the change log to a local REST app.
 
-Baseline, in the same run, against the same app and change log: Peliqan's documented loop (``pq`` data-edits pattern) — for
-each change one request, then one status update (``update_change``), one at a time. Stagehouse's
+Baseline, in the same run, against the same app and change log: Peliqan's documented loop
+(``pq`` data-edits pattern) — for each change one request, then one status update
+(``update_change``), one at a time. Stagehouse's
 ``push_changes`` claims the changes, checks the rows in the app for conflicts (reads Peliqan's loop
 does not make: a GET per row, or one GET per 100 rows with the object's ``batch_lookup``), sends
 the updates with bounded concurrency and marks statuses in batches.
@@ -11,7 +12,8 @@ the client's work is not slowed by the server's share of the GIL; json-server (t
 writes its whole JSON file on every change and would measure itself. Both runs end with every
 change PROCESSED and the app holding every new value (checked).
 
-    .venv/bin/python bench/writeback.py [--edits 10000] [--concurrency 1,8] [--app-latency-ms 0] [--store duckdb|postgres]
+    .venv/bin/python bench/writeback.py [--edits 10000] [--concurrency 1,8] [--app-latency-ms 0] \
+        [--store duckdb|postgres]
 """
 
 from __future__ import annotations

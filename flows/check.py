@@ -72,7 +72,10 @@ class CheckReport:
         reached = "" if self.reached is None else f" ({self.reached} reached)"
         if not self.instances:
             return f"{_plural(len(self.problems), 'problem')}: nothing else was checked"
-        counted = f"{_plural(self.connections, 'connection')}{reached} and {_plural(self.flows, 'flow')} checked on {_on(self.instances)}"
+        counted = (
+            f"{_plural(self.connections, 'connection')}{reached} and {_plural(self.flows, 'flow')} checked on "
+            f"{_on(self.instances)}"
+        )
         return f"OK: {counted}" if self.ok else f"{_plural(len(self.problems), 'problem')}: {counted}"
 
 

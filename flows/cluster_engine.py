@@ -73,10 +73,10 @@ class ClusterEngine(DaskEngine):
             futures = client.compute([results[task] for task in tasks], optimize_graph=False)
             with client.as_current():
                 distributed.wait(futures)  # a failure fails its dependents at once; the others end
-            for task, future in zip(tasks, futures):
+            for task, future in zip(tasks, futures, strict=True):
                 if future.status == "error":
                     raise self._error(task, future.exception())
-            return dict(zip(tasks, client.gather(futures)))
+            return dict(zip(tasks, client.gather(futures), strict=True))
         finally:
             client.set_metadata(
                 [CLAIMS, RunContext.get().run_id], None

@@ -174,7 +174,8 @@ def run_flow(
 
     Stage names starting with ``pg_`` are refused, and so is a stage whose last committed tables
     came from another flow on the instance (its commit would replace them) unless
-    ``replace_stages`` (``flows.stage_names``). The run holds the flow's run lock: another run of it on the instance makes this one wait, or
+    ``replace_stages`` (``flows.stage_names``). The run holds the flow's run lock: another run of it on
+    the instance makes this one wait, or
     with ``overlap="skip"`` return at once with ``report.skipped`` and ``report.running`` (the run
     in progress; the skip is recorded as SKIPPED unless the store is a DuckDB file, which the
     running process holds).
@@ -191,7 +192,10 @@ def run_flow(
     try:
         config = config_context(instance)  # pipedag opens the store here
     except Exception as exc:
-        raise unavailable_store(exc, instance) or exc
+        unavailable = unavailable_store(exc, instance)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
     startup_done()  # the store's dialect and the engine are loaded: see flows.console
     if connection_overrides:
         config = with_connections(config, connection_overrides)
@@ -212,10 +216,12 @@ def run_flow(
         return _locked_run(
             flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait, replace_stages
         )
-    except (
-        sa.exc.OperationalError
-    ) as exc:  # the store itself (its locks, its history): a task's errors are in the report
-        raise unavailable_store(exc, config.instance_name) or exc
+    # the store itself (its locks, its history): a task's errors are in the report
+    except sa.exc.OperationalError as exc:
+        unavailable = unavailable_store(exc, config.instance_name)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
 
 
 def _log_wait(message: str) -> None:

@@ -43,7 +43,8 @@ class LogLevelError(StagehouseError):
 
 
 class SyncColumnError(StagehouseError):
-    """A column a sync names (primary_key, cursor, deleted_column) is not among the columns it read, or has the wrong type."""
+    """A column a sync names (primary_key, cursor, deleted_column) is not among the columns it read, or has
+    the wrong type."""
 
     def __init__(self, source: str, argument: str, column: str, problem: str) -> None:
         super().__init__(

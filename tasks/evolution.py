@@ -146,7 +146,10 @@ def _refusal(engine: sa.Engine, delta: sa.Table, name: str, old_type: str, new_t
         return f"the new rows hold no value in it (all NULL), but the source now types it {new_type}"
     if fits is None:
         return f"first value {first[0]!r} (this store cannot test which values fit {old_type})"
-    return f"every new value casts to {old_type} (the first: {first[0]!r}), but the source now types it {new_type}, which is not widened into {old_type}"
+    return (
+        f"every new value casts to {old_type} (the first: {first[0]!r}), but the source now types it {new_type}, "
+        f"which is not widened into {old_type}"
+    )
 
 
 def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_conflict: str = "fail") -> EvolutionPlan:

@@ -5,7 +5,8 @@ pipedag reads every ``TIMESTAMP`` column as a naive datetime: its pandas hook ca
 from timezone-aware dtype to timezone-naive dtype", so the task fails with "Failed to retrieve
 table"), its polars hook drops the zone of every column (``replace_time_zone(None)``, leaving
 the wall time of whatever zone the session used). These mixins, in the hooks each store of
-``tasks/stores/`` registers, leave such columns time-zone-aware and convert them to UTC — the instant is what the database stores, the zone is the session's.
+``tasks/stores/`` registers, leave such columns time-zone-aware and convert them to UTC — the instant is
+what the database stores, the zone is the session's.
 Naive ``timestamp`` columns stay naive.
 
 Example::

@@ -117,7 +117,8 @@ def test_every_store(stagehouse_project, stagehouse_instance):
 
 
 def test_a_failed_run_names_its_task(stagehouse_project):
-    with pytest.raises(TestProjectError, match="flow 'broken' failed on instance 'local' in task sync_missing: .*missing.csv"):
+    failed = "flow 'broken' failed on instance 'local' in task sync_missing: .*missing.csv"
+    with pytest.raises(TestProjectError, match=failed):
         stagehouse_project.run("broken")
 """
 

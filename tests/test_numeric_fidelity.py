@@ -107,7 +107,10 @@ def refusal(name: str, row: str, field: str, value: str, target: str, fix: str) 
     )
 
 
-NAN_FIX = "cast it in a query: sync(..., query=\"SELECT ..., NULLIF(balance, 'NaN') AS balance ...\") (NULL), or balance::float8 AS balance (a float keeps NaN)"
+NAN_FIX = (
+    "cast it in a query: sync(..., query=\"SELECT ..., NULLIF(balance, 'NaN') AS balance ...\") (NULL), or "
+    "balance::float8 AS balance (a float keeps NaN)"
+)
 
 
 @pytest.mark.parametrize("mode", ["full", "merge"])

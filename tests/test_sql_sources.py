@@ -172,7 +172,10 @@ def store_types(project, stage: str, table: str) -> dict[str, str]:
                     "WHERE attrelid = CAST(:rel AS regclass) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
                 )
                 return dict(conn.execute(sa.text(query), {"rel": f'"{stage}"."{table}"'}).all())
-            query = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"
+            query = (
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = :s AND table_name "
+                "= :t"
+            )
             return dict(conn.execute(sa.text(query), {"s": stage, "t": table}).all())
     finally:
         engine.dispose()
@@ -182,9 +185,15 @@ def source_types(engine: sa.Engine, table: str) -> dict[str, str]:
     """Column -> declared type in the source's catalog (``numeric(15,2)``, ``varchar(40)``)."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            query = "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attnum > 0"
+            query = (
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = CAST(:t AS "
+                "regclass) AND attnum > 0"
+            )
             return dict(conn.execute(sa.text(query), {"t": table}).all())
-        query = "SELECT column_name, column_type FROM information_schema.columns WHERE table_schema = database() AND table_name = :t"
+        query = (
+            "SELECT column_name, column_type FROM information_schema.columns WHERE table_schema = database() AND "
+            "table_name = :t"
+        )
         return dict(conn.execute(sa.text(query), {"t": table}).all())
 
 

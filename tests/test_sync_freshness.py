@@ -156,7 +156,7 @@ def insert(engine: sa.Engine, name: str, *rows: tuple) -> None:
     with engine.begin() as conn:
         conn.execute(
             sa.text(f"INSERT INTO {name} VALUES (:id, :ts, :amount)"),
-            [dict(zip(("id", "ts", "amount"), r)) for r in rows],
+            [dict(zip(("id", "ts", "amount"), r, strict=True)) for r in rows],
         )
 
 

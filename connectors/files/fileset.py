@@ -114,7 +114,7 @@ class FileSetConnection(SyncSource, Connection):
         scratch = Path(tempfile.mkdtemp(prefix="stagehouse-files-"))
         try:
             local = self.localize(entries, scratch)
-            files = [DataFile(path, e.name, e.modified) for path, e in zip(local, entries)]
+            files = [DataFile(path, e.name, e.modified) for path, e in zip(local, entries, strict=True)]
             return read_files(
                 self.name,
                 f"files '{pattern}'",

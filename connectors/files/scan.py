@@ -67,14 +67,14 @@ def read_files(
     ``csv.on_bad_rows: skip`` are left out and counted into ``bad_rows`` when the stream ends.
     """
     paths = [_unzipped(connection, f.local, scratch) if is_zip(f.local) else f.local for f in files]
-    names = {path: f.name for path, f in zip(paths, files)}
+    names = {path: f.name for path, f in zip(paths, files, strict=True)}
     skipping = fmt == "csv" and csv.on_bad_rows == "skip"
     sql = skipping_sql(paths, csv, lineage) if skipping else _reader_sql(connection, fmt, paths, csv, lineage)
     if lineage:
         mapping = ", ".join(
             f"({quote_literal(str(path))}, {quote_literal(f.name)}, TIMESTAMP "
             f"{quote_literal(f.modified.replace(tzinfo=None).isoformat(sep=' '))})"
-            for path, f in zip(paths, files)
+            for path, f in zip(paths, files, strict=True)
         )
         sql = (
             f"SELECT r.* EXCLUDE (filename), m._file, m._file_mtime FROM ({sql}) r "
@@ -118,7 +118,10 @@ def _reader_sql(connection: str, fmt: str, paths: list[Path], csv: CsvOptions, l
     files = "[" + ", ".join(quote_literal(str(p)) for p in paths) + "]"
     common = ["union_by_name = true"] + (["filename = true"] if lineage else [])
     if fmt == "csv":
-        return f"SELECT * FROM read_csv({files}, {', '.join(['union_by_name = true', *csv_options(csv, lineage=lineage, rejects=False)])})"
+        return (
+            f"SELECT * FROM read_csv({files}, "
+            f"{', '.join(['union_by_name = true', *csv_options(csv, lineage=lineage, rejects=False)])})"
+        )
     if fmt == "json":
         return f"SELECT * FROM read_json({files}, {', '.join(common)})"
     if fmt == "parquet":

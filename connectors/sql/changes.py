@@ -40,7 +40,8 @@ def _user(user: str | None) -> str:
 
 
 class ChangeVerbs:
-    """update_cell/insert_row/delete_row/list_changes/update_change, mixed into the warehouse client (``StoreConnection``)."""
+    """update_cell/insert_row/delete_row/list_changes/update_change, mixed into the warehouse client
+    (``StoreConnection``)."""
 
     name: str
     engine: sa.Engine

@@ -86,8 +86,14 @@ def _fix(field: str, value: str, target: str) -> str:
     scale = int(target.rstrip(")").split(",")[1])
     fraction = value.partition(".")[2].rstrip("0")
     if len(fraction) > scale:
-        return f'round it in a query: sync(..., query="SELECT ..., round({field}, {scale}) AS {field} ..."), or declare the source column numeric(p,s) with p ≤ 38'
-    return f'cast it in a query: sync(..., query="SELECT ..., {field}::float8 AS {field} ...") if an approximate value will do'
+        return (
+            f'round it in a query: sync(..., query="SELECT ..., round({field}, {scale}) AS {field} ..."), or declare '
+            "the source column numeric(p,s) with p ≤ 38"
+        )
+    return (
+        f'cast it in a query: sync(..., query="SELECT ..., {field}::float8 AS {field} ...") if an approximate value '
+        "will do"
+    )
 
 
 def numeric_columns(engine: sa.Engine, sql: str) -> tuple[list[str], dict[str, Numeric]] | None:

@@ -55,7 +55,10 @@ def _postgres(conn: sa.Connection, relation: str) -> str:
         f"{ALIAS}.{quote(column.name)}" + ("" if column.type_code in PG_EXACT_HASH_TYPES else "::text")
         for column in described
     ]
-    return f"SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW({', '.join(fields)}), 0), 0)) AS content FROM {relation} AS {ALIAS}"
+    return (
+        f"SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW({', '.join(fields)}), 0), 0)) AS "
+        f"content FROM {relation} AS {ALIAS}"
+    )
 
 
 def _duckdb(conn: sa.Connection, relation: str) -> str:

@@ -55,7 +55,7 @@ def _decide_schema(names: list[str], partitions: Iterator[list]) -> tuple[list[l
     types: dict[str, pa.DataType] = {}
     for rows in partitions:
         buffered.append(rows)
-        for name, column in zip(names, zip(*rows)):
+        for name, column in zip(names, zip(*rows, strict=False), strict=False):
             if name not in types:
                 inferred = pa.array(list(column)).type
                 if not pa.types.is_null(inferred):
@@ -66,9 +66,9 @@ def _decide_schema(names: list[str], partitions: Iterator[list]) -> tuple[list[l
 
 
 def _to_batch(names: list[str], rows: list, schema: pa.Schema) -> pa.RecordBatch:
-    columns = list(zip(*rows)) if rows else [[] for _ in names]
+    columns = list(zip(*rows, strict=False)) if rows else [[] for _ in names]
     arrays = []
-    for field, col in zip(schema, columns):
+    for field, col in zip(schema, columns, strict=False):
         try:
             arrays.append(pa.array(list(col), type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

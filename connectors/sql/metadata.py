@@ -97,13 +97,17 @@ class SchemaReads:
         """Why ``schema.table`` is not found, for a one-line error: no such schema, or the close
         names that exist, and the schemas there are.
 
-        Example: ``wh.no_table("crm", "contact")`` → ``"does not exist; did you mean crm.contacts? (schemas: crm, raw)"``"""
+        Example: ``wh.no_table("crm", "contact")`` →
+        ``"does not exist; did you mean crm.contacts? (schemas: crm, raw)"``"""
         if schema is not None and schema not in self.list_schemas(internal=True):
             return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
         tables = [(t["schema"], t["name"]) for t in self.list_tables()]
         names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
         close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
-        return f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: {_some(self.list_schemas())})"
+        return (
+            f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: "
+            f"{_some(self.list_schemas())})"
+        )
 
     def check_columns(self, table: sa.Table, names: Iterable[str], fix: str = "") -> None:
         """Refuse the ``names`` that are not columns of ``table`` (an ``sa.Table`` as ``table()``
@@ -337,7 +341,8 @@ class MetadataVerbs(SchemaReads):
         return catalog.ids_of(self.engine, refs)
 
     def _described(self, ref: Ref, params: dict[str, str]) -> str | None:
-        """The database's comment on ``ref`` (a database or schema, where the store has them), else the kept description."""
+        """The database's comment on ``ref`` (a database or schema, where the store has them), else the kept
+        description."""
         with self.engine.connect() as conn:
             query = dialect_of(conn).comment_query(ref.kind)
             comment = conn.execute(sa.text(query), params).scalar() if query else None
@@ -445,7 +450,10 @@ def no_columns(unknown: list[str], columns: list[str]) -> str:
     Example: ``no_columns(["nme"], ["id", "name"])`` → ``"no column 'nme'; did you mean name? (columns: id, name)"``"""
     close = dict.fromkeys(match for name in unknown for match in difflib.get_close_matches(str(name), columns, n=3))
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return f"no column{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}{hint} (columns: {_some(columns)})"
+    return (
+        f"no column{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}{hint} (columns: "
+        f"{_some(columns)})"
+    )
 
 
 def _some(names: list[str], shown: int = 10) -> str:

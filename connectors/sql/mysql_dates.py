@@ -55,9 +55,11 @@ def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None)
         raise conn._error(obj, exc) from exc
     if found is None:
         return
-    row = ", ".join(f"{k} {v}" for k, v in zip(key, found))
+    row = ", ".join(f"{k} {v}" for k, v in zip(key, found, strict=False))
     field, value = next(
-        (d, v) for d, v in zip(dates, found[len(key) :]) if v is not None and (v[5:7] == "00" or v[8:10] == "00")
+        (d, v)
+        for d, v in zip(dates, found[len(key) :], strict=True)
+        if v is not None and (v[5:7] == "00" or v[8:10] == "00")
     )
     zero = "0000-00-00 00:00:00" if len(value) > 10 else "0000-00-00"
     raise SourceError(

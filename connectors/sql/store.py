@@ -66,7 +66,10 @@ class StoreConnection(ChangeVerbs, MetadataVerbs, SqlConnection):
         if run is not None and holder.pid in (None, run.get("pid")):
             problem = f"the DuckDB store {path} is held by {describe(run)}; wait for that run to end, then retry"
         else:
-            problem = f"the DuckDB store {path} is held by {holder}, not a Stagehouse run; close that program's connection (a duckdb shell, a notebook), then retry"
+            problem = (
+                f"the DuckDB store {path} is held by {holder}, not a Stagehouse run; close that program's connection "
+                "(a duckdb shell, a notebook), then retry"
+            )
         raise StoreInUseError(self.name, self.store_label, problem) from exc
 
     def database_name(self) -> str:

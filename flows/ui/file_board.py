@@ -3,7 +3,8 @@ file globs, SFTP folders), and the files of a file or SFTP connection.
 
 Example::
 
-    sources()              # [{"flow": "crm", "stage": "raw", "task": "customers", "connection": "crm", "kind": "rest", "source": "customers"}]
+    sources()
+    # [{"flow": "crm", "stage": "raw", "task": "customers", "connection": "crm", "kind": "rest", "source": "customers"}]
     folder("files", "*.csv")
 """
 

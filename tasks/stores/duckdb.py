@@ -113,7 +113,11 @@ class DuckDBPandasHook(ZonedPandasRead, duckdb_hooks.PandasTableHook):
             conn = store.engine.raw_connection()
             try:
                 relation = conn.sql(sql)
-                zoned = {name for name, type_ in zip(relation.columns, relation.types) if type_.id == DUCKDB_ZONED}
+                zoned = {
+                    name
+                    for name, type_ in zip(relation.columns, relation.types, strict=True)
+                    if type_.id == DUCKDB_ZONED
+                }
             finally:
                 conn.close()
             dtypes = {name: dtype for name, dtype in dtypes.items() if name not in zoned}

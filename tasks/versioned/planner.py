@@ -90,7 +90,8 @@ def _load_in_one_transaction(
 ) -> tuple[sa.Select, sa.Select] | None:
     """A DuckDB load after the first: the load begins (``VersionedTable.begin``), the delta lands
     as a TEMP table and is merged, and the load record is written, all in one transaction — the
-    delta never reaches the database file or its WAL, and the load commits once. Should it fail, nothing of it is there: the start
+    delta never reaches the database file or its WAL, and the load commits once. Should it fail, nothing of
+    it is there: the start
     record commits with the rows it announces.
 
     Returns None when the delta's columns need a new generation: the delta is then kept as the

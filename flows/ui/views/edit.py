@@ -18,7 +18,8 @@ from stagehouse.flows.ui.views.tables import grid_controls, page_number
 
 
 def typed(text: str, column_type: str = "") -> Any:
-    """A value typed in a text box: as is for a text column, else JSON when it parses (7, 1.5, true, null), else the text."""
+    """A value typed in a text box: as is for a text column, else JSON when it parses (7, 1.5, true,
+    null), else the text."""
     if any(word in column_type.upper() for word in ("CHAR", "TEXT", "STRING")):
         return text
     try:

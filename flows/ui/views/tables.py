@@ -46,7 +46,10 @@ def styled(page: GridPage) -> Any:
     frame.insert(
         0,
         "edited",
-        ["✎ " + ", ".join(c for c, m in zip(page.frame.columns, row) if m) if any(row) else "" for row in marks],
+        [
+            "✎ " + ", ".join(c for c, m in zip(page.frame.columns, row, strict=False) if m) if any(row) else ""
+            for row in marks
+        ],
     )
     colours = [["" for _ in frame.columns] for _ in range(len(frame))]
     for r, row in enumerate(marks):
