@@ -23,6 +23,7 @@ from stagehouse.connectors.errors import StagehouseError, first_line
 console = Console()
 errors = Console(stderr=True)
 options = {"debug": False}  # set by the command line's --debug / -v
+WIDE = 100_000  # a console this wide never folds a line: --wide output is as long as its values
 
 
 def quiet_pipedag() -> None:

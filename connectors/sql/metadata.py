@@ -1,6 +1,6 @@
 """The warehouse client's metadata verbs: databases, schemas, tables, fields with descriptions
-(real database comments, kept in ``stagehouse_meta.catalog`` so they survive stage reruns) and
-saved queries kept as views or materialized tables. Objects have stable ids, so Peliqan's
+(real database comments, kept in ``stagehouse_meta.catalog`` so they survive stage reruns); saved
+queries are in ``saved_queries``. Objects have stable ids, so Peliqan's
 id-based calls (``get_table(table_id=…)``, ``update_field(field_id=…, description=…)``) work.
 
 Example::
@@ -9,12 +9,10 @@ Example::
     wh.list_tables("raw")                      # [{'schema': 'raw', 'name': 'orders', 'type': 'VIEW'}, ...]
     wh.get_table("raw", "orders")["fields"]    # [{'id': 12, 'name': 'id', 'type': 'BIGINT', ...}]
     wh.update_field("crm", "contacts", "email", "Primary e-mail, lower case")
-    wh.upsert_query("reports", "big_orders", "SELECT * FROM raw.orders WHERE total > 100", as_view=False)
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,9 +23,10 @@ import sqlalchemy as sa
 from stagehouse.connectors.errors import WarehouseError, first_line
 from stagehouse.connectors.sql import catalog
 from stagehouse.connectors.sql.catalog import META_SCHEMA, Ref
-from stagehouse.connectors.sql.described import described_table, primary_key_of, relation_kind
+from stagehouse.connectors.sql.described import described_table, primary_key_of
 from stagehouse.connectors.sql.dialects import dialect_of
-from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted, quoted_name
+from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted
+from stagehouse.connectors.sql.near_names import no_columns, some_names
 
 __all__ = ["META_SCHEMA", "MetadataVerbs", "SchemaReads", "no_columns"]
 
@@ -100,13 +99,13 @@ class SchemaReads:
         Example: ``wh.no_table("crm", "contact")`` →
         ``"does not exist; did you mean crm.contacts? (schemas: crm, raw)"``"""
         if schema is not None and schema not in self.list_schemas(internal=True):
-            return f"no schema '{schema}' (schemas: {_some(self.list_schemas())})"
+            return f"no schema '{schema}' (schemas: {some_names(self.list_schemas())})"
         tables = [(t["schema"], t["name"]) for t in self.list_tables()]
         names = {(f"{s}.{n}" if schema else n): f"{s}.{n}" for s, n in tables}
         close = [names[m] for m in difflib.get_close_matches(dotted(schema, table), list(names), n=3)]
         return (
             f"does not exist{'; did you mean ' + ' or '.join(close) + '?' if close else ''} (schemas: "
-            f"{_some(self.list_schemas())})"
+            f"{some_names(self.list_schemas())})"
         )
 
     def check_columns(self, table: sa.Table, names: Iterable[str], fix: str = "") -> None:
@@ -133,8 +132,9 @@ class SchemaReads:
 
 
 class MetadataVerbs(SchemaReads):
-    """Metadata with stable ids and kept descriptions, and saved queries: the warehouse client's
-    (``StoreConnection``), since they keep their state in its ``stagehouse_meta`` schema."""
+    """Metadata with stable ids and kept descriptions: the warehouse client's (``StoreConnection``),
+    since they keep their state in its ``stagehouse_meta`` schema (saved queries:
+    ``connectors.sql.saved_queries``)."""
 
     name: str
     engine: sa.Engine
@@ -384,84 +384,3 @@ class MetadataVerbs(SchemaReads):
     def refresh(self) -> None:
         """Forget pooled connections and cached metadata, e.g. after another tool changed tables."""
         self.engine.dispose()
-
-    def add_query(self, schema: str, name: str, sql: str, *, as_view: bool = True) -> None:
-        """Save ``sql`` as a view (or a materialized table) ``schema.name``; an error if it exists."""
-        self._save_query(schema, name, sql, as_view, replace=False)
-
-    def upsert_query(self, schema: str, name: str, sql: str, *, as_view: bool = True) -> None:
-        """Save or replace the query ``schema.name`` (a table is rebuilt in one transaction)."""
-        self._save_query(schema, name, sql, as_view, replace=True)
-
-    def list_queries(self) -> list[dict[str, Any]]:
-        """The saved queries: schema, name, sql, as_view, updated_at."""
-        with self.engine.connect() as conn:
-            if not _has_table(conn, META_SCHEMA, "saved_queries"):
-                return []
-            return [
-                dict(r)
-                for r in conn.execute(
-                    sa.select(SAVED_QUERIES).order_by(SAVED_QUERIES.c.schema, SAVED_QUERIES.c.name)
-                ).mappings()
-            ]
-
-    def _save_query(self, schema: str, name: str, sql: str, as_view: bool, replace: bool) -> None:
-        schema, name = checked(self.name, "schema", schema), checked(self.name, "table", name)
-        target = quoted_name(self.engine, schema, name)
-        with self.engine.begin() as conn:
-            exists = _has_table(conn, schema, name)
-            if exists and not replace:
-                raise WarehouseError(
-                    self.name, f"query '{schema}.{name}'", "already exists; use upsert_query to replace it"
-                )
-            conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
-            conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
-            SAVED_QUERIES.create(conn, checkfirst=True)
-            if exists:
-                kind = relation_kind(conn, schema, name)
-                conn.execute(sa.text(f"DROP {kind} {target}"))
-            try:
-                conn.execute(sa.text(f"CREATE {'VIEW' if as_view else 'TABLE'} {target} AS {sql}"))
-            except sa.exc.SQLAlchemyError as exc:
-                raise WarehouseError(self.name, f"query '{schema}.{name}'", first_line(exc)) from exc
-            conn.execute(sa.delete(SAVED_QUERIES).where(SAVED_QUERIES.c.schema == schema, SAVED_QUERIES.c.name == name))
-            conn.execute(
-                sa.insert(SAVED_QUERIES).values(
-                    schema=schema, name=name, sql=sql, as_view=as_view, updated_at=dt.datetime.now(dt.UTC)
-                )
-            )
-
-
-SAVED_QUERIES = sa.Table(
-    "saved_queries",
-    sa.MetaData(),
-    sa.Column("schema", sa.Text, primary_key=True),
-    sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("sql", sa.Text, nullable=False),
-    sa.Column("as_view", sa.Boolean, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    schema=META_SCHEMA,
-)
-
-
-def no_columns(unknown: list[str], columns: list[str]) -> str:
-    """``unknown`` names, the columns close to them and the columns there are, for a one-line error.
-
-    Example: ``no_columns(["nme"], ["id", "name"])`` → ``"no column 'nme'; did you mean name? (columns: id, name)"``"""
-    close = dict.fromkeys(match for name in unknown for match in difflib.get_close_matches(str(name), columns, n=3))
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return (
-        f"no column{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}{hint} (columns: "
-        f"{_some(columns)})"
-    )
-
-
-def _some(names: list[str], shown: int = 10) -> str:
-    """Up to ``shown`` names for a one-line message, then how many more."""
-    more = f", … {len(names) - shown} more" if len(names) > shown else ""
-    return (", ".join(names[:shown]) or "none") + more
-
-
-def _has_table(conn: sa.Connection, schema: str, name: str) -> bool:
-    query = sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = :n")
-    return conn.execute(query, {"s": schema, "n": name}).first() is not None

@@ -29,13 +29,14 @@ from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.duckdb_file import duckdb_file, parse_conflict
 from stagehouse.connectors.sql.engines import engine_for
 from stagehouse.connectors.sql.metadata import MetadataVerbs
+from stagehouse.connectors.sql.saved_queries import SavedQueryVerbs
 from stagehouse.connectors.sql.source import SqlConnection
 
 
-class StoreConnection(ChangeVerbs, MetadataVerbs, SqlConnection):
+class StoreConnection(ChangeVerbs, MetadataVerbs, SavedQueryVerbs, SqlConnection):
     """The instance's table store, named ``warehouse``: the warehouse client. Beyond a SQL
     connection's verbs it has the change log (``ChangeVerbs``) and metadata with ids, descriptions
-    and saved queries (``MetadataVerbs``), and it makes its store exist (as pipedag would) before
+    (``MetadataVerbs``), saved queries (``SavedQueryVerbs``), and it makes its store exist (as pipedag would) before
     the first statement."""
 
     def __init__(self, settings: StoreSettings) -> None:
