@@ -30,7 +30,10 @@ DUCKDB_MEMORY_LIMIT = "1GB"
 # postgres binary, paid by every ``stagehouse run`` process that reads a source; the reader
 # skips that check. Private databases (``open_duckdb``: file scans, federated
 # queries) keep it.
-READER_CONFIG = {"memory_limit": DUCKDB_MEMORY_LIMIT, "allow_unsigned_extensions": True}
+READER_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "memory_limit": DUCKDB_MEMORY_LIMIT,
+    "allow_unsigned_extensions": True,
+}
 _reader: duckdb.DuckDBPyConnection | None = None  # the process's reader database, once opened
 _reader_lock = threading.Lock()
 _kept_aliases: set[str] = set()  # sources attached to the shared reader for good (kept_attachment)
@@ -145,7 +148,7 @@ def stream(
     sql: str,
     *,
     batch_rows: int,
-    on_error: Callable[[duckdb.Error], Exception],
+    on_error: Callable[[Exception], Exception],
     params: list | None = None,
     release: Callable[[], None] | None = None,
 ) -> pa.RecordBatchReader:

@@ -74,7 +74,9 @@ def column_widths(cells: list[dict[str, str]], width: int) -> dict[str, int]:
         if room >= MIN_VALUE * len(VALUES):
             break
     shared = {}
-    for index, column in enumerate(sorted(VALUES, key=natural.get)):  # a short value leaves its room to the long
+    for index, column in enumerate(
+        sorted(VALUES, key=natural.__getitem__)
+    ):  # a short value leaves its room to the long
         shared[column] = max(len(column), min(natural[column], room // (len(VALUES) - index)))
         room -= shared[column]
     return {c: fixed.get(c) or shared[c] for c in shown}

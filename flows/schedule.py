@@ -125,14 +125,14 @@ class Schedule:
         if day.weekday() not in self.weekdays:
             return []
         first = dt.datetime.combine(day, self.start_time, tzinfo=zone)
+        interval = self.interval
+        assert interval is not None  # a cron schedule has no slots
         slots = (
             [first]
-            if self.interval >= DAY
+            if interval >= DAY
             else [
-                first + dt.timedelta(seconds=k * self.interval)
-                for k in range(
-                    0, (DAY - (self.start_time.hour * 3600 + self.start_time.minute * 60)) // self.interval + 1
-                )
+                first + dt.timedelta(seconds=k * interval)
+                for k in range(0, (DAY - (self.start_time.hour * 3600 + self.start_time.minute * 60)) // interval + 1)
             ]
         )
         return [slot for slot in slots if slot.date() == day]

@@ -186,4 +186,5 @@ def _write_errors(stream: ArrowStream, label: str) -> Iterator[None]:
 
 def compiled(engine: sa.Engine, statement: sa.Executable) -> str:
     """``statement`` as SQL text for ``engine``, values inlined (run inside a CREATE TABLE AS)."""
+    assert isinstance(statement, sa.ClauseElement)  # every statement is one
     return str(statement.compile(engine, compile_kwargs={"literal_binds": True}))

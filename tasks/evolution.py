@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.described import NativeType, native_spec
 from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.tasks.errors import StoreWriteError
 
@@ -106,7 +106,7 @@ class EvolutionPlan:
 def column_types(table: sa.FromClause) -> dict[str, str]:
     """The store's type name of each column of ``table``, as ``described_table`` read them (no
     second catalog query: each costs a few milliseconds, and a load compares several tables)."""
-    return {column.name: column.type.spec for column in table.columns}
+    return {column.name: native_spec(column.type) for column in table.columns}
 
 
 def _try_cast(engine: sa.Engine, column: sa.ColumnElement, target: str) -> sa.ColumnElement | None:

@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.described import connected
@@ -31,7 +33,7 @@ def physical_key(primary_key: list[str] | None) -> list[str] | None:
 def _first_key_problem(schema: str | None, table: str, key: list[str]) -> sa.Select:
     """The first NULL key of ``schema.table``, else its first repeated key, with the rows it has
     (``n``): one aggregate of the table answers both."""
-    columns = [sa.column(name) for name in key]
+    columns: list[sa.ColumnClause[Any]] = [sa.column(name) for name in key]
     null_key = sa.or_(*(c.is_(None) for c in columns))
     return (
         sa.select(*columns, sa.func.count().label("n"))
@@ -58,7 +60,7 @@ def _refuse_null_key(
         return
     rows = problem["n"]
     if len(key) > 1:
-        columns = [sa.column(name) for name in key]
+        columns: list[sa.ColumnClause[Any]] = [sa.column(name) for name in key]
         counted = (
             sa.select(sa.func.count())
             .select_from(sa.table(table, schema=schema))

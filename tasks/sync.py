@@ -40,6 +40,7 @@ from pydiverse.pipedag.context import TaskContext
 
 from stagehouse.connectors.cursor import CursorFilter, high_water_mark
 from stagehouse.connectors.files.formats import file_format
+from stagehouse.connectors.sql.described import native_spec
 from stagehouse.connectors.sync_source import Committed, SyncRequest, SyncSource
 from stagehouse.tasks.arrow_stream import ArrowStream
 from stagehouse.tasks.connections import connection as open_connection
@@ -215,7 +216,7 @@ def _committed_text(stage: str, name: str) -> dict[str, str]:
     committed = committed_stage_table(stage, name)
     if committed is None:
         return {}
-    return {column.name: "string" for column in committed.columns if type_class(column.type.spec)[0] == "text"}
+    return {column.name: "string" for column in committed.columns if type_class(native_spec(column.type))[0] == "text"}
 
 
 def _refresh_aware(freshness: Callable[..., Any]) -> Callable[..., Any]:

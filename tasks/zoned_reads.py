@@ -20,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import polars as pl
@@ -53,7 +53,13 @@ def _first_value_is_zoned(column: pd.Series) -> bool:
     return len(values) > 0 and isinstance(values.iloc[0], dt.datetime) and values.iloc[0].tzinfo is not None
 
 
-class ZonedPandasRead:
+if TYPE_CHECKING:
+    _Hook = Any  # the mixins go into pipedag's (untyped) table hooks
+else:
+    _Hook = object
+
+
+class ZonedPandasRead(_Hook):
     """Mixin for pipedag's pandas hook of a dialect: no naive cast for time-zone-aware columns."""
 
     @classmethod
@@ -67,7 +73,7 @@ class ZonedPandasRead:
         return pandas_as_utc(super().download_table(query, store, dtypes))
 
 
-class ZonedPolarsRead:
+class ZonedPolarsRead(_Hook):
     """Mixin for pipedag's polars hook of a dialect: ``retrieve`` as pipedag's, except that it
     converts time-zone-aware columns to UTC where pipedag drops every column's zone."""
 

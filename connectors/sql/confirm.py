@@ -32,14 +32,14 @@ import datetime as dt
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
-from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.described import NativeType, native_spec
 from stagehouse.connectors.sql.dialects import SqlDialect, dialect_of
 
 
 def _as_column(
     dialect: SqlDialect | str, base: sa.Table, column: str, json_value: sa.ColumnElement
 ) -> sa.ColumnElement:
-    return sa.cast(dialect_of(dialect).json_scalar(json_value), NativeType(base.c[column].type.spec))
+    return sa.cast(dialect_of(dialect).json_scalar(json_value), NativeType(native_spec(base.c[column].type)))
 
 
 def row_fingerprint(base: sa.Table) -> sa.ColumnElement:
@@ -54,7 +54,7 @@ def fingerprint_statement(base: sa.Table, pk: str, table: str, statuses: list[st
     log = CHANGE_LOG
     synced = (
         sa.select(row_fingerprint(base))
-        .where(base.c[pk] == sa.cast(log.c.row_pk, NativeType(base.c[pk].type.spec)))
+        .where(base.c[pk] == sa.cast(log.c.row_pk, NativeType(native_spec(base.c[pk].type))))
         .scalar_subquery()
     )
     return (
@@ -71,7 +71,7 @@ def retire_confirmed_statement(
     ``edited_fields`` are the columns with PROCESSED cell edits (one branch each)."""
     log = CHANGE_LOG
     live = sa.select(log).where(log.c.table_name == table, log.c.retired_at.is_(None)).cte("live")
-    key_type = NativeType(base.c[pk].type.spec)
+    key_type = NativeType(native_spec(base.c[pk].type))
 
     ranked_rows = (
         sa.select(

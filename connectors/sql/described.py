@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -35,6 +36,11 @@ class NativeType(sa.types.UserDefinedType):
     def coerce_compared_value(self, op, value):
         """A Python value compared with the column binds (and renders) as its own type."""
         return sa.literal(value).type
+
+
+def native_spec(type_: sa.types.TypeEngine[Any]) -> str:
+    """The store's own name of a described column's type (its ``NativeType``)."""
+    return cast(NativeType, type_).spec
 
 
 @contextmanager

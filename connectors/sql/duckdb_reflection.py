@@ -53,7 +53,7 @@ _ARGS = re.compile(r"\(.*\)|\[\]")
 def reflected_table(conn: sa.Connection, schema: str, name: str) -> sa.Table | None:
     """``schema.name`` as SQLAlchemy's reflection gives it, or None where the quick path does
     not apply (then reflect the usual way: it also raises NoSuchTableError for a missing table)."""
-    dialect = conn.dialect
+    dialect: Any = conn.dialect  # PostgreSQL's: its _get_columns_info maps the rows
     params = {"schema": schema, "name": name}
     rows = [
         dict(row, collation=None, generated=None, identity_options=None)

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.changelog import as_json
-from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.described import NativeType, native_spec
 from stagehouse.connectors.sql.dialects import dialect_of
 
 ANY_JSON = None
@@ -62,7 +62,7 @@ def fitted(base: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
     as UTC text (``'…T08:00:00Z'``): the store keeps such columns in UTC, and a cast would drop
     the offset (10:00+02:00 read as 10:00); the app gets the same instant."""
     return {
-        column: _utc_text(value) if _is_naive_timestamp(base.c[column].type.spec) else value
+        column: _utc_text(value) if _is_naive_timestamp(native_spec(base.c[column].type)) else value
         for column, value in values.items()
     }
 
@@ -92,7 +92,7 @@ def check_fits(
     label = f"{base.schema}.{base.name}" if base.schema else base.name
     dialect = dialect_of(engine)
     for column, value in values.items():
-        type_name = base.c[column].type.spec
+        type_name = native_spec(base.c[column].type)
         accepted, hint = _kind(type_name)
         wrong_kind = (
             value is not None
@@ -124,7 +124,9 @@ def _changed_by(type_name: str, value: Any, declared_length: int | None) -> str 
         number = Decimal(str(value))
         if not number.is_finite():
             return None  # the cast refuses it
-        places = max(0, -number.as_tuple().exponent)
+        exponent = number.as_tuple().exponent
+        assert isinstance(exponent, int)  # a finite number's exponent
+        places = max(0, -exponent)
         if places > scale:
             return f"it keeps {scale} decimal places and would store {round(number, scale)}; round the value first"
         whole = len(str(abs(int(number)))) if int(number) else 0

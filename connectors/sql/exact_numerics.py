@@ -21,11 +21,15 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    import psycopg
 
 from stagehouse.connectors.arrow_metadata import with_schema
 from stagehouse.connectors.errors import SourceError, first_line
@@ -107,7 +111,7 @@ def numeric_columns(engine: sa.Engine, sql: str) -> tuple[list[str], dict[str, N
     try:
         cur = raw.cursor()
         cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-        description = cur.description
+        description: Sequence[psycopg.Column] = cur.description
         raw.rollback()
     except Exception:  # noqa: BLE001 - any driver error: the read itself will name it
         return None

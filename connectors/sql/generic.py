@@ -9,7 +9,8 @@ column's name instead of producing a mixed table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -49,9 +50,9 @@ def stream_sqlalchemy(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _decide_schema(names: list[str], partitions: Iterator[list]) -> tuple[list[list], pa.Schema]:
+def _decide_schema(names: list[str], partitions: Iterator[Sequence[Any]]) -> tuple[list[Sequence[Any]], pa.Schema]:
     """Read ahead until every column has a non-null type; return the rows read and the schema."""
-    buffered: list[list] = []
+    buffered: list[Sequence[Any]] = []
     types: dict[str, pa.DataType] = {}
     for rows in partitions:
         buffered.append(rows)
@@ -65,8 +66,8 @@ def _decide_schema(names: list[str], partitions: Iterator[list]) -> tuple[list[l
     return buffered, pa.schema([(name, types.get(name, pa.string())) for name in names])
 
 
-def _to_batch(names: list[str], rows: list, schema: pa.Schema) -> pa.RecordBatch:
-    columns = list(zip(*rows, strict=False)) if rows else [[] for _ in names]
+def _to_batch(names: list[str], rows: Sequence[Any], schema: pa.Schema) -> pa.RecordBatch:
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=False)) if rows else [[] for _ in names]
     arrays = []
     for field, col in zip(schema, columns, strict=False):
         try:

@@ -39,7 +39,9 @@ def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None)
         with conn.engine.connect() as db:
             # the driver's own cursor, given no parameters, sends the text as it is ('%' in a
             # LIKE stays '%'); SQLAlchemy's would have the driver format it
-            cursor = db.connection.dbapi_connection.cursor()
+            dbapi = db.connection.dbapi_connection
+            assert dbapi is not None  # an open connection's
+            cursor = dbapi.cursor()
             cursor.execute(f"SELECT * FROM {relation} LIMIT 0")
             described = cursor.description
             dates = [column[0] for column in described if column[1] in DATE_TYPE_CODES]

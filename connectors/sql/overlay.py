@@ -21,7 +21,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
-from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.described import NativeType, native_spec
 from stagehouse.connectors.sql.dialects import SqlDialect, dialect_of
 
 
@@ -41,7 +41,7 @@ def overlay_select(
     wanted = []
     if keys is not None:  # the CASE casts this table's keys only: another table's may not cast
         wanted.append(
-            keys(sa.case((log.c.table_name == table, sa.cast(log.c.row_pk, NativeType(base.c[pk].type.spec)))))
+            keys(sa.case((log.c.table_name == table, sa.cast(log.c.row_pk, NativeType(native_spec(base.c[pk].type))))))
         )
     events = (
         sa.select(log.c.id, log.c.row_pk, log.c.field, log.c.type, log.c.new_value)
@@ -109,7 +109,7 @@ def overlay_select(
     row_pk = sa.func.coalesce(last.c.row_pk, pivot.c.row_pk)
     edited = (
         sa.select(
-            sa.cast(row_pk, NativeType(base.c[pk].type.spec)).label("edited_key"),
+            sa.cast(row_pk, NativeType(native_spec(base.c[pk].type))).label("edited_key"),
             last.c.type.label("row_event"),
             last.c.record,
             *(pivot.c[f"h{i}"] for i in range(len(columns))),
@@ -120,7 +120,7 @@ def overlay_select(
     )
 
     def cell(i: int, column: str, fallback: sa.ColumnElement) -> sa.ColumnElement:
-        kind = NativeType(base.c[column].type.spec)
+        kind = NativeType(native_spec(base.c[column].type))
         return sa.case((edited.c[f"h{i}"] == 1, sa.cast(edited.c[f"v{i}"], kind)), else_=fallback).label(column)
 
     kept = (
@@ -132,7 +132,7 @@ def overlay_select(
     inserted = (
         sa.select(
             *(
-                cell(i, c, sa.cast(store.json_field(edited.c.record, c), NativeType(base.c[c].type.spec)))
+                cell(i, c, sa.cast(store.json_field(edited.c.record, c), NativeType(native_spec(base.c[c].type))))
                 for i, c in enumerate(columns)
             )
         )
@@ -158,7 +158,7 @@ def overlay_count_select(base: sa.Table, pk: str, table: str) -> sa.Select:
     )
     last = (
         sa.select(
-            sa.cast(ranked.c.row_pk, NativeType(base.c[pk].type.spec)).label("edited_key"),
+            sa.cast(ranked.c.row_pk, NativeType(native_spec(base.c[pk].type))).label("edited_key"),
             ranked.c.type,
         )
         .where(ranked.c.rn == 1)

@@ -66,7 +66,7 @@ class KeyRange:
     after: CursorFilter | None = None
 
     def condition(self) -> sa.ColumnElement[bool]:
-        column = sa.column(self.column)
+        column: sa.ColumnClause[Any] = sa.column(self.column)
         parts = [] if self.after is None else [self.after.condition()]
         if self.low is not None:
             parts.append(column >= sa.literal(self.low))
@@ -85,7 +85,7 @@ def key_ranges(
         source: sa.FromClause = sa.table(name, schema=schema)
     else:
         source = literal_sql(query).columns().subquery("q")
-    key = sa.column(column)
+    key: sa.ColumnClause[Any] = sa.column(column)
     statement = sa.select(sa.func.min(key), sa.func.max(key)).select_from(source)
     if after is not None:
         statement = statement.where(after.condition())

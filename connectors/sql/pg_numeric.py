@@ -62,6 +62,7 @@ def _fitting(text: pa.ChunkedArray) -> pa.DataType | None:
         if not parsed.is_finite():
             return None  # NaN and infinities have no decimal form
         sign, digits, exponent = parsed.as_tuple()
+        assert isinstance(exponent, int)  # a finite number's exponent
         scale = max(scale, -exponent)
         integer_digits = max(integer_digits, len(digits) + exponent)
     return _decimal(max(integer_digits + scale, 1), scale)

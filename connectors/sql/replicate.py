@@ -29,6 +29,7 @@ from stagehouse.connectors.duckdb_scan import stream
 from stagehouse.connectors.errors import SourceError, WarehouseError, first_line
 from stagehouse.connectors.sql.described import described_table
 from stagehouse.connectors.sql.dialects import bulk_dialects, dialect_named, dialect_of
+from stagehouse.connectors.sql.driver import driver_connection
 from stagehouse.connectors.sql.identifiers import checked, quoted_name
 from stagehouse.connectors.sql.source import SqlConnection
 
@@ -156,7 +157,7 @@ def _source_stream(
     obj = f"table '{table}'" if table else "query"
     sql = source.delta_query(table, query, after) if after is not None else (query or _select_all(source, table))
     with source.engine.connect() as conn:
-        cursor = conn.connection.driver_connection.duplicate()
+        cursor = driver_connection(conn).duplicate()
     return stream(
         cursor, sql, batch_rows=batch_rows, on_error=lambda exc: SourceError(source.name, obj, first_line(exc))
     )

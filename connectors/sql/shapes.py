@@ -68,6 +68,7 @@ def shaped(
         import polars as pl
 
         frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)  # a table, not an array
         if fillna_with is not None:
             frame = (
                 frame.with_columns(pl.exclude(*temporal).fill_null(fillna_with))

@@ -48,7 +48,7 @@ class FreshnessQueries:
         read can bring. A new row at the maximum (a tie with the high-water mark) changes the
         count; an index on the cursor answers both without reading the table."""
         source, obj = self._relation(table, query)
-        column = sa.column(cursor)
+        column: sa.ColumnClause[Any] = sa.column(cursor)
         top = sa.select(sa.func.max(column)).select_from(source).scalar_subquery().correlate(None)
         at_top = sa.select(sa.func.count()).select_from(source).where(column == top).scalar_subquery().correlate(None)
         return self._ask(obj, sa.select(top.label("max_cursor"), at_top.label("rows_at_max")))

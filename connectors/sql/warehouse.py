@@ -84,11 +84,11 @@ class WarehouseVerbs:
     def arrow(self, statement: sa.Executable | str) -> pa.Table:
         """Run a query and return the whole result as an Arrow table (DuckDB and ADBC natively)."""
         dialect = dialect_of(self.engine)  # outside the try: a store that cannot open says so itself
-        sql = (
-            statement
-            if isinstance(statement, str)
-            else str(statement.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
-        )
+        if isinstance(statement, str):
+            sql = statement
+        else:
+            assert isinstance(statement, sa.ClauseElement)  # every statement is one
+            sql = str(statement.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         try:
             return dialect.arrow(self.engine, sql)
         except Exception as exc:

@@ -40,6 +40,7 @@ def arrow(wh: Any, statement: sa.Executable) -> pa.Table:
     reader = dialect_of(wh.engine)
     if not _keeps_connections(wh):
         return wh.arrow(statement)
+    assert isinstance(statement, sa.ClauseElement)  # every statement is one
     sql = str(statement.compile(dialect=wh.engine.dialect, compile_kwargs={"literal_binds": True}))
     url = wh.engine.url.render_as_string(hide_password=False)
     with _idle_lock:

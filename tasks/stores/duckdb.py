@@ -44,6 +44,7 @@ from pydiverse.pipedag.util.sql import compile_sql
 
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.sql.described import native_table
+from stagehouse.connectors.sql.driver import driver_connection
 from stagehouse.connectors.sql.duckdb_reflection import reflected_table
 from stagehouse.connectors.sql.exact_numerics import store_landing
 from stagehouse.connectors.sql.identifiers import quoted_name
@@ -164,7 +165,7 @@ class DuckDBStore(TableStore):
         abort it — here the store just keeps its own limit.
         """
         with engine.connect() as settings:
-            duck = settings.connection.driver_connection
+            duck = driver_connection(settings)
             previous = {}
             for name, value in BULK_SETTINGS.items():
                 current = duck.execute(f"SELECT current_setting('{name}')").fetchone()[0]
@@ -183,7 +184,7 @@ class DuckDBStore(TableStore):
         """The source attached to the store's own DuckDB and copied by one CREATE TABLE AS."""
         alias = f"stagehouse_source_{uuid.uuid4().hex[:12]}"
         with engine.connect() as conn:
-            duck = conn.connection.driver_connection
+            duck = driver_connection(conn)
             scan.attach(duck, alias)
             try:
                 with self.bounded_memory(engine):
@@ -198,7 +199,7 @@ class DuckDBStore(TableStore):
     def _copy_into(self, conn: sa.Connection, target: str, table: str, open_reader: OpenReader) -> None:
         """``CREATE <target> AS`` the rows of the stream, which DuckDB scans as a registered view."""
         reader = checked_reader(table, open_reader())
-        duck = conn.connection.driver_connection
+        duck = driver_connection(conn)
         view = f"stagehouse_stream_{id(reader)}"
         select, refusal = store_landing(view, reader.schema)  # a wide PostgreSQL numeric: DECIMAL, or refused
         duck.register(view, reader)

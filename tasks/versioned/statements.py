@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from stagehouse.connectors.sql.described import native_spec
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.evolution import column_types
 from stagehouse.tasks.merge import not_deleted, not_loaded_yet
@@ -55,7 +56,7 @@ def check_columns(rows: sa.Table, spec: LoadSpec, source: str) -> None:
     """The key, cursor and deleted_column the sync names are columns of the rows it read."""
     check_named_columns(
         source,
-        {c.name: c.type.spec for c in rows.c},
+        {c.name: native_spec(c.type) for c in rows.c},
         key=spec.key,
         cursor=spec.cursor,
         deleted_column=spec.deleted_column,

@@ -17,6 +17,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.dialects.base import Capabilities, SqlDialect
+from stagehouse.connectors.sql.driver import driver_connection
 from stagehouse.connectors.sql.identifiers import quoted_name
 
 COUNTED_STATEMENTS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
@@ -138,27 +139,29 @@ class DuckDBDialect(SqlDialect):
         database error is still raised as SQLAlchemy's ``DBAPIError``, as ``conn.execute`` does."""
         import duckdb
 
+        assert isinstance(statement, sa.ClauseElement)  # every statement is one
         compiled = statement.compile(dialect=conn.dialect)
         params = compiled.construct_params()
         values = [params[name] for name in compiled.positiontup] if compiled.positiontup else []
         try:
-            return conn.connection.driver_connection.execute(str(compiled), values).fetchone()[0]
+            return driver_connection(conn).execute(str(compiled), values).fetchone()[0]
         except duckdb.Error as exc:
             raise sa.exc.DBAPIError.instance(str(compiled), values, exc, duckdb.Error) from exc
 
     def written_rows(self, conn: sa.Connection, statement: str | sa.Executable) -> int:
         """The cursor reports -1 and answers with a row holding the count: run the statement as text."""
-        text = (
-            statement
-            if isinstance(statement, str)
-            else str(statement.compile(conn.engine, compile_kwargs={"literal_binds": True}))
-        )
+        if isinstance(statement, str):
+            text = statement
+        else:
+            assert isinstance(statement, sa.ClauseElement)  # every statement is one
+            text = str(statement.compile(conn.engine, compile_kwargs={"literal_binds": True}))
         return conn.exec_driver_sql(text).scalar_one()
 
     def driver_answer(self, conn: sa.Connection, statement: sa.Executable) -> str | None:
         """'count' for DML without RETURNING, 'none' for DDL and settings."""
         import duckdb
 
+        assert isinstance(statement, sa.ClauseElement)  # every statement is one
         sql = str(statement.compile(dialect=conn.dialect))
         try:
             parsed = duckdb.extract_statements(sql)
@@ -171,7 +174,7 @@ class DuckDBDialect(SqlDialect):
 
     def arrow(self, engine: sa.Engine, sql: str) -> pa.Table:
         with engine.connect() as conn:
-            return conn.connection.driver_connection.execute(sql).to_arrow_table()
+            return driver_connection(conn).execute(sql).to_arrow_table()
 
     def try_cast(self, column: sa.ColumnElement, target: sa.types.TypeEngine, guard: str | None) -> sa.ColumnElement:
         return sa.try_cast(column, target)
@@ -185,7 +188,7 @@ class DuckDBDialect(SqlDialect):
         from stagehouse.connectors.sql.exact_numerics import store_landing
 
         with engine.connect() as conn:
-            duck = conn.connection.driver_connection
+            duck = driver_connection(conn)
             view = f"stagehouse_write_{uuid.uuid4().hex[:8]}"
             duck.register(view, data)
             select, refusal = store_landing(view, data.schema)  # a wide PostgreSQL numeric: DECIMAL, or refused
