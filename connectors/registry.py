@@ -84,7 +84,7 @@ def connect(
         known = ", ".join(sorted(specs)) or "none declared"
         raise ConnectionConfigError(name, f"not declared under attrs.connections in pipedag.yaml (known: {known})")
     config = parse_config(name, specs[name])
-    module, _, class_name = KINDS[config.type]
+    module, _, class_name = KINDS[specs[name]["type"]]  # parse_config checked it
     connection_class: type[Connection] = getattr(import_module(module), class_name)
     try:
         return connection_class.from_config(name, config, base_dir or Path.cwd())

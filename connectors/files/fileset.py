@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import fnmatch
 import hashlib
@@ -65,19 +66,19 @@ class FileSetConnection(SyncSource, Connection):
         """The folder, for messages."""
         raise NotImplementedError
 
-    def entries(self) -> list[FileEntry]:
+    def entries(self) -> builtins.list[FileEntry]:
         """Every file under the folder (recursively)."""
         raise NotImplementedError
 
-    def localize(self, entries: list[FileEntry], scratch: Path) -> list[Path]:
+    def localize(self, entries: builtins.list[FileEntry], scratch: Path) -> builtins.list[Path]:
         """Local paths holding the entries' bytes (downloaded into ``scratch`` if remote)."""
         raise NotImplementedError
 
-    def list(self, pattern: str = "*") -> list[FileEntry]:
+    def list(self, pattern: str = "*") -> builtins.list[FileEntry]:
         """Files matching ``pattern``, sorted by name."""
         return sorted((e for e in self.entries() if matches(e.name, pattern)), key=lambda e: e.name)
 
-    def matching(self, pattern: str) -> list[FileEntry]:
+    def matching(self, pattern: str) -> builtins.list[FileEntry]:
         files = self.list(pattern)
         if not files:
             raise SourceError(self.name, f"files '{pattern}'", f"no file matches in folder '{self.where()}'")
@@ -149,7 +150,7 @@ class FileSetConnection(SyncSource, Connection):
             digest.update(f"{entry.name}\0{entry.size}\0{entry.modified.isoformat()}\n".encode())
         return digest.hexdigest()
 
-    def _format_of(self, entries: list[FileEntry], pattern: str) -> str:
+    def _format_of(self, entries: builtins.list[FileEntry], pattern: str) -> str:
         formats = {file_format(Path(e.name)) for e in entries}
         if len(formats) != 1 or None in formats:
             raise SourceError(

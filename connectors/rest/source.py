@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from stagehouse.connectors.base import Connection
+from stagehouse.connectors.base import Connection, ConnectionConfig
 from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.errors import ConnectionConfigError, SourceError
 from stagehouse.connectors.placeholders import expand
@@ -51,8 +51,9 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
         self._secrets = secrets
 
     @classmethod
-    def from_config(cls, name: str, config: RestConnectionConfig, base_dir: Path) -> RestConnection:
+    def from_config(cls, name: str, config: ConnectionConfig, base_dir: Path) -> RestConnection:
         """Placeholders expanded in the URL, the headers and the auth's secret fields."""
+        assert isinstance(config, RestConnectionConfig)  # the registry parsed it as this kind's
         auth = config.auth.model_dump() if config.auth else {}
         secrets = {key: expand(value) for key, value in auth.items() if key in SECRET_FIELDS}
         resolved = {

@@ -21,8 +21,9 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stagehouse.connectors.errors import RestCallError, SourceError
 from stagehouse.connectors.json_path import dig
@@ -36,7 +37,12 @@ class ObjectVerbs:
     """Write and look-up verbs on configured objects (mixed into ``RestConnection``)."""
 
     name: str
-    client: RestClient
+
+    if TYPE_CHECKING:
+
+        @property
+        def client(self) -> RestClient: ...  # the connection's (a cached_property there)
+
     object: Callable[[str], RestObject]
 
     def get(self, obj: str, object_id: Any = None, /, *, id: Any = None) -> dict[str, Any] | None:
@@ -60,7 +66,7 @@ class ObjectVerbs:
             records.update((str(r[config.id_field]), r) for r in self.list(obj, **params))
         return records
 
-    def list(self, obj: str, **params: Any) -> list[dict[str, Any]]:
+    def list(self, obj: str, **params: Any) -> builtins.list[dict[str, Any]]:
         """One page of ``obj``'s records, filtered by query ``params`` as the app understands them."""
         config = self.object(obj)
         records = dig(self.client.request("GET", obj, config.path, params=params or None).json(), config.records)

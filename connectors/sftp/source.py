@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from stagehouse.connectors.base import ConnectionConfig
 from stagehouse.connectors.errors import SourceError, SourceUnavailableError
 from stagehouse.connectors.extras import require
 from stagehouse.connectors.files.fileset import FileEntry, FileSetConnection
@@ -47,7 +48,8 @@ class SftpConnection(FileSetConnection):
         self.format, self.csv, self.batch_rows = config.format, config.csv, config.batch_rows
 
     @classmethod
-    def from_config(cls, name: str, config: SftpConnectionConfig, base_dir: Path) -> SftpConnection:
+    def from_config(cls, name: str, config: ConnectionConfig, base_dir: Path) -> SftpConnection:
+        assert isinstance(config, SftpConnectionConfig)  # the registry parsed it as this kind's
         resolved = {
             "host": expand(config.host),
             "username": expand(config.username),

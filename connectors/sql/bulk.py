@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -31,7 +31,12 @@ class BulkVerbs:
     """write/ensure_table/land/merge_from, mixed into ``SqlConnection``."""
 
     name: str
-    engine: sa.Engine
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
+
     _writable: Callable[[sa.Table], sa.Table]  # WarehouseVerbs: refuses a view
 
     def write(

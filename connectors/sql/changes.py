@@ -20,8 +20,9 @@ import getpass
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
@@ -44,9 +45,17 @@ class ChangeVerbs:
     (``StoreConnection``)."""
 
     name: str
-    engine: sa.Engine
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
+
     _resolve: Callable[[str, int | None, Ref | None], Ref]  # MetadataVerbs: an object by name or id
     check_columns: Callable[..., None]  # MetadataVerbs: unknown columns named with close matches
+    table: Callable[[str | None, str], sa.Table]  # WarehouseVerbs: a table, reflected
+    _key: Callable[[sa.Table, str | None], str]  # WarehouseVerbs: the single-column key
+    arrow: Callable[[sa.Executable | str], pa.Table]  # WarehouseVerbs: a query's result
 
     @cached_property
     def change_log(self) -> ChangeLog:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -47,7 +47,11 @@ class SchemaReads:
     key and columns. Nothing here writes, so a source database gets these too (``SqlConnection``)."""
 
     name: str
-    engine: sa.Engine
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
 
     def list_schemas(self, *, internal: bool = False) -> list[str]:
         """The schemas of this database. pipedag's own (a stage's ``__even``/``__odd``/``__tmp``
@@ -137,7 +141,11 @@ class MetadataVerbs(SchemaReads):
     ``connectors.sql.saved_queries``)."""
 
     name: str
-    engine: sa.Engine
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
 
     def list_databases(self) -> list[dict[str, Any]]:
         """The connection's database in Peliqan's shape: ``[{id, name, description, schemas: [{id,

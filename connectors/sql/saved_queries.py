@@ -11,7 +11,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -27,7 +27,11 @@ class SavedQueryVerbs:
     """Saved queries, mixed into the warehouse client (``StoreConnection``)."""
 
     name: str
-    engine: sa.Engine
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
 
     def add_query(self, schema: str, name: str, sql: str, *, as_view: bool = True) -> None:
         """Save ``sql`` as a view (or a materialized table) ``schema.name``; an error if it exists."""

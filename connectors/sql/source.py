@@ -25,7 +25,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from stagehouse.connectors.base import Connection
+from stagehouse.connectors.base import Connection, ConnectionConfig
 from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.duckdb_scan import (
     DuckDBScan,
@@ -87,10 +87,11 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         self.backend = self.url.get_backend_name()
 
     @classmethod
-    def from_config(cls, name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
+    def from_config(cls, name: str, config: ConnectionConfig, base_dir: Path) -> SqlConnection:
+        assert isinstance(config, SqlConnectionConfig)  # the registry parsed it as this kind's
         return cls(name, config, expand(config.url))
 
-    def overlaid(self, base: sa.Table) -> sa.Select:
+    def overlaid(self, base: sa.Table) -> sa.Select | sa.CompoundSelect:
         """``base`` as it is: edits are layered only on the warehouse's tables (``ChangeVerbs``)."""
         return sa.select(base)
 

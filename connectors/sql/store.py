@@ -49,7 +49,7 @@ class StoreConnection(ChangeVerbs, MetadataVerbs, SavedQueryVerbs, SqlConnection
         prepare = PREPARE.get(self.url.get_backend_name())
         if prepare is not None:
             prepare(self)
-        engine = SqlConnection.engine.func(self)
+        engine: sa.Engine = SqlConnection.__dict__["engine"].func(self)  # the cached_property's function
         if (path := duckdb_file(self.url)) is not None:
             sa.event.listen(
                 engine, "handle_error", lambda context: self._refuse_if_held(path, context.original_exception)

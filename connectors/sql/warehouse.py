@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -36,7 +36,12 @@ class WarehouseVerbs:
     """fetch/insert/update/upsert/execute, mixed into ``SqlConnection`` (a source and the warehouse)."""
 
     name: str
-    engine: sa.Engine
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
+
     overlaid: Callable[
         [sa.Table], sa.Select | sa.CompoundSelect
     ]  # ChangeVerbs on the warehouse: edits layered on reads
