@@ -92,6 +92,7 @@ def query(
     try:
         for name in names:
             connection = connect(name, instance=instance, specs=specs, base_dir=base_dir)
+            assert isinstance(connection, SqlConnection)  # the SQL connections and the store
             opened.append(connection)
             attach(con, connection)
         try:

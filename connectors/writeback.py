@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -267,6 +267,8 @@ def push_changes(
     pusher = _RowPusher(api, obj, field_map or {}, overwrite)
     rows = list(by_row.values())
     lookup = api.object(obj).batch_lookup
+    work: Callable[[Any], list[Outcome]]
+    jobs: list[Any]
     if lookup is None:
         work, jobs = pusher.push, rows
     else:

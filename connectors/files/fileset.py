@@ -135,13 +135,15 @@ class FileSetConnection(SyncSource, Connection):
         """The matching files as one stream; an incremental or merge sync adds the lineage
         columns its cursor (``_file_mtime`` or ``_file``) is one of."""
         bad_rows = BadRows()
-        reader = self.read(request.obj, after=request.after, lineage=request.mode != "full", bad_rows=bad_rows)
+        reader = self.read(
+            request.object_name(), after=request.after, lineage=request.mode != "full", bad_rows=bad_rows
+        )
         return SyncRead(
             reader, f"connection '{self.name}', files '{request.obj}'", primary_key=request.key, bad_rows=bad_rows
         )
 
     def sync_freshness(self, request: SyncRequest) -> Any:
-        return {"files": self.fingerprint(request.obj)}
+        return {"files": self.fingerprint(request.object_name())}
 
     def fingerprint(self, pattern: str) -> str:
         """Names, sizes and modification times of the matching files (override for content)."""
@@ -152,13 +154,14 @@ class FileSetConnection(SyncSource, Connection):
 
     def _format_of(self, entries: builtins.list[FileEntry], pattern: str) -> str:
         formats = {file_format(Path(e.name)) for e in entries}
-        if len(formats) != 1 or None in formats:
+        fmt = formats.pop() if len(formats) == 1 else None
+        if fmt is None:
             raise SourceError(
                 self.name,
                 f"files '{pattern}'",
                 f"cannot tell one format from the names {[e.name for e in entries[:5]]}; set format: csv|json|parquet",
             )
-        return formats.pop()
+        return fmt
 
 
 def _past(value, after: CursorFilter) -> bool:

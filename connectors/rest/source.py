@@ -106,7 +106,7 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
     def sync_read(self, request: SyncRequest) -> SyncRead:
         """The object's records (past the mark for an incremental or merge sync); a field the
         committed table holds as text stays text (``request.kept_types``)."""
-        name, after = request.obj, request.after
+        name, after = request.object_name(), request.after
         reader: Any = partial(self.read, name, after=after, types=request.kept_types())
         if (
             after is not None
@@ -129,7 +129,7 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
         next one otherwise — so an unchanged API keeps the sync and its downstream CACHE_VALID (the
         value equals what the last run computed before it loaded); else the time: always fetch.
         """
-        name = request.obj
+        name = request.object_name()
         configured = self.freshness(name)
         if configured is not None:
             return {"freshness": configured}

@@ -41,7 +41,7 @@ class BulkVerbs:
 
     def write(
         self,
-        schema: str,
+        schema: str | None,
         table: str,
         records: Iterable[Mapping[str, Any]] | pa.Table,
         object_schema: Mapping[str, Any] | None = None,
@@ -110,7 +110,9 @@ class BulkVerbs:
                         column = sa.Column(field.name, sql_type(field.type))
                         ddl = sa.schema.CreateColumn(column).compile(dialect=dialect)
                         conn.execute(sa.text(f"ALTER TABLE {quoted_name(self.engine, schema, table)} ADD COLUMN {ddl}"))
-        return described_table(self.engine, schema, table)
+        written = described_table(self.engine, schema, table)
+        assert written is not None  # created above if it was not there
+        return written
 
     def land(self, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
         """Create ``schema.name`` from ``data`` by the store's bulk path: DuckDB scans the Arrow

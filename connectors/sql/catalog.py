@@ -196,7 +196,7 @@ def comment_statement(conn: sa.Connection, ref: Ref, description: str | None) ->
         else sa.literal(description, sa.Text).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     )
     if ref.kind == "database":
-        return f"COMMENT ON DATABASE {quote(conn.engine.url.database)} IS {literal}"
+        return f"COMMENT ON DATABASE {quote(conn.engine.url.database or '')} IS {literal}"
     if ref.kind == "schema":
         return f"COMMENT ON SCHEMA {quote(ref.schema)} IS {literal}"
     kind = relation_kind(conn, ref.schema, ref.table)
@@ -205,14 +205,16 @@ def comment_statement(conn: sa.Connection, ref: Ref, description: str | None) ->
     if ref.kind == "table":
         if kind == "VIEW":  # PostgreSQL refuses COMMENT ON TABLE for a view (a merge sync's output)
             return f"COMMENT ON VIEW {quoted_name(conn, ref.schema, ref.table)} IS {literal}"
-        element = sa.schema.SetTableComment(sa.Table(ref.table, sa.MetaData(), comment=description, schema=ref.schema))
+        element: sa.schema.SetTableComment | sa.schema.SetColumnComment = sa.schema.SetTableComment(
+            sa.Table(ref.table, sa.MetaData(), comment=description, schema=ref.schema)
+        )
     else:
         columns = sa.text(
             "SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = :t AND column_name = :f"
         )
         if conn.execute(columns, {"s": ref.schema, "t": ref.table, "f": ref.field}).first() is None:
             return None
-        column = sa.Column(ref.field, comment=description)
+        column: sa.Column[Any] = sa.Column(ref.field, comment=description)
         sa.Table(ref.table, sa.MetaData(), column, schema=ref.schema)
         element = sa.schema.SetColumnComment(column)
     return str(element.compile(dialect=conn.dialect))

@@ -76,8 +76,7 @@ class ChangeVerbs:
         Writeback calls it first."""
         label = _label(self.name, table)
         fields = self.change_log.processed_layered_fields(label)
-        synced = self._synced(label) if fields else None
-        if synced is None:
+        if not fields or (synced := self._synced(label)) is None:
             return
         base, key = synced
         edited = sorted(f for f in fields if f is not None and f in base.c and f != key)
@@ -101,7 +100,7 @@ class ChangeVerbs:
         key = self.change_log.pk_field(label)
         schema, name = checked_table(self.name, label)
         base = described_table(self.engine, schema, name) if key else None
-        return (base, key) if base is not None and key in base.c else None
+        return (base, key) if key is not None and base is not None and key in base.c else None
 
     def update_cell(
         self, table: str, field: str, row_pk: Any, value: Any, *, pk: str | None = None, user: str | None = None
@@ -236,7 +235,7 @@ class ChangeVerbs:
             return f"{ref.schema}.{ref.table}"
         if table is None and table_name is None:
             return None
-        schema, name = checked_table(self.name, table or table_name)
+        schema, name = checked_table(self.name, table or table_name or "")
         if schema is not None or table_name is None:
             return dotted(schema, name)
         edited = _edited_tables(self.change_log, name)
@@ -259,7 +258,7 @@ class ChangeVerbs:
         """The ``varchar(n)`` lengths ``base``'s source declares, kept by its sync (a DuckDB
         store's VARCHAR has none of its own)."""
         with self.engine.connect() as conn:
-            return kept_lengths(conn, base.schema or conn.dialect.default_schema_name, base.name)
+            return kept_lengths(conn, base.schema or conn.dialect.default_schema_name or "", base.name)
 
     def _find(self, base: sa.Table, key: str, row_pk: Any) -> dict[str, Any] | None:
         view = self.overlaid(base).subquery("seen")

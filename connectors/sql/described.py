@@ -65,7 +65,7 @@ def columns_of_tables(
     """``columns_of`` for several tables of one schema, in one catalog query; absent tables are left out."""
     with connected(engine) as conn:
         dialect = dialect_of(conn)
-        return dialect.columns_of_tables(conn, schema or dialect.default_schema(conn), names)
+        return dialect.columns_of_tables(conn, schema or dialect.default_schema(conn) or "", names)
 
 
 def described_table(engine: sa.Engine | sa.Connection, schema: str | None, name: str) -> sa.Table | None:

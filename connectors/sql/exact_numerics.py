@@ -23,13 +23,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
-
-if TYPE_CHECKING:
-    import psycopg
 
 from stagehouse.connectors.arrow_metadata import with_schema
 from stagehouse.connectors.errors import SourceError, first_line
@@ -111,7 +108,7 @@ def numeric_columns(engine: sa.Engine, sql: str) -> tuple[list[str], dict[str, N
     try:
         cur = raw.cursor()
         cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-        description: Sequence[psycopg.Column] = cur.description
+        description: Sequence[Any] = cur.description
         raw.rollback()
     except Exception:  # noqa: BLE001 - any driver error: the read itself will name it
         return None

@@ -19,12 +19,9 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import sqlalchemy as sa
-
-if TYPE_CHECKING:
-    import psycopg
 
 ALIAS = "_sh_fp"
 
@@ -49,7 +46,7 @@ def _postgres(conn: sa.Connection, relation: str) -> str:
     is a weighted sum of its fields' hashes: summed over rows, two rows trading a value would
     cancel out); summed as numeric (no overflow). A query naming a column twice is hashed as the
     row's text (NULL as nothing, '' as "")."""
-    described: Sequence[psycopg.Column] = conn.execute(
+    described: Sequence[Any] = conn.execute(
         literal_sql(f"SELECT * FROM {relation} AS {ALIAS} LIMIT 0")
     ).cursor.description
     names = [column.name for column in described]

@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,7 @@ class SchemaReads:
         Example: ``wh.list_schemas()`` → ``['mart', 'public', 'raw']``"""
         query = dialect_of(self.engine).schemas_query()
         if query is None:
-            schemas = sa.inspect(self.engine).get_schema_names()
+            schemas: Sequence[str] = sa.inspect(self.engine).get_schema_names()
         else:
             with self.engine.connect() as conn:
                 schemas = conn.execute(sa.text(query)).scalars().all()
@@ -274,7 +274,7 @@ class MetadataVerbs(SchemaReads):
         if key or not dialect_of(self.engine).capabilities.keeps_catalog:
             return key
         with self.engine.connect() as conn:
-            return catalog.declared_key(conn, schema or self.engine.dialect.default_schema_name, table)
+            return catalog.declared_key(conn, schema or self.engine.dialect.default_schema_name or "", table)
 
     def _comments(self, schema: str, table: str) -> tuple[str | None, dict[str, str]]:
         with self.engine.connect() as conn:
@@ -284,7 +284,7 @@ class MetadataVerbs(SchemaReads):
         inspector = sa.inspect(self.engine)
         table_comment = inspector.get_table_comment(table, schema=schema).get("text")
         return table_comment, {
-            c["name"]: c["comment"] for c in inspector.get_columns(table, schema=schema) if c.get("comment")
+            c["name"]: c["comment"] or "" for c in inspector.get_columns(table, schema=schema) if c.get("comment")
         }
 
     def update_table(
@@ -323,7 +323,7 @@ class MetadataVerbs(SchemaReads):
 
     def _table_ref(self, schema: str | None, table: str | None) -> Ref:
         schema, table = checked_table(self.name, table or "", schema)
-        return Ref(schema or self.engine.dialect.default_schema_name, table)
+        return Ref(schema or self.engine.dialect.default_schema_name or "", table)
 
     def _resolve(self, kind: str, object_id: int | None, named: Ref | None) -> Ref:
         """The object named, or the one ``object_id`` stands for; exactly one of them."""
@@ -333,7 +333,8 @@ class MetadataVerbs(SchemaReads):
             raise WarehouseError(self.name, kind, f"give its name or {kind}_id=, not both")
         if named is not None:
             return named
-        ref = catalog.ref_of(self.engine, object_id) if dialect_of(self.engine).capabilities.keeps_catalog else None
+        keeps_catalog = dialect_of(self.engine).capabilities.keeps_catalog
+        ref = catalog.ref_of(self.engine, object_id) if keeps_catalog and object_id is not None else None
         if ref is None or ref.kind != kind:
             raise WarehouseError(
                 self.name,
@@ -342,7 +343,7 @@ class MetadataVerbs(SchemaReads):
             )
         return ref
 
-    def _ids(self, refs: list[Ref]) -> dict[Ref, int | None]:
+    def _ids(self, refs: list[Ref]) -> Mapping[Ref, int | None]:
         """Stable ids from the catalog (None on stores without one)."""
         if not dialect_of(self.engine).capabilities.keeps_catalog:
             return dict.fromkeys(refs)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.sql.fingerprint import literal_sql
+from stagehouse.connectors.sync_source import given_query
 
 
 class PartitionKeyError(StagehouseError):
@@ -84,7 +85,7 @@ def key_ranges(
         schema, name = conn.split_table(table)
         source: sa.FromClause = sa.table(name, schema=schema)
     else:
-        source = literal_sql(query).columns().subquery("q")
+        source = literal_sql(given_query(query)).columns().subquery("q")
     key: sa.ColumnClause[Any] = sa.column(column)
     statement = sa.select(sa.func.min(key), sa.func.max(key)).select_from(source)
     if after is not None:

@@ -32,6 +32,7 @@ from stagehouse.connectors.sql.dialects import bulk_dialects, dialect_named, dia
 from stagehouse.connectors.sql.driver import driver_connection
 from stagehouse.connectors.sql.identifiers import checked, quoted_name
 from stagehouse.connectors.sql.source import SqlConnection
+from stagehouse.connectors.sync_source import given_query
 
 SIDE_PREFIX = "_sh_repl_"
 DEPENDENTS_SQLSTATE = "2BP01"
@@ -99,7 +100,7 @@ def replicate(
         raise WarehouseError(source.name, "replicate", "pass a source table or query=, not both")
     if target_table is None and table is None:
         raise WarehouseError(target.name, "replicate", "replicating a query needs target_table=")
-    name = checked(target.name, "table", target_table or table.rpartition(".")[2])
+    name = checked(target.name, "table", target_table or (table or "").rpartition(".")[2])
     schema = checked(target.name, "schema", target_schema)
     keys = [checked(target.name, "column", k) for k in ([pk] if isinstance(pk, str) else pk or [])]
     label = f"connection '{target.name}', table '{schema}.{name}'"
@@ -110,7 +111,9 @@ def replicate(
     since = (
         _high_water_mark(target, existing, incremental_field) if existing is not None and incremental_field else None
     )
-    after = None if since is None else CursorFilter(incremental_field, since, inclusive=bool(keys))
+    after = (
+        None if since is None or not incremental_field else CursorFilter(incremental_field, since, inclusive=bool(keys))
+    )
     reader = _source_stream(source, table, query, after, batch_rows or source.config.batch_rows)
     side = f"{SIDE_PREFIX}{uuid.uuid4().hex[:12]}"
     incoming = reader.schema
@@ -155,7 +158,11 @@ def _source_stream(
     if not dialect_named(source.backend).capabilities.exclusive_file:
         return source.read(table, query=query, after=after, batch_rows=batch_rows)
     obj = f"table '{table}'" if table else "query"
-    sql = source.delta_query(table, query, after) if after is not None else (query or _select_all(source, table))
+    sql = (
+        source.delta_query(table, query, after)
+        if after is not None
+        else (_select_all(source, table) if table is not None else given_query(query))
+    )
     with source.engine.connect() as conn:
         cursor = driver_connection(conn).duplicate()
     return stream(

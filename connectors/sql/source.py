@@ -56,7 +56,7 @@ from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.source_freshness import FreshnessQueries
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
-from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
+from stagehouse.connectors.sync_source import BinaryCopy, SyncRead, SyncRequest, SyncSource, given_query
 
 EXACT_NUMERIC_BACKENDS = frozenset({"postgresql"})  # DuckDB's scanner reads their numeric through a double
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
@@ -142,7 +142,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         # a delta is streamed from the shared reader, which has the extension loaded already
         scan = self.scan(table, query=query) if after is None else None
         # merge and incremental loads stay on Arrow, whose types their later deltas share
-        copy = self.binary_copy(table, query=query) if request.mode == "full" else None
+        copy: BinaryCopy | None = self.binary_copy(table, query=query) if request.mode == "full" else None
         lengths = self.declared_lengths(table) if table is not None else None
         key = request.key
         if key is None and table is not None:
@@ -190,7 +190,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             schema, name = self.split_table(table)
             source: sa.FromClause = sa.table(name, schema=schema)
         else:
-            source = literal_sql(query).columns().subquery("q")
+            source = literal_sql(given_query(query)).columns().subquery("q")
         stmt = sa.select(sa.text("*")).select_from(source).where(after.condition())
         sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         # a pyformat driver's compiler doubles '%' for its own parameter parsing; this text goes
@@ -241,12 +241,12 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             function, passthrough = scanner.passthrough_function, True
 
             def relation(alias: str) -> str:
-                return f"SELECT * FROM {function}({quote_literal(alias)}, {quote_literal(query)})"
+                return f"SELECT * FROM {function}({quote_literal(alias)}, {quote_literal(given_query(query))})"
         else:
             use_catalog = True
 
             def relation(alias: str) -> str:
-                return query
+                return given_query(query)
 
         return DuckDBScan(
             extensions=(scanner.extension,) if scanner.extension else (),
@@ -271,6 +271,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             return None
         if table is not None:
             query = f"SELECT * FROM {quoted_name(self.engine, *self.split_table(table))}"
+        query = given_query(query)
         described = numeric_columns(self.engine, query)
         if described is None or not described[1]:
             return None
@@ -310,7 +311,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
     ) -> pa.RecordBatchReader:
         rows = batch_rows or self.config.batch_rows
         plan, exact = self._plan(table, query, after, wide_as_text=True)
-        if exact is not None:
+        if plan is not None and exact is not None:
             obj = f"table '{table}'" if table else "query"
             return exact.tagged(self._stream(plan, rows), self.name, obj)
         if plan is None:
@@ -347,7 +348,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             schema, name = self.split_table(table)
             stmt: sa.Executable = sa.select(sa.text("*")).select_from(sa.table(name, schema=schema))
         else:
-            stmt = literal_sql(query)
+            stmt = literal_sql(given_query(query))
         return stream_sqlalchemy(self.engine, stmt, batch_rows=rows, on_error=lambda exc: self._error(obj, exc))
 
     def primary_key(self, table: str) -> list[str]:
@@ -369,7 +370,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             query = f"SELECT * FROM {quoted_name(self.engine, schema, name)}"
         obj = f"table '{table}'" if table else "query"
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresCopy(conninfo, query, on_error=lambda exc: self._error(obj, exc))
+        return PostgresCopy(conninfo, given_query(query), on_error=lambda exc: self._error(obj, exc))
 
     def _error(self, obj: str, exc: BaseException) -> SourceError:
         # a DB-API driver's own OperationalError (binary_copy's psycopg2) is named so by the standard
@@ -379,7 +380,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         return SourceError(self.name, obj, scrubbed_line(exc, self.url))
 
 
-def scrubbed_line(exc: Exception, url: URL) -> str:
+def scrubbed_line(exc: BaseException, url: URL) -> str:
     """The useful first line of a driver error, with the password scrubbed out."""
     text = first_line(exc)
     if url.password:

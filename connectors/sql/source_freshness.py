@@ -11,20 +11,25 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import SourceError
 from stagehouse.connectors.sql.fingerprint import FINGERPRINTS, literal_sql
 from stagehouse.connectors.sql.identifiers import quoted_name
+from stagehouse.connectors.sync_source import given_query
 
 
 class FreshnessQueries:
     """The freshness questions of ``SqlConnection`` (its ``engine``, ``backend``,
     ``split_table`` and ``_error``)."""
 
-    engine: sa.Engine
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
+
     backend: str
     split_table: Callable[[str], tuple[str | None, str]]
     _error: Callable[[str, BaseException], SourceError]
@@ -69,7 +74,7 @@ class FreshnessQueries:
         if table is not None:
             schema, name = self.split_table(table)
             return sa.table(name, schema=schema), f"table '{table}'"
-        return literal_sql(query).columns().subquery("q"), "query"
+        return literal_sql(given_query(query)).columns().subquery("q"), "query"
 
     def _ask(self, obj: str, statement: sa.Executable | Callable[[sa.Connection], sa.Executable]) -> dict[str, Any]:
         """The one row ``statement`` (or the one it is built into on the connection) answers, its

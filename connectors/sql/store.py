@@ -97,7 +97,7 @@ def _postgres_database(store: StoreConnection) -> None:
             return
     except sa.exc.OperationalError as exc:
         refused = exc
-    database = store.url.database
+    database = store.url.database or ""
     server = sa.create_engine(store.url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         with server.connect() as conn:

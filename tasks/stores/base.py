@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.sql.dialects import Capabilities, SqlDialect
-from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sync_source import BinaryCopy
 from stagehouse.tasks.errors import StoreWriteError
 
 OpenReader = Callable[[], pa.RecordBatchReader]
@@ -36,7 +36,7 @@ class InPlace:
     (``copy``). A writer that can use neither reads the stream."""
 
     scan: DuckDBScan | None = None
-    copy: PostgresCopy | None = None
+    copy: BinaryCopy | None = None
 
 
 class TableStore:

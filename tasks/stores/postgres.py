@@ -26,7 +26,7 @@ from pydiverse.pipedag.backend.table.sql.dialects.postgres import PostgresTableS
 from stagehouse.connectors.sql.declared import ingest_typed
 from stagehouse.connectors.sql.dialects.postgres import adbc_uri
 from stagehouse.connectors.sql.identifiers import quoted_name
-from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sync_source import BinaryCopy
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 from stagehouse.tasks.stores.base import InPlace, OpenReader, TableStore, checked_reader
@@ -87,7 +87,7 @@ def _refuse_nested(table: str, schema: pa.Schema) -> None:
             )
 
 
-def _copy_into(engine: sa.Engine, schema: str, table: str, copy: PostgresCopy, columns: list) -> int:
+def _copy_into(engine: sa.Engine, schema: str, table: str, copy: BinaryCopy, columns: list) -> int:
     """Create ``schema.table`` with the source's column types and copy the rows in, in one
     transaction of a psycopg2 connection of its own (whatever driver the store's URL names)."""
     import psycopg2

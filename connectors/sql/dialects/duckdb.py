@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import cast
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from stagehouse.connectors.sql.dialects.base import Capabilities, SqlDialect
 from stagehouse.connectors.sql.driver import driver_connection
@@ -85,7 +87,7 @@ class DuckDBDialect(SqlDialect):
                     ).scalars()
                 )
         preparer.reserved_words = set(preparer.reserved_words) | _keywords
-        preparer._stagehouse_duckdb_keywords = True
+        vars(preparer)["_stagehouse_duckdb_keywords"] = True  # an attribute of ours on the instance
 
     def default_schema(self, conn: sa.Connection) -> str:
         return conn.dialect.default_schema_name or "main"
@@ -140,7 +142,7 @@ class DuckDBDialect(SqlDialect):
         import duckdb
 
         assert isinstance(statement, sa.ClauseElement)  # every statement is one
-        compiled = statement.compile(dialect=conn.dialect)
+        compiled = cast(SQLCompiler, statement.compile(dialect=conn.dialect))  # a DML statement's
         params = compiled.construct_params()
         values = [params[name] for name in compiled.positiontup] if compiled.positiontup else []
         try:
