@@ -115,7 +115,7 @@ class DuckDBScan:
     attach_sql: Callable[[str], str]
     relation: Callable[[str], str]
     on_attach_error: Callable[[Exception], Exception]
-    on_error: Callable[[Exception], Exception]
+    on_error: Callable[[BaseException], Exception]  # a driver error (DBAPIError.orig is a BaseException)
     use_catalog: bool = False
     passthrough: bool = False  # the relation is a pass-through query: it never reads the attached catalog
     check: Callable[[], None] | None = None  # refuses rows the scan would read wrongly (MySQL zero dates)

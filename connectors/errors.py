@@ -57,6 +57,8 @@ class ConfigFileError(StagehouseError):
 class ConnectionConfigError(StagehouseError):
     """A named connection is unknown, has a wrong field, or lacks an environment variable."""
 
+    problem: str  # set from the fields
+
     def __init__(self, connection: str, problem: str) -> None:
         super().__init__(f"connection '{connection}': {problem}", connection=connection, problem=problem)
 

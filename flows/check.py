@@ -267,8 +267,9 @@ def _check_sync_objects(module: Any, flow: Any, specs: dict[str, dict[str, Any]]
             continue
         name, obj = source
         for instance, declared in specs.items():
-            spec = declared.get(name)
-            listing = DECLARED_OBJECTS.get(spec.get("type")) if isinstance(spec, dict) else None
+            found = declared.get(name)
+            spec: dict[str, Any] = found if isinstance(found, dict) else {}
+            listing = DECLARED_OBJECTS.get(spec.get("type", ""))
             objects = (spec.get(listing) or {}) if listing else {}
             if listing and obj not in objects:
                 findings.add(
@@ -289,10 +290,10 @@ def _reach(specs: dict[str, dict[str, Any]], opened: dict[str, dict[str, Any]], 
             key = (name, json.dumps(specs[instance][name], sort_keys=True, default=str))
             if key not in outcomes:
                 outcomes[key] = _ping(conn)
-            if outcomes[key] is not None:
+            if (outcome := outcomes[key]) is not None:
                 kind = specs[instance][name].get("type")
                 findings.add(
-                    f"connection '{name}'", outcomes[key], UNREACHABLE_FIX.get(kind, "check its declaration"), instance
+                    f"connection '{name}'", outcome, UNREACHABLE_FIX.get(kind, "check its declaration"), instance
                 )
     return sum(outcome is None for outcome in outcomes.values())
 

@@ -26,7 +26,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import typer
 from rich.console import Console
@@ -116,7 +116,7 @@ def run(
                 load_flow(flow),
                 stages=stage or None,
                 instance=instance,
-                overlap=overlap,
+                overlap=cast(Literal["wait", "skip"], overlap),  # checked above
                 on_wait=waiting,
                 full_refresh=(task or True) if full_refresh else False,
                 replace_stages=replace_stages,
@@ -129,7 +129,8 @@ def run(
         return
     console.print(report_table(report))
     if not report.ok:
-        fail(report.error, report.result.exception if report.result else None)
+        error = report.error or StagehouseError(f"run {report.run_id} of flow {report.flow} failed")
+        fail(error, report.result.exception if report.result else None)
     console.print(f"[green]done[/] in {time.perf_counter() - started:.1f} s (run {report.run_id})")
 
 
@@ -165,12 +166,13 @@ def pipeline(
             reports = run_pipeline(connection, table or None, instance=instance, run_id=run_id, **params)
     except Exception as exc:
         fail(exc)
+    assert not isinstance(reports, str)  # a run id only when is_async
     for report in reports:
         console.print(report_table(report))
     failed = [report for report in reports if not report.ok]
     if failed:
-        fail(failed[0].error)
-    console.print(f"[green]done[/] (run {', '.join(report.run_id for report in reports)})")
+        fail(failed[0].error or StagehouseError(f"run {failed[0].run_id} of flow {failed[0].flow} failed"))
+    console.print(f"[green]done[/] (run {', '.join(str(report.run_id) for report in reports)})")
 
 
 def _json_or_text(value: str) -> Any:

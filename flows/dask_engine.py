@@ -23,6 +23,7 @@ Use it in pipedag.yaml: ``orchestration: {class: "stagehouse.flows.dask_engine.D
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import structlog
 from pydiverse.pipedag import ExternalTableReference, Table
@@ -67,7 +68,7 @@ class DaskEngine(PipedagDaskEngine):
         run_context = RunContext.get()
         config_context = ConfigContext.get()
         level = logging.getLogger().getEffectiveLevel()
-        results = {}
+        results: dict[Task, Any] = {}
         exception = None
 
         def bind_run(t: Task):

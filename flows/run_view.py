@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 RUN_STYLES = {"SUCCESS": "green", "FAILED": "bold red", "RUNNING": "cyan", "SKIPPED": "dim", "KILLED": "magenta"}
@@ -20,7 +21,7 @@ def report_table(report) -> Table:
     """Each task of a run: stage, state, rows, seconds (and bad rows skipped, when a sync skipped any)."""
     table = Table(title=f"flow {report.flow} on instance {report.instance}")
     skips = any(outcome.skipped_rows for outcome in report.tasks)  # the column only when a sync skipped bad rows
-    columns = (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         (("task", "left"), ("stage", "left"), ("state", "left"), ("rows", "right"))
         + ((("bad rows skipped", "right"),) if skips else ())
         + (("seconds", "right"),)

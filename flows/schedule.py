@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -47,7 +47,7 @@ class Schedule:
     start_time: dt.time = dt.time(0, 0)
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
     timezone: str = "UTC"
-    overlap: str = "skip"
+    overlap: Literal["wait", "skip"] = "skip"
     after: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod

@@ -27,7 +27,7 @@ from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.connectors.sql.described import columns_of
-from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sync_source import BinaryCopy
 from stagehouse.tasks import progress
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.keys import check_unique
@@ -55,7 +55,7 @@ class ArrowStream:
         unique_key: list[str] | None = None,
         scan: DuckDBScan | None = None,
         bad_rows: BadRows | None = None,
-        copy: PostgresCopy | None = None,
+        copy: BinaryCopy | None = None,
     ) -> None:
         self.reader = reader
         self.source = source

@@ -67,6 +67,7 @@ def not_loaded_yet(
     come again. They are dropped by ``spec.key`` when there is one, else as whole rows, each as
     many times as it is held (``EXCEPT ALL``, which compares NULLs as equal). ``loaded_at_mark``
     selects the committed rows whose cursor equals the mark."""
+    assert spec.cursor is not None  # an append with a cursor
     cursor = delta.c[spec.cursor]
     at_mark = sa.func.coalesce(cursor == mark, False)
     if spec.key:
@@ -75,13 +76,15 @@ def not_loaded_yet(
         return sa.select(delta).where(~sa.and_(at_mark, held)).subquery("unloaded")
     loaded = loaded_at_mark.subquery("loaded")
     columns = [c.name for c in delta.c]
-    held = sa.select(*(loaded.c[c] if c in loaded.c else sa.cast(sa.null(), delta.c[c].type).label(c) for c in columns))
-    tied = sa.select(*(delta.c[c] for c in columns)).where(at_mark).except_all(held)
+    held_rows = sa.select(
+        *(loaded.c[c] if c in loaded.c else sa.cast(sa.null(), delta.c[c].type).label(c) for c in columns)
+    )
+    tied = sa.select(*(delta.c[c] for c in columns)).where(at_mark).except_all(held_rows)
     past = sa.select(*(delta.c[c] for c in columns)).where(~at_mark)
     return sa.union_all(past, tied).subquery("unloaded")
 
 
-def not_deleted(table: sa.Table, deleted_column: str | None) -> sa.ColumnElement[bool]:
+def not_deleted(table: sa.FromClause, deleted_column: str | None) -> sa.ColumnElement[bool]:
     """Rows whose soft-delete flag is not true (every row when there is no flag); a whole-number
     flag is true when not 0 (MySQL's BOOLEAN is tinyint(1))."""
     if not deleted_column:
@@ -108,7 +111,7 @@ def combined_rows(
     base_select = sa.select(*[col.base.label(col.name) for col in plan.columns]).select_from(base)
     delta_select = sa.select(*[col.delta.label(col.name) for col in plan.columns]).select_from(delta)
     if mode == "merge":
-        replaced = sa.exists().where(sa.and_(*(delta.c[k] == base.c[k] for k in key)))
+        replaced = sa.exists().where(sa.and_(*(delta.c[k] == base.c[k] for k in key or [])))
         base_select = base_select.where(~replaced)
         delta_select = delta_select.where(not_deleted(delta, deleted_column))
     return sa.union_all(base_select, delta_select)

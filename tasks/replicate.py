@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import sqlalchemy as sa
@@ -92,7 +92,7 @@ def replicate(
 
     def copy(store_table: sa.Table | sa.Alias | None) -> Table:
         if isinstance(store_table, sa.Alias):
-            store_table = store_table.original
+            store_table = cast(sa.Table, store_table.original)  # pipedag aliases a stage table
         source_table = f"{store_table.schema}.{store_table.name}" if store_table is not None else table
         source_conn, target_conn = connection(connection_name), connection(target_connection)
         try:

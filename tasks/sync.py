@@ -193,10 +193,12 @@ def _sync(
         on_conflict=conn.config.on_type_conflict,
         key_is_unique=key_is_unique,
     )
-    load = reload if refresh else apply_load
-    view, load_row = load(
-        store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan, bad_rows=bad_rows), spec
-    )
+    stream = ArrowStream(reader, source, scan=scan, bad_rows=bad_rows)
+    if refresh:
+        assert previous is not None  # a full refresh replaces a committed load
+        view, load_row = reload(store_engine(), stage, name, previous, stream, spec)
+    else:
+        view, load_row = apply_load(store_engine(), stage, name, previous, stream, spec)
     out = Table(VersionedView(view), name)
     out.skipped_rows = (
         None if bad_rows is None else bad_rows.total
@@ -263,12 +265,16 @@ def recorded_rows(engine: sa.Engine, schema: str, outputs: Any) -> int | None:
     return LoadState.from_json(state).rows if state else None
 
 
-def _committed_high_water(stage: str, name: str, previous: CommittedLoad, cursor: str) -> Any:
+def _committed_high_water(stage: str, name: str, previous: CommittedLoad, cursor: str | None) -> Any:
     """Where the cursor resumes: the mark committed with the load, or, for a load committed
     without a cursor (one was added since), ``max(cursor)`` of the committed table."""
     if previous.has_mark:
         return previous.high_water
-    return high_water_mark(store_engine(), committed_stage_table(stage, name), cursor)
+    if cursor is None:  # no cursor, no mark (a change check asks only with one)
+        return None
+    committed = committed_stage_table(stage, name)
+    assert committed is not None  # the committed load's table
+    return high_water_mark(store_engine(), committed, cursor)
 
 
 def sync(

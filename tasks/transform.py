@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import polars as pl
@@ -53,7 +53,7 @@ class TableRef(str):
 
 def _as_table_ref(value: Any) -> Any:
     if isinstance(value, sa.sql.expression.Alias):
-        return TableRef(value.original)
+        return TableRef(cast(sa.Table, value.original))  # pipedag aliases a stage table
     if isinstance(value, sa.Table):
         return TableRef(value)
     return value

@@ -27,7 +27,7 @@ from stagehouse.connectors.sql.dialects import SqlDialect, dialect_of
 
 def overlay_select(
     dialect: SqlDialect | str,
-    base: sa.Table,
+    base: sa.Table | sa.CTE,
     pk: str,
     table: str,
     *,

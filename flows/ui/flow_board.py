@@ -49,7 +49,7 @@ def flow_rows(wh: Any, instance: str, now: dt.datetime | None = None) -> list[di
     """One row per flow: name, description, schedule, next due time, last run (id, state, start)."""
     now = now or dt.datetime.now(dt.UTC)
     history = RunHistory(wh.engine, instance)
-    last = {}
+    last: dict[str, dict[str, Any]] = {}
     for run in history.runs(limit=500):
         last.setdefault(run["flow"], run)
     rows = []

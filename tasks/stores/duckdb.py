@@ -30,7 +30,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -51,6 +51,9 @@ from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 from stagehouse.tasks.stores.base import InPlace, OpenReader, TableStore, checked_reader
 from stagehouse.tasks.zoned_reads import ZonedPandasRead, ZonedPolarsRead
+
+if TYPE_CHECKING:
+    from stagehouse.connectors.sql.dialects.duckdb import DuckDBDialect
 
 BULK_SETTINGS = {"memory_limit": "64MB", "preserve_insertion_order": "false"}
 DUCKDB_ZONED = "timestamp with time zone"  # DuckDBPyType.id of TIMESTAMPTZ
@@ -134,6 +137,7 @@ class DuckDBStore(TableStore):
     """Streams land by DuckDB's own Arrow scan; a load's delta can land as a TEMP table."""
 
     dialect_name = "duckdb"
+    dialect: DuckDBDialect
 
     def write_stream(
         self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()

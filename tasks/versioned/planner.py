@@ -49,12 +49,13 @@ def apply_load(
     else:
         versioned.begin_load(previous.state if previous else None)
         if nothing_new:  # an API that returned nothing: the committed load stays
-            [committed] = versioned.reflect(committed_name)
-            versioned.execute(record_statement(versioned, previous.state, None, committed, previous, spec))
-            return view_at(committed, previous.state.load), record_select(versioned, spec)
+            assert previous is not None and committed_name is not None  # refused above without a load
+            [kept] = versioned.reflect(committed_name)
+            versioned.execute(record_statement(versioned, previous.state, None, kept, previous, spec))
+            return view_at(kept, previous.state.load), record_select(versioned, spec)
         land(engine, VERSIONS_SCHEMA, delta_name, stream, label=name)
-    delta, *rest = versioned.reflect(delta_name, *([committed_name] if previous else []))
-    rows, committed = delta, (rest[0] if rest else None)
+    reflected, *rest = versioned.reflect(delta_name, *([committed_name] if committed_name is not None else []))
+    rows, committed = reflected, (rest[0] if rest else None)
     check_columns(rows, spec, stream.source)
     if spec.key:
         versioned.analyze(delta_name, spec.key)
@@ -63,7 +64,7 @@ def apply_load(
     )
     # the load record and the clean-up commit with the load's last write
     drops = versioned.drop_statements(delta_name, versioned.helper("visible"))
-    if previous is not None and same_columns(committed, delta):
+    if previous is not None and committed is not None and same_columns(committed, delta):
         versions = committed
         with versioned.transaction() as conn:
             state = _write_in_place(conn, versioned, versions, delta, previous.state, spec, closed=None)

@@ -8,7 +8,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from stagehouse.tasks.versioned.table import VersionedTable
 
 
-def visible_at(table: sa.Table, load: int) -> sa.ColumnElement[bool]:
+def visible_at(table: sa.FromClause, load: int) -> sa.ColumnElement[bool]:
     return sa.and_(table.c[FROM_LOAD] <= load, sa.or_(table.c[TO_LOAD].is_(None), table.c[TO_LOAD] > load))
 
 
-def user_columns(table: sa.Table) -> list[sa.Column]:
+def user_columns(table: sa.FromClause) -> list[sa.ColumnElement[Any]]:
     return [c for c in table.columns if c.name not in (FROM_LOAD, TO_LOAD)]
 
 
@@ -43,6 +43,7 @@ def past_the_loaded(
     (``merge.not_loaded_yet``); a merge upserts them again, harmlessly."""
     if spec.mode != "append" or not spec.cursor or previous is None:
         return delta
+    assert committed is not None  # a committed load has its versions
     visible = visible_at(committed, previous.state.load)
     if previous.has_mark:
         mark = sa.select(previous.table.c[HIGH_WATER]).scalar_subquery()
@@ -83,6 +84,7 @@ def record_statement(
         if previous is not None and previous.has_mark:
             marks.append(sa.select(previous.table.c[HIGH_WATER]))
         elif previous is not None:
+            assert committed is not None  # a committed load has its versions
             marks.append(
                 sa.select(sa.func.max(committed.c[spec.cursor]).label(HIGH_WATER)).where(
                     visible_at(committed, previous.state.load)
@@ -116,7 +118,7 @@ def in_place_statements(
     columns = [c.name for c in user_columns(delta)]
     statements: list[sa.Executable] = []
     if spec.mode == "merge":
-        same_key = [versions.c[k] == delta.c[k] for k in spec.key]
+        same_key = [versions.c[k] == delta.c[k] for k in spec.key or []]
         statements.append(
             sa.update(versions)
             .where(versions.c[TO_LOAD].is_(None), *same_key)

@@ -47,6 +47,8 @@ def render() -> None:
                 st.info("No edits yet: change cells on the Edit page.")
                 return
             table = pick_table(wh, "changes_table", names=names)
+        if table is None:
+            return
         left, right = st.columns(2)
         statuses = left.multiselect("Status", STATUSES, key="changes_status")
         types = right.multiselect("Type", TYPES, format_func=lambda t: TYPE_NAMES[t], key="changes_type")
@@ -59,7 +61,7 @@ def log_view(table: str, statuses: list[str], types: list[str]) -> None:
     """The change log of ``table``, read again every 2 s so a writeback's statuses move on screen."""
     with shown(), store() as wh:
         rows = wh.list_changes(table, writeback_status=statuses or None, type=types or None)
-        counts = {}
+        counts: dict[str, int] = {}
         for row in wh.list_changes(table):
             counts[row["writeback_status"]] = counts.get(row["writeback_status"], 0) + 1
         st.markdown(
