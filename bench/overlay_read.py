@@ -47,14 +47,38 @@ def make_edits(wh, rows: int, edits: int) -> dict[str, int]:
     updates, inserts = edits * 8 // 10, edits // 10
     deletes = edits - updates - inserts
     step = rows // updates
-    columns = [("name", lambda i: f"edited {i}"), ("amount", lambda i: -i), ("price", lambda i: i + 0.25), ("active", lambda i: None)]
+    columns = [
+        ("name", lambda i: f"edited {i}"),
+        ("amount", lambda i: -i),
+        ("price", lambda i: i + 0.25),
+        ("active", lambda i: None),
+    ]
     changes = [
-        {"table": TABLE, "pk_field": "id", "row_pk": 1 + k * step, "type": "u", "field": columns[k % 4][0], "new": columns[k % 4][1](1 + k * step)}
+        {
+            "table": TABLE,
+            "pk_field": "id",
+            "row_pk": 1 + k * step,
+            "type": "u",
+            "field": columns[k % 4][0],
+            "new": columns[k % 4][1](1 + k * step),
+        }
         for k in range(updates)
     ]
     changes += [
-        {"table": TABLE, "pk_field": "id", "row_pk": rows + 1 + k, "type": "i",
-         "new": {"id": rows + 1 + k, "name": f"new {k}", "amount": k, "price": 1.5, "updated_at": "2024-06-01 00:00:00", "active": True}}
+        {
+            "table": TABLE,
+            "pk_field": "id",
+            "row_pk": rows + 1 + k,
+            "type": "i",
+            "new": {
+                "id": rows + 1 + k,
+                "name": f"new {k}",
+                "amount": k,
+                "price": 1.5,
+                "updated_at": "2024-06-01 00:00:00",
+                "active": True,
+            },
+        }
         for k in range(inserts)
     ]
     changes += [{"table": TABLE, "pk_field": "id", "row_pk": 2 + k * step, "type": "d"} for k in range(deletes)]
@@ -98,16 +122,22 @@ def main() -> None:
         wh.arrow(plain_sql)
 
         times = best_of(args.repeat, {"plain": lambda: wh.arrow(plain_sql), "overlay": lambda: wh.arrow(overlay_sql)})
-        frames = best_of(args.repeat, {
-            "plain": lambda: wh.fetch("raw", "events", overlay=False, df=True),
-            "overlay": lambda: wh.fetch("raw", "events", df=True),
-        })
+        frames = best_of(
+            args.repeat,
+            {
+                "plain": lambda: wh.fetch("raw", "events", overlay=False, df=True),
+                "overlay": lambda: wh.fetch("raw", "events", df=True),
+            },
+        )
         wh.close()
 
     print(f"{args.rows:,} rows, {args.edits:,} layered edits ({counts}), store {args.store}, best of {args.repeat}")
     for label, measured in (("Arrow result (wh.arrow)", times), ("pandas DataFrame (wh.fetch(df=True))", frames)):
         ratio = measured["overlay"] / measured["plain"]
-        print(f"{label:38}: plain {measured['plain']:6.3f} s, overlay {measured['overlay']:6.3f} s = {ratio:.2f}x (target <= 1.3x)")
+        print(
+            f"{label:38}: plain {measured['plain']:6.3f} s, overlay {measured['overlay']:6.3f} s = {ratio:.2f}x "
+            "(target <= 1.3x)"
+        )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ def copy_csv(duck, pg_url: str, folder: Path) -> None:
     with psycopg.connect(pg_url, autocommit=False) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.orders_csv")
         conn.execute(
-            f"CREATE TABLE {SCHEMA}.orders_csv (id BIGINT, customer TEXT, total NUMERIC(18,2), updated_at TIMESTAMPTZ, paid BOOLEAN)"
+            f"CREATE TABLE {SCHEMA}.orders_csv (id BIGINT, customer TEXT, total NUMERIC(18,2), updated_at "
+            "TIMESTAMPTZ, paid BOOLEAN)"
         )
         with conn.cursor().copy(f"COPY {SCHEMA}.orders_csv FROM STDIN (FORMAT csv)") as copy, csv.open("rb") as data:
             while chunk := data.read(1 << 20):
@@ -56,7 +57,9 @@ def copy_csv(duck, pg_url: str, folder: Path) -> None:
 
 def copy_binary(duck, pg_url: str) -> None:
     with duck.engine.connect() as conn:
-        reader = conn.connection.driver_connection.duplicate().execute("SELECT * FROM mart.orders").to_arrow_reader(65_536)
+        reader = (
+            conn.connection.driver_connection.duplicate().execute("SELECT * FROM mart.orders").to_arrow_reader(65_536)
+        )
     with adbc.connect(pg_url) as conn:
         with conn.cursor() as cur:
             cur.execute(f"DROP TABLE IF EXISTS {SCHEMA}.orders_binary")
@@ -77,7 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        specs = {"store": {"type": "sql", "url": f"duckdb:///{folder}/store.duckdb"}, "pg": {"type": "sql", "url": args.pg}}
+        specs = {
+            "store": {"type": "sql", "url": f"duckdb:///{folder}/store.duckdb"},
+            "pg": {"type": "sql", "url": args.pg},
+        }
         duck, pg = connect("store", specs=specs), connect("pg", specs=specs)
         make_source(duck, args.rows)
         pg.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
@@ -99,8 +105,10 @@ def main() -> None:
     print(f"{args.rows:,} rows DuckDB store -> PostgreSQL, best of {args.repeat}:")
     for way, seconds in best.items():
         print(f"  {way:<12} {seconds:6.2f} s  {args.rows / seconds:>12,.0f} rows/s")
-    print(f"replicate / COPY csv = {best['replicate'] / best['COPY csv']:.2f}x time; "
-          f"replicate / COPY binary = {best['replicate'] / best['COPY binary']:.2f}x time")
+    print(
+        f"replicate / COPY csv = {best['replicate'] / best['COPY csv']:.2f}x time; "
+        f"replicate / COPY binary = {best['replicate'] / best['COPY binary']:.2f}x time"
+    )
 
 
 if __name__ == "__main__":

@@ -103,7 +103,11 @@ def stagehouse(url: str, size: int, concurrency: int, total: dict | None = None)
                 "customers": {
                     "path": "/customers",
                     "records": "data",
-                    "pagination": {"style": "page", "size": size, **({"total_path": "meta.total"} if total is None else total)},
+                    "pagination": {
+                        "style": "page",
+                        "size": size,
+                        **({"total_path": "meta.total"} if total is None else total),
+                    },
                 }
             },
         }
@@ -149,10 +153,15 @@ def main() -> None:
     slow_url = f"http://127.0.0.1:{slow.server_address[1]}"
     print(f"server answering in {args.delay_ms:g} ms a request:")
     _, walk = stagehouse(slow_url, args.page, 4, total={})
-    print(f"  no total (sequential walk)                 : task {walk:6.2f} s  {args.records / walk:>10,.0f} rows/s  (baseline)")
+    print(
+        f"  no total (sequential walk)                 : task {walk:6.2f} s  {args.records / walk:>10,.0f} rows/s  "
+        "(baseline)"
+    )
     _, header = stagehouse(slow_url, args.page, 4, total={"total_header": "X-Total-Count"})
-    print(f"  total_header: X-Total-Count, concurrency 4: task {header:6.2f} s  {args.records / header:>10,.0f} rows/s "
-          f"= {walk / header:.1f}x the baseline")
+    print(
+        f"  total_header: X-Total-Count, concurrency 4: task {header:6.2f} s  {args.records / header:>10,.0f} rows/s "
+        f"= {walk / header:.1f}x the baseline"
+    )
     slow.shutdown()
 
 

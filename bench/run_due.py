@@ -56,7 +56,12 @@ def main() -> None:
         document = yaml.safe_load((REPO / "pipedag.yaml").read_text())
         document["instances"]["local"]["instance_id"] = "bench_due"
         (root / "pipedag.yaml").write_text(yaml.safe_dump(document))
-        env = {**os.environ, "PIPEDAG_CONFIG": str(root / "pipedag.yaml"), "STAGEHOUSE_FLOWS_PATH": str(folder), "STAGEHOUSE_INSTANCE": "local"}
+        env = {
+            **os.environ,
+            "PIPEDAG_CONFIG": str(root / "pipedag.yaml"),
+            "STAGEHOUSE_FLOWS_PATH": str(folder),
+            "STAGEHOUSE_INSTANCE": "local",
+        }
         os.environ.update(env)
         from stagehouse.flows.history import RunHistory
 
@@ -69,7 +74,9 @@ def main() -> None:
 
         now = dt.datetime.now(dt.UTC).isoformat()
         due = best_of([STAGEHOUSE, "run", "--due", "--now", now], env, root)
-        check = subprocess.run([STAGEHOUSE, "run", "--due", "--now", now], env=env, cwd=root, capture_output=True, text=True)
+        check = subprocess.run(
+            [STAGEHOUSE, "run", "--due", "--now", now], env=env, cwd=root, capture_output=True, text=True
+        )
         assert "no flow is due" in check.stdout, check.stdout + check.stderr
         bare = best_of([STAGEHOUSE, "--help"], env, root)
     print(f"stagehouse run --due, {args.flows} scheduled flows, none due: {due:.2f} s (target < 2 s)")

@@ -36,7 +36,7 @@ PG_URL = os.environ.get("STAGEHOUSE_PG_URL", "postgresql://postgres@127.0.0.1:54
 SERVER = os.environ.get("STAGEHOUSE_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 TAG = f"bench_scale_{os.getpid()}"
 FLOWS = {
-    "scale_four": '''
+    "scale_four": """
 import os
 from pydiverse.pipedag import Flow, Stage
 from stagehouse.tasks import sync
@@ -47,8 +47,8 @@ def build_flow():
             for i in range(4):
                 sync("bench_pg", os.environ["BENCH_TABLE"], name=f"copy_{i}", version=os.environ["BENCH_VERSION"])
     return flow
-''',
-    "scale_big": '''
+""",
+    "scale_big": """
 import os
 from pydiverse.pipedag import Flow, Stage
 from stagehouse.tasks import sync
@@ -59,7 +59,7 @@ def build_flow():
             sync("bench_pg", os.environ["BENCH_TABLE"], name="big", version=os.environ["BENCH_VERSION"],
                  partitions=int(os.environ["BENCH_PARTITIONS"]))
     return flow
-''',
+""",
 }
 
 
@@ -71,7 +71,8 @@ def create_source(name: str, rows: int) -> None:
     """Ten columns: ints, floats with NULLs, strings, timestamps (as bench/sync_postgres_to_duckdb.py)."""
     with engine(PG_URL).connect() as conn:
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
-        conn.execute(sa.text(f"""
+        conn.execute(
+            sa.text(f"""
             CREATE TABLE {name} AS
             SELECT g AS id, (g::bigint * 7919) % 100000 AS customer_id,
                    CASE WHEN g % 10 = 0 THEN NULL ELSE ((g % 1000) / 7.0)::double precision END AS amount,
@@ -79,7 +80,8 @@ def create_source(name: str, rows: int) -> None:
                    md5(g::text) AS token, CASE WHEN g % 2 = 0 THEN 'EUR' ELSE 'USD' END AS currency,
                    timestamp '2024-01-01' + g * interval '1 second' AS created_at,
                    timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute' AS updated_at, g % 7 = 0 AS flagged
-            FROM generate_series(1, {rows}) AS g"""))
+            FROM generate_series(1, {rows}) AS g""")
+        )
         conn.execute(sa.text(f"ALTER TABLE {name} ADD PRIMARY KEY (id)"))
         conn.execute(sa.text(f"ANALYZE {name}"))
 
@@ -96,11 +98,34 @@ def start_cluster(folder: Path) -> tuple[str, list[subprocess.Popen]]:
     address = f"tcp://127.0.0.1:{free_port()}"
     dask = [sys.executable, "-m", "dask"]
     log = (folder / "cluster.log").open("w")
-    processes = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rpartition(":")[2], "--no-dashboard"],
-                                  stdout=log, stderr=subprocess.STDOUT)]
+    processes = [
+        subprocess.Popen(
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", address.rpartition(":")[2], "--no-dashboard"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    ]
     for i in range(2):
-        processes.append(subprocess.Popen([*dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "2", "--no-dashboard",
-                                           "--memory-limit", "0", "--local-directory", str(folder / f"w{i}")], stdout=log, stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen(
+                [
+                    *dask,
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "2",
+                    "--no-dashboard",
+                    "--memory-limit",
+                    "0",
+                    "--local-directory",
+                    str(folder / f"w{i}"),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
     with distributed.Client(address, timeout=60, set_as_default=False) as client:
         client.wait_for_workers(2, timeout=60)
     return address, processes
@@ -116,8 +141,14 @@ def worker_peaks(address: str) -> list[float]:
 def run(project: Path, flow: str, instance: str, env: dict) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of one ``stagehouse run``."""
     started = time.perf_counter()
-    process = subprocess.Popen([STAGEHOUSE, "run", flow, "--instance", instance], cwd=project, env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [STAGEHOUSE, "run", flow, "--instance", instance],
+        cwd=project,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
@@ -167,7 +198,12 @@ def main() -> None:
             rss: dict[str, float] = {}
             for repeat in range(args.repeat + 1):  # the first round warms up (store databases created)
                 for instance in ("cluster", "postgres"):
-                    seconds, peak = run(folder, "scale_four", instance, {**env, "BENCH_TABLE": f"public.{small}", "BENCH_VERSION": f"{repeat}"})
+                    seconds, peak = run(
+                        folder,
+                        "scale_four",
+                        instance,
+                        {**env, "BENCH_TABLE": f"public.{small}", "BENCH_VERSION": f"{repeat}"},
+                    )
                     assert all(count(ids[instance], f"copy_{i}") == args.rows for i in range(4))
                     if repeat:
                         times[instance].append(seconds)
@@ -183,15 +219,31 @@ def main() -> None:
             results = {}
             for repeat in range(args.repeat):
                 for partitions in (1, 4):
-                    seconds, peak = run(folder, "scale_big", "postgres", {**env, "BENCH_TABLE": f"public.{big}",
-                                                                          "BENCH_VERSION": f"{partitions}-{repeat}", "BENCH_PARTITIONS": str(partitions)})
+                    seconds, peak = run(
+                        folder,
+                        "scale_big",
+                        "postgres",
+                        {
+                            **env,
+                            "BENCH_TABLE": f"public.{big}",
+                            "BENCH_VERSION": f"{partitions}-{repeat}",
+                            "BENCH_PARTITIONS": str(partitions),
+                        },
+                    )
                     assert count(ids["postgres"], "big", "big") == args.big_rows
                     results.setdefault(partitions, []).append((seconds, peak))
             print(f"1 sync of {args.big_rows:,} rows, PostgreSQL store (sequential instance), median of {args.repeat}:")
             for partitions, runs in results.items():
-                label = "unpartitioned (1 binary COPY)" if partitions == 1 else f"partitions={partitions} ({partitions} COPYs)"
+                label = (
+                    "unpartitioned (1 binary COPY)"
+                    if partitions == 1
+                    else f"partitions={partitions} ({partitions} COPYs)"
+                )
                 seconds = statistics.median(r[0] for r in runs)
-                print(f"  {label:28}: {seconds:7.2f} s  {args.big_rows / seconds / 1e6:.2f} M rows/s  peak RSS {max(r[1] for r in runs):.0f} MB")
+                print(
+                    f"  {label:28}: {seconds:7.2f} s  {args.big_rows / seconds / 1e6:.2f} M rows/s  peak RSS "
+                    f"{max(r[1] for r in runs):.0f} MB"
+                )
             one, four = statistics.median(r[0] for r in results[1]), statistics.median(r[0] for r in results[4])
             print(f"  partitioned / whole time ratio: {four / one:.2f}")
         finally:

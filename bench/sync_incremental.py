@@ -173,7 +173,12 @@ def main() -> None:
                 make_project(Path(tmp), instance_id="bench_incremental")
                 if how == "one process":
                     rounds = run_child(Path(tmp), "rounds", instance)
-                    full, deltas, changed, floors = rounds["full"], rounds["deltas"], rounds["changed"], rounds["floors"]
+                    full, deltas, changed, floors = (
+                        rounds["full"],
+                        rounds["deltas"],
+                        rounds["changed"],
+                        rounds["floors"],
+                    )
                 else:
                     full = run_child(Path(tmp), "merge", instance)
                     deltas = []

@@ -101,7 +101,10 @@ def child_duckdb_ext(project: Path) -> int:
     con = duckdb.connect(str(project / "ext.duckdb"))
     duckdb_extensions.import_extension("postgres", con=con)
     con.execute("LOAD postgres")
-    con.execute(f"ATTACH 'host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}' AS pg (TYPE postgres, READ_ONLY)")
+    con.execute(
+        f"ATTACH 'host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}' AS pg (TYPE "
+        "postgres, READ_ONLY)"
+    )
     con.execute(f"CREATE TABLE t AS SELECT * FROM pg.public.{TABLE}")
     return con.execute("SELECT count(*) FROM t").fetchone()[0]
 
@@ -242,13 +245,30 @@ def main() -> None:
         import_start = peak_rss_mb()
         started = time.perf_counter()
         rows = CHILDREN[args.child](args.project)
-        print(json.dumps({"seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb(), "start_rss_mb": import_start, "rows": rows}))
+        print(
+            json.dumps(
+                {
+                    "seconds": time.perf_counter() - started,
+                    "rss_mb": peak_rss_mb(),
+                    "start_rss_mb": import_start,
+                    "rows": rows,
+                }
+            )
+        )
         return
 
     size_mb = create_source(args.rows)
     print(f"source: {args.rows:,} rows x 10 columns, {size_mb:.0f} MB in PostgreSQL")
     results = {}
-    paths = ("duckdb_ext", "pipedag_polars", "stagehouse", "arrow_stream", "arrow_to_pg_store", "read_duckdb_scanner", "read_adbc")
+    paths = (
+        "duckdb_ext",
+        "pipedag_polars",
+        "stagehouse",
+        "arrow_stream",
+        "arrow_to_pg_store",
+        "read_duckdb_scanner",
+        "read_adbc",
+    )
     for name in paths:
         with tempfile.TemporaryDirectory() as tmp:
             make_project(Path(tmp), instance_id=f"bench_{name}")

@@ -62,9 +62,15 @@ def fresh_target(store: psycopg.Connection, name: str, columns: str) -> None:
 
 def copy_psql(store: psycopg.Connection, columns: str) -> None:
     fresh_target(store, "copy_psql", columns)
-    source = subprocess.Popen(["psql", _libpq(PG_URL), "-c", f"COPY {TABLE} TO STDOUT (FORMAT binary)"], stdout=subprocess.PIPE)
-    subprocess.run(["psql", _libpq(STORE_URL), "-c", "COPY bench.copy_psql FROM STDIN (FORMAT binary)"],
-                   stdin=source.stdout, check=True, capture_output=True)
+    source = subprocess.Popen(
+        ["psql", _libpq(PG_URL), "-c", f"COPY {TABLE} TO STDOUT (FORMAT binary)"], stdout=subprocess.PIPE
+    )
+    subprocess.run(
+        ["psql", _libpq(STORE_URL), "-c", "COPY bench.copy_psql FROM STDIN (FORMAT binary)"],
+        stdin=source.stdout,
+        check=True,
+        capture_output=True,
+    )
     source.stdout.close()
     if source.wait() != 0:
         raise SystemExit("psql COPY TO STDOUT failed")
@@ -123,7 +129,11 @@ def main() -> None:
         run_stagehouse(Path(tmp), -1)  # creates the store database and its metadata: not timed
         columns = source_columns()
         seconds: dict[str, list[float]] = {
-            "COPY (psql)": [], "COPY (psycopg)": [], "stagehouse run": [], "stagehouse task": [], "task, no key": []
+            "COPY (psql)": [],
+            "COPY (psycopg)": [],
+            "stagehouse run": [],
+            "stagehouse task": [],
+            "task, no key": [],
         }
         if shutil.which("psql") is None:
             del seconds["COPY (psql)"]

@@ -48,7 +48,9 @@ def project(folder: Path, store: str, pg_server: str) -> str:
     name = "local" if store == "duckdb" else "postgres"
     document["instances"][name]["instance_id"] = instance_id
     (folder / "pipedag.yaml").write_text(yaml.safe_dump(document))
-    os.environ.update(PIPEDAG_CONFIG=str(folder / "pipedag.yaml"), STAGEHOUSE_INSTANCE=name, STAGEHOUSE_FLOWS_PATH=str(folder))
+    os.environ.update(
+        PIPEDAG_CONFIG=str(folder / "pipedag.yaml"), STAGEHOUSE_INSTANCE=name, STAGEHOUSE_FLOWS_PATH=str(folder)
+    )
     if store == "duckdb":
         (folder / "data" / instance_id).mkdir(parents=True)
         return f"duckdb:///{folder}/data/{instance_id}/db.duckdb"
@@ -98,14 +100,22 @@ def main() -> None:
             forget_clients()
             drop_database(url, args.pg_server)
     times, saves = results
-    print(f"{args.rows:,} rows, {args.edits:,} layered edits, store {args.store}, median (best) of {args.repeat}, alternating")
+    print(
+        f"{args.rows:,} rows, {args.edits:,} layered edits, store {args.store}, median (best) of {args.repeat}, "
+        "alternating"
+    )
     fetched = statistics.median(times["fetch"])
     print(f"fetch(limit=100)                     : {fetched * 1000:7.1f} ms ({times['fetch'][0] * 1000:.1f})")
     for name, label in (("page", "read_page, rows counted"), ("render", "Tables page rendered (AppTest)")):
         median, low = statistics.median(times[name]), times[name][0]
-        print(f"{label:37s}: {median * 1000:7.1f} ms ({low * 1000:.1f}) = {median / fetched:.2f}x fetch "
-              f"({low / times['fetch'][0]:.2f}x best/best; target <= 1.5x)")
-    print(f"save cell -> grid shows it (AppTest) : {min(saves) * 1000:7.1f} ms best, {max(saves) * 1000:.1f} ms worst (target < 1000 ms)")
+        print(
+            f"{label:37s}: {median * 1000:7.1f} ms ({low * 1000:.1f}) = {median / fetched:.2f}x fetch "
+            f"({low / times['fetch'][0]:.2f}x best/best; target <= 1.5x)"
+        )
+    print(
+        f"save cell -> grid shows it (AppTest) : {min(saves) * 1000:7.1f} ms best, {max(saves) * 1000:.1f} ms worst "
+        "(target < 1000 ms)"
+    )
 
 
 def measure(args: argparse.Namespace, url: str) -> tuple:
@@ -153,12 +163,17 @@ def measure(args: argparse.Namespace, url: str) -> tuple:
         edit.text_input(key="cell_value").input(value)
         started = time.perf_counter()
         edit.button[[b.label for b in edit.button].index("Save cell")].click().run()
-        assert any(value in d.value["name"].tolist() for d in edit.dataframe), ("the grid does not show the saved value", [e.value for e in edit.error], [type(e).__name__ for e in edit.main])
+        assert any(value in d.value["name"].tolist() for d in edit.dataframe), (
+            "the grid does not show the saved value",
+            [e.value for e in edit.error],
+            [type(e).__name__ for e in edit.main],
+        )
         saves.append(time.perf_counter() - started)
     render()
     grid = next(d.value for d in tables.dataframe if "edited" in d.value.columns).set_index("id")
     assert grid.loc[row, "edited"] == "✎ name" and grid.loc[row, "name"] == value, grid.loc[row]
     return times, saves
+
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """Benchmark: write back 10,000 edits from the change log to a local REST app.
 
-Baseline, in the same run, against the same app and change log: Peliqan's documented loop (``pq`` data-edits pattern) — for
-each change one request, then one status update (``update_change``), one at a time. Stagehouse's
+Baseline, in the same run, against the same app and change log: Peliqan's documented loop
+(``pq`` data-edits pattern) — for each change one request, then one status update
+(``update_change``), one at a time. Stagehouse's
 ``push_changes`` claims the changes, checks the rows in the app for conflicts (reads Peliqan's loop
 does not make: a GET per row, or one GET per 100 rows with the object's ``batch_lookup``), sends
 the updates with bounded concurrency and marks statuses in batches.
@@ -11,7 +12,8 @@ the client's work is not slowed by the server's share of the GIL; json-server (t
 writes its whole JSON file on every change and would measure itself. Both runs end with every
 change PROCESSED and the app holding every new value (checked).
 
-    .venv/bin/python bench/writeback.py [--edits 10000] [--concurrency 1,8] [--app-latency-ms 0] [--store duckdb|postgres]
+    .venv/bin/python bench/writeback.py [--edits 10000] [--concurrency 1,8] [--app-latency-ms 0] \
+        [--store duckdb|postgres]
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def serve_app(rows: int, latency: float, port_out) -> None:
 
     def reset() -> None:
         records.clear()
-        records.update({i: {"id": i, "name": f"customer {i}", "city": "Oslo", "score": i % 100} for i in range(1, rows + 1)})
+        records.update(
+            {i: {"id": i, "name": f"customer {i}", "city": "Oslo", "score": i % 100} for i in range(1, rows + 1)}
+        )
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -100,10 +104,25 @@ def serve_app(rows: int, latency: float, port_out) -> None:
 def make_store(url: str, edits: int):
     """The warehouse with ``raw.customers`` and ``edits`` NOT_PROCESSED cell edits (one per row)."""
     wh = warehouse(url)
-    wh.write("raw", "customers", [{"id": i, "name": f"customer {i}", "city": "Oslo", "score": i % 100} for i in range(1, edits + 1)], pk="id")
+    wh.write(
+        "raw",
+        "customers",
+        [{"id": i, "name": f"customer {i}", "city": "Oslo", "score": i % 100} for i in range(1, edits + 1)],
+        pk="id",
+    )
     wh.change_log.append_many(
-        ({"table": TABLE, "pk_field": "id", "row_pk": i, "type": "u", "field": "city", "old": "Oslo", "new": f"city {i}"}
-         for i in range(1, edits + 1)),
+        (
+            {
+                "table": TABLE,
+                "pk_field": "id",
+                "row_pk": i,
+                "type": "u",
+                "field": "city",
+                "old": "Oslo",
+                "new": f"city {i}",
+            }
+            for i in range(1, edits + 1)
+        ),
         user="bench",
     )
     return wh
@@ -142,12 +161,19 @@ def main() -> None:
     args = parser.parse_args()
 
     receive, send = multiprocessing.Pipe(duplex=False)
-    app_process = multiprocessing.Process(target=serve_app, args=(args.edits, args.app_latency_ms / 1000, send), daemon=True)
+    app_process = multiprocessing.Process(
+        target=serve_app, args=(args.edits, args.app_latency_ms / 1000, send), daemon=True
+    )
     app_process.start()
     app_url = f"http://127.0.0.1:{receive.recv()}"
+
     def app(batch_lookup: bool, concurrency: int) -> RestConnection:
         obj = {"path": "/customers", **({"batch_lookup": {"param": "id", "max_ids": 100}} if batch_lookup else {})}
-        return RestConnection("bench_app", RestConnectionConfig(type="rest", base_url=app_url, concurrency=concurrency, objects={"customers": obj}), {})
+        return RestConnection(
+            "bench_app",
+            RestConnectionConfig(type="rest", base_url=app_url, concurrency=concurrency, objects={"customers": obj}),
+            {},
+        )
 
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     runs = [("peliqan", False, 1)] + [(f"{c}/{b}", b, c) for b in (False, True) for c in concurrencies]
@@ -158,7 +184,9 @@ def main() -> None:
         else:
             url = args.pg_url
             with sa.create_engine(url).begin() as conn:
-                conn.execute(sa.text("DROP SCHEMA IF EXISTS raw CASCADE; DROP SCHEMA IF EXISTS stagehouse_meta CASCADE"))
+                conn.execute(
+                    sa.text("DROP SCHEMA IF EXISTS raw CASCADE; DROP SCHEMA IF EXISTS stagehouse_meta CASCADE")
+                )
         wh = make_store(url, args.edits)
         seconds = {}
         for label, batch_lookup, concurrency in runs:
@@ -177,13 +205,21 @@ def main() -> None:
     app_process.terminate()
 
     baseline = seconds["peliqan"]
-    print(f"{args.edits:,} edits written back to a local REST app (answers after {args.app_latency_ms:g} ms), change log on {args.store}")
-    print(f"Peliqan loop (request + status update, sequential)   : {baseline:7.2f} s  {args.edits / baseline:>8,.0f} changes/s")
+    print(
+        f"{args.edits:,} edits written back to a local REST app (answers after {args.app_latency_ms:g} ms), change "
+        f"log on {args.store}"
+    )
+    print(
+        f"Peliqan loop (request + status update, sequential)   : {baseline:7.2f} s  {args.edits / baseline:>8,.0f} "
+        "changes/s"
+    )
     for label, batch_lookup, concurrency in runs[1:]:
         ours = seconds[label]
         check_by = "one GET per 100 rows" if batch_lookup else "a GET per row"
-        print(f"push_changes, concurrency {concurrency:>2}, conflict check {check_by:<20}: {ours:7.2f} s"
-              f"  {args.edits / ours:>8,.0f} changes/s = {baseline / ours:5.1f}x (target >= 10x)")
+        print(
+            f"push_changes, concurrency {concurrency:>2}, conflict check {check_by:<20}: {ours:7.2f} s"
+            f"  {args.edits / ours:>8,.0f} changes/s = {baseline / ours:5.1f}x (target >= 10x)"
+        )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ class CursorFilter:
 
     def condition(self) -> sa.ColumnElement[bool]:
         """The filter as a SQLAlchemy condition, to compile for any dialect."""
-        column = sa.column(self.column)
+        column: sa.ColumnClause[Any] = sa.column(self.column)
         value = sa.literal(self.value)
         return column >= value if self.inclusive else column > value
 

@@ -30,7 +30,10 @@ DUCKDB_MEMORY_LIMIT = "1GB"
 # postgres binary, paid by every ``stagehouse run`` process that reads a source; the reader
 # skips that check. Private databases (``open_duckdb``: file scans, federated
 # queries) keep it.
-READER_CONFIG = {"memory_limit": DUCKDB_MEMORY_LIMIT, "allow_unsigned_extensions": True}
+READER_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "memory_limit": DUCKDB_MEMORY_LIMIT,
+    "allow_unsigned_extensions": True,
+}
 _reader: duckdb.DuckDBPyConnection | None = None  # the process's reader database, once opened
 _reader_lock = threading.Lock()
 _kept_aliases: set[str] = set()  # sources attached to the shared reader for good (kept_attachment)
@@ -112,7 +115,7 @@ class DuckDBScan:
     attach_sql: Callable[[str], str]
     relation: Callable[[str], str]
     on_attach_error: Callable[[Exception], Exception]
-    on_error: Callable[[Exception], Exception]
+    on_error: Callable[[BaseException], Exception]  # a driver error (DBAPIError.orig is a BaseException)
     use_catalog: bool = False
     passthrough: bool = False  # the relation is a pass-through query: it never reads the attached catalog
     check: Callable[[], None] | None = None  # refuses rows the scan would read wrongly (MySQL zero dates)
@@ -145,7 +148,7 @@ def stream(
     sql: str,
     *,
     batch_rows: int,
-    on_error: Callable[[duckdb.Error], Exception],
+    on_error: Callable[[Exception], Exception],
     params: list | None = None,
     release: Callable[[], None] | None = None,
 ) -> pa.RecordBatchReader:

@@ -57,6 +57,8 @@ class ConfigFileError(StagehouseError):
 class ConnectionConfigError(StagehouseError):
     """A named connection is unknown, has a wrong field, or lacks an environment variable."""
 
+    problem: str  # set from the fields
+
     def __init__(self, connection: str, problem: str) -> None:
         super().__init__(f"connection '{connection}': {problem}", connection=connection, problem=problem)
 
@@ -79,8 +81,15 @@ class CsvRowError(SourceError):
             "fix the file, or set csv: {on_bad_rows: skip} on the connection to skip such rows"
         )
         StagehouseError.__init__(
-            self, f"connection '{connection}', file '{file}': {problem}",
-            connection=connection, obj=f"file '{file}'", problem=problem, file=file, line=line, expected=expected, found=found,
+            self,
+            f"connection '{connection}', file '{file}': {problem}",
+            connection=connection,
+            obj=f"file '{file}'",
+            problem=problem,
+            file=file,
+            line=line,
+            expected=expected,
+            found=found,
         )
 
 
@@ -94,11 +103,18 @@ class CsvDialectError(SourceError):
     def __init__(self, connection: str, file: str, header: str, delimiter: str) -> None:
         problem = (
             f"read as one column {header!r}, but the header holds the delimiter {delimiter!r}; "
-            f"set csv: {{delimiter: {delimiter!r}}} on the connection, or on_bad_rows: skip if some rows have extra or missing fields"
+            f"set csv: {{delimiter: {delimiter!r}}} on the connection, or on_bad_rows: skip if some rows have extra "
+            "or missing fields"
         )
         StagehouseError.__init__(
-            self, f"connection '{connection}', file '{file}': {problem}",
-            connection=connection, obj=f"file '{file}'", problem=problem, file=file, header=header, delimiter=delimiter,
+            self,
+            f"connection '{connection}', file '{file}': {problem}",
+            connection=connection,
+            obj=f"file '{file}'",
+            problem=problem,
+            file=file,
+            header=header,
+            delimiter=delimiter,
         )
 
 
@@ -113,7 +129,9 @@ class UnsafeIdentifierError(StagehouseError):
         super().__init__(
             f"connection '{connection}': {kind} name {name!r} is not allowed (use letters, digits, "
             "spaces, '_', '$' or '-'; no quotes, semicolons or comment marks)",
-            connection=connection, kind=kind, name=name,
+            connection=connection,
+            kind=kind,
+            name=name,
         )
 
 
@@ -121,7 +139,9 @@ class WarehouseError(StagehouseError):
     """A warehouse call was refused: unknown table, missing key, bad record or value."""
 
     def __init__(self, connection: str, obj: str, problem: str) -> None:
-        super().__init__(f"connection '{connection}', {obj}: {problem}", connection=connection, obj=obj, problem=problem)
+        super().__init__(
+            f"connection '{connection}', {obj}: {problem}", connection=connection, obj=obj, problem=problem
+        )
 
 
 class StoreInUseError(WarehouseError):
@@ -133,4 +153,6 @@ class RestCallError(StagehouseError, TypeError):
     a ``TypeError`` too, as Python's own wrong calls are."""
 
     def __init__(self, connection: str, obj: str, problem: str) -> None:
-        super().__init__(f"connection '{connection}', object '{obj}': {problem}", connection=connection, obj=obj, problem=problem)
+        super().__init__(
+            f"connection '{connection}', object '{obj}': {problem}", connection=connection, obj=obj, problem=problem
+        )

@@ -24,7 +24,10 @@ class MissingExtraError(StagehouseError):
 
     def __init__(self, feature: str, extra: str, module: str, verb: str = "need") -> None:
         super().__init__(
-            f"{feature} {verb} the {extra} extra: pip install 'stagehouse[{extra}]'", feature=feature, extra=extra, module=module
+            f"{feature} {verb} the {extra} extra: pip install 'stagehouse[{extra}]'",
+            feature=feature,
+            extra=extra,
+            module=module,
         )
 
 

@@ -56,7 +56,8 @@ def attach(con: duckdb.DuckDBPyConnection, connection: SqlConnection) -> None:
     if scanner is None:
         raise FederatedQueryError(
             f"connection '{connection.name}': a {connection.backend} database cannot be attached to a federated query "
-            f"(attachable: {', '.join(SCANNERS)})", connection=connection.name,
+            f"(attachable: {', '.join(SCANNERS)})",
+            connection=connection.name,
         )
     try:
         if scanner.extension:
@@ -91,6 +92,7 @@ def query(
     try:
         for name in names:
             connection = connect(name, instance=instance, specs=specs, base_dir=base_dir)
+            assert isinstance(connection, SqlConnection)  # the SQL connections and the store
             opened.append(connection)
             attach(con, connection)
         try:

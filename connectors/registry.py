@@ -13,11 +13,9 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
 from importlib import import_module
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -86,12 +84,14 @@ def connect(
         known = ", ".join(sorted(specs)) or "none declared"
         raise ConnectionConfigError(name, f"not declared under attrs.connections in pipedag.yaml (known: {known})")
     config = parse_config(name, specs[name])
-    module, _, class_name = KINDS[config.type]
+    module, _, class_name = KINDS[specs[name]["type"]]  # parse_config checked it
     connection_class: type[Connection] = getattr(import_module(module), class_name)
     try:
         return connection_class.from_config(name, config, base_dir or Path.cwd())
     except MissingEnvironmentVariable as exc:
-        raise ConnectionConfigError(name, f"environment variable {exc.name} is not set; export it before running") from exc
+        raise ConnectionConfigError(
+            name, f"environment variable {exc.name} is not set; export it before running"
+        ) from exc
     except MalformedPlaceholder as exc:
         raise ConnectionConfigError(name, f"{exc} (pipedag.yaml attrs.connections.{name})") from exc
 

@@ -44,4 +44,7 @@ def describe(note: dict[str, Any] | None) -> str:
         started = dt.datetime.fromisoformat(started)
     if isinstance(started, dt.datetime):
         started = f"{started.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
-    return f"run {note.get('run_id')} of flow {note.get('flow')} (started {started}, PID {note.get('pid')} on {note.get('host')})"
+    return (
+        f"run {note.get('run_id')} of flow {note.get('flow')} (started {started}, PID {note.get('pid')} on "
+        f"{note.get('host')})"
+    )

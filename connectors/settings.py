@@ -25,7 +25,9 @@ from stagehouse.connectors.errors import ConfigFileError
 from stagehouse.connectors.placeholders import MalformedPlaceholder, expand
 
 CONFIG_NAMES = ("pipedag.yaml", "pipedag.yml")
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where installed: pipedag.yaml is read often
+SAFE_LOADER = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)  # libyaml's parser where installed: pipedag.yaml is read often
 DEFAULT_INSTANCE = "local"
 WAREHOUSE = "warehouse"  # the reserved connection name of the instance's own table store
 
@@ -71,11 +73,18 @@ def _malformed(path: Path, exc: yaml.YAMLError) -> ConfigFileError:
         return ConfigFileError(f"{path}: not valid YAML ({' '.join(str(exc).split())})", path=path)
     problem = getattr(exc, "problem", None) or "not valid YAML"
     context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    started = f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})" if context and context_mark else ""
+    started = (
+        f" ({context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+        if context and context_mark
+        else ""
+    )
     line, column = mark.line + 1, mark.column + 1
     return ConfigFileError(
         f"{path}, line {line}, column {column}: {problem}{started}; fix the YAML there",
-        path=path, line=line, column=column, problem=problem,
+        path=path,
+        line=line,
+        column=column,
+        problem=problem,
     )
 
 
@@ -132,10 +141,16 @@ def store_settings(instance: str | None = None, path: Path | None = None) -> Sto
     try:
         url = expand(args["url"])
     except MalformedPlaceholder as exc:
-        raise ConfigFileError(f"{path}: instances.{name}.table_store.args.url: {exc}", path=path, placeholder=exc.placeholder) from exc
-    url = url.replace("{instance_id}", str(section.get("instance_id", ""))).replace("{project_dir}", str(path.parent.resolve()))
+        raise ConfigFileError(
+            f"{path}: instances.{name}.table_store.args.url: {exc}", path=path, placeholder=exc.placeholder
+        ) from exc
+    url = url.replace("{instance_id}", str(section.get("instance_id", ""))).replace(
+        "{project_dir}", str(path.parent.resolve())
+    )
     instance_id = section.get("instance_id")
-    return StoreSettings(name, url, bool(args.get("create_database_if_not_exists", False)), str(instance_id) if instance_id else None)
+    return StoreSettings(
+        name, url, bool(args.get("create_database_if_not_exists", False)), str(instance_id) if instance_id else None
+    )
 
 
 def store_url(instance: str | None = None, path: Path | None = None) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
@@ -29,7 +29,16 @@ from stagehouse.connectors.cursor import CursorFilter
 if TYPE_CHECKING:
     from stagehouse.connectors.duckdb_scan import DuckDBScan
     from stagehouse.connectors.files.csv_checks import BadRows
-    from stagehouse.connectors.sql.pg_copy import PostgresCopy
+    from stagehouse.connectors.sql.pg_copy import CopyColumn
+
+
+class BinaryCopy(Protocol):
+    """A PostgreSQL source's rows as binary COPY into a PostgreSQL store (``PostgresCopy``, or
+    ``PartitionedCopy`` for key ranges at once)."""
+
+    def columns(self) -> list[CopyColumn] | None: ...
+
+    def copy_into(self, target: Any, into: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,13 @@ class Committed:
 
     load: int
     mark: Any  # the cursor's high-water mark; None when no row had one
+
+
+def given_query(query: str | None) -> str:
+    """The query of a read that names no table (a read takes a table or a query)."""
+    if query is None:
+        raise ValueError("a read takes a table or a query; it got neither")
+    return query
 
 
 def _none() -> None:
@@ -68,6 +84,12 @@ class SyncRequest:
     partition_by: str | None = None  # the integer column the ranges split; None: the one-column key
     store_url: str | None = None  # the store a partitioned binary COPY writes to over connections of its own
 
+    def object_name(self) -> str:
+        """``obj``, for a source that reads named objects only (a file glob, an API object)."""
+        if self.obj is None:
+            raise ValueError("this connection reads a named object (a file glob, an API object), not query=")
+        return self.obj
+
 
 @dataclass
 class SyncRead:
@@ -84,7 +106,7 @@ class SyncRead:
     key_is_unique: bool = False  # the source enforces the key: no need to check it again
     lengths: dict[str, int] | None = None  # declared varchar(n) lengths
     scan: DuckDBScan | None = None
-    copy: PostgresCopy | None = None
+    copy: BinaryCopy | None = None
     bad_rows: BadRows | None = None  # rows a lenient CSV read skipped, filled as the stream ends
     partitioned: bool = False  # the read honours ``request.partitions`` (False: a kind without key ranges)
 

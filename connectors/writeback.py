@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,9 +116,15 @@ class _RowPusher:
             current = self.api.get_many(self.obj, [changes[0]["row_pk"] for changes in rows])
         except StagehouseError as exc:
             return [(change["id"], "FAILED", str(exc)) for changes in rows for change in changes]
-        return [outcome for changes in rows for outcome in self.push(changes, current.get(changes[0]["row_pk"]), fetched=True)]
+        return [
+            outcome
+            for changes in rows
+            for outcome in self.push(changes, current.get(changes[0]["row_pk"]), fetched=True)
+        ]
 
-    def push(self, changes: list[dict[str, Any]], current: dict[str, Any] | None = None, *, fetched: bool = False) -> list[Outcome]:
+    def push(
+        self, changes: list[dict[str, Any]], current: dict[str, Any] | None = None, *, fetched: bool = False
+    ) -> list[Outcome]:
         """Push one row's changes; ``current`` is its app record when already ``fetched``."""
         outcomes: list[Outcome] = []
         row_pk = changes[0]["row_pk"]
@@ -152,7 +158,13 @@ class _RowPusher:
                     elif not sending and any(_same(current.get(name), value) for value in chain):
                         outcomes.append((change["id"], "PROCESSED", None))
                     elif not self.overwrite and not sending and not _same(current.get(name), old):
-                        outcomes.append((change["id"], "CONFLICT", f"the app has {name} = {current.get(name)!r}, the edit saw {old!r}"))
+                        outcomes.append(
+                            (
+                                change["id"],
+                                "CONFLICT",
+                                f"the app has {name} = {current.get(name)!r}, the edit saw {old!r}",
+                            )
+                        )
                     else:
                         pending.append((change, name, new))
                     continue
@@ -180,7 +192,10 @@ class _RowPusher:
         if change["resumed"] or not differing:
             return (change["id"], "PROCESSED", None), current
         if self.overwrite:
-            return (change["id"], "PROCESSED", None), {**current, **self.api.update(self.obj, change["row_pk"], differing)}
+            return (change["id"], "PROCESSED", None), {
+                **current,
+                **self.api.update(self.obj, change["row_pk"], differing),
+            }
         shown = ", ".join(f"{k} = {current.get(k)!r}" for k in differing)
         return (change["id"], "CONFLICT", f"the app already has {self.obj} {change['row_pk']} with {shown}"), current
 
@@ -252,6 +267,8 @@ def push_changes(
     pusher = _RowPusher(api, obj, field_map or {}, overwrite)
     rows = list(by_row.values())
     lookup = api.object(obj).batch_lookup
+    work: Callable[[Any], list[Outcome]]
+    jobs: list[Any]
     if lookup is None:
         work, jobs = pusher.push, rows
     else:

@@ -25,7 +25,7 @@ def get_pipeline_runs(
     try:
         found = [run for name in flows for run in history.runs(name, limit=limit)]
         found.sort(key=lambda run: run["started_at"], reverse=True)
-        return [history.run(run["run_id"]) for run in found[:limit]]
+        return [detail for run in found[:limit] if (detail := history.run(run["run_id"])) is not None]
     finally:
         history.close()
 

@@ -28,7 +28,6 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING, Any
 
 from stagehouse.connectors.errors import ConfigFileError, StagehouseError
@@ -92,7 +91,9 @@ def _describe(path: Path) -> FlowModule | None:
             try:
                 schedule = ast.literal_eval(node.value)
             except ValueError as exc:
-                raise UnknownFlowError(f"{path}: {SCHEDULE} must be a literal (a cron string or a dict)", flow=path.stem) from exc
+                raise UnknownFlowError(
+                    f"{path}: {SCHEDULE} must be a literal (a cron string or a dict)", flow=path.stem
+                ) from exc
     return FlowModule(path.stem, path, doc.strip().splitlines()[0] if doc.strip() else "", schedule)
 
 
@@ -150,7 +151,8 @@ def load_flow(name: str) -> Flow:
         raise _broken(path, broken[path])
     if name not in modules:
         raise UnknownFlowError(
-            f"no flow '{name}' (flows: {', '.join(modules) or 'none'}); a flow is a module in flows/ defining build_flow()",
+            f"no flow '{name}' (flows: {', '.join(modules) or 'none'}); a flow is a module in flows/ defining "
+            "build_flow()",
             flow=name,
         )
     path = modules[name].path

@@ -20,7 +20,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-STYLES = {"PROCESSED": "green", "NOT_PROCESSED": "yellow", "PROCESSING": "cyan", "FAILED": "bold red", "CONFLICT": "magenta"}
+STYLES = {
+    "PROCESSED": "green",
+    "NOT_PROCESSED": "yellow",
+    "PROCESSING": "cyan",
+    "FAILED": "bold red",
+    "CONFLICT": "magenta",
+}
 COLUMNS = ("id", "row", "field", "old", "new", "by", "at", "status", "error")
 FITTED = COLUMNS[:-1]  # the fitted table; errors follow it
 VALUES = ("old", "new")  # share the room the other columns leave
@@ -68,7 +74,9 @@ def column_widths(cells: list[dict[str, str]], width: int) -> dict[str, int]:
         if room >= MIN_VALUE * len(VALUES):
             break
     shared = {}
-    for index, column in enumerate(sorted(VALUES, key=natural.get)):  # a short value leaves its room to the long
+    for index, column in enumerate(
+        sorted(VALUES, key=natural.__getitem__)
+    ):  # a short value leaves its room to the long
         shared[column] = max(len(column), min(natural[column], room // (len(VALUES) - index)))
         room -= shared[column]
     return {c: fixed.get(c) or shared[c] for c in shown}
@@ -82,11 +90,15 @@ def changes_view(rows: list[dict[str, Any]], title: str, *, width: int, wide: bo
     """The rows of ``list_changes`` as a table no wider than ``width`` with the errors after it,
     or (``wide``) one table of every column at any width."""
     cells = [change_cells(row, wide) for row in rows]
-    widths = {c: max([len(c), *(len(cell[c]) for cell in cells)]) for c in COLUMNS} if wide else column_widths(cells, width)
+    widths = (
+        {c: max([len(c), *(len(cell[c]) for cell in cells)]) for c in COLUMNS} if wide else column_widths(cells, width)
+    )
     view = Table(title=title, box=None, pad_edge=False, title_justify="left", header_style="bold underline")
     for column in widths:
         view.add_column(column, width=widths[column], no_wrap=True)
     for cell in cells:
-        view.add_row(*(Text(_cut(cell[c], widths[c]), style=STYLES.get(cell[c], "") if c == "status" else "") for c in widths))
+        view.add_row(
+            *(Text(_cut(cell[c], widths[c]), style=STYLES.get(cell[c], "") if c == "status" else "") for c in widths)
+        )
     errors = [Text(f"{cell['id']}: {cell['error']}") for cell in cells if cell["error"] and not wide]
     return Group(view, Text("errors", style="bold underline"), *errors) if errors else view

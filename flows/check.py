@@ -47,7 +47,9 @@ class CheckProblem(StagehouseError):
     """One thing ``stagehouse check`` found that would fail a run: where, what, and the fix."""
 
     def __init__(self, where: str, what: str, fix: str) -> None:
-        super().__init__(f"{where + ': ' if where else ''}{what}{'; ' + fix if fix else ''}", where=where, what=what, fix=fix)
+        super().__init__(
+            f"{where + ': ' if where else ''}{what}{'; ' + fix if fix else ''}", where=where, what=what, fix=fix
+        )
 
 
 @dataclass
@@ -70,7 +72,10 @@ class CheckReport:
         reached = "" if self.reached is None else f" ({self.reached} reached)"
         if not self.instances:
             return f"{_plural(len(self.problems), 'problem')}: nothing else was checked"
-        counted = f"{_plural(self.connections, 'connection')}{reached} and {_plural(self.flows, 'flow')} checked on {_on(self.instances)}"
+        counted = (
+            f"{_plural(self.connections, 'connection')}{reached} and {_plural(self.flows, 'flow')} checked on "
+            f"{_on(self.instances)}"
+        )
         return f"OK: {counted}" if self.ok else f"{_plural(len(self.problems), 'problem')}: {counted}"
 
 
@@ -164,7 +169,12 @@ def _reach_stores(path: Path, instances: list[str], findings: _Findings) -> None
     for instance in instances:
         url, create = store_settings(instance_section(document, instance))
         if problem := store_problem(url, create):
-            findings.add(f"store of instance '{instance}'", f"{make_url(url).render_as_string(hide_password=True)}: {problem}", STORE_FIX, instance)
+            findings.add(
+                f"store of instance '{instance}'",
+                f"{make_url(url).render_as_string(hide_password=True)}: {problem}",
+                STORE_FIX,
+                instance,
+            )
 
 
 def _config_fix(exc: ConfigFileError) -> str:
@@ -186,7 +196,12 @@ def _open_connections(specs: dict[str, dict[str, Any]], path: Path, findings: _F
                 opened[instance][name] = build_connection(name, specs=declared, base_dir=path.parent)
             except StagehouseError as exc:
                 unset = isinstance(exc.__cause__, MissingEnvironmentVariable)  # the message says: export it
-                findings.add(f"connection '{name}'", _message(exc), "" if unset else f"fix attrs.connections.{name} in {path}", instance)
+                findings.add(
+                    f"connection '{name}'",
+                    _message(exc),
+                    "" if unset else f"fix attrs.connections.{name} in {path}",
+                    instance,
+                )
     return opened
 
 
@@ -209,13 +224,20 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
         try:
             flow = load_flow(module.name)
         except Exception as exc:  # any error of the user's build_flow(): reported, the check goes on
-            findings.add(f"flow '{module.name}' ({module.path})", f"build_flow() failed: {_message(root_error(exc) or exc)}",
-                         "fix the flow and run `stagehouse check` again")
+            findings.add(
+                f"flow '{module.name}' ({module.path})",
+                f"build_flow() failed: {_message(root_error(exc) or exc)}",
+                "fix the flow and run `stagehouse check` again",
+            )
             continue
         for stage in flow.stages:
             stage_flows.setdefault(stage, []).append(module.name)
             if is_reserved(stage):
-                findings.add(f"flow '{module.name}', stage '{stage}'", "starts with 'pg_', which PostgreSQL reserves", f"rename the stage in {module.path}")
+                findings.add(
+                    f"flow '{module.name}', stage '{stage}'",
+                    "starts with 'pg_', which PostgreSQL reserves",
+                    f"rename the stage in {module.path}",
+                )
         for instance, declared in specs.items():
             for name, naming in undeclared_connections(flow.tasks, declared).items():
                 where = f"flow '{module.name}', task{'s' if len(naming) > 1 else ''} {', '.join(naming)}"
@@ -225,8 +247,12 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
         _check_sync_objects(module, flow, specs, findings)
     for stage, flows in stage_flows.items():
         if len(flows) > 1:
-            findings.add(f"stage '{stage}'", f"is a stage of flows {', '.join(flows)}: each run's commit replaces the other flows' tables "
-                         "(a stage is a schema shared by every flow of an instance)", "give each flow's stages names of their own")
+            findings.add(
+                f"stage '{stage}'",
+                f"is a stage of flows {', '.join(flows)}: each run's commit replaces the other flows' tables "
+                "(a stage is a schema shared by every flow of an instance)",
+                "give each flow's stages names of their own",
+            )
     return len(modules) + len(broken)
 
 
@@ -241,13 +267,18 @@ def _check_sync_objects(module: Any, flow: Any, specs: dict[str, dict[str, Any]]
             continue
         name, obj = source
         for instance, declared in specs.items():
-            spec = declared.get(name)
-            listing = DECLARED_OBJECTS.get(spec.get("type")) if isinstance(spec, dict) else None
+            found = declared.get(name)
+            spec: dict[str, Any] = found if isinstance(found, dict) else {}
+            listing = DECLARED_OBJECTS.get(spec.get("type", ""))
             objects = (spec.get(listing) or {}) if listing else {}
             if listing and obj not in objects:
-                findings.add(f"flow '{module.name}', task {task._name}",
-                             f"connection '{name}' has no object '{obj}' (known: {', '.join(sorted(objects)) or 'none declared'})",
-                             f"declare it under {listing} of '{name}' in pipedag.yaml or fix the name in {module.path}", instance)
+                findings.add(
+                    f"flow '{module.name}', task {task._name}",
+                    f"connection '{name}' has no object '{obj}' (known: "
+                    f"{', '.join(sorted(objects)) or 'none declared'})",
+                    f"declare it under {listing} of '{name}' in pipedag.yaml or fix the name in {module.path}",
+                    instance,
+                )
 
 
 def _reach(specs: dict[str, dict[str, Any]], opened: dict[str, dict[str, Any]], findings: _Findings) -> int:
@@ -259,9 +290,11 @@ def _reach(specs: dict[str, dict[str, Any]], opened: dict[str, dict[str, Any]], 
             key = (name, json.dumps(specs[instance][name], sort_keys=True, default=str))
             if key not in outcomes:
                 outcomes[key] = _ping(conn)
-            if outcomes[key] is not None:
+            if (outcome := outcomes[key]) is not None:
                 kind = specs[instance][name].get("type")
-                findings.add(f"connection '{name}'", outcomes[key], UNREACHABLE_FIX.get(kind, "check its declaration"), instance)
+                findings.add(
+                    f"connection '{name}'", outcome, UNREACHABLE_FIX.get(kind, "check its declaration"), instance
+                )
     return sum(outcome is None for outcome in outcomes.values())
 
 

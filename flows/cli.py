@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shlex
 import logging
+import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import typer
 from rich.console import Console
@@ -35,12 +35,25 @@ from rich.table import Table
 
 from stagehouse.connectors.errors import StagehouseError
 from stagehouse.flows.catalog import list_flows, load_flow
-from stagehouse.flows.cli_output import console, errors, fail, options, quiet_pipedag, report_broken_flows, waiting
+from stagehouse.flows.cli_data import changes, query, replicate
+from stagehouse.flows.cli_output import (
+    WIDE,
+    console,
+    errors,
+    fail,
+    options,
+    quiet_pipedag,
+    report_broken_flows,
+    waiting,
+)
 from stagehouse.flows.run_view import report_table, runs_table, skip_reason
 
-app = typer.Typer(help="Stagehouse: ELT flows on pydiverse-pipedag.", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+app = typer.Typer(
+    help="Stagehouse: ELT flows on pydiverse-pipedag.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
-WIDE = 100_000  # a console this wide never folds a line: --wide output is as long as its values
 
 
 @app.callback()
@@ -52,20 +65,32 @@ def main(
     options["log_level"] = logging.INFO if (debug or verbose) else None  # None: $STAGEHOUSE_LOG_LEVEL or WARNING
 
 
-
-
 @app.command()
 def run(
     flow: str = typer.Argument(None, help="Flow name (see `stagehouse list`); omit with --due."),
     stage: list[str] = typer.Option([], "--stage", "-s", help="Run only this stage (repeatable)."),
-    instance: str = typer.Option(None, "--instance", "-i", help="Instance in pipedag.yaml (default: $STAGEHOUSE_INSTANCE or local)."),
+    instance: str = typer.Option(
+        None, "--instance", "-i", help="Instance in pipedag.yaml (default: $STAGEHOUSE_INSTANCE or local)."
+    ),
     due: bool = typer.Option(False, "--due", help="Run every flow whose SCHEDULE is due (for a CI cron)."),
-    now: dt.datetime = typer.Option(None, "--now", help="With --due: decide as if it were this time (ISO, UTC if no zone)."),
-    overlap: str = typer.Option("wait", "--overlap", help="If the flow is already running on the instance: wait or skip."),
-    full_refresh: bool = typer.Option(False, "--full-refresh", help="Reload syncs from the source, dropping incremental/merge state."),
+    now: dt.datetime = typer.Option(
+        None, "--now", help="With --due: decide as if it were this time (ISO, UTC if no zone)."
+    ),
+    overlap: str = typer.Option(
+        "wait", "--overlap", help="If the flow is already running on the instance: wait or skip."
+    ),
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="Reload syncs from the source, dropping incremental/merge state."
+    ),
     task: list[str] = typer.Option([], "--task", "-t", help="With --full-refresh: only this sync task (repeatable)."),
-    replace_stages: bool = typer.Option(False, "--replace-stages", help="Take over stages whose tables another flow committed (a renamed or retired flow)."),
-    run_id: str = typer.Option(None, "--run-id", help="Id to record the run under (default: a new one; `stagehouse ui` follows it)."),
+    replace_stages: bool = typer.Option(
+        False,
+        "--replace-stages",
+        help="Take over stages whose tables another flow committed (a renamed or retired flow).",
+    ),
+    run_id: str = typer.Option(
+        None, "--run-id", help="Id to record the run under (default: a new one; `stagehouse ui` follows it)."
+    ),
 ) -> None:
     """Run FLOW, or only the named stages, and print what each task did; or with --due, run the
     scheduled flows that are due (exit 1 if any failed). With --full-refresh, syncs (all, or
@@ -87,9 +112,16 @@ def run(
     started = time.perf_counter()
     try:
         with showing_progress(console, f"running {flow}"):
-            report = run_flow(load_flow(flow), stages=stage or None, instance=instance, overlap=overlap, on_wait=waiting,
-                              full_refresh=(task or True) if full_refresh else False, replace_stages=replace_stages,
-                              run_id=run_id)
+            report = run_flow(
+                load_flow(flow),
+                stages=stage or None,
+                instance=instance,
+                overlap=cast(Literal["wait", "skip"], overlap),  # checked above
+                on_wait=waiting,
+                full_refresh=(task or True) if full_refresh else False,
+                replace_stages=replace_stages,
+                run_id=run_id,
+            )
     except Exception as exc:
         fail(root_error(exc) or exc, exc)  # pipedag wraps a config error (e.g. a missing extra) in RuntimeError
     if report.skipped:
@@ -97,15 +129,23 @@ def run(
         return
     console.print(report_table(report))
     if not report.ok:
-        fail(report.error, report.result.exception if report.result else None)
+        error = report.error or StagehouseError(f"run {report.run_id} of flow {report.flow} failed")
+        fail(error, report.result.exception if report.result else None)
     console.print(f"[green]done[/] in {time.perf_counter() - started:.1f} s (run {report.run_id})")
 
 
 @app.command()
 def pipeline(
-    connection: str = typer.Argument(..., help="Connection whose syncs to run (see run_pipeline in docs/operating.md)."),
+    connection: str = typer.Argument(
+        ..., help="Connection whose syncs to run (see run_pipeline in docs/operating.md)."
+    ),
     table: list[str] = typer.Option([], "--table", "-t", help="Only the sync of this table or object (repeatable)."),
-    param: list[str] = typer.Option([], "--param", "-p", help="key=value override of the connection for this run (value as JSON if it parses), e.g. page_size=50."),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        "-p",
+        help="key=value override of the connection for this run (value as JSON if it parses), e.g. page_size=50.",
+    ),
     params_json: str = typer.Option(None, "--params", help="All overrides as one JSON object."),
     run_id: str = typer.Option(None, "--run-id", help="Id to record the run under (default: a new one)."),
     instance: str = typer.Option(None, "--instance", "-i", help="Instance in pipedag.yaml."),
@@ -126,12 +166,13 @@ def pipeline(
             reports = run_pipeline(connection, table or None, instance=instance, run_id=run_id, **params)
     except Exception as exc:
         fail(exc)
+    assert not isinstance(reports, str)  # a run id only when is_async
     for report in reports:
         console.print(report_table(report))
     failed = [report for report in reports if not report.ok]
     if failed:
-        fail(failed[0].error)
-    console.print(f"[green]done[/] (run {', '.join(report.run_id for report in reports)})")
+        fail(failed[0].error or StagehouseError(f"run {failed[0].run_id} of flow {failed[0].flow} failed"))
+    console.print(f"[green]done[/] (run {', '.join(str(report.run_id) for report in reports)})")
 
 
 def _json_or_text(value: str) -> Any:
@@ -139,8 +180,6 @@ def _json_or_text(value: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError:
         return value
-
-
 
 
 @app.command()
@@ -175,12 +214,16 @@ def logs(
     if not lines:
         fail(StagehouseError(f"no log lines for run '{run_id}' (see `stagehouse runs` for run ids)"))
     for line in lines:
-        console.print(f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}", markup=False, highlight=False, soft_wrap=True)
+        console.print(
+            f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}", markup=False, highlight=False, soft_wrap=True
+        )
 
 
 @app.command()
 def check(
-    instance: str = typer.Option(None, "--instance", "-i", help="Check only this instance (default: every instance in pipedag.yaml)."),
+    instance: str = typer.Option(
+        None, "--instance", "-i", help="Check only this instance (default: every instance in pipedag.yaml)."
+    ),
     reach: bool = typer.Option(False, "--connect", help="Also reach each server, API, SFTP host and folder once."),
 ) -> None:
     """Check pipedag.yaml, every connection and every flow without running anything: one line
@@ -192,13 +235,17 @@ def check(
         report = check_project(instance, connect=reach)
     for problem in report.problems:
         console.print(f"[bold red]problem:[/] {escape(str(problem))}", soft_wrap=True, highlight=False)
-    console.print(f"[{'green' if report.ok else 'bold red'}]{escape(report.summary())}[/]", soft_wrap=True, highlight=False)
+    console.print(
+        f"[{'green' if report.ok else 'bold red'}]{escape(report.summary())}[/]", soft_wrap=True, highlight=False
+    )
     if not report.ok:
         raise typer.Exit(1)
 
 
 @app.command()
-def init(folder: Path = typer.Argument(..., help="Folder for the new project (created; must be new or empty).")) -> None:
+def init(
+    folder: Path = typer.Argument(..., help="Folder for the new project (created; must be new or empty)."),
+) -> None:
     """Write a new project into FOLDER: pipedag.yaml, an example flow, its test, CI workflow."""
     from stagehouse.flows.project_init import init_project
 
@@ -206,8 +253,12 @@ def init(folder: Path = typer.Argument(..., help="Folder for the new project (cr
         written = init_project(folder)
     except Exception as exc:
         fail(exc)
-    console.print(f"[green]created[/] {folder} ({len(written)} files); next: cd {shlex.quote(str(folder))} && stagehouse run example && pytest",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"[green]created[/] {folder} ({len(written)} files); next: cd {shlex.quote(str(folder))} && stagehouse run "
+        "example && pytest",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("list")
@@ -226,7 +277,11 @@ def visualize(
     out: Path = typer.Option(None, "--out", "-o", help="SVG file to write (default: FLOW.svg)."),
     instance: str = typer.Option(None, "--instance", "-i", help="Instance whose kroki_url to use."),
     kroki: str = typer.Option(None, "--kroki-url", help="Kroki server base URL (default: kroki_url in pipedag.yaml)."),
-    run_id: str = typer.Option(None, "--run", help="Colour each task by its state in this run (an id from `stagehouse runs`, or its first digits)."),
+    run_id: str = typer.Option(
+        None,
+        "--run",
+        help="Colour each task by its state in this run (an id from `stagehouse runs`, or its first digits).",
+    ),
 ) -> None:
     """Print the Kroki URL of FLOW's graph and write an SVG (with Graphviz; else, given --out, drawn
     by Kroki). With --run, tasks are coloured by their state in that run: completed, cache-valid,
@@ -248,7 +303,9 @@ def visualize(
                 history.close()
         console.print(kroki_url(pipedag_flow, config, result, base_url=kroki), soft_wrap=True, highlight=False)
         if out is None and not has_graphviz():
-            errors.print("no SVG: Graphviz's dot is not installed (apt-get install graphviz); --out FILE.svg draws it with Kroki")
+            errors.print(
+                "no SVG: Graphviz's dot is not installed (apt-get install graphviz); --out FILE.svg draws it with Kroki"
+            )
             return
         path = out or Path(f"{flow}{'-' + run_id if run_id else ''}.svg")
         if (server := render_svg(pipedag_flow, config, path, result, base_url=kroki)) is not None:
@@ -258,88 +315,23 @@ def visualize(
         fail(exc)
 
 
-@app.command()
-def replicate(
-    source: str = typer.Argument(..., help="'connection:schema.table', or a connection with --query ('warehouse' is the table store)."),
-    target_connection: str = typer.Argument(..., help="Connection to copy into (a SQL connection, or 'warehouse')."),
-    target_schema: str = typer.Argument(..., help="Schema of the target table (created if missing)."),
-    table: str = typer.Option(None, "--table", "-t", help="Target table name (default: the source table's)."),
-    query: str = typer.Option(None, "--query", "-q", help="Copy this query's rows (in the source's SQL) instead of a table."),
-    incremental_field: str = typer.Option(None, "--incremental-field", help="Copy only rows past the target's max of this column."),
-    pk: list[str] = typer.Option([], "--pk", help="Primary key column (repeatable): incremental rows merge by it."),
-    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose connections and store to use."),
-) -> None:
-    """Copy a table or query into another database once; the target sees the old or the new
-    table, never a half-copied one."""
-    from stagehouse.connectors import connect
-    from stagehouse.connectors.sql.replicate import parse_source, replicate as replicate_rows
-
-    try:
-        source_name, source_table = parse_source(source, query)
-        with connect(source_name, instance=instance) as source_conn, connect(target_connection, instance=instance) as target_conn:
-            with console.status(f"replicating {source} to {target_connection}"):
-                report = replicate_rows(
-                    source_conn, target_conn, target_schema, table, table=source_table, query=query,
-                    incremental_field=incremental_field, pk=pk or None,
-                )
-    except Exception as exc:
-        fail(exc)
-    since = "" if report.since is None else f" after {incremental_field} = {report.since}"
-    console.print(
-        f"[green]{report.mode}[/] copy to {report.target}: {report.rows:,} rows{since} "
-        f"({report.inserted:,} inserted, {report.updated:,} updated) in {report.seconds:.1f} s",
-        highlight=False,
-    )
-
-
-@app.command()
-def query(
-    sql: str = typer.Argument(..., help="One DuckDB SQL statement; name tables as connection.schema.table ('warehouse' is the store)."),
-    output: str = typer.Option("table", "--format", "-f", help="table, csv or json (an array of records)."),
-    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose connections and store to use."),
-) -> None:
-    """Run one SQL statement across the store and other SQL connections, each attached read-only
-    as a catalog of its name, e.g. a join of a PostgreSQL table with a store table."""
-    from stagehouse.flows.query_view import QUERY_FORMATS, printable, show_frame
-
-    if output not in QUERY_FORMATS:
-        fail(StagehouseError(f"--format is one of {', '.join(QUERY_FORMATS)}, not {output!r}"))
-    from stagehouse.connectors.federated import query as federated_query
-
-    try:
-        frame = printable(federated_query(sql, instance=instance), output)
-    except Exception as exc:
-        fail(exc)
-    show_frame(frame, output, console)
-
-
-@app.command()
-def changes(
-    table: str = typer.Argument(..., help="Table as stage.table (e.g. raw.customers)."),
-    status: list[str] = typer.Option([], "--status", "-s", help="Only changes with this writeback status (repeatable)."),
-    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store holds the change log."),
-    limit: int = typer.Option(None, "--limit", "-n", help="At most this many changes (oldest first)."),
-    wide: bool = typer.Option(False, "--wide", "-w", help="Every column and whole values, however wide."),
-) -> None:
-    """Show the change log of TABLE: edits, who made them, their writeback status and errors
-    (fitted to the terminal; long values are cut with '…', --wide shows them whole)."""
-    from stagehouse.connectors import connect
-    from stagehouse.flows.changes_view import changes_view
-
-    try:
-        with connect("warehouse", instance=instance) as warehouse:
-            rows = warehouse.list_changes(table, writeback_status=status or None, limit=limit)
-    except Exception as exc:
-        fail(exc)
-    view = changes_view(rows, f"changes of {table} ({len(rows)})", width=console.width, wide=wide)
-    (Console(width=WIDE) if wide else console).print(view)
+app.command()(replicate)
+app.command()(query)
+app.command()(changes)
 
 
 @app.command()
 def ui(
-    instance: str = typer.Option(None, "--instance", "-i", help="Instance whose store the cockpit shows (default: $STAGEHOUSE_INSTANCE or local)."),
+    instance: str = typer.Option(
+        None,
+        "--instance",
+        "-i",
+        help="Instance whose store the cockpit shows (default: $STAGEHOUSE_INSTANCE or local).",
+    ),
     port: int = typer.Option(8501, "--port", "-p", help="Port to listen on."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; any but 127.0.0.1/localhost needs $STAGEHOUSE_UI_PASSWORD."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on; any but 127.0.0.1/localhost needs $STAGEHOUSE_UI_PASSWORD."
+    ),
 ) -> None:
     """Open the data cockpit: browse and edit store tables, the change log and writeback, flows and runs."""
     from stagehouse.flows.ui.serve import serve  # Streamlit loads only here

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import traceback
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,7 +23,8 @@ from stagehouse.connectors.errors import StagehouseError, first_line
 
 console = Console()
 errors = Console(stderr=True)
-options = {"debug": False}  # set by the command line's --debug / -v
+options: dict[str, Any] = {"debug": False}  # set by the command line's --debug / -v
+WIDE = 100_000  # a console this wide never folds a line: --wide output is as long as its values
 
 
 def quiet_pipedag() -> None:
@@ -37,7 +39,7 @@ def quiet_pipedag() -> None:
         fail(exc)
 
 
-def fail(exc: BaseException, raised: BaseException | None = None) -> None:
+def fail(exc: BaseException, raised: BaseException | None = None) -> NoReturn:
     """Print ``exc`` as one line (plus traceback with --debug) and exit 1.
 
     ``raised``: the exception ``exc`` was found in (a run's, whose wrappers the traceback shows).
@@ -45,7 +47,9 @@ def fail(exc: BaseException, raised: BaseException | None = None) -> None:
     if options["debug"]:
         errors.print("".join(traceback.format_exception(raised or exc)), markup=False, highlight=False)
     message = str(exc) if isinstance(exc, StagehouseError) else f"{type(exc).__name__}: {exc}"
-    errors.print(f"[bold red]Error:[/] {escape(first_line(message, type(exc).__name__))}", highlight=False, soft_wrap=True)
+    errors.print(
+        f"[bold red]Error:[/] {escape(first_line(message, type(exc).__name__))}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(1)
 
 

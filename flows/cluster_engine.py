@@ -24,8 +24,8 @@ from __future__ import annotations
 from pydiverse.pipedag.context import RunContext
 from pydiverse.pipedag.core import Task
 
-from stagehouse.connectors.extras import require
 from stagehouse.connectors.errors import first_line
+from stagehouse.connectors.extras import require
 from stagehouse.flows.dask_engine import DaskEngine
 from stagehouse.flows.dask_extra import distributed
 from stagehouse.flows.worker_errors import ClusterUnreachableError, WorkerLostError
@@ -73,12 +73,14 @@ class ClusterEngine(DaskEngine):
             futures = client.compute([results[task] for task in tasks], optimize_graph=False)
             with client.as_current():
                 distributed.wait(futures)  # a failure fails its dependents at once; the others end
-            for task, future in zip(tasks, futures):
+            for task, future in zip(tasks, futures, strict=True):
                 if future.status == "error":
                     raise self._error(task, future.exception())
-            return dict(zip(tasks, client.gather(futures)))
+            return dict(zip(tasks, client.gather(futures), strict=True))
         finally:
-            client.set_metadata([CLAIMS, RunContext.get().run_id], None)  # nothing of the run is left running: drop its claims
+            client.set_metadata(
+                [CLAIMS, RunContext.get().run_id], None
+            )  # nothing of the run is left running: drop its claims
             client.close()
 
     def _error(self, task: Task, error: BaseException) -> BaseException:

@@ -30,7 +30,8 @@ import sys
 import types
 
 STARTUP_THRESHOLD = 1_000_000  # allocations between young collections while the command starts
-_held = {"thresholds": None}  # the thresholds to restore, while the collector is held back
+# the thresholds to restore, while the collector is held back
+_held: dict[str, tuple[int, ...] | None] = {"thresholds": None}
 
 
 def main() -> None:
@@ -45,8 +46,8 @@ def main() -> None:
 def hold_collector() -> None:
     """Collect the youngest generation only every ``STARTUP_THRESHOLD`` allocations."""
     if _held["thresholds"] is None:
-        _held["thresholds"] = gc.get_threshold()
-        gc.set_threshold(STARTUP_THRESHOLD, *_held["thresholds"][1:])
+        _held["thresholds"] = thresholds = gc.get_threshold()
+        gc.set_threshold(STARTUP_THRESHOLD, *thresholds[1:])
 
 
 def startup_done() -> None:
@@ -58,7 +59,6 @@ def startup_done() -> None:
     _held["thresholds"] = None
     gc.freeze()
     gc.set_threshold(*thresholds)
-
 
 
 PIPEDAG_DASK = "pydiverse.pipedag.optional_dependency.dask"  # holds pipedag's one name for dask
@@ -78,5 +78,5 @@ def defer_dask_for_pipedag() -> None:
     if PIPEDAG_DASK in sys.modules or "dask" in sys.modules or importlib.util.find_spec("dask") is None:
         return
     holder = types.ModuleType(PIPEDAG_DASK, "pipedag's optional dask import, loaded on first use")
-    holder.dask = _DaskOnFirstUse("dask")
+    holder.__dict__["dask"] = _DaskOnFirstUse("dask")
     sys.modules[PIPEDAG_DASK] = holder

@@ -23,6 +23,7 @@ Use it in pipedag.yaml: ``orchestration: {class: "stagehouse.flows.dask_engine.D
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import structlog
 from pydiverse.pipedag import ExternalTableReference, Table
@@ -53,7 +54,13 @@ class DaskEngine(PipedagDaskEngine):
         """The graph's values (``flows.cluster_engine`` computes on a cluster)."""
         return dask.compute(results, **self.dask_compute_kwargs)[0]
 
-    def run(self, flow: Subflow, ignore_position_hashes: bool = False, inputs: dict[Task, ExternalTableReference] | None = None, **run_kwargs):
+    def run(
+        self,
+        flow: Subflow,
+        ignore_position_hashes: bool = False,
+        inputs: dict[Task, ExternalTableReference] | None = None,
+        **run_kwargs,
+    ):
         # pipedag's DaskEngine.run, with ``bind_run`` changed (flows.worker_task.run_task) and the values reported back
         inputs = inputs if inputs is not None else {}
         for package in private_packages():  # a project's flow modules: workers cannot import them
@@ -61,7 +68,7 @@ class DaskEngine(PipedagDaskEngine):
         run_context = RunContext.get()
         config_context = ConfigContext.get()
         level = logging.getLogger().getEffectiveLevel()
-        results = {}
+        results: dict[Task, Any] = {}
         exception = None
 
         def bind_run(t: Task):
@@ -76,7 +83,11 @@ class DaskEngine(PipedagDaskEngine):
 
         for task in flow.get_tasks():
             task_inputs = {
-                **{in_id: results[in_t] for in_id, in_t in task._input_tasks.items() if in_t in results and in_t not in inputs},
+                **{
+                    in_id: results[in_t]
+                    for in_id, in_t in task._input_tasks.items()
+                    if in_t in results and in_t not in inputs
+                },
                 **{in_id: Table(inputs[in_t]) for in_id, in_t in task._input_tasks.items() if in_t in inputs},
             }
             results[task] = bind_run(task)(
@@ -94,4 +105,6 @@ class DaskEngine(PipedagDaskEngine):
             exception = exc
             results = dict.fromkeys(results)  # no values came back (not graph nodes to read rows of)
 
-        return Result.init_from(subflow=flow, underlying=results, successful=(exception is None), task_values=results, exception=exception)
+        return Result.init_from(
+            subflow=flow, underlying=results, successful=(exception is None), task_values=results, exception=exception
+        )

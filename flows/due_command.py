@@ -40,9 +40,13 @@ def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
     failed = []
     for module, schedule in due:
         try:
-            report = run_flow(load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap, on_wait=waiting)
+            report = run_flow(
+                load_flow(module.name), instance=instance, trigger="schedule", overlap=schedule.overlap, on_wait=waiting
+            )
         except Exception as exc:
-            errors.print(f"[bold red]Error:[/] {module.name}: {first_line(str(exc), type(exc).__name__)}", highlight=False)
+            errors.print(
+                f"[bold red]Error:[/] {module.name}: {first_line(str(exc), type(exc).__name__)}", highlight=False
+            )
             failed.append(module.name)
             continue
         if report.skipped:
@@ -51,8 +55,10 @@ def run_due_command(instance: str | None, now: dt.datetime | None) -> None:
             console.print(f"{module.name}: [green]done[/] (run {report.run_id})")
         else:
             console.print(report_table(report))
-            errors.print(f"[bold red]Error:[/] {module.name}: {first_line(str(report.error))} (run {report.run_id})", highlight=False)
+            errors.print(
+                f"[bold red]Error:[/] {module.name}: {first_line(str(report.error))} (run {report.run_id})",
+                highlight=False,
+            )
             failed.append(module.name)
     if failed or broken:
         raise typer.Exit(1)
-

@@ -42,8 +42,10 @@ def refresh_tasks(flow: Flow, names: bool | list[str], stages: list[str] | None 
         where = f" in stage {', '.join(stages)}" if stages else ""
         known = ", ".join(t._name for t in syncs) or "none"
         raise UnknownTaskError(
-            f"flow '{flow.name}' has no sync task {', '.join(repr(n) for n in unknown)}{where} (sync tasks: {known}); name one of those",
-            flow=flow.name, tasks=unknown,
+            f"flow '{flow.name}' has no sync task {', '.join(repr(n) for n in unknown)}{where} (sync tasks: {known}); "
+            "name one of those",
+            flow=flow.name,
+            tasks=unknown,
         )
     return sorted({task_key(t) for t in chosen})
 

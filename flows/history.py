@@ -40,7 +40,8 @@ ENDED_UNREPORTED = "the run ended without reporting (killed or crashed)"
 
 _metadata = sa.MetaData(schema=META_SCHEMA)
 RUNS = sa.Table(
-    "runs", _metadata,
+    "runs",
+    _metadata,
     sa.Column("run_id", sa.Text, primary_key=True),
     sa.Column("flow", sa.Text, nullable=False),
     sa.Column("instance", sa.Text, nullable=False),
@@ -54,7 +55,8 @@ RUNS = sa.Table(
     sa.Column("pid", sa.Integer),
 )
 RUN_TASKS = sa.Table(
-    "run_tasks", _metadata,
+    "run_tasks",
+    _metadata,
     sa.Column("run_id", sa.Text, nullable=False),
     sa.Column("task", sa.Text, nullable=False),
     sa.Column("stage", sa.Text, nullable=False),
@@ -64,7 +66,8 @@ RUN_TASKS = sa.Table(
     sa.Column("error", sa.Text),
 )
 RUN_LOGS = sa.Table(
-    "run_logs", _metadata,
+    "run_logs",
+    _metadata,
     sa.Column("run_id", sa.Text, nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("logged_at", sa.DateTime(timezone=True), nullable=False),
@@ -100,8 +103,11 @@ class AmbiguousRunIdError(StagehouseError):
 
     def __init__(self, prefix: str, matches: list[str]) -> None:
         shown = ", ".join(matches[:3]) + (", …" if len(matches) > 3 else "")
-        super().__init__(f"run id '{prefix}' matches {len(matches)} runs ({shown}); give more of its digits",
-                         prefix=prefix, matches=matches)
+        super().__init__(
+            f"run id '{prefix}' matches {len(matches)} runs ({shown}); give more of its digits",
+            prefix=prefix,
+            matches=matches,
+        )
 
 
 def new_run_id() -> str:
@@ -179,23 +185,45 @@ class RunHistory:
                 .where(RUNS.c.flow == flow, RUNS.c.instance == self.instance, RUNS.c.status == "RUNNING")
                 .values(status="KILLED", error=ENDED_UNREPORTED)
             )
-            conn.execute(sa.insert(RUNS).values(
-                run_id=run_id, flow=flow, instance=self.instance, stages=",".join(stages) or None, run_trigger=trigger,
-                started_at=now(), status="RUNNING", host=socket.gethostname(), pid=os.getpid(),
-            ))
+            conn.execute(
+                sa.insert(RUNS).values(
+                    run_id=run_id,
+                    flow=flow,
+                    instance=self.instance,
+                    stages=",".join(stages) or None,
+                    run_trigger=trigger,
+                    started_at=now(),
+                    status="RUNNING",
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                )
+            )
         return run_id
 
-    def finish(self, run_id: str, status: str, error: str | None, tasks: Sequence[dict[str, Any]], logs: Sequence[LogLine]) -> None:
+    def finish(
+        self, run_id: str, status: str, error: str | None, tasks: Sequence[dict[str, Any]], logs: Sequence[LogLine]
+    ) -> None:
         """Record how a run ended, its tasks and its log lines, in one transaction."""
         with self.engine.begin() as conn:
-            conn.execute(sa.update(RUNS).where(RUNS.c.run_id == run_id).values(status=status, error=error, ended_at=now()))
+            conn.execute(
+                sa.update(RUNS).where(RUNS.c.run_id == run_id).values(status=status, error=error, ended_at=now())
+            )
             if tasks:
                 conn.execute(sa.insert(RUN_TASKS), [dict(task, run_id=run_id) for task in tasks])
             if logs:
-                conn.execute(sa.insert(RUN_LOGS), [
-                    {"run_id": run_id, "seq": seq, "logged_at": line.at, "level": line.level, "message": line.message}
-                    for seq, line in enumerate(logs)
-                ])
+                conn.execute(
+                    sa.insert(RUN_LOGS),
+                    [
+                        {
+                            "run_id": run_id,
+                            "seq": seq,
+                            "logged_at": line.at,
+                            "level": line.level,
+                            "message": line.message,
+                        }
+                        for seq, line in enumerate(logs)
+                    ],
+                )
 
     def record_skip(self, flow: str, stages: Sequence[str], trigger: str, reason: str) -> str:
         """A run that did not start because another run of the flow was in progress."""
@@ -203,18 +231,33 @@ class RunHistory:
         run_id = new_run_id()
         at = now()
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(RUNS).values(
-                run_id=run_id, flow=flow, instance=self.instance, stages=",".join(stages) or None, run_trigger=trigger,
-                started_at=at, ended_at=at, status="SKIPPED", error=reason, host=socket.gethostname(), pid=os.getpid(),
-            ))
+            conn.execute(
+                sa.insert(RUNS).values(
+                    run_id=run_id,
+                    flow=flow,
+                    instance=self.instance,
+                    stages=",".join(stages) or None,
+                    run_trigger=trigger,
+                    started_at=at,
+                    ended_at=at,
+                    status="SKIPPED",
+                    error=reason,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                )
+            )
         return run_id
 
     def running(self, flow: str) -> dict[str, Any] | None:
         """The newest run of ``flow`` still RUNNING on this instance, or None."""
         if not self._exists():
             return None
-        query = (sa.select(RUNS).where(RUNS.c.instance == self.instance, RUNS.c.flow == flow, RUNS.c.status == "RUNNING")
-                 .order_by(RUNS.c.started_at.desc()).limit(1))
+        query = (
+            sa.select(RUNS)
+            .where(RUNS.c.instance == self.instance, RUNS.c.flow == flow, RUNS.c.status == "RUNNING")
+            .order_by(RUNS.c.started_at.desc())
+            .limit(1)
+        )
         with self.engine.connect() as conn:
             found = conn.execute(query).mappings().first()
         return dict(found) if found is not None else None
@@ -236,7 +279,12 @@ class RunHistory:
         as ``git`` takes a commit; a prefix of several runs raises ``AmbiguousRunIdError``."""
         if conn.execute(sa.select(RUNS.c.run_id).where(RUNS.c.run_id == run_id)).first() is not None:
             return run_id
-        query = sa.select(RUNS.c.run_id).where(RUNS.c.run_id.startswith(run_id, autoescape=True)).order_by(RUNS.c.started_at.desc()).limit(11)
+        query = (
+            sa.select(RUNS.c.run_id)
+            .where(RUNS.c.run_id.startswith(run_id, autoescape=True))
+            .order_by(RUNS.c.started_at.desc())
+            .limit(11)
+        )
         matches = list(conn.execute(query).scalars())
         if len(matches) > 1:
             raise AmbiguousRunIdError(run_id, matches)
@@ -260,7 +308,11 @@ class RunHistory:
             return []
         with self.engine.connect() as conn:
             run_id = self.full_run_id(run_id, conn)
-            query = sa.select(RUN_LOGS.c.logged_at, RUN_LOGS.c.level, RUN_LOGS.c.message).where(RUN_LOGS.c.run_id == run_id).order_by(RUN_LOGS.c.seq)
+            query = (
+                sa.select(RUN_LOGS.c.logged_at, RUN_LOGS.c.level, RUN_LOGS.c.message)
+                .where(RUN_LOGS.c.run_id == run_id)
+                .order_by(RUN_LOGS.c.seq)
+            )
             return [LogLine(*row) for row in conn.execute(query)]
 
     def last_starts(self) -> dict[str, dt.datetime]:

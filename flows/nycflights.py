@@ -50,7 +50,9 @@ def delays_by_origin_hour(flights: pl.LazyFrame, airports: pl.LazyFrame) -> pl.L
 @pandas_transform(version="1", primary_key="carrier")
 def carrier_ranking(delays: pd.DataFrame) -> pd.DataFrame:
     weighted = delays.assign(delay_x_flights=delays["avg_arr_delay_min"] * delays["departed"])
-    per_carrier = weighted.groupby(["carrier", "airline"], as_index=False)[["flights", "departed", "delay_x_flights"]].sum()
+    per_carrier = weighted.groupby(["carrier", "airline"], as_index=False)[
+        ["flights", "departed", "delay_x_flights"]
+    ].sum()
     per_carrier["avg_arr_delay_min"] = per_carrier["delay_x_flights"] / per_carrier["departed"]
     ranked = per_carrier.drop(columns="delay_x_flights").sort_values("avg_arr_delay_min").reset_index(drop=True)
     ranked["rank"] = range(1, len(ranked) + 1)

@@ -79,7 +79,10 @@ def plan_pipeline(connection: str, tables: str | list[str] | None = None) -> lis
         raise PipelineError(f"no flow syncs connection '{connection}'", connection=connection)
     found = {name for plan in plans for table in plan.tables for name in (table, table.rpartition(".")[2])}
     if wanted and (missing := wanted - found):
-        raise PipelineError(f"connection '{connection}': no flow syncs {sorted(missing)} (synced: {sorted(set(synced))})", connection=connection)
+        raise PipelineError(
+            f"connection '{connection}': no flow syncs {sorted(missing)} (synced: {sorted(set(synced))})",
+            connection=connection,
+        )
     return plans
 
 
@@ -89,13 +92,18 @@ def connection_override(connection: str, params: dict[str, Any], instance: str |
         return {}
     specs, _ = connection_specs(instance)
     if connection not in specs:
-        raise PipelineError(f"connection '{connection}' is not declared in pipedag.yaml, so it takes no parameters", connection=connection)
+        raise PipelineError(
+            f"connection '{connection}' is not declared in pipedag.yaml, so it takes no parameters",
+            connection=connection,
+        )
     params = dict(params)
     page_size = params.pop("page_size", None)
     spec = deep_merge(specs[connection], params)
     if page_size is not None:
         if spec.get("type") != "rest":
-            raise PipelineError(f"connection '{connection}': page_size is for REST connections (SQL: batch_rows)", connection=connection)
+            raise PipelineError(
+                f"connection '{connection}': page_size is for REST connections (SQL: batch_rows)", connection=connection
+            )
         for obj in (spec.get("objects") or {}).values():
             pagination = obj.get("pagination") or {}
             if pagination.get("style") in PAGE_SIZE_FIELDS:
@@ -125,14 +133,32 @@ def run_pipeline(
     if is_async:
         return _start_in_background(connection, tables, instance, run_id, params)
     return [
-        run_flow(plan.flow, stages=plan.stages, instance=instance, trigger="api",
-                 run_id=run_id if k == 0 else f"{run_id}-{k + 1}", connection_overrides=overrides)
+        run_flow(
+            plan.flow,
+            stages=plan.stages,
+            instance=instance,
+            trigger="api",
+            run_id=run_id if k == 0 else f"{run_id}-{k + 1}",
+            connection_overrides=overrides,
+        )
         for k, plan in enumerate(plans)
     ]
 
 
-def _start_in_background(connection: str, tables: str | list[str] | None, instance: str | None, run_id: str, params: dict[str, Any]) -> str:
-    command = [sys.executable, "-m", "stagehouse.flows.cli", "pipeline", connection, "--run-id", run_id, "--params", json.dumps(params)]
+def _start_in_background(
+    connection: str, tables: str | list[str] | None, instance: str | None, run_id: str, params: dict[str, Any]
+) -> str:
+    command = [
+        sys.executable,
+        "-m",
+        "stagehouse.flows.cli",
+        "pipeline",
+        connection,
+        "--run-id",
+        run_id,
+        "--params",
+        json.dumps(params),
+    ]
     for table in [tables] if isinstance(tables, str) else tables or []:
         command += ["--table", table]
     if instance:

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from stagehouse.tasks import progress

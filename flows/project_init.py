@@ -46,10 +46,15 @@ def check_target(folder: Path) -> None:
         return
     for config in ("pipedag.yaml", "pipedag.yml"):
         if (folder / config).exists():
-            raise ProjectExistsError(f"{folder / config} exists: {folder} is already a project; pass a new folder", path=str(folder))
+            raise ProjectExistsError(
+                f"{folder / config} exists: {folder} is already a project; pass a new folder", path=str(folder)
+            )
     if present := sorted(entry.name for entry in folder.iterdir()):
         shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
-        raise ProjectExistsError(f"{folder} is not empty (it holds {shown}); pass a new or empty folder (init never overwrites files)", path=str(folder))
+        raise ProjectExistsError(
+            f"{folder} is not empty (it holds {shown}); pass a new or empty folder (init never overwrites files)",
+            path=str(folder),
+        )
 
 
 def _template_files(root: Traversable, relative: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Traversable]]:

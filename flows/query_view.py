@@ -28,12 +28,16 @@ def printable(answer: pa.Table, output: str):
 
     quote = lambda name: '"' + name.replace('"', '""') + '"'  # noqa: E731
     as_text = {
-        field.name: f"CAST({quote(field.name)} AS VARCHAR)" if pa.types.is_interval(field.type) else f"CAST(to_json({quote(field.name)}) AS VARCHAR)"
+        field.name: f"CAST({quote(field.name)} AS VARCHAR)"
+        if pa.types.is_interval(field.type)
+        else f"CAST(to_json({quote(field.name)}) AS VARCHAR)"
         for field in answer.schema
         if pa.types.is_interval(field.type) or (output == "csv" and any(test(field.type) for test in NESTED))
     }
     if as_text:
-        columns = ", ".join(f"{as_text[name]} AS {quote(name)}" if name in as_text else quote(name) for name in answer.column_names)
+        columns = ", ".join(
+            f"{as_text[name]} AS {quote(name)}" if name in as_text else quote(name) for name in answer.column_names
+        )
         con = duckdb.connect()
         try:
             con.register("answer", answer)

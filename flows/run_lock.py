@@ -86,7 +86,10 @@ def running_note(config: ConfigContext, flow: str) -> dict[str, Any] | None:
 
 @contextmanager
 def flow_run_lock(
-    config: ConfigContext, flow: str, overlap: Overlap = "wait", note: dict[str, Any] | None = None,
+    config: ConfigContext,
+    flow: str,
+    overlap: Overlap = "wait",
+    note: dict[str, Any] | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[bool]:
     """Hold the run lock of ``flow`` on ``config``'s instance; yields False when ``overlap`` is
@@ -134,7 +137,8 @@ def flow_run_lock(
             yield True
         else:
             raise LockUnsupportedError(
-                f"lock manager {type(manager).__name__} cannot hold a flow run lock; use FileLockManager or DatabaseLockManager"
+                f"lock manager {type(manager).__name__} cannot hold a flow run lock; use FileLockManager or "
+                "DatabaseLockManager"
             )
     finally:
         manager.dispose()
@@ -200,7 +204,10 @@ def _wait_until_free(path: Path, instance: str, on_wait: Callable[[str], None] |
             raise StoreBusyError(
                 f"instance '{instance}': the DuckDB store {path} is held by {holder}, not a Stagehouse run; "
                 f"close that program's connection (a duckdb shell, a notebook) and run again",
-                instance=instance, path=str(path), program=holder.program, pid=holder.pid,
+                instance=instance,
+                path=str(path),
+                program=holder.program,
+                pid=holder.pid,
             )
         if not told and on_wait is not None:
             on_wait(f"the DuckDB store {path} is held by {holder}; waiting up to {wait:.0f} s for it to close the file")

@@ -24,9 +24,9 @@ import attrs
 import sqlalchemy as sa
 from box import Box
 from pydiverse.pipedag import ConfigContext, Flow, Table
-from pydiverse.pipedag.core.stage import CommitStageTask
 from pydiverse.pipedag.context.run_context import FinalTaskState
 from pydiverse.pipedag.core.result import Result
+from pydiverse.pipedag.core.stage import CommitStageTask
 
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.flows.config import config_context
@@ -39,7 +39,8 @@ from stagehouse.flows.store_reach import unavailable_store
 from stagehouse.flows.timing import TaskTimer
 from stagehouse.tasks.arrow_stream import skipped_rows, written_rows
 from stagehouse.tasks.connections import refuse_undeclared
-from stagehouse.tasks.full_refresh import SETTING as FULL_REFRESH, with_full_refresh
+from stagehouse.tasks.full_refresh import SETTING as FULL_REFRESH
+from stagehouse.tasks.full_refresh import with_full_refresh
 from stagehouse.tasks.sync import recorded_rows
 
 STATE_NAMES = {
@@ -173,7 +174,8 @@ def run_flow(
 
     Stage names starting with ``pg_`` are refused, and so is a stage whose last committed tables
     came from another flow on the instance (its commit would replace them) unless
-    ``replace_stages`` (``flows.stage_names``). The run holds the flow's run lock: another run of it on the instance makes this one wait, or
+    ``replace_stages`` (``flows.stage_names``). The run holds the flow's run lock: another run of it on
+    the instance makes this one wait, or
     with ``overlap="skip"`` return at once with ``report.skipped`` and ``report.running`` (the run
     in progress; the skip is recorded as SKIPPED unless the store is a DuckDB file, which the
     running process holds).
@@ -190,7 +192,10 @@ def run_flow(
     try:
         config = config_context(instance)  # pipedag opens the store here
     except Exception as exc:
-        raise unavailable_store(exc, instance) or exc
+        unavailable = unavailable_store(exc, instance)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
     startup_done()  # the store's dialect and the engine are loaded: see flows.console
     if connection_overrides:
         config = with_connections(config, connection_overrides)
@@ -200,12 +205,23 @@ def run_flow(
     refuse_undeclared(flow.name, selected, dict(config.attrs.get("connections") or {}), config.instance_name)
     if full_refresh:
         config = with_full_refresh(config, refresh_tasks(flow, full_refresh, stages))
-    note = {"run_id": run_id or new_run_id(), "flow": flow.name, "started_at": now().isoformat(timespec="seconds"),
-            "pid": os.getpid(), "host": socket.gethostname()}
+    note = {
+        "run_id": run_id or new_run_id(),
+        "flow": flow.name,
+        "started_at": now().isoformat(timespec="seconds"),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
     try:
-        return _locked_run(flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait, replace_stages)
-    except sa.exc.OperationalError as exc:  # the store itself (its locks, its history): a task's errors are in the report
-        raise unavailable_store(exc, config.instance_name) or exc
+        return _locked_run(
+            flow, components, config, stages, trigger, overlap, note, on_wait or _log_wait, replace_stages
+        )
+    # the store itself (its locks, its history): a task's errors are in the report
+    except sa.exc.OperationalError as exc:
+        unavailable = unavailable_store(exc, config.instance_name)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
 
 
 def _log_wait(message: str) -> None:
@@ -224,8 +240,15 @@ def with_connections(config: ConfigContext, declarations: dict[str, dict]) -> Co
 
 
 def _locked_run(
-    flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, overlap: Overlap,
-    note: dict, on_wait: Callable[[str], None], replace_stages: bool = False,
+    flow: Flow,
+    components: list,
+    config: ConfigContext,
+    stages: list[str] | None,
+    trigger: str,
+    overlap: Overlap,
+    note: dict,
+    on_wait: Callable[[str], None],
+    replace_stages: bool = False,
 ) -> RunReport:
     """The run inside its locks: the flow's run lock, then (DuckDB) the store file's; the store is
     opened once, inside both, and disposed before either is released (the next run opens the file
@@ -242,14 +265,24 @@ def _locked_run(
 
 
 def _recorded_run(
-    flow: Flow, components: list, config: ConfigContext, stages: list[str] | None, trigger: str, run_id: str, replace_stages: bool = False
+    flow: Flow,
+    components: list,
+    config: ConfigContext,
+    stages: list[str] | None,
+    trigger: str,
+    run_id: str,
+    replace_stages: bool = False,
 ) -> RunReport:
     history = RunHistory(config.store.table_store.engine, config.instance_name)
     check_stage_names(flow.name, list(stages or flow.stages), history, replace_stages=replace_stages)
     run_id = history.start(flow.name, stages or [], trigger, run_id)
     capture = _LogCapture()
     logging.getLogger().addHandler(capture)
-    capture.note("INFO", f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages {', '.join(stages or []) or 'all'}")
+    capture.note(
+        "INFO",
+        f"run {run_id} of flow {flow.name} on {config.instance_name} ({trigger}): stages "
+        f"{', '.join(stages or []) or 'all'}",
+    )
     if refreshed := config.attrs.get(FULL_REFRESH):
         capture.note("INFO", f"full refresh of {', '.join(refreshed)}")
     try:
@@ -262,14 +295,27 @@ def _recorded_run(
         logging.getLogger().removeHandler(capture)
     report.run_id = run_id
     for task in report.tasks:
-        capture.note("ERROR" if task.state == "FAILED" else "INFO", f"task {task.stage}.{task.task}: {task.state}"
-                     + ("" if task.rows is None else f", {task.rows:,} rows")
-                     + (f", {task.skipped_rows:,} bad rows skipped" if task.skipped_rows else "") + ("" if task.seconds is None else f", {task.seconds:.2f} s"))
+        capture.note(
+            "ERROR" if task.state == "FAILED" else "INFO",
+            f"task {task.stage}.{task.task}: {task.state}"
+            + ("" if task.rows is None else f", {task.rows:,} rows")
+            + (f", {task.skipped_rows:,} bad rows skipped" if task.skipped_rows else "")
+            + ("" if task.seconds is None else f", {task.seconds:.2f} s"),
+        )
     if report.error is not None:
         capture.note("ERROR", "".join(traceback.format_exception(report.error)))
     error = first_line(report.error) if report.error is not None else None
-    rows = [{"task": t.task, "stage": t.stage, "state": t.state, "rows_written": t.rows, "seconds": t.seconds,
-             "error": error if t.state == "FAILED" else None} for t in report.tasks]
+    rows = [
+        {
+            "task": t.task,
+            "stage": t.stage,
+            "state": t.state,
+            "rows_written": t.rows,
+            "seconds": t.seconds,
+            "error": error if t.state == "FAILED" else None,
+        }
+        for t in report.tasks
+    ]
     history.finish(run_id, "SUCCESS" if report.ok else "FAILED", error, rows, capture.lines)
     return report
 
@@ -278,7 +324,9 @@ def _skipped(config: ConfigContext, flow: str, stages: list[str] | None, trigger
     """The report of a skipped run, naming the run in progress. On a DuckDB store the file belongs
     to the running process, so the skip is not recorded and the running run is read from its lock
     note; elsewhere the skip is recorded and the running run read from the history."""
-    report = RunReport(flow=flow, instance=config.instance_name, ok=True, skipped=True, running=running_note(config, flow))
+    report = RunReport(
+        flow=flow, instance=config.instance_name, ok=True, skipped=True, running=running_note(config, flow)
+    )
     if store_file(config) is not None:
         return report  # opening the file here could break the running run
     try:

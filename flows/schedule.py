@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -47,7 +47,7 @@ class Schedule:
     start_time: dt.time = dt.time(0, 0)
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
     timezone: str = "UTC"
-    overlap: str = "skip"
+    overlap: Literal["wait", "skip"] = "skip"
     after: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -55,14 +55,18 @@ class Schedule:
         """A Schedule from a cron string or a dict; ScheduleError names the flow and the field."""
         spec = {"cron": value} if isinstance(value, str) else value
         if not isinstance(spec, dict):
-            raise ScheduleError(f"flow '{flow}': SCHEDULE must be a cron string or a dict, not {type(value).__name__}", flow=flow)
+            raise ScheduleError(
+                f"flow '{flow}': SCHEDULE must be a cron string or a dict, not {type(value).__name__}", flow=flow
+            )
         unknown = set(spec) - {"cron", "interval", "start_time", "weekdays", "timezone", "overlap", "after"}
         if unknown:
             raise ScheduleError(f"flow '{flow}': SCHEDULE has unknown field(s) {sorted(unknown)}", flow=flow)
         if ("cron" in spec) == ("interval" in spec):
             raise ScheduleError(f"flow '{flow}': SCHEDULE needs either 'cron' or 'interval'", flow=flow)
         if "cron" in spec and not croniter.is_valid(spec["cron"]):
-            raise ScheduleError(f"flow '{flow}': SCHEDULE cron {spec['cron']!r} is not a valid cron expression", flow=flow)
+            raise ScheduleError(
+                f"flow '{flow}': SCHEDULE cron {spec['cron']!r} is not a valid cron expression", flow=flow
+            )
         if "interval" in spec and (not isinstance(spec["interval"], int) or spec["interval"] <= 0):
             raise ScheduleError(f"flow '{flow}': SCHEDULE interval must be a positive number of seconds", flow=flow)
         try:
@@ -76,8 +80,13 @@ class Schedule:
         if spec.get("overlap", "skip") not in ("skip", "wait"):
             raise ScheduleError(f"flow '{flow}': SCHEDULE overlap is 'skip' or 'wait'", flow=flow)
         return cls(
-            cron=spec.get("cron"), interval=spec.get("interval"), start_time=start, weekdays=weekdays,
-            timezone=spec.get("timezone", "UTC"), overlap=spec.get("overlap", "skip"), after=tuple(spec.get("after", ())),
+            cron=spec.get("cron"),
+            interval=spec.get("interval"),
+            start_time=start,
+            weekdays=weekdays,
+            timezone=spec.get("timezone", "UTC"),
+            overlap=spec.get("overlap", "skip"),
+            after=tuple(spec.get("after", ())),
         )
 
     def last_slot(self, now: dt.datetime) -> dt.datetime | None:
@@ -86,7 +95,11 @@ class Schedule:
         if self.cron:
             return croniter(self.cron, local).get_prev(dt.datetime)
         for days_back in range(8):
-            past = [slot for slot in self._slots_on(local.date() - dt.timedelta(days=days_back), local.tzinfo) if slot <= local]
+            past = [
+                slot
+                for slot in self._slots_on(local.date() - dt.timedelta(days=days_back), local.tzinfo)
+                if slot <= local
+            ]
             if past:
                 return max(past)
         return None
@@ -97,7 +110,11 @@ class Schedule:
         if self.cron:
             return croniter(self.cron, local).get_next(dt.datetime)
         for days_ahead in range(8):
-            coming = [slot for slot in self._slots_on(local.date() + dt.timedelta(days=days_ahead), local.tzinfo) if slot > local]
+            coming = [
+                slot
+                for slot in self._slots_on(local.date() + dt.timedelta(days=days_ahead), local.tzinfo)
+                if slot > local
+            ]
             if coming:
                 return min(coming)
         return None
@@ -108,10 +125,16 @@ class Schedule:
         if day.weekday() not in self.weekdays:
             return []
         first = dt.datetime.combine(day, self.start_time, tzinfo=zone)
-        slots = [first] if self.interval >= DAY else [
-            first + dt.timedelta(seconds=k * self.interval)
-            for k in range(0, (DAY - (self.start_time.hour * 3600 + self.start_time.minute * 60)) // self.interval + 1)
-        ]
+        interval = self.interval
+        assert interval is not None  # a cron schedule has no slots
+        slots = (
+            [first]
+            if interval >= DAY
+            else [
+                first + dt.timedelta(seconds=k * interval)
+                for k in range(0, (DAY - (self.start_time.hour * 3600 + self.start_time.minute * 60)) // interval + 1)
+            ]
+        )
         return [slot for slot in slots if slot.date() == day]
 
     def is_due(self, now: dt.datetime, last_start: dt.datetime | None) -> bool:

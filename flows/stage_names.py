@@ -40,8 +40,10 @@ def refuse_reserved(flow: str, stages: list[str]) -> None:
     for stage in stages:
         if is_reserved(stage):
             raise StageNameError(
-                f"flow '{flow}': stage '{stage}' starts with 'pg_', which PostgreSQL reserves for its own schemas; rename the stage",
-                flow=flow, stage=stage,
+                f"flow '{flow}': stage '{stage}' starts with 'pg_', which PostgreSQL reserves for its own schemas; "
+                "rename the stage",
+                flow=flow,
+                stage=stage,
             )
 
 
@@ -53,10 +55,17 @@ def owners(history: RunHistory, stages: list[str]) -> dict[str, tuple[str, objec
     ranked = (
         sa.select(RUN_TASKS.c.stage, RUNS.c.flow, RUNS.c.started_at, newest_first.label("rank"))
         .join(RUNS, RUNS.c.run_id == RUN_TASKS.c.run_id)
-        .where(RUNS.c.instance == history.instance, RUN_TASKS.c.stage.in_(stages), RUN_TASKS.c.state.in_(COMMITTED), RUNS.c.status == "SUCCESS")
+        .where(
+            RUNS.c.instance == history.instance,
+            RUN_TASKS.c.stage.in_(stages),
+            RUN_TASKS.c.state.in_(COMMITTED),
+            RUNS.c.status == "SUCCESS",
+        )
         .subquery()
     )
-    latest = sa.select(ranked.c.stage, ranked.c.flow, ranked.c.started_at).where(ranked.c.rank == 1)  # one row per stage, however long the history
+    latest = sa.select(ranked.c.stage, ranked.c.flow, ranked.c.started_at).where(
+        ranked.c.rank == 1
+    )  # one row per stage, however long the history
     with history.engine.connect() as conn:
         return {stage: (flow, started) for stage, flow, started in conn.execute(latest)}
 
@@ -70,7 +79,11 @@ def check_stage_names(flow: str, stages: list[str], history: RunHistory, *, repl
         if other != flow:
             raise StageNameError(
                 f"stage '{stage}' on instance '{history.instance}' holds the tables of flow '{other}' (its run of "
-                f"{started:%Y-%m-%d %H:%M}); a run of '{flow}' would replace them. Stages are schemas shared by every flow "
-                f"of an instance: give this flow's stages names of their own, or pass --replace-stages if '{other}' is gone",
-                flow=flow, stage=stage, other_flow=other,
+                f"{started:%Y-%m-%d %H:%M}); a run of '{flow}' would replace them. Stages are schemas shared by every "
+                "flow "
+                f"of an instance: give this flow's stages names of their own, or pass --replace-stages if '{other}' "
+                "is gone",
+                flow=flow,
+                stage=stage,
+                other_flow=other,
             )

@@ -25,7 +25,12 @@ class StoreUnavailableError(StagehouseError):
     """The instance's table store did not answer (a stopped server, a wrong URL)."""
 
     def __init__(self, instance: str, url: str, problem: str) -> None:
-        super().__init__(f"store of instance '{instance}' ({url}): {problem}; {STORE_FIX}", instance=instance, url=url, problem=problem)
+        super().__init__(
+            f"store of instance '{instance}' ({url}): {problem}; {STORE_FIX}",
+            instance=instance,
+            url=url,
+            problem=problem,
+        )
 
 
 def unavailable_store(exc: BaseException, instance: str | None) -> StoreUnavailableError | None:
@@ -70,7 +75,9 @@ def store_problem(url: str, create_if_missing: bool) -> str | None:
 
 
 def _answer(url) -> str | None:
-    engine = sa.create_engine(url, connect_args=CONNECT_TIMEOUT.get(url.get_backend_name(), {}), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(
+        url, connect_args=CONNECT_TIMEOUT.get(url.get_backend_name(), {}), poolclass=sa.pool.NullPool
+    )
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))

@@ -55,21 +55,37 @@ def recorded_result(flow: Flow, config: ConfigContext, run: dict[str, Any] | Non
     Tasks the run did not touch (stages not selected, tasks after a failure) stay uncoloured.
     """
     if run is None:
-        raise RunNotOfFlowError(f"no run '{run_id}' in the run history (see `stagehouse runs {flow.name}`)", run_id=run_id)
+        raise RunNotOfFlowError(
+            f"no run '{run_id}' in the run history (see `stagehouse runs {flow.name}`)", run_id=run_id
+        )
     if run["flow"] != flow.name:
-        raise RunNotOfFlowError(f"run '{run['run_id']}' is a run of flow '{run['flow']}', not '{flow.name}'", run_id=run["run_id"])
-    recorded = {(task["stage"], task["task"]): RECORDED_STATES.get(task["state"], FinalTaskState.UNKNOWN) for task in run["tasks"]}
+        raise RunNotOfFlowError(
+            f"run '{run['run_id']}' is a run of flow '{run['flow']}', not '{flow.name}'", run_id=run["run_id"]
+        )
+    recorded = {
+        (task["stage"], task["task"]): RECORDED_STATES.get(task["state"], FinalTaskState.UNKNOWN)
+        for task in run["tasks"]
+    }
     states = {}
     for task in flow.tasks:
         state = recorded.get((task._stage.name, task._name))
         if isinstance(task, CommitStageTask):
             stage_states = {s for (stage, _), s in recorded.items() if stage == task._stage.name}
-            state = FinalTaskState.FAILED if FinalTaskState.FAILED in stage_states else (
-                FinalTaskState.COMPLETED if stage_states - {FinalTaskState.UNKNOWN} else None)
+            state = (
+                FinalTaskState.FAILED
+                if FinalTaskState.FAILED in stage_states
+                else (FinalTaskState.COMPLETED if stage_states - {FinalTaskState.UNKNOWN} else None)
+            )
         states[task] = state or FinalTaskState.UNKNOWN
     return Result(
-        flow=flow, subflow=flow.get_subflow(), underlying=None, successful=run["status"] == "SUCCESS",
-        config_context=config, task_values={}, task_states=states, exception=None,
+        flow=flow,
+        subflow=flow.get_subflow(),
+        underlying=None,
+        successful=run["status"] == "SUCCESS",
+        config_context=config,
+        task_values={},
+        task_states=states,
+        exception=None,
     )
 
 
@@ -96,7 +112,9 @@ def write_svg(flow: Flow, config: ConfigContext, path: Path, result: Result | No
     return path
 
 
-def render_svg(flow: Flow, config: ConfigContext, path: Path, result: Result | None = None, base_url: str | None = None) -> str | None:
+def render_svg(
+    flow: Flow, config: ConfigContext, path: Path, result: Result | None = None, base_url: str | None = None
+) -> str | None:
     """Write the flow graph to ``path`` as SVG: with the local Graphviz, else fetched from Kroki.
 
     Returns the Kroki server's URL when Kroki drew it, None when Graphviz did. Without Graphviz,
@@ -115,7 +133,9 @@ def render_svg(flow: Flow, config: ConfigContext, path: Path, result: Result | N
             svg = response.read()
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or str(exc).strip() or type(exc).__name__
-        raise SvgRenderError(f"Graphviz not found and Kroki at {server} did not answer ({reason}); {fix}", kroki_url=server) from exc
+        raise SvgRenderError(
+            f"Graphviz not found and Kroki at {server} did not answer ({reason}); {fix}", kroki_url=server
+        ) from exc
     if not svg.lstrip().startswith((b"<?xml", b"<svg")):
         raise SvgRenderError(f"Graphviz not found and Kroki at {server} answered with no SVG; {fix}", kroki_url=server)
     path.write_bytes(svg)

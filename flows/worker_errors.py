@@ -23,7 +23,8 @@ class WorkerLostError(StagehouseError):
         super().__init__(
             f"task '{task}' was running on a Dask worker of {scheduler} that died (killed or out of memory); "
             "nothing of its stage was committed: run the flow again",
-            task=task, scheduler=scheduler,
+            task=task,
+            scheduler=scheduler,
         )
 
 
@@ -33,5 +34,6 @@ class ClusterUnreachableError(StagehouseError):
     def __init__(self, scheduler: str, problem: str) -> None:
         super().__init__(
             f"Dask scheduler {scheduler or '(empty address)'}: {problem}; start it or set DASK_SCHEDULER=tcp://host:8786",
-            scheduler=scheduler, problem=problem,
+            scheduler=scheduler,
+            problem=problem,
         )

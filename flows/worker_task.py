@@ -49,7 +49,9 @@ def sendable(exc: BaseException, task: str) -> BaseException:
         cloudpickle.loads(cloudpickle.dumps(exc))
         return exc
     except Exception:  # noqa: BLE001 (whatever fails to pickle or unpickle: send its text instead)
-        return WorkerTaskError(f"task '{task}' failed: {type(exc).__name__}: {first_line(exc)}", task=task, error_type=type(exc).__name__)
+        return WorkerTaskError(
+            f"task '{task}' failed: {type(exc).__name__}: {first_line(exc)}", task=task, error_type=type(exc).__name__
+        )
 
 
 class _ThreadLines(logging.Handler):
@@ -67,7 +69,9 @@ class _ThreadLines(logging.Handler):
         self.lines.append((record.created, record.levelno, record.name, str(message)))
 
 
-def run_task(task, level: int, claim: Callable[[], None] | None, structlog_config: dict, structlog_context: dict, **kwargs) -> Ran:
+def run_task(
+    task, level: int, claim: Callable[[], None] | None, structlog_config: dict, structlog_context: dict, **kwargs
+) -> Ran:
     """Run ``task`` in this (worker) process inside the run's contexts; ``claim`` refuses a second
     attempt of the task (``flows.cluster_engine``). Errors are raised as ``sendable`` makes them."""
     structlog_config["logger_factory"] = structlog.stdlib.LoggerFactory()
@@ -80,7 +84,11 @@ def run_task(task, level: int, claim: Callable[[], None] | None, structlog_confi
         root.setLevel(level)
     started = time.perf_counter()
     try:
-        with structlog.contextvars.bound_contextvars(**structlog_context), kwargs["run_context"], kwargs["config_context"]:
+        with (
+            structlog.contextvars.bound_contextvars(**structlog_context),
+            kwargs["run_context"],
+            kwargs["config_context"],
+        ):
             if claim is not None:
                 claim()
             value = task._do_run(**kwargs)
@@ -100,6 +108,14 @@ def report(task, ran: Ran) -> Any:
     if ran_elsewhere is not None:
         ran_elsewhere(task, ran.seconds)
     for created, levelno, name, message in ran.lines:
-        record = logging.makeLogRecord({"name": name, "levelno": levelno, "levelname": logging.getLevelName(levelno), "msg": message, "created": created})
+        record = logging.makeLogRecord(
+            {
+                "name": name,
+                "levelno": levelno,
+                "levelname": logging.getLevelName(levelno),
+                "msg": message,
+                "created": created,
+            }
+        )
         logging.getLogger(name).handle(record)
     return ran.value

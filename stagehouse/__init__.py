@@ -15,14 +15,56 @@ Example::
 
 from stagehouse.connectors.lazy import lazy_exports
 
-_TASKS = ("sync", "sql_transform", "polars_transform", "pandas_transform", "replicate", "writeback", "stateful",
-          "get_state", "set_state", "names_connections", "TableRef", "ArrowStream", "StoreWriteError", "TaskDefinitionError")
-_FLOWS = ("run_flow", "load_flow", "list_flows", "config_context", "pipedag_config", "get_pipeline_runs",
-          "get_pipeline_logs", "check_project", "CheckReport", "run_due", "run_pipeline", "PipelineError", "Schedule",
-          "RunReport", "TaskOutcome")
-_CONNECTORS = ("connect", "dbconnect", "DW_NAME", "query", "push_changes", "WritebackReport", "StagehouseError",
-               "ConfigFileError", "ConnectionConfigError", "SourceError", "SourceUnavailableError", "WarehouseError",
-               "RestCallError", "UnsafeIdentifierError", "FederatedQueryError")
+_TASKS = (
+    "sync",
+    "sql_transform",
+    "polars_transform",
+    "pandas_transform",
+    "replicate",
+    "writeback",
+    "stateful",
+    "get_state",
+    "set_state",
+    "names_connections",
+    "TableRef",
+    "ArrowStream",
+    "StoreWriteError",
+    "TaskDefinitionError",
+)
+_FLOWS = (
+    "run_flow",
+    "load_flow",
+    "list_flows",
+    "config_context",
+    "pipedag_config",
+    "get_pipeline_runs",
+    "get_pipeline_logs",
+    "check_project",
+    "CheckReport",
+    "run_due",
+    "run_pipeline",
+    "PipelineError",
+    "Schedule",
+    "RunReport",
+    "TaskOutcome",
+)
+_CONNECTORS = (
+    "connect",
+    "dbconnect",
+    "DW_NAME",
+    "query",
+    "push_changes",
+    "WritebackReport",
+    "StagehouseError",
+    "ConfigFileError",
+    "ConnectionConfigError",
+    "SourceError",
+    "SourceUnavailableError",
+    "WarehouseError",
+    "RestCallError",
+    "UnsafeIdentifierError",
+    "FederatedQueryError",
+)
 _EXPORTS = {
     **{name: "stagehouse.tasks" for name in _TASKS},
     **{name: "stagehouse.flows" for name in _FLOWS},

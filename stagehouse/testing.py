@@ -48,7 +48,9 @@ def find_project_config(start: Path) -> Path:
         for name in CONFIG_NAMES:
             if (folder / name).is_file():
                 return folder / name
-    raise TestProjectError(f"no pipedag.yaml in {start} or its parents; put the tests inside a Stagehouse project", path=str(start))
+    raise TestProjectError(
+        f"no pipedag.yaml in {start} or its parents; put the tests inside a Stagehouse project", path=str(start)
+    )
 
 
 class StagehouseProject:
@@ -86,8 +88,10 @@ class StagehouseProject:
             failed = [task.task for task in report.tasks if task.state == "FAILED"]
             raise TestProjectError(
                 f"flow '{flow}' failed on instance '{self.instance}'"
-                + (f" in task {', '.join(failed)}" if failed else "") + f": {report.error}",
-                flow=flow, tasks=failed,
+                + (f" in task {', '.join(failed)}" if failed else "")
+                + f": {report.error}",
+                flow=flow,
+                tasks=failed,
             ) from report.error
         return report
 
@@ -99,7 +103,11 @@ class StagehouseProject:
         with connect("warehouse", instance=self.instance) as warehouse:
             rows = warehouse.execute(sql, params)
         if not isinstance(rows, list):
-            raise TestProjectError(f"read() takes a query that returns rows, not {sql.split()[0] if sql.split() else 'an empty statement'}", sql=sql)
+            raise TestProjectError(
+                "read() takes a query that returns rows, not "
+                f"{sql.split()[0] if sql.split() else 'an empty statement'}",
+                sql=sql,
+            )
         return rows
 
     def table(self, stage: str, name: str, order_by: str | list[str] | None = None) -> list[dict[str, Any]]:
@@ -108,7 +116,9 @@ class StagehouseProject:
         columns = [order_by] if isinstance(order_by, str) else list(order_by or [])
         for identifier in (stage, name, *columns):
             if not SAFE_NAME.match(identifier):
-                raise TestProjectError(f"'{identifier}' is not a plain name; use read(sql) for anything else", name=identifier)
+                raise TestProjectError(
+                    f"'{identifier}' is not a plain name; use read(sql) for anything else", name=identifier
+                )
         order = f" ORDER BY {', '.join(columns)}" if columns else ""
         return self.read(f"SELECT * FROM {stage}.{name}{order}")
 
@@ -123,7 +133,9 @@ def _mirror(source_config: Path, root: Path, instance: str, instance_id: str) ->
     section = (document.get("instances") or {}).get(instance)
     if not isinstance(section, dict):
         known = ", ".join(k for k in (document.get("instances") or {}) if k != "__any__")
-        raise TestProjectError(f"instance '{instance}' is not in {source_config} (instances: {known})", instance=instance)
+        raise TestProjectError(
+            f"instance '{instance}' is not in {source_config} (instances: {known})", instance=instance
+        )
     effective = instance_section(document, instance)  # what pipedag sees: __any__ merged in
     section["instance_id"] = instance_id
     if str(((effective.get("table_store") or {}).get("args") or {}).get("url", "")).startswith("duckdb:"):
@@ -179,7 +191,11 @@ def _quiet_pipedag() -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--stagehouse-instance", default="local", help="Instance of pipedag.yaml the stagehouse_project fixture runs on (default: local).")
+    parser.addoption(
+        "--stagehouse-instance",
+        default="local",
+        help="Instance of pipedag.yaml the stagehouse_project fixture runs on (default: local).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -193,7 +209,9 @@ def stagehouse_instance(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def stagehouse_project(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stagehouse_instance: str):
+def stagehouse_project(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stagehouse_instance: str
+):
     """The test's project (the pipedag.yaml above the test file) on a store of its own; see ``StagehouseProject``."""
     source_config = find_project_config(Path(request.path).parent)
     base = re.sub(r"[^a-z0-9_]+", "_", source_config.parent.name.lower()).strip("_")[:20] or "project"

@@ -27,7 +27,7 @@ from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.connectors.sql.described import columns_of
-from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sync_source import BinaryCopy
 from stagehouse.tasks import progress
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.keys import check_unique
@@ -55,7 +55,7 @@ class ArrowStream:
         unique_key: list[str] | None = None,
         scan: DuckDBScan | None = None,
         bad_rows: BadRows | None = None,
-        copy: PostgresCopy | None = None,
+        copy: BinaryCopy | None = None,
     ) -> None:
         self.reader = reader
         self.source = source
@@ -130,10 +130,11 @@ class ArrowStreamTableHook(WriteOnlyTableHook):
         table.skipped_rows = stream.bad_rows.total if stream.bad_rows is not None else None  # for the run report
         table.written_rows = stream.written  # the run report need not count the table
         if stream.unique_key:
-            check_named_columns(stream.source, columns_of(store.engine, schema.get(), table.name), key=stream.unique_key)
+            check_named_columns(
+                stream.source, columns_of(store.engine, schema.get(), table.name), key=stream.unique_key
+            )
             check_unique(store.engine, schema.get(), table.name, stream.unique_key, source=stream.source)
         store.add_indexes_and_set_nullable(table, schema)
-
 
 
 def skipped_rows(value: object) -> int | None:
@@ -154,7 +155,9 @@ def written_rows(value: object) -> int | None:
 def land(engine: sa.Engine, schema: str, name: str, stream: ArrowStream, label: str | None = None) -> None:
     """Write ``stream`` into a new table ``schema.name``; errors name the table and the source."""
     with _write_errors(stream, label or name):
-        rows = store_of(engine).write_stream(engine, schema, name, lambda: stream.counted(label or name), InPlace(stream.scan, stream.copy))
+        rows = store_of(engine).write_stream(
+            engine, schema, name, lambda: stream.counted(label or name), InPlace(stream.scan, stream.copy)
+        )
     if rows is not None:
         stream.rows = stream.written = rows
         progress.report(progress.task_name(label or name), rows)
@@ -183,4 +186,5 @@ def _write_errors(stream: ArrowStream, label: str) -> Iterator[None]:
 
 def compiled(engine: sa.Engine, statement: sa.Executable) -> str:
     """``statement`` as SQL text for ``engine``, values inlined (run inside a CREATE TABLE AS)."""
+    assert isinstance(statement, sa.ClauseElement)  # every statement is one
     return str(statement.compile(engine, compile_kwargs={"literal_binds": True}))

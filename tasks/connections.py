@@ -69,5 +69,8 @@ def refuse_undeclared(flow: str, tasks: list[Any], declared: dict[str, Any], ins
     for name, naming in undeclared_connections(tasks, declared).items():
         known = ", ".join(sorted(declared)) or "none declared"
         raise ConnectionConfigError(
-            name, f"named by flow '{flow}' (task{'s' if len(naming) > 1 else ''} {', '.join(naming)}) is not declared on "
-                  f"instance '{instance}' (known: {known}); declare it under attrs.connections in pipedag.yaml or fix the name in the flow")
+            name,
+            f"named by flow '{flow}' (task{'s' if len(naming) > 1 else ''} {', '.join(naming)}) is not declared on "
+            f"instance '{instance}' (known: {known}); declare it under attrs.connections in pipedag.yaml or fix the "
+            "name in the flow",
+        )

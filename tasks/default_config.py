@@ -5,7 +5,8 @@
 stay unresolved and the ``__any__`` section (no table store) is used, so the run fails with
 "Missing config key 'table_store'". pipedag has no hook for its default config (0.12.15), so
 ``install()`` replaces that one class attribute with a descriptor answering
-``pipedag_config()``, whose ``get()`` without an instance picks the default instance. It is called when ``stagehouse.tasks`` is
+``pipedag_config()``, whose ``get()`` without an instance picks the default instance. It is called when
+``stagehouse.tasks`` is
 imported (``from stagehouse import sync`` does); ``tests/test_plain_pipedag.py`` fails if
 pipedag stops consulting the attribute.
 

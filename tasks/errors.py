@@ -20,10 +20,13 @@ class NullKeyError(StoreWriteError):
     def __init__(self, source: str | None, table: str, key: list[str], rows: int) -> None:
         where = f"{source}, store table '{table}'" if source else f"store table '{table}'"
         problem = (
-            f"primary key {', '.join(key)} is NULL in {rows} new row{'s' if rows != 1 else ''}; nothing was committed — "
+            f"primary key {', '.join(key)} is NULL in {rows} new row{'s' if rows != 1 else ''}; nothing was committed "
+            "— "
             "give those rows a key in the source, or choose primary_key= columns that are never NULL"
         )
-        StagehouseError.__init__(self, f"{where}: {problem}", source=source, table=table, key=key, rows=rows, column=None, problem=problem)
+        StagehouseError.__init__(
+            self, f"{where}: {problem}", source=source, table=table, key=key, rows=rows, column=None, problem=problem
+        )
 
 
 class TaskDefinitionError(StagehouseError):
@@ -34,11 +37,20 @@ class LogLevelError(StagehouseError):
     """``$STAGEHOUSE_LOG_LEVEL`` names no logging level."""
 
     def __init__(self, variable: str, value: str) -> None:
-        super().__init__(f"{variable}={value} is not a log level; use DEBUG, INFO, WARNING or ERROR", variable=variable, value=value)
+        super().__init__(
+            f"{variable}={value} is not a log level; use DEBUG, INFO, WARNING or ERROR", variable=variable, value=value
+        )
 
 
 class SyncColumnError(StagehouseError):
-    """A column a sync names (primary_key, cursor, deleted_column) is not among the columns it read, or has the wrong type."""
+    """A column a sync names (primary_key, cursor, deleted_column) is not among the columns it read, or has
+    the wrong type."""
 
     def __init__(self, source: str, argument: str, column: str, problem: str) -> None:
-        super().__init__(f"{source}: {argument} '{column}' {problem}", source=source, argument=argument, column=column, problem=problem)
+        super().__init__(
+            f"{source}: {argument} '{column}' {problem}",
+            source=source,
+            argument=argument,
+            column=column,
+            problem=problem,
+        )

@@ -26,20 +26,38 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.described import NativeType, native_spec
 from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.tasks.errors import StoreWriteError
 
 VARIANT_SUFFIX = "__v_text"
 NUMBER_RANKS = {
-    "tinyint": 0.5, "smallint": 1, "int2": 1, "integer": 2, "int": 2, "int4": 2, "bigint": 3, "int8": 3,
-    "hugeint": 3.5, "decimal": 4, "numeric": 4, "real": 4.5, "float4": 4.5, "float": 4.5,
-    "double": 5, "double precision": 5, "float8": 5,
+    "tinyint": 0.5,
+    "smallint": 1,
+    "int2": 1,
+    "integer": 2,
+    "int": 2,
+    "int4": 2,
+    "bigint": 3,
+    "int8": 3,
+    "hugeint": 3.5,
+    "decimal": 4,
+    "numeric": 4,
+    "real": 4.5,
+    "float4": 4.5,
+    "float": 4.5,
+    "double": 5,
+    "double precision": 5,
+    "float8": 5,
 }
 DECIMAL = re.compile(r"^(?P<base>numeric|decimal)\s*\(\s*(?P<precision>\d+)\s*,\s*(?P<scale>\d+)\s*\)$", re.IGNORECASE)
 ISO_TEMPORAL = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*(Z|[-+]\d{2}(:?\d{2})?)?\s*$"
 NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-CAST_GUARDS = {"number": NUMBER, "temporal": ISO_TEMPORAL, "timestamptz": ISO_TEMPORAL}  # text a cast of the class takes
+CAST_GUARDS = {
+    "number": NUMBER,
+    "temporal": ISO_TEMPORAL,
+    "timestamptz": ISO_TEMPORAL,
+}  # text a cast of the class takes
 TEXT_NAMES = {"varchar", "character varying", "text", "string", "char", "character", "bpchar"}
 
 
@@ -88,7 +106,7 @@ class EvolutionPlan:
 def column_types(table: sa.FromClause) -> dict[str, str]:
     """The store's type name of each column of ``table``, as ``described_table`` read them (no
     second catalog query: each costs a few milliseconds, and a load compares several tables)."""
-    return {column.name: column.type.spec for column in table.columns}
+    return {column.name: native_spec(column.type) for column in table.columns}
 
 
 def _try_cast(engine: sa.Engine, column: sa.ColumnElement, target: str) -> sa.ColumnElement | None:
@@ -128,7 +146,10 @@ def _refusal(engine: sa.Engine, delta: sa.Table, name: str, old_type: str, new_t
         return f"the new rows hold no value in it (all NULL), but the source now types it {new_type}"
     if fits is None:
         return f"first value {first[0]!r} (this store cannot test which values fit {old_type})"
-    return f"every new value casts to {old_type} (the first: {first[0]!r}), but the source now types it {new_type}, which is not widened into {old_type}"
+    return (
+        f"every new value casts to {old_type} (the first: {first[0]!r}), but the source now types it {new_type}, "
+        f"which is not widened into {old_type}"
+    )
 
 
 def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_conflict: str = "fail") -> EvolutionPlan:
@@ -148,7 +169,11 @@ def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_co
         if new_type == old_type:
             plans.append(ColumnPlan(name, old, new))
         elif wider is not None:
-            plans.append(ColumnPlan(name, old if wider == old_type else sa.cast(old, NativeType(wider)), sa.cast(new, NativeType(wider))))
+            plans.append(
+                ColumnPlan(
+                    name, old if wider == old_type else sa.cast(old, NativeType(wider)), sa.cast(new, NativeType(wider))
+                )
+            )
         elif new_family == "null" or (old_family == new_family and new_rank <= old_rank):
             plans.append(ColumnPlan(name, old, sa.cast(new, NativeType(old_type))))
         elif old_family == new_family or old_family == "null":
@@ -161,7 +186,9 @@ def evolve(engine: sa.Engine, base: sa.Table, delta: sa.Table, table: str, on_co
     return EvolutionPlan(plans)
 
 
-def _conflict(engine, base, delta, table, name: str, old_type: str, new_type: str, on_conflict: str) -> list[ColumnPlan]:
+def _conflict(
+    engine, base, delta, table, name: str, old_type: str, new_type: str, on_conflict: str
+) -> list[ColumnPlan]:
     new = delta.c[name]
     if not _has_values(engine, delta, name):  # all NULL (a REST field with no value in this batch): no conflict
         return [ColumnPlan(name, base.c[name], sa.cast(sa.null(), NativeType(old_type)))]

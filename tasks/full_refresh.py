@@ -47,4 +47,3 @@ def requested(task) -> bool:
     except LookupError:  # outside a run
         return False
     return task_key(task) in chosen
-

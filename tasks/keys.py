@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.described import connected
@@ -31,7 +33,7 @@ def physical_key(primary_key: list[str] | None) -> list[str] | None:
 def _first_key_problem(schema: str | None, table: str, key: list[str]) -> sa.Select:
     """The first NULL key of ``schema.table``, else its first repeated key, with the rows it has
     (``n``): one aggregate of the table answers both."""
-    columns = [sa.column(name) for name in key]
+    columns: list[sa.ColumnClause[Any]] = [sa.column(name) for name in key]
     null_key = sa.or_(*(c.is_(None) for c in columns))
     return (
         sa.select(*columns, sa.func.count().label("n"))
@@ -43,21 +45,39 @@ def _first_key_problem(schema: str | None, table: str, key: list[str]) -> sa.Sel
     )
 
 
-def _refuse_null_key(conn: sa.Connection, problem: sa.RowMapping, schema: str | None, table: str, key: list[str], source: str | None, store_table: str) -> None:
+def _refuse_null_key(
+    conn: sa.Connection,
+    problem: sa.RowMapping,
+    schema: str | None,
+    table: str,
+    key: list[str],
+    source: str | None,
+    store_table: str,
+) -> None:
     """Raise NullKeyError when ``problem`` (a row of ``_first_key_problem``) has a NULL key,
     counting the rows with one (a second query, on the error path only)."""
     if all(problem[name] is not None for name in key):
         return
     rows = problem["n"]
     if len(key) > 1:
-        columns = [sa.column(name) for name in key]
-        counted = sa.select(sa.func.count()).select_from(sa.table(table, schema=schema)).where(sa.or_(*(c.is_(None) for c in columns)))
+        columns: list[sa.ColumnClause[Any]] = [sa.column(name) for name in key]
+        counted = (
+            sa.select(sa.func.count())
+            .select_from(sa.table(table, schema=schema))
+            .where(sa.or_(*(c.is_(None) for c in columns)))
+        )
         rows = conn.execute(counted).scalar_one()
     raise NullKeyError(source, store_table, key, rows)
 
 
 def has_duplicate_key(
-    bind: sa.Engine | sa.Connection, schema: str | None, table: str, key: list[str], *, source: str | None = None, store_table: str | None = None
+    bind: sa.Engine | sa.Connection,
+    schema: str | None,
+    table: str,
+    key: list[str],
+    *,
+    source: str | None = None,
+    store_table: str | None = None,
 ) -> bool:
     """True when a ``key`` value occurs twice in ``schema.table``: a merge keeps the newest row
     per key only then (a source table's own primary key never repeats, and the dedup is the
@@ -72,7 +92,13 @@ def has_duplicate_key(
 
 
 def check_unique(
-    bind: sa.Engine | sa.Connection, schema: str | None, table: str, key: list[str], *, source: str | None = None, store_table: str | None = None
+    bind: sa.Engine | sa.Connection,
+    schema: str | None,
+    table: str,
+    key: list[str],
+    *,
+    source: str | None = None,
+    store_table: str | None = None,
 ) -> None:
     """Raise NullKeyError for a NULL ``key`` of ``schema.table``, else StoreWriteError naming its
     first duplicated key value (one aggregate of the table)."""

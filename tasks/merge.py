@@ -50,19 +50,24 @@ def unique_rows(
         return rows
     if spec.mode == "merge" and spec.cursor:
         if has_duplicate_key(bind, schema, rows.name, spec.key, source=source, store_table=table):
-            return newest_per_key(rows, spec.key, spec.cursor).subquery("newest")  # repeating it costs less than a table
+            return newest_per_key(rows, spec.key, spec.cursor).subquery(
+                "newest"
+            )  # repeating it costs less than a table
         return rows
     check_unique(bind, schema, rows.name, spec.key, source=source, store_table=table)
     return rows
 
 
-def not_loaded_yet(delta: sa.FromClause, loaded_at_mark: sa.Select, mark: sa.ColumnElement, spec: LoadSpec) -> sa.FromClause:
+def not_loaded_yet(
+    delta: sa.FromClause, loaded_at_mark: sa.Select, mark: sa.ColumnElement, spec: LoadSpec
+) -> sa.FromClause:
     """The new rows of an append without those an earlier load already holds at the high-water
     ``mark``: a SQL source is read from ``cursor >= mark``, so that a row that arrived with the
     mark's value after the last read (a tie) is not lost, and the rows read last time at the mark
     come again. They are dropped by ``spec.key`` when there is one, else as whole rows, each as
     many times as it is held (``EXCEPT ALL``, which compares NULLs as equal). ``loaded_at_mark``
     selects the committed rows whose cursor equals the mark."""
+    assert spec.cursor is not None  # an append with a cursor
     cursor = delta.c[spec.cursor]
     at_mark = sa.func.coalesce(cursor == mark, False)
     if spec.key:
@@ -71,13 +76,15 @@ def not_loaded_yet(delta: sa.FromClause, loaded_at_mark: sa.Select, mark: sa.Col
         return sa.select(delta).where(~sa.and_(at_mark, held)).subquery("unloaded")
     loaded = loaded_at_mark.subquery("loaded")
     columns = [c.name for c in delta.c]
-    held = sa.select(*(loaded.c[c] if c in loaded.c else sa.cast(sa.null(), delta.c[c].type).label(c) for c in columns))
-    tied = sa.select(*(delta.c[c] for c in columns)).where(at_mark).except_all(held)
+    held_rows = sa.select(
+        *(loaded.c[c] if c in loaded.c else sa.cast(sa.null(), delta.c[c].type).label(c) for c in columns)
+    )
+    tied = sa.select(*(delta.c[c] for c in columns)).where(at_mark).except_all(held_rows)
     past = sa.select(*(delta.c[c] for c in columns)).where(~at_mark)
     return sa.union_all(past, tied).subquery("unloaded")
 
 
-def not_deleted(table: sa.Table, deleted_column: str | None) -> sa.ColumnElement[bool]:
+def not_deleted(table: sa.FromClause, deleted_column: str | None) -> sa.ColumnElement[bool]:
     """Rows whose soft-delete flag is not true (every row when there is no flag); a whole-number
     flag is true when not 0 (MySQL's BOOLEAN is tinyint(1))."""
     if not deleted_column:
@@ -104,7 +111,7 @@ def combined_rows(
     base_select = sa.select(*[col.base.label(col.name) for col in plan.columns]).select_from(base)
     delta_select = sa.select(*[col.delta.label(col.name) for col in plan.columns]).select_from(delta)
     if mode == "merge":
-        replaced = sa.exists().where(sa.and_(*(delta.c[k] == base.c[k] for k in key)))
+        replaced = sa.exists().where(sa.and_(*(delta.c[k] == base.c[k] for k in key or [])))
         base_select = base_select.where(~replaced)
         delta_select = delta_select.where(not_deleted(delta, deleted_column))
     return sa.union_all(base_select, delta_select)

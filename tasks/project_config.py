@@ -22,7 +22,12 @@ from typing import Any
 from pydiverse.pipedag import ConfigContext, PipedagConfig
 
 from stagehouse.connectors.errors import ConfigFileError
-from stagehouse.connectors.placeholders import MalformedPlaceholder, MissingEnvironmentVariable, check_placeholders, expand
+from stagehouse.connectors.placeholders import (
+    MalformedPlaceholder,
+    MissingEnvironmentVariable,
+    check_placeholders,
+    expand,
+)
 from stagehouse.connectors.settings import deep_merge, default_instance, find_config_file, load_config_file
 from stagehouse.tasks.connections import PROJECT_DIR_ATTR
 
@@ -32,7 +37,11 @@ PROJECT_DIR = "{project_dir}"
 def _resolve(value: Any, project_dir: Path, path: tuple[str, ...]) -> Any:
     if isinstance(value, dict):
         return {
-            key: (_checked(item, (*path, key)) if key == "connections" and path and path[-1] == "attrs" else _resolve(item, project_dir, (*path, key)))
+            key: (
+                _checked(item, (*path, key))
+                if key == "connections" and path and path[-1] == "attrs"
+                else _resolve(item, project_dir, (*path, key))
+            )
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -85,7 +94,11 @@ class ProjectConfig(PipedagConfig):
                 instance = name
         if instance is not None and instance not in self.instance_names():
             known = ", ".join(self.instance_names())
-            raise ConfigFileError(f"instance '{instance}' is not in pipedag.yaml (instances: {known}); name one of those (--instance, STAGEHOUSE_INSTANCE)", instance=instance)
+            raise ConfigFileError(
+                f"instance '{instance}' is not in pipedag.yaml (instances: {known}); name one of those (--instance, "
+                "STAGEHOUSE_INSTANCE)",
+                instance=instance,
+            )
         return super().get(instance=instance, flow=flow, per_user=per_user)
 
     def instance_names(self) -> list[str]:
@@ -109,4 +122,3 @@ def pipedag_config(path: Path | None = None) -> ProjectConfig:
 def config_context(instance: str | None = None, path: Path | None = None) -> ConfigContext:
     """The ConfigContext of ``instance`` ($STAGEHOUSE_INSTANCE or 'local' when not named)."""
     return pipedag_config(path).get(instance=instance or default_instance())
-

@@ -35,15 +35,21 @@ def reload(
     if stream.scan is None and not stream.open().schema.names:
         # an API that returned no records at all: the table keeps its columns and has no rows
         [committed] = versioned.reflect(versioned.table_name(previous.state.generation))
-        versions, visible = versioned.create_generation(generation, sa.select(*committed.columns).where(sa.false()), spec.key)
+        versions, visible = versioned.create_generation(
+            generation, sa.select(*committed.columns).where(sa.false()), spec.key
+        )
         rows = versions  # its mark: NULL, in the cursor's type
     else:
         land(engine, VERSIONS_SCHEMA, versioned.helper("delta"), stream, label=name)
         [rows] = versioned.reflect(versioned.helper("delta"))
         check_columns(rows, spec, stream.source)
         delta = unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name)
-        first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
-        versions, visible = versioned.create_generation(generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
+        first = sa.select(
+            *delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD)
+        )
+        versions, visible = versioned.create_generation(
+            generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key
+        )
     state = LoadState(load=load, generation=generation, closed=0, rows=visible)
     drops = versioned.drop_statements(versioned.helper("delta"), versioned.helper("visible"))
     versioned.execute(record_statement(versioned, state, rows, None, None, spec), *drops)

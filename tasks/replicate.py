@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 
-from stagehouse.connectors.sql.replicate import ReplicationReport, parse_source, replicate as replicate_rows
+from stagehouse.connectors.sql.replicate import ReplicationReport, parse_source
+from stagehouse.connectors.sql.replicate import replicate as replicate_rows
 from stagehouse.tasks.connections import connection, names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
 
@@ -39,11 +40,20 @@ NOT_A_NAME = re.compile(r"[^a-z0-9_]+")
 
 def report_frame(report: ReplicationReport) -> pd.DataFrame:
     """The task's one-row result table."""
-    return pd.DataFrame([{
-        "source": report.source, "target": report.target, "mode": report.mode, "rows": report.rows,
-        "inserted": report.inserted, "updated": report.updated,
-        "since": None if report.since is None else str(report.since), "seconds": round(report.seconds, 3),
-    }])
+    return pd.DataFrame(
+        [
+            {
+                "source": report.source,
+                "target": report.target,
+                "mode": report.mode,
+                "rows": report.rows,
+                "inserted": report.inserted,
+                "updated": report.updated,
+                "since": None if report.since is None else str(report.since),
+                "seconds": round(report.seconds, 3),
+            }
+        ]
+    )
 
 
 def _table_name(source: Any, table: str | None) -> str:
@@ -82,13 +92,19 @@ def replicate(
 
     def copy(store_table: sa.Table | sa.Alias | None) -> Table:
         if isinstance(store_table, sa.Alias):
-            store_table = store_table.original
+            store_table = cast(sa.Table, store_table.original)  # pipedag aliases a stage table
         source_table = f"{store_table.schema}.{store_table.name}" if store_table is not None else table
         source_conn, target_conn = connection(connection_name), connection(target_connection)
         try:
             report = replicate_rows(
-                source_conn, target_conn, target_schema, target_table,
-                table=None if query else source_table, query=query, incremental_field=incremental_field, pk=pk,
+                source_conn,
+                target_conn,
+                target_schema,
+                target_table,
+                table=None if query else source_table,
+                query=query,
+                incremental_field=incremental_field,
+                pk=pk,
             )
         finally:
             source_conn.close()
@@ -103,5 +119,11 @@ def replicate(
         with connection(connection_name) as conn:
             return conn.freshness(table, query=query, cursor=incremental_field)
 
-    task = materialize(copy, name=f"replicate_{label}", input_type=sa.Table, version=f"{REPLICATE_VERSION}/{version or 0}", cache=freshness)
+    task = materialize(
+        copy,
+        name=f"replicate_{label}",
+        input_type=sa.Table,
+        version=f"{REPLICATE_VERSION}/{version or 0}",
+        cache=freshness,
+    )
     return names_connections(task(source if from_store else None), connection_name, target_connection)

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydiverse.pipedag.context import TaskContext
@@ -35,7 +36,13 @@ def declare_key(table: str, key: list[str] | None, lengths: dict[str, int] | Non
     record_key(store_engine(), stage_schema(TaskContext.get().task._stage.name), table, key, lengths)
 
 
-class KeepsDescriptions:
+if TYPE_CHECKING:
+    _Store = Any  # the mixin goes into pipedag's (untyped) SQL table stores
+else:
+    _Store = object
+
+
+class KeepsDescriptions(_Store):
     """A table store mixin: after each stage commit, the stage's kept descriptions are comments again."""
 
     engine: sa.Engine

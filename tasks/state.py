@@ -86,5 +86,5 @@ def stateful(fn: Callable | None = None, **materialize_args: Any):
     def call(*args, **kwargs):
         return task(*args, **kwargs)[0]
 
-    call.task = task
+    call.__dict__["task"] = task  # the pipedag task itself, as an attribute of the call
     return call

@@ -38,21 +38,31 @@ import sqlalchemy as sa
 from pydiverse.pipedag import Table, materialize
 from pydiverse.pipedag.context import TaskContext
 
-from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.cursor import CursorFilter, high_water_mark
 from stagehouse.connectors.files.formats import file_format
+from stagehouse.connectors.sql.described import native_spec
 from stagehouse.connectors.sync_source import Committed, SyncRequest, SyncSource
 from stagehouse.tasks.arrow_stream import ArrowStream
-from stagehouse.tasks.connections import connection as open_connection, names_connections
+from stagehouse.tasks.connections import connection as open_connection
+from stagehouse.tasks.connections import names_connections
 from stagehouse.tasks.errors import TaskDefinitionError
 from stagehouse.tasks.evolution import type_class
 from stagehouse.tasks.full_refresh import requested as full_refresh_requested
-from stagehouse.connectors.cursor import high_water_mark
 from stagehouse.tasks.incremental import committed_record, committed_stage_table, first_row
 from stagehouse.tasks.keys import physical_key
 from stagehouse.tasks.reload import reload
 from stagehouse.tasks.stage_metadata import declare_key
 from stagehouse.tasks.stores import store_engine
-from stagehouse.tasks.versioned import HIGH_WATER, STATE, CommittedLoad, LoadRecord, LoadSpec, LoadState, VersionedView, apply_load
+from stagehouse.tasks.versioned import (
+    HIGH_WATER,
+    STATE,
+    CommittedLoad,
+    LoadRecord,
+    LoadSpec,
+    LoadState,
+    VersionedView,
+    apply_load,
+)
 
 SYNC_VERSION = "stagehouse-sync-2"
 LOAD_SUFFIX = "__load"
@@ -135,7 +145,9 @@ def _sync(
     task = TaskContext.get().task
     stage = task._stage.name
     previous = None if mode == "full" else _committed_load(stage, name)
-    refresh = previous is not None and full_refresh_requested(task)  # read it all; the committed load stays until the commit
+    refresh = previous is not None and full_refresh_requested(
+        task
+    )  # read it all; the committed load stays until the commit
     after = None
     if previous is not None and cursor and not refresh:
         last = _committed_high_water(stage, name, previous, cursor)
@@ -145,11 +157,23 @@ def _sync(
     kept_types = functools.partial(_committed_text, stage, name) if previous and not refresh else dict
     with open_connection(connection) as conn:
         partitions, partition_by = partitioning or (1, None)
-        request = SyncRequest(table, query, mode, cursor, after, key=primary_key, kept_types=kept_types, partitions=partitions,
-                              partition_by=partition_by, store_url=_store_url() if partitions > 1 else None)
+        request = SyncRequest(
+            table,
+            query,
+            mode,
+            cursor,
+            after,
+            key=primary_key,
+            kept_types=kept_types,
+            partitions=partitions,
+            partition_by=partition_by,
+            store_url=_store_url() if partitions > 1 else None,
+        )
         read = _sync_source(connection, conn).sync_read(request)
     if partitions > 1 and not read.partitioned:
-        raise TaskDefinitionError(f"sync of '{name}': partitions= applies to SQL sources only; drop it for {read.source}")
+        raise TaskDefinitionError(
+            f"sync of '{name}': partitions= applies to SQL sources only; drop it for {read.source}"
+        )
     reader, source, scan, copy, bad_rows = read.reader, read.source, read.scan, read.copy, read.bad_rows
     primary_key, key_is_unique = read.primary_key, read.key_is_unique
     if mode == "merge" and not primary_key:
@@ -157,7 +181,9 @@ def _sync(
     declare_key(name, primary_key, read.lengths)
     if mode == "full":
         # a key the source table declares is unique and never NULL already: no need to check it again
-        stream = ArrowStream(reader, source, unique_key=None if key_is_unique else primary_key, scan=scan, bad_rows=bad_rows, copy=copy)
+        stream = ArrowStream(
+            reader, source, unique_key=None if key_is_unique else primary_key, scan=scan, bad_rows=bad_rows, copy=copy
+        )
         return Table(stream, name, primary_key=physical_key(primary_key))
     spec = LoadSpec(
         mode="merge" if mode == "merge" else "append",
@@ -167,10 +193,16 @@ def _sync(
         on_conflict=conn.config.on_type_conflict,
         key_is_unique=key_is_unique,
     )
-    load = reload if refresh else apply_load
-    view, load_row = load(store_engine(), stage, name, previous, ArrowStream(reader, source, scan=scan, bad_rows=bad_rows), spec)
+    stream = ArrowStream(reader, source, scan=scan, bad_rows=bad_rows)
+    if refresh:
+        assert previous is not None  # a full refresh replaces a committed load
+        view, load_row = reload(store_engine(), stage, name, previous, stream, spec)
+    else:
+        view, load_row = apply_load(store_engine(), stage, name, previous, stream, spec)
     out = Table(VersionedView(view), name)
-    out.skipped_rows = None if bad_rows is None else bad_rows.total  # read by the run report (arrow_stream.skipped_rows)
+    out.skipped_rows = (
+        None if bad_rows is None else bad_rows.total
+    )  # read by the run report (arrow_stream.skipped_rows)
     return out, Table(LoadRecord(load_row), f"{name}{LOAD_SUFFIX}")
 
 
@@ -186,7 +218,7 @@ def _committed_text(stage: str, name: str) -> dict[str, str]:
     committed = committed_stage_table(stage, name)
     if committed is None:
         return {}
-    return {column.name: "string" for column in committed.columns if type_class(column.type.spec)[0] == "text"}
+    return {column.name: "string" for column in committed.columns if type_class(native_spec(column.type))[0] == "text"}
 
 
 def _refresh_aware(freshness: Callable[..., Any]) -> Callable[..., Any]:
@@ -233,12 +265,16 @@ def recorded_rows(engine: sa.Engine, schema: str, outputs: Any) -> int | None:
     return LoadState.from_json(state).rows if state else None
 
 
-def _committed_high_water(stage: str, name: str, previous: CommittedLoad, cursor: str) -> Any:
+def _committed_high_water(stage: str, name: str, previous: CommittedLoad, cursor: str | None) -> Any:
     """Where the cursor resumes: the mark committed with the load, or, for a load committed
     without a cursor (one was added since), ``max(cursor)`` of the committed table."""
     if previous.has_mark:
         return previous.high_water
-    return high_water_mark(store_engine(), committed_stage_table(stage, name), cursor)
+    if cursor is None:  # no cursor, no mark (a change check asks only with one)
+        return None
+    committed = committed_stage_table(stage, name)
+    assert committed is not None  # the committed load's table
+    return high_water_mark(store_engine(), committed, cursor)
 
 
 def sync(
@@ -277,9 +313,14 @@ def sync(
     out = output_name(table, query, name)
     if not isinstance(partitions, int) or partitions < 1:
         raise TaskDefinitionError(f"sync of '{out}': partitions={partitions!r} must be a whole number of 1 or more")
-    partitioning = {"partitioning": (partitions, partition_by)} if partitions > 1 else {}  # none: the task's inputs as before
+    partitioning = (
+        {"partitioning": (partitions, partition_by)} if partitions > 1 else {}
+    )  # none: the task's inputs as before
     if deleted_column is not None and mode != "merge":
-        raise TaskDefinitionError(f"sync of '{out}': deleted_column only applies to mode='merge' (this sync's mode is '{mode}'); drop it or use mode='merge'")
+        raise TaskDefinitionError(
+            f"sync of '{out}': deleted_column only applies to mode='merge' (this sync's mode is '{mode}'); drop it or "
+            "use mode='merge'"
+        )
     task = materialize(
         _sync,
         name=f"sync_{out}",
@@ -287,7 +328,10 @@ def sync(
         cache=_refresh_aware(_source_freshness if cache is None else _explicit_freshness(cache)),
         nout=1 if mode == "full" else 2,
     )
-    output = names_connections(task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column, **partitioning), connection)
+    output = names_connections(
+        task(connection, table, query, out, _key_list(primary_key), cursor, mode, deleted_column, **partitioning),
+        connection,
+    )
     return output if mode == "full" else output[0]
 
 

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 
 from stagehouse.tasks.errors import SyncColumnError
 
-
 # a whole-number flag counts as a boolean (non-zero: deleted): MySQL's BOOLEAN is tinyint(1)
 INTEGER = re.compile(r"^(u?(tiny|small|big|huge)?int(eger)?|int[248])(\s*\(\d+\))?( unsigned)?$", re.IGNORECASE)
 
@@ -28,7 +27,12 @@ def is_flag(type_name: str) -> bool:
 
 
 def check_named_columns(
-    source: str, columns: Mapping[str, str], *, key: list[str] | None = None, cursor: str | None = None, deleted_column: str | None = None
+    source: str,
+    columns: Mapping[str, str],
+    *,
+    key: list[str] | None = None,
+    cursor: str | None = None,
+    deleted_column: str | None = None,
 ) -> None:
     """Raise SyncColumnError for a named column that ``columns`` (name -> store type) lacks, or a
     ``deleted_column`` that is neither boolean nor a whole number."""
@@ -38,7 +42,10 @@ def check_named_columns(
             raise SyncColumnError(source, argument, column, f"is not a column (columns: {', '.join(columns)})")
     if deleted_column is not None and not is_flag(columns[deleted_column]):
         raise SyncColumnError(
-            source, "deleted_column", deleted_column,
-            f"is {columns[deleted_column]}, not boolean (or a whole number, non-zero: deleted); sync a query= that reads it as one "
+            source,
+            "deleted_column",
+            deleted_column,
+            f"is {columns[deleted_column]}, not boolean (or a whole number, non-zero: deleted); sync a query= that "
+            "reads it as one "
             f"(e.g. {deleted_column} = 'yes' AS {deleted_column})",
         )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import polars as pl
@@ -53,7 +53,7 @@ class TableRef(str):
 
 def _as_table_ref(value: Any) -> Any:
     if isinstance(value, sa.sql.expression.Alias):
-        return TableRef(value.original)
+        return TableRef(cast(sa.Table, value.original))  # pipedag aliases a stage table
     if isinstance(value, sa.Table):
         return TableRef(value)
     return value
@@ -101,7 +101,13 @@ def sql_transform(*, primary_key: str | list[str] | None = None, name: str | Non
         raise TaskDefinitionError(f"an sql_transform must return SELECT text, got {type(result).__name__}")
 
     return _decorate(
-        input_type=sa.Table, version=None, lazy=True, primary_key=primary_key, name=name, prepare=_as_table_ref, build=build
+        input_type=sa.Table,
+        version=None,
+        lazy=True,
+        primary_key=primary_key,
+        name=name,
+        prepare=_as_table_ref,
+        build=build,
     )
 
 
@@ -110,8 +116,6 @@ def polars_transform(*, primary_key: str | list[str] | None = None, name: str | 
     return _decorate(input_type=pl.LazyFrame, version=AUTO_VERSION, lazy=False, primary_key=primary_key, name=name)
 
 
-def pandas_transform(
-    *, version: str, primary_key: str | list[str] | None = None, name: str | None = None
-) -> Callable:
+def pandas_transform(*, version: str, primary_key: str | list[str] | None = None, name: str | None = None) -> Callable:
     """The function receives ``pd.DataFrame`` inputs; bump ``version`` when you change its logic."""
     return _decorate(input_type=pd.DataFrame, version=version, lazy=False, primary_key=primary_key, name=name)

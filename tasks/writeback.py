@@ -58,8 +58,14 @@ def writeback(
             from stagehouse.connectors.writeback import push_changes  # its HTTP client loads when a writeback runs
 
             report = push_changes(
-                log, table, api, object_name,
-                field_map=field_map, include_failed=include_failed, overwrite=overwrite, concurrency=concurrency,
+                log,
+                table,
+                api,
+                object_name,
+                field_map=field_map,
+                include_failed=include_failed,
+                overwrite=overwrite,
+                concurrency=concurrency,
             )
         finally:
             api.close()
@@ -69,10 +75,25 @@ def writeback(
             counts = ", ".join(f"{n} {status}" for status, n in sorted(unsent.items()))
             options = " ".join(f"--status {status}" for status in sorted(unsent))
             instance = ConfigContext.get().instance_name
-            logger.warning("writeback of %s to %s.%s: %s (see: stagehouse changes %s %s --instance %s)",
-                           table, connection_name, object_name, counts, table, options, instance)
-        rows = {"change_id": [o[0] for o in report.outcomes], "writeback_status": [o[1] for o in report.outcomes], "error": [o[2] for o in report.outcomes]}
-        return Table(pl.DataFrame(rows, schema={"change_id": pl.Int64, "writeback_status": pl.Utf8, "error": pl.Utf8}), name=task_name)
+            logger.warning(
+                "writeback of %s to %s.%s: %s (see: stagehouse changes %s %s --instance %s)",
+                table,
+                connection_name,
+                object_name,
+                counts,
+                table,
+                options,
+                instance,
+            )
+        rows = {
+            "change_id": [o[0] for o in report.outcomes],
+            "writeback_status": [o[1] for o in report.outcomes],
+            "error": [o[2] for o in report.outcomes],
+        }
+        return Table(
+            pl.DataFrame(rows, schema={"change_id": pl.Int64, "writeback_status": pl.Utf8, "error": pl.Utf8}),
+            name=task_name,
+        )
 
     output = names_connections(push(after), connection_name)
     setattr(getattr(output, "_task", output), WRITEBACK_TABLE, table)  # the cockpit starts a table's writeback by it

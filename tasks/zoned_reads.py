@@ -5,7 +5,8 @@ pipedag reads every ``TIMESTAMP`` column as a naive datetime: its pandas hook ca
 from timezone-aware dtype to timezone-naive dtype", so the task fails with "Failed to retrieve
 table"), its polars hook drops the zone of every column (``replace_time_zone(None)``, leaving
 the wall time of whatever zone the session used). These mixins, in the hooks each store of
-``tasks/stores/`` registers, leave such columns time-zone-aware and convert them to UTC — the instant is what the database stores, the zone is the session's.
+``tasks/stores/`` registers, leave such columns time-zone-aware and convert them to UTC — the instant is
+what the database stores, the zone is the session's.
 Naive ``timestamp`` columns stay naive.
 
 Example::
@@ -19,7 +20,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import polars as pl
@@ -32,7 +33,9 @@ def pandas_as_utc(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its time-zone-aware columns converted to UTC (naive columns untouched)."""
     for name in df.columns:
         column = df[name]
-        if isinstance(column.dtype, pd.DatetimeTZDtype) or getattr(getattr(column.dtype, "pyarrow_dtype", None), "tz", None):
+        if isinstance(column.dtype, pd.DatetimeTZDtype) or getattr(
+            getattr(column.dtype, "pyarrow_dtype", None), "tz", None
+        ):
             df[name] = column.dt.tz_convert(UTC)
         elif column.dtype == object and _first_value_is_zoned(column):
             df[name] = pd.to_datetime(column, utc=True)  # offsets that differ by row (DST) stay objects
@@ -50,7 +53,13 @@ def _first_value_is_zoned(column: pd.Series) -> bool:
     return len(values) > 0 and isinstance(values.iloc[0], dt.datetime) and values.iloc[0].tzinfo is not None
 
 
-class ZonedPandasRead:
+if TYPE_CHECKING:
+    _Hook = Any  # the mixins go into pipedag's (untyped) table hooks
+else:
+    _Hook = object
+
+
+class ZonedPandasRead(_Hook):
     """Mixin for pipedag's pandas hook of a dialect: no naive cast for time-zone-aware columns."""
 
     @classmethod
@@ -64,12 +73,14 @@ class ZonedPandasRead:
         return pandas_as_utc(super().download_table(query, store, dtypes))
 
 
-class ZonedPolarsRead:
+class ZonedPolarsRead(_Hook):
     """Mixin for pipedag's polars hook of a dialect: ``retrieve`` as pipedag's, except that it
     converts time-zone-aware columns to UTC where pipedag drops every column's zone."""
 
     @classmethod
-    def retrieve(cls, store: Any, table: Any, stage_name: str | None, as_type: Any, limit: int | None = None) -> pl.DataFrame:
+    def retrieve(
+        cls, store: Any, table: Any, stage_name: str | None, as_type: Any, limit: int | None = None
+    ) -> pl.DataFrame:
         cfg = cls.cfg()
         df = cls._execute_query(store, table, stage_name, as_type, limit=limit)
         if not cfg.disable_retrieve_annotation_action:

@@ -72,7 +72,9 @@ def mysql_url() -> str:
     return MYSQL_URL
 
 
-@pytest.fixture(params=[pytest.param("local", id="duckdb"), pytest.param("postgres", marks=pytest.mark.postgres, id="postgres")])
+@pytest.fixture(
+    params=[pytest.param("local", id="duckdb"), pytest.param("postgres", marks=pytest.mark.postgres, id="postgres")]
+)
 def instance(request) -> str:
     """The table store instance a test runs on: every flow test runs on each."""
     if request.param in PG_STORE_INSTANCES:

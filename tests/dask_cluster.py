@@ -27,7 +27,9 @@ def free_port() -> int:
 
 
 def _started(command: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        command, stdout=log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
 
 
 def _wait_for_workers(address: str, processes: list[subprocess.Popen], logs: list[Path]) -> None:
@@ -53,10 +55,33 @@ def dask_cluster(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("dask_cluster")
     address = f"tcp://127.0.0.1:{free_port()}"
     logs = [folder / "scheduler.log", *(folder / f"worker{i}.log" for i in range(WORKERS))]
-    processes = [_started([*DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rpartition(":")[2], "--no-dashboard"], logs[0])]
+    processes = [
+        _started(
+            [*DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rpartition(":")[2], "--no-dashboard"], logs[0]
+        )
+    ]
     for i in range(WORKERS):
-        processes.append(_started([*DASK, "worker", address, "--host", "127.0.0.1", "--nthreads", "2", "--no-dashboard",
-                                   "--name", f"sh-worker-{i}", "--local-directory", str(folder / f"w{i}"), "--memory-limit", "0"], logs[i + 1]))
+        processes.append(
+            _started(
+                [
+                    *DASK,
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "2",
+                    "--no-dashboard",
+                    "--name",
+                    f"sh-worker-{i}",
+                    "--local-directory",
+                    str(folder / f"w{i}"),
+                    "--memory-limit",
+                    "0",
+                ],
+                logs[i + 1],
+            )
+        )
     try:
         _wait_for_workers(address, processes, logs)
         yield address

@@ -73,7 +73,9 @@ def json_server(tmp_path: Path, request):
         missing_server(f"json-server not installed: run `npm ci --prefix {NODE_DIR}`")
     delay = getattr(request, "param", 0)
     db_file = tmp_path / "db.json"
-    db_file.write_text(json.dumps({"customers": [{"id": i, "name": f"customer {i}", "city": "Ghent"} for i in range(1, 6)]}))
+    db_file.write_text(
+        json.dumps({"customers": [{"id": i, "name": f"customer {i}", "city": "Ghent"} for i in range(1, 6)]})
+    )
     port = _free_port()
     log_file = tmp_path / "json-server.log"
     args = [str(BIN), str(db_file), "--port", str(port), "--host", "127.0.0.1"]

@@ -79,12 +79,21 @@ class OrdersApi:
         start = int(request.args.get("start", 0))
         rows = self.visible(request)
         more = start + PAGE < len(rows)
-        return _json({"data": rows[start : start + PAGE], "links": {"next": f"/next_link?start={start + PAGE}" if more else None}})
+        return _json(
+            {
+                "data": rows[start : start + PAGE],
+                "links": {"next": f"/next_link?start={start + PAGE}" if more else None},
+            }
+        )
 
     def link_header(self, request: Request) -> Response:
         start = int(request.args.get("start", 0))
         rows = self.visible(request)
-        headers = {"Link": f'<{self.server.url_for("/link_header")}?start={start + PAGE}>; rel="next"'} if start + PAGE < len(rows) else {}
+        headers = (
+            {"Link": f'<{self.server.url_for("/link_header")}?start={start + PAGE}>; rel="next"'}
+            if start + PAGE < len(rows)
+            else {}
+        )
         return _json(rows[start : start + PAGE], headers=headers)
 
     def cursor(self, request: Request) -> Response:

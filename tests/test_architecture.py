@@ -52,19 +52,28 @@ def test_imports_point_downward(package):
 def test_the_wheel_holds_one_namespace_with_every_subpackage(tmp_path):
     """Built as CI builds it: the wheel's only top-level import name is ``stagehouse``, and every
     folder with an ``__init__.py`` under the three layers is in it, as ``stagehouse.<layer>...``."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = tmp_path.glob("stagehouse-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")} == {"stagehouse"}
     packaged = {str(Path(name).parent) for name in names if name.endswith("/__init__.py")}
-    on_disk = {"stagehouse/" + str(init.parent.relative_to(REPO)) for layer in ("connectors", "tasks", "flows")
-               for init in (REPO / layer).rglob("__init__.py") if "__pycache__" not in init.parts}
+    on_disk = {
+        "stagehouse/" + str(init.parent.relative_to(REPO))
+        for layer in ("connectors", "tasks", "flows")
+        for init in (REPO / layer).rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
     assert on_disk <= packaged and "stagehouse/connectors/sql" in on_disk
 
 
 ADAPTERS = ("connectors/sql/dialects", "tasks/stores")
-DIALECT_NAMES = frozenset({"duckdb", "postgresql", "postgres", "mysql", "mariadb", "sqlite", "mssql", "oracle", "snowflake", "bigquery"})
+DIALECT_NAMES = frozenset(
+    {"duckdb", "postgresql", "postgres", "mysql", "mariadb", "sqlite", "mssql", "oracle", "snowflake", "bigquery"}
+)
 MAX_MODULE_LINES = 400
 
 
@@ -80,8 +89,15 @@ def dialect_checks(source: str) -> list[int]:
     comparison (``==``, ``!=``, ``in``) with a dialect's name; adapters answer those questions."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        reads_name = isinstance(node, ast.Attribute) and node.attr == "name" and isinstance(node.value, ast.Attribute) and node.value.attr == "dialect"
-        compares_name = isinstance(node, ast.Compare) and any(_names_a_dialect(o) for o in (node.left, *node.comparators))
+        reads_name = (
+            isinstance(node, ast.Attribute)
+            and node.attr == "name"
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "dialect"
+        )
+        compares_name = isinstance(node, ast.Compare) and any(
+            _names_a_dialect(o) for o in (node.left, *node.comparators)
+        )
         if reads_name or compares_name:
             lines.append(node.lineno)
     return sorted(set(lines))

@@ -67,8 +67,12 @@ def build_flow():
 
 
 def stagehouse(*args: str, root: Path) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key not in ("STAGEHOUSE_FLOWS_PATH", "STAGEHOUSE_INSTANCE")}
-    env.update(PIPEDAG_CONFIG=str(root / "pipedag.yaml"), SH_CHECK_TOKEN=TOKEN, SH_CHECK_PASSWORD=PASSWORD, COLUMNS="80")
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("STAGEHOUSE_FLOWS_PATH", "STAGEHOUSE_INSTANCE")
+    }
+    env.update(
+        PIPEDAG_CONFIG=str(root / "pipedag.yaml"), SH_CHECK_TOKEN=TOKEN, SH_CHECK_PASSWORD=PASSWORD, COLUMNS="80"
+    )
     return subprocess.run([STAGEHOUSE, *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -108,24 +112,36 @@ def assert_nothing_created(root: Path, ids: dict[str, str]) -> None:
 
 
 def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, mysql_url, httpserver, sftp_server):
-    httpserver.expect_request("/api/orders", headers={"Authorization": f"Bearer {TOKEN}"}).respond_with_json([{"id": 1}])
+    httpserver.expect_request("/api/orders", headers={"Authorization": f"Bearer {TOKEN}"}).respond_with_json(
+        [{"id": 1}]
+    )
     (tmp_path / "outgoing").mkdir()
     connections = {
         "pg": {"type": "sql", "url": PG_URL},
         "drops": {"type": "files", "path": "drops"},
-        "api": {"type": "rest", "base_url": httpserver.url_for("/api"), "auth": {"type": "bearer", "token": "{$SH_CHECK_TOKEN}"},
-                "objects": {"orders": {"path": "/orders", "primary_key": ["id"]}}},
+        "api": {
+            "type": "rest",
+            "base_url": httpserver.url_for("/api"),
+            "auth": {"type": "bearer", "token": "{$SH_CHECK_TOKEN}"},
+            "objects": {"orders": {"path": "/orders", "primary_key": ["id"]}},
+        },
         "partner": sftp_server.spec(tmp_path / "outgoing"),
     }
     ids = write_project(tmp_path, connections, {"orders": GOOD_FLOW})
 
     checked = stagehouse("check", root=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.strip().splitlines()[-1] == "OK: 7 connections and 1 flow checked on instances local, postgres, dask, cluster"
+    assert (
+        checked.stdout.strip().splitlines()[-1]
+        == "OK: 7 connections and 1 flow checked on instances local, postgres, dask, cluster"
+    )
 
     reached = stagehouse("check", "--connect", "--instance", "postgres", root=tmp_path)
     assert reached.returncode == 0, reached.stdout + reached.stderr
-    assert reached.stdout.strip().splitlines()[-1] == "OK: 7 connections (7 reached) and 1 flow checked on instance postgres"
+    assert (
+        reached.stdout.strip().splitlines()[-1]
+        == "OK: 7 connections (7 reached) and 1 flow checked on instance postgres"
+    )
     assert len([r for r, _ in httpserver.log if r.path == "/api/orders"]) == 1
     assert_nothing_created(tmp_path, ids)
 
@@ -135,7 +151,11 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
         "drops": {"type": "files", "path": "drops"},
         "half": {"type": "sql"},  # no url
         "pg_down": {"type": "sql", "url": "postgresql://postgres:{$SH_CHECK_PASSWORD}@127.0.0.1:1/test"},
-        "api_down": {"type": "rest", "base_url": f"http://127.0.0.1:{closed_port()}/v1", "auth": {"type": "bearer", "token": "{$SH_CHECK_TOKEN}"}},
+        "api_down": {
+            "type": "rest",
+            "base_url": f"http://127.0.0.1:{closed_port()}/v1",
+            "auth": {"type": "bearer", "token": "{$SH_CHECK_TOKEN}"},
+        },
     }
     ids = write_project(tmp_path, connections, {"broken_build": BROKEN_BUILD, "unknown_connection": UNKNOWN_CONNECTION})
 
@@ -146,13 +166,19 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
     every = "(instances local, postgres, dask, cluster)"
     expected = {
-        "half": f"problem: connection 'half' {every}: field 'url': Field required; fix attrs.connections.half in {tmp_path / 'pipedag.yaml'}",
-        "broken_build": f"problem: flow 'broken_build' ({tmp_path / 'flows' / 'broken_build.py'}): build_flow() failed: "
-                        "sync mode 'sideways' is not one of: full, incremental, merge; fix the flow",
-        "shop": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'shop' is not declared (known: ",
-        "bi": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'bi' is not declared (known: ",
-        "crm": f"problem: flow 'unknown_connection', tasks sync_contacts, writeback_contacts {every}: connection 'crm' is not declared (known: ",
-        "pg_down": f"problem: connection 'pg_down' {every}: postgresql+psycopg://postgres:***@127.0.0.1:1/test: connection failed: ",
+        "half": f"problem: connection 'half' {every}: field 'url': Field required; fix attrs.connections.half in "
+        f"{tmp_path / 'pipedag.yaml'}",
+        "broken_build": f"problem: flow 'broken_build' ({tmp_path / 'flows' / 'broken_build.py'}): build_flow() "
+        "failed: "
+        "sync mode 'sideways' is not one of: full, incremental, merge; fix the flow",
+        "shop": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'shop' is not "
+        "declared (known: ",
+        "bi": f"problem: flow 'unknown_connection', task replicate_bi_orders {every}: connection 'bi' is not declared "
+        "(known: ",
+        "crm": f"problem: flow 'unknown_connection', tasks sync_contacts, writeback_contacts {every}: connection "
+        "'crm' is not declared (known: ",
+        "pg_down": f"problem: connection 'pg_down' {every}: postgresql+psycopg://postgres:***@127.0.0.1:1/test: "
+        "connection failed: ",
         "api_down": f"problem: connection 'api_down' {every}: object '(base_url)': GET http://127.0.0.1:",
     }
     for name, start in expected.items():
@@ -169,13 +195,17 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
 def test_a_problem_on_one_instance_names_that_instance(tmp_path):
     write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}}, {})
     document = yaml.safe_load((tmp_path / "pipedag.yaml").read_text())
-    document["instances"]["postgres"]["attrs"] = {"connections": {"drops": {"type": "files", "path": "drops", "format": "xlsx"}}}
+    document["instances"]["postgres"]["attrs"] = {
+        "connections": {"drops": {"type": "files", "path": "drops", "format": "xlsx"}}
+    }
     (tmp_path / "pipedag.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
     checked = stagehouse("check", root=tmp_path)
     assert checked.returncode == 1
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
-    assert len(problems) == 1 and problems[0].startswith("problem: connection 'drops' (instance postgres): field 'format'")
+    assert len(problems) == 1 and problems[0].startswith(
+        "problem: connection 'drops' (instance postgres): field 'format'"
+    )
     assert stagehouse("check", "--instance", "local", root=tmp_path).returncode == 0
 
 
@@ -206,8 +236,11 @@ def build_flow():
 
 
 def test_a_sync_of_an_object_the_rest_connection_does_not_list_is_a_problem(tmp_path):
-    api = {"type": "rest", "base_url": "https://api.example.invalid/v1",
-           "objects": {"orders": {"path": "/orders", "primary_key": ["id"]}, "contacts": {"path": "/contacts"}}}
+    api = {
+        "type": "rest",
+        "base_url": "https://api.example.invalid/v1",
+        "objects": {"orders": {"path": "/orders", "primary_key": ["id"]}, "contacts": {"path": "/contacts"}},
+    }
     ids = write_project(tmp_path, {"api": api}, {"typo_object": TYPO_OBJECT})
 
     checked = stagehouse("check", "--instance", "local", root=tmp_path)
@@ -215,6 +248,7 @@ def test_a_sync_of_an_object_the_rest_connection_does_not_list_is_a_problem(tmp_
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
     assert problems == [
         "problem: flow 'typo_object', task sync_api_orders (instance local): connection 'api' has no object 'orderz' "
-        f"(known: contacts, orders); declare it under objects of 'api' in pipedag.yaml or fix the name in {tmp_path / 'flows' / 'typo_object.py'}"
+        "(known: contacts, orders); declare it under objects of 'api' in pipedag.yaml or fix the name in "
+        f"{tmp_path / 'flows' / 'typo_object.py'}"
     ], checked.stdout
     assert_nothing_created(tmp_path, ids)

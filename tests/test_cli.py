@@ -85,7 +85,8 @@ def test_list_loads_no_pipedag_pandas_or_polars(project):
         "    app(['list'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'pydiverse', 'pandas', 'polars', 'httpx', 'paramiko', 'streamlit'})))\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'pydiverse', 'pandas', 'polars', 'httpx', "
+        "'paramiko', 'streamlit'})))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=project.root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -127,10 +128,16 @@ def test_visualize_a_run_colours_tasks_by_their_recorded_state(project):
     first = stagehouse("visualize", "files_mart", "--run", first_run, cwd=project.root)
     assert first.returncode == 0, first.stderr
     assert set(task_colours(first.stdout).values()) == {COMPLETED}
-    shown = stagehouse("visualize", "files_mart", "--run", failed_run, "--out", str(project.root / "run.svg"), cwd=project.root)
+    shown = stagehouse(
+        "visualize", "files_mart", "--run", failed_run, "--out", str(project.root / "run.svg"), cwd=project.root
+    )
     assert shown.returncode == 0, shown.stderr
     assert task_colours(shown.stdout) == {
-        "sync_orders": CACHE_VALID, "sync_customers": FAILED, "order_totals": SKIPPED, "customer_names": SKIPPED, "revenue_by_name": SKIPPED,
+        "sync_orders": CACHE_VALID,
+        "sync_customers": FAILED,
+        "order_totals": SKIPPED,
+        "customer_names": SKIPPED,
+        "revenue_by_name": SKIPPED,
     }
     assert FAILED in (project.root / "run.svg").read_text()
     unknown = stagehouse("visualize", "files_mart", "--run", "nosuchrun", cwd=project.root)
@@ -149,7 +156,9 @@ def test_changes_fit_80_columns_and_wide_shows_whole_values(project):
         wh.update_change(failed, "FAILED", error)
     env = {**os.environ, "COLUMNS": "80"}
 
-    narrow = subprocess.run([STAGEHOUSE, "changes", "crm.customers"], cwd=project.root, env=env, capture_output=True, text=True, timeout=60)
+    narrow = subprocess.run(
+        [STAGEHOUSE, "changes", "crm.customers"], cwd=project.root, env=env, capture_output=True, text=True, timeout=60
+    )
     assert narrow.returncode == 0, narrow.stderr
     lines = narrow.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80, narrow.stdout
@@ -159,13 +168,26 @@ def test_changes_fit_80_columns_and_wide_shows_whole_values(project):
     assert first.split()[1:3] == ["1", "name"] and "customer 1" in first and "NOT_PROCESSED" in first
     assert "Ada Lovelace" in first and "…" in first and long_name not in first  # cut on one line, its start readable
     assert "city" in second and "Ghent" in second and "Leuven" in second and "FAILED" in second
-    assert " ".join(narrow.stdout.split("errors")[-1].split()) == f"{failed}: {error}"  # whole, after the table, wrapped
+    assert (
+        " ".join(narrow.stdout.split("errors")[-1].split()) == f"{failed}: {error}"
+    )  # whole, after the table, wrapped
     assert "(new row)" in insert and '{"id": 100' in insert
     assert "(deleted)" in delete and '{"id": 3' in delete
 
-    wide = subprocess.run([STAGEHOUSE, "changes", "crm.customers", "--wide"], cwd=project.root, env=env, capture_output=True, text=True, timeout=60)
+    wide = subprocess.run(
+        [STAGEHOUSE, "changes", "crm.customers", "--wide"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert wide.returncode == 0, wide.stderr
-    assert long_name in wide.stdout and error in wide.stdout and '{"id": 100, "name": "New Co", "city": "Bergen"}' in wide.stdout
+    assert (
+        long_name in wide.stdout
+        and error in wide.stdout
+        and '{"id": 100, "name": "New Co", "city": "Bergen"}' in wide.stdout
+    )
 
 
 @pytest.mark.parametrize("instance", ["local"], indirect=True)
@@ -173,7 +195,9 @@ def test_malformed_config_names_file_line_and_column(project):
     lines = project.config_file.read_text().splitlines()
     project.config_file.write_text("\n".join([*lines, "broken: [unclosed", "name: x"]) + "\n")
     env = {**os.environ, "COLUMNS": "400"}  # the tmp path makes the line long; rich wraps at the width
-    failed = subprocess.run([STAGEHOUSE, "run", "files_mart"], cwd=project.root, env=env, capture_output=True, text=True, timeout=300)
+    failed = subprocess.run(
+        [STAGEHOUSE, "run", "files_mart"], cwd=project.root, env=env, capture_output=True, text=True, timeout=300
+    )
     assert failed.returncode == 1
     error_lines = [line for line in failed.stderr.splitlines() if line.strip()]
     assert error_lines == [

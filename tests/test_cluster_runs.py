@@ -33,8 +33,12 @@ def shop(pg_url):
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {prefix}_customers (id int PRIMARY KEY, name text)"))
         conn.execute(sa.text(f"INSERT INTO {prefix}_customers SELECT i, 'c' || i FROM generate_series(1, 50) i"))
-        conn.execute(sa.text(f"CREATE TABLE {prefix}_orders (id int PRIMARY KEY, customer_id int, amount numeric(10,2))"))
-        conn.execute(sa.text(f"INSERT INTO {prefix}_orders SELECT i, 1 + i % 50, i * 1.25 FROM generate_series(1, 2000) i"))
+        conn.execute(
+            sa.text(f"CREATE TABLE {prefix}_orders (id int PRIMARY KEY, customer_id int, amount numeric(10,2))")
+        )
+        conn.execute(
+            sa.text(f"INSERT INTO {prefix}_orders SELECT i, 1 + i % 50, i * 1.25 FROM generate_series(1, 2000) i")
+        )
         conn.execute(sa.text(f"CREATE TABLE {prefix}_events (id int PRIMARY KEY, kind text)"))
         conn.execute(sa.text(f"INSERT INTO {prefix}_events SELECT i, 'k' || (i % 7) FROM generate_series(1, 3000) i"))
     yield prefix, engine
@@ -48,14 +52,20 @@ def stagehouse(project, *args, env=None, wait=True):
     command = [STAGEHOUSE, *args]
     environment = {**os.environ, "COLUMNS": "200", **(env or {})}
     if not wait:
-        return subprocess.Popen(command, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+        return subprocess.Popen(
+            command, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+        )
     return subprocess.run(command, cwd=project.root, capture_output=True, text=True, timeout=90, env=environment)
 
 
 def tables(engine: sa.Engine) -> dict[str, list[tuple]]:
-    queries = {"raw.orders": "SELECT * FROM raw.orders ORDER BY id", "raw.customers": "SELECT * FROM raw.customers ORDER BY id",
-               "raw.events": "SELECT * FROM raw.events ORDER BY id", "mart.order_totals": "SELECT * FROM mart.order_totals ORDER BY customer_id",
-               "mart.event_kinds": "SELECT * FROM mart.event_kinds ORDER BY kind"}
+    queries = {
+        "raw.orders": "SELECT * FROM raw.orders ORDER BY id",
+        "raw.customers": "SELECT * FROM raw.customers ORDER BY id",
+        "raw.events": "SELECT * FROM raw.events ORDER BY id",
+        "mart.order_totals": "SELECT * FROM mart.order_totals ORDER BY customer_id",
+        "mart.event_kinds": "SELECT * FROM mart.event_kinds ORDER BY kind",
+    }
     with engine.connect() as conn:
         return {name: [tuple(row) for row in conn.execute(sa.text(query))] for name, query in queries.items()}
 
@@ -72,7 +82,9 @@ def sequential_id(project):
 
 
 @pytest.mark.parametrize("instance", CLUSTER)
-def test_a_flow_on_the_cluster_equals_the_sequential_run_and_records_seconds_and_worker_logs(project, shop, dask_cluster, sequential_id):
+def test_a_flow_on_the_cluster_equals_the_sequential_run_and_records_seconds_and_worker_logs(
+    project, shop, dask_cluster, sequential_id
+):
     prefix, _ = shop
     env = {"DASK_SCHEDULER": dask_cluster, "SH_CLUSTER_PREFIX": prefix}
     on_cluster = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
@@ -121,7 +133,9 @@ def test_no_scheduler_address_is_one_line(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("instance", CLUSTER)
-def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the_next_run_completes(project, shop, dask_cluster, tmp_path):
+def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the_next_run_completes(
+    project, shop, dask_cluster, tmp_path
+):
     prefix, source = shop
     env = {"DASK_SCHEDULER": dask_cluster, "SH_CLUSTER_PREFIX": prefix}
     first = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
@@ -134,7 +148,15 @@ def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the
             conn.execute(sa.text(f"INSERT INTO {prefix}_events SELECT i, 'k0' FROM generate_series(3001, 3100) i"))
         hold = tmp_path / "hold"
         hold.write_text("")
-        run = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env={**env, "SH_CLUSTER_HOLD": str(hold)}, wait=False)
+        run = stagehouse(
+            project,
+            "run",
+            "scaled_shop",
+            "--instance",
+            "cluster",
+            env={**env, "SH_CLUSTER_HOLD": str(hold)},
+            wait=False,
+        )
         pid_file = Path(f"{hold}.pid")
         deadline = time.time() + 60
         while not pid_file.exists() and time.time() < deadline and run.poll() is None:
@@ -144,7 +166,9 @@ def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the
         os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the worker process running the probe task
         _, stderr = run.communicate(timeout=120)
         assert run.returncode == 1
-        assert "was running on a Dask worker" in stderr.strip().splitlines()[-1] and "run the flow again" in stderr, stderr
+        assert "was running on a Dask worker" in stderr.strip().splitlines()[-1] and "run the flow again" in stderr, (
+            stderr
+        )
         assert tables(store) == committed
         history = RunHistory(store, "cluster")
         assert history.runs("scaled_shop")[0]["status"] == "FAILED"

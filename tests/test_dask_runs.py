@@ -7,7 +7,6 @@ import contextvars
 import os
 import pickle
 import subprocess
-import textwrap
 
 import pytest
 
@@ -46,8 +45,14 @@ def build_flow():
 
 
 def stagehouse(project, *args, env=None):
-    return subprocess.run([STAGEHOUSE, *args], cwd=project.root, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [STAGEHOUSE, *args],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,13 +88,19 @@ def test_an_error_that_cannot_be_pickled_is_sent_as_its_type_and_first_line():
 
 @pytest.mark.parametrize(
     "instance",
-    [pytest.param("local", id="duckdb"), pytest.param("postgres", marks=pytest.mark.postgres), pytest.param("dask", marks=pytest.mark.postgres)],
+    [
+        pytest.param("local", id="duckdb"),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("dask", marks=pytest.mark.postgres),
+    ],
 )
 def test_a_full_run_then_one_stage_on_every_instance(project, pg_url):
     write_shop(project.files)
     full = stagehouse(project, "run", "files_mart", "--instance", project.instance)
     assert full.returncode == 0, full.stderr
-    write_shop(project.files, orders=[(1, 10, 5), (2, 10, 7), (3, 20, 11), (4, 20, 1)])  # not synced: raw is not selected
+    write_shop(
+        project.files, orders=[(1, 10, 5), (2, 10, 7), (3, 20, 11), (4, 20, 1)]
+    )  # not synced: raw is not selected
     mart = stagehouse(project, "run", "files_mart", "--stage", "mart", "--instance", project.instance)
     assert mart.returncode == 0, mart.stderr
     assert "BrokenProcessPool" not in mart.stdout + mart.stderr
@@ -115,4 +126,8 @@ def test_a_task_error_on_a_dask_worker_reaches_the_user_as_one_line(project, pg_
 
     other = stagehouse(project, "run", "dask_failing", "--instance", "dask", env={"SH_RAISE": "unpicklable"})
     assert other.returncode == 1 and "BrokenProcessPool" not in other.stderr
-    assert other.stderr.strip().splitlines()[-1].startswith("Error: task 'contacts' failed: LookupError: <ContextVar name='unpicklable'"), other.stderr
+    assert (
+        other.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: task 'contacts' failed: LookupError: <ContextVar name='unpicklable'")
+    ), other.stderr

@@ -44,8 +44,12 @@ def imports(path: Path) -> set[str]:
             found.update(alias.name.partition(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module.partition(".")[0])
-        elif (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "optional_import"
-              and node.args and isinstance(node.args[0], ast.Constant)):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "optional_import"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             found.add(node.args[0].value.partition(".")[0])
     return found - set(sys.stdlib_module_names) - {"stagehouse", "__future__"}
 
@@ -53,9 +57,14 @@ def imports(path: Path) -> set[str]:
 def statement_imports(path: Path) -> set[str]:
     """Top-level modules named in ``path``'s import statements (not through a shim)."""
     tree = ast.parse(path.read_text())
-    found = {alias.name.partition(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    return found | {node.module.partition(".")[0] for node in ast.walk(tree)
-                    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
+    found = {
+        alias.name.partition(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    return found | {
+        node.module.partition(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+    }
 
 
 def code_files() -> list[Path]:
@@ -86,7 +95,8 @@ def test_every_imported_module_is_a_declared_dependency():
     declared = names(CORE) | {n for extra in RUNTIME_EXTRAS for n in names(EXTRAS[extra])}
     for_plugins = declared | names(EXTRAS["test"])
     undeclared = {
-        module: sorted(files) for module, files in used_modules().items()
+        module: sorted(files)
+        for module, files in used_modules().items()
         if not distributions(module) & (for_plugins if files <= PYTEST_PLUGINS else declared)
     }
     assert undeclared == {}, "declare these in pyproject.toml (core, or the extra of the shim that imports them)"
@@ -104,7 +114,9 @@ def test_an_extras_modules_are_imported_only_through_its_shim():
     core = names(CORE)
     optional = {dist for extra in RUNTIME_EXTRAS for dist in names(EXTRAS[extra])} - core
     offenders = {
-        str(path.relative_to(REPO)): sorted(m for m in statement_imports(path) if distributions(m) & optional and not distributions(m) & core)
+        str(path.relative_to(REPO)): sorted(
+            m for m in statement_imports(path) if distributions(m) & optional and not distributions(m) & core
+        )
         for path in code_files()
     }
     assert {path: modules for path, modules in offenders.items() if modules} == {}
@@ -120,4 +132,6 @@ def test_the_lock_pins_every_dependency_with_hashes_inside_the_ranges():
         name = canonicalize_name(requirement.name)
         if name != "stagehouse":
             assert name in pins, f"{name} is declared but not in requirements.lock (make lock)"
-            assert requirement.specifier.contains(pins[name], prereleases=True), f"lock has {name}=={pins[name]}, outside {requirement}"
+            assert requirement.specifier.contains(pins[name], prereleases=True), (
+                f"lock has {name}=={pins[name]}, outside {requirement}"
+            )

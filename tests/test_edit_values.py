@@ -21,7 +21,9 @@ def pg_customers(pg_url):
     engine = sa.create_engine(sqlalchemy_url(pg_url))
     name = f"sh_cust_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE TABLE {name} (id integer PRIMARY KEY, balance numeric(12,2), code varchar(5), note text)"))
+        conn.execute(
+            sa.text(f"CREATE TABLE {name} (id integer PRIMARY KEY, balance numeric(12,2), code varchar(5), note text)")
+        )
         conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 10.00, 'ab', 'x'), (2, 20.50, 'cd', 'y')"))
     yield name
     with engine.begin() as conn:
@@ -44,8 +46,11 @@ def test_an_edit_the_column_would_round_or_cut_is_refused_naming_row_field_type_
                 f"({'DECIMAL(12,2)' if project.instance == 'local' else 'numeric(12,2)'}): "
                 "it keeps 2 decimal places and would store 1.23; round the value first"
             )
-            with pytest.raises(WarehouseError, match=r"row 2: Decimal\('1234567890123'\) does not fit column 'balance' .*: "
-                               r"it holds at most 10 digits before the point; give a smaller number$"):
+            with pytest.raises(
+                WarehouseError,
+                match=r"row 2: Decimal\('1234567890123'\) does not fit column 'balance' .*: "
+                r"it holds at most 10 digits before the point; give a smaller number$",
+            ):
                 wh.update_cell(table, "balance", 2, Decimal("1234567890123"))
             kind = "VARCHAR" if project.instance == "local" else "character varying(5)"
             limit = "the source declares varchar(5)" if project.instance == "local" else "it holds 5"
@@ -66,5 +71,9 @@ def test_an_edit_the_column_would_round_or_cut_is_refused_naming_row_field_type_
             wh.update_cell(table, "note", 1, "a note far longer than five characters")
             wh.insert_row(table, {"id": 3, "balance": Decimal("9999999999.99"), "code": "xy"})
             rows = {r["id"]: (r["balance"], r["code"]) for r in wh.fetch("raw", f"cust_{mode}")}
-            assert rows == {1: (Decimal("10.00"), "abcde"), 2: (Decimal("1.20"), "cd"), 3: (Decimal("9999999999.99"), "xy")}
+            assert rows == {
+                1: (Decimal("10.00"), "abcde"),
+                2: (Decimal("1.20"), "cd"),
+                3: (Decimal("9999999999.99"), "xy"),
+            }
             assert [c["new_value"] for c in wh.list_changes(table)][:2] == ["1.2", '"abcde"']

@@ -21,8 +21,6 @@ def crm(project, json_server, monkeypatch):  # noqa: F811
     return json_server
 
 
-
-
 def test_written_back_edits_stay_shown_after_a_merge_sync_that_does_not_fetch_them(project, crm):
     run(project)
     with project.warehouse() as wh:
@@ -90,8 +88,12 @@ def test_the_app_setting_a_value_back_after_a_writeback_is_shown_once_a_sync_bri
         wh.update_cell("raw.customers", "name", 1, "Ada")
         wh.delete_row("raw.customers", 2)
     run(project)
-    httpx.patch(f"{crm.url}/customers/1", json={"name": "customer 1", "updated_at": "2024-02-01T00:00:00"})  # undone in the app
-    httpx.post(f"{crm.url}/customers", json={"id": 2, "name": "customer 2 again", "updated_at": "2024-02-02T00:00:00"})  # re-created
+    httpx.patch(
+        f"{crm.url}/customers/1", json={"name": "customer 1", "updated_at": "2024-02-01T00:00:00"}
+    )  # undone in the app
+    httpx.post(
+        f"{crm.url}/customers", json={"id": 2, "name": "customer 2 again", "updated_at": "2024-02-02T00:00:00"}
+    )  # re-created
 
     run(project)
 

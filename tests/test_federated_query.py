@@ -58,8 +58,14 @@ def test_one_statement_joins_postgres_mariadb_and_the_store(three_sources):
 
 def test_query_command_prints_csv_json_and_a_table(project, three_sources):
     def stagehouse(*args):
-        return subprocess.run([STAGEHOUSE, "query", revenue_sql(*three_sources), *args], cwd=project.root,
-                              capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+        return subprocess.run(
+            [STAGEHOUSE, "query", revenue_sql(*three_sources), *args],
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "200"},
+        )
 
     csv = stagehouse("--format", "csv")
     assert csv.returncode == 0, csv.stderr

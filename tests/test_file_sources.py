@@ -45,7 +45,9 @@ def test_csv_glob_reads_all_files_matching_columns_by_name(tmp_path):
 def test_ndjson_json_and_parquet(tmp_path):
     (tmp_path / "a.ndjson").write_text('{"id": 1, "tags": ["x"]}\n{"id": 2, "tags": []}\n')
     (tmp_path / "b.json").write_text(json.dumps([{"id": 3, "v": 1.5}]))
-    pq.write_table(pa.table({"id": [4, 5], "when": pa.array([0, 86_400_000_000], pa.timestamp("us"))}), tmp_path / "c.parquet")
+    pq.write_table(
+        pa.table({"id": [4, 5], "when": pa.array([0, 86_400_000_000], pa.timestamp("us"))}), tmp_path / "c.parquet"
+    )
     conn = files(tmp_path)
     assert rows(conn.read("a.ndjson")) == [{"id": 1, "tags": ["x"]}, {"id": 2, "tags": []}]
     assert rows(conn.read("b.json")) == [{"id": 3, "v": 1.5}]
@@ -155,7 +157,9 @@ def test_sniffer_error_names_the_file(tmp_path):
 
 def test_one_column_with_a_delimiter_in_the_header_is_refused(tmp_path):
     (tmp_path / "semi.csv").write_text("id;name\n1;x\n2;y\n")
-    with pytest.raises(CsvDialectError, match=r"file 'semi.csv': read as one column 'id;name'.*set csv: \{delimiter: ';'\}") as caught:
+    with pytest.raises(
+        CsvDialectError, match=r"file 'semi.csv': read as one column 'id;name'.*set csv: \{delimiter: ';'\}"
+    ) as caught:
         rows(files(tmp_path, csv={"delimiter": ","}).read("semi.csv"))
     assert (caught.value.file, caught.value.delimiter) == ("semi.csv", ";")
     assert str(caught.value).splitlines() == [str(caught.value)]

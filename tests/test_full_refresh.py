@@ -29,10 +29,13 @@ def events(pg_url):
     engine = sa.create_engine(sqlalchemy_url(pg_url))
     metadata = sa.MetaData()
     table = sa.Table(
-        f"sh_fr_{uuid.uuid4().hex[:8]}", metadata,
+        f"sh_fr_{uuid.uuid4().hex[:8]}",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("status", sa.String(20)), sa.Column("amount", sa.Integer),
-        sa.Column("updated", sa.DateTime), sa.Column("deleted", sa.Boolean),
+        sa.Column("status", sa.String(20)),
+        sa.Column("amount", sa.Integer),
+        sa.Column("updated", sa.DateTime),
+        sa.Column("deleted", sa.Boolean),
     )
     metadata.create_all(engine)
     with engine.begin() as conn:
@@ -139,7 +142,10 @@ def test_unknown_task_names_the_flows_sync_tasks(project, events):
     name, _, _ = events
     with pytest.raises(UnknownTaskError) as raised:
         run_flow(flow_of(name, "merge"), full_refresh=["nope"])
-    assert str(raised.value) == f"flow 'refresh' has no sync task 'nope' (sync tasks: sync_{name}, sync_other); name one of those"
+    assert (
+        str(raised.value)
+        == f"flow 'refresh' has no sync task 'nope' (sync tasks: sync_{name}, sync_other); name one of those"
+    )
 
 
 @pytest.mark.parametrize("instance", ["local"], indirect=True)

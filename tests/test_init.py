@@ -34,8 +34,15 @@ def test_init_writes_a_project_whose_example_flow_runs(tmp_path):
     assert created.returncode == 0, created.stderr
     project = tmp_path / "shop"
     assert sorted(snapshot(project)) == [
-        ".github/workflows/stagehouse.yml", ".gitignore", "README.md", "flows/example.py", "pipedag.yaml",
-        "pytest.ini", "requirements.txt", "seeds/orders.csv", "tests/test_flows.py",
+        ".github/workflows/stagehouse.yml",
+        ".gitignore",
+        "README.md",
+        "flows/example.py",
+        "pipedag.yaml",
+        "pytest.ini",
+        "requirements.txt",
+        "seeds/orders.csv",
+        "tests/test_flows.py",
     ]
     assert "data/" in (project / ".gitignore").read_text().splitlines()
     assert "stagehouse run --due" in (project / ".github/workflows/stagehouse.yml").read_text()
@@ -52,8 +59,14 @@ def test_the_new_projects_own_tests_pass_and_leave_its_data_alone(tmp_path):
     assert stagehouse("init", "shop", cwd=tmp_path).returncode == 0
     project = tmp_path / "shop"
 
-    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=clean_env(),
-                            capture_output=True, text=True, timeout=600)
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "2 passed" in tested.stdout
@@ -81,12 +94,13 @@ def test_init_refuses_a_folder_with_files_in_it(tmp_path):
 
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
-        f"Error: {tmp_path / 'notes'} is not empty (it holds todo.txt); pass a new or empty folder (init never overwrites files)"
+        f"Error: {tmp_path / 'notes'} is not empty (it holds todo.txt); pass a new or empty folder (init never "
+        "overwrites files)"
     )
     assert snapshot(tmp_path / "notes") == {"todo.txt": b"keep me\n"}
 
 
-PLUGIN_TESTS = '''
+PLUGIN_TESTS = """
 import pytest
 import sqlalchemy as sa
 
@@ -103,9 +117,10 @@ def test_every_store(stagehouse_project, stagehouse_instance):
 
 
 def test_a_failed_run_names_its_task(stagehouse_project):
-    with pytest.raises(TestProjectError, match="flow 'broken' failed on instance 'local' in task sync_missing: .*missing.csv"):
+    failed = "flow 'broken' failed on instance 'local' in task sync_missing: .*missing.csv"
+    with pytest.raises(TestProjectError, match=failed):
         stagehouse_project.run("broken")
-'''
+"""
 
 BROKEN_FLOW = '''"""A flow whose source file is not there."""
 from pydiverse.pipedag import Flow, Stage
@@ -127,8 +142,14 @@ def test_the_fixture_runs_on_every_store_and_names_a_failed_task(tmp_path, pg_ur
     (project / "tests" / "test_plugin.py").write_text(PLUGIN_TESTS)
     (project / "flows" / "broken.py").write_text(BROKEN_FLOW)
 
-    tested = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_plugin.py"], cwd=project,
-                            env=clean_env(), capture_output=True, text=True, timeout=600)
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_plugin.py"],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "3 passed" in tested.stdout

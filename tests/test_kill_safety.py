@@ -50,7 +50,11 @@ def id_summary(engine: sa.Engine, table: str) -> tuple:
     """Count, distinct count, min, max and sum of ``id``; the engine lets go of the database after."""
     try:
         with engine.connect() as conn:
-            return tuple(conn.execute(sa.text(f"SELECT count(*), count(DISTINCT id), min(id), max(id), sum(id) FROM {table}")).one())
+            return tuple(
+                conn.execute(
+                    sa.text(f"SELECT count(*), count(DISTINCT id), min(id), max(id), sum(id) FROM {table}")
+                ).one()
+            )
     finally:
         engine.dispose()
 
@@ -59,10 +63,14 @@ def test_killed_incremental_sync_never_loses_or_doubles_rows(project, growing_so
     name, source = growing_source
     env = {**os.environ, "SH_KILL_TABLE": name}
     add_rows(source, name, BATCH)
-    subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=120
+    )
     add_rows(source, name, BATCH)
     started = time.perf_counter()  # the kill points are fractions of an incremental run, the kind killed below
-    subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=120
+    )
     duration = time.perf_counter() - started
 
     store = project.store_engine()
@@ -71,17 +79,27 @@ def test_killed_incremental_sync_never_loses_or_doubles_rows(project, growing_so
         add_rows(source, name, BATCH)
         log = project.root / f"run-{point}.log"
         with log.open("w") as output:
-            process = subprocess.Popen([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, stdout=output, stderr=output)
+            process = subprocess.Popen(
+                [STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, stdout=output, stderr=output
+            )
             time.sleep(duration * point)
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 killed_while_running += 1
             process.wait(timeout=120)
-        assert process.returncode in (0, -signal.SIGKILL), f"run failed on its own (exit {process.returncode}): {log.read_text()[-2000:]}"
+        assert process.returncode in (0, -signal.SIGKILL), (
+            f"run failed on its own (exit {process.returncode}): {log.read_text()[-2000:]}"
+        )
         count, distinct, low, high, _ = id_summary(store, '"raw"."events"')
-        assert count == distinct and low == 1 and high == count, f"after a kill at {point:.0%}: {count} rows, {distinct} distinct, max {high}"
+        assert count == distinct and low == 1 and high == count, (
+            f"after a kill at {point:.0%}: {count} rows, {distinct} distinct, max {high}"
+        )
 
-    final = subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, capture_output=True, text=True, timeout=120)
+    final = subprocess.run(
+        [STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, capture_output=True, text=True, timeout=120
+    )
     assert final.returncode == 0, final.stderr
     assert id_summary(store, '"raw"."events"') == id_summary(source, name)
-    assert killed_while_running >= 4, f"only {killed_while_running} of {len(KILL_POINTS)} kills hit a running sync ({duration:.1f} s runs)"
+    assert killed_while_running >= 4, (
+        f"only {killed_while_running} of {len(KILL_POINTS)} kills hit a running sync ({duration:.1f} s runs)"
+    )

@@ -14,13 +14,16 @@ def test_a_malformed_placeholder_fails_check_naming_the_key_the_placeholder_and_
     write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}}, {})
     config = tmp_path / "pipedag.yaml"
     good = config.read_text()
-    config.write_text(good.replace("{$STAGEHOUSE_KROKI_URL:-https://kroki.io}", "{$STAGEHOUSE_KROKI_URL:https://kroki.io}"))
+    config.write_text(
+        good.replace("{$STAGEHOUSE_KROKI_URL:-https://kroki.io}", "{$STAGEHOUSE_KROKI_URL:https://kroki.io}")
+    )
 
     checked = stagehouse("check", root=tmp_path)
     assert checked.returncode == 1, checked.stdout
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
     assert problems == [
-        "problem: pipedag.yaml instances.__any__.kroki_url: placeholder '{$STAGEHOUSE_KROKI_URL:https://kroki.io}' is malformed; "
+        "problem: pipedag.yaml instances.__any__.kroki_url: placeholder '{$STAGEHOUSE_KROKI_URL:https://kroki.io}' is "
+        "malformed; "
         "write {$VAR} or {$VAR:-default}"
     ], checked.stdout
 
@@ -28,7 +31,8 @@ def test_a_malformed_placeholder_fails_check_naming_the_key_the_placeholder_and_
     checked = stagehouse("check", root=tmp_path)
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
     assert problems == [
-        "problem: pipedag.yaml instances.__any__.attrs.connections.drops.path: placeholder '{$DROPS_DIR:drops}' is malformed; "
+        "problem: pipedag.yaml instances.__any__.attrs.connections.drops.path: placeholder '{$DROPS_DIR:drops}' is "
+        "malformed; "
         "write {$VAR} or {$VAR:-default}"
     ], checked.stdout
     config.write_text(good)

@@ -22,8 +22,12 @@ def maria_table(mysql_url):
     with engine.begin() as conn:
         conn.execute(sa.text("SET SESSION sql_mode = ''"))  # what an old app's server allowed
         conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY, flag tinyint(1), born date, seen datetime)"))
-        conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 1, '2024-01-02', '2024-01-02 03:04:05'), "
-                             "(2, 2, '0000-00-00', NULL), (3, -1, NULL, '0000-00-00 00:00:00'), (4, 0, NULL, NULL)"))
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {name} VALUES (1, 1, '2024-01-02', '2024-01-02 03:04:05'), "
+                "(2, 2, '0000-00-00', NULL), (3, -1, NULL, '0000-00-00 00:00:00'), (4, 0, NULL, NULL)"
+            )
+        )
     yield engine, name
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE {name}"))
@@ -37,19 +41,26 @@ def test_tinyint1_keeps_its_integers_and_a_zero_date_is_refused_naming_row_field
     report = run_flow(flow)
     assert not report.ok
     assert str(report.error) == (
-        f"connection 'mysql', table '{name}': row id 2, field 'born': '0000-00-00' is not a date (it would land as NULL); "
-        "sync a query= that reads NULLIF(born, '0000-00-00') AS born (or fix the rows in the source; sql_mode NO_ZERO_DATE keeps new ones out)"
+        f"connection 'mysql', table '{name}': row id 2, field 'born': '0000-00-00' is not a date (it would land as "
+        "NULL); "
+        "sync a query= that reads NULLIF(born, '0000-00-00') AS born (or fix the rows in the source; sql_mode "
+        "NO_ZERO_DATE keeps new ones out)"
     )
 
-    query = (f"SELECT id, flag, NULLIF(born, '0000-00-00') AS born, NULLIF(seen, '0000-00-00 00:00:00') AS seen FROM {name} "
-             "WHERE CAST(id AS CHAR) LIKE '%'")  # a '%' reaches MySQL as written
+    query = (
+        f"SELECT id, flag, NULLIF(born, '0000-00-00') AS born, NULLIF(seen, '0000-00-00 00:00:00') AS seen FROM {name} "
+        "WHERE CAST(id AS CHAR) LIKE '%'"
+    )  # a '%' reaches MySQL as written
     with Flow("maria") as flow, Stage("raw"):
         sync("mysql", query=query, name="people", primary_key="id")
     report = run_flow(flow)
     assert report.ok, report.error
     rows = project.read("raw", "people", order_by="id")
     assert [(r["id"], r["flag"], r["born"], r["seen"]) for r in rows] == [
-        (1, 1, dt.date(2024, 1, 2), dt.datetime(2024, 1, 2, 3, 4, 5)), (2, 2, None, None), (3, -1, None, None), (4, 0, None, None)
+        (1, 1, dt.date(2024, 1, 2), dt.datetime(2024, 1, 2, 3, 4, 5)),
+        (2, 2, None, None),
+        (3, -1, None, None),
+        (4, 0, None, None),
     ]
     assert all(type(r["flag"]) is int for r in rows)
 
@@ -59,4 +70,6 @@ def test_tinyint1_keeps_its_integers_and_a_zero_date_is_refused_naming_row_field
         sync("mysql", name, name="people", mode="merge")
     report = run_flow(flow)
     assert not report.ok
-    assert str(report.error).startswith(f"connection 'mysql', table '{name}': row id 3, field 'seen': '0000-00-00 00:00:00' is not a date")
+    assert str(report.error).startswith(
+        f"connection 'mysql', table '{name}': row id 3, field 'seen': '0000-00-00 00:00:00' is not a date"
+    )

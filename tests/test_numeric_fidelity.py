@@ -25,9 +25,12 @@ def accounts(pg_url):
     engine = sa.create_engine(sqlalchemy_url(pg_url))
     name = f"sh_num_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            f"CREATE TABLE {name} (id int PRIMARY KEY, seq int, balance numeric(12,2), amount numeric, wide numeric(40,5))"
-        ))
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE {name} (id int PRIMARY KEY, seq int, balance numeric(12,2), amount numeric, wide "
+                "numeric(40,5))"
+            )
+        )
         conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 1, 10.50, 2.5, 12345.12345), (2, 2, NULL, 7, NULL)"))
     yield name, engine
     with engine.begin() as conn:
@@ -69,7 +72,12 @@ def test_numeric_types_and_values_are_kept_exactly(project, accounts, mode):
     name, engine = accounts
     assert (report := run_flow(flow_of("pg", name, **kwargs_of(mode)))).ok, report.error
     with engine.begin() as conn:
-        conn.execute(sa.text(f"INSERT INTO {name} VALUES (3, 3, 99.99, 12345678901234567890123456789.123456789, 1234567890123456789012345678901.12345)"))
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {name} VALUES (3, 3, 99.99, 12345678901234567890123456789.123456789, "
+                "1234567890123456789012345678901.12345)"
+            )
+        )
     assert (report := run_flow(flow_of("pg", name, **kwargs_of(mode)))).ok, report.error
 
     types = store_types(project, "raw", name)
@@ -83,7 +91,11 @@ def test_numeric_types_and_values_are_kept_exactly(project, accounts, mode):
     assert values == [
         (Decimal("10.50"), Decimal("2.5"), Decimal("12345.12345")),
         (None, Decimal("7"), None),
-        (Decimal("99.99"), Decimal("12345678901234567890123456789.123456789"), Decimal("1234567890123456789012345678901.12345")),
+        (
+            Decimal("99.99"),
+            Decimal("12345678901234567890123456789.123456789"),
+            Decimal("1234567890123456789012345678901.12345"),
+        ),
     ]
     assert as_text(rows)[0][0] == "10.50"
 
@@ -95,7 +107,10 @@ def refusal(name: str, row: str, field: str, value: str, target: str, fix: str) 
     )
 
 
-NAN_FIX = "cast it in a query: sync(..., query=\"SELECT ..., NULLIF(balance, 'NaN') AS balance ...\") (NULL), or balance::float8 AS balance (a float keeps NaN)"
+NAN_FIX = (
+    "cast it in a query: sync(..., query=\"SELECT ..., NULLIF(balance, 'NaN') AS balance ...\") (NULL), or "
+    "balance::float8 AS balance (a float keeps NaN)"
+)
 
 
 @pytest.mark.parametrize("mode", ["full", "merge"])
@@ -125,10 +140,34 @@ def test_nan_is_refused_naming_the_row_and_the_committed_table_stays(project, ac
 @pytest.mark.parametrize(
     ("column", "value", "target", "fix"),
     [
-        ("amount", LONG, "DECIMAL(38,9)", 'round it in a query: sync(..., query="SELECT ..., round(amount, 9) AS amount ..."), or declare the source column numeric(p,s) with p ≤ 38'),
-        ("amount", WIDE, "DECIMAL(38,9)", 'cast it in a query: sync(..., query="SELECT ..., amount::float8 AS amount ...") if an approximate value will do'),
-        ("wide", "12345678901234567890123456789012345.50000", "DECIMAL(38,5)", 'cast it in a query: sync(..., query="SELECT ..., wide::float8 AS wide ...") if an approximate value will do'),
-        ("amount", "NaN", "DECIMAL(38,9)", "cast it in a query: sync(..., query=\"SELECT ..., NULLIF(amount, 'NaN') AS amount ...\") (NULL), or amount::float8 AS amount (a float keeps NaN)"),
+        (
+            "amount",
+            LONG,
+            "DECIMAL(38,9)",
+            'round it in a query: sync(..., query="SELECT ..., round(amount, 9) AS amount ..."), or declare the '
+            "source column numeric(p,s) with p ≤ 38",
+        ),
+        (
+            "amount",
+            WIDE,
+            "DECIMAL(38,9)",
+            'cast it in a query: sync(..., query="SELECT ..., amount::float8 AS amount ...") if an approximate value '
+            "will do",
+        ),
+        (
+            "wide",
+            "12345678901234567890123456789012345.50000",
+            "DECIMAL(38,5)",
+            'cast it in a query: sync(..., query="SELECT ..., wide::float8 AS wide ...") if an approximate value will '
+            "do",
+        ),
+        (
+            "amount",
+            "NaN",
+            "DECIMAL(38,9)",
+            "cast it in a query: sync(..., query=\"SELECT ..., NULLIF(amount, 'NaN') AS amount ...\") (NULL), or "
+            "amount::float8 AS amount (a float keeps NaN)",
+        ),
     ],
     ids=["too-many-decimals", "too-many-digits", "too-large", "nan"],
 )
@@ -174,7 +213,10 @@ def test_replicate_into_postgresql_keeps_the_declared_numeric_types(tmp_path, pg
     from stagehouse.connectors.registry import connect
     from stagehouse.connectors.sql.replicate import replicate
 
-    specs = {"pg": {"type": "sql", "url": pg_url}, "duck": {"type": "sql", "url": f"duckdb:///{tmp_path}/origin.duckdb"}}
+    specs = {
+        "pg": {"type": "sql", "url": pg_url},
+        "duck": {"type": "sql", "url": f"duckdb:///{tmp_path}/origin.duckdb"},
+    }
     source, target = connect(origin, specs=specs), connect("pg", specs=specs)
     schema = f"repl_num_{uuid.uuid4().hex[:8]}"
     wide = "amount numeric, wide numeric(40,5)" if origin == "pg" else "amount DECIMAL(38,9), wide DECIMAL(38,5)"
@@ -188,7 +230,11 @@ def test_replicate_into_postgresql_keeps_the_declared_numeric_types(tmp_path, pg
             f"WHERE attrelid = '{schema}_bi.cust'::regclass AND attnum > 0 AND NOT attisdropped"
         )
         types = {row["attname"]: row["kind"] for row in catalog}
-        expected = ("numeric(12,2)", "numeric", "numeric(40,5)") if origin == "pg" else ("numeric(12,2)", "numeric(38,9)", "numeric(38,5)")
+        expected = (
+            ("numeric(12,2)", "numeric", "numeric(40,5)")
+            if origin == "pg"
+            else ("numeric(12,2)", "numeric(38,9)", "numeric(38,5)")
+        )
         assert (types["balance"], types["amount"], types["wide"]) == expected
         row = target.execute(f"SELECT balance::text AS b, wide::text AS w FROM {schema}_bi.cust")[0]
         assert row["b"] == "10.50"

@@ -21,9 +21,18 @@ def source_table(pg_url):
     name = f"shp_{uuid.uuid4().hex[:8]}"
     engine = sa.create_engine(sqlalchemy_url(pg_url))
     with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE TABLE {name} (id bigint PRIMARY KEY, grp int, version int, label varchar(20), amount numeric(12,2))"))
-        conn.execute(sa.text(f"INSERT INTO {name} SELECT i, CASE WHEN i % 10 = 0 THEN NULL ELSE i % 37 END, 1, 'r' || i, i * 0.5 "
-                             "FROM generate_series(1, 3000) i"))
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE {name} (id bigint PRIMARY KEY, grp int, version int, label varchar(20), amount "
+                "numeric(12,2))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {name} SELECT i, CASE WHEN i % 10 = 0 THEN NULL ELSE i % 37 END, 1, 'r' || i, i * 0.5 "
+                "FROM generate_series(1, 3000) i"
+            )
+        )
     yield name, engine
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE {name}"))
@@ -34,14 +43,23 @@ def rows(project, table: str) -> list[tuple]:
     engine = project.store_engine()  # closed after each read: a DuckDB store file takes one process at a time
     try:
         with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(f"SELECT id, grp, version, label, amount FROM raw.{table} ORDER BY id"))]
+            return [
+                tuple(r)
+                for r in conn.execute(sa.text(f"SELECT id, grp, version, label, amount FROM raw.{table} ORDER BY id"))
+            ]
     finally:
         engine.dispose()
 
 
 def run(project, table: str) -> None:
-    done = subprocess.run([STAGEHOUSE, "run", "partitioned_sync", "--instance", project.instance], cwd=project.root, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "SH_PART_TABLE": f"public.{table}"})
+    done = subprocess.run(
+        [STAGEHOUSE, "run", "partitioned_sync", "--instance", project.instance],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SH_PART_TABLE": f"public.{table}"},
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -54,7 +72,9 @@ def test_partitioned_syncs_equal_the_whole_sync(project, source_table):
         assert rows(project, name) == whole, name
     with source.begin() as conn:  # a delta: 100 rows changed, 500 new
         conn.execute(sa.text(f"UPDATE {table} SET version = 2, label = 'changed' WHERE id % 30 = 0"))
-        conn.execute(sa.text(f"INSERT INTO {table} SELECT i, i % 37, 2, 'n' || i, i FROM generate_series(3001, 3500) i"))
+        conn.execute(
+            sa.text(f"INSERT INTO {table} SELECT i, i % 37, 2, 'n' || i, i FROM generate_series(3001, 3500) i")
+        )
     run(project, table)
     merged = rows(project, "whole_merge")
     assert len(merged) == 3500 and sum(r[3] == "changed" for r in merged) == 100

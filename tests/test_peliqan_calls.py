@@ -12,7 +12,12 @@ from stagehouse.connectors import DW_NAME, WarehouseError, dbconnect
 @pytest.fixture
 def wh(project):
     with project.warehouse() as warehouse:
-        warehouse.write("crm", "products", [{"id": 5, "name": "Desk"}, {"id": 6, "name": "Bike"}, {"id": 7, "name": "Pencil"}], pk="id")
+        warehouse.write(
+            "crm",
+            "products",
+            [{"id": 5, "name": "Desk"}, {"id": 6, "name": "Bike"}, {"id": 7, "name": "Pencil"}],
+            pk="id",
+        )
         yield warehouse
 
 
@@ -60,14 +65,19 @@ def test_insert_update_upsert_and_execute_take_the_database_first(wh):
         assert dbconn.update(DW_NAME, "crm", "products", 8, {"name": "Desk lamp"}) is True
         assert dbconn.upsert(DW_NAME, "crm", "products", 9, {"name": "Chair"}) == "inserted"
         assert dbconn.upsert(dbconn.get_database()["name"], "crm", "products", 9, {"name": "Stool"}) == "updated"
-        assert dbconn.execute(DW_NAME, query="SELECT name FROM crm.products WHERE id >= 8 ORDER BY id") == [{"name": "Desk lamp"}, {"name": "Stool"}]
+        assert dbconn.execute(DW_NAME, query="SELECT name FROM crm.products WHERE id >= 8 ORDER BY id") == [
+            {"name": "Desk lamp"},
+            {"name": "Stool"},
+        ]
         assert dbconn.execute(DW_NAME, query="DELETE FROM crm.products WHERE id = 9") == 1
         assert dbconn.execute(query="SELECT count(*) AS n FROM crm.products") == [{"n": 4}]
 
-        for call in (lambda: dbconn.insert("dw_123", "crm", "products", {"id": 10, "name": "x"}),
-                     lambda: dbconn.update("dw_123", "crm", "products", 8, {"name": "x"}),
-                     lambda: dbconn.upsert("dw_123", "crm", "products", 10, {"name": "x"}),
-                     lambda: dbconn.execute("dw_123", query="DELETE FROM crm.products")):
+        for call in (
+            lambda: dbconn.insert("dw_123", "crm", "products", {"id": 10, "name": "x"}),
+            lambda: dbconn.update("dw_123", "crm", "products", 8, {"name": "x"}),
+            lambda: dbconn.upsert("dw_123", "crm", "products", 10, {"name": "x"}),
+            lambda: dbconn.execute("dw_123", query="DELETE FROM crm.products"),
+        ):
             with pytest.raises(WarehouseError, match="'dw_123' is not this connection's database; pass 'warehouse' or"):
                 call()
         with pytest.raises(WarehouseError, match="insert: takes the database and 3 arguments at most, not 5"):
@@ -81,7 +91,11 @@ def test_database_and_schema_descriptions_where_the_store_has_comments(wh):
         with pytest.raises(WarehouseError, match="duckdb has no schema descriptions") as refused:
             wh.update_schema(schema_id=schema_id, description="Sales")
         unpickled = pickle.loads(pickle.dumps(refused.value))
-        assert (type(unpickled), str(unpickled), unpickled.connection) == (WarehouseError, str(refused.value), "warehouse")
+        assert (type(unpickled), str(unpickled), unpickled.connection) == (
+            WarehouseError,
+            str(refused.value),
+            "warehouse",
+        )
         with pytest.raises(WarehouseError, match="duckdb has no database descriptions"):
             wh.update_database(description="Our store")
         return
@@ -89,7 +103,9 @@ def test_database_and_schema_descriptions_where_the_store_has_comments(wh):
     assert database["description"] == "Our store" and database["name"] == wh.engine.url.database
     assert wh.update_schema(schema_id=schema_id, description="Sales")["description"] == "Sales"
     assert wh.get_schema(schema_id=schema_id) == wh.get_schema("crm")
-    assert wh.get_schema("crm")["tables"] == [{"id": wh.get_table("crm", "products")["id"], "name": "products", "type": "BASE TABLE"}]
+    assert wh.get_schema("crm")["tables"] == [
+        {"id": wh.get_table("crm", "products")["id"], "name": "products", "type": "BASE TABLE"}
+    ]
     with pytest.raises(WarehouseError, match="schema 'crm': cannot be renamed here"):
         wh.update_schema(schema_id=schema_id, name="my_schema")
 
@@ -100,14 +116,22 @@ def test_tables_and_fields_have_stable_ids(wh):
     table_meta_data = wh.update_table(table_id=table["id"], description="What we sell")
     field_meta_data = wh.update_field(field_id=field_id, description="Shown on invoices")
     assert (table_meta_data["id"], table_meta_data["description"]) == (table["id"], "What we sell")
-    assert field_meta_data == {"id": field_id, "name": "name", "type": table["fields"][1]["type"], "nullable": True,
-                               "primary_key": False, "is_pk": False, "description": "Shown on invoices"}
+    assert field_meta_data == {
+        "id": field_id,
+        "name": "name",
+        "type": table["fields"][1]["type"],
+        "nullable": True,
+        "primary_key": False,
+        "is_pk": False,
+        "description": "Shown on invoices",
+    }
 
     again = wh.get_table(table_id=table["id"])
     assert again["id"] == table["id"] and again["name"] == "products"
     assert again["description"] == "What we sell"
     assert {f["name"]: (f["id"], f["description"]) for f in again["all_fields"]} == {
-        "id": (table["fields"][0]["id"], None), "name": (field_id, "Shown on invoices"),
+        "id": (table["fields"][0]["id"], None),
+        "name": (field_id, "Shown on invoices"),
     }
     assert next(f["name"] for f in again["all_fields"] if f.get("is_pk")) == "id"
     assert wh.get_table(table["id"]) == again  # Peliqan's get_table_columns_and_pk(table_id) passes it positionally
@@ -126,8 +150,16 @@ def test_list_databases_has_peliqans_shape(wh):
         for db in wh.list_databases():
             for table in db["tables"]:
                 schema_name = next((s["name"] for s in db["schemas"] if s["id"] == table["schema_id"]), None)
-                all_tables.append({"db_id": db["id"], "schema_id": table["schema_id"], "table_id": table["id"],
-                                   "db": db["name"], "schema": schema_name, "table": table["name"]})
+                all_tables.append(
+                    {
+                        "db_id": db["id"],
+                        "schema_id": table["schema_id"],
+                        "table_id": table["id"],
+                        "db": db["name"],
+                        "schema": schema_name,
+                        "table": table["name"],
+                    }
+                )
         return all_tables
 
     products = [t for t in get_tables() if (t["schema"], t["table"]) == ("crm", "products")]

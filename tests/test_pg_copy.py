@@ -115,8 +115,16 @@ def test_a_query_keeps_the_types_of_its_expressions(project, pg_source):
     report = run_flow(one_sync_flow("pg", query=query, name="doubled", primary_key="id"))
 
     assert report.ok, report.error
-    assert store_types(project, "raw", "doubled") == {"id": "integer", "doubled": "numeric", "rounded": "numeric(6,1)", "day": "date"}
-    assert [(row["id"], str(row["rounded"])) for row in project.read("raw", "doubled", order_by="id")] == [(1, "2.5"), (2, "3.1")]
+    assert store_types(project, "raw", "doubled") == {
+        "id": "integer",
+        "doubled": "numeric",
+        "rounded": "numeric(6,1)",
+        "day": "date",
+    }
+    assert [(row["id"], str(row["rounded"])) for row in project.read("raw", "doubled", order_by="id")] == [
+        (1, "2.5"),
+        (2, "3.1"),
+    ]
 
 
 def test_a_type_the_source_defines_itself_takes_the_arrow_path(project, pg_source):
@@ -124,12 +132,17 @@ def test_a_type_the_source_defines_itself_takes_the_arrow_path(project, pg_sourc
     name = f"sh_copy_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TYPE {name}_mood AS ENUM ('sad', 'happy')"))
-    table = create(f"CREATE TABLE {{name}} (id int PRIMARY KEY, mood {name}_mood)", "(1, 'happy'), (2, NULL)", prefix=name)
+    table = create(
+        f"CREATE TABLE {{name}} (id int PRIMARY KEY, mood {name}_mood)", "(1, 'happy'), (2, NULL)", prefix=name
+    )
 
     report = run_flow(one_sync_flow("pg", table, name="moods"))
 
     assert report.ok, report.error
-    assert [(row["id"], row["mood"]) for row in project.read("raw", "moods", order_by="id")] == [(1, "happy"), (2, None)]
+    assert [(row["id"], row["mood"]) for row in project.read("raw", "moods", order_by="id")] == [
+        (1, "happy"),
+        (2, None),
+    ]
 
 
 def test_a_source_failing_mid_copy_commits_nothing(project, pg_source):
@@ -151,7 +164,7 @@ def test_a_source_failing_mid_copy_commits_nothing(project, pg_source):
     store = project.store_engine()
     try:
         with store.connect() as conn:
-            assert conn.execute(sa.text('SELECT count(*), max(id) FROM raw.shares')).one() == (200000, 200000)
+            assert conn.execute(sa.text("SELECT count(*), max(id) FROM raw.shares")).one() == (200000, 200000)
     finally:
         store.dispose()
 
@@ -164,7 +177,10 @@ def test_a_full_copy_killed_at_any_point_leaves_the_last_table_and_the_next_run_
     def grow(rows: int) -> None:
         with engine.begin() as conn:
             start = conn.execute(sa.text(f"SELECT max(id) FROM {table}")).scalar_one()
-            conn.execute(sa.text(f"INSERT INTO {table} SELECT g, repeat('x', 80) FROM generate_series(:a, :b) g"), {"a": start + 1, "b": start + rows})
+            conn.execute(
+                sa.text(f"INSERT INTO {table} SELECT g, repeat('x', 80) FROM generate_series(:a, :b) g"),
+                {"a": start + 1, "b": start + rows},
+            )
 
     def summary(bind: sa.Engine, relation: str) -> tuple:
         with bind.connect() as conn:
@@ -180,14 +196,22 @@ def test_a_full_copy_killed_at_any_point_leaves_the_last_table_and_the_next_run_
     with engine.begin() as conn:
         conn.execute(sa.text(f"INSERT INTO {table} SELECT g, repeat('x', 80) FROM generate_series(1, 300000) g"))
     started = time.perf_counter()
-    subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=120
+    )
     duration = time.perf_counter() - started
     killed = 0
     for point in (0.5, 0.75, 0.95):
         before = committed()
         grow(1000)
         source_now = summary(engine, table)
-        process = subprocess.Popen([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [STAGEHOUSE, "run", "kill_sync"],
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(duration * point)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
@@ -195,9 +219,13 @@ def test_a_full_copy_killed_at_any_point_leaves_the_last_table_and_the_next_run_
         process.wait(timeout=120)
         assert process.returncode in (0, -signal.SIGKILL)
         after = committed()
-        assert after in (before, source_now), f"after a kill at {point:.0%}: {after}, before {before}, source {source_now}"
+        assert after in (before, source_now), (
+            f"after a kill at {point:.0%}: {after}, before {before}, source {source_now}"
+        )
 
-    final = subprocess.run([STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, capture_output=True, text=True, timeout=120)
+    final = subprocess.run(
+        [STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, capture_output=True, text=True, timeout=120
+    )
     assert final.returncode == 0, final.stderr
     assert committed() == summary(engine, table)
     assert killed >= 2, f"only {killed} of 3 kills hit a running copy ({duration:.1f} s runs)"

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 PIPEDAG_LOG_LINE = re.compile(r"\[(info|debug)\s*\]")  # structlog's console renderer: "[info     ] Locking 'raw'"
 
-RUN_SCRIPT = textwrap.dedent('''
+RUN_SCRIPT = textwrap.dedent("""
     import polars as pl
     from pydiverse.pipedag import StageLockContext
 
@@ -36,7 +36,7 @@ RUN_SCRIPT = textwrap.dedent('''
         print("successful:", result.successful)
         print("rows:", result.get(doubled, as_type=pl.DataFrame).sort("sku").rows())
     print("url:", flow.visualize_url())
-''')
+""")
 
 
 @pytest.fixture
@@ -48,7 +48,8 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "pipedag.yaml").write_text(yaml.safe_dump(document))
     (tmp_path / "files").mkdir()
     (tmp_path / "files" / "prices.csv").write_text("sku,price\na,1.5\nb,2.5\n")
-    (tmp_path / "shop.py").write_text(textwrap.dedent('''
+    (tmp_path / "shop.py").write_text(
+        textwrap.dedent("""
         from pydiverse.pipedag import Flow, Stage
 
         from stagehouse import sql_transform, sync
@@ -64,15 +65,20 @@ def project(tmp_path: Path) -> Path:
                 prices = sync("files", "prices.csv")
             with Stage("mart"):
                 doubled = doubled(prices)
-    '''))
+    """)
+    )
     return tmp_path
 
 
 def python(project: Path, script: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {key: value for key, value in os.environ.items()
-             if key not in ("PIPEDAG_CONFIG", "STAGEHOUSE_INSTANCE", "STAGEHOUSE_LOG_LEVEL", "STAGEHOUSE_KROKI_URL")}
-    return subprocess.run([sys.executable, "-c", script], cwd=project, env={**clean, **env},
-                          capture_output=True, text=True, timeout=300)
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PIPEDAG_CONFIG", "STAGEHOUSE_INSTANCE", "STAGEHOUSE_LOG_LEVEL", "STAGEHOUSE_KROKI_URL")
+    }
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=project, env={**clean, **env}, capture_output=True, text=True, timeout=300
+    )
 
 
 def pipedag_log_lines(result: subprocess.CompletedProcess) -> list[str]:
@@ -105,7 +111,9 @@ def test_pipedag_log_lines_appear_when_logging_is_turned_up(project, turn_up):
     if turn_up == "env":
         result = python(project, RUN_SCRIPT, STAGEHOUSE_LOG_LEVEL="INFO")
     else:
-        script = 'import logging, stagehouse.tasks\nlogging.getLogger("pydiverse").setLevel(logging.INFO)\n' + RUN_SCRIPT
+        script = (
+            'import logging, stagehouse.tasks\nlogging.getLogger("pydiverse").setLevel(logging.INFO)\n' + RUN_SCRIPT
+        )
         result = python(project, script)
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -126,11 +134,20 @@ def test_an_instance_not_in_the_file_fails_in_one_line(project):
 
 def test_a_bad_log_level_fails_in_one_line_on_the_cli(project):
     env = {key: value for key, value in os.environ.items() if key not in ("PIPEDAG_CONFIG", "STAGEHOUSE_INSTANCE")}
-    result = subprocess.run([STAGEHOUSE, "run", "shop"], cwd=project, env={**env, "STAGEHOUSE_LOG_LEVEL": "loud", "COLUMNS": "200"},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [STAGEHOUSE, "run", "shop"],
+        cwd=project,
+        env={**env, "STAGEHOUSE_LOG_LEVEL": "loud", "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 1
-    assert result.stderr.strip() == "Error: STAGEHOUSE_LOG_LEVEL=loud is not a log level; use DEBUG, INFO, WARNING or ERROR"
+    assert (
+        result.stderr.strip()
+        == "Error: STAGEHOUSE_LOG_LEVEL=loud is not a log level; use DEBUG, INFO, WARNING or ERROR"
+    )
 
 
 def test_pipedag_still_reads_its_default_config_where_stagehouse_hooks_in():
@@ -151,14 +168,31 @@ def test_a_plain_pipedag_file_without_a_local_instance_keeps_pipedags_any_sectio
     """A project that is plain pipedag (everything in ``__any__``, no ``local``) runs as before."""
     from stagehouse.tasks.project_config import pipedag_config
 
-    (tmp_path / "pipedag.yaml").write_text(yaml.safe_dump({"name": "plain", "instances": {"__any__": {
-        "instance_id": "plain",
-        "table_store": {"class": "pydiverse.pipedag.backend.table.SQLTableStore",
-                        "args": {"url": "duckdb:///{project_dir}/plain.duckdb", "create_database_if_not_exists": True}},
-        "blob_store": {"class": "pydiverse.pipedag.backend.blob.FileBlobStore", "args": {"base_path": "{project_dir}/blobs"}},
-        "lock_manager": {"class": "pydiverse.pipedag.backend.lock.NoLockManager"},
-        "orchestration": {"class": "pydiverse.pipedag.engine.SequentialEngine"},
-    }}}))
+    (tmp_path / "pipedag.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "plain",
+                "instances": {
+                    "__any__": {
+                        "instance_id": "plain",
+                        "table_store": {
+                            "class": "pydiverse.pipedag.backend.table.SQLTableStore",
+                            "args": {
+                                "url": "duckdb:///{project_dir}/plain.duckdb",
+                                "create_database_if_not_exists": True,
+                            },
+                        },
+                        "blob_store": {
+                            "class": "pydiverse.pipedag.backend.blob.FileBlobStore",
+                            "args": {"base_path": "{project_dir}/blobs"},
+                        },
+                        "lock_manager": {"class": "pydiverse.pipedag.backend.lock.NoLockManager"},
+                        "orchestration": {"class": "pydiverse.pipedag.engine.SequentialEngine"},
+                    }
+                },
+            }
+        )
+    )
     monkeypatch.delenv("STAGEHOUSE_INSTANCE", raising=False)
 
     config = pipedag_config(tmp_path / "pipedag.yaml").get()

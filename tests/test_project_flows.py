@@ -29,7 +29,8 @@ def own_project(tmp_path: Path) -> Path:
     flows.mkdir()
     (flows / "helpers.py").write_text("MARKUP = 2\n")
     (flows / "json.py").write_text("raise RuntimeError('a project module must never replace the json module')\n")
-    (flows / "priced.py").write_text(textwrap.dedent('''
+    (flows / "priced.py").write_text(
+        textwrap.dedent('''
         """Prices with markup: a flow of this project."""
         from pydiverse.pipedag import Flow, Stage
 
@@ -50,12 +51,17 @@ def own_project(tmp_path: Path) -> Path:
                 with Stage("mart"):
                     marked_up(prices)
             return flow
-    '''))
+    ''')
+    )
     return tmp_path
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key not in ("PIPEDAG_CONFIG", "STAGEHOUSE_FLOWS_PATH", "STAGEHOUSE_INSTANCE")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PIPEDAG_CONFIG", "STAGEHOUSE_FLOWS_PATH", "STAGEHOUSE_INSTANCE")
+    }
     return subprocess.run([STAGEHOUSE, *args], cwd=project, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -87,7 +93,9 @@ def test_a_project_with_flows_of_its_own_does_not_list_the_shipped_demo(own_proj
 
 
 def test_a_flow_file_that_does_not_parse_stops_only_itself(own_project):
-    (own_project / "flows" / "half_written.py").write_text('"""Work in progress."""\nSCHEDULE = "0 * * * *"\ndef build_flow(:\n')
+    (own_project / "flows" / "half_written.py").write_text(
+        '"""Work in progress."""\nSCHEDULE = "0 * * * *"\ndef build_flow(:\n'
+    )
 
     listed = run(own_project, "list")
     assert listed.returncode == 0, listed.stderr

@@ -33,16 +33,24 @@ def pg_waits(pg_url):
 def test_query_prints_intervals_as_text_and_lists_as_json_in_csv(project, pg_waits):
     def stagehouse(*args):
         sql = f"SELECT id, waited, tags FROM pg.public.{pg_waits} ORDER BY id"
-        return subprocess.run([STAGEHOUSE, "query", sql, *args], cwd=project.root, capture_output=True, text=True,
-                              timeout=300, env={**os.environ, "COLUMNS": "200"})
+        return subprocess.run(
+            [STAGEHOUSE, "query", sql, *args],
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "200"},
+        )
 
     csv = stagehouse("--format", "csv")
     assert csv.returncode == 0, csv.stderr
     assert csv.stdout.splitlines() == ["id,waited,tags", '1,1 day 02:00:00,"[""a"",""b,c""]"', "2,,"]
     answer = stagehouse("--format", "json")
     assert answer.returncode == 0, answer.stderr
-    assert json.loads(answer.stdout) == [{"id": 1, "waited": "1 day 02:00:00", "tags": ["a", "b,c"]},
-                                         {"id": 2, "waited": None, "tags": None}]
+    assert json.loads(answer.stdout) == [
+        {"id": 1, "waited": "1 day 02:00:00", "tags": ["a", "b,c"]},
+        {"id": 2, "waited": None, "tags": None},
+    ]
     table = stagehouse()
     assert table.returncode == 0, table.stderr
     assert "1 day 02:00:00" in table.stdout and "2 rows" in table.stdout

@@ -23,11 +23,23 @@ from tests.rest_server import OrdersApi, make_orders
 
 OBJECTS = {
     "page": {"path": "/page", "records": "data", "pagination": {"style": "page", "size": 10}},
-    "page_total": {"path": "/page_total", "records": "data", "pagination": {"style": "page", "size": 10, "total_path": "meta.total"}},
+    "page_total": {
+        "path": "/page_total",
+        "records": "data",
+        "pagination": {"style": "page", "size": 10, "total_path": "meta.total"},
+    },
     "offset": {"path": "/offset", "records": "items", "pagination": {"style": "offset", "limit": 10}},
-    "next_link": {"path": "/next_link", "records": "data", "pagination": {"style": "next_link", "next_path": "links.next"}},
+    "next_link": {
+        "path": "/next_link",
+        "records": "data",
+        "pagination": {"style": "next_link", "next_path": "links.next"},
+    },
     "link_header": {"path": "/link_header", "pagination": {"style": "link_header"}},
-    "cursor": {"path": "/cursor", "records": "results", "pagination": {"style": "cursor", "cursor_path": "next_cursor"}},
+    "cursor": {
+        "path": "/cursor",
+        "records": "results",
+        "pagination": {"style": "cursor", "cursor_path": "next_cursor"},
+    },
     "single": {"path": "/single", "primary_key": ["id"], "incremental": {"param": "updated_since"}},
     "nested_json": {"path": "/single", "nested": "json", "lists": "keep"},
     "slow": {"path": "/slow"},
@@ -173,14 +185,24 @@ def json_server_customers(server, count: int) -> None:
             client.post("/customers", json=record).raise_for_status()
 
 
-JSON_SERVER_PAGES = {"style": "page", "page_param": "_page", "size_param": "_limit", "size": 5, "total_header": "X-Total-Count"}
+JSON_SERVER_PAGES = {
+    "style": "page",
+    "page_param": "_page",
+    "size_param": "_limit",
+    "size": 5,
+    "total_header": "X-Total-Count",
+}
 
 
 def test_header_total_fetches_pages_concurrently_at_json_server(json_server):
     json_server_customers(json_server, 25)
     before = len(json_server.requests("GET", "customers"))
-    spec = {"type": "rest", "base_url": json_server.url, "concurrency": 3,
-            "objects": {"customers": {"path": "/customers", "pagination": JSON_SERVER_PAGES}}}
+    spec = {
+        "type": "rest",
+        "base_url": json_server.url,
+        "concurrency": 3,
+        "objects": {"customers": {"path": "/customers", "pagination": JSON_SERVER_PAGES}},
+    }
     table = connect("crm", specs={"crm": spec}).read("customers").read_all()
     assert sorted(table.column("id").to_pylist()) == list(range(1, 26))  # every record once
     lines = json_server.logged("GET", "customers", before + 5)[before:]
@@ -203,8 +225,13 @@ def test_content_range_total_and_one_total_source(httpserver):
     conn = rest(httpserver, concurrency=2, objects={"ranged": {"path": "/ranged", "pagination": pagination}})
     assert conn.read("ranged").read_all().column("id").to_pylist() == list(range(1, 26))
     assert sorted(int(r.args["offset"]) for r in requests_to(httpserver, "/ranged")) == [0, 10, 20]
-    with pytest.raises(ConnectionConfigError, match=r"field 'objects.ranged.pagination.offset'.*total_path .* or total_header"):
-        rest(httpserver, objects={"ranged": {"path": "/ranged", "pagination": {**pagination, "total_path": "meta.total"}}})
+    with pytest.raises(
+        ConnectionConfigError, match=r"field 'objects.ranged.pagination.offset'.*total_path .* or total_header"
+    ):
+        rest(
+            httpserver,
+            objects={"ranged": {"path": "/ranged", "pagination": {**pagination, "total_path": "meta.total"}}},
+        )
 
 
 @sql_transform(primary_key="id")
@@ -215,7 +242,9 @@ def ghent_customers(customers):
 def customers_flow(mode: str = "merge") -> Flow:
     with Flow("crm_sync") as flow:
         with Stage("raw"):
-            customers = sync("crm", "customers", mode=mode, cursor="updated_at", primary_key="id" if mode == "merge" else None)
+            customers = sync(
+                "crm", "customers", mode=mode, cursor="updated_at", primary_key="id" if mode == "merge" else None
+            )
         with Stage("mart"):
             ghent_customers(customers)
     return flow
@@ -228,8 +257,12 @@ def states(report) -> dict[str, str]:
 @pytest.mark.parametrize("mode", ["merge", "incremental"])
 def test_unchanged_api_keeps_sync_and_downstream_cache_valid(project, json_server, mode):
     json_server_customers(json_server, 5)
-    customers = {"path": "/customers", "primary_key": ["id"], "pagination": JSON_SERVER_PAGES,
-                 "incremental": {"param": "updated_at_gte"}}
+    customers = {
+        "path": "/customers",
+        "primary_key": ["id"],
+        "pagination": JSON_SERVER_PAGES,
+        "incremental": {"param": "updated_at_gte"},
+    }
     project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": customers}})
     first = run_flow(customers_flow(mode))
     assert first.ok, first.error
@@ -247,7 +280,9 @@ def test_unchanged_api_keeps_sync_and_downstream_cache_valid(project, json_serve
     if mode == "merge":  # record 2 moves to Oslo
         httpx.patch(f"{json_server.url}/customers/2", json=change).raise_for_status()
     else:  # a new record, in Ghent
-        httpx.post(f"{json_server.url}/customers", json={**change, "id": 6, "name": "customer 6", "city": "Ghent"}).raise_for_status()
+        httpx.post(
+            f"{json_server.url}/customers", json={**change, "id": 6, "name": "customer 6", "city": "Ghent"}
+        ).raise_for_status()
     third = run_flow(customers_flow(mode))
     assert third.ok, third.error
     assert all(state != "CACHE_VALID" for state in states(third).values()), states(third)
@@ -300,41 +335,74 @@ def test_iso_timestamps_from_json_server_land_as_timestamps(project, json_server
 
     with httpx.Client(base_url=json_server.url) as client:
         for i in range(1, 6):
-            client.patch(f"/customers/{i}", json={"updated_at": f"2024-01-0{i}T10:00:00.{i}23Z", "seen_at": f"2024-01-0{i} 08:30:00",
-                                                  "born": f"1990-01-0{i}"}).raise_for_status()
-    customers = {"path": "/customers", "primary_key": ["id"], "pagination": JSON_SERVER_PAGES, "incremental": {"param": "updated_at_gte"}}
+            client.patch(
+                f"/customers/{i}",
+                json={
+                    "updated_at": f"2024-01-0{i}T10:00:00.{i}23Z",
+                    "seen_at": f"2024-01-0{i} 08:30:00",
+                    "born": f"1990-01-0{i}",
+                },
+            ).raise_for_status()
+    customers = {
+        "path": "/customers",
+        "primary_key": ["id"],
+        "pagination": JSON_SERVER_PAGES,
+        "incremental": {"param": "updated_at_gte"},
+    }
     objects = {"customers": customers, "customers_text": {"path": "/customers", "types": {"updated_at": "string"}}}
     project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": objects})
     assert (report := run_flow(typed_customers_flow())).ok, report.error
 
     expected = TIMESTAMP_TYPES[project.instance]
     kept = store_types(project, "raw", "customers")
-    assert (kept["updated_at"], kept["seen_at"], kept["born"]) == (expected["tz"], expected["naive"], expected["text"]), kept
+    assert (kept["updated_at"], kept["seen_at"], kept["born"]) == (
+        expected["tz"],
+        expected["naive"],
+        expected["text"],
+    ), kept
     assert store_types(project, "raw", "customers_text")["updated_at"] == expected["text"]
     first = {row["id"]: row for row in project.read("raw", "customers")}[1]["updated_at"]
     assert first.astimezone(dt.UTC) == dt.datetime(2024, 1, 1, 10, 0, 0, 123000, tzinfo=dt.UTC)
 
-    httpx.patch(f"{json_server.url}/customers/2", json={"city": "Oslo", "updated_at": "2024-02-01T00:00:00+01:00"}).raise_for_status()
+    httpx.patch(
+        f"{json_server.url}/customers/2", json={"city": "Oslo", "updated_at": "2024-02-01T00:00:00+01:00"}
+    ).raise_for_status()
     assert (report := run_flow(typed_customers_flow())).ok, report.error
     assert {row["id"]: row["city"] for row in project.read("raw", "customers")}[2] == "Oslo"
     assert store_types(project, "raw", "customers")["updated_at"] == expected["tz"]
 
-    httpx.patch(f"{json_server.url}/customers/3", json={"city": "Rome", "updated_at": "soon"}).raise_for_status()  # 'soon' > '2024-…'
+    httpx.patch(
+        f"{json_server.url}/customers/3", json={"city": "Rome", "updated_at": "soon"}
+    ).raise_for_status()  # 'soon' > '2024-…'
     report = run_flow(typed_customers_flow())
     assert not report.ok
     assert "updated_at" in str(report.error) and "'soon'" in str(report.error), report.error
-    assert {row["id"]: row["city"] for row in project.read("raw", "customers")}[3] == "Ghent"  # committed rows unchanged
+    assert {row["id"]: row["city"] for row in project.read("raw", "customers")}[
+        3
+    ] == "Ghent"  # committed rows unchanged
 
 
 def test_timestamp_detection_is_configurable(httpserver):
-    rows = [{"id": 1, "at": "2024-01-01T00:00:00Z", "local": "2024-01-01T00:00:00"}, {"id": 2, "at": "2024-06-01T12:30:00.5+02:00", "local": None}]
+    rows = [
+        {"id": 1, "at": "2024-01-01T00:00:00Z", "local": "2024-01-01T00:00:00"},
+        {"id": 2, "at": "2024-06-01T12:30:00.5+02:00", "local": None},
+    ]
     httpserver.expect_request("/things").respond_with_json(rows)
-    conn = rest(httpserver, objects={"things": {"path": "/things"}, "off": {"path": "/things", "detect_timestamps": False},
-                                     "mixed": {"path": "/things", "types": {"at": "string"}}})
+    conn = rest(
+        httpserver,
+        objects={
+            "things": {"path": "/things"},
+            "off": {"path": "/things", "detect_timestamps": False},
+            "mixed": {"path": "/things", "types": {"at": "string"}},
+        },
+    )
     schema = conn.read("things").schema
     assert schema.field("at").type == pa.timestamp("us", tz="UTC") and schema.field("local").type == pa.timestamp("us")
     assert conn.read("off").schema.field("at").type == pa.string()
-    assert conn.read("mixed").read_all().column("at").to_pylist() == ["2024-01-01T00:00:00Z", "2024-06-01T12:30:00.5+02:00"]
+    assert conn.read("mixed").read_all().column("at").to_pylist() == [
+        "2024-01-01T00:00:00Z",
+        "2024-06-01T12:30:00.5+02:00",
+    ]
     assert conn.read("mixed").schema.field("local").type == pa.timestamp("us")
 
 
@@ -342,21 +410,32 @@ def test_malformed_json_names_connection_object_page_and_url(httpserver, monkeyp
     """Page 2 of a next_link object is cut off mid-record: the error names the page, its URL
     (the API key masked) and where the JSON breaks, not only a character offset."""
     monkeypatch.setenv("SHOP_KEY", "k-secret")
+
     def respond(request: Request) -> Response:
         if request.args.get("start") == "10":
             return Response('{"data": [{"id": 2}, {"id": 3,', content_type="application/json")
-        return Response(json.dumps({"data": [{"id": 1}], "links": {"next": "/broken?start=10"}}), content_type="application/json")
+        return Response(
+            json.dumps({"data": [{"id": 1}], "links": {"next": "/broken?start=10"}}), content_type="application/json"
+        )
 
     httpserver.expect_request("/broken").respond_with_handler(respond)
     conn = rest(
         httpserver,
         auth={"type": "api_key", "name": "api_key", "value": "{$SHOP_KEY}", "location": "query"},
-        objects={"broken": {"path": "/broken", "records": "data", "pagination": {"style": "next_link", "next_path": "links.next"}}},
+        objects={
+            "broken": {
+                "path": "/broken",
+                "records": "data",
+                "pagination": {"style": "next_link", "next_path": "links.next"},
+            }
+        },
     )
     with pytest.raises(SourceError) as err:
         conn.read("broken").read_all()
     assert str(err.value) == (
-        f"connection 'shop_api', object 'broken': page 2, GET {httpserver.url_for('/broken')}?api_key=%2A%2A%2A&start=10: "
-        "the body (30 bytes) is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 31, "
+        "connection 'shop_api', object 'broken': page 2, GET "
+        f"{httpserver.url_for('/broken')}?api_key=%2A%2A%2A&start=10: "
+        "the body (30 bytes) is not valid JSON: Expecting property name enclosed in double quotes at line 1, column "
+        "31, "
         """near '{"data": [{"id": 2}, {"id": 3,'"""
     )

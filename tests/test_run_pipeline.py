@@ -16,8 +16,14 @@ from tests.json_server import json_server  # noqa: F401  (fixture)
 @pytest.fixture
 def crm(project, json_server):  # noqa: F811
     pagination = {"style": "page", "page_param": "_page", "size_param": "_limit", "size": 100}
-    project.add_connection("crm", {"type": "rest", "base_url": json_server.url,
-                                   "objects": {"customers": {"path": "/customers", "primary_key": ["id"], "pagination": pagination}}})
+    project.add_connection(
+        "crm",
+        {
+            "type": "rest",
+            "base_url": json_server.url,
+            "objects": {"customers": {"path": "/customers", "primary_key": ["id"], "pagination": pagination}},
+        },
+    )
     return json_server
 
 
@@ -30,11 +36,18 @@ def test_run_pipeline_runs_the_connections_syncs_with_a_page_size_for_that_run_o
 
     assert [r.ok for r in reports] == [True]
     states = {t.task: t.state for t in reports[0].tasks}
-    assert states["sync_customers"] == "COMPLETED" and states["writeback_customers"] == "SKIPPED"  # its stage was not selected
+    assert (
+        states["sync_customers"] == "COMPLETED" and states["writeback_customers"] == "SKIPPED"
+    )  # its stage was not selected
     assert len(page_requests(crm)) == 3, "5 customers in pages of 2"
     assert len(project.read("raw", "customers")) == 5
     run = get_pipeline_runs(connection="crm")[0]
-    assert (run["run_id"], run["run_trigger"], run["stages"], run["status"]) == (reports[0].run_id, "api", "raw", "SUCCESS")
+    assert (run["run_id"], run["run_trigger"], run["stages"], run["status"]) == (
+        reports[0].run_id,
+        "api",
+        "raw",
+        "SUCCESS",
+    )
 
     assert run_flow(load_flow("crm_writeback"), stages=["raw"], instance=project.instance).ok
     assert len(page_requests(crm)) == 4, "the next run pages by the declared 100 again"
@@ -58,7 +71,9 @@ def test_run_pipeline_in_the_background_returns_a_run_id_at_once(project, crm):
 
 
 def test_unknown_tables_and_parameters_are_named(project, crm):
-    with pytest.raises(PipelineError, match=r"connection 'crm': no flow syncs \['orders'\] \(synced: \['customers'\]\)"):
+    with pytest.raises(
+        PipelineError, match=r"connection 'crm': no flow syncs \['orders'\] \(synced: \['customers'\]\)"
+    ):
         run_pipeline("crm", tables=["orders"])
     with pytest.raises(PipelineError, match=r"no flow syncs connection 'nobody'"):
         run_pipeline("nobody")

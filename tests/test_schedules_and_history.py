@@ -9,9 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
@@ -69,8 +67,14 @@ def scheduled(project, tmp_path, monkeypatch):
 
 
 def stagehouse(project, *args, env=None):
-    return subprocess.run([STAGEHOUSE, *args], cwd=project.root, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [STAGEHOUSE, *args],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
 
 
 def test_run_due_runs_due_flows_in_order_then_only_when_a_slot_passed(scheduled):
@@ -82,7 +86,12 @@ def test_run_due_runs_due_flows_in_order_then_only_when_a_slot_passed(scheduled)
     ran = [line.split(":")[0] for line in due.stdout.splitlines() if ": done" in line]
     assert sorted(ran) == ["daily", "downstream", "upstream"] and ran.index("upstream") < ran.index("downstream")
     runs = get_pipeline_runs(instance=project.instance)
-    assert {r["flow"]: r["status"] for r in runs} == {"upstream": "SUCCESS", "downstream": "SUCCESS", "daily": "SUCCESS", "broken": "FAILED"}
+    assert {r["flow"]: r["status"] for r in runs} == {
+        "upstream": "SUCCESS",
+        "downstream": "SUCCESS",
+        "daily": "SUCCESS",
+        "broken": "FAILED",
+    }
     assert {r["run_trigger"] for r in runs} == {"schedule"}
 
     again = stagehouse(project, "run", "--due", "--now", first.isoformat())
@@ -90,7 +99,12 @@ def test_run_due_runs_due_flows_in_order_then_only_when_a_slot_passed(scheduled)
 
     next_day = stagehouse(project, "run", "--due", "--now", (first + dt.timedelta(days=1)).isoformat())
     assert next_day.returncode == 0, next_day.stderr
-    assert sorted(line.split(":")[0] for line in next_day.stdout.splitlines() if ": done" in line) == ["broken", "daily", "downstream", "upstream"]
+    assert sorted(line.split(":")[0] for line in next_day.stdout.splitlines() if ": done" in line) == [
+        "broken",
+        "daily",
+        "downstream",
+        "upstream",
+    ]
     assert len(get_pipeline_runs(instance=project.instance)) == 8
 
 
@@ -105,10 +119,17 @@ def test_history_keeps_tasks_and_logs_of_successful_and_failed_runs(scheduled):
     assert [(t["task"], t["state"], t["rows_written"]) for t in oldest["tasks"]] == [("numbers", "COMPLETED", 3)]
     assert newest["tasks"][0]["state"] == "FAILED" and oldest["ended_at"] >= oldest["started_at"]
     lines = [line.message for line in get_pipeline_logs(failed["run_id"], instance=project.instance)]
-    assert any("task unscheduled_raw.numbers: FAILED" in m for m in lines) and any("numbers broke on purpose" in m for m in lines)
+    assert any("task unscheduled_raw.numbers: FAILED" in m for m in lines) and any(
+        "numbers broke on purpose" in m for m in lines
+    )
 
     listed = stagehouse(project, "runs", "unscheduled")
-    assert listed.returncode == 0 and failed["run_id"] in listed.stdout and "FAILED" in listed.stdout and "SUCCESS" in listed.stdout
+    assert (
+        listed.returncode == 0
+        and failed["run_id"] in listed.stdout
+        and "FAILED" in listed.stdout
+        and "SUCCESS" in listed.stdout
+    )
     logs = stagehouse(project, "logs", oldest["run_id"])
     assert logs.returncode == 0 and "task unscheduled_raw.numbers: COMPLETED, 3 rows" in logs.stdout
     unknown = stagehouse(project, "logs", "nosuchrun")
@@ -127,7 +148,10 @@ def test_logs_and_pictures_take_the_start_of_a_run_id_and_piped_runs_keep_whole_
     assert "run abc9f8e7d6c5 of flow unscheduled" in logs.stdout and "abc1a2b3c4d5" not in logs.stdout
     ambiguous = stagehouse(project, "logs", "abc")
     assert ambiguous.returncode == 1
-    assert ambiguous.stderr.strip() == "Error: run id 'abc' matches 2 runs (abc9f8e7d6c5, abc1a2b3c4d5); give more of its digits"
+    assert (
+        ambiguous.stderr.strip()
+        == "Error: run id 'abc' matches 2 runs (abc9f8e7d6c5, abc1a2b3c4d5); give more of its digits"
+    )
     piped = stagehouse(project, "runs", env={"COLUMNS": "80"})  # into a file or grep: a row per line, nothing folded
     rows = [line for line in piped.stdout.splitlines() if "abc" in line]
     assert len(rows) == 2 and all("unscheduled" in row and "SUCCESS" in row for row in rows), piped.stdout
@@ -139,27 +163,41 @@ def test_logs_and_pictures_take_the_start_of_a_run_id_and_piped_runs_keep_whole_
 def test_overlapping_run_is_skipped_and_a_killed_run_is_marked_killed(scheduled, tmp_path):
     project = scheduled
     started = tmp_path / "started"
-    slow = subprocess.Popen([STAGEHOUSE, "run", "unscheduled"], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "SH_SLEEP": "60", "SH_STARTED_FILE": str(started)}, start_new_session=True)
+    slow = subprocess.Popen(
+        [STAGEHOUSE, "run", "unscheduled"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "SH_SLEEP": "60", "SH_STARTED_FILE": str(started)},
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert started.exists(), slow.stderr.read1().decode() if slow.poll() is not None else "the slow run did not start"
+        assert started.exists(), (
+            slow.stderr.read1().decode() if slow.poll() is not None else "the slow run did not start"
+        )
         second = stagehouse(project, "run", "unscheduled", "--overlap", "skip")
         assert second.returncode == 0 and "skipped" in second.stdout, second.stdout + second.stderr
-        named = re.search(r"run ([0-9a-f]{12}) of flow unscheduled \(started [0-9-]+ [0-9:]+ UTC, PID (\d+)", second.stdout)
+        named = re.search(
+            r"run ([0-9a-f]{12}) of flow unscheduled \(started [0-9-]+ [0-9:]+ UTC, PID (\d+)", second.stdout
+        )
         assert named and int(named[2]) == slow.pid, second.stdout  # the running run, not "(run None)"
     finally:
         os.killpg(slow.pid, signal.SIGKILL)
         slow.wait()
     listed = stagehouse(project, "runs", "unscheduled")  # before any run marks it: its process is gone
-    assert listed.returncode == 0 and "KILLED" in listed.stdout and "RUNNING" not in listed.stdout, listed.stdout + listed.stderr
+    assert listed.returncode == 0 and "KILLED" in listed.stdout and "RUNNING" not in listed.stdout, (
+        listed.stdout + listed.stderr
+    )
     rerun = stagehouse(project, "run", "unscheduled")
     assert rerun.returncode == 0, rerun.stderr
     runs = get_pipeline_runs("unscheduled", instance=project.instance)
     assert runs[0]["status"] == "SUCCESS"
-    assert {r["run_id"]: r["status"] for r in runs}[named[1]] == "KILLED"  # the run the skip named, marked by the run after it
+    assert {r["run_id"]: r["status"] for r in runs}[
+        named[1]
+    ] == "KILLED"  # the run the skip named, marked by the run after it
 
 
 def test_two_runs_started_together_both_succeed_the_second_waits(scheduled):
@@ -169,14 +207,23 @@ def test_two_runs_started_together_both_succeed_the_second_waits(scheduled):
     project = scheduled
     tries, waited = 3, 0
     for attempt in range(tries):
-        first = subprocess.Popen([STAGEHOUSE, "run", "unscheduled"], cwd=project.root, env={**os.environ, "SH_SLEEP": "4", "COLUMNS": "200"},
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = subprocess.Popen(
+            [STAGEHOUSE, "run", "unscheduled"],
+            cwd=project.root,
+            env={**os.environ, "SH_SLEEP": "4", "COLUMNS": "200"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(0.3)
         second = stagehouse(project, "run", "unscheduled")
         first_out, first_err = first.communicate(timeout=300)
         assert first.returncode == 0, f"try {attempt}: first run: {first_err}"
         assert second.returncode == 0, f"try {attempt}: second run: {second.stderr}"
-        waited += "waiting:" in first_err + second.stderr and "is in progress; this run starts when it ends" in first_err + second.stderr
+        waited += (
+            "waiting:" in first_err + second.stderr
+            and "is in progress; this run starts when it ends" in first_err + second.stderr
+        )
     assert waited >= 1, f"no try overlapped: {first_err} {second.stderr}"
     runs = get_pipeline_runs("unscheduled", instance=project.instance)
     assert [r["status"] for r in runs] == ["SUCCESS"] * 2 * tries
@@ -191,13 +238,21 @@ def test_a_process_outside_stagehouse_holding_the_duckdb_store_is_waited_for_the
 
     def holder() -> subprocess.Popen:
         """A Python process holding the store file until a line arrives on its stdin."""
-        process = subprocess.Popen([sys.executable, "-c", hold, str(store)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", hold, str(store)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert process.stdout.readline().strip() == "held"
         return process
 
     brief = holder()  # lets go while the run waits: the run says for whom, then runs
-    run = subprocess.Popen([STAGEHOUSE, "run", "unscheduled"], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           env={**os.environ, "COLUMNS": "1000", "STAGEHOUSE_STORE_WAIT": "120"})
+    run = subprocess.Popen(
+        [STAGEHOUSE, "run", "unscheduled"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "1000", "STAGEHOUSE_STORE_WAIT": "120"},
+    )
     said = run.stderr.readline()
     brief.communicate("go\n", timeout=30)
     out, err = run.communicate(timeout=300)
@@ -211,4 +266,6 @@ def test_a_process_outside_stagehouse_holding_the_duckdb_store_is_waited_for_the
         stubborn.communicate("go\n", timeout=30)
     assert refused.returncode == 1
     error = [line for line in refused.stderr.splitlines() if line.startswith("Error:")]
-    assert len(error) == 1 and f"(PID {stubborn.pid})" in error[0] and "not a Stagehouse run" in error[0], refused.stderr
+    assert len(error) == 1 and f"(PID {stubborn.pid})" in error[0] and "not a Stagehouse run" in error[0], (
+        refused.stderr
+    )

@@ -45,7 +45,11 @@ def test_dir_and_read_file(sftp_server, drop):
 
 def test_glob_formats_and_subfolders(sftp_server, drop):
     conn = connect("partner", specs={"partner": sftp_server.spec(drop)})
-    assert conn.read("orders_*.csv").read_all().to_pylist() == [{"id": 1, "amount": 10}, {"id": 2, "amount": 20}, {"id": 3, "amount": 30}]
+    assert conn.read("orders_*.csv").read_all().to_pylist() == [
+        {"id": 1, "amount": 10},
+        {"id": 2, "amount": 20},
+        {"id": 3, "amount": 30},
+    ]
     assert conn.read("2024/*.ndjson").read_all().to_pylist() == [{"id": 1, "kind": "open"}]
     assert conn.read("**/*.ndjson").read_all().num_rows == 1
     assert conn.read("stats.parquet").read_all().to_pylist() == [{"id": 7, "v": 0.5}]
@@ -54,11 +58,20 @@ def test_glob_formats_and_subfolders(sftp_server, drop):
 
 
 def test_host_key_mismatch_and_bad_credentials_are_named(sftp_server, drop, tmp_path):
-    wrong_host = connect("partner", specs={"partner": sftp_server.spec(drop, host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl")})
+    wrong_host = connect(
+        "partner",
+        specs={
+            "partner": sftp_server.spec(
+                drop, host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+            )
+        },
+    )
     with pytest.raises(SourceError, match="host key"):
         wrong_host.dir()
     os.system(f"ssh-keygen -q -t ed25519 -N '' -f {tmp_path / 'other'}")
-    wrong_user_key = connect("partner", specs={"partner": sftp_server.spec(drop, private_key_path=str(tmp_path / "other"))})
+    wrong_user_key = connect(
+        "partner", specs={"partner": sftp_server.spec(drop, private_key_path=str(tmp_path / "other"))}
+    )
     with pytest.raises(SourceUnavailableError, match=r"connection 'partner', sftp://.*Authentication"):
         wrong_user_key.dir()
     with pytest.raises(ConnectionConfigError, match="host_key or known_hosts"):
@@ -81,7 +94,11 @@ def test_incremental_sync_reads_only_new_files(project, sftp_server, drop):
     for name in ("orders_01.csv", "orders_02.csv"):
         os.utime(drop / name, (old, old))
     assert run_flow(build()).ok
-    assert sorted(r["_file"] for r in project.read("raw", "orders")) == ["orders_01.csv", "orders_01.csv", "orders_02.csv"]
+    assert sorted(r["_file"] for r in project.read("raw", "orders")) == [
+        "orders_01.csv",
+        "orders_01.csv",
+        "orders_02.csv",
+    ]
 
     (drop / "orders_01.csv").write_text("this file is not read again, or the sync would fail\n\x00\x01")
     os.utime(drop / "orders_01.csv", (old, old))
@@ -97,7 +114,9 @@ def test_ragged_csv_names_the_remote_file(sftp_server, drop):
     with gzip.open(drop / "orders_09.csv.gz", "wt") as fh:
         fh.write("id,amount\n9,90\n10\n")
     conn = connect("partner", specs={"partner": sftp_server.spec(drop)})
-    with pytest.raises(CsvRowError, match=r"connection 'partner', file 'orders_09.csv.gz': line 3 has 1 field, the header has 2 fields"):
+    with pytest.raises(
+        CsvRowError, match=r"connection 'partner', file 'orders_09.csv.gz': line 3 has 1 field, the header has 2 fields"
+    ):
         conn.read("orders_*").read_all()
     lenient = connect("partner", specs={"partner": {**sftp_server.spec(drop), "csv": {"on_bad_rows": "skip"}}})
     bad = BadRows()

@@ -16,8 +16,24 @@ from stagehouse.tasks import StoreWriteError, sync
 from tests.conftest import sqlalchemy_url
 
 ROWS = [
-    {"id": 1, "name": "ada", "amount": Decimal("10.50"), "ratio": 0.25, "happened": dt.datetime(2024, 1, 2, 3, 4, 5), "flag": True, "note": None},
-    {"id": 2, "name": "bob", "amount": Decimal("-3.00"), "ratio": None, "happened": dt.datetime(2024, 2, 3, 4, 5, 6), "flag": False, "note": "x"},
+    {
+        "id": 1,
+        "name": "ada",
+        "amount": Decimal("10.50"),
+        "ratio": 0.25,
+        "happened": dt.datetime(2024, 1, 2, 3, 4, 5),
+        "flag": True,
+        "note": None,
+    },
+    {
+        "id": 2,
+        "name": "bob",
+        "amount": Decimal("-3.00"),
+        "ratio": None,
+        "happened": dt.datetime(2024, 2, 3, 4, 5, 6),
+        "flag": False,
+        "note": "x",
+    },
     {"id": 3, "name": "cy's", "amount": None, "ratio": 1e10, "happened": None, "flag": None, "note": "ünï"},
 ]
 
@@ -61,7 +77,13 @@ def normalized(rows: list[dict]) -> list[dict]:
     for row in rows:
         out.append(
             {
-                key: (float(value) if isinstance(value, Decimal) else bool(value) if key == "flag" and value is not None else value)
+                key: (
+                    float(value)
+                    if isinstance(value, Decimal)
+                    else bool(value)
+                    if key == "flag" and value is not None
+                    else value
+                )
                 for key, value in row.items()
             }
         )
@@ -93,9 +115,14 @@ def test_source_change_is_picked_up_and_unchanged_source_is_cached(project, sour
 
 def test_sync_query_in_the_source_dialect(project, source):
     connection, table, _, _ = source
-    report = run_flow(one_sync_flow(connection, query=f"SELECT id, amount * 2 AS doubled FROM {table} WHERE id < 3", name="doubled"))
+    report = run_flow(
+        one_sync_flow(connection, query=f"SELECT id, amount * 2 AS doubled FROM {table} WHERE id < 3", name="doubled")
+    )
     assert report.ok, report.error
-    assert normalized(project.read("raw", "doubled", order_by="id")) == [{"id": 1, "doubled": 21.0}, {"id": 2, "doubled": -6.0}]
+    assert normalized(project.read("raw", "doubled", order_by="id")) == [
+        {"id": 1, "doubled": 21.0},
+        {"id": 2, "doubled": -6.0},
+    ]
 
 
 def test_duplicate_primary_key_fails_naming_table_and_value(project, source):
@@ -140,10 +167,15 @@ def store_types(project, stage: str, table: str) -> dict[str, str]:
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "postgresql":
-                query = ("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-                         "WHERE attrelid = CAST(:rel AS regclass) AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+                query = (
+                    "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                    "WHERE attrelid = CAST(:rel AS regclass) AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+                )
                 return dict(conn.execute(sa.text(query), {"rel": f'"{stage}"."{table}"'}).all())
-            query = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"
+            query = (
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = :s AND table_name "
+                "= :t"
+            )
             return dict(conn.execute(sa.text(query), {"s": stage, "t": table}).all())
     finally:
         engine.dispose()
@@ -153,9 +185,15 @@ def source_types(engine: sa.Engine, table: str) -> dict[str, str]:
     """Column -> declared type in the source's catalog (``numeric(15,2)``, ``varchar(40)``)."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            query = "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attnum > 0"
+            query = (
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = CAST(:t AS "
+                "regclass) AND attnum > 0"
+            )
             return dict(conn.execute(sa.text(query), {"t": table}).all())
-        query = "SELECT column_name, column_type FROM information_schema.columns WHERE table_schema = database() AND table_name = :t"
+        query = (
+            "SELECT column_name, column_type FROM information_schema.columns WHERE table_schema = database() AND "
+            "table_name = :t"
+        )
         return dict(conn.execute(sa.text(query), {"t": table}).all())
 
 
@@ -163,7 +201,7 @@ def expected_store_type(source_type: str, store: str) -> str:
     """What a store keeps of a source's ``decimal(p,s)``/``varchar(n)``: PostgreSQL both, DuckDB
     the precision and scale (its VARCHAR has no length: ``VARCHAR(40)`` is plain VARCHAR)."""
     kind = source_type.lower()
-    modifiers = kind[kind.index("("):].replace(" ", "") if "(" in kind else ""
+    modifiers = kind[kind.index("(") :].replace(" ", "") if "(" in kind else ""
     if kind.startswith(("numeric", "decimal")):
         return f"numeric{modifiers}" if store == "postgres" else f"DECIMAL{modifiers}"
     assert kind.startswith(("varchar", "character varying")), kind
@@ -178,7 +216,8 @@ def test_precision_scale_and_length_survive_every_sync_mode(project, source, mod
     table = f"sh_typed_{uuid.uuid4().hex[:8]}"
     metadata = sa.MetaData()
     typed = sa.Table(
-        table, metadata,
+        table,
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("price", sa.Numeric(15, 2)),
         sa.Column("code", sa.String(40)),
@@ -199,7 +238,11 @@ def test_precision_scale_and_length_survive_every_sync_mode(project, source, mod
         declared = source_types(engine, table)
         kept = store_types(project, "raw", table)
         for column in ("price", "code"):
-            assert kept[column] == expected_store_type(declared[column], project.instance), (column, declared[column], kept)
+            assert kept[column] == expected_store_type(declared[column], project.instance), (
+                column,
+                declared[column],
+                kept,
+            )
         rows = {row["id"]: row for row in project.read("raw", table)}
         assert str(rows[2]["price"]) == "0.10"
         assert str(rows[1]["price"]) == ("4192.40" if mode == "incremental" else "17.50")

@@ -31,7 +31,9 @@ def pg_customers(pg_url):
     name = f"sh_meta_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY, name text, city text, updated int)"))
-        conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 'Ada', 'Oslo', 1), (2, 'Bob', 'Oslo', 2), (3, 'Cy', 'Oslo', 3)"))
+        conn.execute(
+            sa.text(f"INSERT INTO {name} VALUES (1, 'Ada', 'Oslo', 1), (2, 'Bob', 'Oslo', 2), (3, 'Cy', 'Oslo', 3)")
+        )
     yield engine, name
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
@@ -90,13 +92,16 @@ def store_comments(project, schema: str, table: str, field: str) -> tuple[str | 
         ),
         "postgresql": (
             "SELECT obj_description(CAST(:rel AS regclass), 'pg_class')",
-            "SELECT col_description(attrelid, attnum) FROM pg_attribute WHERE attrelid = CAST(:rel AS regclass) AND attname = :f",
+            "SELECT col_description(attrelid, attnum) FROM pg_attribute WHERE attrelid = CAST(:rel AS regclass) AND "
+            "attname = :f",
         ),
     }
     try:
         with engine.connect() as conn:
             table_query, field_query = queries[engine.dialect.name]
-            return conn.execute(sa.text(table_query), params).scalar(), conn.execute(sa.text(field_query), params).scalar()
+            return conn.execute(sa.text(table_query), params).scalar(), conn.execute(
+                sa.text(field_query), params
+            ).scalar()
     finally:
         engine.dispose()
 

@@ -61,7 +61,9 @@ def test_a_flow_naming_an_undeclared_connection_is_refused_before_its_stages_exi
     try:
         run_flow(flow)
     except ConnectionConfigError as exc:
-        assert str(exc).startswith("connection 'nowhere': named by flow 'undeclared' (task sync_orders) is not declared on instance")
+        assert str(exc).startswith(
+            "connection 'nowhere': named by flow 'undeclared' (task sync_orders) is not declared on instance"
+        )
         assert "declare it under attrs.connections in pipedag.yaml" in str(exc)
     else:
         raise AssertionError("a flow naming an undeclared connection ran")

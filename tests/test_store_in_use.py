@@ -24,8 +24,14 @@ def test_fetch_while_a_run_or_a_program_holds_the_duckdb_store_names_it(project,
     with project.warehouse() as wh:
         wh.write("crm", "notes", [{"id": 1}], pk="id")
     started = tmp_path / "started"
-    run = subprocess.Popen([STAGEHOUSE, "run", "slow"], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           env={**os.environ, "SH_SLEEP": "60", "SH_STARTED_FILE": str(started)}, start_new_session=True)
+    run = subprocess.Popen(
+        [STAGEHOUSE, "run", "slow"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "SH_SLEEP": "60", "SH_STARTED_FILE": str(started)},
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not started.exists() and time.monotonic() < deadline and run.poll() is None:
@@ -34,24 +40,31 @@ def test_fetch_while_a_run_or_a_program_holds_the_duckdb_store_names_it(project,
         with project.warehouse() as wh, pytest.raises(StoreInUseError) as held:
             wh.fetch("crm", "notes")
         store = project.root / "data" / project.instance_id / "db.duckdb"
-        assert str(held.value).startswith(f"connection 'warehouse', table store of instance 'local': the DuckDB store {store} is held by run ")
-        assert f"of flow slow (started " in str(held.value) and f"PID {run.pid} on " in str(held.value)
+        assert str(held.value).startswith(
+            f"connection 'warehouse', table store of instance 'local': the DuckDB store {store} is held by run "
+        )
+        assert "of flow slow (started " in str(held.value) and f"PID {run.pid} on " in str(held.value)
         assert str(held.value).endswith("; wait for that run to end, then retry")
     finally:
         run.kill()
         run.wait()
 
     hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.readline()"
-    holder = subprocess.Popen([sys.executable, "-c", hold, str(store)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(store)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with project.warehouse() as wh, pytest.raises(StoreInUseError) as held:
             wh.fetch("crm", "notes")
     finally:
         holder.communicate("go\n", timeout=30)
-    assert str(held.value).startswith(f"connection 'warehouse', table store of instance 'local': the DuckDB store {store} is held by ")
+    assert str(held.value).startswith(
+        f"connection 'warehouse', table store of instance 'local': the DuckDB store {store} is held by "
+    )
     assert str(held.value).endswith(  # the program as DuckDB names it (the interpreter's real path)
-        f"python3.12 (PID {holder.pid}), not a Stagehouse run; close that program's connection (a duckdb shell, a notebook), then retry"
+        f"python3.12 (PID {holder.pid}), not a Stagehouse run; close that program's connection (a duckdb shell, a "
+        "notebook), then retry"
     )
     with project.warehouse() as wh:
         assert wh.fetch("crm", "notes") == [{"id": 1}]

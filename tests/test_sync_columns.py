@@ -36,21 +36,34 @@ def run(table: str, **spec):
 def test_a_primary_key_that_is_not_a_column_names_the_columns(project, customers, mode):
     report = run(customers, primary_key="nope", mode=mode)
     assert not report.ok
-    assert str(report.error) == f"connection 'pg', table '{customers}': primary_key 'nope' is not a column (columns: id, email, removed)"
+    assert (
+        str(report.error)
+        == f"connection 'pg', table '{customers}': primary_key 'nope' is not a column (columns: id, email, removed)"
+    )
 
 
 def test_a_deleted_column_must_be_a_boolean_column_of_the_source(project, customers):
     report = run(customers, primary_key="id", mode="merge", deleted_column="gone")
-    assert str(report.error) == f"connection 'pg', table '{customers}': deleted_column 'gone' is not a column (columns: id, email, removed)"
+    assert (
+        str(report.error)
+        == f"connection 'pg', table '{customers}': deleted_column 'gone' is not a column (columns: id, email, removed)"
+    )
     report = run(customers, primary_key="id", mode="merge", deleted_column="removed")
     assert str(report.error) == (
         f"connection 'pg', table '{customers}': deleted_column 'removed' is "
-        f"{'VARCHAR' if project.instance == 'local' else 'text'}, not boolean (or a whole number, non-zero: deleted); sync a query= that reads it as one "
+        f"{'VARCHAR' if project.instance == 'local' else 'text'}, not boolean (or a whole number, non-zero: deleted); "
+        "sync a query= that reads it as one "
         "(e.g. removed = 'yes' AS removed)"
     )
     with Flow("cols") as flow, Stage("raw"):
-        sync("pg", query=f"SELECT id, email, removed = 'yes' AS removed FROM {customers}", name="customers",
-             primary_key="id", mode="merge", deleted_column="removed")
+        sync(
+            "pg",
+            query=f"SELECT id, email, removed = 'yes' AS removed FROM {customers}",
+            name="customers",
+            primary_key="id",
+            mode="merge",
+            deleted_column="removed",
+        )
     report = run_flow(flow)
     assert report.ok, report.error
     assert [r["id"] for r in project.read("raw", "customers")] == [1]
@@ -59,4 +72,8 @@ def test_a_deleted_column_must_be_a_boolean_column_of_the_source(project, custom
 def test_a_deleted_column_outside_merge_is_refused_when_the_flow_is_built(project):
     with pytest.raises(TaskDefinitionError) as refused, Flow("cols"), Stage("raw"):
         sync("pg", "any_table", name="customers", mode="full", deleted_column="gone")
-    assert str(refused.value) == "sync of 'customers': deleted_column only applies to mode='merge' (this sync's mode is 'full'); drop it or use mode='merge'"
+    assert (
+        str(refused.value)
+        == "sync of 'customers': deleted_column only applies to mode='merge' (this sync's mode is 'full'); drop it or "
+        "use mode='merge'"
+    )

@@ -29,7 +29,12 @@ def customers(request):
     engine = sa.create_engine(sqlalchemy_url(url))
     name = f"sh_cu_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE TABLE {name} (id integer PRIMARY KEY, email varchar(40), note varchar(20), updated_at timestamp NULL)"))
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE {name} (id integer PRIMARY KEY, email varchar(40), note varchar(20), updated_at "
+                "timestamp NULL)"
+            )
+        )
         conn.execute(
             sa.text(f"INSERT INTO {name} VALUES (:id, :email, :note, :updated_at)"),
             [{"id": i, "email": f"c{i}@old.com", "note": None if i % 2 else "", "updated_at": T0} for i in range(1, 7)],
@@ -72,7 +77,9 @@ def test_full_sync_reloads_on_any_changed_row_and_stays_cached_on_none(project, 
     assert project.read("mart", "emails", order_by="id")[4] == {"id": 5, "email": "eve@new.com"}
 
     with engine.begin() as conn:  # a NULL and an empty text swap places: still a change
-        conn.execute(sa.text(f"UPDATE {name} SET note = CASE WHEN note IS NULL THEN '' ELSE NULL END WHERE id IN (1, 2)"))
+        conn.execute(
+            sa.text(f"UPDATE {name} SET note = CASE WHEN note IS NULL THEN '' ELSE NULL END WHERE id IN (1, 2)")
+        )
     assert states(run_flow(flow()))["sync_cust_full"] == "COMPLETED"
     assert [r["note"] for r in project.read("raw", "cust_full", order_by="id")][:2] == ["", None]
 
@@ -147,7 +154,10 @@ def events(request):
 
 def insert(engine: sa.Engine, name: str, *rows: tuple) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text(f"INSERT INTO {name} VALUES (:id, :ts, :amount)"), [dict(zip(("id", "ts", "amount"), r)) for r in rows])
+        conn.execute(
+            sa.text(f"INSERT INTO {name} VALUES (:id, :ts, :amount)"),
+            [dict(zip(("id", "ts", "amount"), r, strict=True)) for r in rows],
+        )
 
 
 def cursor_flow(connection: str, table: str, mode: str, version: str | None = None) -> Flow:

@@ -34,7 +34,10 @@ def keyless(pg_url):
     )
     table.create(engine)
     with engine.begin() as conn:
-        conn.execute(table.insert(), [{"id": i, "status": "new", "amount": i, "updated": T0 + dt.timedelta(minutes=i)} for i in (1, 2, 3)])
+        conn.execute(
+            table.insert(),
+            [{"id": i, "status": "new", "amount": i, "updated": T0 + dt.timedelta(minutes=i)} for i in (1, 2, 3)],
+        )
     yield engine, table
     table.drop(engine)
     engine.dispose()
@@ -63,14 +66,19 @@ def test_null_key_is_refused_and_the_fixed_source_loads_next(project, keyless, m
     assert isinstance(failing.error, NullKeyError)
     assert str(failing.error) == (
         f"connection 'pg', table '{table.name}', store table '{table.name}': primary key id is NULL in 2 new rows; "
-        "nothing was committed — give those rows a key in the source, or choose primary_key= columns that are never NULL"
+        "nothing was committed — give those rows a key in the source, or choose primary_key= columns that are never "
+        "NULL"
     )
     assert (failing.error.rows, failing.error.key) == (2, ["id"])
     assert str(pickle.loads(pickle.dumps(failing.error))) == str(failing.error)  # crosses Dask workers whole
     assert project.read("raw", table.name, order_by="id") == committed
 
     with engine.begin() as conn:
-        conn.execute(sa.text(f"UPDATE {table.name} SET id = 10 WHERE ctid = (SELECT min(ctid) FROM {table.name} WHERE id IS NULL)"))
+        conn.execute(
+            sa.text(
+                f"UPDATE {table.name} SET id = 10 WHERE ctid = (SELECT min(ctid) FROM {table.name} WHERE id IS NULL)"
+            )
+        )
         conn.execute(table.update().where(table.c.id.is_(None)).values(id=11))
     fixed = run_flow(flow_of(table.name, mode))
     assert fixed.ok, fixed.error
@@ -78,7 +86,9 @@ def test_null_key_is_refused_and_the_fixed_source_loads_next(project, keyless, m
 
     if mode == "merge":  # the row changes again: replaced, not doubled
         with engine.begin() as conn:
-            conn.execute(table.update().where(table.c.id == 10).values(status="paid", updated=later + dt.timedelta(days=1)))
+            conn.execute(
+                table.update().where(table.c.id == 10).values(status="paid", updated=later + dt.timedelta(days=1))
+            )
         assert run_flow(flow_of(table.name, mode)).ok
         stored = project.read("raw", table.name, order_by="id")
         assert [(r["id"], r["status"]) for r in stored] == [(1, "new"), (2, "new"), (3, "new"), (10, "paid"), (11, "n")]
@@ -91,13 +101,16 @@ def test_merge_of_one_key_twice_at_one_cursor_keeps_the_greatest_row(project, ke
     assert run_flow(flow_of(table.name, "merge")).ok
     later = T0 + dt.timedelta(days=1)
     with engine.begin() as conn:
-        conn.execute(table.insert(), [
-            {"id": 2, "status": "a", "amount": 5, "updated": later},
-            {"id": 2, "status": "b", "amount": 1, "updated": later},
-            {"id": 3, "status": "b", "amount": 1, "updated": later},
-            {"id": 3, "status": "a", "amount": 5, "updated": later},
-            {"id": 3, "status": "b", "amount": 2, "updated": later},
-        ])
+        conn.execute(
+            table.insert(),
+            [
+                {"id": 2, "status": "a", "amount": 5, "updated": later},
+                {"id": 2, "status": "b", "amount": 1, "updated": later},
+                {"id": 3, "status": "b", "amount": 1, "updated": later},
+                {"id": 3, "status": "a", "amount": 5, "updated": later},
+                {"id": 3, "status": "b", "amount": 2, "updated": later},
+            ],
+        )
     report = run_flow(flow_of(table.name, "merge"))
     assert report.ok, report.error
     stored = {r["id"]: (r["status"], r["amount"]) for r in project.read("raw", table.name)}
@@ -112,7 +125,10 @@ def run_after_amount_retyped(keyless, new_amounts):
     later = T0 + dt.timedelta(days=1)
     with engine.begin() as conn:
         conn.execute(sa.text(f"ALTER TABLE {table.name} ALTER COLUMN amount TYPE VARCHAR(20)"))
-        conn.execute(table.insert(), [{"id": 20 + i, "status": "n", "amount": a, "updated": later} for i, a in enumerate(new_amounts)])
+        conn.execute(
+            table.insert(),
+            [{"id": 20 + i, "status": "n", "amount": a, "updated": later} for i, a in enumerate(new_amounts)],
+        )
     return run_flow(flow_of(table.name, "incremental"))
 
 
@@ -131,4 +147,8 @@ def test_a_retyped_column_that_is_all_null_in_the_new_rows_keeps_the_committed_t
     report = run_after_amount_retyped(keyless, [None, None])
     assert report.ok, report.error
     stored = {r["id"]: r["amount"] for r in project.read("raw", table.name)}
-    assert stored[20] is None and stored[21] is None and all(isinstance(v, int) for k, v in stored.items() if k < 20 and v is not None)
+    assert (
+        stored[20] is None
+        and stored[21] is None
+        and all(isinstance(v, int) for k, v in stored.items() if k < 20 and v is not None)
+    )

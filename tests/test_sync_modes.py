@@ -46,7 +46,13 @@ def events(request):
 
 
 def row(i: int, status: str = "new", minutes: int | None = None, deleted: bool = False) -> dict:
-    return {"id": i, "status": status, "amount": i * 10, "updated": T0 + dt.timedelta(minutes=minutes or i), "deleted": deleted}
+    return {
+        "id": i,
+        "status": status,
+        "amount": i * 10,
+        "updated": T0 + dt.timedelta(minutes=minutes or i),
+        "deleted": deleted,
+    }
 
 
 def flow_of(*args, **kwargs) -> Flow:
@@ -142,10 +148,16 @@ def test_new_column_is_added_and_types_widen(project, events):
     assert run_flow(flow_of(connection, name, mode="incremental", cursor="updated")).ok
     with engine.begin() as conn:
         conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN channel VARCHAR(10)"))
-        widen = "ALTER TABLE {} MODIFY amount BIGINT" if connection == "mysql" else "ALTER TABLE {} ALTER COLUMN amount TYPE BIGINT"
+        widen = (
+            "ALTER TABLE {} MODIFY amount BIGINT"
+            if connection == "mysql"
+            else "ALTER TABLE {} ALTER COLUMN amount TYPE BIGINT"
+        )
         conn.execute(sa.text(widen.format(name)))
         conn.execute(
-            sa.text(f"INSERT INTO {name} (id, status, amount, updated, channel) VALUES (300, 'new', 9000000000, :u, 'web')"),
+            sa.text(
+                f"INSERT INTO {name} (id, status, amount, updated, channel) VALUES (300, 'new', 9000000000, :u, 'web')"
+            ),
             {"u": T0 + dt.timedelta(days=5)},
         )
     report = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
@@ -155,7 +167,10 @@ def test_new_column_is_added_and_types_widen(project, events):
     assert stored[1]["channel"] is None and stored[1]["amount"] == 10
 
     with engine.begin() as conn:  # the next load after a rebuild drops the old generation
-        conn.execute(sa.text(f"INSERT INTO {name} (id, status, amount, updated, channel) VALUES (301, 'new', 1, :u, 'app')"), {"u": T0 + dt.timedelta(days=6)})
+        conn.execute(
+            sa.text(f"INSERT INTO {name} (id, status, amount, updated, channel) VALUES (301, 'new', 1, :u, 'app')"),
+            {"u": T0 + dt.timedelta(days=6)},
+        )
     after = run_flow(flow_of(connection, name, mode="incremental", cursor="updated"))
     assert after.ok, after.error
     assert {r["id"]: r["channel"] for r in project.read("raw", name)}[301] == "app"
@@ -163,11 +178,18 @@ def test_new_column_is_added_and_types_widen(project, events):
 
 def make_amount_text(connection: str, name: str, engine: sa.Engine) -> None:
     """The source's ``amount`` turns into text and a row arrives whose amount is not a number."""
-    change = "ALTER TABLE {} MODIFY amount VARCHAR(20)" if connection == "mysql" else "ALTER TABLE {} ALTER COLUMN amount TYPE VARCHAR(20)"
+    change = (
+        "ALTER TABLE {} MODIFY amount VARCHAR(20)"
+        if connection == "mysql"
+        else "ALTER TABLE {} ALTER COLUMN amount TYPE VARCHAR(20)"
+    )
     with engine.begin() as conn:
         conn.execute(sa.text(change.format(name)))
         conn.execute(
-            sa.text(f"INSERT INTO {name} (id, status, amount, updated) VALUES (101, 'new', 'lots', :u), (102, 'new', '7', :u)"),
+            sa.text(
+                f"INSERT INTO {name} (id, status, amount, updated) VALUES (101, 'new', 'lots', :u), (102, 'new', '7', "
+                ":u)"
+            ),
             {"u": T0 + dt.timedelta(days=5)},
         )
 
@@ -210,7 +232,12 @@ def test_timezone_aware_cursor_and_exact_values_in_merged_rows(project, pg_url):
     name = f"sh_tz_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {name} (id INT PRIMARY KEY, at TIMESTAMPTZ, x DOUBLE PRECISION)"))
-        conn.execute(sa.text(f"INSERT INTO {name} SELECT g, timestamptz '2024-01-01 00:00+02' + g * interval '1 hour', g FROM generate_series(1, 5) g"))
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {name} SELECT g, timestamptz '2024-01-01 00:00+02' + g * interval '1 hour', g FROM "
+                "generate_series(1, 5) g"
+            )
+        )
     try:
         assert run_flow(flow_of("pg", name, mode="merge", cursor="at")).ok
         with engine.begin() as conn:
@@ -230,18 +257,29 @@ def test_timezone_aware_cursor_and_exact_values_in_merged_rows(project, pg_url):
 def test_merge_of_a_query_keeps_the_newest_row_of_a_repeated_key(project, events):
     """A query (unlike a table with a primary key) may return a key twice: the newest row wins."""
     connection, name, engine, table = events
-    spec = dict(query=f"SELECT id, status, updated FROM {name}", name="latest", primary_key="id", mode="merge", cursor="updated")
+    spec = dict(
+        query=f"SELECT id, status, updated FROM {name}", name="latest", primary_key="id", mode="merge", cursor="updated"
+    )
     assert run_flow(flow_of(connection, **spec)).ok
 
-    log = sa.Table(f"{name}_log", sa.MetaData(), sa.Column("id", sa.Integer), sa.Column("status", sa.String(20)), sa.Column("updated", sa.DateTime))
+    log = sa.Table(
+        f"{name}_log",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer),
+        sa.Column("status", sa.String(20)),
+        sa.Column("updated", sa.DateTime),
+    )
     log.create(engine)
     try:
         with engine.begin() as conn:
-            conn.execute(log.insert(), [
-                {"id": 3, "status": "paid", "updated": T0 + dt.timedelta(days=2)},
-                {"id": 3, "status": "shipped", "updated": T0 + dt.timedelta(days=3)},
-                {"id": 4, "status": "paid", "updated": T0 + dt.timedelta(days=2)},
-            ])
+            conn.execute(
+                log.insert(),
+                [
+                    {"id": 3, "status": "paid", "updated": T0 + dt.timedelta(days=2)},
+                    {"id": 3, "status": "shipped", "updated": T0 + dt.timedelta(days=3)},
+                    {"id": 4, "status": "paid", "updated": T0 + dt.timedelta(days=2)},
+                ],
+            )
         spec["query"] = f"SELECT id, status, updated FROM {name} UNION ALL SELECT id, status, updated FROM {log.name}"
         report = run_flow(flow_of(connection, **spec))
         assert report.ok, report.error
@@ -256,8 +294,13 @@ def test_a_query_with_a_colon_in_a_string_literal_syncs_its_delta(project, event
     """A query is the source's own SQL: ``':'`` inside a string literal is text, not a parameter,
     on the first load and on the delta past the cursor."""
     connection, name, engine, table = events
-    spec = dict(query=f"SELECT id, status, updated, '{{\"k\":v}}' AS tag FROM {name}", name="tagged",
-                primary_key="id", mode="merge", cursor="updated")
+    spec = dict(
+        query=f"SELECT id, status, updated, '{{\"k\":v}}' AS tag FROM {name}",
+        name="tagged",
+        primary_key="id",
+        mode="merge",
+        cursor="updated",
+    )
     first = run_flow(flow_of(connection, **spec))
     assert first.ok, first.error
     with engine.begin() as conn:
@@ -301,13 +344,20 @@ def drop_idle_connections(engine: sa.Engine, since) -> int:
     ports = own_client_ports()
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            return conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND state = 'idle' AND state_change >= :since AND client_port IN :ports"
-            ).bindparams(sa.bindparam("ports", expanding=True)), {"since": since, "ports": ports}).scalar()
-        sleeping = conn.execute(sa.text(
-            "SELECT id, host FROM information_schema.processlist WHERE db = DATABASE() AND command = 'Sleep' AND id <> CONNECTION_ID()"
-        )).all()
+            return conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND state = 'idle' AND state_change >= :since AND client_port IN "
+                    ":ports"
+                ).bindparams(sa.bindparam("ports", expanding=True)),
+                {"since": since, "ports": ports},
+            ).scalar()
+        sleeping = conn.execute(
+            sa.text(
+                "SELECT id, host FROM information_schema.processlist WHERE db = DATABASE() AND command = 'Sleep' AND "
+                "id <> CONNECTION_ID()"
+            )
+        ).all()
         ids = [connection_id for connection_id, host in sleeping if int(host.rpartition(":")[2] or 0) in ports]
         for connection_id in ids:
             conn.execute(sa.text(f"KILL {int(connection_id)}"))
@@ -341,9 +391,12 @@ def committed_record_edit(project, record: str) -> Iterator[tuple[sa.Connection,
             if record not in sa.inspect(conn).get_view_names(schema="raw"):
                 yield conn, f'raw."{record}"', False
                 return
-            definition = conn.execute(sa.text(
-                f"SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name = '{record}'"
-            )).scalar()
+            definition = conn.execute(
+                sa.text(
+                    "SELECT view_definition FROM information_schema.views WHERE table_schema = 'raw' AND table_name "
+                    f"= '{record}'"
+                )
+            ).scalar()
             yield conn, definition.rsplit("FROM", 1)[1].strip().rstrip(";"), True
     finally:
         store.dispose()
@@ -375,9 +428,14 @@ def closed_and_all_versions(project, name: str) -> tuple[int, int]:
     store = project.store_engine()
     try:
         with store.connect() as conn:
-            return tuple(conn.execute(sa.text(
-                f'SELECT count(*) FILTER (WHERE _sh_to IS NOT NULL), count(*) FROM stagehouse_versions."raw__{name}__g1"'
-            )).one())
+            return tuple(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FILTER (WHERE _sh_to IS NOT NULL), count(*) FROM "
+                        f'stagehouse_versions."raw__{name}__g1"'
+                    )
+                ).one()
+            )
     finally:
         store.dispose()
 
@@ -393,7 +451,11 @@ def test_versions_replaced_by_merges_are_deleted_before_they_outgrow_a_tenth_of_
     for run in range(1, 9):
         changed = [run * 3 + k for k in range(3)]
         with engine.begin() as conn:
-            conn.execute(table.update().where(table.c.id.in_(changed)).values(status=f"run{run}", updated=T0 + dt.timedelta(days=run)))
+            conn.execute(
+                table.update()
+                .where(table.c.id.in_(changed))
+                .values(status=f"run{run}", updated=T0 + dt.timedelta(days=run))
+            )
         report = run_flow(flow_of(connection, name, mode="merge", cursor="updated"))
         assert report.ok, report.error
         stored = project.read("raw", name, order_by="id")

@@ -19,7 +19,9 @@ def test_a_store_declared_for_every_instance_with_an_absolute_path_moves_into_th
     document = yaml.safe_load((REPO / "pipedag.yaml").read_text())
     local = document["instances"]["local"]
     document["instances"]["__any__"].update(
-        table_store=local.pop("table_store"), blob_store=local.pop("blob_store"), lock_manager=local.pop("lock_manager"),
+        table_store=local.pop("table_store"),
+        blob_store=local.pop("blob_store"),
+        lock_manager=local.pop("lock_manager"),
     )
     document["instances"]["__any__"]["table_store"]["args"]["url"] = "duckdb:////srv/warehouse/prod.duckdb"
     document["instances"]["__any__"]["lock_manager"]["args"]["base_path"] = "/srv/warehouse/locks"
@@ -39,7 +41,14 @@ def test_a_store_declared_for_every_instance_with_an_absolute_path_moves_into_th
 
 def test_importing_the_plugin_loads_neither_pipedag_nor_pandas():
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, stagehouse.testing; print(sorted(m for m in ('pydiverse.pipedag', 'pandas', 'polars', 'pyarrow', 'sqlalchemy') if m in sys.modules))"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, stagehouse.testing; print(sorted(m for m in ('pydiverse.pipedag', 'pandas', 'polars', "
+            "'pyarrow', 'sqlalchemy') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert loaded.stdout.strip() == "[]"

@@ -66,8 +66,12 @@ def test_edited_transform_bodies_rerun_and_unedited_ones_stay_cached(project):
     write_flow(project, polars_case="to_lowercase")
     polars_edited = run_flow(load_flow("edited_mart"))
     assert polars_edited.ok, polars_edited.error
-    assert states(polars_edited) == {"sync_orders": "CACHE_VALID", "sync_customers": "CACHE_VALID",
-                                     "totals": "CACHE_VALID", "names": "COMPLETED"}
+    assert states(polars_edited) == {
+        "sync_orders": "CACHE_VALID",
+        "sync_customers": "CACHE_VALID",
+        "totals": "CACHE_VALID",
+        "names": "COMPLETED",
+    }
     assert project.read("mart", "names", order_by="id") == [{"id": 10, "name": "ada"}, {"id": 20, "name": "bob"}]
 
     write_flow(project, sql_aggregate="max", polars_case="to_lowercase")
@@ -75,7 +79,8 @@ def test_edited_transform_bodies_rerun_and_unedited_ones_stay_cached(project):
     assert sql_edited.ok, sql_edited.error
     assert states(sql_edited)["totals"] == "COMPLETED" and states(sql_edited)["names"] == "CACHE_VALID"
     assert project.read("mart", "totals", order_by="customer_id") == [
-        {"customer_id": 10, "amount": 7}, {"customer_id": 20, "amount": 11},
+        {"customer_id": 10, "amount": 7},
+        {"customer_id": 20, "amount": 11},
     ]
 
 
@@ -98,17 +103,60 @@ def test_cache_valid_run_on_duckdb_reflects_no_table_through_sqlalchemy(project,
     assert reflected == []
 
 
-TYPES = ["BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-         "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL(18,3)", "DECIMAL(38,0)", "DECIMAL(4,1)", "NUMERIC", "VARCHAR",
-         "VARCHAR(20)", "TEXT", "BLOB", "DATE", "TIME", "TIMESTAMP", "TIMESTAMPTZ", "TIMESTAMP_S", "TIMESTAMP_MS",
-         "TIMESTAMP_NS", "INTERVAL", "UUID", "JSON", "BIT", "TIMETZ"]
+TYPES = [
+    "BOOLEAN",
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL(18,3)",
+    "DECIMAL(38,0)",
+    "DECIMAL(4,1)",
+    "NUMERIC",
+    "VARCHAR",
+    "VARCHAR(20)",
+    "TEXT",
+    "BLOB",
+    "DATE",
+    "TIME",
+    "TIMESTAMP",
+    "TIMESTAMPTZ",
+    "TIMESTAMP_S",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_NS",
+    "INTERVAL",
+    "UUID",
+    "JSON",
+    "BIT",
+    "TIMETZ",
+]
 
 
 def described(table: sa.Table) -> tuple:
     columns = [
-        (c.name, c.key, type(c.type), repr(c.type), getattr(c.type, "timezone", None), c.nullable,
-         None if c.server_default is None else str(c.server_default.arg), c.comment, c.autoincrement,
-         c.primary_key, c.computed, c.identity, c.index, c.unique)
+        (
+            c.name,
+            c.key,
+            type(c.type),
+            repr(c.type),
+            getattr(c.type, "timezone", None),
+            c.nullable,
+            None if c.server_default is None else str(c.server_default.arg),
+            c.comment,
+            c.autoincrement,
+            c.primary_key,
+            c.computed,
+            c.identity,
+            c.index,
+            c.unique,
+        )
         for c in table.columns
     ]
     constraints = sorted(repr(type(c)) for c in table.constraints)
@@ -118,25 +166,42 @@ def described(table: sa.Table) -> tuple:
 def test_quick_reflection_gives_sqlalchemys_table_or_steps_aside():
     engine = sa.create_engine("duckdb:///:memory:")
     statements = [
-        'CREATE SCHEMA s', 'CREATE SCHEMA "Odd Schema"', "CREATE TYPE mood AS ENUM ('a', 'b')", "CREATE SEQUENCE s.seq",
+        "CREATE SCHEMA s",
+        'CREATE SCHEMA "Odd Schema"',
+        "CREATE TYPE mood AS ENUM ('a', 'b')",
+        "CREATE SEQUENCE s.seq",
         f"CREATE TABLE s.t (id INTEGER NOT NULL, {', '.join(f'c{i} {t}' for i, t in enumerate(TYPES))}, "
         "n INTEGER NOT NULL DEFAULT 3, d VARCHAR DEFAULT 'x', ts TIMESTAMP DEFAULT current_timestamp)",
         "CREATE TABLE s.q (id BIGINT DEFAULT nextval('s.seq'), \"Mixed Case\" VARCHAR)",
         "CREATE TABLE s.generated (id INTEGER, g INTEGER GENERATED ALWAYS AS (id + 1))",
-        'CREATE TABLE "Odd Schema"."T" (x INTEGER)', "CREATE TABLE main.m (x INTEGER)",
-        "CREATE VIEW s.v AS SELECT * FROM s.t", "CREATE VIEW s.v2 AS SELECT id, c12 FROM s.t",
-        "COMMENT ON TABLE s.t IS 'a table'", "COMMENT ON VIEW s.v IS 'a view'", "COMMENT ON COLUMN s.t.c1 IS 'a column'",
+        'CREATE TABLE "Odd Schema"."T" (x INTEGER)',
+        "CREATE TABLE main.m (x INTEGER)",
+        "CREATE VIEW s.v AS SELECT * FROM s.t",
+        "CREATE VIEW s.v2 AS SELECT id, c12 FROM s.t",
+        "COMMENT ON TABLE s.t IS 'a table'",
+        "COMMENT ON VIEW s.v IS 'a view'",
+        "COMMENT ON COLUMN s.t.c1 IS 'a column'",
         # the quick path steps aside for these:
-        "CREATE TABLE s.with_pk (id INTEGER PRIMARY KEY)", "CREATE TABLE s.with_check (k INTEGER CHECK (k > 0))",
-        "CREATE TABLE s.with_fk (id INTEGER REFERENCES s.with_pk (id))", "CREATE TABLE s.with_enum (m mood)",
-        "CREATE TABLE s.with_list (l INTEGER[])", "CREATE TABLE s.with_struct (r STRUCT(a INTEGER))",
+        "CREATE TABLE s.with_pk (id INTEGER PRIMARY KEY)",
+        "CREATE TABLE s.with_check (k INTEGER CHECK (k > 0))",
+        "CREATE TABLE s.with_fk (id INTEGER REFERENCES s.with_pk (id))",
+        "CREATE TABLE s.with_enum (m mood)",
+        "CREATE TABLE s.with_list (l INTEGER[])",
+        "CREATE TABLE s.with_struct (r STRUCT(a INTEGER))",
     ]
     with engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
     quick = [("s", "t"), ("s", "q"), ("s", "generated"), ("Odd Schema", "T"), ("main", "m"), ("s", "v"), ("s", "v2")]
-    aside = [("s", "with_pk"), ("s", "with_check"), ("s", "with_fk"), ("s", "with_enum"), ("s", "with_list"),
-             ("s", "with_struct"), ("s", "absent")]
+    aside = [
+        ("s", "with_pk"),
+        ("s", "with_check"),
+        ("s", "with_fk"),
+        ("s", "with_enum"),
+        ("s", "with_list"),
+        ("s", "with_struct"),
+        ("s", "absent"),
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duckdb-engine: no reflection of indexes; unknown types
         for schema, name in quick:

@@ -27,7 +27,14 @@ def visualize(project, *args: str, kroki_url: str) -> subprocess.CompletedProces
     no_dot = project.root / "bin"
     no_dot.mkdir(exist_ok=True)
     env = {**os.environ, "PATH": str(no_dot), "STAGEHOUSE_KROKI_URL": kroki_url, "COLUMNS": "200"}
-    return subprocess.run([STAGEHOUSE, "visualize", "files_mart", *args], cwd=project.root, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [STAGEHOUSE, "visualize", "files_mart", *args],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def closed_port() -> int:

@@ -18,14 +18,21 @@ def wh(project):
 
 
 def test_write_creates_adds_columns_upserts_and_skips_unchanged_rows(wh):
-    first = wh.write("crm", "contacts", [{"id": 1, "name": "Ada", "score": 1.5}, {"id": 2, "name": "Bob", "score": 2.0}], pk="id")
+    first = wh.write(
+        "crm", "contacts", [{"id": 1, "name": "Ada", "score": 1.5}, {"id": 2, "name": "Bob", "score": 2.0}], pk="id"
+    )
     assert first == {"inserted": 2, "updated": 0, "unchanged": 0}
 
-    second = wh.write("crm", "contacts", [
-        {"id": 1, "name": "Ada", "score": 1.5},
-        {"id": 2, "name": "Bobby", "score": 2.0},
-        {"id": 3, "name": "Cy", "vip": True},
-    ], pk="id")
+    second = wh.write(
+        "crm",
+        "contacts",
+        [
+            {"id": 1, "name": "Ada", "score": 1.5},
+            {"id": 2, "name": "Bobby", "score": 2.0},
+            {"id": 3, "name": "Cy", "vip": True},
+        ],
+        pk="id",
+    )
 
     assert second == {"inserted": 1, "updated": 1, "unchanged": 1}
     rows = sorted(wh.fetch("crm", "contacts"), key=lambda r: r["id"])
@@ -40,7 +47,13 @@ def test_write_creates_adds_columns_upserts_and_skips_unchanged_rows(wh):
 
 
 def test_write_casts_to_object_schema_and_refuses_repeated_keys(wh):
-    schema = {"properties": {"id": {"type": "integer"}, "amount": {"type": "number"}, "at": {"type": "string", "format": "date-time"}}}
+    schema = {
+        "properties": {
+            "id": {"type": "integer"},
+            "amount": {"type": "number"},
+            "at": {"type": "string", "format": "date-time"},
+        }
+    }
     wh.write("crm", "payments", [{"id": "7", "amount": "12.5", "at": "2024-03-01T10:00:00Z"}], schema, pk="id")
     row = wh.fetch("crm", "payments")[0]
     assert row["id"] == 7 and row["amount"] == 12.5 and row["at"] == dt.datetime(2024, 3, 1, 10, tzinfo=dt.UTC)
@@ -66,9 +79,14 @@ def test_insert_update_upsert_keep_other_columns_and_never_add_columns(wh):
     with pytest.raises(WarehouseError) as unknown:
         wh.upsert("crm", "notes", 1, {"colour": "red"})
     assert str(unknown.value) == (
-        "connection 'warehouse', table 'crm.notes': no column 'colour' (columns: id, text, owner); write() adds columns, insert/update/upsert never do"
+        "connection 'warehouse', table 'crm.notes': no column 'colour' (columns: id, text, owner); write() adds "
+        "columns, insert/update/upsert never do"
     )
-    with pytest.raises(WarehouseError, match=r"table 'crm\.notes': no columns 'txt', 'ownr'; did you mean text or owner\? \(columns: id, text, owner\); write\(\)"):
+    with pytest.raises(
+        WarehouseError,
+        match=r"table 'crm\.notes': no columns 'txt', 'ownr'; did you mean text or owner\? \(columns: id, text, "
+        r"owner\); write\(\)",
+    ):
         wh.insert("crm", "notes", {"id": 4, "txt": "x", "ownr": "ana"})
     with pytest.raises(WarehouseError, match="no row with id = 99"):
         wh.update("crm", "notes", 99, {"text": "?"})
@@ -79,8 +97,13 @@ def test_fetch_options_shape_the_result(wh):
     wh.write("crm", "events", [{"id": 1, "label": None, "at": at}, {"id": 2, "label": "b", "at": None}], pk="id")
     query = "SELECT * FROM crm.events ORDER BY id"
 
-    records = wh.fetch(query=query, fillna_with="", fillnat_with="never", enable_datetime_as_string=True, tz="Europe/Brussels")
-    assert records == [{"id": 1, "label": "", "at": "2024-01-02T13:00:00.000000+0100"}, {"id": 2, "label": "b", "at": "never"}]
+    records = wh.fetch(
+        query=query, fillna_with="", fillnat_with="never", enable_datetime_as_string=True, tz="Europe/Brussels"
+    )
+    assert records == [
+        {"id": 1, "label": "", "at": "2024-01-02T13:00:00.000000+0100"},
+        {"id": 2, "label": "b", "at": "never"},
+    ]
     frame = wh.fetch(query=query, df=True)
     assert isinstance(frame, pd.DataFrame) and list(frame["id"]) == [1, 2]
     assert isinstance(wh.fetch(query=query, polars=True), pl.DataFrame)
@@ -98,7 +121,10 @@ def test_descriptions_are_database_comments_and_saved_queries_are_views_or_table
 
     wh.add_query("reports", "contact_count", "SELECT count(*) AS n FROM crm.contacts")
     wh.upsert_query("reports", "contact_names", "SELECT name FROM crm.contacts", as_view=False)
-    assert {(t["name"], t["type"]) for t in wh.list_tables("reports")} == {("contact_count", "VIEW"), ("contact_names", "BASE TABLE")}
+    assert {(t["name"], t["type"]) for t in wh.list_tables("reports")} == {
+        ("contact_count", "VIEW"),
+        ("contact_names", "BASE TABLE"),
+    }
     wh.write("crm", "contacts", [{"id": 3, "name": "Cy"}], pk="id")
     assert wh.fetch("reports", "contact_count") == [{"n": 3}]
     assert len(wh.fetch("reports", "contact_names")) == 2  # materialized when saved
@@ -124,7 +150,11 @@ def test_first_use_before_any_run_creates_the_store_as_a_run_would(project):
 
     assert not (project.root / "data").exists()  # a fresh project: no DuckDB folder, no PostgreSQL database
     with connect("warehouse") as wh:
-        assert wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id") == {"inserted": 1, "updated": 0, "unchanged": 0}
+        assert wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id") == {
+            "inserted": 1,
+            "updated": 0,
+            "unchanged": 0,
+        }
         assert wh.fetch("crm", "contacts") == [{"id": 1, "name": "Ada"}]
     assert project.read("crm", "contacts") == [{"id": 1, "name": "Ada"}]
 
@@ -152,7 +182,10 @@ def test_execute_returns_a_querys_rows_or_the_changed_row_count(wh):
     assert wh.execute("UPDATE crm.notes SET text = 'x' WHERE id >= :low", {"low": 2}) == 2
     assert wh.execute("INSERT INTO crm.notes (id, text) VALUES (4, 'd'), (5, 'e')") == 2
     assert wh.execute("DELETE FROM crm.notes WHERE id = 5") == 1
-    assert wh.execute("SELECT id, text FROM crm.notes WHERE text = :t ORDER BY id", {"t": "x"}) == [{"id": 2, "text": "x"}, {"id": 3, "text": "x"}]
+    assert wh.execute("SELECT id, text FROM crm.notes WHERE text = :t ORDER BY id", {"t": "x"}) == [
+        {"id": 2, "text": "x"},
+        {"id": 3, "text": "x"},
+    ]
     assert wh.execute("INSERT INTO crm.notes (id, text) VALUES (6, 'f') RETURNING id") == [{"id": 6}]
 
 
@@ -181,7 +214,9 @@ def test_list_schemas_and_tables_leave_out_pipedags_own_unless_asked(project):
     default = {"local": "main", "postgres": "public"}[project.instance]
     assert visible == sorted([default, "mart", "raw"])
     assert {"pipedag_metadata", "stagehouse_meta"} <= set(everything)
-    assert {s for s in everything if s.startswith("raw__")}  # the stage's copies: __even/__odd (DuckDB), __tmp (PostgreSQL)
+    assert {
+        s for s in everything if s.startswith("raw__")
+    }  # the stage's copies: __even/__odd (DuckDB), __tmp (PostgreSQL)
     assert {t["schema"] for t in tables} <= set(visible) and {"raw", "mart"} <= {t["schema"] for t in tables}
     assert {t["schema"] for t in all_tables} - set(visible)  # internal=True keeps the bookkeeping
 
@@ -192,7 +227,11 @@ def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):
 
     with pytest.raises(WarehouseError) as typo:
         wh.fetch("crm", "contact")
-    assert str(typo.value) == f"connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: {schemas})"
+    assert (
+        str(typo.value)
+        == "connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: "
+        f"{schemas})"
+    )
     with pytest.raises(WarehouseError) as no_schema:
         wh.fetch("cmr", "contacts")
     assert str(no_schema.value) == f"connection 'warehouse', table 'cmr.contacts': no schema 'cmr' (schemas: {schemas})"
@@ -202,23 +241,47 @@ def test_fetch_of_a_missing_table_names_it_the_schemas_and_close_names(wh):
 def test_metadata_verbs_name_a_missing_table_or_field_with_close_names(wh):
     wh.write("crm", "contacts", [{"id": 1, "name": "Ada"}], pk="id")
     schemas = ", ".join(wh.list_schemas())
-    missing_table = f"connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: {schemas})"
+    missing_table = (
+        f"connection 'warehouse', table 'crm.contact': does not exist; did you mean crm.contacts? (schemas: {schemas})"
+    )
 
-    for call in (lambda: wh.get_table("crm", "contact"), lambda: wh.update_table("crm", "contact", "People"),
-                 lambda: wh.update_field("crm", "contact", "name", "Full name")):
+    for call in (
+        lambda: wh.get_table("crm", "contact"),
+        lambda: wh.update_table("crm", "contact", "People"),
+        lambda: wh.update_field("crm", "contact", "name", "Full name"),
+    ):
         with pytest.raises(WarehouseError) as missing:
             call()
         assert str(missing.value) == missing_table
     with pytest.raises(WarehouseError) as no_field:
         wh.update_field("crm", "contacts", "nme", "Full name")
-    assert str(no_field.value) == "connection 'warehouse', table 'crm.contacts': no column 'nme'; did you mean name? (columns: id, name)"
+    assert (
+        str(no_field.value)
+        == "connection 'warehouse', table 'crm.contacts': no column 'nme'; did you mean name? (columns: id, name)"
+    )
 
 
 def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_working(wh):
-    wh.write("crm", "orders", [{"id": 1, "amount": 10, "placed": dt.date(2024, 3, 1), "note": "n", "paid": False,
-                                "shipped": dt.datetime(2024, 3, 2, 9, 0)}], pk="id")
+    wh.write(
+        "crm",
+        "orders",
+        [
+            {
+                "id": 1,
+                "amount": 10,
+                "placed": dt.date(2024, 3, 1),
+                "note": "n",
+                "paid": False,
+                "shipped": dt.datetime(2024, 3, 2, 9, 0),
+            }
+        ],
+        pk="id",
+    )
 
-    with pytest.raises(WarehouseError, match=r"crm\.orders.*'abc' does not fit column 'amount' \((BIGINT|bigint)\); give a whole number"):
+    with pytest.raises(
+        WarehouseError,
+        match=r"crm\.orders.*'abc' does not fit column 'amount' \((BIGINT|bigint)\); give a whole number",
+    ):
         wh.update_cell("crm.orders", "amount", 1, "abc")
     with pytest.raises(WarehouseError, match=r"12345 does not fit column 'note' \(.*\); give a string"):
         wh.update_cell("crm.orders", "note", 1, 12345)  # it would reach the app as a number
@@ -237,7 +300,10 @@ def test_an_edit_whose_value_does_not_fit_the_column_is_refused_and_reads_keep_w
     wh.update_cell("crm.orders", "amount", 1, 12)
     wh.update_cell("crm.orders", "note", 1, None)
     wh.insert_row("crm.orders", {"id": 2, "amount": 5, "placed": "2024-03-02"})
-    assert sorted((r["id"], r["amount"], r["placed"]) for r in wh.fetch("crm", "orders")) == [(1, 12, dt.date(2024, 3, 1)), (2, 5, dt.date(2024, 3, 2))]
+    assert sorted((r["id"], r["amount"], r["placed"]) for r in wh.fetch("crm", "orders")) == [
+        (1, 12, dt.date(2024, 3, 1)),
+        (2, 5, dt.date(2024, 3, 2)),
+    ]
 
     wh.update_cell("crm.orders", "shipped", 1, "2024-03-02T10:00:00+02:00")  # a column without a time zone holds UTC
     assert {r["id"]: r["shipped"] for r in wh.fetch("crm", "orders")}[1] == dt.datetime(2024, 3, 2, 8, 0)
@@ -263,13 +329,19 @@ def test_a_synced_stage_view_refuses_direct_writes_and_takes_edits(project):
 
     with project.warehouse() as wh:
         assert {t["name"]: t["type"] for t in wh.list_tables("raw")}["customers"] == "VIEW"
-        for write in (lambda: wh.update("raw", "customers", 10, {"name": "Y"}), lambda: wh.upsert("raw", "customers", 10, {"name": "Y"}),
-                      lambda: wh.insert("raw", "customers", {"id": 30, "name": "cy"}),
-                      lambda: wh.write("raw", "customers", [{"id": 10, "name": "Y"}], pk="id")):
+        for write in (
+            lambda: wh.update("raw", "customers", 10, {"name": "Y"}),
+            lambda: wh.upsert("raw", "customers", 10, {"name": "Y"}),
+            lambda: wh.insert("raw", "customers", {"id": 30, "name": "cy"}),
+            lambda: wh.write("raw", "customers", [{"id": 10, "name": "Y"}], pk="id"),
+        ):
             with pytest.raises(WarehouseError) as refused:
                 write()
             assert str(refused.value) == refusal
-        assert sorted((r["id"], r["name"]) for r in wh.fetch("raw", "customers", overlay=False)) == [(10, "ada"), (20, "bob")]
+        assert sorted((r["id"], r["name"]) for r in wh.fetch("raw", "customers", overlay=False)) == [
+            (10, "ada"),
+            (20, "bob"),
+        ]
         wh.update_cell("raw.customers", "name", 10, "Y")
         assert sorted(r["name"] for r in wh.fetch("raw", "customers")) == ["Y", "bob"]
 
@@ -277,8 +349,11 @@ def test_a_synced_stage_view_refuses_direct_writes_and_takes_edits(project):
 def test_a_value_the_column_cannot_hold_is_a_warehouse_error_naming_the_table(wh):
     wh.write("crm", "notes", [{"id": 1, "text": "a", "score": 1.5}], pk="id")
 
-    for call in (lambda: wh.update("crm", "notes", 1, {"score": "abc"}), lambda: wh.upsert("crm", "notes", 1, {"score": "abc"}),
-                 lambda: wh.upsert("crm", "notes", "abc", {"text": "b"})):
+    for call in (
+        lambda: wh.update("crm", "notes", 1, {"score": "abc"}),
+        lambda: wh.upsert("crm", "notes", 1, {"score": "abc"}),
+        lambda: wh.upsert("crm", "notes", "abc", {"text": "b"}),
+    ):
         with pytest.raises(WarehouseError, match=r"^connection 'warehouse', table 'crm\.notes': "):
             call()
     assert wh.fetch("crm", "notes") == [{"id": 1, "text": "a", "score": 1.5}]
@@ -312,5 +387,9 @@ def test_a_discarded_edit_stops_showing_and_a_sent_one_cannot_be_discarded(wh):
     assert [r["name"] for r in sorted(wh.fetch("crm", "contacts"), key=lambda r: r["id"])] == ["Ada", "Bobby"]
     [discarded] = wh.list_changes("crm.contacts", writeback_status="DISCARDED")
     assert (discarded["id"], discarded["error"]) == (typo, "discarded by ben")
-    with pytest.raises(WarehouseError, match=rf"change {sent}: is PROCESSED: only a change that is NOT_PROCESSED, FAILED, CONFLICT can be discarded; it is in the app already, so edit the cell back instead"):
+    with pytest.raises(
+        WarehouseError,
+        match=rf"change {sent}: is PROCESSED: only a change that is NOT_PROCESSED, FAILED, CONFLICT can be discarded; "
+        r"it is in the app already, so edit the cell back instead",
+    ):
         wh.discard_change(sent)

@@ -13,17 +13,21 @@ import httpx
 import pytest
 
 from stagehouse.connectors import WarehouseError
-
 from tests.json_server import by_id, json_server  # noqa: F401  (fixture)
 from tests.json_server import run_crm_writeback as run
 
 
 @pytest.fixture
 def crm(project, json_server):  # noqa: F811
-    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}}})
+    project.add_connection(
+        "crm",
+        {
+            "type": "rest",
+            "base_url": json_server.url,
+            "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}},
+        },
+    )
     return json_server
-
-
 
 
 def test_edits_are_layered_on_reads_and_survive_a_sync(project, crm):
@@ -48,7 +52,14 @@ def test_edits_are_layered_on_reads_and_survive_a_sync(project, crm):
 @pytest.mark.parametrize("batch_lookup", [None, {"param": "id", "max_ids": 2}], ids=["get_per_row", "batch_lookup"])
 def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_lookup, caplog):
     if batch_lookup:  # conflict check reads ?id=1&id=2 pages from json-server instead of one GET per row
-        project.add_connection("crm", {"type": "rest", "base_url": crm.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"], "batch_lookup": batch_lookup}}})
+        project.add_connection(
+            "crm",
+            {
+                "type": "rest",
+                "base_url": crm.url,
+                "objects": {"customers": {"path": "/customers", "primary_key": ["id"], "batch_lookup": batch_lookup}},
+            },
+        )
     run(project)
     with project.warehouse() as wh:
         ok = wh.update_cell("raw.customers", "city", 1, "Antwerp", pk="id")
@@ -62,14 +73,20 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_loo
     run(project)
 
     warned = [r.getMessage() for r in caplog.records if r.name == "stagehouse.tasks.writeback"]
-    assert warned == ["writeback of raw.customers to crm.customers: 1 CONFLICT, 1 FAILED "
-                      f"(see: stagehouse changes raw.customers --status CONFLICT --status FAILED --instance {project.instance})"]
+    assert warned == [
+        "writeback of raw.customers to crm.customers: 1 CONFLICT, 1 FAILED "
+        f"(see: stagehouse changes raw.customers --status CONFLICT --status FAILED --instance {project.instance})"
+    ]
     app = by_id(crm.records("customers"))
     assert app[1]["city"] == "Antwerp" and app[100]["name"] == "New Co" and 4 not in app
     assert app[2]["name"] == "changed in the app"  # a conflict is not overwritten
     with project.warehouse() as wh:
         status = {c["id"]: c for c in wh.list_changes("raw.customers")}
-        assert {k: status[k]["writeback_status"] for k in (ok, added, deleted)} == {ok: "PROCESSED", added: "PROCESSED", deleted: "PROCESSED"}
+        assert {k: status[k]["writeback_status"] for k in (ok, added, deleted)} == {
+            ok: "PROCESSED",
+            added: "PROCESSED",
+            deleted: "PROCESSED",
+        }
         assert status[conflict]["writeback_status"] == "CONFLICT" and "changed in the app" in status[conflict]["error"]
         assert status[missing]["writeback_status"] == "FAILED" and "HTTP 404" in status[missing]["error"]
         assert "customers/3" in status[missing]["error"]
@@ -79,7 +96,11 @@ def test_writeback_processes_fails_and_detects_conflicts(project, crm, batch_loo
         assert len(lookups) == (3 if batch_lookup else 0)  # rows 1, 2, 3, 100, 4 checked two ids a request
 
         assert [c["id"] for c in wh.list_changes("raw.customers", status=["conflict", "Failed"])] == [conflict, missing]
-        with pytest.raises(WarehouseError, match=r"unknown status DONE \(use one of NOT_PROCESSED, PROCESSING, PROCESSED, FAILED, CONFLICT, DISCARDED\)"):
+        with pytest.raises(
+            WarehouseError,
+            match=r"unknown status DONE \(use one of NOT_PROCESSED, PROCESSING, PROCESSED, FAILED, CONFLICT, "
+            r"DISCARDED\)",
+        ):
             wh.list_changes("raw.customers", status="done")
         with pytest.raises(WarehouseError, match=r"table 'raw.customer': does not exist; did you mean raw.customers"):
             wh.list_changes("raw.customer")
@@ -113,7 +134,9 @@ def test_killed_writeback_applies_each_change_exactly_once_on_rerun(project, crm
 
     posts = crm.requests("POST", "customers")
     aborted = crm.aborted("POST", "customers")  # cut off by the kill: applied or not, the rerun checks
-    assert 150 <= len(posts) <= 150 + len(aborted) and len(aborted) <= 2, "every insert was sent once (a cut-off one at most once more)"
+    assert 150 <= len(posts) <= 150 + len(aborted) and len(aborted) <= 2, (
+        "every insert was sent once (a cut-off one at most once more)"
+    )
     assert all(" 201 " in line for line in crm.answered("POST", "customers")), "no insert was refused as a duplicate"
     ids = [r["id"] for r in crm.data()["customers"]]
     assert len(ids) == len(set(ids)) == 155

@@ -30,7 +30,14 @@ def crm(project, json_server):  # noqa: F811
     for i in range(6, 41):
         httpx.post(f"{json_server.url}/customers", json={"id": i, "name": f"customer {i}", "city": "Ghent"})
     json_server.logged("POST", "customers", 35)
-    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}}})
+    project.add_connection(
+        "crm",
+        {
+            "type": "rest",
+            "base_url": json_server.url,
+            "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}},
+        },
+    )
     return json_server
 
 
@@ -73,18 +80,20 @@ def test_writeback_killed_twice_applies_each_change_once(project, crm):
 
     app = {r["id"]: r for r in crm.data()["customers"]}
     assert [r["id"] for r in crm.data()["customers"]].count(1000) == 1 and len(app) == 40 - len(DELETED) + len(INSERTED)
-    assert all(app[i]["city"] == f"second {i}" for i in UPDATED) and all(app[i]["name"] == f"renamed {i}" for i in RENAMED)
+    assert all(app[i]["city"] == f"second {i}" for i in UPDATED) and all(
+        app[i]["name"] == f"renamed {i}" for i in RENAMED
+    )
     assert all(app[i]["name"] == f"lead {i}" for i in INSERTED) and not set(DELETED) & set(app)
     assert all(app[i] == {"id": i, "name": f"customer {i}", "city": "Ghent"} for i in (16, 17, 36, 40))
 
     for method, rows in (("PATCH", [*UPDATED, *RENAMED]), ("DELETE", DELETED)):
-        sent = crm.requests(method, "customers")[before[method]:]
+        sent = crm.requests(method, "customers")[before[method] :]
         for i in rows:
             lines = [line for line in sent if line.split()[1] == f"/customers/{i}"]
             cut_off = [line for line in lines if line.split()[2] == "-"]
             assert 1 <= len(lines) <= 1 + len(cut_off), f"{method} /customers/{i} was sent {len(lines)} times: {lines}"
         assert all(line.split()[2] in ("-", "200") for line in sent), f"no {method} was answered 404: {sent}"
-    posts = crm.requests("POST", "customers")[before["POST"]:]
+    posts = crm.requests("POST", "customers")[before["POST"] :]
     assert len(INSERTED) <= len(posts) <= len(INSERTED) + sum(line.split()[2] == "-" for line in posts)
     assert all(line.split()[2] in ("-", "201") for line in posts), "no insert was refused as a duplicate"
 
@@ -93,5 +102,7 @@ def test_writeback_killed_twice_applies_each_change_once(project, crm):
         assert {c["writeback_status"] for c in changes} == {"PROCESSED"} and len(changes) == 55
     run(project)  # the next sync brings the app's data: the store shows exactly what the app holds
     with project.warehouse() as wh:
-        assert {r["id"]: r for r in wh.fetch("raw", "customers")} == {i: {"id": i, "name": r["name"], "city": r["city"]} for i, r in app.items()}
+        assert {r["id"]: r for r in wh.fetch("raw", "customers")} == {
+            i: {"id": i, "name": r["name"], "city": r["city"]} for i, r in app.items()
+        }
         assert all(c["retired_at"] is not None for c in wh.list_changes("raw.customers"))

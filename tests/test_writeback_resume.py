@@ -16,7 +16,14 @@ from tests.json_server import json_server, run_crm_writeback  # noqa: F401  (fix
 
 @pytest.fixture
 def crm(project, json_server):  # noqa: F811
-    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}}})
+    project.add_connection(
+        "crm",
+        {
+            "type": "rest",
+            "base_url": json_server.url,
+            "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}},
+        },
+    )
     run_crm_writeback(project, stages=["raw"])
     return json_server
 
@@ -63,7 +70,9 @@ def test_a_resumed_batch_of_deletes_sends_only_the_ones_not_yet_sent(project, cr
     writeback(project)
 
     deletes = crm.logged("DELETE", "customers", before + 40)[before:]
-    assert len(deletes) == 40 and all(" 200 " in line for line in deletes), "only the 40 unsent deletes, none answered 404"
+    assert len(deletes) == 40 and all(" 200 " in line for line in deletes), (
+        "only the 40 unsent deletes, none answered 404"
+    )
     assert crm.data()["customers"] == []
     assert {status for status, _ in statuses(project).values()} == {"PROCESSED"}
 
@@ -97,6 +106,6 @@ def test_an_insert_the_app_already_has_is_processed_when_equal_and_a_conflict_wh
 
     result = statuses(project)
     assert result[same] == ("PROCESSED", None)
-    assert result[other][0] == "CONFLICT" and "name = \"Someone else's\"" in result[other][1]
+    assert result[other][0] == "CONFLICT" and 'name = "Someone else\'s"' in result[other][1]
     assert len(crm.requests("POST", "customers")) == posts
     assert {r["id"]: r for r in crm.data()["customers"]}[101]["name"] == "Someone else's"

@@ -31,10 +31,12 @@ def events(pg_url, monkeypatch):
     name = f"sh_tz_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY, at timestamptz, wall timestamp)"))
-        conn.execute(sa.text(
-            f"INSERT INTO {name} VALUES (1, '2024-03-01 12:00:00+01', '2024-03-01 12:00:00'),"
-            f" (2, '2024-07-01 23:30:00-04', '2024-07-01 23:30:00'), (3, NULL, NULL)"
-        ))
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {name} VALUES (1, '2024-03-01 12:00:00+01', '2024-03-01 12:00:00'),"
+                f" (2, '2024-07-01 23:30:00-04', '2024-07-01 23:30:00'), (3, NULL, NULL)"
+            )
+        )
     yield name
     with engine.begin() as conn:
         conn.execute(sa.text(f"DROP TABLE {name}"))
@@ -88,7 +90,9 @@ def test_timestamptz_reaches_pandas_and_polars_as_utc(project, events):
 def test_failed_read_names_the_real_cause(project, events, monkeypatch):
     """With pipedag's naive cast back (the bug this fixed), the run's error is pandas' own
     message, not pipedag's wrapper "Failed to retrieve table"."""
-    monkeypatch.setattr(ZonedPandasRead, "_adjust_cols_retrieve", classmethod(lambda cls, store, cols, dtypes: (None, dtypes)))
+    monkeypatch.setattr(
+        ZonedPandasRead, "_adjust_cols_retrieve", classmethod(lambda cls, store, cols, dtypes: (None, dtypes))
+    )
     monkeypatch.setattr(DuckDBPandasHook, "download_table", duckdb_hooks.PandasTableHook.__dict__["download_table"])
     report = run_flow(reading_flow(events, {}))
 
@@ -107,7 +111,9 @@ def test_root_error_follows_explicit_causes_only():
         return outer
 
     cause = TypeError("the real problem")
-    assert root_error(chained(RuntimeError("Failed to retrieve table"), chained(RuntimeError("wrapped"), cause))) is cause
+    assert (
+        root_error(chained(RuntimeError("Failed to retrieve table"), chained(RuntimeError("wrapped"), cause))) is cause
+    )
     wrapper = chained(RuntimeError("Failed to retrieve table"), TypeError())  # a cause without a message says less
     assert root_error(wrapper) is wrapper
     handled = chained(RuntimeError("fallback failed"), context=ValueError("first try"))  # handled on the way

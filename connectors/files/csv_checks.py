@@ -120,7 +120,10 @@ def _first_bad_row(connection: str, path: Path, name: str, csv: CsvOptions) -> C
     """Re-read one file recording rejects; its first row with a wrong field count, if any."""
     con = open_duckdb()
     try:
-        con.execute(f"SELECT count(*) FROM read_csv({quote_literal(str(path))}, {', '.join(csv_options(csv, lineage=False, rejects=True))})").fetchall()
+        con.execute(
+            f"SELECT count(*) FROM read_csv({quote_literal(str(path))}, "
+            f"{', '.join(csv_options(csv, lineage=False, rejects=True))})"
+        ).fetchall()
         row = con.execute(
             f"SELECT line, error_message FROM {REJECTS} WHERE error_type IN {COLUMN_COUNT_ERRORS} ORDER BY line LIMIT 1"
         ).fetchone()
@@ -155,4 +158,3 @@ def _failing_file(names: dict[Path, str], csv: CsvOptions) -> str:
 def _first_lines(exc: Exception) -> str:
     lines = [line if len(line) <= 200 else line[:200] + "…" for line in str(exc).splitlines() if line.strip()]
     return " ".join(lines[:3]) if lines else type(exc).__name__
-

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import fnmatch
 import hashlib
@@ -49,7 +50,9 @@ def matches(name: str, pattern: str) -> bool:
     with folders, ``*`` may cross them and ``**/`` also matches no folder at all."""
     if "/" not in pattern:
         return "/" not in name and fnmatch.fnmatchcase(name, pattern)
-    return fnmatch.fnmatchcase(name, pattern) or ("**/" in pattern and fnmatch.fnmatchcase(name, pattern.replace("**/", "")))
+    return fnmatch.fnmatchcase(name, pattern) or (
+        "**/" in pattern and fnmatch.fnmatchcase(name, pattern.replace("**/", ""))
+    )
 
 
 class FileSetConnection(SyncSource, Connection):
@@ -63,19 +66,19 @@ class FileSetConnection(SyncSource, Connection):
         """The folder, for messages."""
         raise NotImplementedError
 
-    def entries(self) -> list[FileEntry]:
+    def entries(self) -> builtins.list[FileEntry]:
         """Every file under the folder (recursively)."""
         raise NotImplementedError
 
-    def localize(self, entries: list[FileEntry], scratch: Path) -> list[Path]:
+    def localize(self, entries: builtins.list[FileEntry], scratch: Path) -> builtins.list[Path]:
         """Local paths holding the entries' bytes (downloaded into ``scratch`` if remote)."""
         raise NotImplementedError
 
-    def list(self, pattern: str = "*") -> list[FileEntry]:
+    def list(self, pattern: str = "*") -> builtins.list[FileEntry]:
         """Files matching ``pattern``, sorted by name."""
         return sorted((e for e in self.entries() if matches(e.name, pattern)), key=lambda e: e.name)
 
-    def matching(self, pattern: str) -> list[FileEntry]:
+    def matching(self, pattern: str) -> builtins.list[FileEntry]:
         files = self.list(pattern)
         if not files:
             raise SourceError(self.name, f"files '{pattern}'", f"no file matches in folder '{self.where()}'")
@@ -100,7 +103,11 @@ class FileSetConnection(SyncSource, Connection):
         entries = self.matching(pattern)
         if after is not None:
             if after.column not in LINEAGE_COLUMNS:
-                raise SourceError(self.name, f"files '{pattern}'", f"incremental file syncs use cursor '_file_mtime' or '_file', not '{after.column}'")
+                raise SourceError(
+                    self.name,
+                    f"files '{pattern}'",
+                    f"incremental file syncs use cursor '_file_mtime' or '_file', not '{after.column}'",
+                )
             entries = [e for e in entries if _past(getattr(e, LINEAGE_COLUMNS[after.column]), after)]
             if not entries:
                 return pa.RecordBatchReader.from_batches(pa.schema([]), [])
@@ -108,9 +115,16 @@ class FileSetConnection(SyncSource, Connection):
         scratch = Path(tempfile.mkdtemp(prefix="stagehouse-files-"))
         try:
             local = self.localize(entries, scratch)
-            files = [DataFile(path, e.name, e.modified) for path, e in zip(local, entries)]
+            files = [DataFile(path, e.name, e.modified) for path, e in zip(local, entries, strict=True)]
             return read_files(
-                self.name, f"files '{pattern}'", files, fmt=fmt, csv=self.csv, batch_rows=batch_rows or self.batch_rows, lineage=lineage, scratch=scratch,
+                self.name,
+                f"files '{pattern}'",
+                files,
+                fmt=fmt,
+                csv=self.csv,
+                batch_rows=batch_rows or self.batch_rows,
+                lineage=lineage,
+                scratch=scratch,
                 bad_rows=bad_rows,
             )
         except BaseException:
@@ -121,11 +135,15 @@ class FileSetConnection(SyncSource, Connection):
         """The matching files as one stream; an incremental or merge sync adds the lineage
         columns its cursor (``_file_mtime`` or ``_file``) is one of."""
         bad_rows = BadRows()
-        reader = self.read(request.obj, after=request.after, lineage=request.mode != "full", bad_rows=bad_rows)
-        return SyncRead(reader, f"connection '{self.name}', files '{request.obj}'", primary_key=request.key, bad_rows=bad_rows)
+        reader = self.read(
+            request.object_name(), after=request.after, lineage=request.mode != "full", bad_rows=bad_rows
+        )
+        return SyncRead(
+            reader, f"connection '{self.name}', files '{request.obj}'", primary_key=request.key, bad_rows=bad_rows
+        )
 
     def sync_freshness(self, request: SyncRequest) -> Any:
-        return {"files": self.fingerprint(request.obj)}
+        return {"files": self.fingerprint(request.object_name())}
 
     def fingerprint(self, pattern: str) -> str:
         """Names, sizes and modification times of the matching files (override for content)."""
@@ -134,15 +152,16 @@ class FileSetConnection(SyncSource, Connection):
             digest.update(f"{entry.name}\0{entry.size}\0{entry.modified.isoformat()}\n".encode())
         return digest.hexdigest()
 
-    def _format_of(self, entries: list[FileEntry], pattern: str) -> str:
+    def _format_of(self, entries: builtins.list[FileEntry], pattern: str) -> str:
         formats = {file_format(Path(e.name)) for e in entries}
-        if len(formats) != 1 or None in formats:
+        fmt = formats.pop() if len(formats) == 1 else None
+        if fmt is None:
             raise SourceError(
                 self.name,
                 f"files '{pattern}'",
                 f"cannot tell one format from the names {[e.name for e in entries[:5]]}; set format: csv|json|parquet",
             )
-        return formats.pop()
+        return fmt
 
 
 def _past(value, after: CursorFilter) -> bool:

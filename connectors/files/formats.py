@@ -8,7 +8,7 @@ Example::
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 SUFFIX_FORMATS = {
     ".csv": "csv",
@@ -23,7 +23,7 @@ SUFFIX_FORMATS = {
 COMPRESSION_SUFFIXES = {".gz", ".zst", ".zip"}
 
 
-def file_format(path: Path) -> str | None:
+def file_format(path: PurePath) -> str | None:
     """The format a file's suffix says, looking through a compression suffix; None if unknown."""
     suffixes = [s.lower() for s in path.suffixes]
     while suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:

@@ -20,14 +20,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-
 import duckdb
+import pyarrow as pa
 
 from stagehouse.connectors.duckdb_scan import open_duckdb, quote_literal, stream
 from stagehouse.connectors.errors import SourceError
 from stagehouse.connectors.files.config import CsvOptions
-from stagehouse.connectors.files.csv_checks import BadRows, check_single_column, count_rejects, csv_options, explain_failure, skipping_sql
+from stagehouse.connectors.files.csv_checks import (
+    BadRows,
+    check_single_column,
+    count_rejects,
+    csv_options,
+    explain_failure,
+    skipping_sql,
+)
 from stagehouse.connectors.files.formats import is_zip
 
 COPY_CHUNK = 1 << 20
@@ -61,13 +67,14 @@ def read_files(
     ``csv.on_bad_rows: skip`` are left out and counted into ``bad_rows`` when the stream ends.
     """
     paths = [_unzipped(connection, f.local, scratch) if is_zip(f.local) else f.local for f in files]
-    names = {path: f.name for path, f in zip(paths, files)}
+    names = {path: f.name for path, f in zip(paths, files, strict=True)}
     skipping = fmt == "csv" and csv.on_bad_rows == "skip"
     sql = skipping_sql(paths, csv, lineage) if skipping else _reader_sql(connection, fmt, paths, csv, lineage)
     if lineage:
         mapping = ", ".join(
-            f"({quote_literal(str(path))}, {quote_literal(f.name)}, TIMESTAMP {quote_literal(f.modified.replace(tzinfo=None).isoformat(sep=' '))})"
-            for path, f in zip(paths, files)
+            f"({quote_literal(str(path))}, {quote_literal(f.name)}, TIMESTAMP "
+            f"{quote_literal(f.modified.replace(tzinfo=None).isoformat(sep=' '))})"
+            for path, f in zip(paths, files, strict=True)
         )
         sql = (
             f"SELECT r.* EXCLUDE (filename), m._file, m._file_mtime FROM ({sql}) r "
@@ -81,8 +88,13 @@ def read_files(
             if skipping:
                 count_rejects(con, names, counted)
                 if counted.total:
-                    logger.warning("connection '%s', %s: skipped %d bad rows (%s)", connection, label, counted.total,
-                                   ", ".join(f"{name}: {rows}" for name, rows in counted.by_file.items()))
+                    logger.warning(
+                        "connection '%s', %s: skipped %d bad rows (%s)",
+                        connection,
+                        label,
+                        counted.total,
+                        ", ".join(f"{name}: {rows}" for name, rows in counted.by_file.items()),
+                    )
         except duckdb.Error:  # the read failed before DuckDB made its rejects tables
             pass
         finally:
@@ -106,7 +118,10 @@ def _reader_sql(connection: str, fmt: str, paths: list[Path], csv: CsvOptions, l
     files = "[" + ", ".join(quote_literal(str(p)) for p in paths) + "]"
     common = ["union_by_name = true"] + (["filename = true"] if lineage else [])
     if fmt == "csv":
-        return f"SELECT * FROM read_csv({files}, {', '.join(['union_by_name = true', *csv_options(csv, lineage=lineage, rejects=False)])})"
+        return (
+            f"SELECT * FROM read_csv({files}, "
+            f"{', '.join(['union_by_name = true', *csv_options(csv, lineage=lineage, rejects=False)])})"
+        )
     if fmt == "json":
         return f"SELECT * FROM read_json({files}, {', '.join(common)})"
     if fmt == "parquet":
@@ -118,7 +133,9 @@ def _unzipped(connection: str, archive: Path, scratch: Path) -> Path:
     with zipfile.ZipFile(archive) as zf:
         members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX")]
         if len(members) != 1:
-            raise SourceError(connection, f"file '{archive.name}'", f"a zip must hold one data file, it holds {len(members)}")
+            raise SourceError(
+                connection, f"file '{archive.name}'", f"a zip must hold one data file, it holds {len(members)}"
+            )
         target = scratch / f"{archive.stem}-{len(list(scratch.iterdir()))}{Path(members[0].filename).suffix}"
         with zf.open(members[0]) as src, target.open("wb") as dst:
             shutil.copyfileobj(src, dst, COPY_CHUNK)

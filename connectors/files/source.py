@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
+from stagehouse.connectors.base import ConnectionConfig
 from stagehouse.connectors.errors import ConnectionConfigError, SourceError
 from stagehouse.connectors.files.config import FilesConnectionConfig
 from stagehouse.connectors.files.fileset import FileEntry, FileSetConnection
@@ -49,7 +50,8 @@ class FilesConnection(FileSetConnection):
         self.format, self.csv, self.batch_rows = config.format, config.csv, config.batch_rows
 
     @classmethod
-    def from_config(cls, name: str, config: FilesConnectionConfig, base_dir: Path) -> FilesConnection:
+    def from_config(cls, name: str, config: ConnectionConfig, base_dir: Path) -> FilesConnection:
+        assert isinstance(config, FilesConnectionConfig)  # the registry parsed it as this kind's
         return cls(name, config, resolve_folder(name, expand(config.path), base_dir))
 
     def where(self) -> str:

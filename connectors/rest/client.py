@@ -166,8 +166,10 @@ class RestClient:
             response = tenacity.Retrying(
                 retry=tenacity.retry_if_exception_type(retried),
                 wait=self._wait,
-                stop=(tenacity.stop_after_attempt(attempts or retry.max_attempts)
-                      | tenacity.stop_after_delay(retry.max_seconds)),
+                stop=(
+                    tenacity.stop_after_attempt(attempts or retry.max_attempts)
+                    | tenacity.stop_after_delay(retry.max_seconds)
+                ),
                 reraise=True,
             )(attempt)
         except TransientHttpError as exc:

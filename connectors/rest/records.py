@@ -42,7 +42,8 @@ def to_table(records: pa.Array | list[dict], *, nested: str, lists: str) -> pa.T
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with exactly ``schema``'s columns and types (missing columns as NULL)."""
     columns = [
-        table.column(field.name).cast(field.type) if field.name in table.column_names
+        table.column(field.name).cast(field.type)
+        if field.name in table.column_names
         else pa.nulls(table.num_rows, field.type)
         for field in schema
     ]

@@ -24,9 +24,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from stagehouse.connectors.base import Connection
+from stagehouse.connectors.base import Connection, ConnectionConfig
 from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.errors import ConnectionConfigError, SourceError
+from stagehouse.connectors.placeholders import expand
 from stagehouse.connectors.rest.client import RestClient
 from stagehouse.connectors.rest.config import RestConnectionConfig, RestObject
 from stagehouse.connectors.rest.freshness import answer, has_records_past, param_value, past
@@ -34,7 +35,6 @@ from stagehouse.connectors.rest.page import Page, PageNotJson, SchemaHint
 from stagehouse.connectors.rest.pagination import pages
 from stagehouse.connectors.rest.records import conform, to_table
 from stagehouse.connectors.rest.text_types import decide, first_unparsed
-from stagehouse.connectors.placeholders import expand
 from stagehouse.connectors.rest.verbs import ObjectVerbs
 from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
 
@@ -51,11 +51,15 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
         self._secrets = secrets
 
     @classmethod
-    def from_config(cls, name: str, config: RestConnectionConfig, base_dir: Path) -> RestConnection:
+    def from_config(cls, name: str, config: ConnectionConfig, base_dir: Path) -> RestConnection:
         """Placeholders expanded in the URL, the headers and the auth's secret fields."""
+        assert isinstance(config, RestConnectionConfig)  # the registry parsed it as this kind's
         auth = config.auth.model_dump() if config.auth else {}
         secrets = {key: expand(value) for key, value in auth.items() if key in SECRET_FIELDS}
-        resolved = {"base_url": expand(config.base_url), "headers": {key: expand(value) for key, value in config.headers.items()}}
+        resolved = {
+            "base_url": expand(config.base_url),
+            "headers": {key: expand(value) for key, value in config.headers.items()},
+        }
         return cls(name, config.model_copy(update=resolved), secrets)
 
     @cached_property
@@ -102,13 +106,21 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
     def sync_read(self, request: SyncRequest) -> SyncRead:
         """The object's records (past the mark for an incremental or merge sync); a field the
         committed table holds as text stays text (``request.kept_types``)."""
-        name, after = request.obj, request.after
+        name, after = request.object_name(), request.after
         reader: Any = partial(self.read, name, after=after, types=request.kept_types())
-        if after is not None and self.object(name).freshness is None and not self.has_records_past(name, CursorFilter(after.column, after.value)):
+        if (
+            after is not None
+            and self.object(name).freshness is None
+            and not self.has_records_past(name, CursorFilter(after.column, after.value))
+        ):
             # a run with nothing past the mark keeps the committed load, so the next run's
             # freshness (that load's number) matches this one's: no rerun after a forced run
             reader = _nothing
-        return SyncRead(reader, f"connection '{self.name}', object '{name}'", primary_key=request.key or self.primary_key(name) or None)
+        return SyncRead(
+            reader,
+            f"connection '{self.name}', object '{name}'",
+            primary_key=request.key or self.primary_key(name) or None,
+        )
 
     def sync_freshness(self, request: SyncRequest) -> Any:
         """An API's change check, one request: the answer of the object's ``freshness`` request; else,
@@ -117,7 +129,7 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
         next one otherwise — so an unchanged API keeps the sync and its downstream CACHE_VALID (the
         value equals what the last run computed before it loaded); else the time: always fetch.
         """
-        name = request.obj
+        name = request.object_name()
         configured = self.freshness(name)
         if configured is not None:
             return {"freshness": configured}
@@ -210,8 +222,10 @@ def _unparsed(table: pa.Table, schema: pa.Schema) -> str | None:
             if value is not None:
                 zone = "with a UTC offset or Z" if field.type.tz else "without an offset"
                 zone += ", as the first pages had"
-                return (f"field '{field.name}' was typed a timestamp {zone}, but has {value!r}; "
-                        f"set types: {{{field.name}: string}} on the object to keep it text")
+                return (
+                    f"field '{field.name}' was typed a timestamp {zone}, but has {value!r}; "
+                    f"set types: {{{field.name}: string}} on the object to keep it text"
+                )
     return None
 
 
@@ -235,4 +249,3 @@ def _decided_schema(tables: list[pa.Table]) -> pa.Schema:
         return pa.schema([])
     schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
     return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
-

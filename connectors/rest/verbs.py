@@ -21,8 +21,9 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stagehouse.connectors.errors import RestCallError, SourceError
 from stagehouse.connectors.json_path import dig
@@ -36,7 +37,12 @@ class ObjectVerbs:
     """Write and look-up verbs on configured objects (mixed into ``RestConnection``)."""
 
     name: str
-    client: RestClient
+
+    if TYPE_CHECKING:
+
+        @property
+        def client(self) -> RestClient: ...  # the connection's (a cached_property there)
+
     object: Callable[[str], RestObject]
 
     def get(self, obj: str, object_id: Any = None, /, *, id: Any = None) -> dict[str, Any] | None:
@@ -60,7 +66,7 @@ class ObjectVerbs:
             records.update((str(r[config.id_field]), r) for r in self.list(obj, **params))
         return records
 
-    def list(self, obj: str, **params: Any) -> list[dict[str, Any]]:
+    def list(self, obj: str, **params: Any) -> builtins.list[dict[str, Any]]:
         """One page of ``obj``'s records, filtered by query ``params`` as the app understands them."""
         config = self.object(obj)
         records = dig(self.client.request("GET", obj, config.path, params=params or None).json(), config.records)
@@ -110,8 +116,16 @@ class ObjectVerbs:
         response = self.client.request("DELETE", obj, self.object(obj).item_url(object_id), allow_statuses=NOT_FOUND)
         return response.status_code not in NOT_FOUND
 
-    def copy(self, obj: str, object_id: Any = None, changes: Mapping[str, Any] | None = None, /, *, id: Any = None,
-             **fields: Any) -> dict[str, Any]:
+    def copy(
+        self,
+        obj: str,
+        object_id: Any = None,
+        changes: Mapping[str, Any] | None = None,
+        /,
+        *,
+        id: Any = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
         """A new record from record ``object_id`` (or ``id=``) without its id, with ``changes``
         (or keyword ``fields``, e.g. ``copy(obj, id=1, name="Copy")``) applied."""
         object_id = self._one_id(obj, "copy", object_id, id)
@@ -122,8 +136,15 @@ class ObjectVerbs:
         return self.add(obj, {**record, **(changes or {}), **fields})
 
     def rename(
-        self, obj: str, object_id: Any = None, new_name: str | None = None, /, *,
-        id: Any = None, name: str | None = None, name_field: str = "name",
+        self,
+        obj: str,
+        object_id: Any = None,
+        new_name: str | None = None,
+        /,
+        *,
+        id: Any = None,
+        name: str | None = None,
+        name_field: str = "name",
     ) -> dict[str, Any]:
         """Set the name field of record ``object_id`` (or ``id=``) to ``new_name`` (or ``name=``)."""
         object_id = self._one_id(obj, "rename", object_id, id)

@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from stagehouse.connectors.base import ConnectionConfig
 from stagehouse.connectors.errors import SourceError, SourceUnavailableError
 from stagehouse.connectors.extras import require
 from stagehouse.connectors.files.fileset import FileEntry, FileSetConnection
@@ -47,9 +48,19 @@ class SftpConnection(FileSetConnection):
         self.format, self.csv, self.batch_rows = config.format, config.csv, config.batch_rows
 
     @classmethod
-    def from_config(cls, name: str, config: SftpConnectionConfig, base_dir: Path) -> SftpConnection:
-        resolved = {"host": expand(config.host), "username": expand(config.username), "private_key_path": _expand_optional(config.private_key_path)}
-        return cls(name, config.model_copy(update=resolved), _expand_optional(config.password), _expand_optional(config.private_key_passphrase))
+    def from_config(cls, name: str, config: ConnectionConfig, base_dir: Path) -> SftpConnection:
+        assert isinstance(config, SftpConnectionConfig)  # the registry parsed it as this kind's
+        resolved = {
+            "host": expand(config.host),
+            "username": expand(config.username),
+            "private_key_path": _expand_optional(config.private_key_path),
+        }
+        return cls(
+            name,
+            config.model_copy(update=resolved),
+            _expand_optional(config.password),
+            _expand_optional(config.private_key_passphrase),
+        )
 
     def where(self) -> str:
         return f"sftp://{self.config.username}@{self.config.host}:{self.config.port}{self._root}"
@@ -65,7 +76,9 @@ class SftpConnection(FileSetConnection):
             key = paramiko.PKey.from_type_string(key_type, base64.b64decode(key_data))
             host = config.host if config.port == 22 else f"[{config.host}]:{config.port}"
             client.get_host_keys().add(host, key_type, key)
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if config.insecure_skip_host_key_check else paramiko.RejectPolicy())
+        client.set_missing_host_key_policy(
+            paramiko.AutoAddPolicy() if config.insecure_skip_host_key_check else paramiko.RejectPolicy()
+        )
         try:
             client.connect(
                 config.host,
@@ -79,7 +92,9 @@ class SftpConnection(FileSetConnection):
                 look_for_keys=False,
             )
         except paramiko.BadHostKeyException as exc:
-            raise SourceError(self.name, self.where(), f"the server's host key does not match the configured one ({exc})") from exc
+            raise SourceError(
+                self.name, self.where(), f"the server's host key does not match the configured one ({exc})"
+            ) from exc
         except paramiko.SSHException as exc:
             raise SourceUnavailableError(self.name, self.where(), f"{type(exc).__name__}: {exc}") from exc
         except OSError as exc:
@@ -150,6 +165,8 @@ class SftpConnection(FileSetConnection):
             try:
                 self.sftp.get(self._remote(entry.name), str(target))
             except OSError as exc:
-                raise SourceError(self.name, f"file '{self._remote(entry.name)}'", str(exc) or type(exc).__name__) from exc
+                raise SourceError(
+                    self.name, f"file '{self._remote(entry.name)}'", str(exc) or type(exc).__name__
+                ) from exc
             local.append(target)
         return local

@@ -5,7 +5,10 @@ name, not the SQL readers)."""
 
 from stagehouse.connectors.lazy import lazy_exports
 
-_EXPORTS = {"SqlConnection": "stagehouse.connectors.sql.source", "SqlConnectionConfig": "stagehouse.connectors.sql.config"}
+_EXPORTS = {
+    "SqlConnection": "stagehouse.connectors.sql.source",
+    "SqlConnectionConfig": "stagehouse.connectors.sql.config",
+}
 __all__ = sorted(_EXPORTS)
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

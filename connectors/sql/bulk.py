@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -27,17 +27,21 @@ from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted
 from stagehouse.connectors.sql.load_types import arrow_schema_from_object_schema, sql_type
 
 
-
 class BulkVerbs:
     """write/ensure_table/land/merge_from, mixed into ``SqlConnection``."""
 
     name: str
-    engine: sa.Engine
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
+
     _writable: Callable[[sa.Table], sa.Table]  # WarehouseVerbs: refuses a view
 
     def write(
         self,
-        schema: str,
+        schema: str | None,
         table: str,
         records: Iterable[Mapping[str, Any]] | pa.Table,
         object_schema: Mapping[str, Any] | None = None,
@@ -57,15 +61,23 @@ class BulkVerbs:
             checked(self.name, "column", column)
         missing_keys = [k for k in keys if k not in data.column_names]
         if missing_keys:
-            raise WarehouseError(self.name, f"table '{dotted(schema, table)}'", f"records have no primary key field {missing_keys}")
+            raise WarehouseError(
+                self.name, f"table '{dotted(schema, table)}'", f"records have no primary key field {missing_keys}"
+            )
         dialect = dialect_of(self.engine)
         if not dialect.capabilities.bulk_load:
-            raise WarehouseError(self.name, "write", f"bulk write supports {', '.join(bulk_dialects())}, not {dialect.name}")
+            raise WarehouseError(
+                self.name, "write", f"bulk write supports {', '.join(bulk_dialects())}, not {dialect.name}"
+            )
         target = self.ensure_table(schema, table, data.schema, keys)
         stage_name = f"_sh_stage_{uuid.uuid4().hex[:12]}"
         self.land(schema, stage_name, data)
         try:
-            return self.merge_from(target, sa.Table(stage_name, sa.MetaData(), *(sa.Column(c) for c in data.column_names), schema=schema), keys)
+            return self.merge_from(
+                target,
+                sa.Table(stage_name, sa.MetaData(), *(sa.Column(c) for c in data.column_names), schema=schema),
+                keys,
+            )
         finally:
             with self.engine.begin() as conn:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {quoted_name(self.engine, schema, stage_name)}"))
@@ -82,7 +94,13 @@ class BulkVerbs:
                 if schema:
                     conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
                 columns = [
-                    sa.Column(f.name, sql_type(f.type), primary_key=f.name in keys, nullable=f.name not in keys, autoincrement=False)
+                    sa.Column(
+                        f.name,
+                        sql_type(f.type),
+                        primary_key=f.name in keys,
+                        nullable=f.name not in keys,
+                        autoincrement=False,
+                    )
                     for f in arrow
                 ]
                 conn.execute(sa.schema.CreateTable(sa.Table(table, sa.MetaData(), *columns, schema=schema)))
@@ -92,7 +110,9 @@ class BulkVerbs:
                         column = sa.Column(field.name, sql_type(field.type))
                         ddl = sa.schema.CreateColumn(column).compile(dialect=dialect)
                         conn.execute(sa.text(f"ALTER TABLE {quoted_name(self.engine, schema, table)} ADD COLUMN {ddl}"))
-        return described_table(self.engine, schema, table)
+        written = described_table(self.engine, schema, table)
+        assert written is not None  # created above if it was not there
+        return written
 
     def land(self, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
         """Create ``schema.name`` from ``data`` by the store's bulk path: DuckDB scans the Arrow
@@ -105,7 +125,9 @@ class BulkVerbs:
         except StagehouseError:
             raise
         except Exception as exc:
-            raise WarehouseError(self.name, f"table '{dotted(schema, name)}'", f"bulk load failed: {first_line(exc)}") from exc
+            raise WarehouseError(
+                self.name, f"table '{dotted(schema, name)}'", f"bulk load failed: {first_line(exc)}"
+            ) from exc
 
     def merge_from(self, target: sa.Table, stage: sa.Table, keys: list[str]) -> dict[str, int]:
         """Upsert the rows of ``stage`` into ``target`` by ``keys`` in one transaction; rows that
@@ -114,16 +136,38 @@ class BulkVerbs:
         incoming = {c.name for c in stage.columns}
         new_value = {c: (stage.c[c] if c in incoming else sa.null()) for c in values}
         matches = sa.and_(*(target.c[k] == stage.c[k] for k in keys))
-        differs = sa.or_(*(target.c[c].is_distinct_from(sa.cast(v, target.c[c].type) if c in incoming else v) for c, v in new_value.items())) if values else sa.false()
+        differs = (
+            sa.or_(
+                *(
+                    target.c[c].is_distinct_from(sa.cast(v, target.c[c].type) if c in incoming else v)
+                    for c, v in new_value.items()
+                )
+            )
+            if values
+            else sa.false()
+        )
         with self.engine.begin() as conn:
             duplicate = conn.execute(
-                sa.select(*(stage.c[k] for k in keys)).group_by(*(stage.c[k] for k in keys)).having(sa.func.count() > 1).limit(1)
+                sa.select(*(stage.c[k] for k in keys))
+                .group_by(*(stage.c[k] for k in keys))
+                .having(sa.func.count() > 1)
+                .limit(1)
             ).first()
             if duplicate:
-                raise WarehouseError(self.name, f"table '{dotted(target.schema, target.name)}'", f"records repeat the key {dict(zip(keys, duplicate, strict=True))}")
+                raise WarehouseError(
+                    self.name,
+                    f"table '{dotted(target.schema, target.name)}'",
+                    f"records repeat the key {dict(zip(keys, duplicate, strict=True))}",
+                )
             total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
-            known = conn.execute(sa.select(sa.func.count()).select_from(stage).where(sa.exists().where(matches))).scalar_one()
-            updated = dialect_of(conn).affected_rows(conn, sa.update(target).where(matches, differs).values(new_value)) if values else 0
+            known = conn.execute(
+                sa.select(sa.func.count()).select_from(stage).where(sa.exists().where(matches))
+            ).scalar_one()
+            updated = (
+                dialect_of(conn).affected_rows(conn, sa.update(target).where(matches, differs).values(new_value))
+                if values
+                else 0
+            )
             new_rows = sa.select(*(stage.c[c] for c in stage.columns.keys())).where(~sa.exists().where(matches))
             conn.execute(sa.insert(target).from_select(list(stage.columns.keys()), new_rows))
             inserted = total - known
@@ -146,7 +190,9 @@ def _cast(connection: str, table: str, data: pa.Table, schema: pa.Schema) -> pa.
         try:
             columns[field.name] = data[field.name].cast(field.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise WarehouseError(connection, f"table '{table}'", f"field '{field.name}' does not fit {field.type}: {exc}") from exc
+            raise WarehouseError(
+                connection, f"table '{table}'", f"field '{field.name}' does not fit {field.type}: {exc}"
+            ) from exc
     for name in data.column_names:
         columns.setdefault(name, data[name])
     return pa.table(columns)

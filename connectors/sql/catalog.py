@@ -58,7 +58,9 @@ class Ref(NamedTuple):
 
 
 def _where(ref: Ref) -> sa.ColumnElement[bool]:
-    return sa.and_(CATALOG.c.schema_name == ref.schema, CATALOG.c.table_name == ref.table, CATALOG.c.field_name == ref.field)
+    return sa.and_(
+        CATALOG.c.schema_name == ref.schema, CATALOG.c.table_name == ref.table, CATALOG.c.field_name == ref.field
+    )
 
 
 def exists(conn: sa.Connection) -> bool:
@@ -67,7 +69,10 @@ def exists(conn: sa.Connection) -> bool:
 
 
 def _has_column(conn: sa.Connection, column: str) -> bool:
-    query = sa.text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'catalog' AND column_name = :c")
+    query = sa.text(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'catalog' AND column_name "
+        "= :c"
+    )
     return conn.execute(query, {"s": META_SCHEMA, "c": column}).first() is not None
 
 
@@ -91,17 +96,27 @@ def _set(engine: sa.Engine, ref: Ref, values: dict[str, Any]) -> None:
             with engine.begin() as conn:
                 ensure(conn)
                 if dialect_of(conn).affected_rows(conn, sa.update(CATALOG).where(_where(ref)).values(values)) == 0:
-                    conn.execute(sa.insert(CATALOG).values(schema_name=ref.schema, table_name=ref.table, field_name=ref.field, **values))
+                    conn.execute(
+                        sa.insert(CATALOG).values(
+                            schema_name=ref.schema, table_name=ref.table, field_name=ref.field, **values
+                        )
+                    )
             return
         except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
             if attempt == 2:
                 raise
 
 
-def declare_key(engine: sa.Engine, schema: str, table: str, key: list[str] | None, lengths: dict[str, int] | None = None) -> None:
+def declare_key(
+    engine: sa.Engine, schema: str, table: str, key: list[str] | None, lengths: dict[str, int] | None = None
+) -> None:
     """Record the key a task declared for ``schema.table`` (None forgets an earlier one), and the
     ``varchar(n)`` lengths its source declares (a sync of a SQL table; None forgets them)."""
-    _set(engine, Ref(schema, table), {"primary_key": json.dumps(key) if key else None, "max_lengths": json.dumps(lengths) if lengths else None})
+    _set(
+        engine,
+        Ref(schema, table),
+        {"primary_key": json.dumps(key) if key else None, "max_lengths": json.dumps(lengths) if lengths else None},
+    )
 
 
 def declared_key(conn: sa.Connection, schema: str, table: str) -> list[str]:
@@ -144,7 +159,11 @@ def ids_of(engine: sa.Engine, refs: list[Ref]) -> dict[Ref, int]:
     with engine.begin() as conn:
         ensure(conn)
         known = {Ref(r["schema_name"], r["table_name"], r["field_name"]): r["id"] for r in rows(conn)}
-        new = [{"schema_name": r.schema, "table_name": r.table, "field_name": r.field} for r in dict.fromkeys(refs) if r not in known]
+        new = [
+            {"schema_name": r.schema, "table_name": r.table, "field_name": r.field}
+            for r in dict.fromkeys(refs)
+            if r not in known
+        ]
         if new:
             conn.execute(sa.insert(CATALOG), new)
             known = {Ref(r["schema_name"], r["table_name"], r["field_name"]): r["id"] for r in rows(conn)}
@@ -156,16 +175,28 @@ def ref_of(engine: sa.Engine, object_id: int) -> Ref | None:
     with engine.connect() as conn:
         if not exists(conn):
             return None
-        row = conn.execute(sa.select(CATALOG.c.schema_name, CATALOG.c.table_name, CATALOG.c.field_name).where(CATALOG.c.id == object_id)).mappings().first()
+        row = (
+            conn.execute(
+                sa.select(CATALOG.c.schema_name, CATALOG.c.table_name, CATALOG.c.field_name).where(
+                    CATALOG.c.id == object_id
+                )
+            )
+            .mappings()
+            .first()
+        )
     return Ref(row["schema_name"], row["table_name"], row["field_name"]) if row else None
 
 
 def comment_statement(conn: sa.Connection, ref: Ref, description: str | None) -> str | None:
     """The statement that sets ``ref``'s comment as it exists now (None when it does not exist)."""
     quote = conn.dialect.identifier_preparer.quote
-    literal = "NULL" if description is None else sa.literal(description, sa.Text).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    literal = (
+        "NULL"
+        if description is None
+        else sa.literal(description, sa.Text).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    )
     if ref.kind == "database":
-        return f"COMMENT ON DATABASE {quote(conn.engine.url.database)} IS {literal}"
+        return f"COMMENT ON DATABASE {quote(conn.engine.url.database or '')} IS {literal}"
     if ref.kind == "schema":
         return f"COMMENT ON SCHEMA {quote(ref.schema)} IS {literal}"
     kind = relation_kind(conn, ref.schema, ref.table)
@@ -174,12 +205,16 @@ def comment_statement(conn: sa.Connection, ref: Ref, description: str | None) ->
     if ref.kind == "table":
         if kind == "VIEW":  # PostgreSQL refuses COMMENT ON TABLE for a view (a merge sync's output)
             return f"COMMENT ON VIEW {quoted_name(conn, ref.schema, ref.table)} IS {literal}"
-        element = sa.schema.SetTableComment(sa.Table(ref.table, sa.MetaData(), comment=description, schema=ref.schema))
+        element: sa.schema.SetTableComment | sa.schema.SetColumnComment = sa.schema.SetTableComment(
+            sa.Table(ref.table, sa.MetaData(), comment=description, schema=ref.schema)
+        )
     else:
-        columns = sa.text("SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = :t AND column_name = :f")
+        columns = sa.text(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = :t AND column_name = :f"
+        )
         if conn.execute(columns, {"s": ref.schema, "t": ref.table, "f": ref.field}).first() is None:
             return None
-        column = sa.Column(ref.field, comment=description)
+        column: sa.Column[Any] = sa.Column(ref.field, comment=description)
         sa.Table(ref.table, sa.MetaData(), column, schema=ref.schema)
         element = sa.schema.SetColumnComment(column)
     return str(element.compile(dialect=conn.dialect))
@@ -198,7 +233,9 @@ def reapply_descriptions(engine: sa.Engine, schema: str) -> int:
     applied = 0
     with engine.begin() as conn:
         wanted = [r for r in rows(conn, schema) if r["description"] is not None]
-        capable = dialect_of(conn).capabilities.comment_kinds  # DuckDB: "Adding comments to schemas/databases is not implemented"
+        capable = dialect_of(
+            conn
+        ).capabilities.comment_kinds  # DuckDB: "Adding comments to schemas/databases is not implemented"
         for row in wanted:
             ref = Ref(row["schema_name"], row["table_name"], row["field_name"])
             statement = comment_statement(conn, ref, row["description"]) if ref.kind in capable else None

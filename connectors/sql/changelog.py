@@ -64,13 +64,30 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _log_row(table: str, pk_field: str, row_pk: Any, kind: str, field: str | None, old: Any, new: Any,
-             user: str | None, at: dt.datetime) -> dict[str, Any]:
+def _log_row(
+    table: str,
+    pk_field: str,
+    row_pk: Any,
+    kind: str,
+    field: str | None,
+    old: Any,
+    new: Any,
+    user: str | None,
+    at: dt.datetime,
+) -> dict[str, Any]:
     """One change-log row, NOT_PROCESSED, values as JSON."""
     return {
-        "table_name": table, "pk_field": pk_field, "row_pk": str(row_pk), "field": field, "type": kind,
-        "old_value": as_json(old), "new_value": as_json(new), "changed_by": user, "changed_at": at,
-        "writeback_status": "NOT_PROCESSED", "attempts": 0,
+        "table_name": table,
+        "pk_field": pk_field,
+        "row_pk": str(row_pk),
+        "field": field,
+        "type": kind,
+        "old_value": as_json(old),
+        "new_value": as_json(new),
+        "changed_by": user,
+        "changed_at": at,
+        "writeback_status": "NOT_PROCESSED",
+        "attempts": 0,
     }
 
 
@@ -107,8 +124,18 @@ class ChangeLog:
         self._ready = found
         return found
 
-    def append(self, table: str, pk_field: str, row_pk: Any, kind: str, *, field: str | None = None,
-               old: Any = None, new: Any = None, user: str | None = None) -> int:
+    def append(
+        self,
+        table: str,
+        pk_field: str,
+        row_pk: Any,
+        kind: str,
+        *,
+        field: str | None = None,
+        old: Any = None,
+        new: Any = None,
+        user: str | None = None,
+    ) -> int:
         """Record one edit; returns its id."""
         self.ensure()
         row = _log_row(table, pk_field, row_pk, kind, field, old, new, user, utc_now())
@@ -124,7 +151,9 @@ class ChangeLog:
         """
         now = utc_now()
         rows = [
-            _log_row(c["table"], c["pk_field"], c["row_pk"], c["type"], c.get("field"), c.get("old"), c.get("new"), user, now)
+            _log_row(
+                c["table"], c["pk_field"], c["row_pk"], c["type"], c.get("field"), c.get("old"), c.get("new"), user, now
+            )
             for c in changes
         ]
         if not rows:
@@ -137,8 +166,15 @@ class ChangeLog:
                 conn.execute(sa.text(analyze))
         return len(rows)
 
-    def select(self, table: str | None = None, *, writeback_status: str | Iterable[str] | None = None,
-               type: str | Iterable[str] | None = None, ids: Sequence[int] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def select(
+        self,
+        table: str | None = None,
+        *,
+        writeback_status: str | Iterable[str] | None = None,
+        type: str | Iterable[str] | None = None,
+        ids: Sequence[int] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Changes, oldest first, filtered by table, status(es), type(s) or ids."""
         if not self.exists():
             return []
@@ -161,13 +197,19 @@ class ChangeLog:
         if not self.exists():
             return None
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(CHANGE_LOG.c.pk_field).where(CHANGE_LOG.c.table_name == table).limit(1)).scalar()
+            return conn.execute(
+                sa.select(CHANGE_LOG.c.pk_field).where(CHANGE_LOG.c.table_name == table).limit(1)
+            ).scalar()
 
     def layered_key(self, table: str) -> str | None:
         """The key column of ``table``'s edits still layered on reads; None when there are none."""
         if not self.exists():
             return None
-        query = sa.select(CHANGE_LOG.c.pk_field).where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.retired_at.is_(None)).limit(1)
+        query = (
+            sa.select(CHANGE_LOG.c.pk_field)
+            .where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.retired_at.is_(None))
+            .limit(1)
+        )
         with self.engine.connect() as conn:
             return conn.execute(query).scalar()
 
@@ -175,7 +217,9 @@ class ChangeLog:
         """Mark many changes at once: ``(id, status, error)``; one statement per call."""
         if not outcomes:
             return
-        values = sa.values(sa.column("cid", sa.BigInteger), sa.column("status", sa.Text), sa.column("err", sa.Text), name="outcome").data(list(outcomes))
+        values = sa.values(
+            sa.column("cid", sa.BigInteger), sa.column("status", sa.Text), sa.column("err", sa.Text), name="outcome"
+        ).data(list(outcomes))
         now = utc_now()
         statement = (
             sa.update(CHANGE_LOG)
@@ -183,7 +227,10 @@ class ChangeLog:
             .values(
                 writeback_status=values.c.status,
                 error=values.c.err,
-                processed_at=sa.case((values.c.status == "PROCESSED", sa.literal(now, sa.DateTime(timezone=True))), else_=CHANGE_LOG.c.processed_at),
+                processed_at=sa.case(
+                    (values.c.status == "PROCESSED", sa.literal(now, sa.DateTime(timezone=True))),
+                    else_=CHANGE_LOG.c.processed_at,
+                ),
             )
         )
         with self.engine.begin() as conn:
@@ -207,15 +254,28 @@ class ChangeLog:
         if not self.exists():
             return []
         with self.engine.begin() as conn:
-            resumed = [dict(r, resumed=True) for r in conn.execute(
-                sa.select(CHANGE_LOG).where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.writeback_status == "PROCESSING")
-            ).mappings()]
-            claimed = [dict(r, resumed=False) for r in conn.execute(
-                sa.update(CHANGE_LOG)
-                .where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.writeback_status.in_(list(statuses)))
-                .values(writeback_status="PROCESSING", attempts=CHANGE_LOG.c.attempts + 1, claimed_at=utc_now(), error=None)
-                .returning(*CHANGE_LOG.columns)
-            ).mappings()]
+            resumed = [
+                dict(r, resumed=True)
+                for r in conn.execute(
+                    sa.select(CHANGE_LOG).where(
+                        CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.writeback_status == "PROCESSING"
+                    )
+                ).mappings()
+            ]
+            claimed = [
+                dict(r, resumed=False)
+                for r in conn.execute(
+                    sa.update(CHANGE_LOG)
+                    .where(CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.writeback_status.in_(list(statuses)))
+                    .values(
+                        writeback_status="PROCESSING",
+                        attempts=CHANGE_LOG.c.attempts + 1,
+                        claimed_at=utc_now(),
+                        error=None,
+                    )
+                    .returning(*CHANGE_LOG.columns)
+                ).mappings()
+            ]
         return sorted(resumed + claimed, key=lambda c: c["id"])
 
     def processed_layered_fields(self, table: str) -> set[str | None] | None:
@@ -223,8 +283,14 @@ class ChangeLog:
         None when there are none, so a writeback with nothing to confirm costs one small query."""
         if not self.exists():
             return None
-        query = sa.select(CHANGE_LOG.c.field).distinct().where(
-            CHANGE_LOG.c.table_name == table, CHANGE_LOG.c.writeback_status == "PROCESSED", CHANGE_LOG.c.retired_at.is_(None)
+        query = (
+            sa.select(CHANGE_LOG.c.field)
+            .distinct()
+            .where(
+                CHANGE_LOG.c.table_name == table,
+                CHANGE_LOG.c.writeback_status == "PROCESSED",
+                CHANGE_LOG.c.retired_at.is_(None),
+            )
         )
         with self.engine.connect() as conn:
             fields = set(conn.execute(query).scalars())

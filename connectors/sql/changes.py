@@ -20,8 +20,9 @@ import getpass
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
@@ -40,12 +41,21 @@ def _user(user: str | None) -> str:
 
 
 class ChangeVerbs:
-    """update_cell/insert_row/delete_row/list_changes/update_change, mixed into the warehouse client (``StoreConnection``)."""
+    """update_cell/insert_row/delete_row/list_changes/update_change, mixed into the warehouse client
+    (``StoreConnection``)."""
 
     name: str
-    engine: sa.Engine
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
+
     _resolve: Callable[[str, int | None, Ref | None], Ref]  # MetadataVerbs: an object by name or id
     check_columns: Callable[..., None]  # MetadataVerbs: unknown columns named with close matches
+    table: Callable[[str | None, str], sa.Table]  # WarehouseVerbs: a table, reflected
+    _key: Callable[[sa.Table, str | None], str]  # WarehouseVerbs: the single-column key
+    arrow: Callable[[sa.Executable | str], pa.Table]  # WarehouseVerbs: a query's result
 
     @cached_property
     def change_log(self) -> ChangeLog:
@@ -66,8 +76,7 @@ class ChangeVerbs:
         Writeback calls it first."""
         label = _label(self.name, table)
         fields = self.change_log.processed_layered_fields(label)
-        synced = self._synced(label) if fields else None
-        if synced is None:
+        if not fields or (synced := self._synced(label)) is None:
             return
         base, key = synced
         edited = sorted(f for f in fields if f is not None and f in base.c and f != key)
@@ -91,30 +100,42 @@ class ChangeVerbs:
         key = self.change_log.pk_field(label)
         schema, name = checked_table(self.name, label)
         base = described_table(self.engine, schema, name) if key else None
-        return (base, key) if base is not None and key in base.c else None
+        return (base, key) if key is not None and base is not None and key in base.c else None
 
-    def update_cell(self, table: str, field: str, row_pk: Any, value: Any, *, pk: str | None = None, user: str | None = None) -> int:
+    def update_cell(
+        self, table: str, field: str, row_pk: Any, value: Any, *, pk: str | None = None, user: str | None = None
+    ) -> int:
         """Record ``table.field = value`` for the row keyed ``row_pk``; returns the change id."""
         base, key = self._edited(table, pk)
         checked(self.name, "column", field)
         self.check_columns(base, [field])
         if field == key:
-            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"'{field}' is the key; delete the row and insert a new one")
+            raise WarehouseError(
+                self.name, f"table '{_table_name(base)}'", f"'{field}' is the key; delete the row and insert a new one"
+            )
         value = fitted(base, {field: value})[field]
         check_fits(self.name, self.engine, base, {field: value}, row_pk, self.source_lengths(base))
         seen = self._row(base, key, row_pk)
-        return self.change_log.append(_table_name(base), key, row_pk, "u", field=field, old=seen[field], new=value, user=_user(user))
+        return self.change_log.append(
+            _table_name(base), key, row_pk, "u", field=field, old=seen[field], new=value, user=_user(user)
+        )
 
-    def insert_row(self, table: str, record: Mapping[str, Any], *, pk: str | None = None, user: str | None = None) -> int:
+    def insert_row(
+        self, table: str, record: Mapping[str, Any], *, pk: str | None = None, user: str | None = None
+    ) -> int:
         """Record a new row (it must carry its key); returns the change id."""
         base, key = self._edited(table, pk)
         self.check_columns(base, record)
         if record.get(key) is None:
-            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"the new row needs a value for its key '{key}'")
+            raise WarehouseError(
+                self.name, f"table '{_table_name(base)}'", f"the new row needs a value for its key '{key}'"
+            )
         record = fitted(base, record)
         check_fits(self.name, self.engine, base, record, record[key], self.source_lengths(base))
         if self._find(base, key, record[key]) is not None:
-            raise WarehouseError(self.name, f"table '{_table_name(base)}'", f"a row with {key} = {record[key]!r} already exists")
+            raise WarehouseError(
+                self.name, f"table '{_table_name(base)}'", f"a row with {key} = {record[key]!r} already exists"
+            )
         return self.change_log.append(_table_name(base), key, record[key], "i", new=dict(record), user=_user(user))
 
     def delete_row(self, table: str, row_pk: Any, *, pk: str | None = None, user: str | None = None) -> int:
@@ -123,35 +144,65 @@ class ChangeVerbs:
         seen = self._row(base, key, row_pk)
         return self.change_log.append(_table_name(base), key, row_pk, "d", old=seen, user=_user(user))
 
-    def list_changes(self, table: str | None = None, *, writeback_status: str | Iterable[str] | None = None,
-                     type: str | Iterable[str] | None = None, limit: int | None = None, status: str | Iterable[str] | None = None,
-                     table_name: str | None = None, table_id: int | None = None) -> list[dict[str, Any]]:
+    def list_changes(
+        self,
+        table: str | None = None,
+        *,
+        writeback_status: str | Iterable[str] | None = None,
+        type: str | Iterable[str] | None = None,
+        limit: int | None = None,
+        status: str | Iterable[str] | None = None,
+        table_name: str | None = None,
+        table_id: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Changes oldest first; ``writeback_status`` and ``type`` take one value or a list.
 
         Peliqan's forms work too: ``status=`` for ``writeback_status``, ``table_name=`` (also a
         bare name when one schema's table has edits by that name) and ``table_id=`` (``get_table``'s id).
         """
         table = self._changed_table(table, table_name, table_id)
-        statuses = _known(self.name, "status", _either(self.name, "writeback_status", writeback_status, status), STATUSES, str.upper)
-        changes = self.change_log.select(table, writeback_status=statuses, type=_known(self.name, "type", type, TYPES, str.lower), limit=limit)
+        statuses = _known(
+            self.name, "status", _either(self.name, "writeback_status", writeback_status, status), STATUSES, str.upper
+        )
+        changes = self.change_log.select(
+            table, writeback_status=statuses, type=_known(self.name, "type", type, TYPES, str.lower), limit=limit
+        )
         if not changes and table is not None:
-            self.table(*checked_table(self.name, table))  # an unknown table is an error naming the tables there are, not []
+            self.table(
+                *checked_table(self.name, table)
+            )  # an unknown table is an error naming the tables there are, not []
         return changes
 
-    def update_change(self, change_id: int, writeback_status: str | None = None, error: str | None = None, *,
-                      status: str | None = None, table_name: str | None = None, table_id: int | None = None) -> None:
+    def update_change(
+        self,
+        change_id: int,
+        writeback_status: str | None = None,
+        error: str | None = None,
+        *,
+        status: str | None = None,
+        table_name: str | None = None,
+        table_id: int | None = None,
+    ) -> None:
         """Set a change's writeback status (e.g. back to NOT_PROCESSED to resend it).
 
         Peliqan's ``update_change(change_id=…, status=…)`` works too; ``table_name``/``table_id``,
         when given, must be the change's table."""
         writeback_status = _either(self.name, "writeback_status", writeback_status, status)
         if writeback_status not in STATUSES:
-            raise WarehouseError(self.name, f"change {change_id}", f"unknown status '{writeback_status}' (use one of {', '.join(STATUSES)})")
+            raise WarehouseError(
+                self.name,
+                f"change {change_id}",
+                f"unknown status '{writeback_status}' (use one of {', '.join(STATUSES)})",
+            )
         found = self.change_log.select(ids=[change_id])
         if not found:
             raise WarehouseError(self.name, f"change {change_id}", "does not exist")
-        if (table_name or table_id) is not None and self._changed_table(None, table_name, table_id) != found[0]["table_name"]:
-            raise WarehouseError(self.name, f"change {change_id}", f"belongs to table '{found[0]['table_name']}', not the one given")
+        if (table_name or table_id) is not None and self._changed_table(None, table_name, table_id) != found[0][
+            "table_name"
+        ]:
+            raise WarehouseError(
+                self.name, f"change {change_id}", f"belongs to table '{found[0]['table_name']}', not the one given"
+            )
         self.change_log.set_status([(change_id, writeback_status, error)])
 
     def discard_change(self, change_id: int, *, user: str | None = None, table_name: str | None = None) -> None:
@@ -162,11 +213,17 @@ class ChangeVerbs:
         if not found:
             raise WarehouseError(self.name, f"change {change_id}", "does not exist")
         if table_name is not None and self._changed_table(None, table_name, None) != found[0]["table_name"]:
-            raise WarehouseError(self.name, f"change {change_id}", f"belongs to table '{found[0]['table_name']}', not the one given")
+            raise WarehouseError(
+                self.name, f"change {change_id}", f"belongs to table '{found[0]['table_name']}', not the one given"
+            )
         if not self.change_log.discard(change_id, f"discarded by {_user(user)}"):
             status = self.change_log.select(ids=[change_id])[0]["writeback_status"]
-            raise WarehouseError(self.name, f"change {change_id}", f"is {status}: only a change that is {', '.join(DISCARDABLE)} can be discarded"
-                                 + ("; it is in the app already, so edit the cell back instead" if status == "PROCESSED" else ""))
+            raise WarehouseError(
+                self.name,
+                f"change {change_id}",
+                f"is {status}: only a change that is {', '.join(DISCARDABLE)} can be discarded"
+                + ("; it is in the app already, so edit the cell back instead" if status == "PROCESSED" else ""),
+            )
 
     def _changed_table(self, table: str | None, table_name: str | None, table_id: int | None) -> str | None:
         """'schema.table' of the change log from one of ``table``, Peliqan's ``table_name`` or ``table_id``."""
@@ -178,12 +235,16 @@ class ChangeVerbs:
             return f"{ref.schema}.{ref.table}"
         if table is None and table_name is None:
             return None
-        schema, name = checked_table(self.name, table or table_name)
+        schema, name = checked_table(self.name, table or table_name or "")
         if schema is not None or table_name is None:
             return dotted(schema, name)
         edited = _edited_tables(self.change_log, name)
         if len(edited) > 1:
-            raise WarehouseError(self.name, f"table '{name}'", f"has edits in several schemas ({', '.join(edited)}); pass table_name='schema.{name}'")
+            raise WarehouseError(
+                self.name,
+                f"table '{name}'",
+                f"has edits in several schemas ({', '.join(edited)}); pass table_name='schema.{name}'",
+            )
         return edited[0] if edited else name
 
     def _edited(self, table: str, pk: str | None) -> tuple[sa.Table, str]:
@@ -197,7 +258,7 @@ class ChangeVerbs:
         """The ``varchar(n)`` lengths ``base``'s source declares, kept by its sync (a DuckDB
         store's VARCHAR has none of its own)."""
         with self.engine.connect() as conn:
-            return kept_lengths(conn, base.schema or conn.dialect.default_schema_name, base.name)
+            return kept_lengths(conn, base.schema or conn.dialect.default_schema_name or "", base.name)
 
     def _find(self, base: sa.Table, key: str, row_pk: Any) -> dict[str, Any] | None:
         view = self.overlaid(base).subquery("seen")
@@ -215,9 +276,16 @@ def _edited_tables(log: ChangeLog, name: str) -> list[str]:
     """The change log's tables called ``name`` in any schema."""
     if not log.exists():
         return []
-    query = sa.select(CHANGE_LOG.c.table_name).distinct().where(CHANGE_LOG.c.table_name.like(f"%.{name}")).order_by(CHANGE_LOG.c.table_name)
+    query = (
+        sa.select(CHANGE_LOG.c.table_name)
+        .distinct()
+        .where(CHANGE_LOG.c.table_name.like(f"%.{name}"))
+        .order_by(CHANGE_LOG.c.table_name)
+    )
     with log.engine.connect() as conn:
-        return [t for t in conn.execute(query).scalars() if t.rpartition(".")[2] == name]  # LIKE's _ matches any character
+        return [
+            t for t in conn.execute(query).scalars() if t.rpartition(".")[2] == name
+        ]  # LIKE's _ matches any character
 
 
 def _either(connection: str, name: str, ours: Any, peliqan: Any) -> Any:
@@ -227,15 +295,18 @@ def _either(connection: str, name: str, ours: Any, peliqan: Any) -> Any:
     return ours if ours is not None else peliqan
 
 
-def _known(connection: str, what: str, given: str | Iterable[str] | None, known: tuple[str, ...],
-           normal: Callable[[str], str]) -> list[str] | None:
+def _known(
+    connection: str, what: str, given: str | Iterable[str] | None, known: tuple[str, ...], normal: Callable[[str], str]
+) -> list[str] | None:
     """``given`` (one value or several) in its normal case, each one of ``known``; None for None."""
     if given is None:
         return None
     values = [normal(v) for v in ([given] if isinstance(given, str) else given)]
     unknown = [v for v in values if v not in known]
     if unknown:
-        raise WarehouseError(connection, "list_changes", f"unknown {what} {', '.join(unknown)} (use one of {', '.join(known)})")
+        raise WarehouseError(
+            connection, "list_changes", f"unknown {what} {', '.join(unknown)} (use one of {', '.join(known)})"
+        )
     return values
 
 

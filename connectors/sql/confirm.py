@@ -32,12 +32,14 @@ import datetime as dt
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.changelog import CHANGE_LOG
-from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.described import NativeType, native_spec
 from stagehouse.connectors.sql.dialects import SqlDialect, dialect_of
 
 
-def _as_column(dialect: SqlDialect | str, base: sa.Table, column: str, json_value: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.cast(dialect_of(dialect).json_scalar(json_value), NativeType(base.c[column].type.spec))
+def _as_column(
+    dialect: SqlDialect | str, base: sa.Table, column: str, json_value: sa.ColumnElement
+) -> sa.ColumnElement:
+    return sa.cast(dialect_of(dialect).json_scalar(json_value), NativeType(native_spec(base.c[column].type)))
 
 
 def row_fingerprint(base: sa.Table) -> sa.ColumnElement:
@@ -52,7 +54,7 @@ def fingerprint_statement(base: sa.Table, pk: str, table: str, statuses: list[st
     log = CHANGE_LOG
     synced = (
         sa.select(row_fingerprint(base))
-        .where(base.c[pk] == sa.cast(log.c.row_pk, NativeType(base.c[pk].type.spec)))
+        .where(base.c[pk] == sa.cast(log.c.row_pk, NativeType(native_spec(base.c[pk].type))))
         .scalar_subquery()
     )
     return (
@@ -69,31 +71,54 @@ def retire_confirmed_statement(
     ``edited_fields`` are the columns with PROCESSED cell edits (one branch each)."""
     log = CHANGE_LOG
     live = sa.select(log).where(log.c.table_name == table, log.c.retired_at.is_(None)).cte("live")
-    key_type = NativeType(base.c[pk].type.spec)
+    key_type = NativeType(native_spec(base.c[pk].type))
 
-    ranked_rows = sa.select(
-        live.c.row_pk, live.c.id, live.c.type, live.c.writeback_status, live.c.synced_row,
-        sa.func.row_number().over(partition_by=live.c.row_pk, order_by=live.c.id.desc()).label("rn"),
-    ).where(live.c.type.in_(["i", "d"])).subquery("ranked_rows")
+    ranked_rows = (
+        sa.select(
+            live.c.row_pk,
+            live.c.id,
+            live.c.type,
+            live.c.writeback_status,
+            live.c.synced_row,
+            sa.func.row_number().over(partition_by=live.c.row_pk, order_by=live.c.id.desc()).label("rn"),
+        )
+        .where(live.c.type.in_(["i", "d"]))
+        .subquery("ranked_rows")
+    )
     same_key = base.c[pk] == sa.cast(ranked_rows.c.row_pk, key_type)
     present = sa.exists().where(same_key)
     refetched = sa.exists().where(same_key, row_fingerprint(base) != ranked_rows.c.synced_row)
     rows_confirmed = sa.select(ranked_rows.c.row_pk, ranked_rows.c.id.label("upto")).where(
         ranked_rows.c.rn == 1,
         ranked_rows.c.writeback_status == "PROCESSED",
-        sa.or_(sa.and_(ranked_rows.c.type == "d", sa.or_(~present, refetched)), sa.and_(ranked_rows.c.type == "i", present)),
+        sa.or_(
+            sa.and_(ranked_rows.c.type == "d", sa.or_(~present, refetched)), sa.and_(ranked_rows.c.type == "i", present)
+        ),
     )
 
-    ranked_cells = sa.select(
-        live.c.row_pk, live.c.field, live.c.id, live.c.new_value, live.c.synced_row,
-        sa.func.row_number().over(partition_by=(live.c.row_pk, live.c.field), order_by=live.c.id.desc()).label("rn"),
-    ).where(live.c.type == "u", live.c.writeback_status == "PROCESSED").cte("latest_cells")
+    ranked_cells = (
+        sa.select(
+            live.c.row_pk,
+            live.c.field,
+            live.c.id,
+            live.c.new_value,
+            live.c.synced_row,
+            sa.func.row_number()
+            .over(partition_by=(live.c.row_pk, live.c.field), order_by=live.c.id.desc())
+            .label("rn"),
+        )
+        .where(live.c.type == "u", live.c.writeback_status == "PROCESSED")
+        .cte("latest_cells")
+    )
     earlier = live.alias("earlier")
     cells_confirmed = []
     for column in edited_fields:
         synced = base.c[column]
         saw_or_wrote = sa.exists().where(
-            earlier.c.row_pk == ranked_cells.c.row_pk, earlier.c.field == column, earlier.c.type == "u", earlier.c.id <= ranked_cells.c.id,
+            earlier.c.row_pk == ranked_cells.c.row_pk,
+            earlier.c.field == column,
+            earlier.c.type == "u",
+            earlier.c.id <= ranked_cells.c.id,
             sa.or_(
                 synced.is_not_distinct_from(_as_column(dialect, base, column, earlier.c.old_value)),
                 synced.is_not_distinct_from(_as_column(dialect, base, column, earlier.c.new_value)),
@@ -103,7 +128,8 @@ def retire_confirmed_statement(
             sa.select(ranked_cells.c.row_pk, sa.literal(column).label("field"), ranked_cells.c.id.label("upto"))
             .select_from(ranked_cells.join(base, base.c[pk] == sa.cast(ranked_cells.c.row_pk, key_type)))
             .where(
-                ranked_cells.c.rn == 1, ranked_cells.c.field == column,
+                ranked_cells.c.rn == 1,
+                ranked_cells.c.field == column,
                 sa.or_(
                     synced.is_not_distinct_from(_as_column(dialect, base, column, ranked_cells.c.new_value)),
                     row_fingerprint(base) != ranked_cells.c.synced_row,
@@ -114,12 +140,15 @@ def retire_confirmed_statement(
 
     confirmed_rows = rows_confirmed.subquery("rows_confirmed")
     retired = [
-        sa.select(live.c.id).join(confirmed_rows, confirmed_rows.c.row_pk == live.c.row_pk).where(live.c.id <= confirmed_rows.c.upto)
+        sa.select(live.c.id)
+        .join(confirmed_rows, confirmed_rows.c.row_pk == live.c.row_pk)
+        .where(live.c.id <= confirmed_rows.c.upto)
     ]
     if cells_confirmed:
         cells = sa.union_all(*cells_confirmed).subquery("cells_confirmed")
         retired.append(
-            sa.select(live.c.id).join(cells, sa.and_(cells.c.row_pk == live.c.row_pk, cells.c.field == live.c.field))
+            sa.select(live.c.id)
+            .join(cells, sa.and_(cells.c.row_pk == live.c.row_pk, cells.c.field == live.c.field))
             .where(live.c.type == "u", live.c.id <= cells.c.upto)
         )
     ids = sa.union_all(*retired).subquery("retired")

@@ -79,7 +79,9 @@ def postgres_precise_types(schema: pa.Schema) -> dict[str, str]:
     return types
 
 
-def ingest_typed(cur, quote: Callable[[str], str], schema: str | None, table: str, reader: pa.RecordBatchReader | pa.Table) -> None:
+def ingest_typed(
+    cur, quote: Callable[[str], str], schema: str | None, table: str, reader: pa.RecordBatchReader | pa.Table
+) -> None:
     """Create ``schema.table`` on PostgreSQL from Arrow data by an ADBC cursor, with the types the
     source declared: the columns that keep more (``numeric(15,2)``, ``varchar(40)``) are altered
     while the table is still empty; a wide numeric that arrived as text
@@ -96,5 +98,7 @@ def ingest_typed(cur, quote: Callable[[str], str], schema: str | None, table: st
         mode = "append"
     cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
     if wide:
-        changes = ", ".join(f"ALTER COLUMN {quote(name)} TYPE {kind} USING {quote(name)}::{kind}" for name, kind in wide.items())
+        changes = ", ".join(
+            f"ALTER COLUMN {quote(name)} TYPE {kind} USING {quote(name)}::{kind}" for name, kind in wide.items()
+        )
         cur.execute(f"ALTER TABLE {target} {changes}")

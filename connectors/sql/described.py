@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -37,6 +38,11 @@ class NativeType(sa.types.UserDefinedType):
         return sa.literal(value).type
 
 
+def native_spec(type_: sa.types.TypeEngine[Any]) -> str:
+    """The store's own name of a described column's type (its ``NativeType``)."""
+    return cast(NativeType, type_).spec
+
+
 @contextmanager
 def connected(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
     """``bind`` itself when it is a connection (its open transaction sees what it wrote), else a
@@ -53,11 +59,13 @@ def columns_of(engine: sa.Engine | sa.Connection, schema: str | None, name: str)
     return columns_of_tables(engine, schema, [name]).get(name, {})
 
 
-def columns_of_tables(engine: sa.Engine | sa.Connection, schema: str | None, names: list[str]) -> dict[str, dict[str, str]]:
+def columns_of_tables(
+    engine: sa.Engine | sa.Connection, schema: str | None, names: list[str]
+) -> dict[str, dict[str, str]]:
     """``columns_of`` for several tables of one schema, in one catalog query; absent tables are left out."""
     with connected(engine) as conn:
         dialect = dialect_of(conn)
-        return dialect.columns_of_tables(conn, schema or dialect.default_schema(conn), names)
+        return dialect.columns_of_tables(conn, schema or dialect.default_schema(conn) or "", names)
 
 
 def described_table(engine: sa.Engine | sa.Connection, schema: str | None, name: str) -> sa.Table | None:
@@ -67,12 +75,16 @@ def described_table(engine: sa.Engine | sa.Connection, schema: str | None, name:
 
 def described_tables(engine: sa.Engine | sa.Connection, schema: str | None, names: list[str]) -> dict[str, sa.Table]:
     """``described_table`` for several tables of one schema, from one catalog query."""
-    return {name: native_table(name, columns, schema) for name, columns in columns_of_tables(engine, schema, names).items()}
+    return {
+        name: native_table(name, columns, schema) for name, columns in columns_of_tables(engine, schema, names).items()
+    }
 
 
 def native_table(name: str, columns: dict[str, str], schema: str | None) -> sa.Table:
     """An ``sa.Table`` whose columns have the store's own type names (``NativeType``)."""
-    return sa.Table(name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()), schema=schema)
+    return sa.Table(
+        name, sa.MetaData(), *(sa.Column(c, NativeType(kind)) for c, kind in columns.items()), schema=schema
+    )
 
 
 def primary_key_of(engine: sa.Engine, schema: str | None, name: str) -> list[str]:
@@ -87,7 +99,9 @@ def relation_kind(bind: sa.Engine | sa.Connection, schema: str | None, name: str
     Example: ``relation_kind(engine, "raw", "customers")`` → ``'VIEW'`` for a merge sync's stage table."""
     with connected(bind) as conn:
         dialect = dialect_of(conn)
-        return conn.execute(sa.text(dialect.relation_kind_query()), {"s": schema or dialect.default_schema(conn), "t": name}).scalar()
+        return conn.execute(
+            sa.text(dialect.relation_kind_query()), {"s": schema or dialect.default_schema(conn), "t": name}
+        ).scalar()
 
 
 def stored_tables(conn: sa.Connection, schema: str) -> dict[str, int | None]:

@@ -26,12 +26,15 @@ from sqlalchemy.engine.reflection import ReflectionDefaults, _ReflectionInfo
 
 # Filters written into the text: with bound parameters DuckDB lists every relation of the database
 # (duckdb_columns(): with their columns) before filtering.
-_LITERAL = (sa.bindparam("schema", type_=sa.String, literal_execute=True), sa.bindparam("name", type_=sa.String, literal_execute=True))
+_LITERAL = (
+    sa.bindparam("schema", type_=sa.String, literal_execute=True),
+    sa.bindparam("name", type_=sa.String, literal_execute=True),
+)
 _COLUMNS = sa.text(
     "SELECT table_name, column_name AS name, "
     "pg_catalog.format_type(data_type_id, CASE WHEN data_type ILIKE '%decimal%' "
     "THEN numeric_precision * 1000 + numeric_scale ELSE -1 END) AS format_type, "
-    "column_default AS \"default\", NOT is_nullable AS not_null, comment, data_type "
+    'column_default AS "default", NOT is_nullable AS not_null, comment, data_type '
     "FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = :schema "
     "AND table_name = :name ORDER BY column_index"
 ).bindparams(*_LITERAL)
@@ -50,9 +53,12 @@ _ARGS = re.compile(r"\(.*\)|\[\]")
 def reflected_table(conn: sa.Connection, schema: str, name: str) -> sa.Table | None:
     """``schema.name`` as SQLAlchemy's reflection gives it, or None where the quick path does
     not apply (then reflect the usual way: it also raises NoSuchTableError for a missing table)."""
-    dialect = conn.dialect
+    dialect: Any = conn.dialect  # PostgreSQL's: its _get_columns_info maps the rows
     params = {"schema": schema, "name": name}
-    rows = [dict(row, collation=None, generated=None, identity_options=None) for row in conn.execute(_COLUMNS, params).mappings()]
+    rows = [
+        dict(row, collation=None, generated=None, identity_options=None)
+        for row in conn.execute(_COLUMNS, params).mappings()
+    ]
     if not rows or any(not _known_type(dialect, row) for row in rows):
         return None
     if conn.execute(_CONSTRAINTS, params).scalar_one():
@@ -78,5 +84,8 @@ def reflected_table(conn: sa.Connection, schema: str, name: str) -> sa.Table | N
 def _known_type(dialect: Any, row: dict[str, Any]) -> bool:
     """A type the dialect maps by name alone (an ENUM's name is looked up among the enum types)."""
     format_type = row["format_type"]
-    return (format_type is not None and not row["data_type"].startswith("ENUM")
-            and _ARGS.sub("", format_type).strip().lower() in dialect.ischema_names)
+    return (
+        format_type is not None
+        and not row["data_type"].startswith("ENUM")
+        and _ARGS.sub("", format_type).strip().lower() in dialect.ischema_names
+    )

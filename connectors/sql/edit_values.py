@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.errors import WarehouseError
 from stagehouse.connectors.sql.changelog import as_json
-from stagehouse.connectors.sql.described import NativeType
+from stagehouse.connectors.sql.described import NativeType, native_spec
 from stagehouse.connectors.sql.dialects import dialect_of
 
 ANY_JSON = None
@@ -61,7 +61,10 @@ def fitted(base: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` with a time that carries a UTC offset, meant for a column without a time zone,
     as UTC text (``'…T08:00:00Z'``): the store keeps such columns in UTC, and a cast would drop
     the offset (10:00+02:00 read as 10:00); the app gets the same instant."""
-    return {column: _utc_text(value) if _is_naive_timestamp(base.c[column].type.spec) else value for column, value in values.items()}
+    return {
+        column: _utc_text(value) if _is_naive_timestamp(native_spec(base.c[column].type)) else value
+        for column, value in values.items()
+    }
 
 
 def _utc_text(value: Any) -> Any:
@@ -76,17 +79,25 @@ def _utc_text(value: Any) -> Any:
     return instant.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
-def check_fits(connection: str, engine: sa.Engine, base: sa.Table, values: Mapping[str, Any], row: Any,
-               lengths: Mapping[str, int] | None = None) -> None:
+def check_fits(
+    connection: str,
+    engine: sa.Engine,
+    base: sa.Table,
+    values: Mapping[str, Any],
+    row: Any,
+    lengths: Mapping[str, int] | None = None,
+) -> None:
     """Raise WarehouseError for the first value of ``values`` (column -> value) of the row keyed
     ``row`` that does not fit; ``lengths`` are declared lengths the store's types do not carry."""
     label = f"{base.schema}.{base.name}" if base.schema else base.name
     dialect = dialect_of(engine)
     for column, value in values.items():
-        type_name = base.c[column].type.spec
+        type_name = native_spec(base.c[column].type)
         accepted, hint = _kind(type_name)
-        wrong_kind = value is not None and accepted is not None and (
-            not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted)
+        wrong_kind = (
+            value is not None
+            and accepted is not None
+            and (not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted))
         )
         where = f"row {row!r}: {value!r} does not fit column '{column}' ({type_name})"
         if wrong_kind:
@@ -104,12 +115,18 @@ def check_fits(connection: str, engine: sa.Engine, base: sa.Table, values: Mappi
 
 def _changed_by(type_name: str, value: Any, declared_length: int | None) -> str | None:
     """How storing ``value`` in a column of ``type_name`` would change it (None: it would not)."""
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and (found := DECIMAL.match(type_name.strip())):
+    if (
+        isinstance(value, (int, float, Decimal))
+        and not isinstance(value, bool)
+        and (found := DECIMAL.match(type_name.strip()))
+    ):
         precision, scale = int(found.group(2)), int(found.group(3))
         number = Decimal(str(value))
         if not number.is_finite():
             return None  # the cast refuses it
-        places = max(0, -number.as_tuple().exponent)
+        exponent = number.as_tuple().exponent
+        assert isinstance(exponent, int)  # a finite number's exponent
+        places = max(0, -exponent)
         if places > scale:
             return f"it keeps {scale} decimal places and would store {round(number, scale)}; round the value first"
         whole = len(str(abs(int(number)))) if int(number) else 0

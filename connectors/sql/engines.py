@@ -60,7 +60,9 @@ def ping_server(url: URL) -> None:
 
     Example: ``ping_server(make_url("postgresql+psycopg://app@db:5432/shop"))``
     """
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=PING_CONNECT_ARGS.get(url.get_backend_name(), {}))
+    engine = sa.create_engine(
+        url, poolclass=sa.pool.NullPool, connect_args=PING_CONNECT_ARGS.get(url.get_backend_name(), {})
+    )
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))

@@ -21,8 +21,9 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -86,8 +87,14 @@ def _fix(field: str, value: str, target: str) -> str:
     scale = int(target.rstrip(")").split(",")[1])
     fraction = value.partition(".")[2].rstrip("0")
     if len(fraction) > scale:
-        return f"round it in a query: sync(..., query=\"SELECT ..., round({field}, {scale}) AS {field} ...\"), or declare the source column numeric(p,s) with p ≤ 38"
-    return f"cast it in a query: sync(..., query=\"SELECT ..., {field}::float8 AS {field} ...\") if an approximate value will do"
+        return (
+            f'round it in a query: sync(..., query="SELECT ..., round({field}, {scale}) AS {field} ..."), or declare '
+            "the source column numeric(p,s) with p ≤ 38"
+        )
+    return (
+        f'cast it in a query: sync(..., query="SELECT ..., {field}::float8 AS {field} ...") if an approximate value '
+        "will do"
+    )
 
 
 def numeric_columns(engine: sa.Engine, sql: str) -> tuple[list[str], dict[str, Numeric]] | None:
@@ -101,7 +108,7 @@ def numeric_columns(engine: sa.Engine, sql: str) -> tuple[list[str], dict[str, N
     try:
         cur = raw.cursor()
         cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-        description = cur.description
+        description: Sequence[Any] = cur.description
         raw.rollback()
     except Exception:  # noqa: BLE001 - any driver error: the read itself will name it
         return None
@@ -143,7 +150,9 @@ def landing(relation: str, columns: list[str], numerics: dict[str, Numeric], key
     """A DuckDB SELECT over ``relation`` (which has the ``numerics`` columns as text) that casts each
     to its DECIMAL, or raises ``error()`` naming the row's key, the field and the value."""
     row = key or columns[:1]
-    row_text = " || ', ' || ".join(f"'{_literal(name)}=' || coalesce(CAST({_quote(name)} AS VARCHAR), 'NULL')" for name in row)
+    row_text = " || ', ' || ".join(
+        f"'{_literal(name)}=' || coalesce(CAST({_quote(name)} AS VARCHAR), 'NULL')" for name in row
+    )
     items = []
     for name in columns:
         if name not in numerics:
@@ -151,7 +160,9 @@ def landing(relation: str, columns: list[str], numerics: dict[str, Numeric], key
             continue
         precision, scale = numerics[name].decimal()
         target = f"DECIMAL({precision},{scale})"
-        message = SEPARATOR.join([MARKER, f"' || {row_text} || '", _literal(name), "' || " + _quote(name) + " || '", target])
+        message = SEPARATOR.join(
+            [MARKER, f"' || {row_text} || '", _literal(name), "' || " + _quote(name) + " || '", target]
+        )
         items.append(
             f"CASE WHEN {_quote(name)} IS NULL OR {_fits(_quote(name), precision, scale)} "
             f"THEN CAST({_quote(name)} AS {target}) ELSE error('{message}') END AS {_quote(name)}"
@@ -195,7 +206,10 @@ class ExactRead:
         wide = {n: kind for n, kind in self.numerics.items() if kind.wide}
         if not wide:
             return reader
-        fields = [f.with_metadata({**(f.metadata or {}), DECLARED: wide[f.name].declared.encode()}) if f.name in wide else f for f in reader.schema]
+        fields = [
+            f.with_metadata({**(f.metadata or {}), DECLARED: wide[f.name].declared.encode()}) if f.name in wide else f
+            for f in reader.schema
+        ]
         context = {SOURCE: json.dumps([connection, obj, self.key]).encode()}
         return with_schema(reader, pa.schema(fields, metadata={**(reader.schema.metadata or {}), **context}))
 
@@ -210,7 +224,9 @@ def declared_numerics(schema: pa.Schema) -> dict[str, Numeric]:
     return found
 
 
-def store_landing(relation: str, schema: pa.Schema) -> tuple[str, Callable[[BaseException], UnrepresentableValueError | None]]:
+def store_landing(
+    relation: str, schema: pa.Schema
+) -> tuple[str, Callable[[BaseException], UnrepresentableValueError | None]]:
     """A DuckDB store's SELECT over a tagged stream ``relation``: its wide numerics cast to DECIMAL
     or refused; and how to read a refusal out of the error it raises."""
     numerics = declared_numerics(schema)

@@ -11,13 +11,15 @@ connection (MySQL needs the column names) and returns the SELECT of ``rows`` and
 Example::
 
     FINGERPRINTS["postgresql"](conn, '"public"."orders"')
-    # SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW(_sh_fp.id, _sh_fp.total::text), 0), 0)) AS content
+    # SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW(_sh_fp.id, _sh_fp.total::text), 0), 0)) AS
+    # content
     # FROM "public"."orders" AS _sh_fp
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -44,16 +46,22 @@ def _postgres(conn: sa.Connection, relation: str) -> str:
     is a weighted sum of its fields' hashes: summed over rows, two rows trading a value would
     cancel out); summed as numeric (no overflow). A query naming a column twice is hashed as the
     row's text (NULL as nothing, '' as "")."""
-    described = conn.execute(literal_sql(f"SELECT * FROM {relation} AS {ALIAS} LIMIT 0")).cursor.description
+    described: Sequence[Any] = conn.execute(
+        literal_sql(f"SELECT * FROM {relation} AS {ALIAS} LIMIT 0")
+    ).cursor.description
     names = [column.name for column in described]
     if len(set(names)) < len(names):
         row = f"ROW({ALIAS}.*)"
         return f"SELECT count(*) AS rows, sum(hashtextextended({row}::text, 0)) AS content FROM {relation} AS {ALIAS}"
     quote = conn.dialect.identifier_preparer.quote
     fields = [
-        f"{ALIAS}.{quote(column.name)}" + ("" if column.type_code in PG_EXACT_HASH_TYPES else "::text") for column in described
+        f"{ALIAS}.{quote(column.name)}" + ("" if column.type_code in PG_EXACT_HASH_TYPES else "::text")
+        for column in described
     ]
-    return f"SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW({', '.join(fields)}), 0), 0)) AS content FROM {relation} AS {ALIAS}"
+    return (
+        f"SELECT count(*) AS rows, sum(hashint8extended(hash_record_extended(ROW({', '.join(fields)}), 0), 0)) AS "
+        f"content FROM {relation} AS {ALIAS}"
+    )
 
 
 def _duckdb(conn: sa.Connection, relation: str) -> str:
@@ -66,7 +74,9 @@ def _mysql(conn: sa.Connection, relation: str) -> str:
     ``N``), so ``('a', NULL)``, ``(NULL, 'a')`` and ``('a,', '')`` all differ; 64 bits of MD5."""
     quote = conn.dialect.identifier_preparer.quote
     columns = conn.execute(literal_sql(f"SELECT * FROM {relation} AS {ALIAS} LIMIT 0")).keys()
-    fields = [f"IFNULL(CONCAT(LENGTH(CAST({quote(c)} AS BINARY)), ':', CAST({quote(c)} AS BINARY)), 'N')" for c in columns]
+    fields = [
+        f"IFNULL(CONCAT(LENGTH(CAST({quote(c)} AS BINARY)), ':', CAST({quote(c)} AS BINARY)), 'N')" for c in columns
+    ]
     row = f"CONCAT_WS(',', {', '.join(fields)})"
     return (
         f"SELECT count(*) AS `rows`, sum(CAST(CONV(LEFT(MD5({row}), 16), 16, 10) AS UNSIGNED)) AS content "

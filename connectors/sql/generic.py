@@ -9,7 +9,8 @@ column's name instead of producing a mixed table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -49,13 +50,13 @@ def stream_sqlalchemy(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _decide_schema(names: list[str], partitions: Iterator[list]) -> tuple[list[list], pa.Schema]:
+def _decide_schema(names: list[str], partitions: Iterator[Sequence[Any]]) -> tuple[list[Sequence[Any]], pa.Schema]:
     """Read ahead until every column has a non-null type; return the rows read and the schema."""
-    buffered: list[list] = []
+    buffered: list[Sequence[Any]] = []
     types: dict[str, pa.DataType] = {}
     for rows in partitions:
         buffered.append(rows)
-        for name, column in zip(names, zip(*rows)):
+        for name, column in zip(names, zip(*rows, strict=False), strict=False):
             if name not in types:
                 inferred = pa.array(list(column)).type
                 if not pa.types.is_null(inferred):
@@ -65,10 +66,10 @@ def _decide_schema(names: list[str], partitions: Iterator[list]) -> tuple[list[l
     return buffered, pa.schema([(name, types.get(name, pa.string())) for name in names])
 
 
-def _to_batch(names: list[str], rows: list, schema: pa.Schema) -> pa.RecordBatch:
-    columns = list(zip(*rows)) if rows else [[] for _ in names]
+def _to_batch(names: list[str], rows: Sequence[Any], schema: pa.Schema) -> pa.RecordBatch:
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=False)) if rows else [[] for _ in names]
     arrays = []
-    for field, col in zip(schema, columns):
+    for field, col in zip(schema, columns, strict=False):
         try:
             arrays.append(pa.array(list(col), type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

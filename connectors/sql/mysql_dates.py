@@ -39,7 +39,9 @@ def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None)
         with conn.engine.connect() as db:
             # the driver's own cursor, given no parameters, sends the text as it is ('%' in a
             # LIKE stays '%'); SQLAlchemy's would have the driver format it
-            cursor = db.connection.dbapi_connection.cursor()
+            dbapi = db.connection.dbapi_connection
+            assert dbapi is not None  # an open connection's
+            cursor = dbapi.cursor()
             cursor.execute(f"SELECT * FROM {relation} LIMIT 0")
             described = cursor.description
             dates = [column[0] for column in described if column[1] in DATE_TYPE_CODES]
@@ -55,12 +57,17 @@ def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None)
         raise conn._error(obj, exc) from exc
     if found is None:
         return
-    row = ", ".join(f"{k} {v}" for k, v in zip(key, found))
-    field, value = next((d, v) for d, v in zip(dates, found[len(key):]) if v is not None and (v[5:7] == "00" or v[8:10] == "00"))
+    row = ", ".join(f"{k} {v}" for k, v in zip(key, found, strict=False))
+    field, value = next(
+        (d, v)
+        for d, v in zip(dates, found[len(key) :], strict=True)
+        if v is not None and (v[5:7] == "00" or v[8:10] == "00")
+    )
     zero = "0000-00-00 00:00:00" if len(value) > 10 else "0000-00-00"
     raise SourceError(
         conn.name,
         obj,
         f"row {row}, field '{field}': '{value}' is not a date (it would land as NULL); sync a query= that reads "
-        f"NULLIF({field}, '{zero}') AS {field} (or fix the rows in the source; sql_mode NO_ZERO_DATE keeps new ones out)",
+        f"NULLIF({field}, '{zero}') AS {field} (or fix the rows in the source; sql_mode NO_ZERO_DATE keeps new ones "
+        "out)",
     )

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from stagehouse.connectors.cursor import CursorFilter
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.sql.fingerprint import literal_sql
+from stagehouse.connectors.sync_source import given_query
 
 
 class PartitionKeyError(StagehouseError):
@@ -35,9 +36,15 @@ class PartitionKeyError(StagehouseError):
     not one column."""
 
     def __init__(self, source: str, column: str | None, problem: str) -> None:
-        what = f"partition_by '{column}' {problem}" if column else f"partitions= needs partition_by='column' ({problem})"
-        super().__init__(f"{source}: {what}; partition by an integer column (the primary key)",
-                         source=source, column=column, problem=problem)
+        what = (
+            f"partition_by '{column}' {problem}" if column else f"partitions= needs partition_by='column' ({problem})"
+        )
+        super().__init__(
+            f"{source}: {what}; partition by an integer column (the primary key)",
+            source=source,
+            column=column,
+            problem=problem,
+        )
 
 
 def single_key(connection: str, table: str | None, key: list[str] | None) -> str:
@@ -60,7 +67,7 @@ class KeyRange:
     after: CursorFilter | None = None
 
     def condition(self) -> sa.ColumnElement[bool]:
-        column = sa.column(self.column)
+        column: sa.ColumnClause[Any] = sa.column(self.column)
         parts = [] if self.after is None else [self.after.condition()]
         if self.low is not None:
             parts.append(column >= sa.literal(self.low))
@@ -70,14 +77,16 @@ class KeyRange:
         return sa.and_(sa.true(), *parts)
 
 
-def key_ranges(conn: Any, table: str | None, query: str | None, column: str, after: CursorFilter | None, partitions: int) -> list[KeyRange]:
+def key_ranges(
+    conn: Any, table: str | None, query: str | None, column: str, after: CursorFilter | None, partitions: int
+) -> list[KeyRange]:
     """K ranges of equal key span covering the rows (past ``after``) of ``table`` or ``query``."""
     if table is not None:
         schema, name = conn.split_table(table)
         source: sa.FromClause = sa.table(name, schema=schema)
     else:
-        source = literal_sql(query).columns().subquery("q")
-    key = sa.column(column)
+        source = literal_sql(given_query(query)).columns().subquery("q")
+    key: sa.ColumnClause[Any] = sa.column(column)
     statement = sa.select(sa.func.min(key), sa.func.max(key)).select_from(source)
     if after is not None:
         statement = statement.where(after.condition())
@@ -120,14 +129,21 @@ def concurrent_reader(openers: list[Callable[[], pa.RecordBatchReader]]) -> pa.R
             for batch in reader:
                 if stop.is_set():
                     break
-                batches.put(batch if batch.schema.equals(schema) else pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0])
+                batches.put(
+                    batch
+                    if batch.schema.equals(schema)
+                    else pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0]
+                )
             batches.put(_DONE)
         except BaseException as exc:  # noqa: BLE001 (the consumer raises it)
             batches.put(exc)
         finally:
             reader.close()
 
-    threads = [threading.Thread(target=pump, args=(reader,), daemon=True, name=f"partition-{i}") for i, reader in enumerate(readers)]
+    threads = [
+        threading.Thread(target=pump, args=(reader,), daemon=True, name=f"partition-{i}")
+        for i, reader in enumerate(readers)
+    ]
     for thread in threads:
         thread.start()
 
@@ -153,7 +169,9 @@ def concurrent_reader(openers: list[Callable[[], pa.RecordBatchReader]]) -> pa.R
     return pa.RecordBatchReader.from_batches(schema, merged())
 
 
-def partitioned_read(conn: Any, table: str | None, query: str | None, after: CursorFilter | None, partitions: int, column: str) -> Callable[[], pa.RecordBatchReader]:
+def partitioned_read(
+    conn: Any, table: str | None, query: str | None, after: CursorFilter | None, partitions: int, column: str
+) -> Callable[[], pa.RecordBatchReader]:
     """What a sync streams for ``partitions=K``: a factory of the K ranges' concurrent stream."""
 
     def open_stream() -> pa.RecordBatchReader:

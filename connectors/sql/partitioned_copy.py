@@ -21,7 +21,9 @@ from stagehouse.connectors.sql.partitioned import key_ranges
 class PartitionedCopy:
     """Quacks as ``PostgresCopy`` for the store writer: ``columns()`` and ``copy_into(conn, table)``."""
 
-    def __init__(self, conn: Any, table: str | None, query: str | None, column: str, partitions: int, store_uri: str) -> None:
+    def __init__(
+        self, conn: Any, table: str | None, query: str | None, column: str, partitions: int, store_uri: str
+    ) -> None:
         self.conn, self.table, self.query, self.column, self.partitions = conn, table, query, column, partitions
         self.store_uri = store_uri
         self.whole = conn.binary_copy(table, query=query)
@@ -51,7 +53,9 @@ class PartitionedCopy:
             except BaseException as exc:  # noqa: BLE001 (raised in the task's thread below)
                 errors.append(exc)
 
-        threads = [threading.Thread(target=copy, args=(part,), name=f"partition-copy-{i}") for i, part in enumerate(copies)]
+        threads = [
+            threading.Thread(target=copy, args=(part,), name=f"partition-copy-{i}") for i, part in enumerate(copies)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -71,11 +71,13 @@ class PostgresCopy:
         try:
             with psycopg.connect(self._conninfo, autocommit=True) as conn:
                 result = conn.execute(f"SELECT * FROM (\n{self.select}\n) AS described LIMIT 0").pgresult
-                names = [result.fname(i).decode() for i in range(result.nfields)]
+                assert result is not None  # set by execute()
+                names = [(result.fname(i) or b"").decode() for i in range(result.nfields)]
                 oids = [result.ftype(i) for i in range(result.nfields)]
                 modifiers = [result.fmod(i) for i in range(result.nfields)]
                 types = conn.execute(
-                    "SELECT format_type(t, m) FROM unnest(%s::oid[], %s::int[]) WITH ORDINALITY AS c(t, m, n) ORDER BY n",
+                    "SELECT format_type(t, m) FROM unnest(%s::oid[], %s::int[]) WITH ORDINALITY AS c(t, m, n) ORDER "
+                    "BY n",
                     (oids, modifiers),
                 ).fetchall()
         except psycopg.Error as exc:
@@ -119,14 +121,14 @@ class PostgresCopy:
             source.cancel()  # the pipe is closed: stop the source's server too
             sender.join()
             failure = sent.get("error")
-            if failure is not None and not _broken_pipe(failure):
+            if isinstance(failure, BaseException) and not _broken_pipe(failure):
                 raise self._source_error(failure) from exc
             raise
         finally:
             sender.join()
             source.close()
-        if "error" in sent:
-            raise self._source_error(sent["error"])
+        if isinstance(error := sent.get("error"), BaseException):
+            raise self._source_error(error)
         if received != sent["rows"]:
             raise self.on_error(RuntimeError(f"the source sent {sent['rows']} rows, the target received {received}"))
         return received

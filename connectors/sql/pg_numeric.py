@@ -29,9 +29,15 @@ def typed_numerics(table: pa.Table) -> pa.Table:
     for index, field in enumerate(table.schema):
         if (field.metadata or {}).get(TYPNAME) == b"numeric":
             column = table.column(index)
-            text = pa.chunked_array([chunk.storage if isinstance(chunk, pa.ExtensionArray) else chunk for chunk in column.chunks], pa.string())
+            text = pa.chunked_array(
+                [chunk.storage if isinstance(chunk, pa.ExtensionArray) else chunk for chunk in column.chunks],
+                pa.string(),
+            )
             kind = _declared(field) or _fitting(text)
-            columns[index] = (pa.field(field.name, kind or pa.string(), field.nullable), text if kind is None else text.cast(kind))
+            columns[index] = (
+                pa.field(field.name, kind or pa.string(), field.nullable),
+                text if kind is None else text.cast(kind),
+            )
     for index, (field, column) in columns.items():
         table = table.set_column(index, field, column)
     return table
@@ -56,6 +62,7 @@ def _fitting(text: pa.ChunkedArray) -> pa.DataType | None:
         if not parsed.is_finite():
             return None  # NaN and infinities have no decimal form
         sign, digits, exponent = parsed.as_tuple()
+        assert isinstance(exponent, int)  # a finite number's exponent
         scale = max(scale, -exponent)
         integer_digits = max(integer_digits, len(digits) + exponent)
     return _decimal(max(integer_digits + scale, 1), scale)

@@ -29,8 +29,10 @@ from stagehouse.connectors.duckdb_scan import stream
 from stagehouse.connectors.errors import SourceError, WarehouseError, first_line
 from stagehouse.connectors.sql.described import described_table
 from stagehouse.connectors.sql.dialects import bulk_dialects, dialect_named, dialect_of
+from stagehouse.connectors.sql.driver import driver_connection
 from stagehouse.connectors.sql.identifiers import checked, quoted_name
 from stagehouse.connectors.sql.source import SqlConnection
+from stagehouse.connectors.sync_source import given_query
 
 SIDE_PREFIX = "_sh_repl_"
 DEPENDENTS_SQLSTATE = "2BP01"
@@ -55,10 +57,16 @@ def parse_source(source: str, query: str | None) -> tuple[str, str | None]:
     name, separator, table = source.partition(":")
     if query is not None:
         if separator:
-            raise WarehouseError(name, "replicate", f"source '{source}': with a query name only the connection ('{name}')")
+            raise WarehouseError(
+                name, "replicate", f"source '{source}': with a query name only the connection ('{name}')"
+            )
         return name, None
     if not separator or not table:
-        raise WarehouseError(name, "replicate", f"source '{source}': write it as 'connection:schema.table', or name the connection and give a query")
+        raise WarehouseError(
+            name,
+            "replicate",
+            f"source '{source}': write it as 'connection:schema.table', or name the connection and give a query",
+        )
     return name, table
 
 
@@ -83,12 +91,16 @@ def replicate(
     """
     for side_conn in (source, target):
         if not isinstance(side_conn, SqlConnection):
-            raise WarehouseError(side_conn.name, "replicate", f"is a {type(side_conn).__name__}; replicate copies between SQL connections")
+            raise WarehouseError(
+                side_conn.name,
+                "replicate",
+                f"is a {type(side_conn).__name__}; replicate copies between SQL connections",
+            )
     if (table is None) == (query is None):
         raise WarehouseError(source.name, "replicate", "pass a source table or query=, not both")
     if target_table is None and table is None:
         raise WarehouseError(target.name, "replicate", "replicating a query needs target_table=")
-    name = checked(target.name, "table", target_table or table.rpartition(".")[2])
+    name = checked(target.name, "table", target_table or (table or "").rpartition(".")[2])
     schema = checked(target.name, "schema", target_schema)
     keys = [checked(target.name, "column", k) for k in ([pk] if isinstance(pk, str) else pk or [])]
     label = f"connection '{target.name}', table '{schema}.{name}'"
@@ -96,8 +108,12 @@ def replicate(
         raise WarehouseError(target.name, "replicate", f"can write to {', '.join(bulk_dialects())}, not {store.name}")
     started = time.perf_counter()
     existing = described_table(target.engine, schema, name)
-    since = _high_water_mark(target, existing, incremental_field) if existing is not None and incremental_field else None
-    after = None if since is None else CursorFilter(incremental_field, since, inclusive=bool(keys))
+    since = (
+        _high_water_mark(target, existing, incremental_field) if existing is not None and incremental_field else None
+    )
+    after = (
+        None if since is None or not incremental_field else CursorFilter(incremental_field, since, inclusive=bool(keys))
+    )
     reader = _source_stream(source, table, query, after, batch_rows or source.config.batch_rows)
     side = f"{SIDE_PREFIX}{uuid.uuid4().hex[:12]}"
     incoming = reader.schema
@@ -127,7 +143,8 @@ def replicate(
 def _high_water_mark(target: SqlConnection, existing: sa.Table, field: str) -> Any:
     if field not in existing.c:
         raise WarehouseError(
-            target.name, f"table '{existing.schema}.{existing.name}'",
+            target.name,
+            f"table '{existing.schema}.{existing.name}'",
             f"has no column '{field}' to continue from (incremental_field); replicate once without it, or fix the name",
         )
     return high_water_mark(target.engine, existing, field)
@@ -141,15 +158,23 @@ def _source_stream(
     if not dialect_named(source.backend).capabilities.exclusive_file:
         return source.read(table, query=query, after=after, batch_rows=batch_rows)
     obj = f"table '{table}'" if table else "query"
-    sql = source.delta_query(table, query, after) if after is not None else (query or _select_all(source, table))
+    sql = (
+        source.delta_query(table, query, after)
+        if after is not None
+        else (_select_all(source, table) if table is not None else given_query(query))
+    )
     with source.engine.connect() as conn:
-        cursor = conn.connection.driver_connection.duplicate()
-    return stream(cursor, sql, batch_rows=batch_rows, on_error=lambda exc: SourceError(source.name, obj, first_line(exc)))
+        cursor = driver_connection(conn).duplicate()
+    return stream(
+        cursor, sql, batch_rows=batch_rows, on_error=lambda exc: SourceError(source.name, obj, first_line(exc))
+    )
 
 
 def _select_all(source: SqlConnection, table: str) -> str:
     schema, name = source.split_table(table)
-    return str(sa.select(sa.text("*")).select_from(sa.table(name, schema=schema)).compile(dialect=source.engine.dialect))
+    return str(
+        sa.select(sa.text("*")).select_from(sa.table(name, schema=schema)).compile(dialect=source.engine.dialect)
+    )
 
 
 def _swap_in(target: SqlConnection, schema: str, side: str, name: str, keys: list[str], incoming: pa.Schema) -> None:
@@ -162,12 +187,19 @@ def _swap_in(target: SqlConnection, schema: str, side: str, name: str, keys: lis
     quoted_side = quoted_name(target.engine, schema, side)
     if keys:
         columns = ", ".join(quote(k) for k in keys)
-        _run(target, f"{schema}.{name}", f"ALTER TABLE {quoted_side} ADD PRIMARY KEY ({columns})", "the rows repeat or lack the key " + ", ".join(keys))
+        _run(
+            target,
+            f"{schema}.{name}",
+            f"ALTER TABLE {quoted_side} ADD PRIMARY KEY ({columns})",
+            "the rows repeat or lack the key " + ", ".join(keys),
+        )
     retired = f"_sh_old_{uuid.uuid4().hex[:12]}"
     try:
         with target.engine.begin() as conn:
             if described_table(conn, schema, name) is not None:
-                conn.exec_driver_sql(f"ALTER TABLE {quoted_name(target.engine, schema, name)} RENAME TO {quote(retired)}")
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {quoted_name(target.engine, schema, name)} RENAME TO {quote(retired)}"
+                )
                 conn.exec_driver_sql(f"ALTER TABLE {quoted_side} RENAME TO {quote(name)}")
                 conn.exec_driver_sql(f"DROP TABLE {quoted_name(target.engine, schema, retired)}")
             else:
@@ -184,11 +216,14 @@ def _replace_rows(target: SqlConnection, schema: str, side: str, name: str, inco
     with target.engine.begin() as conn:
         conn.execute(sa.delete(existing))
         conn.exec_driver_sql(
-            f"INSERT INTO {quoted_name(target.engine, schema, name)} ({columns}) SELECT {columns} FROM {quoted_name(target.engine, schema, side)}"
+            f"INSERT INTO {quoted_name(target.engine, schema, name)} ({columns}) SELECT {columns} FROM "
+            f"{quoted_name(target.engine, schema, side)}"
         )
 
 
-def _merge_in(target: SqlConnection, schema: str, side: str, name: str, keys: list[str], incoming: pa.Schema, rows: int) -> dict[str, int]:
+def _merge_in(
+    target: SqlConnection, schema: str, side: str, name: str, keys: list[str], incoming: pa.Schema, rows: int
+) -> dict[str, int]:
     existing = target.ensure_table(schema, name, incoming, keys)
     stage = sa.Table(side, sa.MetaData(), *(sa.Column(f.name) for f in incoming), schema=schema)
     if keys:

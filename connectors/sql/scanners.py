@@ -34,7 +34,12 @@ def _postgres_target(url: URL) -> str:
 
 def _mysql_target(url: URL) -> str:
     return _keywords(
-        False, host=url.host or "localhost", port=url.port, user=url.username, password=url.password, database=url.database
+        False,
+        host=url.host or "localhost",
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
 
 

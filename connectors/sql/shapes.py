@@ -68,8 +68,13 @@ def shaped(
         import polars as pl
 
         frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)  # a table, not an array
         if fillna_with is not None:
-            frame = frame.with_columns(pl.exclude(*temporal).fill_null(fillna_with)) if temporal else frame.fill_null(fillna_with)
+            frame = (
+                frame.with_columns(pl.exclude(*temporal).fill_null(fillna_with))
+                if temporal
+                else frame.fill_null(fillna_with)
+            )
         if fillnat_with is not None and temporal:
             frame = frame.with_columns(pl.col(*temporal).fill_null(fillnat_with))
         return frame

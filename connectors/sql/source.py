@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-
 import dataclasses
 import time
 import uuid
@@ -26,30 +25,38 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from stagehouse.connectors.base import Connection
-from stagehouse.connectors.duckdb_scan import DuckDBScan, kept_attachment, open_duckdb, quote_identifier, quote_literal, reader_connection, stream
-from stagehouse.connectors.placeholders import expand
-from stagehouse.connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
+from stagehouse.connectors.base import Connection, ConnectionConfig
 from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.duckdb_scan import (
+    DuckDBScan,
+    kept_attachment,
+    open_duckdb,
+    quote_identifier,
+    quote_literal,
+    reader_connection,
+    stream,
+)
+from stagehouse.connectors.errors import ConnectionConfigError, SourceError, SourceUnavailableError, first_line
+from stagehouse.connectors.placeholders import expand
+from stagehouse.connectors.sql.bulk import BulkVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.declared import declared_lengths, with_lengths
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.exact_numerics import ExactRead, numeric_columns, refused, text_select
 from stagehouse.connectors.sql.fingerprint import literal_sql
-from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
-from stagehouse.connectors.sql.engines import engine_for, is_server, ping_server, release_engine
 from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.identifiers import quoted_name, split_table
 from stagehouse.connectors.sql.metadata import SchemaReads
-from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
-from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
 from stagehouse.connectors.sql.partitioned import partitioned_read, single_key
 from stagehouse.connectors.sql.partitioned_copy import PartitionedCopy
+from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
+from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.source_freshness import FreshnessQueries
-from stagehouse.connectors.sql.bulk import BulkVerbs
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
-from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
+from stagehouse.connectors.sync_source import BinaryCopy, SyncRead, SyncRequest, SyncSource, given_query
 
 EXACT_NUMERIC_BACKENDS = frozenset({"postgresql"})  # DuckDB's scanner reads their numeric through a double
 DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "postgresql": "postgresql+psycopg"}
@@ -80,10 +87,11 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         self.backend = self.url.get_backend_name()
 
     @classmethod
-    def from_config(cls, name: str, config: SqlConnectionConfig, base_dir: Path) -> SqlConnection:
+    def from_config(cls, name: str, config: ConnectionConfig, base_dir: Path) -> SqlConnection:
+        assert isinstance(config, SqlConnectionConfig)  # the registry parsed it as this kind's
         return cls(name, config, expand(config.url))
 
-    def overlaid(self, base: sa.Table) -> sa.Select:
+    def overlaid(self, base: sa.Table) -> sa.Select | sa.CompoundSelect:
         """``base`` as it is: edits are layered only on the warehouse's tables (``ChangeVerbs``)."""
         return sa.select(base)
 
@@ -134,7 +142,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         # a delta is streamed from the shared reader, which has the extension loaded already
         scan = self.scan(table, query=query) if after is None else None
         # merge and incremental loads stay on Arrow, whose types their later deltas share
-        copy = self.binary_copy(table, query=query) if request.mode == "full" else None
+        copy: BinaryCopy | None = self.binary_copy(table, query=query) if request.mode == "full" else None
         lengths = self.declared_lengths(table) if table is not None else None
         key = request.key
         if key is None and table is not None:
@@ -143,7 +151,11 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         if request.partitions > 1:  # K key ranges read at once; a full PostgreSQL copy as K binary COPYs
             column = request.partition_by or single_key(self.name, table, key)
             scan = None
-            copy = PartitionedCopy(self, table, query, column, request.partitions, request.store_url) if copy and request.store_url else None
+            copy = (
+                PartitionedCopy(self, table, query, column, request.partitions, request.store_url)
+                if copy and request.store_url
+                else None
+            )
             reader = partitioned_read(self, table, query, after, request.partitions, column)
         return SyncRead(
             reader,
@@ -178,7 +190,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             schema, name = self.split_table(table)
             source: sa.FromClause = sa.table(name, schema=schema)
         else:
-            source = literal_sql(query).columns().subquery("q")
+            source = literal_sql(given_query(query)).columns().subquery("q")
         stmt = sa.select(sa.text("*")).select_from(source).where(after.condition())
         sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         # a pyformat driver's compiler doubles '%' for its own parameter parsing; this text goes
@@ -215,7 +227,9 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             function, passthrough = scanner.passthrough_function, True
 
             def relation(alias: str) -> str:
-                return exact.relation(f"{function}({quote_literal(alias)}, {quote_literal(exact.source_sql)})", wide_as_text)
+                return exact.relation(
+                    f"{function}({quote_literal(alias)}, {quote_literal(exact.source_sql)})", wide_as_text
+                )
         elif table is not None:
             schema, name = self.split_table(table)
             schema = schema or scanner.default_schema(self.url)
@@ -227,19 +241,23 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             function, passthrough = scanner.passthrough_function, True
 
             def relation(alias: str) -> str:
-                return f"SELECT * FROM {function}({quote_literal(alias)}, {quote_literal(query)})"
+                return f"SELECT * FROM {function}({quote_literal(alias)}, {quote_literal(given_query(query))})"
         else:
             use_catalog = True
 
             def relation(alias: str) -> str:
-                return query
+                return given_query(query)
 
         return DuckDBScan(
             extensions=(scanner.extension,) if scanner.extension else (),
             attach_sql=lambda alias: scanner.attach_sql(self.url, alias),
             relation=relation,
-            on_attach_error=lambda exc: SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)),
-            on_error=lambda exc: refused(self.name, obj, exc) or SourceError(self.name, obj, scrubbed_line(exc, self.url)),
+            on_attach_error=lambda exc: SourceUnavailableError(
+                self.name, self.display_url, scrubbed_line(exc, self.url)
+            ),
+            on_error=lambda exc: (
+                refused(self.name, obj, exc) or SourceError(self.name, obj, scrubbed_line(exc, self.url))
+            ),
             use_catalog=use_catalog,
             passthrough=passthrough,
             check=partial(refuse_zero_dates, self, table, query) if self.backend in MYSQL_BACKENDS else None,
@@ -253,6 +271,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             return None
         if table is not None:
             query = f"SELECT * FROM {quoted_name(self.engine, *self.split_table(table))}"
+        query = given_query(query)
         described = numeric_columns(self.engine, query)
         if described is None or not described[1]:
             return None
@@ -292,7 +311,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
     ) -> pa.RecordBatchReader:
         rows = batch_rows or self.config.batch_rows
         plan, exact = self._plan(table, query, after, wide_as_text=True)
-        if exact is not None:
+        if plan is not None and exact is not None:
             obj = f"table '{table}'" if table else "query"
             return exact.tagged(self._stream(plan, rows), self.name, obj)
         if plan is None:
@@ -329,7 +348,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             schema, name = self.split_table(table)
             stmt: sa.Executable = sa.select(sa.text("*")).select_from(sa.table(name, schema=schema))
         else:
-            stmt = literal_sql(query)
+            stmt = literal_sql(given_query(query))
         return stream_sqlalchemy(self.engine, stmt, batch_rows=rows, on_error=lambda exc: self._error(obj, exc))
 
     def primary_key(self, table: str) -> list[str]:
@@ -351,7 +370,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             query = f"SELECT * FROM {quoted_name(self.engine, schema, name)}"
         obj = f"table '{table}'" if table else "query"
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresCopy(conninfo, query, on_error=lambda exc: self._error(obj, exc))
+        return PostgresCopy(conninfo, given_query(query), on_error=lambda exc: self._error(obj, exc))
 
     def _error(self, obj: str, exc: BaseException) -> SourceError:
         # a DB-API driver's own OperationalError (binary_copy's psycopg2) is named so by the standard
@@ -361,7 +380,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         return SourceError(self.name, obj, scrubbed_line(exc, self.url))
 
 
-def scrubbed_line(exc: Exception, url: URL) -> str:
+def scrubbed_line(exc: BaseException, url: URL) -> str:
     """The useful first line of a driver error, with the password scrubbed out."""
     text = first_line(exc)
     if url.password:

@@ -11,25 +11,32 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import SourceError
 from stagehouse.connectors.sql.fingerprint import FINGERPRINTS, literal_sql
 from stagehouse.connectors.sql.identifiers import quoted_name
+from stagehouse.connectors.sync_source import given_query
 
 
 class FreshnessQueries:
     """The freshness questions of ``SqlConnection`` (its ``engine``, ``backend``,
     ``split_table`` and ``_error``)."""
 
-    engine: sa.Engine
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
+
     backend: str
     split_table: Callable[[str], tuple[str | None, str]]
     _error: Callable[[str, BaseException], SourceError]
 
-    def freshness(self, table: str | None = None, *, query: str | None = None, cursor: str | None = None) -> dict[str, Any]:
+    def freshness(
+        self, table: str | None = None, *, query: str | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
         """Row count and, given a cursor column, its maximum: cheap to ask, changes when data does.
 
         Asked of the database itself (``SELECT count(*), max(cursor)``), so it costs an index or
@@ -46,7 +53,7 @@ class FreshnessQueries:
         read can bring. A new row at the maximum (a tie with the high-water mark) changes the
         count; an index on the cursor answers both without reading the table."""
         source, obj = self._relation(table, query)
-        column = sa.column(cursor)
+        column: sa.ColumnClause[Any] = sa.column(cursor)
         top = sa.select(sa.func.max(column)).select_from(source).scalar_subquery().correlate(None)
         at_top = sa.select(sa.func.count()).select_from(source).where(column == top).scalar_subquery().correlate(None)
         return self._ask(obj, sa.select(top.label("max_cursor"), at_top.label("rows_at_max")))
@@ -67,7 +74,7 @@ class FreshnessQueries:
         if table is not None:
             schema, name = self.split_table(table)
             return sa.table(name, schema=schema), f"table '{table}'"
-        return literal_sql(query).columns().subquery("q"), "query"
+        return literal_sql(given_query(query)).columns().subquery("q"), "query"
 
     def _ask(self, obj: str, statement: sa.Executable | Callable[[sa.Connection], sa.Executable]) -> dict[str, Any]:
         """The one row ``statement`` (or the one it is built into on the connection) answers, its
@@ -77,4 +84,7 @@ class FreshnessQueries:
                 row = conn.execute(statement(conn) if callable(statement) else statement).mappings().one()
         except sa.exc.SQLAlchemyError as exc:
             raise self._error(obj, exc) from exc
-        return {key: (value if isinstance(value, (int, float, str)) or value is None else str(value)) for key, value in row.items()}
+        return {
+            key: (value if isinstance(value, (int, float, str)) or value is None else str(value))
+            for key, value in row.items()
+        }

@@ -24,18 +24,19 @@ from sqlalchemy.pool import NullPool
 from stagehouse.connectors.errors import StoreInUseError, WarehouseError, first_line
 from stagehouse.connectors.run_notes import describe, read_note, store_lock_path
 from stagehouse.connectors.settings import WAREHOUSE, StoreSettings
+from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.config import SqlConnectionConfig
 from stagehouse.connectors.sql.duckdb_file import duckdb_file, parse_conflict
 from stagehouse.connectors.sql.engines import engine_for
-from stagehouse.connectors.sql.changes import ChangeVerbs
 from stagehouse.connectors.sql.metadata import MetadataVerbs
+from stagehouse.connectors.sql.saved_queries import SavedQueryVerbs
 from stagehouse.connectors.sql.source import SqlConnection
 
 
-class StoreConnection(ChangeVerbs, MetadataVerbs, SqlConnection):
+class StoreConnection(ChangeVerbs, MetadataVerbs, SavedQueryVerbs, SqlConnection):
     """The instance's table store, named ``warehouse``: the warehouse client. Beyond a SQL
     connection's verbs it has the change log (``ChangeVerbs``) and metadata with ids, descriptions
-    and saved queries (``MetadataVerbs``), and it makes its store exist (as pipedag would) before
+    (``MetadataVerbs``), saved queries (``SavedQueryVerbs``), and it makes its store exist (as pipedag would) before
     the first statement."""
 
     def __init__(self, settings: StoreSettings) -> None:
@@ -48,9 +49,11 @@ class StoreConnection(ChangeVerbs, MetadataVerbs, SqlConnection):
         prepare = PREPARE.get(self.url.get_backend_name())
         if prepare is not None:
             prepare(self)
-        engine = SqlConnection.engine.func(self)
+        engine: sa.Engine = SqlConnection.__dict__["engine"].func(self)  # the cached_property's function
         if (path := duckdb_file(self.url)) is not None:
-            sa.event.listen(engine, "handle_error", lambda context: self._refuse_if_held(path, context.original_exception))
+            sa.event.listen(
+                engine, "handle_error", lambda context: self._refuse_if_held(path, context.original_exception)
+            )
         return engine
 
     def _refuse_if_held(self, path: Path, exc: BaseException) -> None:
@@ -58,11 +61,16 @@ class StoreConnection(ChangeVerbs, MetadataVerbs, SqlConnection):
         holder = parse_conflict(str(exc))
         if holder is None:
             return
-        run = read_note(store_lock_path(path))  # a killed run leaves its note: it counts when its process holds the file
+        run = read_note(
+            store_lock_path(path)
+        )  # a killed run leaves its note: it counts when its process holds the file
         if run is not None and holder.pid in (None, run.get("pid")):
             problem = f"the DuckDB store {path} is held by {describe(run)}; wait for that run to end, then retry"
         else:
-            problem = f"the DuckDB store {path} is held by {holder}, not a Stagehouse run; close that program's connection (a duckdb shell, a notebook), then retry"
+            problem = (
+                f"the DuckDB store {path} is held by {holder}, not a Stagehouse run; close that program's connection "
+                "(a duckdb shell, a notebook), then retry"
+            )
         raise StoreInUseError(self.name, self.store_label, problem) from exc
 
     def database_name(self) -> str:
@@ -89,7 +97,7 @@ def _postgres_database(store: StoreConnection) -> None:
             return
     except sa.exc.OperationalError as exc:
         refused = exc
-    database = store.url.database
+    database = store.url.database or ""
     server = sa.create_engine(store.url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         with server.connect() as conn:
@@ -97,15 +105,19 @@ def _postgres_database(store: StoreConnection) -> None:
                 raise WarehouseError(store.name, store.store_label, first_line(refused))
             if not store.settings.create_database_if_not_exists:
                 raise WarehouseError(
-                    store.name, store.store_label,
-                    f"database '{database}' does not exist; run a flow first, or set create_database_if_not_exists: true "
+                    store.name,
+                    store.store_label,
+                    f"database '{database}' does not exist; run a flow first, or set create_database_if_not_exists: "
+                    "true "
                     "under the instance's table_store.args",
                 )
             try:
                 conn.execute(sa.text(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(database)}"))
             except sa.exc.ProgrammingError as exc:  # fine if another client created it meanwhile
                 if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}).first():
-                    raise WarehouseError(store.name, store.store_label, f"cannot create database '{database}': {first_line(exc)}") from exc
+                    raise WarehouseError(
+                        store.name, store.store_label, f"cannot create database '{database}': {first_line(exc)}"
+                    ) from exc
     except sa.exc.OperationalError as exc:
         raise WarehouseError(store.name, store.store_label, first_line(exc)) from exc
     finally:

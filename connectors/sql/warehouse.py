@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -36,9 +36,18 @@ class WarehouseVerbs:
     """fetch/insert/update/upsert/execute, mixed into ``SqlConnection`` (a source and the warehouse)."""
 
     name: str
-    engine: sa.Engine
-    overlaid: Callable[[sa.Table], sa.Select | sa.CompoundSelect]  # ChangeVerbs on the warehouse: edits layered on reads
-    key_of: Callable[[str | None, str], list[str]]  # SchemaReads: the database's key (MetadataVerbs: or the declared one)
+
+    if TYPE_CHECKING:
+
+        @property
+        def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
+
+    overlaid: Callable[
+        [sa.Table], sa.Select | sa.CompoundSelect
+    ]  # ChangeVerbs on the warehouse: edits layered on reads
+    key_of: Callable[
+        [str | None, str], list[str]
+    ]  # SchemaReads: the database's key (MetadataVerbs: or the declared one)
     database_name: Callable[[], str]  # SchemaReads
     no_table: Callable[[str | None, str], str]  # SchemaReads: why a table is not found
     check_columns: Callable[..., None]  # SchemaReads: unknown column names, with close ones
@@ -59,7 +68,10 @@ class WarehouseVerbs:
         own = list(dict.fromkeys((self.name, self.database_name())))
         if database not in own:
             raise WarehouseError(
-                self.name, verb, f"'{database}' is not this connection's database; pass {' or '.join(map(repr, own))} first, or leave the database out",
+                self.name,
+                verb,
+                f"'{database}' is not this connection's database; pass {' or '.join(map(repr, own))} first, or leave "
+                "the database out",
             )
 
     def _database_first(self, verb: str, given: tuple, extra: tuple) -> tuple:
@@ -68,16 +80,20 @@ class WarehouseVerbs:
         if not extra:
             return given
         if len(extra) > 1:
-            raise WarehouseError(self.name, verb, f"takes the database and {len(given)} arguments at most, not {len(given) + len(extra)}")
+            raise WarehouseError(
+                self.name, verb, f"takes the database and {len(given)} arguments at most, not {len(given) + len(extra)}"
+            )
         self.check_database(verb, given[0])
         return (*given[1:], extra[0])
 
     def arrow(self, statement: sa.Executable | str) -> pa.Table:
         """Run a query and return the whole result as an Arrow table (DuckDB and ADBC natively)."""
         dialect = dialect_of(self.engine)  # outside the try: a store that cannot open says so itself
-        sql = statement if isinstance(statement, str) else str(
-            statement.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
-        )
+        if isinstance(statement, str):
+            sql = statement
+        else:
+            assert isinstance(statement, sa.ClauseElement)  # every statement is one
+            sql = str(statement.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         try:
             return dialect.arrow(self.engine, sql)
         except Exception as exc:
@@ -114,7 +130,9 @@ class WarehouseVerbs:
                 statement = statement.limit(limit)
         return shaped(self.arrow(statement), **options)
 
-    def execute(self, sql: str | None = None, params: Mapping[str, Any] | None = None, *, query: str | None = None) -> list[dict[str, Any]] | int:
+    def execute(
+        self, sql: str | None = None, params: Mapping[str, Any] | None = None, *, query: str | None = None
+    ) -> list[dict[str, Any]] | int:
         """Run one statement: a query's rows as dicts, else the number of rows it changed (0 for DDL).
 
         Peliqan's ``execute(DW_NAME, query="TRUNCATE TABLE crm.notes")`` works too (the database checked).
@@ -124,7 +142,9 @@ class WarehouseVerbs:
                 self.check_database("execute", sql)
             sql = query
         if sql is None:
-            raise WarehouseError(self.name, "execute", "no statement given; pass execute(sql) or execute(DW_NAME, query=sql)")
+            raise WarehouseError(
+                self.name, "execute", "no statement given; pass execute(sql) or execute(DW_NAME, query=sql)"
+            )
         try:
             statement = sa.text(sql).bindparams(**params) if params else sa.text(sql)
             with self.engine.begin() as conn:
@@ -139,7 +159,9 @@ class WarehouseVerbs:
         except sa.exc.SQLAlchemyError as exc:
             raise WarehouseError(self.name, "execute", first_line(exc)) from exc
 
-    def insert(self, schema: str | None, table: str, records: Mapping[str, Any] | Iterable[Mapping[str, Any]], *peliqan: Any) -> int:
+    def insert(
+        self, schema: str | None, table: str, records: Mapping[str, Any] | Iterable[Mapping[str, Any]], *peliqan: Any
+    ) -> int:
         """Insert one record or many; a key that is not a column is an error (no column is added).
         Peliqan's ``insert(DW_NAME, schema, table, record)`` works too."""
         schema, table, records = self._database_first("insert", (schema, table, records), peliqan)
@@ -151,7 +173,15 @@ class WarehouseVerbs:
             self._run(target, sa.insert(target), rows)
         return len(rows)
 
-    def update(self, schema: str | None, table: str, pk_value: Any, record: Mapping[str, Any], *peliqan: Any, pk: str | None = None) -> bool:
+    def update(
+        self,
+        schema: str | None,
+        table: str,
+        pk_value: Any,
+        record: Mapping[str, Any],
+        *peliqan: Any,
+        pk: str | None = None,
+    ) -> bool:
         """Change the columns in ``record`` of the row whose key is ``pk_value``; False if it
         already held those values (no write), WarehouseError if there is no such row.
         Peliqan's ``update(DW_NAME, schema, table, pk_value, record)`` works too."""
@@ -160,10 +190,20 @@ class WarehouseVerbs:
         key = self._key(target, pk)
         changed = self._update_row(target, key, pk_value, record)
         if not changed and not self._exists(target, key, pk_value):
-            raise WarehouseError(self.name, f"table '{dotted(target.schema, target.name)}'", f"no row with {key} = {pk_value!r}")
+            raise WarehouseError(
+                self.name, f"table '{dotted(target.schema, target.name)}'", f"no row with {key} = {pk_value!r}"
+            )
         return changed
 
-    def upsert(self, schema: str | None, table: str, pk_value: Any, record: Mapping[str, Any], *peliqan: Any, pk: str | None = None) -> str:
+    def upsert(
+        self,
+        schema: str | None,
+        table: str,
+        pk_value: Any,
+        record: Mapping[str, Any],
+        *peliqan: Any,
+        pk: str | None = None,
+    ) -> str:
         """Update the row ``pk_value`` (columns not passed are kept) or insert it; never adds a
         column. Returns 'inserted', 'updated' or 'unchanged'. Peliqan's
         ``upsert(DW_NAME, schema, table, pk_value, record)`` works too."""
@@ -180,13 +220,17 @@ class WarehouseVerbs:
     def _key(self, target: sa.Table, pk: str | None) -> str:
         if pk is not None:
             if pk not in target.c:
-                raise WarehouseError(self.name, f"table '{dotted(target.schema, target.name)}'", f"no column '{pk}' to use as key")
+                raise WarehouseError(
+                    self.name, f"table '{dotted(target.schema, target.name)}'", f"no column '{pk}' to use as key"
+                )
             return pk
         keys = self.key_of(target.schema, target.name)
         if len(keys) != 1:
             raise WarehouseError(
-                self.name, f"table '{dotted(target.schema, target.name)}'",
-                "has no single-column primary key (in the database or declared by its sync or transform); pass pk='column'",
+                self.name,
+                f"table '{dotted(target.schema, target.name)}'",
+                "has no single-column primary key (in the database or declared by its sync or transform); pass "
+                "pk='column'",
             )
         return keys[0]
 
@@ -197,11 +241,21 @@ class WarehouseVerbs:
             return False
         differs = sa.or_(*(target.c[c].is_distinct_from(sa.literal(v)) for c, v in values.items()))
         with self._refused(target), self.engine.begin() as conn:
-            return dialect_of(conn).affected_rows(conn, sa.update(target).where(target.c[key] == pk_value, differs).values(values)) > 0
+            return (
+                dialect_of(conn).affected_rows(
+                    conn, sa.update(target).where(target.c[key] == pk_value, differs).values(values)
+                )
+                > 0
+            )
 
     def _exists(self, target: sa.Table, key: str, pk_value: Any) -> bool:
         with self._refused(target), self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.literal(1)).select_from(target).where(target.c[key] == pk_value).limit(1)).first() is not None
+            return (
+                conn.execute(
+                    sa.select(sa.literal(1)).select_from(target).where(target.c[key] == pk_value).limit(1)
+                ).first()
+                is not None
+            )
 
     def _run(self, target: sa.Table, statement: sa.Executable, rows: list[dict[str, Any]]) -> None:
         with self._refused(target), self.engine.begin() as conn:
@@ -221,8 +275,9 @@ class WarehouseVerbs:
         rows behind the change log's back, never written back nor undone by the next sync."""
         if relation_kind(self.engine, target.schema, target.name) == "VIEW":
             raise WarehouseError(
-                self.name, f"table '{dotted(target.schema, target.name)}'",
-                "is a view (a synced stage table is a view of the sync's data): record edits with update_cell/insert_row/delete_row (change log)",
+                self.name,
+                f"table '{dotted(target.schema, target.name)}'",
+                "is a view (a synced stage table is a view of the sync's data): record edits with "
+                "update_cell/insert_row/delete_row (change log)",
             )
         return target
-

@@ -3,7 +3,8 @@ file globs, SFTP folders), and the files of a file or SFTP connection.
 
 Example::
 
-    sources()              # [{"flow": "crm", "stage": "raw", "task": "customers", "connection": "crm", "kind": "rest", "source": "customers"}]
+    sources()
+    # [{"flow": "crm", "stage": "raw", "task": "customers", "connection": "crm", "kind": "rest", "source": "customers"}]
     folder("files", "*.csv")
 """
 
@@ -41,14 +42,30 @@ def sources(instance: str | None) -> list[dict[str, Any]]:
         try:
             tasks = load_flow(module.name).tasks
         except Exception as exc:  # noqa: BLE001 (one flow that does not build is named; the others are listed)
-            rows.append({"flow": module.name, "stage": "", "task": "", "connection": "", "kind": "",
-                         "source": f"does not build: {type(exc).__name__}: {first_line(exc)}"})
+            rows.append(
+                {
+                    "flow": module.name,
+                    "stage": "",
+                    "task": "",
+                    "connection": "",
+                    "kind": "",
+                    "source": f"does not build: {type(exc).__name__}: {first_line(exc)}",
+                }
+            )
             continue
         for task in tasks:
             found = sync_source(task)
             if found is not None:
-                rows.append({"flow": module.name, "stage": task._stage.name, "task": task._name, "connection": found[0],
-                             "kind": kinds.get(found[0], "?"), "source": found[1]})
+                rows.append(
+                    {
+                        "flow": module.name,
+                        "stage": task._stage.name,
+                        "task": task._name,
+                        "connection": found[0],
+                        "kind": kinds.get(found[0], "?"),
+                        "source": found[1],
+                    }
+                )
     return rows
 
 
@@ -58,7 +75,8 @@ def folder(name: str, instance: str | None, pattern: str = "*") -> list[dict[str
     if kinds.get(name) not in FILE_KINDS:
         file_connections = [n for n, k in kinds.items() if k in FILE_KINDS]
         raise NotAFileConnectionError(
-            f"connection '{name}' is {kinds.get(name, 'not declared')}, not a file connection (file connections: {', '.join(file_connections) or 'none'})",
+            f"connection '{name}' is {kinds.get(name, 'not declared')}, not a file connection (file connections: "
+            f"{', '.join(file_connections) or 'none'})",
             connection=name,
         )
     connection = connect(name, instance=instance)

@@ -49,7 +49,7 @@ def flow_rows(wh: Any, instance: str, now: dt.datetime | None = None) -> list[di
     """One row per flow: name, description, schedule, next due time, last run (id, state, start)."""
     now = now or dt.datetime.now(dt.UTC)
     history = RunHistory(wh.engine, instance)
-    last = {}
+    last: dict[str, dict[str, Any]] = {}
     for run in history.runs(limit=500):
         last.setdefault(run["flow"], run)
     rows = []
@@ -63,14 +63,23 @@ def flow_rows(wh: Any, instance: str, now: dt.datetime | None = None) -> list[di
             except ScheduleError as exc:
                 problem = str(exc)
         run = last.get(module.name) or {}
-        rows.append({
-            "flow": module.name, "description": module.description, "schedule": problem or schedule_text(module.schedule),
-            "next due": due, "last state": run.get("status"), "last run": run.get("run_id"), "last start": run.get("started_at"),
-        })
+        rows.append(
+            {
+                "flow": module.name,
+                "description": module.description,
+                "schedule": problem or schedule_text(module.schedule),
+                "next due": due,
+                "last state": run.get("status"),
+                "last run": run.get("run_id"),
+                "last start": run.get("started_at"),
+            }
+        )
     return rows
 
 
-def runs_filtered(wh: Any, instance: str, flow: str | None = None, status: list[str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def runs_filtered(
+    wh: Any, instance: str, flow: str | None = None, status: list[str] | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     """Runs newest first, of ``flow`` and in ``status`` when given."""
     unknown = [s for s in status or [] if s not in STATUSES]
     if unknown:
@@ -88,7 +97,9 @@ def start_run(flow: str, stages: list[str], instance: str | None, known_stages: 
     if flow not in {m.name for m in list_flows()}:
         raise RunStartError(f"no flow '{flow}' (flows: {', '.join(m.name for m in list_flows())})", flow=flow)
     if known_stages is not None and (missing := [s for s in stages if s not in known_stages]):
-        raise RunStartError(f"flow '{flow}' has no stage {', '.join(missing)} (stages: {', '.join(known_stages)})", flow=flow)
+        raise RunStartError(
+            f"flow '{flow}' has no stage {', '.join(missing)} (stages: {', '.join(known_stages)})", flow=flow
+        )
     run_id = new_run_id()
     command = [sys.executable, "-m", "stagehouse.flows.cli", "run", flow, "--run-id", run_id]
     for stage in stages:
@@ -96,7 +107,9 @@ def start_run(flow: str, stages: list[str], instance: str | None, known_stages: 
     if instance:
         command += ["--instance", instance]
     with run_output_path(run_id).open("w") as output:
-        subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     return run_id
 
 
@@ -145,7 +158,7 @@ def flow_svg(flow: Any, instance: str | None, run: dict[str, Any] | None) -> str
             path = Path(scratch) / "flow.svg"
             render_svg(flow, config, path, result)
             svg = path.read_text()
-        return svg[svg.find("<svg"):]  # without the XML prolog and doctype, to sit inside a page
+        return svg[svg.find("<svg") :]  # without the XML prolog and doctype, to sit inside a page
     finally:
         config._close()
 

@@ -64,7 +64,9 @@ def grid_key(wh: Any, schema: str, table: str) -> str | None:
     return keys[0] if len(keys) == 1 else None
 
 
-def _matching(wh: Any, base: sa.Table, view: sa.Subquery, column: str | None, text: str | None) -> sa.ColumnElement | None:
+def _matching(
+    wh: Any, base: sa.Table, view: sa.Subquery, column: str | None, text: str | None
+) -> sa.ColumnElement | None:
     """The filter: ``text`` inside the cell of ``column`` (any column when None), case-insensitive."""
     if not text:
         return None
@@ -76,18 +78,35 @@ def _matching(wh: Any, base: sa.Table, view: sa.Subquery, column: str | None, te
 
 
 def read_page(
-    wh: Any, schema: str, table: str, *, offset: int = 0, limit: int = 100, sort: str | None = None,
-    descending: bool = False, filter_column: str | None = None, filter_text: str | None = None, count: bool = True,
+    wh: Any,
+    schema: str,
+    table: str,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    sort: str | None = None,
+    descending: bool = False,
+    filter_column: str | None = None,
+    filter_text: str | None = None,
+    count: bool = True,
 ) -> GridPage:
     """Rows ``offset``…``offset+limit`` of ``schema.table`` with the edits layered on, by ``sort``
     (else by the key, else as the store returns them)."""
     if limit < 1 or offset < 0:
-        raise WarehouseError(wh.name, f"table '{schema}.{table}'", f"page of {limit} rows from row {offset}: use a positive page size and offset")
+        raise WarehouseError(
+            wh.name,
+            f"table '{schema}.{table}'",
+            f"page of {limit} rows from row {offset}: use a positive page size and offset",
+        )
     base = wh.table(schema, table)
     key = grid_key(wh, schema, table)
     layered = _layered_key(wh, f"{base.schema}.{base.name}")
-    first = _first_rows(wh, base, key, layered, offset + limit, descending) if sort is None and not filter_text else None
-    view = wh.overlaid(base).subquery("shown") if first is None else first  # the whole overlay, when a sort or filter needs it
+    first = (
+        _first_rows(wh, base, key, layered, offset + limit, descending) if sort is None and not filter_text else None
+    )
+    view = (
+        wh.overlaid(base).subquery("shown") if first is None else first
+    )  # the whole overlay, when a sort or filter needs it
     where = _matching(wh, base, view, filter_column, filter_text)
     query = sa.select(view)
     if where is not None:
@@ -111,7 +130,9 @@ def read_page(
     return page
 
 
-def _first_rows(wh: Any, base: sa.Table, key: str | None, layered: str | None, rows: int, descending: bool) -> sa.Subquery | None:
+def _first_rows(
+    wh: Any, base: sa.Table, key: str | None, layered: str | None, rows: int, descending: bool
+) -> sa.Subquery | None:
     """The overlaid table's first ``rows`` rows in key order, read from the synced table's first
     ``rows`` + (layered deletes) rows only: the overlay decides each row by its own key, so those
     rows hold every one of the first ``rows``, and a row it appends past them sorts after them.
@@ -126,10 +147,14 @@ def _first_rows(wh: Any, base: sa.Table, key: str | None, layered: str | None, r
     order = base.c[key].desc() if descending else base.c[key]
     # MATERIALIZED: the overlay and the edge read the window three times; DuckDB would sort the table for each
     first = sa.select(base).order_by(order).limit(rows + deleted).cte("first_synced").prefix_with("MATERIALIZED")
-    return overlay_select(dialect_of(wh.engine), first, key, label, keys=_within(first.c[key], rows + deleted, descending)).subquery("shown")
+    return overlay_select(
+        dialect_of(wh.engine), first, key, label, keys=_within(first.c[key], rows + deleted, descending)
+    ).subquery("shown")
 
 
-def _within(synced_key: sa.ColumnElement, window: int, descending: bool) -> Callable[[sa.ColumnElement], sa.ColumnElement]:
+def _within(
+    synced_key: sa.ColumnElement, window: int, descending: bool
+) -> Callable[[sa.ColumnElement], sa.ColumnElement]:
     """Which edits can change the first rows: those up to the last key of a full window of synced
     rows without a NULL key (its rows left after every delete fill the page, and any other row
     sorts after them); all, when the window is short (a row appended may sort into the page) or
@@ -153,7 +178,9 @@ def _count_query(base: sa.Table, layered: str | None, view: sa.Subquery, where: 
     if where is not None:
         return sa.select(sa.func.count()).select_from(view).where(where)
     label = f"{base.schema}.{base.name}"
-    return sa.select(sa.func.count()).select_from(base) if layered is None else overlay_count_select(base, layered, label)
+    return (
+        sa.select(sa.func.count()).select_from(base) if layered is None else overlay_count_select(base, layered, label)
+    )
 
 
 def _mark(wh: Any, page: GridPage, keys: list[str]) -> None:
@@ -162,7 +189,10 @@ def _mark(wh: Any, page: GridPage, keys: list[str]) -> None:
         return
     log = CHANGE_LOG
     query = sa.select(log.c.row_pk, log.c.field, log.c.type).where(
-        log.c.table_name == page.table, log.c.retired_at.is_(None), log.c.type.in_(["u", "i"]), log.c.row_pk.in_(keys),
+        log.c.table_name == page.table,
+        log.c.retired_at.is_(None),
+        log.c.type.in_(["u", "i"]),
+        log.c.row_pk.in_(keys),
     )
     with wh.engine.connect() as conn:
         for row_pk, column, kind in conn.execute(query):

@@ -29,8 +29,13 @@ class EditRefusedError(StagehouseError):
 
     def __init__(self, table: str, row: Any, column: str | None, problem: str) -> None:
         where = f"table '{table}', row {row!r}" + (f", column '{column}'" if column else "")
-        super().__init__(f"{where}: {problem}; nothing was saved, correct it and save again",
-                         table=table, row=row, column=column, problem=problem)
+        super().__init__(
+            f"{where}: {problem}; nothing was saved, correct it and save again",
+            table=table,
+            row=row,
+            column=column,
+            problem=problem,
+        )
 
 
 @dataclass
@@ -89,7 +94,9 @@ def check_edits(wh: Any, table: str, key: str, edits: GridEdits) -> None:
     label = f"{base.schema}.{base.name}"
     for row_pk, column, value in edits.updates:
         if column == key:
-            raise EditRefusedError(label, row_pk, column, f"'{key}' is the row's key; delete the row and add a new one instead")
+            raise EditRefusedError(
+                label, row_pk, column, f"'{key}' is the row's key; delete the row and add a new one instead"
+            )
         _fits(wh, base, label, row_pk, {column: value}, column)
     for record in edits.inserts:
         if record.get(key) is None:
@@ -113,4 +120,3 @@ def save_edits(wh: Any, table: str, key: str, edits: GridEdits, *, user: str) ->
     ids += [wh.insert_row(table, record, pk=key, user=user) for record in edits.inserts]
     ids += [wh.delete_row(table, row_pk, pk=key, user=user) for row_pk in edits.deletes]
     return ids
-

@@ -30,7 +30,6 @@ import sqlalchemy as sa
 from stagehouse.connectors.errors import WarehouseError, first_line
 from stagehouse.connectors.sql.dialects import dialect_of
 
-
 _idle: dict[str, queue.SimpleQueue] = {}  # store URL -> connections no query holds now
 _idle_lock = threading.Lock()
 _workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="grid-read")
@@ -41,6 +40,7 @@ def arrow(wh: Any, statement: sa.Executable) -> pa.Table:
     reader = dialect_of(wh.engine)
     if not _keeps_connections(wh):
         return wh.arrow(statement)
+    assert isinstance(statement, sa.ClauseElement)  # every statement is one
     sql = str(statement.compile(dialect=wh.engine.dialect, compile_kwargs={"literal_binds": True}))
     url = wh.engine.url.render_as_string(hide_password=False)
     with _idle_lock:

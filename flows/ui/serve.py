@@ -33,7 +33,8 @@ def check_host(host: str) -> None:
     if host not in LOCAL_HOSTS and not os.environ.get(PASSWORD_VARIABLE):
         raise UiServeError(
             f"--host {host} serves the cockpit to other machines: set a password in ${PASSWORD_VARIABLE} "
-            "(every session must enter it), or leave --host out to serve 127.0.0.1 only", host=host,
+            "(every session must enter it), or leave --host out to serve 127.0.0.1 only",
+            host=host,
         )
 
 
@@ -45,10 +46,20 @@ def serve(instance: str | None = None, port: int = 8501, host: str = "127.0.0.1"
         os.environ["STAGEHOUSE_INSTANCE"] = instance
     store_url(instance)  # a missing pipedag.yaml or instance fails here, in one line
     flags = {
-        "server.port": port, "server.address": host, "server.headless": True, "browser.gatherUsageStats": False,
-        "server.fileWatcherType": "none", "server.runOnSave": False, "client.toolbarMode": "viewer",
-        "global.developmentMode": False, "logger.level": "info", "client.showErrorDetails": "none",
+        "server.port": port,
+        "server.address": host,
+        "server.headless": True,
+        "browser.gatherUsageStats": False,
+        "server.fileWatcherType": "none",
+        "server.runOnSave": False,
+        "client.toolbarMode": "viewer",
+        "global.developmentMode": False,
+        "logger.level": "info",
+        "client.showErrorDetails": "none",
     }
-    print(f"Stagehouse cockpit on http://{host}:{port} (instance {os.environ.get('STAGEHOUSE_INSTANCE', 'local')})", flush=True)
+    print(
+        f"Stagehouse cockpit on http://{host}:{port} (instance {os.environ.get('STAGEHOUSE_INSTANCE', 'local')})",
+        flush=True,
+    )
     bootstrap.load_config_options(flag_options=flags)
     bootstrap.run(str(APP), False, [], flags)

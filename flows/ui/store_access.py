@@ -24,7 +24,8 @@ import filelock
 
 from stagehouse.connectors import connect
 from stagehouse.connectors.errors import StagehouseError
-from stagehouse.connectors.run_notes import describe, read_note, store_lock_path as lock_beside
+from stagehouse.connectors.run_notes import describe, read_note
+from stagehouse.connectors.run_notes import store_lock_path as lock_beside
 from stagehouse.connectors.settings import default_instance, store_url
 from stagehouse.connectors.sql.duckdb_file import duckdb_file
 from stagehouse.flows.ui.reads import forget_connections
@@ -37,7 +38,9 @@ class RunInProgressError(StagehouseError):
         super().__init__(
             f"instance '{instance}': {run} holds the DuckDB store; pages refresh when it ends, "
             "and edits are refused until then (nothing was saved: save again after the run)",
-            instance=instance, run=run, path=path,
+            instance=instance,
+            run=run,
+            path=path,
         )
 
 

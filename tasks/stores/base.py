@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.sql.dialects import Capabilities, SqlDialect
-from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sync_source import BinaryCopy
 from stagehouse.tasks.errors import StoreWriteError
 
 OpenReader = Callable[[], pa.RecordBatchReader]
@@ -36,7 +36,7 @@ class InPlace:
     (``copy``). A writer that can use neither reads the stream."""
 
     scan: DuckDBScan | None = None
-    copy: PostgresCopy | None = None
+    copy: BinaryCopy | None = None
 
 
 class TableStore:
@@ -57,10 +57,14 @@ class TableStore:
     def capabilities(self) -> Capabilities:
         return self.dialect.capabilities
 
-    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()) -> int | None:
+    def write_stream(
+        self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()
+    ) -> int | None:
         """Create ``schema.table`` from the stream ``open_reader()`` opens, or from ``source`` in
         place; returns the rows when the store counted them in place (the stream counts its own)."""
-        raise StoreWriteError(table, f"no bulk writer for a {self.dialect.name} store (have: {', '.join(TableStore.registered)})")
+        raise StoreWriteError(
+            table, f"no bulk writer for a {self.dialect.name} store (have: {', '.join(TableStore.registered)})"
+        )
 
     def land_temporary(self, conn: sa.Connection, table: str, open_reader: OpenReader) -> None:
         """Create the TEMP table ``table`` from the stream inside ``conn``'s open transaction
@@ -81,5 +85,9 @@ def checked_reader(table: str, reader: pa.RecordBatchReader) -> pa.RecordBatchRe
     """``reader``, unless a column has no type (all NULL in a schemaless source): StoreWriteError."""
     for field in reader.schema:
         if pa.types.is_null(field.type):
-            raise StoreWriteError(table, "column has no type (all values NULL in a schemaless source); cast it in the query", column=field.name)
+            raise StoreWriteError(
+                table,
+                "column has no type (all values NULL in a schemaless source); cast it in the query",
+                column=field.name,
+            )
     return reader

@@ -30,7 +30,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -44,12 +44,16 @@ from pydiverse.pipedag.util.sql import compile_sql
 
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.sql.described import native_table
+from stagehouse.connectors.sql.driver import driver_connection
 from stagehouse.connectors.sql.duckdb_reflection import reflected_table
 from stagehouse.connectors.sql.exact_numerics import store_landing
 from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 from stagehouse.tasks.stores.base import InPlace, OpenReader, TableStore, checked_reader
 from stagehouse.tasks.zoned_reads import ZonedPandasRead, ZonedPolarsRead
+
+if TYPE_CHECKING:
+    from stagehouse.connectors.sql.dialects.duckdb import DuckDBDialect
 
 BULK_SETTINGS = {"memory_limit": "64MB", "preserve_insertion_order": "false"}
 DUCKDB_ZONED = "timestamp with time zone"  # DuckDBPyType.id of TIMESTAMPTZ
@@ -74,7 +78,9 @@ with warnings.catch_warnings():
             dest_schema = self.get_schema(stage.name)
             src_schema = self.get_schema(stage.transaction_name)
             inspector = sa.inspect(self.engine)
-            tables = inspector.get_table_names(schema=src_schema.get()) + inspector.get_view_names(schema=src_schema.get())
+            tables = inspector.get_table_names(schema=src_schema.get()) + inspector.get_view_names(
+                schema=src_schema.get()
+            )
             with self.engine_connect() as conn, conn.begin():
                 self.execute(DropSchemaContent(dest_schema, self.engine), conn=conn)
                 self.on_clear_schema(dest_schema.get())
@@ -85,10 +91,14 @@ with warnings.catch_warnings():
                     stages = (self.metadata_store or self).stage_table
                     if meta_conn.execute(sa.select(1).where(stages.c.stage == stage.name)).scalar() == 1:
                         meta_conn.execute(
-                            stages.update().where(stages.c.stage == stage.name).values(cur_transaction_name=stage.transaction_name)
+                            stages.update()
+                            .where(stages.c.stage == stage.name)
+                            .values(cur_transaction_name=stage.transaction_name)
                         )
                     else:
-                        meta_conn.execute(stages.insert().values(stage=stage.name, cur_transaction_name=stage.transaction_name))
+                        meta_conn.execute(
+                            stages.insert().values(stage=stage.name, cur_transaction_name=stage.transaction_name)
+                        )
                     self._commit_stage_update_metadata(stage, meta_conn)
 
 
@@ -107,7 +117,11 @@ class DuckDBPandasHook(ZonedPandasRead, duckdb_hooks.PandasTableHook):
             conn = store.engine.raw_connection()
             try:
                 relation = conn.sql(sql)
-                zoned = {name for name, type_ in zip(relation.columns, relation.types) if type_.id == DUCKDB_ZONED}
+                zoned = {
+                    name
+                    for name, type_ in zip(relation.columns, relation.types, strict=True)
+                    if type_.id == DUCKDB_ZONED
+                }
             finally:
                 conn.close()
             dtypes = {name: dtype for name, dtype in dtypes.items() if name not in zoned}
@@ -123,8 +137,11 @@ class DuckDBStore(TableStore):
     """Streams land by DuckDB's own Arrow scan; a load's delta can land as a TEMP table."""
 
     dialect_name = "duckdb"
+    dialect: DuckDBDialect
 
-    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()) -> None:
+    def write_stream(
+        self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()
+    ) -> None:
         if source.scan is not None and not source.scan.use_catalog:
             self._scan_into(engine, schema, table, source.scan)
             return
@@ -152,7 +169,7 @@ class DuckDBStore(TableStore):
         abort it — here the store just keeps its own limit.
         """
         with engine.connect() as settings:
-            duck = settings.connection.driver_connection
+            duck = driver_connection(settings)
             previous = {}
             for name, value in BULK_SETTINGS.items():
                 current = duck.execute(f"SELECT current_setting('{name}')").fetchone()[0]
@@ -171,7 +188,7 @@ class DuckDBStore(TableStore):
         """The source attached to the store's own DuckDB and copied by one CREATE TABLE AS."""
         alias = f"stagehouse_source_{uuid.uuid4().hex[:12]}"
         with engine.connect() as conn:
-            duck = conn.connection.driver_connection
+            duck = driver_connection(conn)
             scan.attach(duck, alias)
             try:
                 with self.bounded_memory(engine):
@@ -186,7 +203,7 @@ class DuckDBStore(TableStore):
     def _copy_into(self, conn: sa.Connection, target: str, table: str, open_reader: OpenReader) -> None:
         """``CREATE <target> AS`` the rows of the stream, which DuckDB scans as a registered view."""
         reader = checked_reader(table, open_reader())
-        duck = conn.connection.driver_connection
+        duck = driver_connection(conn)
         view = f"stagehouse_stream_{id(reader)}"
         select, refusal = store_landing(view, reader.schema)  # a wide PostgreSQL numeric: DECIMAL, or refused
         duck.register(view, reader)

@@ -26,7 +26,7 @@ from pydiverse.pipedag.backend.table.sql.dialects.postgres import PostgresTableS
 from stagehouse.connectors.sql.declared import ingest_typed
 from stagehouse.connectors.sql.dialects.postgres import adbc_uri
 from stagehouse.connectors.sql.identifiers import quoted_name
-from stagehouse.connectors.sql.pg_copy import PostgresCopy
+from stagehouse.connectors.sync_source import BinaryCopy
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
 from stagehouse.tasks.stores.base import InPlace, OpenReader, TableStore, checked_reader
@@ -58,7 +58,9 @@ class PostgresStore(TableStore):
 
     dialect_name = "postgresql"
 
-    def write_stream(self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()) -> int | None:
+    def write_stream(
+        self, engine: sa.Engine, schema: str, table: str, open_reader: OpenReader, source: InPlace = InPlace()
+    ) -> int | None:
         """From a PostgreSQL source whose columns all have built-in types: the table created with the
         source's own column types, its binary COPY fed in as is. Otherwise ADBC creates the table from
         the Arrow types; the columns that keep more (``numeric(15,2)``, ``varchar(40)``) are altered
@@ -85,7 +87,7 @@ def _refuse_nested(table: str, schema: pa.Schema) -> None:
             )
 
 
-def _copy_into(engine: sa.Engine, schema: str, table: str, copy: PostgresCopy, columns: list) -> int:
+def _copy_into(engine: sa.Engine, schema: str, table: str, copy: BinaryCopy, columns: list) -> int:
     """Create ``schema.table`` with the source's column types and copy the rows in, in one
     transaction of a psycopg2 connection of its own (whatever driver the store's URL names)."""
     import psycopg2

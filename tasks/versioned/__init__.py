@@ -37,6 +37,17 @@ from stagehouse.tasks.versioned.state import FROM_LOAD, HIGH_WATER, STATE, TO_LO
 from stagehouse.tasks.versioned.table import VersionedTable
 
 __all__ = [
-    "FROM_LOAD", "HIGH_WATER", "STATE", "TO_LOAD", "CommittedLoad", "LoadRecord", "LoadSpec", "LoadState",
-    "StoredSelect", "StoredSelectTableHook", "VersionedTable", "VersionedView", "apply_load",
+    "FROM_LOAD",
+    "HIGH_WATER",
+    "STATE",
+    "TO_LOAD",
+    "CommittedLoad",
+    "LoadRecord",
+    "LoadSpec",
+    "LoadState",
+    "StoredSelect",
+    "StoredSelectTableHook",
+    "VersionedTable",
+    "VersionedView",
+    "apply_load",
 ]

@@ -49,19 +49,22 @@ def apply_load(
     else:
         versioned.begin_load(previous.state if previous else None)
         if nothing_new:  # an API that returned nothing: the committed load stays
-            [committed] = versioned.reflect(committed_name)
-            versioned.execute(record_statement(versioned, previous.state, None, committed, previous, spec))
-            return view_at(committed, previous.state.load), record_select(versioned, spec)
+            assert previous is not None and committed_name is not None  # refused above without a load
+            [kept] = versioned.reflect(committed_name)
+            versioned.execute(record_statement(versioned, previous.state, None, kept, previous, spec))
+            return view_at(kept, previous.state.load), record_select(versioned, spec)
         land(engine, VERSIONS_SCHEMA, delta_name, stream, label=name)
-    delta, *rest = versioned.reflect(delta_name, *([committed_name] if previous else []))
-    rows, committed = delta, (rest[0] if rest else None)
+    reflected, *rest = versioned.reflect(delta_name, *([committed_name] if committed_name is not None else []))
+    rows, committed = reflected, (rest[0] if rest else None)
     check_columns(rows, spec, stream.source)
     if spec.key:
         versioned.analyze(delta_name, spec.key)
-    delta = past_the_loaded(unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name), committed, previous, spec)
+    delta = past_the_loaded(
+        unique_rows(engine, VERSIONS_SCHEMA, rows, spec, stream.source, name), committed, previous, spec
+    )
     # the load record and the clean-up commit with the load's last write
     drops = versioned.drop_statements(delta_name, versioned.helper("visible"))
-    if previous is not None and same_columns(committed, delta):
+    if previous is not None and committed is not None and same_columns(committed, delta):
         versions = committed
         with versioned.transaction() as conn:
             state = _write_in_place(conn, versioned, versions, delta, previous.state, spec, closed=None)
@@ -70,8 +73,12 @@ def apply_load(
     # a new generation (the first, or evolved columns) holds no closed versions
     load, generation = (previous.state.load + 1, previous.state.generation + 1) if previous else (1, 1)
     if previous is None:
-        first = sa.select(*delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
-        versions, visible = versioned.create_generation(generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key)
+        first = sa.select(
+            *delta.columns, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD)
+        )
+        versions, visible = versioned.create_generation(
+            generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key
+        )
     else:
         versions, visible = _rebuild(versioned, committed, delta, previous.state.load, load, generation, spec)
     state = LoadState(load=load, generation=generation, closed=0, rows=visible)
@@ -84,7 +91,8 @@ def _load_in_one_transaction(
 ) -> tuple[sa.Select, sa.Select] | None:
     """A DuckDB load after the first: the load begins (``VersionedTable.begin``), the delta lands
     as a TEMP table and is merged, and the load record is written, all in one transaction — the
-    delta never reaches the database file or its WAL, and the load commits once. Should it fail, nothing of it is there: the start
+    delta never reaches the database file or its WAL, and the load commits once. Should it fail, nothing of
+    it is there: the start
     record commits with the rows it announces.
 
     Returns None when the delta's columns need a new generation: the delta is then kept as the
@@ -99,10 +107,15 @@ def _load_in_one_transaction(
         check_columns(rows, spec, stream.source)
         quote = conn.dialect.identifier_preparer.quote
         if not same_columns(committed, rows):
-            conn.exec_driver_sql(f"CREATE TABLE {quoted_name(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM {quote(delta_name)}")
+            conn.exec_driver_sql(
+                f"CREATE TABLE {quoted_name(versioned.engine, VERSIONS_SCHEMA, delta_name)} AS SELECT * FROM "
+                f"{quote(delta_name)}"
+            )
             conn.exec_driver_sql(f"DROP TABLE {quote(delta_name)}")
             return None
-        delta = past_the_loaded(unique_rows(conn, None, rows, spec, stream.source, versioned.name), committed, previous, spec)
+        delta = past_the_loaded(
+            unique_rows(conn, None, rows, spec, stream.source, versioned.name), committed, previous, spec
+        )
         state = _write_in_place(conn, versioned, committed, delta, previous.state, spec, closed=closed)
         execute_all(
             conn,
@@ -113,7 +126,13 @@ def _load_in_one_transaction(
 
 
 def _write_in_place(
-    conn: sa.Connection, versioned: VersionedTable, versions: sa.Table, delta: sa.FromClause, previous: LoadState, spec: LoadSpec, closed: int | None
+    conn: sa.Connection,
+    versioned: VersionedTable,
+    versions: sa.Table,
+    delta: sa.FromClause,
+    previous: LoadState,
+    spec: LoadSpec,
+    closed: int | None,
 ) -> LoadState:
     """Close the versions the delta replaces and insert it as the next load, on ``conn``; returns
     the load's state, its visible rows counted from the statements' row counts (the committed
@@ -124,18 +143,28 @@ def _write_in_place(
     replaced = sum(written_rows(conn, statement) for statement in closing)
     inserted = written_rows(conn, inserting)
     visible = previous.rows - replaced + inserted
-    return LoadState(load=load, generation=previous.generation, closed=None if closed is None else closed + replaced, rows=visible)
+    return LoadState(
+        load=load, generation=previous.generation, closed=None if closed is None else closed + replaced, rows=visible
+    )
 
 
-def _rebuild(versioned, versions, delta, committed: int, load: int, generation: int, spec: LoadSpec) -> tuple[sa.Table, int]:
+def _rebuild(
+    versioned, versions, delta, committed: int, load: int, generation: int, spec: LoadSpec
+) -> tuple[sa.Table, int]:
     """A new generation with evolved columns: the committed rows plus the delta, all as ``load``;
     returns it and its row count."""
     visible, _ = versioned.create_as(
         versioned.helper("visible"), sa.select(*user_columns(versions)).where(visible_at(versions, committed))
     )
     rows = combined_rows(
-        versioned.engine, visible, delta, versioned.name,
-        mode="merge" if spec.mode == "merge" else "append", key=spec.key, deleted_column=spec.deleted_column, on_conflict=spec.on_conflict,
+        versioned.engine,
+        visible,
+        delta,
+        versioned.name,
+        mode="merge" if spec.mode == "merge" else "append",
+        key=spec.key,
+        deleted_column=spec.deleted_column,
+        on_conflict=spec.on_conflict,
     ).subquery("combined")
     stamped = sa.select(rows, sa.literal(load).label(FROM_LOAD), sa.cast(sa.null(), sa.BigInteger).label(TO_LOAD))
     return versioned.create_generation(generation, stamped, spec.key)

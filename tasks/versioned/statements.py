@@ -8,10 +8,11 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from stagehouse.connectors.sql.described import native_spec
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.evolution import column_types
 from stagehouse.tasks.merge import not_deleted, not_loaded_yet
@@ -22,11 +23,11 @@ if TYPE_CHECKING:
     from stagehouse.tasks.versioned.table import VersionedTable
 
 
-def visible_at(table: sa.Table, load: int) -> sa.ColumnElement[bool]:
+def visible_at(table: sa.FromClause, load: int) -> sa.ColumnElement[bool]:
     return sa.and_(table.c[FROM_LOAD] <= load, sa.or_(table.c[TO_LOAD].is_(None), table.c[TO_LOAD] > load))
 
 
-def user_columns(table: sa.Table) -> list[sa.Column]:
+def user_columns(table: sa.FromClause) -> list[sa.ColumnElement[Any]]:
     return [c for c in table.columns if c.name not in (FROM_LOAD, TO_LOAD)]
 
 
@@ -35,11 +36,14 @@ def view_at(versions: sa.Table, load: int) -> sa.Select:
     return sa.select(*user_columns(versions)).where(visible_at(versions, load))
 
 
-def past_the_loaded(delta: sa.FromClause, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec) -> sa.FromClause:
+def past_the_loaded(
+    delta: sa.FromClause, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec
+) -> sa.FromClause:
     """An append's new rows without those the committed load holds at its high-water mark
     (``merge.not_loaded_yet``); a merge upserts them again, harmlessly."""
     if spec.mode != "append" or not spec.cursor or previous is None:
         return delta
+    assert committed is not None  # a committed load has its versions
     visible = visible_at(committed, previous.state.load)
     if previous.has_mark:
         mark = sa.select(previous.table.c[HIGH_WATER]).scalar_subquery()
@@ -51,11 +55,22 @@ def past_the_loaded(delta: sa.FromClause, committed: sa.Table | None, previous: 
 
 def check_columns(rows: sa.Table, spec: LoadSpec, source: str) -> None:
     """The key, cursor and deleted_column the sync names are columns of the rows it read."""
-    check_named_columns(source, {c.name: c.type.spec for c in rows.c}, key=spec.key, cursor=spec.cursor, deleted_column=spec.deleted_column)
+    check_named_columns(
+        source,
+        {c.name: native_spec(c.type) for c in rows.c},
+        key=spec.key,
+        cursor=spec.cursor,
+        deleted_column=spec.deleted_column,
+    )
 
 
 def record_statement(
-    versioned: VersionedTable, state: LoadState, rows: sa.Table | None, committed: sa.Table | None, previous: CommittedLoad | None, spec: LoadSpec
+    versioned: VersionedTable,
+    state: LoadState,
+    rows: sa.Table | None,
+    committed: sa.Table | None,
+    previous: CommittedLoad | None,
+    spec: LoadSpec,
 ) -> str:
     """The CREATE TABLE of the load's one-row record: its state and the cursor's high-water mark —
     the greatest cursor of the new rows and the committed mark, computed in the store so it
@@ -69,7 +84,12 @@ def record_statement(
         if previous is not None and previous.has_mark:
             marks.append(sa.select(previous.table.c[HIGH_WATER]))
         elif previous is not None:
-            marks.append(sa.select(sa.func.max(committed.c[spec.cursor]).label(HIGH_WATER)).where(visible_at(committed, previous.state.load)))
+            assert committed is not None  # a committed load has its versions
+            marks.append(
+                sa.select(sa.func.max(committed.c[spec.cursor]).label(HIGH_WATER)).where(
+                    visible_at(committed, previous.state.load)
+                )
+            )
         candidates = sa.union_all(*marks).subquery("marks") if len(marks) > 1 else marks[0].subquery("marks")
         columns.append(sa.select(sa.func.max(candidates.c[HIGH_WATER])).scalar_subquery().label(HIGH_WATER))
     return versioned.create_statement(versioned.helper("mark"), sa.select(*columns))
@@ -98,8 +118,12 @@ def in_place_statements(
     columns = [c.name for c in user_columns(delta)]
     statements: list[sa.Executable] = []
     if spec.mode == "merge":
-        same_key = [versions.c[k] == delta.c[k] for k in spec.key]
-        statements.append(sa.update(versions).where(versions.c[TO_LOAD].is_(None), *same_key).values({TO_LOAD: sa.literal(load, sa.BigInteger)}))
+        same_key = [versions.c[k] == delta.c[k] for k in spec.key or []]
+        statements.append(
+            sa.update(versions)
+            .where(versions.c[TO_LOAD].is_(None), *same_key)
+            .values({TO_LOAD: sa.literal(load, sa.BigInteger)})
+        )
     else:
         _check_new_keys(conn, name, versions, delta, spec, load - 1)
     rows = sa.select(*(delta.c[c] for c in columns), sa.literal(load)).where(not_deleted(delta, spec.deleted_column))
@@ -107,7 +131,9 @@ def in_place_statements(
     return statements
 
 
-def _check_new_keys(conn: sa.Connection, name: str, versions: sa.Table, delta: sa.FromClause, spec: LoadSpec, committed: int) -> None:
+def _check_new_keys(
+    conn: sa.Connection, name: str, versions: sa.Table, delta: sa.FromClause, spec: LoadSpec, committed: int
+) -> None:
     """An append must not repeat a key that is already there."""
     if not spec.key:
         return
@@ -118,4 +144,6 @@ def _check_new_keys(conn: sa.Connection, name: str, versions: sa.Table, delta: s
     )
     row = conn.execute(clash).mappings().first()
     if row:
-        raise StoreWriteError(name, f"primary key {spec.key} is not unique: {dict(row)} is already there (use mode='merge' for updates)")
+        raise StoreWriteError(
+            name, f"primary key {spec.key} is not unique: {dict(row)} is already there (use mode='merge' for updates)"
+        )

@@ -93,7 +93,9 @@ class VersionedTable:
         """Fresh statistics for the planner (PostgreSQL; DuckDB keeps its own), of ``columns`` only
         when given: a join by key needs the key's, at a fraction of the cost of all columns."""
         quote = self.engine.dialect.identifier_preparer.quote
-        statement = dialect_of(self.engine).analyze_statement(quoted_name(self.engine, VERSIONS_SCHEMA, name), [quote(c) for c in columns or []])
+        statement = dialect_of(self.engine).analyze_statement(
+            quoted_name(self.engine, VERSIONS_SCHEMA, name), [quote(c) for c in columns or []]
+        )
         if statement:
             self.execute(statement)
 
@@ -105,7 +107,7 @@ class VersionedTable:
         with self.transaction() as conn:
             self.begin(conn, previous)
 
-    def begin(self, conn: sa.Connection, previous: LoadState | None) -> int:
+    def begin(self, conn: sa.Connection, previous: LoadState | None) -> int | None:
         """Make the store ready for the load after ``previous`` and record that it starts, in
         ``conn``'s transaction: the schema and the start record exist, the helper tables and every
         generation but the committed one are gone, and the clean-up below is done.
@@ -125,12 +127,15 @@ class VersionedTable:
         stale = [t for t in stored if pattern.match(t) and t != keep]
         started = self.stub(self.helper("started"), "started_load")
         committed = previous.load if previous else 0
-        left = 0
+        left: int | None = 0
         conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(VERSIONS_SCHEMA)}")
-        conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, started.name)} (started_load BIGINT)")
+        conn.exec_driver_sql(
+            f"CREATE TABLE IF NOT EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, started.name)} (started_load "
+            "BIGINT)"
+        )
         for table in stale:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, table)}")
-        if previous is not None:
+        if previous is not None and keep is not None:  # keep: the previous load's generation
             versions = self.stub(keep, FROM_LOAD, TO_LOAD)
             last_started = conn.execute(sa.select(sa.func.max(started.c.started_load))).scalar()
             if last_started is None or last_started > committed:

@@ -17,9 +17,17 @@ def build_flow() -> Flow:
     with Flow("crm_writeback") as flow:
         with Stage("raw"):
             if merge:
-                customers = sync("crm", "customers", name="customers", mode="merge", cursor="updated_at", primary_key="id")
+                customers = sync(
+                    "crm", "customers", name="customers", mode="merge", cursor="updated_at", primary_key="id"
+                )
             else:
                 customers = sync("crm", "customers", name="customers", primary_key="id")
         with Stage("writeback"):
-            writeback("raw.customers", "crm", "customers", after=customers, concurrency=int(os.environ.get("WRITEBACK_CONCURRENCY", "8")))
+            writeback(
+                "raw.customers",
+                "crm",
+                "customers",
+                after=customers,
+                concurrency=int(os.environ.get("WRITEBACK_CONCURRENCY", "8")),
+            )
     return flow

@@ -32,8 +32,10 @@ def probe(hold: str, fail: str):
 
 @sql_transform(primary_key="customer_id")
 def order_totals(orders, customers):
-    return (f"SELECT c.id AS customer_id, c.name, count(o.id) AS orders, sum(o.amount) AS total "
-            f"FROM {customers} c JOIN {orders} o ON o.customer_id = c.id GROUP BY c.id, c.name")
+    return (
+        f"SELECT c.id AS customer_id, c.name, count(o.id) AS orders, sum(o.amount) AS total "
+        f"FROM {customers} c JOIN {orders} o ON o.customer_id = c.id GROUP BY c.id, c.name"
+    )
 
 
 @polars_transform(primary_key="kind")

@@ -27,6 +27,8 @@ class HidingPathFinder:
 
 
 if HIDDEN:
-    sys.meta_path[:] = [HidingPathFinder() if finder is importlib.machinery.PathFinder else finder for finder in sys.meta_path]
+    sys.meta_path[:] = [
+        HidingPathFinder() if finder is importlib.machinery.PathFinder else finder for finder in sys.meta_path
+    ]
     for loaded in [name for name in sys.modules if name.partition(".")[0] in HIDDEN]:
         del sys.modules[loaded]

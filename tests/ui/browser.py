@@ -25,8 +25,13 @@ def start_cockpit(project, log_file: Path) -> tuple[subprocess.Popen, str]:
     """``stagehouse ui`` on the project's store, once it answers its health check."""
     port = _free_port()
     with log_file.open("w") as log:
-        process = subprocess.Popen([STAGEHOUSE, "ui", "--port", str(port), "--instance", project.instance],
-                                   cwd=project.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [STAGEHOUSE, "ui", "--port", str(port), "--instance", project.instance],
+            cwd=project.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -50,10 +55,18 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1300",
-                     f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,1300",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")), options=options)
+    driver = webdriver.Chrome(
+        service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")), options=options
+    )
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
@@ -70,7 +83,9 @@ def wait_for(driver, text: str, seconds: float = 30, source: bool = False) -> No
         if text in shown:
             return
         time.sleep(0.2)
-    raise AssertionError(f"the page did not show {text!r} in {seconds} s: {driver.find_element(By.TAG_NAME, 'body').text[-2000:]}")
+    raise AssertionError(
+        f"the page did not show {text!r} in {seconds} s: {driver.find_element(By.TAG_NAME, 'body').text[-2000:]}"
+    )
 
 
 def click_button(driver, label: str) -> None:
@@ -83,7 +98,9 @@ def click_button(driver, label: str) -> None:
             found[0].click()
             return
         time.sleep(0.2)
-    raise AssertionError(f"no button {label!r}: {[b.text for b in driver.find_elements(By.TAG_NAME, 'button') if b.text]}")
+    raise AssertionError(
+        f"no button {label!r}: {[b.text for b in driver.find_elements(By.TAG_NAME, 'button') if b.text]}"
+    )
 
 
 def choose(driver, label: str, option: str) -> None:
@@ -91,7 +108,11 @@ def choose(driver, label: str, option: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    boxes = [b for b in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSelectbox']") if b.text.splitlines()[:1] == [label]]
+    boxes = [
+        b
+        for b in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSelectbox']")
+        if b.text.splitlines()[:1] == [label]
+    ]
     assert boxes, f"no selectbox {label!r}"
     field = boxes[0].find_element(By.TAG_NAME, "input")
     field.click()
@@ -106,11 +127,16 @@ def edit_first_cell(driver, column_fraction: float, value: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    canvas = max(driver.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'] canvas, canvas"), key=lambda c: c.rect["height"])
+    canvas = max(
+        driver.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'] canvas, canvas"),
+        key=lambda c: c.rect["height"],
+    )
     box = canvas.rect
     header, row = 36, 35
     x = int(box["width"] * (column_fraction - 0.5))
-    ActionChains(driver).move_to_element_with_offset(canvas, x, int(header + row / 2 - box["height"] / 2)).double_click().perform()
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, x, int(header + row / 2 - box["height"] / 2)
+    ).double_click().perform()
     time.sleep(0.5)
     editor = driver.switch_to.active_element
     assert editor.tag_name == "textarea", f"the cell editor did not open ({editor.tag_name})"

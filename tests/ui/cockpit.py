@@ -27,13 +27,25 @@ def cockpit(page: str = "Tables", user: str | None = None) -> AppTest:
 
 def texts(at: AppTest) -> str:
     """Every markdown, caption, alert and header text of the page, one per line."""
-    parts = [e.value for kind in (at.markdown, at.caption, at.error, at.warning, at.info, at.success, at.header, at.subheader) for e in kind]
+    parts = [
+        e.value
+        for kind in (at.markdown, at.caption, at.error, at.warning, at.info, at.success, at.header, at.subheader)
+        for e in kind
+    ]
     return "\n".join(str(p) for p in parts)
 
 
 # AppTest's dataframes carry no key: each grid is known by a column only it has.
-GRID_COLUMNS = {"tables_grid": "edited", "changes_grid": "writeback_status", "flows_grid": "next due", "run_tasks": "seconds",
-                "runs_grid": "run_trigger", "sources_grid": "source", "files_grid": "modified", "connections_grid": "type"}
+GRID_COLUMNS = {
+    "tables_grid": "edited",
+    "changes_grid": "writeback_status",
+    "flows_grid": "next due",
+    "run_tasks": "seconds",
+    "runs_grid": "run_trigger",
+    "sources_grid": "source",
+    "files_grid": "modified",
+    "connections_grid": "type",
+}
 
 
 def frame(at: AppTest, key: str):

@@ -17,7 +17,14 @@ from tests.ui.browser import browser, choose, click_button, edit_first_cell, set
 
 @pytest.mark.parametrize("instance", ["local"], ids=["duckdb"])
 def test_edit_mark_write_back_and_run_a_stage_in_a_browser(project, json_server, browser, tmp_path):  # noqa: F811
-    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}}})
+    project.add_connection(
+        "crm",
+        {
+            "type": "rest",
+            "base_url": json_server.url,
+            "objects": {"customers": {"path": "/customers", "primary_key": ["id"]}},
+        },
+    )
     run_crm_writeback(project, stages=["raw"])
     process, url = start_cockpit(project, tmp_path / "cockpit.log")
     shots = tmp_path / "screenshots"

@@ -13,7 +13,12 @@ from stagehouse.flows.ui.store_access import RunInProgressError, busy_with, forg
 @pytest.fixture
 def people(project):
     with project.warehouse() as wh:
-        wh.write("crm", "people", [{"id": i, "name": f"person {i}", "city": "Ghent" if i % 2 else "Leuven"} for i in range(1, 31)], pk="id")
+        wh.write(
+            "crm",
+            "people",
+            [{"id": i, "name": f"person {i}", "city": "Ghent" if i % 2 else "Leuven"} for i in range(1, 31)],
+            pk="id",
+        )
         wh.update_cell("crm.people", "name", 3, "Ada", user="ana")
         wh.insert_row("crm.people", {"id": 100, "name": "New Co", "city": "Mons"})
         wh.delete_row("crm.people", 4)
@@ -67,7 +72,9 @@ def test_a_run_holding_the_duckdb_store_is_named_and_nothing_opens(project):
     lock = filelock.FileLock(path, thread_local=False)
     with lock, _noted(path, {"run_id": "abc123", "flow": "crm_sync", "pid": 4242, "host": "box"}):
         assert busy_with(None).startswith("run abc123 of flow crm_sync")
-        with pytest.raises(RunInProgressError, match=r"run abc123 of flow crm_sync .* holds the DuckDB store; .*edits are refused"):
+        with pytest.raises(
+            RunInProgressError, match=r"run abc123 of flow crm_sync .* holds the DuckDB store; .*edits are refused"
+        ):
             with store_session():
                 pass
     assert busy_with(None) is None
@@ -93,7 +100,9 @@ def test_the_row_count_follows_added_and_deleted_rows_and_a_filter_follows_cell_
 def test_pages_in_key_order_are_slices_of_the_whole_overlaid_table(people):
     with store_session() as wh:
         for row in (6, 7, 8, 9, 31, 32):
-            wh.delete_row("crm.people", row) if row < 31 else wh.insert_row("crm.people", {"id": row, "name": f"new {row}", "city": "Lier"})
+            wh.delete_row("crm.people", row) if row < 31 else wh.insert_row(
+                "crm.people", {"id": row, "name": f"new {row}", "city": "Lier"}
+            )
         wh.insert_row("crm.people", {"id": 0, "name": "first", "city": "Lier"})
         wh.update_cell("crm.people", "city", 10, "Diest")
         whole = wh.fetch("crm", "people", df=True).sort_values("id")
@@ -101,5 +110,5 @@ def test_pages_in_key_order_are_slices_of_the_whole_overlaid_table(people):
             ordered = whole["id"].tolist()[::-1] if descending else whole["id"].tolist()
             for offset in range(0, 35, 4):
                 page = read_page(wh, "crm", "people", offset=offset, limit=4, descending=descending, count=False)
-                assert page.frame["id"].tolist() == ordered[offset:offset + 4], (descending, offset)
+                assert page.frame["id"].tolist() == ordered[offset : offset + 4], (descending, offset)
         assert read_page(wh, "crm", "people", offset=4, limit=4).frame.set_index("id").loc[10, "city"] == "Diest"

@@ -17,7 +17,11 @@ from tests.sources import write_shop
 
 def elsewhere(code: str) -> None:
     """Run ``code`` in a process of its own, with the store's warehouse client as ``wh``."""
-    script = "from stagehouse.connectors import connect\nwh = connect('warehouse')\n" + textwrap.dedent(code) + "\nwh.close()\n"
+    script = (
+        "from stagehouse.connectors import connect\nwh = connect('warehouse')\n"
+        + textwrap.dedent(code)
+        + "\nwh.close()\n"
+    )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
@@ -45,7 +49,11 @@ def test_edits_made_by_another_process_show_on_the_next_page(people):
     """)
     after = page(limit=10)
     assert after.total == 300 and after.frame["id"].tolist() == [0, 1, 2, 3, 4, 5, 6, 8, 9, 10]
-    assert after.frame.set_index("id").loc[5, "name"] == "Eve" and after.is_edited(5, "name") and after.is_edited(0, "city")
+    assert (
+        after.frame.set_index("id").loc[5, "name"] == "Eve"
+        and after.is_edited(5, "name")
+        and after.is_edited(0, "city")
+    )
 
 
 def test_in_place_writes_of_another_process_show_and_are_counted_on_the_next_page(people):
@@ -77,7 +85,11 @@ def test_a_table_a_run_replaced_shows_on_the_next_page(project):
         assert run_flow(load_flow("files_mart"), stages=["raw"], instance=project.instance).ok
         with store_session() as wh:
             after = read_page(wh, "raw", "customers")
-        assert after.total == 3 and after.frame["name"].tolist() == ["ada", "Bea (edited)", "cy"] and after.is_edited(20, "name")
+        assert (
+            after.total == 3
+            and after.frame["name"].tolist() == ["ada", "Bea (edited)", "cy"]
+            and after.is_edited(20, "name")
+        )
     finally:
         forget_clients()
 
@@ -100,7 +112,7 @@ def test_each_page_layers_exactly_the_edits_of_its_rows(people):
             ordered = whole.iloc[::-1].reset_index(drop=True) if descending else whole
             for offset in (0, 8, 145, 290, 296):
                 shown = read_page(wh, "crm", "people", offset=offset, limit=8, descending=descending, count=False).frame
-                expected = ordered.iloc[offset:offset + 8].reset_index(drop=True)
+                expected = ordered.iloc[offset : offset + 8].reset_index(drop=True)
                 assert shown.to_dict("records") == expected[shown.columns].to_dict("records"), (descending, offset)
         assert read_page(wh, "crm", "people").total == 302 == len(whole)
 

@@ -25,7 +25,9 @@ def shop(project):
 def test_tables_page_lists_tables_and_shows_a_page_with_edits_marked(shop):
     at = cockpit("Tables")
     at.selectbox(key="tables_table").set_value("raw.customers").run()
-    assert "raw.customers" in at.selectbox(key="tables_table").options and not any(o.startswith("stagehouse_") for o in at.selectbox(key="tables_table").options)
+    assert "raw.customers" in at.selectbox(key="tables_table").options and not any(
+        o.startswith("stagehouse_") for o in at.selectbox(key="tables_table").options
+    )
     shown = frame(at, "tables_grid")
     assert "Bea (edited)" in shown["name"].tolist()
     assert "Edited on this page: row 20 · name" in texts(at)
@@ -49,7 +51,12 @@ def test_edit_page_logs_a_cell_under_the_users_name_and_refuses_a_bad_value(shop
     assert "Saved 1 edit to the change log as ben." in texts(at), texts(at)
     with shop.warehouse() as wh:
         [change] = wh.list_changes("raw.orders")
-        assert (change["row_pk"], change["field"], change["new_value"], change["changed_by"]) == ("1", "amount", "99", "ben")
+        assert (change["row_pk"], change["field"], change["new_value"], change["changed_by"]) == (
+            "1",
+            "amount",
+            "99",
+            "ben",
+        )
 
     at.text_area(key="describe_table").input("Orders from the shop")
     at.selectbox(key="describe_column").set_value("amount")
@@ -83,7 +90,9 @@ def test_changes_page_filters_shows_errors_resends_and_discards(shop):
     assert done["id"] == failed and done["error"].startswith("discarded by ")
     assert shown == synced_name  # the discarded edit no longer shows on reads
     assert f"change {failed} discarded" in texts(at) and "**DISCARDED** 1" in texts(at)
-    assert "Start writeback: flow crm_writeback, stage writeback" in [b.label for b in at.button]  # tests/flows/crm_writeback.py
+    assert "Start writeback: flow crm_writeback, stage writeback" in [
+        b.label for b in at.button
+    ]  # tests/flows/crm_writeback.py
 
 
 def test_flows_page_runs_a_stage_in_the_background_and_follows_it(shop):
@@ -109,7 +118,9 @@ def test_flows_page_runs_a_stage_in_the_background_and_follows_it(shop):
 def test_files_page_lists_sync_sources_and_a_folder(shop):
     at = cockpit("Files")
     sources = frame(at, "sources_grid")
-    assert {("files_mart", "files", "files", "orders.csv")} <= {(r["flow"], r["connection"], r["kind"], r["source"]) for _, r in sources.iterrows()}
+    assert {("files_mart", "files", "files", "orders.csv")} <= {
+        (r["flow"], r["connection"], r["kind"], r["source"]) for _, r in sources.iterrows()
+    }
     at.selectbox(key="files_connection").set_value("files").run()
     assert sorted(frame(at, "files_grid")["name"]) == ["customers.csv", "orders.csv"]
 
@@ -124,7 +135,10 @@ def test_a_run_holding_the_duckdb_store_is_named_and_an_edit_refused(shop):
     at = cockpit("Edit")
     at.selectbox(key="edit_table").set_value("raw.orders").run()
     path = store_lock_path(None)
-    with filelock.FileLock(path, thread_local=False), _noted(path, {"run_id": "r42", "flow": "files_mart", "pid": 1, "host": "h"}):
+    with (
+        filelock.FileLock(path, thread_local=False),
+        _noted(path, {"run_id": "r42", "flow": "files_mart", "pid": 1, "host": "h"}),
+    ):
         at.text_input(key="cell_row").input("1")
         at.selectbox(key="cell_column").set_value("amount")
         at.text_input(key="cell_value").input("5")
@@ -150,7 +164,11 @@ def test_a_password_set_gates_every_session_and_is_never_shown(shop, monkeypatch
     at.text_input(key="password").input("s3cret-pass")
     at.button[0].click().run()
     assert at.sidebar.radio(key="page").value == "Tables"
-    assert "password" not in at.session_state and "s3cret-pass" not in repr(at.session_state) and "s3cret-pass" not in texts(at)
+    assert (
+        "password" not in at.session_state
+        and "s3cret-pass" not in repr(at.session_state)
+        and "s3cret-pass" not in texts(at)
+    )
 
 
 @pytest.mark.postgres

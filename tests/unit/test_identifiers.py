@@ -6,11 +6,14 @@ from stagehouse.connectors.errors import UnsafeIdentifierError
 from stagehouse.connectors.sql.identifiers import checked_table, quoted_name, split_table
 
 
-@pytest.mark.parametrize(("table", "expected"), [
-    ("orders", (None, "orders")),
-    ("raw.orders", ("raw", "orders")),
-    ("db.raw.orders", ("db.raw", "orders")),
-])
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ("orders", (None, "orders")),
+        ("raw.orders", ("raw", "orders")),
+        ("db.raw.orders", ("db.raw", "orders")),
+    ],
+)
 def test_split_table_takes_the_name_after_the_last_dot(table, expected):
     assert split_table(table) == expected
 

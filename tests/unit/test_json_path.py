@@ -15,19 +15,22 @@ BODY = {
 }
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    ("meta.total", 3),
-    ("meta.cursor.token", "abc"),
-    ("data.1.id", 2),
-    ("data.0.tags.1", "b"),
-    ("meta.next", None),           # a null
-    ("meta.next.url", None),       # a step past a null
-    ("meta.missing", None),        # a missing key
-    ("data.2.id", None),           # an index past the end
-    ("data.id", None),             # a name on a list
-    ("meta.total.x", None),        # a step into a number
-    ("data.-1.id", None),          # no negative indexes
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("meta.total", 3),
+        ("meta.cursor.token", "abc"),
+        ("data.1.id", 2),
+        ("data.0.tags.1", "b"),
+        ("meta.next", None),  # a null
+        ("meta.next.url", None),  # a step past a null
+        ("meta.missing", None),  # a missing key
+        ("data.2.id", None),  # an index past the end
+        ("data.id", None),  # a name on a list
+        ("meta.total.x", None),  # a step into a number
+        ("data.-1.id", None),  # no negative indexes
+    ],
+)
 def test_a_path_steps_into_objects_by_name_and_lists_by_number_and_missing_steps_give_none(path, value):
     assert dig(BODY, path) == value
 
@@ -44,8 +47,20 @@ MIXED = {**BODY, "odd": [1, "one"]}  # a list of two types: Arrow cannot read it
 
 
 @pytest.mark.parametrize("body", [BODY, MIXED], ids=["arrow", "python"])
-@pytest.mark.parametrize("path", ["meta.total", "meta.cursor.token", "data.1.id", "data.0.tags.1", "meta.next",
-                                  "meta.missing", "data.2.id", "data.id", "meta.total.x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "meta.total",
+        "meta.cursor.token",
+        "data.1.id",
+        "data.0.tags.1",
+        "meta.next",
+        "meta.missing",
+        "data.2.id",
+        "data.id",
+        "meta.total.x",
+    ],
+)
 def test_a_page_reads_a_field_the_same_however_its_body_was_parsed(body, path):
     assert _page(body).get(path) == dig(BODY, path)
 

@@ -20,8 +20,9 @@ DIALECTS = {"duckdb": DuckDBDialect(), "postgresql": postgresql.dialect()}
 
 def customers() -> sa.Table:
     columns = {"id": "BIGINT", "name": "VARCHAR", "score": "DOUBLE PRECISION"}
-    return sa.Table("customers", sa.MetaData(), *(sa.Column(n, NativeType(k)) for n, k in columns.items()),
-                    schema="raw")
+    return sa.Table(
+        "customers", sa.MetaData(), *(sa.Column(n, NativeType(k)) for n, k in columns.items()), schema="raw"
+    )
 
 
 def compiled(dialect: str) -> tuple[str, dict]:
@@ -71,22 +72,34 @@ def store():
     engine.dispose()
 
 
-def edit(conn: sa.Connection, row: int, kind: str, field: str | None = None, value: object = None,
-         retired: bool = False) -> None:
+def edit(
+    conn: sa.Connection, row: int, kind: str, field: str | None = None, value: object = None, retired: bool = False
+) -> None:
     now = dt.datetime.now(dt.UTC)
-    conn.execute(CHANGE_LOG.insert().values(
-        table_name="raw.customers", pk_field="id", row_pk=str(row), field=field, new_value=json.dumps(value), type=kind,
-        changed_at=now, writeback_status="PENDING", attempts=0, retired_at=now if retired else None))
+    conn.execute(
+        CHANGE_LOG.insert().values(
+            table_name="raw.customers",
+            pk_field="id",
+            row_pk=str(row),
+            field=field,
+            new_value=json.dumps(value),
+            type=kind,
+            changed_at=now,
+            writeback_status="PENDING",
+            attempts=0,
+            retired_at=now if retired else None,
+        )
+    )
 
 
 def test_edits_are_layered_on_the_rows_read(store):
     with store.begin() as conn:
         edit(conn, 1, "u", "name", "Ada")
-        edit(conn, 1, "u", "name", "Ada NV")             # the latest update of a cell wins
-        edit(conn, 1, "u", "score", 9)                   # JSON text cast to the column's type
-        edit(conn, 2, "d")                               # a deleted row is gone
+        edit(conn, 1, "u", "name", "Ada NV")  # the latest update of a cell wins
+        edit(conn, 1, "u", "score", 9)  # JSON text cast to the column's type
+        edit(conn, 2, "d")  # a deleted row is gone
         edit(conn, 3, "i", value={"id": 3, "name": "cy", "score": 3.5})  # an inserted row is appended
-        edit(conn, 3, "u", "name", "Cy")                 # and takes later updates
+        edit(conn, 3, "u", "name", "Cy")  # and takes later updates
         edit(conn, 4, "u", "name", "retired", retired=True)  # a retired edit is no longer layered
     with store.connect() as conn:
         rows = conn.execute(overlay_select("duckdb", customers(), "id", "raw.customers")).all()

@@ -47,7 +47,9 @@ def test_every_configurable_style_has_one_paginator_class():
     styles = {typing.get_args(model.model_fields["style"].annotation)[0] for model in models}
     assert styles == set(PAGINATORS)
     assert {name: type(style(style=name)).__name__ for name in ("none", "link_header")} == {
-        "none": SinglePagePaginator.__name__, "link_header": LinkHeaderPaginator.__name__}
+        "none": SinglePagePaginator.__name__,
+        "link_header": LinkHeaderPaginator.__name__,
+    }
 
 
 def test_each_read_gets_a_fresh_paginator():
@@ -72,8 +74,11 @@ def test_next_link_follows_a_relative_link_against_the_page_url_and_drops_the_qu
     assert paginator.update_request(Request("/contacts", {"q": "a"})) == Request(f"{API}/contacts?start=2", None)
 
 
-@pytest.mark.parametrize("body", [{"data": [], "links": {"next": None}}, {"data": []}, {"data": [], "links": None}],
-                         ids=["null", "absent", "parent_null"])
+@pytest.mark.parametrize(
+    "body",
+    [{"data": [], "links": {"next": None}}, {"data": []}, {"data": [], "links": None}],
+    ids=["null", "absent", "parent_null"],
+)
 def test_next_link_stops_when_the_link_is_null_or_absent(body):
     paginator = style(style="next_link", next_path="links.next")
     paginator.update_state(page(body), records=0)
@@ -106,12 +111,16 @@ def test_cursor_sends_the_token_back_beside_the_other_params():
     assert paginator.update_request(request).params == {"updated_since": "2026-01-01", "after": "def"}
 
 
-@pytest.mark.parametrize(("body", "count"), [
-    ({"data": records(3), "meta": {"next": None}}, 3),
-    ({"data": records(3), "meta": {}}, 3),
-    ({"data": records(3), "meta": {"next": ""}}, 3),
-    ({"data": [], "meta": {"next": "abc"}}, 0),
-], ids=["null_cursor", "no_cursor", "empty_cursor", "empty_page"])
+@pytest.mark.parametrize(
+    ("body", "count"),
+    [
+        ({"data": records(3), "meta": {"next": None}}, 3),
+        ({"data": records(3), "meta": {}}, 3),
+        ({"data": records(3), "meta": {"next": ""}}, 3),
+        ({"data": [], "meta": {"next": "abc"}}, 0),
+    ],
+    ids=["null_cursor", "no_cursor", "empty_cursor", "empty_page"],
+)
 def test_cursor_stops_when_the_cursor_is_null_or_the_page_is_empty(body, count):
     paginator = style(style="cursor", cursor_path="meta.next")
     paginator.update_state(page(body), records=count)
@@ -125,7 +134,8 @@ def test_page_numbers_with_a_body_total_know_every_page_after_the_first():
     assert first == Request("/contacts", {"q": "a", "page": 1, "per_page": 10})
     paginator.update_state(page({"data": records(10), "meta": {"total": 35}}), records=10)
     assert [r.params for r in paginator.requests_ahead(first)] == [
-        {"q": "a", "page": n, "per_page": 10} for n in (2, 3, 4)]
+        {"q": "a", "page": n, "per_page": 10} for n in (2, 3, 4)
+    ]
 
 
 @pytest.mark.parametrize(("header", "ahead"), [("35", 3), ("items 0-9/35", 3), ("items 0-9/*", None), ("10", 0)])
@@ -138,8 +148,9 @@ def test_page_numbers_read_the_total_from_a_count_or_content_range_header(header
 
 
 def test_page_numbers_prefer_the_page_count_the_api_gives():
-    paginator = style(style="page", size=10, total_path="meta.total", pages_path="meta.pages", first_page=0,
-                      size_param=None)
+    paginator = style(
+        style="page", size=10, total_path="meta.total", pages_path="meta.pages", first_page=0, size_param=None
+    )
     first = paginator.first_request(Request("/contacts", {}))
     assert first.params == {"page": 0}
     paginator.update_state(page({"data": records(10), "meta": {"total": 35, "pages": 2}}), records=10)
@@ -176,13 +187,16 @@ def test_header_total_is_none_when_the_header_is_absent_or_unknown():
     assert header_total(page([], headers={"Content-Range": "items 0-9/ 200 "}), "Content-Range") == 200
 
 
-@pytest.mark.parametrize(("config", "params"), [
-    ({"style": "page", "size": 100}, {"page": 1, "per_page": 1}),
-    ({"style": "page", "size": 100, "size_param": None}, {"page": 1}),
-    ({"style": "offset"}, {"offset": 0, "limit": 1}),
-    ({"style": "cursor"}, {}),
-    ({"style": "none"}, {}),
-])
+@pytest.mark.parametrize(
+    ("config", "params"),
+    [
+        ({"style": "page", "size": 100}, {"page": 1, "per_page": 1}),
+        ({"style": "page", "size": 100, "size_param": None}, {"page": 1}),
+        ({"style": "offset"}, {"offset": 0, "limit": 1}),
+        ({"style": "cursor"}, {}),
+        ({"style": "none"}, {}),
+    ],
+)
 def test_a_freshness_check_asks_for_one_record_where_the_style_can(config, params):
     assert style(**config).one_record_params() == params
 
@@ -201,10 +215,12 @@ def test_a_freshness_check_sees_more_records_from_the_total_the_next_link_or_a_f
 
 def serve(answers: dict[str, Any], fetched: list[tuple[str, dict | None]]):
     """A fetch over canned answers keyed by the request as ``url?k=v&…``, recording each request."""
+
     def fetch(url: str, params: dict[str, Any] | None) -> Page:
         fetched.append((url, params))
         key = url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
         return page(answers[key], url=f"{API}{url}" if url.startswith("/") else url)
+
     return fetch
 
 
@@ -218,8 +234,9 @@ def test_pages_walks_a_cursor_until_its_end():
 
 def test_pages_fetches_known_pages_concurrently_and_yields_them_in_order():
     fetched: list = []
-    answers = {f"/c?page={n}&per_page=2": {"total": 7, "data": records(2 if n < 4 else 1, 2 * (n - 1))}
-               for n in range(1, 5)}
+    answers = {
+        f"/c?page={n}&per_page=2": {"total": 7, "data": records(2 if n < 4 else 1, 2 * (n - 1))} for n in range(1, 5)
+    }
     obj = RestObject(path="/c", records="data", pagination={"style": "page", "size": 2, "total_path": "total"})
     walked = list(pages(serve(answers, fetched), obj, {}, concurrency=2))
     assert [p.get("data.0.id") for p in walked] == [0, 2, 4, 6]

@@ -66,18 +66,21 @@ def test_defaults_overlap_and_after():
     assert Schedule.parse("*/5 * * * *").overlap == "skip"
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    (3600, "must be a cron string or a dict, not int"),
-    ({}, "needs either 'cron' or 'interval'"),
-    ({"cron": "0 6 * * *", "interval": 60}, "needs either 'cron' or 'interval'"),
-    ({"interval": 0}, "interval must be a positive number of seconds"),
-    ({"interval": "60"}, "interval must be a positive number of seconds"),
-    ({"interval": 60, "timezone": "Mars/Olympus"}, "Mars/Olympus"),
-    ({"interval": 60, "start_time": "25:00"}, "hour must be in 0..23"),
-    ({"interval": 60, "weekdays": [7]}, "weekdays are numbers 0 (Monday) to 6 (Sunday)"),
-    ({"interval": 60, "weekdays": []}, "weekdays are numbers 0 (Monday) to 6 (Sunday)"),
-    ({"interval": 60, "overlap": "queue"}, "overlap is 'skip' or 'wait'"),
-])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (3600, "must be a cron string or a dict, not int"),
+        ({}, "needs either 'cron' or 'interval'"),
+        ({"cron": "0 6 * * *", "interval": 60}, "needs either 'cron' or 'interval'"),
+        ({"interval": 0}, "interval must be a positive number of seconds"),
+        ({"interval": "60"}, "interval must be a positive number of seconds"),
+        ({"interval": 60, "timezone": "Mars/Olympus"}, "Mars/Olympus"),
+        ({"interval": 60, "start_time": "25:00"}, "hour must be in 0..23"),
+        ({"interval": 60, "weekdays": [7]}, "weekdays are numbers 0 (Monday) to 6 (Sunday)"),
+        ({"interval": 60, "weekdays": []}, "weekdays are numbers 0 (Monday) to 6 (Sunday)"),
+        ({"interval": 60, "overlap": "queue"}, "overlap is 'skip' or 'wait'"),
+    ],
+)
 def test_a_schedule_that_cannot_be_understood_names_the_flow_and_the_field(value, problem):
     with pytest.raises(ScheduleError) as refused:
         Schedule.parse(value, "crm_sync")

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 PORTABLE_COLUMNS = (
     "SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale "
-    "FROM information_schema.columns WHERE table_schema = :schema AND table_name IN :names ORDER BY table_name, ordinal_position"
+    "FROM information_schema.columns WHERE table_schema = :schema AND table_name IN :names ORDER BY table_name, "
+    "ordinal_position"
 )
 PORTABLE_RELATION_KIND = (
     "SELECT CASE table_type WHEN 'VIEW' THEN 'VIEW' ELSE 'TABLE' END FROM information_schema.tables "
@@ -116,7 +117,11 @@ class SqlDialect:
 
     def constraint_key(self, conn: sa.Connection, schema: str | None, name: str) -> list[str]:
         """The primary key from ``information_schema``: one query, where reflection costs several."""
-        return list(conn.execute(sa.text(PORTABLE_PRIMARY_KEY), {"schema": schema or self.default_schema(conn), "name": name}).scalars())
+        return list(
+            conn.execute(
+                sa.text(PORTABLE_PRIMARY_KEY), {"schema": schema or self.default_schema(conn), "name": name}
+            ).scalars()
+        )
 
     def schemas_query(self) -> str | None:
         """SQL listing the open database's schemas where the inspector lists more; None: ask it."""
@@ -170,7 +175,9 @@ class SqlDialect:
         """The text of field ``key`` of a JSON object."""
         return sa.func.json_extract_string(value, "$." + '"' + key.replace('"', '\\"') + '"')
 
-    def try_cast(self, column: sa.ColumnElement, target: sa.types.TypeEngine, guard: str | None) -> sa.ColumnElement | None:
+    def try_cast(
+        self, column: sa.ColumnElement, target: sa.types.TypeEngine, guard: str | None
+    ) -> sa.ColumnElement | None:
         """``column`` cast to ``target``, NULL where it does not fit (where its text does not
         match the regular expression ``guard``, for a dialect without TRY_CAST); None when the
         dialect cannot say."""
@@ -183,7 +190,9 @@ class SqlDialect:
         """The statement that refreshes the planner's statistics of ``relation`` (quoted), or None."""
         return None
 
-    def land_arrow(self, engine: sa.Engine, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+    def land_arrow(
+        self, engine: sa.Engine, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader
+    ) -> None:
         """Create ``schema.name`` from Arrow data by the dialect's bulk path (``capabilities.bulk_load``)."""
         raise NotImplementedError(f"{self.name} has no bulk load")
 

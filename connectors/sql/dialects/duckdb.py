@@ -12,17 +12,36 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import cast
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from stagehouse.connectors.sql.dialects.base import Capabilities, SqlDialect
+from stagehouse.connectors.sql.driver import driver_connection
 from stagehouse.connectors.sql.identifiers import quoted_name
 
 COUNTED_STATEMENTS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE_INTO"})
 # DuckDB answers DDL and settings with an empty 'Count' or 'Success' result, not with rows of data
-SILENT_STATEMENTS = frozenset({"CREATE", "DROP", "ALTER", "TRANSACTION", "SET", "VARIABLE_SET", "LOAD", "ATTACH", "DETACH",
-                               "VACUUM", "ANALYZE", "CREATE_FUNC", "PREPARE", "EXTENSION"})
+SILENT_STATEMENTS = frozenset(
+    {
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "TRANSACTION",
+        "SET",
+        "VARIABLE_SET",
+        "LOAD",
+        "ATTACH",
+        "DETACH",
+        "VACUUM",
+        "ANALYZE",
+        "CREATE_FUNC",
+        "PREPARE",
+        "EXTENSION",
+    }
+)
 RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 PRESENT_RELATIONS = (
     "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :schema "
@@ -30,8 +49,10 @@ PRESENT_RELATIONS = (
     "AND schema_name = :schema AND view_name IN :names"
 )
 RELATION_KIND = (
-    "SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND schema_name = :s AND view_name = :t "
-    "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :s AND table_name = :t"
+    "SELECT 'VIEW' FROM duckdb_views() WHERE database_name = current_database() AND schema_name = :s AND view_name = "
+    ":t "
+    "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :s AND "
+    "table_name = :t"
 )
 _keywords: set[str] = set()  # DuckDB's own list, not the database's: read once per process
 
@@ -41,8 +62,14 @@ class DuckDBDialect(SqlDialect):
 
     name = "duckdb"
     capabilities = Capabilities(
-        bulk_load="arrow_scan", one_transaction_load=True, renameable_keyed_tables=False, change_log_overlay=True,
-        comment_kinds=frozenset({"table", "field"}), keeps_catalog=True, file_database=True, exclusive_file=True,
+        bulk_load="arrow_scan",
+        one_transaction_load=True,
+        renameable_keyed_tables=False,
+        change_log_overlay=True,
+        comment_kinds=frozenset({"table", "field"}),
+        keeps_catalog=True,
+        file_database=True,
+        exclusive_file=True,
     )
 
     def prepare_engine(self, engine: sa.Engine) -> None:
@@ -55,10 +82,12 @@ class DuckDBDialect(SqlDialect):
         if not _keywords:
             with engine.connect() as conn:
                 _keywords.update(
-                    conn.exec_driver_sql("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'").scalars()
+                    conn.exec_driver_sql(
+                        "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+                    ).scalars()
                 )
         preparer.reserved_words = set(preparer.reserved_words) | _keywords
-        preparer._stagehouse_duckdb_keywords = True
+        vars(preparer)["_stagehouse_duckdb_keywords"] = True  # an attribute of ours on the instance
 
     def default_schema(self, conn: sa.Connection) -> str:
         return conn.dialect.default_schema_name or "main"
@@ -67,7 +96,9 @@ class DuckDBDialect(SqlDialect):
         """``DESCRIBE`` of each present table (the same type names as the catalog, far quicker)."""
         query = sa.text(PRESENT_RELATIONS).bindparams(sa.bindparam("names", expanding=True))
         present = set(conn.execute(query, {"schema": schema, "names": names}).scalars())
-        return {name: self.described_columns(conn, quoted_name(conn, schema, name)) for name in names if name in present}
+        return {
+            name: self.described_columns(conn, quoted_name(conn, schema, name)) for name in names if name in present
+        }
 
     def described_columns(self, conn: sa.Connection, relation: str) -> dict[str, str]:
         """Column -> type of ``relation`` (quoted; a TEMP table unqualified) by ``DESCRIBE``."""
@@ -75,7 +106,8 @@ class DuckDBDialect(SqlDialect):
 
     def stored_tables(self, conn: sa.Connection, schema: str) -> dict[str, int | None]:
         query = sa.text(
-            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = :schema"
+            "SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = current_database() AND "
+            "schema_name = :schema"
         )
         return {name: size for name, size in conn.execute(query, {"schema": schema})}
 
@@ -92,8 +124,10 @@ class DuckDBDialect(SqlDialect):
 
     def table_comments(self, conn: sa.Connection, schema: str, table: str) -> tuple[str | None, dict[str, str]]:
         table_comment = conn.execute(
-            sa.text("SELECT comment FROM duckdb_tables() WHERE schema_name = :s AND table_name = :t "
-                    "UNION ALL SELECT comment FROM duckdb_views() WHERE schema_name = :s AND view_name = :t"),
+            sa.text(
+                "SELECT comment FROM duckdb_tables() WHERE schema_name = :s AND table_name = :t "
+                "UNION ALL SELECT comment FROM duckdb_views() WHERE schema_name = :s AND view_name = :t"
+            ),
             {"s": schema, "t": table},
         ).scalar()
         rows = conn.execute(
@@ -107,23 +141,29 @@ class DuckDBDialect(SqlDialect):
         database error is still raised as SQLAlchemy's ``DBAPIError``, as ``conn.execute`` does."""
         import duckdb
 
-        compiled = statement.compile(dialect=conn.dialect)
+        assert isinstance(statement, sa.ClauseElement)  # every statement is one
+        compiled = cast(SQLCompiler, statement.compile(dialect=conn.dialect))  # a DML statement's
         params = compiled.construct_params()
         values = [params[name] for name in compiled.positiontup] if compiled.positiontup else []
         try:
-            return conn.connection.driver_connection.execute(str(compiled), values).fetchone()[0]
+            return driver_connection(conn).execute(str(compiled), values).fetchone()[0]
         except duckdb.Error as exc:
             raise sa.exc.DBAPIError.instance(str(compiled), values, exc, duckdb.Error) from exc
 
     def written_rows(self, conn: sa.Connection, statement: str | sa.Executable) -> int:
         """The cursor reports -1 and answers with a row holding the count: run the statement as text."""
-        text = statement if isinstance(statement, str) else str(statement.compile(conn.engine, compile_kwargs={"literal_binds": True}))
+        if isinstance(statement, str):
+            text = statement
+        else:
+            assert isinstance(statement, sa.ClauseElement)  # every statement is one
+            text = str(statement.compile(conn.engine, compile_kwargs={"literal_binds": True}))
         return conn.exec_driver_sql(text).scalar_one()
 
     def driver_answer(self, conn: sa.Connection, statement: sa.Executable) -> str | None:
         """'count' for DML without RETURNING, 'none' for DDL and settings."""
         import duckdb
 
+        assert isinstance(statement, sa.ClauseElement)  # every statement is one
         sql = str(statement.compile(dialect=conn.dialect))
         try:
             parsed = duckdb.extract_statements(sql)
@@ -136,19 +176,21 @@ class DuckDBDialect(SqlDialect):
 
     def arrow(self, engine: sa.Engine, sql: str) -> pa.Table:
         with engine.connect() as conn:
-            return conn.connection.driver_connection.execute(sql).to_arrow_table()
+            return driver_connection(conn).execute(sql).to_arrow_table()
 
     def try_cast(self, column: sa.ColumnElement, target: sa.types.TypeEngine, guard: str | None) -> sa.ColumnElement:
         return sa.try_cast(column, target)
 
-    def land_arrow(self, engine: sa.Engine, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+    def land_arrow(
+        self, engine: sa.Engine, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader
+    ) -> None:
         """DuckDB scans the Arrow data itself, registered as a view (a stream batch by batch)."""
         import duckdb
 
         from stagehouse.connectors.sql.exact_numerics import store_landing
 
         with engine.connect() as conn:
-            duck = conn.connection.driver_connection
+            duck = driver_connection(conn)
             view = f"stagehouse_write_{uuid.uuid4().hex[:8]}"
             duck.register(view, data)
             select, refusal = store_landing(view, data.schema)  # a wide PostgreSQL numeric: DECIMAL, or refused

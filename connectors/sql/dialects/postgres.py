@@ -26,9 +26,14 @@ class PostgresDialect(SqlDialect):
 
     name = "postgresql"
     capabilities = Capabilities(
-        bulk_load="adbc_copy", change_log_overlay=True, comment_kinds=frozenset({"database", "schema", "table", "field"}),
-        describable_kinds=frozenset({"database", "schema", "table", "field"}), keeps_catalog=True,
-        partial_indexes=True, enforces_lengths=True, kept_arrow_connections=True,
+        bulk_load="adbc_copy",
+        change_log_overlay=True,
+        comment_kinds=frozenset({"database", "schema", "table", "field"}),
+        describable_kinds=frozenset({"database", "schema", "table", "field"}),
+        keeps_catalog=True,
+        partial_indexes=True,
+        enforces_lengths=True,
+        kept_arrow_connections=True,
     )
 
     def comment_query(self, kind: str) -> str | None:
@@ -67,7 +72,9 @@ class PostgresDialect(SqlDialect):
 
         return sa.func.jsonb_extract_path_text(sa.cast(value, JSONB), sa.literal(key, sa.Text))
 
-    def try_cast(self, column: sa.ColumnElement, target: sa.types.TypeEngine, guard: str | None) -> sa.ColumnElement | None:
+    def try_cast(
+        self, column: sa.ColumnElement, target: sa.types.TypeEngine, guard: str | None
+    ) -> sa.ColumnElement | None:
         """No TRY_CAST: the cast runs where the text matches ``guard``; without one, cannot say."""
         if guard is None:
             return None
@@ -94,7 +101,9 @@ class PostgresDialect(SqlDialect):
 
         return adbc.connect(adbc_uri(engine), db_kwargs={"adbc.postgresql.type_resolver_mode": "builtin"})
 
-    def land_arrow(self, engine: sa.Engine, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+    def land_arrow(
+        self, engine: sa.Engine, schema: str | None, name: str, data: pa.Table | pa.RecordBatchReader
+    ) -> None:
         """ADBC's binary COPY; ``numeric(12,2)`` stays ``numeric(12,2)`` (``declared.ingest_typed``)."""
         from stagehouse.connectors.sql.declared import ingest_typed
 

@@ -13,14 +13,28 @@ from stagehouse.flows.ui.streamlit_extra import st
 from stagehouse.flows.ui.views.common import busy_banner, instance, pick_table, shown, store, user, writeback_targets
 
 TYPE_NAMES = {"u": "update", "i": "insert", "d": "delete"}
-SHOWN = ("id", "type", "row_pk", "field", "old_value", "new_value", "changed_by", "changed_at", "writeback_status", "error", "attempts")
+SHOWN = (
+    "id",
+    "type",
+    "row_pk",
+    "field",
+    "old_value",
+    "new_value",
+    "changed_by",
+    "changed_at",
+    "writeback_status",
+    "error",
+    "attempts",
+)
 
 
 def edited_tables(wh: Any) -> list[str]:
     if not wh.change_log.exists():
         return []
     with wh.engine.connect() as conn:
-        return list(conn.execute(sa.select(CHANGE_LOG.c.table_name).distinct().order_by(CHANGE_LOG.c.table_name)).scalars())
+        return list(
+            conn.execute(sa.select(CHANGE_LOG.c.table_name).distinct().order_by(CHANGE_LOG.c.table_name)).scalars()
+        )
 
 
 def render() -> None:
@@ -33,6 +47,8 @@ def render() -> None:
                 st.info("No edits yet: change cells on the Edit page.")
                 return
             table = pick_table(wh, "changes_table", names=names)
+        if table is None:
+            return
         left, right = st.columns(2)
         statuses = left.multiselect("Status", STATUSES, key="changes_status")
         types = right.multiselect("Type", TYPES, format_func=lambda t: TYPE_NAMES[t], key="changes_type")
@@ -45,10 +61,12 @@ def log_view(table: str, statuses: list[str], types: list[str]) -> None:
     """The change log of ``table``, read again every 2 s so a writeback's statuses move on screen."""
     with shown(), store() as wh:
         rows = wh.list_changes(table, writeback_status=statuses or None, type=types or None)
-        counts = {}
+        counts: dict[str, int] = {}
         for row in wh.list_changes(table):
             counts[row["writeback_status"]] = counts.get(row["writeback_status"], 0) + 1
-        st.markdown("Statuses: " + (" · ".join(f"**{s}** {counts[s]}" for s in STATUSES if s in counts) or "no changes"))
+        st.markdown(
+            "Statuses: " + (" · ".join(f"**{s}** {counts[s]}" for s in STATUSES if s in counts) or "no changes")
+        )
         st.dataframe([{k: row[k] for k in SHOWN} for row in rows], hide_index=True, width="stretch", key="changes_grid")
         for row in rows:
             if row["writeback_status"] in ("FAILED", "CONFLICT") and row["error"]:
@@ -69,7 +87,9 @@ def actions(table: str) -> None:
                     wh.update_change(int(change_id), "NOT_PROCESSED", table_name=table)
                 else:
                     wh.discard_change(int(change_id), user=user(), table_name=table)
-            st.session_state["changes_done"] = f"change {int(change_id)} {'will be sent again on the next writeback' if resend else 'discarded'}"
+            st.session_state["changes_done"] = (
+                f"change {int(change_id)} {'will be sent again on the next writeback' if resend else 'discarded'}"
+            )
             st.rerun()
     targets = writeback_targets(table)
     if not targets:

@@ -18,7 +18,8 @@ from stagehouse.flows.ui.views.tables import grid_controls, page_number
 
 
 def typed(text: str, column_type: str = "") -> Any:
-    """A value typed in a text box: as is for a text column, else JSON when it parses (7, 1.5, true, null), else the text."""
+    """A value typed in a text box: as is for a text column, else JSON when it parses (7, 1.5, true,
+    null), else the text."""
     if any(word in column_type.upper() for word in ("CHAR", "TEXT", "STRING")):
         return text
     try:
@@ -32,8 +33,12 @@ def _save(table: str, key: str, edits: GridEdits) -> None:
     with shown_later():
         with store() as wh:
             ids = save_edits(wh, table, key, edits, user=user())
-        st.session_state["edit_version"] = st.session_state.get("edit_version", 0) + 1  # a fresh grid shows the new values
-        st.session_state["edit_saved"] = f"Saved {len(ids)} edit{'s' if len(ids) != 1 else ''} to the change log as {user()}."
+        st.session_state["edit_version"] = (
+            st.session_state.get("edit_version", 0) + 1
+        )  # a fresh grid shows the new values
+        st.session_state["edit_saved"] = (
+            f"Saved {len(ids)} edit{'s' if len(ids) != 1 else ''} to the change log as {user()}."
+        )
 
 
 class shown_later:
@@ -65,8 +70,10 @@ def render() -> None:
         key = grid_key(wh, schema, name)
         columns = [f["name"] for f in info["fields"]]
         if key is None:
-            st.warning(f"table '{table}' has no single-column key (in the database or declared by its sync or transform), "
-                       "so its rows cannot be edited; declare primary_key= on its sync or transform")
+            st.warning(
+                f"table '{table}' has no single-column key (in the database or declared by its sync or transform), "
+                "so its rows cannot be edited; declare primary_key= on its sync or transform"
+            )
         else:
             grid(wh, table, key, columns)
             one_cell(table, key, {f["name"]: f["type"] for f in info["fields"] if f["name"] != key})
@@ -75,17 +82,29 @@ def render() -> None:
 
 def grid(wh: Any, table: str, key: str, columns: list[str]) -> None:
     schema, name = table.split(".", 1)
-    st.caption(f"Key: `{key}`. Change cells, add rows (with a key) or delete rows, then save: each becomes a change-log entry.")
+    st.caption(
+        f"Key: `{key}`. Change cells, add rows (with a key) or delete rows, then save: each becomes a change-log entry."
+    )
     controls = grid_controls(columns, "edit")
     first = read_page(wh, schema, name, offset=0, count=True, **controls)
     number = page_number(first.total, controls["limit"], "edit")
-    page = first if number == 1 else read_page(wh, schema, name, offset=(number - 1) * controls["limit"], count=False, **controls)
+    page = (
+        first
+        if number == 1
+        else read_page(wh, schema, name, offset=(number - 1) * controls["limit"], count=False, **controls)
+    )
     editor_key = f"editor_{table}_{number}_{st.session_state.get('edit_version', 0)}"
     st.data_editor(page.frame, num_rows="dynamic", hide_index=True, key=editor_key, width="stretch")
     state = st.session_state.get(editor_key) or {}
     edits = edits_from_editor(page.frame, key, state) if state else GridEdits()
-    st.button(f"Save {len(edits)} edit{'s' if len(edits) != 1 else ''}", key="edit_save", disabled=not edits, type="primary",
-              on_click=_save_grid, args=(table, key, page.frame, editor_key))
+    st.button(
+        f"Save {len(edits)} edit{'s' if len(edits) != 1 else ''}",
+        key="edit_save",
+        disabled=not edits,
+        type="primary",
+        on_click=_save_grid,
+        args=(table, key, page.frame, editor_key),
+    )
 
 
 def _save_grid(table: str, key: str, frame: Any, editor_key: str) -> None:

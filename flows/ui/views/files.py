@@ -17,7 +17,12 @@ def render() -> None:
     st.header("Files and sources")
     with shown():
         kinds = connection_kinds(instance())
-        st.dataframe([{"connection": n, "type": k} for n, k in kinds.items()], hide_index=True, width="stretch", key="connections_grid")
+        st.dataframe(
+            [{"connection": n, "type": k} for n, k in kinds.items()],
+            hide_index=True,
+            width="stretch",
+            key="connections_grid",
+        )
         st.subheader("What each sync reads")
         st.dataframe(_sources(instance()), hide_index=True, width="stretch", key="sources_grid")
         file_connections = [n for n, k in kinds.items() if k in FILE_KINDS]

@@ -61,11 +61,27 @@ def follow(run_id: str) -> None:
             st.markdown(f"state: **{'STARTING' if run is None else 'RUNNING'}**")
         else:
             st.markdown(f"state: **{run['status']}**" + (f" — {run['error']}" if run.get("error") else ""))
-            st.dataframe([{"stage": t["stage"], "task": t["task"], "state": t["state"], "rows": t["rows_written"],
-                           "seconds": round(t["seconds"] or 0, 2), "error": t["error"] or ""} for t in run["tasks"]],
-                         hide_index=True, width="stretch", key="run_tasks")
+            st.dataframe(
+                [
+                    {
+                        "stage": t["stage"],
+                        "task": t["task"],
+                        "state": t["state"],
+                        "rows": t["rows_written"],
+                        "seconds": round(t["seconds"] or 0, 2),
+                        "error": t["error"] or "",
+                    }
+                    for t in run["tasks"]
+                ],
+                hide_index=True,
+                width="stretch",
+                key="run_tasks",
+            )
             with st.expander(f"Log ({len(logs)} lines)"):
-                st.code("\n".join(f"{line.at:%H:%M:%S} {line.level:<7} {line.message}" for line in logs) or "(no lines)", language=None)
+                st.code(
+                    "\n".join(f"{line.at:%H:%M:%S} {line.level:<7} {line.message}" for line in logs) or "(no lines)",
+                    language=None,
+                )
     output = run_output(run_id)
     if output:
         with st.expander("Output of the run's process"):
@@ -81,8 +97,18 @@ def history() -> None:
         limit = right.number_input("Newest", min_value=1, max_value=1000, value=20, key="runs_limit")
         with store() as wh:
             runs = runs_filtered(wh, instance(), flow or None, statuses, int(limit))
-        st.dataframe([{k: r[k] for k in ("run_id", "flow", "stages", "run_trigger", "started_at", "ended_at", "status", "error")} for r in runs],
-                     hide_index=True, width="stretch", key="runs_grid")
+        st.dataframe(
+            [
+                {
+                    k: r[k]
+                    for k in ("run_id", "flow", "stages", "run_trigger", "started_at", "ended_at", "status", "error")
+                }
+                for r in runs
+            ],
+            hide_index=True,
+            width="stretch",
+            key="runs_grid",
+        )
         chosen = st.selectbox("Follow a run", ["", *(r["run_id"] for r in runs)], key="runs_pick")
         if chosen and chosen != st.session_state.get("followed_run"):
             st.session_state["followed_run"] = chosen

@@ -23,20 +23,34 @@ def grid_controls(columns: list[str], prefix: str) -> dict[str, Any]:
     filter_column = middle.selectbox("Filter column", [ANY_COLUMN, *columns], key=f"{prefix}_filter_column")
     filter_text = right.text_input("Filter (contains)", key=f"{prefix}_filter")
     limit = size.selectbox("Rows", PAGE_SIZES, index=1, key=f"{prefix}_limit")
-    return {"sort": None if sort == STORED_ORDER else sort, "descending": descending,
-            "filter_column": None if filter_column == ANY_COLUMN else filter_column, "filter_text": filter_text or None, "limit": limit}
+    return {
+        "sort": None if sort == STORED_ORDER else sort,
+        "descending": descending,
+        "filter_column": None if filter_column == ANY_COLUMN else filter_column,
+        "filter_text": filter_text or None,
+        "limit": limit,
+    }
 
 
 def page_number(total: int | None, limit: int, prefix: str) -> int:
     pages = max(1, math.ceil((total or 0) / limit))
-    return int(st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key=f"{prefix}_page"))
+    return int(
+        st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key=f"{prefix}_page")
+    )
 
 
 def styled(page: GridPage) -> Any:
     """The page's frame with edited cells coloured and an ``edited`` column naming them."""
     frame = page.frame.copy()
     marks = page.marks()
-    frame.insert(0, "edited", ["✎ " + ", ".join(c for c, m in zip(page.frame.columns, row) if m) if any(row) else "" for row in marks])
+    frame.insert(
+        0,
+        "edited",
+        [
+            "✎ " + ", ".join(c for c, m in zip(page.frame.columns, row, strict=False) if m) if any(row) else ""
+            for row in marks
+        ],
+    )
     colours = [["" for _ in frame.columns] for _ in range(len(frame))]
     for r, row in enumerate(marks):
         for c, marked in enumerate(row):
@@ -53,7 +67,9 @@ def styled(page: GridPage) -> Any:
 
 def edited_summary(page: GridPage) -> str:
     cells = sorted(page.edited_cells, key=lambda cell: (cell[0], cell[1]))
-    parts = [f"row {row} · {column}" for row, column in cells] + [f"row {row} (added)" for row in sorted(page.inserted_rows)]
+    parts = [f"row {row} · {column}" for row, column in cells] + [
+        f"row {row} (added)" for row in sorted(page.inserted_rows)
+    ]
     return "Edited on this page: " + "; ".join(parts) if parts else "No edits on this page."
 
 
@@ -67,13 +83,22 @@ def render() -> None:
         described = soon(wh, wh.get_table, schema, name)  # beside the page's reads where the store runs both at once
         about = st.container()
         controls = grid_controls([c.name for c in wh.table(schema, name).columns], "tables")
-        first = read_page(wh, schema, name, offset=0, limit=controls["limit"], count=True, **_without(controls, "limit"))
+        first = read_page(
+            wh, schema, name, offset=0, limit=controls["limit"], count=True, **_without(controls, "limit")
+        )
         with about:
             describe(described.result())
         number = page_number(first.total, controls["limit"], "tables")
-        page = first if number == 1 else read_page(wh, schema, name, offset=(number - 1) * controls["limit"], count=False, **controls)
+        page = (
+            first
+            if number == 1
+            else read_page(wh, schema, name, offset=(number - 1) * controls["limit"], count=False, **controls)
+        )
         page.total = first.total
-        st.markdown(f"**{page.total:,} rows** · key: `{page.key or 'none'}` · rows {page.offset + 1:,}–{page.offset + len(page.frame):,}")
+        st.markdown(
+            f"**{page.total:,} rows** · key: `{page.key or 'none'}` · rows "
+            f"{page.offset + 1:,}–{page.offset + len(page.frame):,}"
+        )
         st.dataframe(styled(page), hide_index=True, width="stretch", key="tables_grid")
         st.caption(edited_summary(page))
 
@@ -81,8 +106,15 @@ def render() -> None:
 def describe(info: dict[str, Any]) -> None:
     """The table's description and its columns (type, key, description)."""
     st.caption(info.get("description") or "(no description: add one on the Edit page)")
-    fields = [{"column": f["name"], "type": f["type"], "key": "🔑" if f["primary_key"] else "", "description": f["description"] or ""}
-              for f in info["fields"]]
+    fields = [
+        {
+            "column": f["name"],
+            "type": f["type"],
+            "key": "🔑" if f["primary_key"] else "",
+            "description": f["description"] or "",
+        }
+        for f in info["fields"]
+    ]
     with st.expander(f"Columns ({len(fields)})"):
         st.dataframe(fields, hide_index=True, width="stretch")
 
