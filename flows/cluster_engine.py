@@ -28,7 +28,7 @@ from stagehouse.connectors.errors import first_line
 from stagehouse.connectors.extras import require
 from stagehouse.flows.dask_engine import DaskEngine
 from stagehouse.flows.dask_extra import distributed
-from stagehouse.flows.worker_errors import ClusterUnreachableError, WorkerLostError
+from stagehouse.flows.worker_errors import ClusterUnreachableError, SchedulerLostError, WorkerLostError
 
 require(distributed)  # this module is the cluster engine: without the dask extra, say so when pipedag loads it
 
@@ -70,17 +70,33 @@ class ClusterEngine(DaskEngine):
         client = self._client()
         tasks = list(results)
         try:
-            futures = client.compute([results[task] for task in tasks], optimize_graph=False)
-            with client.as_current():
-                distributed.wait(futures)  # a failure fails its dependents at once; the others end
-            for task, future in zip(tasks, futures, strict=True):
-                if future.status == "error":
-                    raise self._error(task, future.exception())
-            return dict(zip(tasks, client.gather(futures), strict=True))
+            try:
+                futures = client.compute([results[task] for task in tasks], optimize_graph=False)
+                with client.as_current():
+                    distributed.wait(futures)  # a failure fails its dependents at once; the others end
+                failed = next(
+                    ((t, f.exception()) for t, f in zip(tasks, futures, strict=True) if f.status == "error"), None
+                )
+                values = [] if failed else client.gather(futures)
+            except (
+                OSError,
+                distributed.comm.CommClosedError,
+            ) as exc:  # the scheduler's; a task's error is its future's
+                raise SchedulerLostError(self.address, first_line(exc) or type(exc).__name__) from None
+            if failed:
+                raise self._error(*failed)
+            return dict(zip(tasks, values, strict=True))
         finally:
-            client.set_metadata(
-                [CLAIMS, RunContext.get().run_id], None
-            )  # nothing of the run is left running: drop its claims
+            self._release(client)
+
+    def _release(self, client) -> None:
+        """Drop the run's claims (nothing of it is left running) and close the client; a lost
+        scheduler has neither to give back."""
+        try:
+            client.set_metadata([CLAIMS, RunContext.get().run_id], None)
+        except (OSError, distributed.comm.CommClosedError):
+            pass
+        finally:
             client.close()
 
     def _error(self, task: Task, error: BaseException) -> BaseException:

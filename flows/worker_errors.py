@@ -33,7 +33,21 @@ class ClusterUnreachableError(StagehouseError):
 
     def __init__(self, scheduler: str, problem: str) -> None:
         super().__init__(
-            f"Dask scheduler {scheduler or '(empty address)'}: {problem}; start it or set DASK_SCHEDULER=tcp://host:8786",
+            f"Dask scheduler {scheduler or '(empty address)'}: {problem}; "
+            + ("start it, or " if scheduler else "")
+            + "set DASK_SCHEDULER=tcp://host:8786",
+            scheduler=scheduler,
+            problem=problem,
+        )
+
+
+class SchedulerLostError(StagehouseError):
+    """The ``cluster`` instance's scheduler went away while the run's tasks were on it."""
+
+    def __init__(self, scheduler: str, problem: str) -> None:
+        super().__init__(
+            f"Dask scheduler {scheduler} was lost during the run ({problem}); nothing of the running stages was "
+            "committed: start the scheduler again and run the flow again",
             scheduler=scheduler,
             problem=problem,
         )

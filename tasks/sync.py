@@ -66,6 +66,7 @@ from stagehouse.tasks.versioned import (
 
 SYNC_VERSION = "stagehouse-sync-2"
 LOAD_SUFFIX = "__load"
+MAX_PARTITIONS = 64  # each partition holds a connection to the source (and, copying, to the store)
 MODES = ("full", "incremental", "merge")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 GLOB_CHARS = set("*?[")
@@ -311,8 +312,15 @@ def sync(
     if query is not None:
         query = query.strip().rstrip(";").rstrip()  # the query runs wrapped in others: "… ;) AS q" would not parse
     out = output_name(table, query, name)
-    if not isinstance(partitions, int) or partitions < 1:
-        raise TaskDefinitionError(f"sync of '{out}': partitions={partitions!r} must be a whole number of 1 or more")
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or not 1 <= partitions <= MAX_PARTITIONS:
+        raise TaskDefinitionError(
+            f"sync of '{out}': partitions={partitions!r} must be a whole number from 1 to {MAX_PARTITIONS} "
+            "(each partition is a connection to the source)"
+        )
+    if partition_by is not None and partitions == 1:
+        raise TaskDefinitionError(
+            f"sync of '{out}': partition_by= splits the reads of partitions=K; add partitions=K (2 or more)"
+        )
     partitioning = (
         {"partitioning": (partitions, partition_by)} if partitions > 1 else {}
     )  # none: the task's inputs as before

@@ -12,7 +12,7 @@ import pytest
 
 from stagehouse.connectors.errors import ConnectionConfigError, RestCallError, SourceError, SourceUnavailableError
 from stagehouse.flows.dask_engine import WorkerTaskError, sendable
-from stagehouse.flows.worker_errors import ClusterUnreachableError, WorkerLostError
+from stagehouse.flows.worker_errors import ClusterUnreachableError, SchedulerLostError, WorkerLostError
 from stagehouse.tasks.errors import StoreWriteError, TaskDefinitionError
 from tests.sources import write_shop
 from tests.test_cli import STAGEHOUSE
@@ -67,6 +67,7 @@ def stagehouse(project, *args, env=None):
         WorkerTaskError("task 'x' failed: LookupError: <ContextVar>", task="x", error_type="LookupError"),
         WorkerLostError("sync_orders", "tcp://10.0.0.5:8786"),
         ClusterUnreachableError("tcp://10.0.0.5:8786", "Timed out trying to connect"),
+        SchedulerLostError("tcp://10.0.0.5:8786", "Connection reset by peer"),
     ],
     ids=lambda e: type(e).__name__,
 )

@@ -86,3 +86,45 @@ def test_key_ranges_take_every_row_once_nulls_in_the_first():
     ranges = [KeyRange("id", None, 10), KeyRange("id", 10, 20), KeyRange("id", 20, None, CursorFilter("v", 3))]
     compiled = [str(r.condition().compile(compile_kwargs={"literal_binds": True})) for r in ranges]
     assert compiled == ["id < 10 OR id IS NULL", "id >= 10 AND id < 20", "v > 3 AND id >= 20"]
+
+
+class _CommitsBeforeTheRanges:
+    """A source connection that, as the first range starts reading, commits a transaction moving
+    two rows past the cursor's maximum: one in the first range, one in the last."""
+
+    def __init__(self, conn, engine, table: str) -> None:
+        self._conn, self._engine, self._table, self._committed = conn, engine, table, False
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    def read(self, *args, **kwargs):
+        if not self._committed:
+            self._committed = True
+            with self._engine.begin() as c:
+                c.execute(sa.text(f"UPDATE {self._table} SET version = 3 WHERE id IN (10, 2990)"))
+        return self._conn.read(*args, **kwargs)
+
+
+def test_a_delta_read_in_ranges_stops_at_the_cursor_maximum_taken_before_them(source_table):
+    """Each range is its own query; a transaction committed while they are read is left whole to
+    the next run, so the high-water mark (the greatest cursor read) never passes a row one range
+    missed — the rows it moved read as before or not at all, never half."""
+    from stagehouse.connectors.registry import connect
+    from stagehouse.connectors.sql.partitioned import partitioned_read
+
+    table, engine = source_table
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {table} SET version = 2 WHERE id IN (10, 20, 2990)"))
+    url = engine.url.render_as_string(hide_password=False)
+    source = connect("src", specs={"src": {"type": "sql", "url": url}})
+    try:
+        after = CursorFilter("version", 2, inclusive=True)
+        stream = partitioned_read(
+            _CommitsBeforeTheRanges(source, engine, table), table, None, after, 2, "id", "version"
+        )()
+        read = stream.read_all().to_pylist()
+    finally:
+        source.close()
+    assert {r["id"]: r["version"] for r in read} == {20: 2}  # 10 and 2990 moved past the maximum: next run
+    assert max(r["version"] for r in read) == 2

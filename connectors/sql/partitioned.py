@@ -40,7 +40,7 @@ class PartitionKeyError(StagehouseError):
             f"partition_by '{column}' {problem}" if column else f"partitions= needs partition_by='column' ({problem})"
         )
         super().__init__(
-            f"{source}: {what}; partition by an integer column (the primary key)",
+            f"{source}: {what}; name an integer column with partition_by=",
             source=source,
             column=column,
             problem=problem,
@@ -56,6 +56,22 @@ def single_key(connection: str, table: str | None, key: list[str] | None) -> str
 
 
 @dataclass(frozen=True)
+class CursorCap:
+    """Rows whose cursor is at most ``value``: the cursor's maximum taken once before the ranges
+    are read. Each range is its own query with its own view of the source; capped, a row a
+    transaction moves past the maximum meanwhile is left to the next run by every range alike, so
+    the high-water mark never passes a row one range missed. A None ``value`` (no rows) reads none."""
+
+    column: str
+    value: Any
+
+    def condition(self) -> sa.ColumnElement[bool]:
+        if self.value is None:
+            return sa.false()
+        return sa.column(self.column) <= sa.literal(self.value)
+
+
+@dataclass(frozen=True)
 class KeyRange:
     """Rows with ``low <= column < high`` (no bound where None; the first range also takes NULL
     keys), past ``after`` when set. Has ``condition()`` as a ``CursorFilter`` has, so a source's
@@ -65,10 +81,11 @@ class KeyRange:
     low: int | None
     high: int | None
     after: CursorFilter | None = None
+    cap: CursorCap | None = None
 
     def condition(self) -> sa.ColumnElement[bool]:
         column: sa.ColumnClause[Any] = sa.column(self.column)
-        parts = [] if self.after is None else [self.after.condition()]
+        parts = [f.condition() for f in (self.after, self.cap) if f is not None]
         if self.low is not None:
             parts.append(column >= sa.literal(self.low))
         if self.high is not None:
@@ -77,33 +94,54 @@ class KeyRange:
         return sa.and_(sa.true(), *parts)
 
 
-def key_ranges(
-    conn: Any, table: str | None, query: str | None, column: str, after: CursorFilter | None, partitions: int
-) -> list[KeyRange]:
-    """K ranges of equal key span covering the rows (past ``after``) of ``table`` or ``query``."""
+def _source(conn: Any, table: str | None, query: str | None) -> sa.FromClause:
     if table is not None:
         schema, name = conn.split_table(table)
-        source: sa.FromClause = sa.table(name, schema=schema)
-    else:
-        source = literal_sql(given_query(query)).columns().subquery("q")
-    key: sa.ColumnClause[Any] = sa.column(column)
-    statement = sa.select(sa.func.min(key), sa.func.max(key)).select_from(source)
-    if after is not None:
-        statement = statement.where(after.condition())
+        return sa.table(name, schema=schema)
+    return literal_sql(given_query(query)).columns().subquery("q")
+
+
+def _one_row(conn: Any, table: str | None, column: str, statement: sa.Select) -> Any:
     label = f"connection '{conn.name}', " + (f"table '{table}'" if table else "query")
     try:
         with conn.engine.connect() as connection:
-            low, high = connection.execute(statement).one()
+            return connection.execute(statement).one()
     except sa.exc.SQLAlchemyError as exc:
         raise PartitionKeyError(label, column, f"cannot be read ({first_line(getattr(exc, 'orig', exc))})") from None
+
+
+def cursor_cap(conn: Any, table: str | None, query: str | None, cursor: str, after: CursorFilter | None) -> CursorCap:
+    """The cursor's maximum (past ``after``) now, which every range of a delta reads up to."""
+    statement: sa.Select[Any] = sa.select(sa.func.max(sa.column(cursor))).select_from(_source(conn, table, query))
+    if after is not None:
+        statement = statement.where(after.condition())
+    return CursorCap(cursor, _one_row(conn, table, cursor, statement)[0])
+
+
+def key_ranges(
+    conn: Any,
+    table: str | None,
+    query: str | None,
+    column: str,
+    after: CursorFilter | None,
+    partitions: int,
+    cap: CursorCap | None = None,
+) -> list[KeyRange]:
+    """K ranges of equal key span covering the rows (past ``after``, up to ``cap``) of ``table`` or ``query``."""
+    key: sa.ColumnClause[Any] = sa.column(column)
+    statement = sa.select(sa.func.min(key), sa.func.max(key)).select_from(_source(conn, table, query))
+    if after is not None:
+        statement = statement.where(after.condition())
+    low, high = _one_row(conn, table, column, statement)
     if low is None:
-        return [KeyRange(column, None, None, after)]
+        return [KeyRange(column, None, None, after, cap)]
     if not isinstance(low, int) or isinstance(low, bool):
-        raise PartitionKeyError(label, column, f"holds {type(low).__name__} values")
+        label = f"connection '{conn.name}', " + (f"table '{table}'" if table else "query")
+        raise PartitionKeyError(label, column, f"holds {type(low).__name__} values, not integers")
     step = max(1, -(-(high - low + 1) // partitions))
     bounds = list(range(low + step, high + 1, step))[: partitions - 1]
     edges = [None, *bounds, None]
-    return [KeyRange(column, edges[i], edges[i + 1], after) for i in range(len(edges) - 1)]
+    return [KeyRange(column, edges[i], edges[i + 1], after, cap) for i in range(len(edges) - 1)]
 
 
 _DONE = object()
@@ -170,12 +208,20 @@ def concurrent_reader(openers: list[Callable[[], pa.RecordBatchReader]]) -> pa.R
 
 
 def partitioned_read(
-    conn: Any, table: str | None, query: str | None, after: CursorFilter | None, partitions: int, column: str
+    conn: Any,
+    table: str | None,
+    query: str | None,
+    after: CursorFilter | None,
+    partitions: int,
+    column: str,
+    cursor: str | None = None,
 ) -> Callable[[], pa.RecordBatchReader]:
-    """What a sync streams for ``partitions=K``: a factory of the K ranges' concurrent stream."""
+    """What a sync streams for ``partitions=K``: a factory of the K ranges' concurrent stream; a
+    delta (``cursor`` given) read up to the cursor's maximum when the stream opens (``CursorCap``)."""
 
     def open_stream() -> pa.RecordBatchReader:
-        ranges = key_ranges(conn, table, query, column, after, partitions)
+        cap = cursor_cap(conn, table, query, cursor, after) if cursor else None
+        ranges = key_ranges(conn, table, query, column, after, partitions, cap)
         return concurrent_reader([functools.partial(conn.read, table, query=query, after=r) for r in ranges])
 
     return open_stream

@@ -156,7 +156,15 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
                 if copy and request.store_url
                 else None
             )
-            reader = partitioned_read(self, table, query, after, request.partitions, column)
+            reader = partitioned_read(
+                self,
+                table,
+                query,
+                after,
+                request.partitions,
+                column,
+                request.cursor if request.mode != "full" else None,
+            )
         return SyncRead(
             reader,
             f"connection '{self.name}', " + (f"table '{table}'" if table else "query"),

@@ -108,11 +108,16 @@ def choose(driver, label: str, option: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    boxes = [
-        b
-        for b in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSelectbox']")
-        if b.text.splitlines()[:1] == [label]
-    ]
+    deadline = time.monotonic() + 30  # a page just asked for may still show the one before it
+    while True:
+        boxes = [
+            b
+            for b in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSelectbox']")
+            if b.text.splitlines()[:1] == [label]
+        ]
+        if boxes or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert boxes, f"no selectbox {label!r}"
     field = boxes[0].find_element(By.TAG_NAME, "input")
     field.click()
