@@ -42,7 +42,6 @@ CATALOG = sa.Table(
     sa.Column("max_lengths", sa.Text),  # JSON {column: n} of a synced source's varchar(n), tables only
     schema=META_SCHEMA,
 )
-ADDED_COLUMNS = ("max_lengths",)  # columns later than the first catalog: added to an older one by ensure
 
 
 class Ref(NamedTuple):
@@ -64,24 +63,13 @@ def _where(ref: Ref) -> sa.ColumnElement[bool]:
 
 
 def exists(conn: sa.Connection) -> bool:
-    query = sa.text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s AND table_name = 'catalog'")
-    return conn.execute(query, {"s": META_SCHEMA}).first() is not None
-
-
-def _has_column(conn: sa.Connection, column: str) -> bool:
-    query = sa.text(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'catalog' AND column_name "
-        "= :c"
-    )
-    return conn.execute(query, {"s": META_SCHEMA, "c": column}).first() is not None
+    """Whether the store has the catalog table (one query of the dialect's own catalog)."""
+    return relation_kind(conn, META_SCHEMA, "catalog") is not None
 
 
 def ensure(conn: sa.Connection) -> None:
-    """Create the schema, id sequence and table if missing, or add the columns an older one lacks (idempotent)."""
+    """Create the schema, id sequence and table if missing (idempotent)."""
     if exists(conn):
-        for column in ADDED_COLUMNS:
-            if not _has_column(conn, column):  # ALTER only when missing: it locks the table even when a no-op
-                conn.execute(sa.text(f"ALTER TABLE {META_SCHEMA}.catalog ADD COLUMN IF NOT EXISTS {column} TEXT"))
         return
     conn.execute(sa.schema.CreateSchema(META_SCHEMA, if_not_exists=True))
     conn.execute(sa.schema.CreateSequence(CATALOG_ID, if_not_exists=True))
@@ -131,8 +119,6 @@ def kept_lengths(conn: sa.Connection, schema: str, table: str) -> dict[str, int]
     """Column -> the ``varchar(n)`` length the source of ``schema.table`` declares."""
     if not exists(conn):
         return {}
-    if not _has_column(conn, "max_lengths"):  # a catalog older than the column, no sync since
-        return {}
     found = conn.execute(sa.select(CATALOG.c.max_lengths).where(_where(Ref(schema, table)))).scalar()
     return json.loads(found) if found else {}
 
@@ -146,7 +132,7 @@ def rows(conn: sa.Connection, schema: str | None = None, table: str | None = Non
     """The catalog rows of a schema (and table), or all of them."""
     if not exists(conn):
         return []
-    query = sa.select(*[c for c in CATALOG.c if c.name not in ADDED_COLUMNS]).order_by(CATALOG.c.id)
+    query = sa.select(CATALOG).order_by(CATALOG.c.id)
     if schema is not None:
         query = query.where(CATALOG.c.schema_name == schema)
     if table is not None:
