@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import copy
 import os
+import re
+import shutil
+import subprocess
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -126,11 +129,26 @@ class Project:
 
 
 def drop_database(name: str) -> None:
-    """Drop a project's PostgreSQL store database, closing whatever still holds it."""
+    """Drop a project's PostgreSQL store database, closing whatever still holds it. Through
+    ``psql``, a process of its own, where the machine has it: a driver connecting from the
+    dropping thread while DuckDB's postgres extension (its own libpq and OpenSSL) worked in the
+    test's thread has crashed the test process (a segmentation fault in ``psycopg2.connect``)."""
+    statement = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    psql = shutil.which("psql")
+    if psql is not None:
+        server = re.sub(r"^postgresql\+\w+:", "postgresql:", PG_SERVER)
+        done = subprocess.run(
+            [psql, f"{server}/postgres", "-v", "ON_ERROR_STOP=1", "-qc", statement],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"dropping store database {name}: {done.stderr.strip()}"
+        return
     engine = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(statement))
     finally:
         engine.dispose()
 
