@@ -95,7 +95,7 @@ def build_floor_flow():
         return Table(StoredSelect(sa.select(sa.literal(1).label("x"))), "one_row")
 
     with Flow("bench_floor") as flow:
-        with Stage("raw"):
+        with Stage("floor"):
             one_row()
     return flow
 
