@@ -393,3 +393,16 @@ def test_a_discarded_edit_stops_showing_and_a_sent_one_cannot_be_discarded(wh):
         r"it is in the app already, so edit the cell back instead",
     ):
         wh.discard_change(sent)
+
+
+@pytest.mark.parametrize("instance", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_an_edit_of_an_enum_column_is_layered_as_the_enum(project):
+    with project.warehouse() as wh:
+        wh.execute("CREATE SCHEMA IF NOT EXISTS crm")
+        wh.execute("CREATE TYPE crm.tier AS ENUM ('bronze', 'silver', 'gold')")
+        wh.execute("CREATE TABLE crm.members (id integer PRIMARY KEY, tier crm.tier)")
+        wh.execute("INSERT INTO crm.members VALUES (1, 'bronze'), (2, 'silver')")
+
+        wh.update_cell("crm.members", "tier", 1, "gold")
+
+        assert {r["id"]: r["tier"] for r in wh.fetch("crm", "members")} == {1: "gold", 2: "silver"}

@@ -12,9 +12,14 @@ from __future__ import annotations
 import pyarrow as pa
 import sqlalchemy as sa
 
-from stagehouse.connectors.sql.dialects.base import Capabilities, SqlDialect
+from stagehouse.connectors.sql.dialects.base import Capabilities, SqlDialect, catalog_type_name
 from stagehouse.connectors.sql.pg_numeric import TYPNAME, typed_numerics
 
+COLUMNS = (
+    "SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale, "
+    "udt_schema, udt_name FROM information_schema.columns WHERE table_schema = :schema AND table_name IN :names "
+    "ORDER BY table_name, ordinal_position"
+)
 COMMENTS = {
     "database": "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()",
     "schema": "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = :s",
@@ -35,6 +40,19 @@ class PostgresDialect(SqlDialect):
         enforces_lengths=True,
         kept_arrow_connections=True,
     )
+
+    def columns_of_tables(self, conn: sa.Connection, schema: str, names: list[str]) -> dict[str, dict[str, str]]:
+        """As the portable catalog read, with a user-defined type (an enum, a domain) by its own
+        qualified name, which a cast takes, where ``information_schema`` says ``USER-DEFINED``."""
+        quote = conn.dialect.identifier_preparer.quote
+        query = sa.text(COLUMNS).bindparams(sa.bindparam("names", expanding=True))
+        tables: dict[str, dict[str, str]] = {}
+        for table, column, kind, length, precision, scale, udt_schema, udt_name in conn.execute(
+            query, {"schema": schema, "names": names}
+        ):
+            name = f"{quote(udt_schema)}.{quote(udt_name)}" if kind == "USER-DEFINED" else None
+            tables.setdefault(table, {})[column] = name or catalog_type_name(kind, length, precision, scale)
+        return tables
 
     def comment_query(self, kind: str) -> str | None:
         return COMMENTS.get(kind)
