@@ -95,13 +95,21 @@ class SqlDialect:
     def default_schema(self, conn: sa.Connection) -> str | None:
         return conn.dialect.default_schema_name
 
+    columns_catalog_query: ClassVar[str] = PORTABLE_COLUMNS  # table, column, then what ``catalog_type`` takes
+
     def columns_of_tables(self, conn: sa.Connection, schema: str, names: list[str]) -> dict[str, dict[str, str]]:
         """Table -> column -> the database's type name, for the tables of ``names`` that exist."""
-        query = sa.text(PORTABLE_COLUMNS).bindparams(sa.bindparam("names", expanding=True))
+        query = sa.text(self.columns_catalog_query).bindparams(sa.bindparam("names", expanding=True))
         tables: dict[str, dict[str, str]] = {}
-        for table, column, kind, length, precision, scale in conn.execute(query, {"schema": schema, "names": names}):
-            tables.setdefault(table, {})[column] = catalog_type_name(kind, length, precision, scale)
+        for table, column, *described in conn.execute(query, {"schema": schema, "names": names}):
+            tables.setdefault(table, {})[column] = self.catalog_type(conn, *described)
         return tables
+
+    def catalog_type(
+        self, conn: sa.Connection, kind: str, length: int | None, precision: int | None, scale: int | None
+    ) -> str:
+        """A column's type name from its ``columns_catalog_query`` row (``catalog_type_name``)."""
+        return catalog_type_name(kind, length, precision, scale)
 
     def stored_tables(self, conn: sa.Connection, schema: str) -> dict[str, int | None]:
         """The tables of ``schema`` with their row counts where the catalog keeps them (None else)."""

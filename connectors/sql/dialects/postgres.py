@@ -41,18 +41,18 @@ class PostgresDialect(SqlDialect):
         kept_arrow_connections=True,
     )
 
-    def columns_of_tables(self, conn: sa.Connection, schema: str, names: list[str]) -> dict[str, dict[str, str]]:
-        """As the portable catalog read, with a user-defined type (an enum, a domain) by its own
-        qualified name, which a cast takes, where ``information_schema`` says ``USER-DEFINED``."""
-        quote = conn.dialect.identifier_preparer.quote
-        query = sa.text(COLUMNS).bindparams(sa.bindparam("names", expanding=True))
-        tables: dict[str, dict[str, str]] = {}
-        for table, column, kind, length, precision, scale, udt_schema, udt_name in conn.execute(
-            query, {"schema": schema, "names": names}
-        ):
-            name = f"{quote(udt_schema)}.{quote(udt_name)}" if kind == "USER-DEFINED" else None
-            tables.setdefault(table, {})[column] = name or catalog_type_name(kind, length, precision, scale)
-        return tables
+    columns_catalog_query = COLUMNS
+
+    def catalog_type(
+        self, conn: sa.Connection, kind: str, length: int | None, precision: int | None, scale: int | None, *extra: str
+    ) -> str:
+        """A user-defined type (an enum, a domain) by its own qualified name, which a cast takes,
+        where ``information_schema`` says ``USER-DEFINED``."""
+        if kind == "USER-DEFINED":
+            udt_schema, udt_name = extra
+            quote = conn.dialect.identifier_preparer.quote
+            return f"{quote(udt_schema)}.{quote(udt_name)}"
+        return catalog_type_name(kind, length, precision, scale)
 
     def comment_query(self, kind: str) -> str | None:
         return COMMENTS.get(kind)
