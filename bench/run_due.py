@@ -65,12 +65,11 @@ def main() -> None:
         os.environ.update(env)
         from stagehouse.flows.history import RunHistory
 
-        history = RunHistory.for_instance("local")
-        Path(history.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-        for n in range(args.flows):
-            run_id = history.start(f"bench_flow_{n}", [], "schedule")
-            history.finish(run_id, "SUCCESS", None, [], [])
-        history.close()
+        with RunHistory.reading("local") as history:
+            Path(history.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            for n in range(args.flows):
+                run_id = history.start(f"bench_flow_{n}", [], "schedule")
+                history.finish(run_id, "SUCCESS", None, [], [])
 
         now = dt.datetime.now(dt.UTC).isoformat()
         due = best_of([STAGEHOUSE, "run", "--due", "--now", now], env, root)

@@ -4,18 +4,37 @@ A run writes ``<lock>.run`` (run id, flow, start, pid, host) when it takes a loc
 before letting go (``flows.run_lock``). A DuckDB store file is locked by ``<file>.stagehouse-lock``
 for the whole run, so a client refused by DuckDB's file lock can say which run holds the store.
 
+A reader outside a run (the run history, the cockpit) takes the same lock without waiting for
+the length of its read (``reading_store``): DuckDB refuses a run's next connection while another
+process has the file open, so a reader that slipped in between would fail the run.
+
 Example::
 
     describe(read_note(store_lock_path(Path("data/local/db.duckdb"))))
     # "run 1f2e3d4c5b6a of flow shop (started 2026-12-02 04:00:00 UTC, PID 4242 on host)"
+    with reading_store(Path("data/local/db.duckdb")):   # StoreHeldError naming the run while one holds it
+        ...open the file, read, close it...
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import filelock
+
+from stagehouse.connectors.errors import StagehouseError
+
+
+class StoreHeldError(StagehouseError):
+    """A run holds the DuckDB store file: a reader must wait for it to end."""
+
+    def __init__(self, path: str, run: str) -> None:
+        super().__init__(f"{run} holds the DuckDB store {path}; read it again when that run ends", path=path, run=run)
 
 
 def store_lock_path(store_file: str | Path) -> str:
@@ -48,3 +67,22 @@ def describe(note: dict[str, Any] | None) -> str:
         f"run {note.get('run_id')} of flow {note.get('flow')} (started {started}, PID {note.get('pid')} on "
         f"{note.get('host')})"
     )
+
+
+@contextmanager
+def reading_store(store_file: str | Path) -> Iterator[None]:
+    """Hold ``store_file``'s run lock while the block reads the file; ``StoreHeldError`` at once
+    when a run holds it. A store whose folder does not exist yet has no run to protect."""
+    lock_path = store_lock_path(store_file)
+    if not Path(lock_path).parent.exists():
+        yield
+        return
+    lock = filelock.FileLock(lock_path, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise StoreHeldError(str(store_file), describe(read_note(lock_path))) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -21,13 +21,10 @@ def get_pipeline_runs(
     """Runs of ``flow`` (all flows when None), or of the flows that sync ``connection``, on
     ``instance``, newest first, each with ``tasks``."""
     flows = [flow] if connection is None else [plan.flow_name for plan in _plans(connection)]
-    history = RunHistory.for_instance(instance)
-    try:
+    with RunHistory.reading(instance) as history:
         found = [run for name in flows for run in history.runs(name, limit=limit)]
         found.sort(key=lambda run: run["started_at"], reverse=True)
         return [detail for run in found[:limit] if (detail := history.run(run["run_id"])) is not None]
-    finally:
-        history.close()
 
 
 def _plans(connection: str) -> list:
@@ -38,8 +35,5 @@ def _plans(connection: str) -> list:
 
 def get_pipeline_logs(run_id: str, *, instance: str | None = None) -> list[LogLine]:
     """The log lines of run ``run_id``, in order."""
-    history = RunHistory.for_instance(instance)
-    try:
+    with RunHistory.reading(instance) as history:
         return history.logs(run_id)
-    finally:
-        history.close()

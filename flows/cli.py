@@ -296,11 +296,8 @@ def visualize(
         config = config_context(instance)
         result = None
         if run_id is not None:
-            history = RunHistory.for_instance(instance)
-            try:
+            with RunHistory.reading(instance) as history:
                 result = recorded_result(pipedag_flow, config, history.run(run_id), run_id)
-            finally:
-                history.close()
         console.print(kroki_url(pipedag_flow, config, result, base_url=kroki), soft_wrap=True, highlight=False)
         if out is None and not has_graphviz():
             errors.print(

@@ -24,11 +24,8 @@ def due_flows(now: dt.datetime, instance: str | None = None) -> list[tuple[FlowM
     scheduled = {m.name: (m, Schedule.parse(m.schedule, m.name)) for m in list_flows() if m.schedule is not None}
     if not scheduled:
         return []
-    history = RunHistory.for_instance(instance)
-    try:
+    with RunHistory.reading(instance) as history:
         last = history.last_starts()
-    finally:
-        history.close()
     due = {name: item for name, item in scheduled.items() if item[1].is_due(now, last.get(name))}
     order = TopologicalSorter({name: [a for a in schedule.after if a in due] for name, (_, schedule) in due.items()})
     try:

@@ -11,9 +11,9 @@ Imports nothing of pipedag: ``stagehouse run --due`` reads it before deciding to
 
 Example::
 
-    history = RunHistory.for_instance("local")
-    history.runs("nycflights", limit=5)          # newest first
-    history.logs(run_id)
+    with RunHistory.reading("local") as history:    # HistoryUnavailableError while a run holds a DuckDB store
+        history.runs("nycflights", limit=5)          # newest first
+        history.logs(run_id)
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import datetime as dt
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import StagehouseError, first_line
+from stagehouse.connectors.run_notes import StoreHeldError, reading_store
 from stagehouse.connectors.settings import default_instance, store_url
 from stagehouse.connectors.sql.described import stored_tables
 from stagehouse.connectors.sql.dialects import dialect_of
+from stagehouse.connectors.sql.duckdb_file import duckdb_file
 from stagehouse.connectors.sql.metadata import META_SCHEMA
 
 STATUSES = ("RUNNING", "SUCCESS", "FAILED", "SKIPPED", "KILLED")
@@ -137,10 +140,25 @@ class RunHistory:
         self._ready = False
 
     @classmethod
-    def for_instance(cls, instance: str | None = None) -> RunHistory:
-        """The history in ``instance``'s table store (pipedag.yaml found as usual)."""
+    @contextmanager
+    def reading(cls, instance: str | None = None) -> Iterator[RunHistory]:
+        """The history in ``instance``'s table store (pipedag.yaml found as usual), for a read from
+        outside a run: on a DuckDB store under the store's run lock, refused at once while a run
+        holds it (opening the file then would fail that run's next connection)."""
         name = instance or default_instance()
-        return cls(sa.create_engine(store_url(name)), name)
+        url = store_url(name)
+        path = duckdb_file(url)
+        try:
+            with nullcontext() if path is None else reading_store(path):
+                history = cls(sa.create_engine(url), name)
+                try:
+                    yield history
+                finally:
+                    history.close()
+        except StoreHeldError as exc:
+            raise HistoryUnavailableError(
+                f"instance '{name}': cannot read the run history now: {exc}", instance=name, run=exc.run
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()

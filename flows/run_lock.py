@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,12 +42,11 @@ from pydiverse.pipedag.backend.lock.nolock import NoLockManager
 
 from stagehouse.connectors.errors import StagehouseError
 from stagehouse.connectors.run_notes import describe, note_path, read_note, store_lock_path
-from stagehouse.connectors.sql.duckdb_file import duckdb_file, file_holder
+from stagehouse.connectors.sql.duckdb_file import duckdb_file, file_holder, store_wait_seconds
 from stagehouse.flows.history import RunHistory
 
 Overlap = Literal["wait", "skip"]
 POLL_SECONDS = 0.2
-STORE_WAIT_SECONDS = 30.0  # how long a run waits for a process outside Stagehouse to let go of a DuckDB file
 
 
 class LockUnsupportedError(StagehouseError):
@@ -156,11 +154,6 @@ def store_file(config: ConfigContext) -> Path | None:
     """The DuckDB file of ``config``'s table store (None for a store many processes can open),
     read from the config: building the store or asking it would not tell more."""
     return duckdb_file(config._config_dict["table_store"]["args"]["url"])
-
-
-def store_wait_seconds() -> float:
-    """How long a run waits for an outside holder of a DuckDB store ($STAGEHOUSE_STORE_WAIT, seconds)."""
-    return float(os.environ.get("STAGEHOUSE_STORE_WAIT", STORE_WAIT_SECONDS))
 
 
 @contextmanager

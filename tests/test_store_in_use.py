@@ -10,6 +10,7 @@ import time
 import pytest
 
 from stagehouse.connectors import StoreInUseError
+from tests.sources import ORDERS, write_shop
 from tests.test_cli import STAGEHOUSE
 from tests.test_schedules_and_history import FLOW
 
@@ -68,3 +69,51 @@ def test_fetch_while_a_run_or_a_program_holds_the_duckdb_store_names_it(project,
     )
     with project.warehouse() as wh:
         assert wh.fetch("crm", "notes") == [{"id": 1}]
+
+
+GLANCE = """
+import duckdb, sys, time
+while True:
+    try:
+        duckdb.connect(sys.argv[1]).close()
+    except duckdb.IOException:
+        pass
+    time.sleep(0.02)
+"""
+
+
+def test_a_run_outlasts_programs_glancing_at_the_duckdb_store_and_history_readers_name_it(project):
+    """A run reopens its store file many times: a program opening it for a moment in between, and
+    ``get_pipeline_runs`` asked while the run goes, must not fail the run."""
+    from stagehouse.flows import get_pipeline_runs
+    from stagehouse.flows.history import HistoryUnavailableError
+
+    write_shop(project.files)
+    store = project.root / "data" / project.instance_id / "db.duckdb"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    glancer = subprocess.Popen([sys.executable, "-c", GLANCE, str(store)])
+    run = subprocess.Popen(
+        [STAGEHOUSE, "run", "files_mart"], cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    refusals = []
+    try:
+        while run.poll() is None:
+            try:
+                get_pipeline_runs("files_mart")
+            except HistoryUnavailableError as exc:
+                refusals.append(str(exc))
+            time.sleep(0.02)
+    finally:
+        glancer.kill()
+        glancer.wait()
+    output = run.stdout.read()
+    assert run.returncode == 0, output
+    assert any(  # a reader is refused while the run holds the store, and told which run
+        r.startswith("instance 'local': cannot read the run history now: run ")
+        and " of flow files_mart (started " in r
+        and f"PID {run.pid} on " in r
+        for r in refusals
+    ), refusals[:3]
+    assert get_pipeline_runs("files_mart")[0]["status"] == "SUCCESS"
+    with project.warehouse() as wh:
+        assert len(wh.fetch("mart", "order_totals")) == len({row[1] for row in ORDERS})

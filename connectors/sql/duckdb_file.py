@@ -4,18 +4,27 @@ DuckDB refuses a second process with ``IO Error: Could not set lock on file "…
 lock is held in /usr/bin/duckdb (PID 4242)``; this reads the program and PID from that text, so a
 run can wait for the holder or name it in its error.
 
+A run opens its store file many times (each pooled connection, each stage's commit); a process
+outside Stagehouse that opens the file for a moment in between (a ``duckdb`` shell's glance) would
+fail the run's next connection, so a run's engine retries that connection while the conflict lasts,
+up to the bounded wait (``connect_when_free``).
+
 Example::
 
     path = duckdb_file("duckdb:////data/local/db.duckdb")     # Path, or None for other stores
     holder = file_holder(path)                                  # None when the file is free
     if holder: print(holder)                                    # "/usr/bin/duckdb (PID 4242)"
+    sa.event.listen(engine, "do_connect", connect_when_free)    # a run's store engine
 """
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import sqlalchemy as sa
@@ -23,6 +32,8 @@ import sqlalchemy as sa
 from stagehouse.connectors.errors import first_line
 from stagehouse.connectors.sql.dialects import dialect_named
 
+STORE_WAIT_SECONDS = 30.0  # how long a run waits for a process outside Stagehouse to let go of a DuckDB file
+RETRY_SECONDS = 0.1
 _CONFLICT = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)(?: by user (?P<user>\S+))?")
 
 
@@ -70,3 +81,21 @@ def file_holder(path: Path) -> FileHolder | None:
             raise
         return holder
     return None
+
+
+def store_wait_seconds() -> float:
+    """How long a run waits for an outside holder of a DuckDB store ($STAGEHOUSE_STORE_WAIT, seconds)."""
+    return float(os.environ.get("STAGEHOUSE_STORE_WAIT", STORE_WAIT_SECONDS))
+
+
+def connect_when_free(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
+    """SQLAlchemy ``do_connect`` handler: the DBAPI connection, retried while another process holds
+    the file (DuckDB's lock conflict), up to ``store_wait_seconds``; other errors at once."""
+    deadline = time.monotonic() + store_wait_seconds()
+    while True:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except duckdb.IOException as exc:
+            if parse_conflict(str(exc)) is None or time.monotonic() >= deadline:
+                raise
+        time.sleep(RETRY_SECONDS)

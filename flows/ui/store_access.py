@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from stagehouse.connectors import connect
 from stagehouse.connectors.errors import StagehouseError
-from stagehouse.connectors.run_notes import describe, read_note
+from stagehouse.connectors.run_notes import StoreHeldError, reading_store
 from stagehouse.connectors.run_notes import store_lock_path as lock_beside
 from stagehouse.connectors.settings import default_instance, store_url
 from stagehouse.connectors.sql.duckdb_file import duckdb_file
@@ -61,13 +59,11 @@ def busy_with(instance: str | None) -> str | None:
     if lock_path is None or not lock_path.parent.exists():
         return None
     with _one_request:
-        lock = filelock.FileLock(lock_path, thread_local=False)
         try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
-            return describe(read_note(lock_path))
-        lock.release()
-    return None
+            with reading_store(duckdb_file(store_url(instance))):
+                return None
+        except StoreHeldError as exc:
+            return exc.run
 
 
 _kept: dict[str, Any] = {}  # instance -> warehouse client of a store many processes open
@@ -89,21 +85,27 @@ def store_session(instance: str | None = None) -> Iterator[Any]:
     if not _one_request.acquire(timeout=REQUEST_WAIT_SECONDS):
         raise RunInProgressError(name, "another request of this cockpit", str(lock_path))
     try:
-        lock = filelock.FileLock(lock_path, thread_local=False)
-        try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
-            raise RunInProgressError(name, describe(read_note(lock_path)), str(lock_path)) from None
-        try:
+        with _unless_a_run_holds(name, lock_path):
             warehouse = connect("warehouse", instance=name)
             try:
                 yield warehouse
             finally:
                 warehouse.close()
-        finally:
-            lock.release()
     finally:
         _one_request.release()
+
+
+@contextmanager
+def _unless_a_run_holds(instance: str, lock_path: Path) -> Iterator[None]:
+    """The store's run lock for the block; ``RunInProgressError`` naming the run at once when one holds it
+    (an error of the block itself passes through unchanged)."""
+    held = ExitStack()
+    try:
+        held.enter_context(reading_store(duckdb_file(store_url(instance))))
+    except StoreHeldError as exc:
+        raise RunInProgressError(instance, exc.run, str(lock_path)) from None
+    with held:
+        yield
 
 
 def forget_clients() -> None:

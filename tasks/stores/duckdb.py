@@ -45,6 +45,7 @@ from pydiverse.pipedag.util.sql import compile_sql
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.sql.described import native_table
 from stagehouse.connectors.sql.driver import driver_connection
+from stagehouse.connectors.sql.duckdb_file import connect_when_free
 from stagehouse.connectors.sql.duckdb_reflection import reflected_table
 from stagehouse.connectors.sql.exact_numerics import store_landing
 from stagehouse.connectors.sql.identifiers import quoted_name
@@ -66,6 +67,12 @@ with warnings.catch_warnings():
         stage's descriptions set again after it, ``KeepsDescriptions``), and a quick ``reflect_table``."""
 
         _dialect_name = "duckdb"
+
+        def _create_engine(self, **kwargs):
+            """pipedag's engine, whose connections wait out a process that opens the file for a moment."""
+            engine = super()._create_engine(**kwargs)
+            sa.event.listen(engine, "do_connect", connect_when_free)
+            return engine
 
         def reflect_table(self, table_name: str, schema: str | Schema) -> sa.Table:
             """The table as pipedag's reflection gives it, from DuckDB's catalog where it can

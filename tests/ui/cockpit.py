@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from stagehouse.flows.history import RunHistory
+from stagehouse.flows.history import HistoryUnavailableError, RunHistory
 
 APP = Path(__file__).resolve().parents[2] / "flows" / "ui" / "app.py"
 
@@ -60,12 +60,9 @@ def wait_for_run(instance: str, run_id: str, seconds: float = 120) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            history = RunHistory.for_instance(instance)
-            try:
+            with RunHistory.reading(instance) as history:
                 run = history.run(run_id)
-            finally:
-                history.close()
-        except Exception:  # the DuckDB file is held by the run
+        except HistoryUnavailableError:  # the run holds the DuckDB store
             run = None
         if run is not None and run["status"] != "RUNNING":
             return run

@@ -176,18 +176,17 @@ def test_a_password_set_gates_every_session_and_is_never_shown(shop, monkeypatch
 def test_on_postgresql_a_run_in_progress_is_named_and_edits_go_on(shop):
     from stagehouse.flows.history import RunHistory
 
-    history = RunHistory.for_instance(shop.instance)
-    try:
-        run_id = history.start("files_mart", ["mart"], "manual")
-        at = cockpit("Changes")
-        assert f"run {run_id} of flow files_mart (started" in texts(at) and "is in progress" in texts(at)
-        at = cockpit("Edit")
-        at.selectbox(key="edit_table").set_value("raw.orders").run()
-        at.text_input(key="cell_row").input("1")
-        at.selectbox(key="cell_column").set_value("amount")
-        at.text_input(key="cell_value").input("6")
-        at.button[[b.label for b in at.button].index("Save cell")].click().run()
-        assert "Saved 1 edit" in texts(at), texts(at)
-    finally:
-        history.finish(run_id, "SUCCESS", None, [], [])
-        history.close()
+    with RunHistory.reading(shop.instance) as history:
+        try:
+            run_id = history.start("files_mart", ["mart"], "manual")
+            at = cockpit("Changes")
+            assert f"run {run_id} of flow files_mart (started" in texts(at) and "is in progress" in texts(at)
+            at = cockpit("Edit")
+            at.selectbox(key="edit_table").set_value("raw.orders").run()
+            at.text_input(key="cell_row").input("1")
+            at.selectbox(key="cell_column").set_value("amount")
+            at.text_input(key="cell_value").input("6")
+            at.button[[b.label for b in at.button].index("Save cell")].click().run()
+            assert "Saved 1 edit" in texts(at), texts(at)
+        finally:
+            history.finish(run_id, "SUCCESS", None, [], [])
