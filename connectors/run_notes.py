@@ -33,6 +33,9 @@ from stagehouse.connectors.errors import StagehouseError
 class StoreHeldError(StagehouseError):
     """A run holds the DuckDB store file: a reader must wait for it to end."""
 
+    path: str
+    run: str  # the run as ``describe`` names it
+
     def __init__(self, path: str, run: str) -> None:
         super().__init__(f"{run} holds the DuckDB store {path}; read it again when that run ends", path=path, run=run)
 

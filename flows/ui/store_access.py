@@ -55,12 +55,12 @@ def store_lock_path(instance: str | None) -> Path | None:
 def busy_with(instance: str | None) -> str | None:
     """Which run holds ``instance``'s DuckDB store now (``run abc of flow F (…)``), or None when
     it is free or the store is not a DuckDB file. Takes and releases the lock at once."""
-    lock_path = store_lock_path(instance)
-    if lock_path is None or not lock_path.parent.exists():
+    path = duckdb_file(store_url(instance))
+    if path is None:
         return None
     with _one_request:
         try:
-            with reading_store(duckdb_file(store_url(instance))):
+            with reading_store(path):
                 return None
         except StoreHeldError as exc:
             return exc.run
@@ -75,17 +75,17 @@ def store_session(instance: str | None = None) -> Iterator[Any]:
     run lock (``RunInProgressError`` at once when a run holds it) and closed after; on other
     stores one client per process, kept."""
     name = instance or default_instance()
-    lock_path = store_lock_path(name)
-    if lock_path is None:
+    path = duckdb_file(store_url(name))
+    if path is None:
         if name not in _kept:
             _kept[name] = connect("warehouse", instance=name)
         yield _kept[name]
         return
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not _one_request.acquire(timeout=REQUEST_WAIT_SECONDS):
-        raise RunInProgressError(name, "another request of this cockpit", str(lock_path))
+        raise RunInProgressError(name, "another request of this cockpit", lock_beside(path))
     try:
-        with _unless_a_run_holds(name, lock_path):
+        with _unless_a_run_holds(name, path):
             warehouse = connect("warehouse", instance=name)
             try:
                 yield warehouse
@@ -96,14 +96,14 @@ def store_session(instance: str | None = None) -> Iterator[Any]:
 
 
 @contextmanager
-def _unless_a_run_holds(instance: str, lock_path: Path) -> Iterator[None]:
+def _unless_a_run_holds(instance: str, path: Path) -> Iterator[None]:
     """The store's run lock for the block; ``RunInProgressError`` naming the run at once when one holds it
     (an error of the block itself passes through unchanged)."""
     held = ExitStack()
     try:
-        held.enter_context(reading_store(duckdb_file(store_url(instance))))
+        held.enter_context(reading_store(path))
     except StoreHeldError as exc:
-        raise RunInProgressError(instance, exc.run, str(lock_path)) from None
+        raise RunInProgressError(instance, exc.run, lock_beside(path)) from None
     with held:
         yield
 
