@@ -72,14 +72,10 @@ class SourceError(StagehouseError):
         )
 
 
-class CsvRowError(SourceError):
-    """A CSV row whose field count disagrees with the file's header (``csv.on_bad_rows: fail``)."""
+class CsvFileError(SourceError):
+    """A CSV file Stagehouse refuses to read as it stands: names the connection, the file and the fix."""
 
-    def __init__(self, connection: str, file: str, line: int, expected: int | None, found: int | None) -> None:
-        problem = (
-            f"line {line} has {_fields(found)}, the header has {_fields(expected)}; "
-            "fix the file, or set csv: {on_bad_rows: skip} on the connection to skip such rows"
-        )
+    def __init__(self, connection: str, file: str, problem: str, **fields: object) -> None:
         StagehouseError.__init__(
             self,
             f"connection '{connection}', file '{file}': {problem}",
@@ -87,17 +83,26 @@ class CsvRowError(SourceError):
             obj=f"file '{file}'",
             problem=problem,
             file=file,
-            line=line,
-            expected=expected,
-            found=found,
+            **fields,
         )
+
+
+class CsvRowError(CsvFileError):
+    """A CSV row whose field count disagrees with the file's header (``csv.on_bad_rows: fail``)."""
+
+    def __init__(self, connection: str, file: str, line: int, expected: int | None, found: int | None) -> None:
+        problem = (
+            f"line {line} has {_fields(found)}, the header has {_fields(expected)}; "
+            "fix the file, or set csv: {on_bad_rows: skip} on the connection to skip such rows"
+        )
+        super().__init__(connection, file, problem, line=line, expected=expected, found=found)
 
 
 def _fields(count: int | None) -> str:
     return "? fields" if count is None else f"{count} field{'' if count == 1 else 's'}"
 
 
-class CsvDialectError(SourceError):
+class CsvDialectError(CsvFileError):
     """DuckDB read a CSV file as one column although its header holds a likely delimiter."""
 
     def __init__(self, connection: str, file: str, header: str, delimiter: str) -> None:
@@ -106,16 +111,7 @@ class CsvDialectError(SourceError):
             f"set csv: {{delimiter: {delimiter!r}}} on the connection, or on_bad_rows: skip if some rows have extra "
             "or missing fields"
         )
-        StagehouseError.__init__(
-            self,
-            f"connection '{connection}', file '{file}': {problem}",
-            connection=connection,
-            obj=f"file '{file}'",
-            problem=problem,
-            file=file,
-            header=header,
-            delimiter=delimiter,
-        )
+        super().__init__(connection, file, problem, header=header, delimiter=delimiter)
 
 
 class SourceUnavailableError(SourceError):
