@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import sqlalchemy_url
+from tests.kill_clock import KillClock
 from tests.test_cli import STAGEHOUSE
 
 KILL_POINTS = (0.35, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97)
@@ -74,19 +75,18 @@ def test_killed_incremental_sync_never_loses_or_doubles_rows(project, growing_so
     duration = time.perf_counter() - started
 
     store = project.store_engine()
-    killed_while_running = 0
+    clock = KillClock(duration)
     for point in KILL_POINTS:
-        add_rows(source, name, BATCH)
         log = project.root / f"run-{point}.log"
         with log.open("w") as output:
-            process = subprocess.Popen(
-                [STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, stdout=output, stderr=output
+            process = clock.run_killed(
+                [STAGEHOUSE, "run", "kill_sync"],
+                point=point,
+                cwd=project.root,
+                env=env,
+                output=output,
+                prepare=lambda: add_rows(source, name, BATCH),
             )
-            time.sleep(duration * point)
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                killed_while_running += 1
-            process.wait(timeout=120)
         assert process.returncode in (0, -signal.SIGKILL), (
             f"run failed on its own (exit {process.returncode}): {log.read_text()[-2000:]}"
         )
@@ -100,6 +100,6 @@ def test_killed_incremental_sync_never_loses_or_doubles_rows(project, growing_so
     )
     assert final.returncode == 0, final.stderr
     assert id_summary(store, '"raw"."events"') == id_summary(source, name)
-    assert killed_while_running >= 4, (
-        f"only {killed_while_running} of {len(KILL_POINTS)} kills hit a running sync ({duration:.1f} s runs)"
+    assert clock.hits >= 4, (
+        f"only {clock.hits} of {len(KILL_POINTS)} kills hit a running sync ({clock.duration:.1f} s runs)"
     )

@@ -21,6 +21,7 @@ from stagehouse.connectors import SourceError
 from stagehouse.flows import run_flow
 from stagehouse.tasks import sync
 from tests.conftest import sqlalchemy_url
+from tests.kill_clock import KillClock
 from tests.test_cli import STAGEHOUSE
 from tests.test_sql_sources import store_types
 
@@ -200,23 +201,12 @@ def test_a_full_copy_killed_at_any_point_leaves_the_last_table_and_the_next_run_
         [STAGEHOUSE, "run", "kill_sync"], cwd=project.root, env=env, check=True, capture_output=True, timeout=120
     )
     duration = time.perf_counter() - started
-    killed = 0
+    clock = KillClock(duration)
     for point in (0.5, 0.75, 0.95):
         before = committed()
         grow(1000)
         source_now = summary(engine, table)
-        process = subprocess.Popen(
-            [STAGEHOUSE, "run", "kill_sync"],
-            cwd=project.root,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(duration * point)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            killed += 1
-        process.wait(timeout=120)
+        process = clock.run_killed([STAGEHOUSE, "run", "kill_sync"], point=point, cwd=project.root, env=env)
         assert process.returncode in (0, -signal.SIGKILL)
         after = committed()
         assert after in (before, source_now), (
@@ -228,4 +218,4 @@ def test_a_full_copy_killed_at_any_point_leaves_the_last_table_and_the_next_run_
     )
     assert final.returncode == 0, final.stderr
     assert committed() == summary(engine, table)
-    assert killed >= 2, f"only {killed} of 3 kills hit a running copy ({duration:.1f} s runs)"
+    assert clock.hits >= 2, f"only {clock.hits} of 3 kills hit a running copy ({clock.duration:.1f} s runs)"
