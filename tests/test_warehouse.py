@@ -406,3 +406,25 @@ def test_an_edit_of_an_enum_column_is_layered_as_the_enum(project):
         wh.update_cell("crm.members", "tier", 1, "gold")
 
         assert {r["id"]: r["tier"] for r in wh.fetch("crm", "members")} == {1: "gold", 2: "silver"}
+
+
+def test_an_edit_of_an_array_column_is_layered_as_the_array(project):
+    with project.warehouse() as wh:
+        wh.execute("CREATE SCHEMA IF NOT EXISTS crm")
+        wh.execute("CREATE TABLE crm.lists (id integer PRIMARY KEY, scores integer[], tags text[])")
+        wh.execute(
+            "INSERT INTO crm.lists VALUES "
+            "(1, ARRAY[1, 2], ARRAY['a']), (2, ARRAY[3], ARRAY['b', 'c']), (3, ARRAY[7], ARRAY['d'])"
+        )
+
+        wh.update_cell("crm.lists", "scores", 1, [4, None, 6])
+        wh.update_cell("crm.lists", "tags", 2, ["x", 'y, "z"'])
+        wh.update_cell("crm.lists", "tags", 3, [])
+        with pytest.raises(WarehouseError, match=r"row 1: \['x'\] does not fit column 'scores'"):
+            wh.update_cell("crm.lists", "scores", 1, ["x"])
+
+        assert {r["id"]: (list(r["scores"]), list(r["tags"])) for r in wh.fetch("crm", "lists")} == {
+            1: ([4, None, 6], ["a"]),
+            2: ([3], ["x", 'y, "z"']),
+            3: ([7], []),
+        }

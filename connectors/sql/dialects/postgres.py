@@ -47,10 +47,13 @@ class PostgresDialect(SqlDialect):
         self, conn: sa.Connection, kind: str, length: int | None, precision: int | None, scale: int | None, *extra: str
     ) -> str:
         """A user-defined type (an enum, a domain) by its own qualified name, which a cast takes,
-        where ``information_schema`` says ``USER-DEFINED``."""
-        if kind == "USER-DEFINED":
+        where ``information_schema`` says ``USER-DEFINED``; an array (``ARRAY``, element type
+        ``_int4``) as its element type's name with ``[]``: ``"pg_catalog"."int4"[]``."""
+        if kind in ("USER-DEFINED", "ARRAY"):
             udt_schema, udt_name = extra
             quote = conn.dialect.identifier_preparer.quote
+            if kind == "ARRAY":
+                return f"{quote(udt_schema)}.{quote(udt_name.removeprefix('_'))}[]"
             return f"{quote(udt_schema)}.{quote(udt_name)}"
         return catalog_type_name(kind, length, precision, scale)
 
@@ -81,9 +84,17 @@ class PostgresDialect(SqlDialect):
         return any((f.metadata or {}).get(TYPNAME, b"").startswith(b"unnamed<") for f in table.schema)
 
     def json_scalar(self, value: sa.ColumnElement) -> sa.ColumnElement:
+        """The text of a JSON scalar; a JSON array as PostgreSQL's array literal (``[4, "a b"]`` ->
+        ``{4,"a b"}``), which a cast to the column's array type takes."""
         from sqlalchemy.dialects.postgresql import JSONB  # loaded with the dialect; others skip it
 
-        return sa.cast(value, JSONB).op("#>>")(sa.literal_column("'{}'"))
+        json = sa.cast(value, JSONB)
+        elements = sa.func.jsonb_array_elements_text(json).table_valued("value").alias("element")
+        literal = sa.select(sa.cast(sa.func.array_agg(elements.c.value), sa.Text)).scalar_subquery()
+        return sa.case(
+            (sa.func.jsonb_typeof(json) == "array", sa.func.coalesce(literal, "{}")),
+            else_=json.op("#>>")(sa.literal_column("'{}'")),
+        )
 
     def json_field(self, value: sa.ColumnElement, key: str) -> sa.ColumnElement:
         from sqlalchemy.dialects.postgresql import JSONB
