@@ -104,6 +104,7 @@ def test_a_flow_on_the_cluster_equals_the_sequential_run_and_records_seconds_and
         tasks = {t["task"]: t for t in history.run(run["run_id"])["tasks"]}
         assert {t["state"] for t in tasks.values()} == {"COMPLETED"}
         assert all(t["seconds"] is not None and t["seconds"] > 0 for t in tasks.values()), tasks
+        assert all(tasks[t]["rows_written"] for t in ("sync_orders", "sync_customers", "sync_events")), tasks
         assert any("cluster_probe: probe ran in pid" in line.message for line in history.logs(run["run_id"]))
         # one stage on the cluster: mart only, its inputs read from the committed raw stage
         mart = stagehouse(project, "run", "scaled_shop", "--stage", "mart", "--instance", "cluster", env=env)
@@ -123,6 +124,22 @@ def test_a_task_error_on_a_cluster_worker_is_its_own_line(project, shop, dask_cl
     assert failed.returncode == 1
     error = "connection 'crm', object 'contacts': HTTP 503 from https://crm.example/api/contacts; retry later"
     assert failed.stderr.strip().splitlines()[-1] == f"Error: {error}", failed.stderr
+    store = project.store_engine()
+    try:  # the run history a user reads (`stagehouse runs`): the failing task FAILED with its line
+        history = RunHistory(store, "cluster")
+        run = history.runs("scaled_shop")[0]
+        tasks = {t["task"]: t for t in history.run(run["run_id"])["tasks"]}
+    finally:
+        store.dispose()
+    assert run["status"] == "FAILED" and run["error"] == error
+    assert tasks["probe"]["state"] == "FAILED" and tasks["probe"]["error"] == error, tasks
+    assert tasks["probe"]["seconds"] is not None and tasks["probe"]["seconds"] > 0, tasks
+    for name in ("sync_orders", "sync_customers", "sync_events"):  # beside it in the stage: ran to their end
+        assert tasks[name]["state"] == "COMPLETED" and tasks[name]["error"] is None, tasks
+        assert tasks[name]["seconds"] is not None and tasks[name]["seconds"] > 0, tasks
+    # full syncs count what they wrote; a merge's rows are its load record's, in the uncommitted stage (as sequential)
+    assert (tasks["sync_orders"]["rows_written"], tasks["sync_customers"]["rows_written"]) == (2000, 50), tasks
+    assert {tasks[name]["state"] for name in ("order_totals", "event_kinds")} == {"SKIPPED"}, tasks
 
 
 def test_no_scheduler_address_is_one_line(tmp_path, monkeypatch):
@@ -172,7 +189,10 @@ def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the
         )
         assert tables(store) == committed
         history = RunHistory(store, "cluster")
-        assert history.runs("scaled_shop")[0]["status"] == "FAILED"
+        killed = history.runs("scaled_shop")[0]
+        probe = next(t for t in history.run(killed["run_id"])["tasks"] if t["task"] == "probe")
+        assert killed["status"] == "FAILED" and probe["state"] == "FAILED", probe  # refused before pipedag ran it
+        assert "was running on a Dask worker" in probe["error"], probe
         hold.unlink()
         rerun = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
         assert rerun.returncode == 0, rerun.stderr
