@@ -39,9 +39,10 @@ class StagehouseError(Exception):
             setattr(self, key, value)
 
     def __reduce__(self):
-        """Pickle as message and fields: subclasses' own ``__init__`` signatures differ, and an
-        error raised in a Dask worker must arrive whole in the runner."""
-        return _rebuilt, (type(self), str(self), self.fields)
+        """Pickle as message and fields (subclasses' own ``__init__`` signatures differ) and any
+        attribute set since: an error raised in a Dask worker must arrive whole in the runner."""
+        extra = {k: v for k, v in self.__dict__.items() if k != "fields" and k not in self.fields}
+        return _rebuilt, (type(self), str(self), self.fields), extra or None
 
 
 def _rebuilt(cls: type[StagehouseError], message: str, fields: dict[str, object]) -> StagehouseError:

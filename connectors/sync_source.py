@@ -41,6 +41,15 @@ class BinaryCopy(Protocol):
     def copy_into(self, target: Any, into: str) -> int: ...
 
 
+class RangeAppends(Protocol):
+    """A partitioned read's key ranges appended into the store by jobs of their own (on a cluster's
+    workers: ``PartitionedAppend``), into a table the store writer creates from ``schema()``."""
+
+    def schema(self) -> pa.Schema: ...
+
+    def append_into(self, schema_name: str, table: str, schema: pa.Schema) -> int: ...
+
+
 @dataclass(frozen=True)
 class Committed:
     """What the stage holds of a sync from its last run: the load's number and its cursor mark."""
@@ -96,8 +105,9 @@ class SyncRead:
     """How a sync gets its rows, and what the source says about them.
 
     ``reader`` is the stream or a function that opens it when the store starts writing;
-    ``scan`` lets a DuckDB store copy in place and ``copy`` lets a PostgreSQL store take a
-    binary COPY as is (both None when the kind has no such path).
+    ``scan`` lets a DuckDB store copy in place, ``copy`` lets a PostgreSQL store take a
+    binary COPY as is and ``appends`` lets it have a partitioned read's ranges appended by jobs
+    on a cluster's workers (each None when the kind or the run has no such path).
     """
 
     reader: pa.RecordBatchReader | Callable[[], pa.RecordBatchReader]
@@ -107,6 +117,7 @@ class SyncRead:
     lengths: dict[str, int] | None = None  # declared varchar(n) lengths
     scan: DuckDBScan | None = None
     copy: BinaryCopy | None = None
+    appends: RangeAppends | None = None
     bad_rows: BadRows | None = None  # rows a lenient CSV read skipped, filled as the stream ends
     partitioned: bool = False  # the read honours ``request.partitions`` (False: a kind without key ranges)
 

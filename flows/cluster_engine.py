@@ -21,7 +21,7 @@ Example (pipedag.yaml)::
 
 from __future__ import annotations
 
-from pydiverse.pipedag.context import RunContext
+from pydiverse.pipedag.context import FinalTaskState, RunContext
 from pydiverse.pipedag.core import Task
 
 from stagehouse.connectors.errors import first_line
@@ -29,6 +29,7 @@ from stagehouse.connectors.extras import require
 from stagehouse.flows.dask_engine import DaskEngine
 from stagehouse.flows.dask_extra import distributed
 from stagehouse.flows.worker_errors import ClusterUnreachableError, SchedulerLostError, WorkerLostError
+from stagehouse.flows.worker_task import ran_before_failing, report
 
 require(distributed)  # this module is the cluster engine: without the dask extra, say so when pipedag loads it
 
@@ -66,7 +67,10 @@ class ClusterEngine(DaskEngine):
     def claim(self, task: Task, run_context: RunContext) -> FirstAttempt:
         return FirstAttempt(run_context.run_id, task._id, task._name, self.address)
 
-    def compute(self, results: dict) -> dict:
+    def compute(self, results: dict) -> tuple[dict, BaseException | None]:
+        """The values of the tasks that finished and the first failed task's error; that task is
+        FAILED in the run (also when it failed before pipedag ran it: a refused second attempt),
+        with the seconds and log lines it had on its worker."""
         client = self._client()
         tasks = list(results)
         try:
@@ -74,18 +78,25 @@ class ClusterEngine(DaskEngine):
                 futures = client.compute([results[task] for task in tasks], optimize_graph=False)
                 with client.as_current():
                     distributed.wait(futures)  # a failure fails its dependents at once; the others end
-                failed = next(
-                    ((t, f.exception()) for t, f in zip(tasks, futures, strict=True) if f.status == "error"), None
-                )
-                values = [] if failed else client.gather(futures)
+                finished = [(t, f) for t, f in zip(tasks, futures, strict=True) if f.status == "finished"]
+                values = dict(zip([t for t, _ in finished], client.gather([f for _, f in finished]), strict=True))
+                errors = [(t, f.exception()) for t, f in zip(tasks, futures, strict=True) if f.status == "error"]
             except (
                 OSError,
                 distributed.comm.CommClosedError,
             ) as exc:  # the scheduler's; a task's error is its future's
                 raise SchedulerLostError(self.address, first_line(exc) or type(exc).__name__) from None
-            if failed:
-                raise self._error(*failed)
-            return dict(zip(tasks, values, strict=True))
+            if not errors:
+                return values, None
+            states = RunContext.get().get_task_states()
+            for task, error in errors:  # the tasks that raised themselves, not their dependents
+                ran = ran_before_failing(error, task._name)
+                if ran is None and not isinstance(error, distributed.KilledWorker):
+                    continue
+                if states[task] == FinalTaskState.UNKNOWN:  # it failed before pipedag could say so
+                    RunContext.get().did_finish_task(task, FinalTaskState.FAILED)
+                report(task, ran)
+            return values, self._error(*errors[0])
         finally:
             self._release(client)
 

@@ -50,9 +50,14 @@ class DaskEngine(PipedagDaskEngine):
         processes are not retried: a dead one breaks the pool)."""
         return None
 
-    def compute(self, results: dict) -> dict:
-        """The graph's values (``flows.cluster_engine`` computes on a cluster)."""
-        return dask.compute(results, **self.dask_compute_kwargs)[0]
+    def compute(self, results: dict) -> tuple[dict, BaseException | None]:
+        """The values of the graph's tasks that finished, and the error that failed it (None:
+        every task finished). Local processes give all values or none; ``flows.cluster_engine``
+        computes on a cluster, where the tasks beside a failed one still bring theirs."""
+        try:
+            return dask.compute(results, **self.dask_compute_kwargs)[0], None
+        except Exception as exc:  # noqa: BLE001 (the run's error, reported as pipedag's Result)
+            return {}, exc
 
     def run(
         self,
@@ -97,13 +102,11 @@ class DaskEngine(PipedagDaskEngine):
                 config_context=config_context,
             )
 
-        try:
-            results = {task: report(task, ran) for task, ran in self.compute(results).items()}
-        except Exception as exc:
-            if config_context.fail_fast:
-                raise
-            exception = exc
-            results = dict.fromkeys(results)  # no values came back (not graph nodes to read rows of)
+        values, exception = self.compute(results)
+        if exception is not None and config_context.fail_fast:
+            raise exception
+        values = {task: report(task, ran) for task, ran in values.items()}
+        results = {task: values.get(task) for task in results}  # None: no value came back (not a graph node)
 
         return Result.init_from(
             subflow=flow, underlying=results, successful=(exception is None), task_values=results, exception=exception

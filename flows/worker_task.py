@@ -93,13 +93,22 @@ def run_task(
                 claim()
             value = task._do_run(**kwargs)
     except Exception as exc:
-        raise sendable(exc, task._name) from None
+        error = sendable(exc, task._name)
+        error.worker_ran = (task._name, Ran(None, time.perf_counter() - started, handler.lines))  # type: ignore[attr-defined]
+        raise error from None
     finally:
         root.removeHandler(handler)
     return Ran(value, time.perf_counter() - started, handler.lines)
 
 
-def report(task, ran: Ran) -> Any:
+def ran_before_failing(error: BaseException, task: str) -> Ran | None:
+    """The seconds and log lines of ``task`` when it raised ``error`` on a worker itself
+    (``run_task``); None for the error of a task upstream of it."""
+    failed, ran = getattr(error, "worker_ran", (None, None))
+    return ran if failed == task else None
+
+
+def report(task, ran: Any) -> Any:
     """In the runner's process: the task's seconds to the trace hook (when it keeps them), its log
     lines to the runner's loggers; returns the task's value."""
     if not isinstance(ran, Ran):

@@ -27,7 +27,7 @@ from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.errors import StagehouseError, first_line
 from stagehouse.connectors.files.csv_checks import BadRows
 from stagehouse.connectors.sql.described import columns_of
-from stagehouse.connectors.sync_source import BinaryCopy
+from stagehouse.connectors.sync_source import BinaryCopy, RangeAppends
 from stagehouse.tasks import progress
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.keys import check_unique
@@ -41,7 +41,8 @@ class ArrowStream:
 
     ``reader`` may be a factory, so a store that does not need the stream never opens it: with
     ``scan`` set, a DuckDB store reads the source in place instead (``tasks.stores.duckdb``).
-    With ``copy`` set, a PostgreSQL store takes a PostgreSQL source's binary COPY as is.
+    With ``copy`` set, a PostgreSQL store takes a PostgreSQL source's binary COPY as is; with
+    ``appends``, it has a partitioned read's ranges appended by jobs on a cluster's workers.
     ``unique_key`` is checked in the database after the write, for stores where pipedag cannot
     keep a physical primary key (see ``tasks.keys``). ``bad_rows`` counts the rows a file
     source skipped (``csv.on_bad_rows: skip``), for the run report. ``written`` is the rows
@@ -56,12 +57,14 @@ class ArrowStream:
         scan: DuckDBScan | None = None,
         bad_rows: BadRows | None = None,
         copy: BinaryCopy | None = None,
+        appends: RangeAppends | None = None,
     ) -> None:
         self.reader = reader
         self.source = source
         self.unique_key = unique_key
         self.scan = scan
         self.copy = copy
+        self.appends = appends
         self.bad_rows = bad_rows
         self.rows = 0
         self.written: int | None = None
@@ -156,7 +159,11 @@ def land(engine: sa.Engine, schema: str, name: str, stream: ArrowStream, label: 
     """Write ``stream`` into a new table ``schema.name``; errors name the table and the source."""
     with _write_errors(stream, label or name):
         rows = store_of(engine).write_stream(
-            engine, schema, name, lambda: stream.counted(label or name), InPlace(stream.scan, stream.copy)
+            engine,
+            schema,
+            name,
+            lambda: stream.counted(label or name),
+            InPlace(stream.scan, stream.copy, stream.appends),
         )
     if rows is not None:
         stream.rows = stream.written = rows

@@ -176,6 +176,7 @@ def _sync(
             f"sync of '{name}': partitions= applies to SQL sources only; drop it for {read.source}"
         )
     reader, source, scan, copy, bad_rows = read.reader, read.source, read.scan, read.copy, read.bad_rows
+    appends = read.appends
     primary_key, key_is_unique = read.primary_key, read.key_is_unique
     if mode == "merge" and not primary_key:
         raise TaskDefinitionError(f"merge sync of '{name}' needs primary_key= (the source table has none)")
@@ -183,7 +184,13 @@ def _sync(
     if mode == "full":
         # a key the source table declares is unique and never NULL already: no need to check it again
         stream = ArrowStream(
-            reader, source, unique_key=None if key_is_unique else primary_key, scan=scan, bad_rows=bad_rows, copy=copy
+            reader,
+            source,
+            unique_key=None if key_is_unique else primary_key,
+            scan=scan,
+            bad_rows=bad_rows,
+            copy=copy,
+            appends=appends,
         )
         return Table(stream, name, primary_key=physical_key(primary_key))
     spec = LoadSpec(
@@ -194,7 +201,7 @@ def _sync(
         on_conflict=conn.config.on_type_conflict,
         key_is_unique=key_is_unique,
     )
-    stream = ArrowStream(reader, source, scan=scan, bad_rows=bad_rows)
+    stream = ArrowStream(reader, source, scan=scan, bad_rows=bad_rows, appends=appends)
     if refresh:
         assert previous is not None  # a full refresh replaces a committed load
         view, load_row = reload(store_engine(), stage, name, previous, stream, spec)

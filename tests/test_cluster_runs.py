@@ -6,6 +6,7 @@ mid-task failing the run with the committed data intact and the next run complet
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -20,6 +21,7 @@ from stagehouse.flows.history import RunHistory
 from tests.conftest import PG_SERVER, drop_database, sqlalchemy_url
 from tests.dask_cluster import dask_cluster  # noqa: F401 (the session's cluster fixture)
 from tests.test_cli import STAGEHOUSE
+from tests.test_partitioned_sync import equal_to_the_whole_sync, source_table  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.postgres
 CLUSTER = [pytest.param("cluster", marks=pytest.mark.postgres)]
@@ -102,6 +104,7 @@ def test_a_flow_on_the_cluster_equals_the_sequential_run_and_records_seconds_and
         tasks = {t["task"]: t for t in history.run(run["run_id"])["tasks"]}
         assert {t["state"] for t in tasks.values()} == {"COMPLETED"}
         assert all(t["seconds"] is not None and t["seconds"] > 0 for t in tasks.values()), tasks
+        assert all(tasks[t]["rows_written"] for t in ("sync_orders", "sync_customers", "sync_events")), tasks
         assert any("cluster_probe: probe ran in pid" in line.message for line in history.logs(run["run_id"]))
         # one stage on the cluster: mart only, its inputs read from the committed raw stage
         mart = stagehouse(project, "run", "scaled_shop", "--stage", "mart", "--instance", "cluster", env=env)
@@ -119,9 +122,24 @@ def test_a_task_error_on_a_cluster_worker_is_its_own_line(project, shop, dask_cl
     env = {"DASK_SCHEDULER": dask_cluster, "SH_CLUSTER_PREFIX": shop[0], "SH_RAISE": "1"}
     failed = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
     assert failed.returncode == 1
-    assert failed.stderr.strip().splitlines()[-1] == (
-        "Error: connection 'crm', object 'contacts': HTTP 503 from https://crm.example/api/contacts; retry later"
-    ), failed.stderr
+    error = "connection 'crm', object 'contacts': HTTP 503 from https://crm.example/api/contacts; retry later"
+    assert failed.stderr.strip().splitlines()[-1] == f"Error: {error}", failed.stderr
+    store = project.store_engine()
+    try:  # the run history a user reads (`stagehouse runs`): the failing task FAILED with its line
+        history = RunHistory(store, "cluster")
+        run = history.runs("scaled_shop")[0]
+        tasks = {t["task"]: t for t in history.run(run["run_id"])["tasks"]}
+    finally:
+        store.dispose()
+    assert run["status"] == "FAILED" and run["error"] == error
+    assert tasks["probe"]["state"] == "FAILED" and tasks["probe"]["error"] == error, tasks
+    assert tasks["probe"]["seconds"] is not None and tasks["probe"]["seconds"] > 0, tasks
+    for name in ("sync_orders", "sync_customers", "sync_events"):  # beside it in the stage: ran to their end
+        assert tasks[name]["state"] == "COMPLETED" and tasks[name]["error"] is None, tasks
+        assert tasks[name]["seconds"] is not None and tasks[name]["seconds"] > 0, tasks
+    # full syncs count what they wrote; a merge's rows are its load record's, in the uncommitted stage (as sequential)
+    assert (tasks["sync_orders"]["rows_written"], tasks["sync_customers"]["rows_written"]) == (2000, 50), tasks
+    assert {tasks[name]["state"] for name in ("order_totals", "event_kinds")} == {"SKIPPED"}, tasks
 
 
 def test_no_scheduler_address_is_one_line(tmp_path, monkeypatch):
@@ -171,7 +189,10 @@ def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the
         )
         assert tables(store) == committed
         history = RunHistory(store, "cluster")
-        assert history.runs("scaled_shop")[0]["status"] == "FAILED"
+        killed = history.runs("scaled_shop")[0]
+        probe = next(t for t in history.run(killed["run_id"])["tasks"] if t["task"] == "probe")
+        assert killed["status"] == "FAILED" and probe["state"] == "FAILED", probe  # refused before pipedag ran it
+        assert "was running on a Dask worker" in probe["error"], probe
         hold.unlink()
         rerun = stagehouse(project, "run", "scaled_shop", "--instance", "cluster", env=env)
         assert rerun.returncode == 0, rerun.stderr
@@ -181,3 +202,29 @@ def test_a_worker_killed_mid_task_fails_the_run_keeps_the_committed_data_and_the
         assert history.runs("scaled_shop")[0]["status"] == "SUCCESS"
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize("instance", CLUSTER)
+def test_partitions_run_on_several_workers_and_equal_the_whole_sync(project, source_table, dask_cluster):
+    """Full (binary COPY), merge and incremental (Arrow appends) partitioned syncs on the cluster
+    write what the unpartitioned sync writes; each partition's line in the run's log names the
+    worker it ran on, and they ran on more than one."""
+    env = {"DASK_SCHEDULER": dask_cluster, "STAGEHOUSE_LOG_LEVEL": "INFO"}
+    equal_to_the_whole_sync(project, source_table, env)
+    store = project.store_engine()
+    try:
+        history = RunHistory(store, "cluster")
+        lines = [line.message for run in history.runs("partitioned_sync") for line in history.logs(run["run_id"])]
+    finally:
+        store.dispose()
+    parts = [
+        re.search(r"partition (\d)/(\d) \((.+)\) on worker (\S+) \(pid (\d+)\): (\d+) rows", line) for line in lines
+    ]
+    syncs: list[list[re.Match]] = []  # a sync's partitions are logged together, 1/K first
+    for m in filter(None, parts):
+        syncs.append([m]) if m[1] == "1" else syncs[-1].append(m)
+    assert len(syncs) == 8 and {len(s) for s in syncs} == {2, 3, 4}, lines  # 4 partitioned syncs, 2 runs
+    # spread over the workers (round robin; the scheduler may still move a queued one to an idle worker)
+    assert sum(len({m[4] for m in s}) > 1 for s in syncs) >= 1, "\n".join(m[0] for s in syncs for m in s)
+    found = [m for s in syncs for m in s]
+    assert any(m[3].startswith("grp ..") and m[3].endswith("and NULL") for m in found), lines

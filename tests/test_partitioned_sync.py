@@ -51,21 +51,27 @@ def rows(project, table: str) -> list[tuple]:
         engine.dispose()
 
 
-def run(project, table: str) -> None:
+def run(project, table: str, env: dict[str, str] | None = None) -> None:
     done = subprocess.run(
         [STAGEHOUSE, "run", "partitioned_sync", "--instance", project.instance],
         cwd=project.root,
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "SH_PART_TABLE": f"public.{table}"},
+        env={**os.environ, "SH_PART_TABLE": f"public.{table}", **(env or {})},
     )
     assert done.returncode == 0, done.stderr
 
 
 def test_partitioned_syncs_equal_the_whole_sync(project, source_table):
+    equal_to_the_whole_sync(project, source_table)
+
+
+def equal_to_the_whole_sync(project, source_table, env: dict[str, str] | None = None) -> None:
+    """The flow's partitioned syncs (full, by a column with NULLs, merge, append) write what the
+    whole sync writes, on a first run and on a delta; ``env`` for the runs (the cluster's test)."""
     table, source = source_table
-    run(project, table)
+    run(project, table, env)
     whole = rows(project, "whole")
     assert len(whole) == 3000 and sum(r[1] is None for r in whole) == 300
     for name in ("parts", "by_grp", "whole_merge", "parts_merge", "parts_append"):
@@ -75,7 +81,7 @@ def test_partitioned_syncs_equal_the_whole_sync(project, source_table):
         conn.execute(
             sa.text(f"INSERT INTO {table} SELECT i, i % 37, 2, 'n' || i, i FROM generate_series(3001, 3500) i")
         )
-    run(project, table)
+    run(project, table, env)
     merged = rows(project, "whole_merge")
     assert len(merged) == 3500 and sum(r[3] == "changed" for r in merged) == 100
     assert rows(project, "parts_merge") == merged == rows(project, "parts") == rows(project, "whole")

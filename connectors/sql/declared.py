@@ -87,18 +87,30 @@ def ingest_typed(
     while the table is still empty; a wide numeric that arrived as text
     (``connectors.sql.exact_numerics``; ADBC cannot COPY text into numeric) takes its declared
     type once the rows are in. All inside the cursor's transaction."""
-    target = f"{quote(schema)}.{quote(table)}" if schema else quote(table)
-    precise = postgres_precise_types(reader.schema)
-    wide = {name: kind.declared for name, kind in declared_numerics(reader.schema).items()}
-    mode = "create"
-    if precise:
-        cur.adbc_ingest(table, reader.schema.empty_table(), mode="create", db_schema_name=schema)
+    create_typed(cur, quote, schema, table, reader.schema)
+    cur.adbc_ingest(table, reader, mode="append", db_schema_name=schema)
+    declare_wide(cur, quote, schema, table, reader.schema)
+
+
+def create_typed(cur, quote: Callable[[str], str], schema: str | None, table: str, arrow: pa.Schema) -> None:
+    """Create the empty ``schema.table`` for Arrow data of ``arrow``'s schema by an ADBC cursor,
+    its precise columns (``numeric(15,2)``, ``varchar(40)``) altered to the source's types; rows
+    are appended next (by one stream, or by a partitioned sync's jobs), then ``declare_wide``."""
+    cur.adbc_ingest(table, arrow.empty_table(), mode="create", db_schema_name=schema)
+    if precise := postgres_precise_types(arrow):
         changes = ", ".join(f"ALTER COLUMN {quote(name)} TYPE {kind}" for name, kind in precise.items())
-        cur.execute(f"ALTER TABLE {target} {changes}")
-        mode = "append"
-    cur.adbc_ingest(table, reader, mode=mode, db_schema_name=schema)
-    if wide:
+        cur.execute(f"ALTER TABLE {_target(quote, schema, table)} {changes}")
+
+
+def declare_wide(cur, quote: Callable[[str], str], schema: str | None, table: str, arrow: pa.Schema) -> None:
+    """Once the rows are in: the wide numerics that arrived as text take their declared type."""
+    target = _target(quote, schema, table)
+    if wide := {name: kind.declared for name, kind in declared_numerics(arrow).items()}:
         changes = ", ".join(
             f"ALTER COLUMN {quote(name)} TYPE {kind} USING {quote(name)}::{kind}" for name, kind in wide.items()
         )
         cur.execute(f"ALTER TABLE {target} {changes}")
+
+
+def _target(quote: Callable[[str], str], schema: str | None, table: str) -> str:
+    return f"{quote(schema)}.{quote(table)}" if schema else quote(table)

@@ -93,6 +93,13 @@ class KeyRange:
             parts.append(sa.or_(below, column.is_(None)) if self.low is None else below)
         return sa.and_(sa.true(), *parts)
 
+    def label(self) -> str:
+        """The range as a log line shows it: ``id 250001..500000``, ``id ..250000 and NULL``, ``id 750001..``."""
+        low = "" if self.low is None else str(self.low)
+        high = "" if self.high is None else str(self.high - 1)
+        nulls = " and NULL" if self.low is None and self.high is not None else ""
+        return f"{self.column} {low}..{high}{nulls}"
+
 
 def _source(conn: Any, table: str | None, query: str | None) -> sa.FromClause:
     if table is not None:

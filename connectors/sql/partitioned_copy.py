@@ -1,65 +1,114 @@
-"""A partitioned full sync from PostgreSQL into a PostgreSQL store: K binary COPYs at once.
+"""Partitioned syncs into a PostgreSQL store: K ranges copied at once, each by a job of its own.
 
 An unpartitioned full sync PostgreSQL -> PostgreSQL store copies one binary COPY as is
-(``connectors.sql.pg_copy``). Split, each key range (``connectors.sql.partitioned.key_ranges``) is its own
-COPY over a connection of its own into the one table the store writer created; the table sits in
-the stage's not-yet-committed schema, so a failed partition leaves nothing readers see.
+(``connectors.sql.pg_copy``). Split, each key range (``connectors.sql.partitioned.key_ranges``)
+is a job (``connectors.sql.partition_jobs``) with connections of its own, copying into the one
+table the store writer created — by binary COPY from a PostgreSQL source (``PartitionedCopy``,
+a full sync), or as Arrow batches appended through the store's bulk path (``PartitionedAppend``:
+another source, or a delta, on the ``cluster`` instance; elsewhere those ranges meet in one
+stream, ``partitioned.partitioned_read``). The table sits in the stage's not-yet-committed
+schema, so a failed partition leaves nothing readers see.
 
 Example (what ``SqlConnection.sync_read`` hands the store writer as its ``copy``)::
 
-    PartitionedCopy(conn, "public.events", None, "id", partitions=4, store_uri=adbc_uri(store_engine()))
+    PartitionedCopy(conn, reopen, "public.events", None, "id", partitions=4, store_url="postgresql://…")
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
-from stagehouse.connectors.sql.partitioned import key_ranges
+import pyarrow as pa
+
+from stagehouse.connectors.cursor import CursorFilter
+from stagehouse.connectors.sql.partition_jobs import AppendRange, CopyRange, run_jobs
+from stagehouse.connectors.sql.partitioned import CursorCap, cursor_cap, key_ranges
 
 
 class PartitionedCopy:
-    """Quacks as ``PostgresCopy`` for the store writer: ``columns()`` and ``copy_into(conn, table)``."""
+    """Quacks as ``PostgresCopy`` for the store writer: ``columns()`` and ``copy_into(conn, table)``.
+
+    ``reopen`` opens the source connection again where a job runs (a cluster's worker)."""
 
     def __init__(
-        self, conn: Any, table: str | None, query: str | None, column: str, partitions: int, store_uri: str
+        self,
+        conn: Any,
+        reopen: Callable[[], Any],
+        table: str | None,
+        query: str | None,
+        column: str,
+        partitions: int,
+        store_url: str,
     ) -> None:
-        self.conn, self.table, self.query, self.column, self.partitions = conn, table, query, column, partitions
-        self.store_uri = store_uri
+        self.conn, self.reopen, self.table, self.query = conn, reopen, table, query
+        self.column, self.partitions, self.store_url = column, partitions, store_url
         self.whole = conn.binary_copy(table, query=query)
+        self.source = f"connection '{conn.name}', " + (f"table '{table}'" if table else "query")
 
     def columns(self):
         return self.whole.columns()
 
     def copy_into(self, target, into: str) -> int:
-        """Commit the created table (``target``'s transaction), then copy each range over its own
-        store connection, all at once; the rows copied, or the first partition's error."""
-        import psycopg2
-
+        """Commit the created table (``target``'s transaction), then copy the ranges at once, each
+        committing its own; the rows copied, or the first failed partition's ``PartitionError``."""
         target.commit()
         ranges = key_ranges(self.conn, self.table, self.query, self.column, None, self.partitions)
-        copies = [self.conn.binary_copy(query=self.conn.delta_query(self.table, self.query, part)) for part in ranges]
-        rows: list[int] = []
-        errors: list[BaseException] = []
-
-        def copy(part) -> None:
-            try:
-                connection = psycopg2.connect(self.store_uri)
-                try:
-                    rows.append(part.copy_into(connection, into))
-                    connection.commit()
-                finally:
-                    connection.close()
-            except BaseException as exc:  # noqa: BLE001 (raised in the task's thread below)
-                errors.append(exc)
-
-        threads = [
-            threading.Thread(target=copy, args=(part,), name=f"partition-copy-{i}") for i, part in enumerate(copies)
+        jobs = [
+            CopyRange(self.reopen, self.source, self.table, self.query, part, i, len(ranges), self.store_url, into)
+            for i, part in enumerate(ranges)
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
-        return sum(rows)
+        return sum(done.rows for done in run_jobs(jobs))
+
+
+class PartitionedAppend:
+    """The ranges of a read (past ``after``, a delta up to the cursor's maximum) appended as Arrow
+    batches by jobs, into a table the store writer created from ``schema()``."""
+
+    def __init__(
+        self,
+        conn: Any,
+        reopen: Callable[[], Any],
+        table: str | None,
+        query: str | None,
+        column: str,
+        partitions: int,
+        store_url: str,
+        after: CursorFilter | None,
+        cursor: str | None,
+    ) -> None:
+        self.conn, self.reopen, self.table, self.query = conn, reopen, table, query
+        self.column, self.partitions, self.store_url = column, partitions, store_url
+        self.after, self.cursor = after, cursor
+        self.source = f"connection '{conn.name}', " + (f"table '{table}'" if table else "query")
+
+    def schema(self) -> pa.Schema:
+        """The read's Arrow schema, from a range that holds no row (no data travels)."""
+        empty = self.conn.read(self.table, query=self.query, after=CursorCap(self.column, None))
+        try:
+            return empty.schema
+        finally:
+            empty.close()
+
+    def append_into(self, schema_name: str, table: str, schema: pa.Schema) -> int:
+        """Append the ranges at once into ``schema_name.table`` (created from ``schema``), each job
+        committing its own; the rows appended, or the first failed partition's ``PartitionError``."""
+        cap = cursor_cap(self.conn, self.table, self.query, self.cursor, self.after) if self.cursor else None
+        ranges = key_ranges(self.conn, self.table, self.query, self.column, self.after, self.partitions, cap)
+        jobs = [
+            AppendRange(
+                self.reopen,
+                self.source,
+                self.table,
+                self.query,
+                part,
+                i,
+                len(ranges),
+                self.store_url,
+                schema_name,
+                table,
+                schema,
+            )
+            for i, part in enumerate(ranges)
+        ]
+        return sum(done.rows for done in run_jobs(jobs))

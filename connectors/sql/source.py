@@ -49,8 +49,9 @@ from stagehouse.connectors.sql.generic import stream_sqlalchemy
 from stagehouse.connectors.sql.identifiers import quoted_name, split_table
 from stagehouse.connectors.sql.metadata import SchemaReads
 from stagehouse.connectors.sql.mysql_dates import MYSQL_BACKENDS, refuse_zero_dates
+from stagehouse.connectors.sql.partition_jobs import on_cluster
 from stagehouse.connectors.sql.partitioned import partitioned_read, single_key
-from stagehouse.connectors.sql.partitioned_copy import PartitionedCopy
+from stagehouse.connectors.sql.partitioned_copy import PartitionedAppend, PartitionedCopy
 from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
@@ -148,23 +149,21 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
         if key is None and table is not None:
             key = self.primary_key(table) or None
         reader: Any = partial(self.read, table, query=query, after=after)
-        if request.partitions > 1:  # K key ranges read at once; a full PostgreSQL copy as K binary COPYs
-            column = request.partition_by or single_key(self.name, table, key)
-            scan = None
-            copy = (
-                PartitionedCopy(self, table, query, column, request.partitions, request.store_url)
-                if copy and request.store_url
-                else None
+        appends = None
+        if request.partitions > 1:  # K key ranges read at once (connectors.sql.partitioned_copy)
+            column, cursor = request.partition_by or single_key(self.name, table, key), None
+            if request.mode != "full":
+                cursor = request.cursor
+            scan, store, reopen = (
+                None,
+                request.store_url,
+                partial(SqlConnection.from_config, self.name, self.config, Path()),
             )
-            reader = partitioned_read(
-                self,
-                table,
-                query,
-                after,
-                request.partitions,
-                column,
-                request.cursor if request.mode != "full" else None,
-            )
+            parts = (table, query, column, request.partitions)
+            copy = PartitionedCopy(self, reopen, *parts, store) if copy and store else None
+            if store and on_cluster():  # the ranges' jobs on the cluster's workers, appending to the store
+                appends = PartitionedAppend(self, reopen, *parts, store, after, cursor)
+            reader = partitioned_read(self, table, query, after, request.partitions, column, cursor)
         return SyncRead(
             reader,
             f"connection '{self.name}', " + (f"table '{table}'" if table else "query"),
@@ -173,6 +172,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             lengths=lengths,
             scan=scan,
             copy=copy,
+            appends=appends,
             partitioned=True,
         )
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.duckdb_scan import DuckDBScan
 from stagehouse.connectors.sql.dialects import Capabilities, SqlDialect
-from stagehouse.connectors.sync_source import BinaryCopy
+from stagehouse.connectors.sync_source import BinaryCopy, RangeAppends
 from stagehouse.tasks.errors import StoreWriteError
 
 OpenReader = Callable[[], pa.RecordBatchReader]
@@ -33,10 +33,12 @@ OpenReader = Callable[[], pa.RecordBatchReader]
 class InPlace:
     """Ways a store can take a source's rows without the Arrow stream: a DuckDB store scans a
     source it can attach (``scan``), a PostgreSQL store takes a PostgreSQL source's binary COPY
-    (``copy``). A writer that can use neither reads the stream."""
+    (``copy``) or a partitioned read's ranges appended by jobs of their own (``appends``). A writer
+    that can use none of them reads the stream."""
 
     scan: DuckDBScan | None = None
     copy: BinaryCopy | None = None
+    appends: RangeAppends | None = None
 
 
 class TableStore:
@@ -83,11 +85,16 @@ class TableStore:
 
 def checked_reader(table: str, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     """``reader``, unless a column has no type (all NULL in a schemaless source): StoreWriteError."""
-    for field in reader.schema:
+    checked_schema(table, reader.schema)
+    return reader
+
+
+def checked_schema(table: str, schema: pa.Schema) -> None:
+    """StoreWriteError for a column without a type (all values NULL in a schemaless source)."""
+    for field in schema:
         if pa.types.is_null(field.type):
             raise StoreWriteError(
                 table,
                 "column has no type (all values NULL in a schemaless source); cast it in the query",
                 column=field.name,
             )
-    return reader

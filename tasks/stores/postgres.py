@@ -23,13 +23,13 @@ import sqlalchemy as sa
 from pydiverse.pipedag.backend.table.sql.dialects import postgres as postgres_hooks
 from pydiverse.pipedag.backend.table.sql.dialects.postgres import PostgresTableStore
 
-from stagehouse.connectors.sql.declared import ingest_typed
+from stagehouse.connectors.sql.declared import create_typed, declare_wide, ingest_typed
 from stagehouse.connectors.sql.dialects.postgres import adbc_uri
 from stagehouse.connectors.sql.identifiers import quoted_name
-from stagehouse.connectors.sync_source import BinaryCopy
+from stagehouse.connectors.sync_source import BinaryCopy, RangeAppends
 from stagehouse.tasks.errors import StoreWriteError
 from stagehouse.tasks.stage_metadata import KeepsDescriptions
-from stagehouse.tasks.stores.base import InPlace, OpenReader, TableStore, checked_reader
+from stagehouse.tasks.stores.base import InPlace, OpenReader, TableStore, checked_reader, checked_schema
 from stagehouse.tasks.zoned_reads import ZonedPandasRead, ZonedPolarsRead
 
 NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map, pa.types.is_union)
@@ -65,9 +65,13 @@ class PostgresStore(TableStore):
         source's own column types, its binary COPY fed in as is. Otherwise ADBC creates the table from
         the Arrow types; the columns that keep more (``numeric(15,2)``, ``varchar(40)``) are altered
         while the table is still empty, in the same transaction, and a wide numeric that arrived as
-        text (``connectors.sql.exact_numerics``) takes its declared type once the rows are in."""
+        text (``connectors.sql.exact_numerics``) takes its declared type once the rows are in.
+        A partitioned read on a cluster (``source.appends``) creates the table the same way,
+        commits it, and has its ranges' jobs append to it."""
         if source.copy is not None and (columns := source.copy.columns()) is not None:
             return _copy_into(engine, schema, table, source.copy, columns)
+        if source.appends is not None:
+            return self._append_ranges(engine, schema, table, source.appends)
         reader = checked_reader(table, open_reader())
         _refuse_nested(table, reader.schema)
         with self.dialect.bulk_connection(engine) as conn:
@@ -75,6 +79,22 @@ class PostgresStore(TableStore):
                 ingest_typed(cur, engine.dialect.identifier_preparer.quote, schema, table, reader)
             conn.commit()
         return None
+
+    def _append_ranges(self, engine: sa.Engine, schema: str, table: str, appends: RangeAppends) -> int:
+        arrow = appends.schema()
+        checked_schema(table, arrow)
+        _refuse_nested(table, arrow)
+        quote = engine.dialect.identifier_preparer.quote
+        with self.dialect.bulk_connection(engine) as conn:
+            with conn.cursor() as cur:
+                create_typed(cur, quote, schema, table, arrow)
+            conn.commit()  # the jobs' connections append to it (in the stage's uncommitted schema)
+        rows = appends.append_into(schema, table, arrow)
+        with self.dialect.bulk_connection(engine) as conn:
+            with conn.cursor() as cur:
+                declare_wide(cur, quote, schema, table, arrow)
+            conn.commit()
+        return rows
 
 
 def _refuse_nested(table: str, schema: pa.Schema) -> None:

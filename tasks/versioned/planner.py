@@ -38,7 +38,7 @@ def apply_load(
     of its one-row load record (``state``, ``high_water``)."""
     versioned = VersionedTable(engine, stage, name)
     committed_name = versioned.table_name(previous.state.generation) if previous else None
-    nothing_new = stream.scan is None and not stream.open().schema.names
+    nothing_new = stream.scan is None and stream.appends is None and not stream.open().schema.names
     if nothing_new and previous is None:
         raise StoreWriteError(name, "the source returned no records and no columns: nothing to create")
     delta_name = versioned.helper("delta")

@@ -103,7 +103,15 @@ class VersionedTable:
         return [f"DROP TABLE IF EXISTS {quoted_name(self.engine, VERSIONS_SCHEMA, n)}" for n in names]
 
     def begin_load(self, previous: LoadState | None) -> None:
-        """``begin`` in a transaction of its own."""
+        """``begin`` in a transaction of its own, the versions schema made first in one of its own:
+        loads beginning at once (a parallel engine's first run) race on ``CREATE SCHEMA IF NOT
+        EXISTS``, which PostgreSQL can answer with a unique violation; the loser finds it made."""
+        try:
+            with self.engine.begin() as conn:
+                quote = self.engine.dialect.identifier_preparer.quote
+                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(VERSIONS_SCHEMA)}")
+        except sa.exc.IntegrityError:  # made by a load beginning beside this one
+            pass
         with self.transaction() as conn:
             self.begin(conn, previous)
 
