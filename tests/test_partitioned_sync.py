@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -134,3 +135,35 @@ def test_a_delta_read_in_ranges_stops_at_the_cursor_maximum_taken_before_them(so
         source.close()
     assert {r["id"]: r["version"] for r in read} == {20: 2}  # 10 and 2990 moved past the maximum: next run
     assert max(r["version"] for r in read) == 2
+
+
+def test_a_partition_job_run_again_replaces_its_rows(source_table, pg_url):
+    """The cluster runs a job again when its worker died after the job committed but before it
+    reported: the range's rows must be there once, not twice, on both job kinds."""
+    from functools import partial
+
+    from stagehouse.connectors.sql.config import SqlConnectionConfig
+    from stagehouse.connectors.sql.partition_jobs import AppendRange, CopyRange
+    from stagehouse.connectors.sql.source import SqlConnection
+
+    name, engine = source_table
+    config = SqlConnectionConfig(type="sql", url=pg_url)
+    reopen = partial(SqlConnection.from_config, "shop", config, Path())
+    target = f"{name}_copy"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {target} (LIKE {name})"))
+    try:
+        schema = reopen().read(name, after=KeyRange("id", 0, 0)).schema
+        parts = [KeyRange("id", None, 1001), KeyRange("id", 1001, None)]
+        for job in [
+            CopyRange(reopen, "shop", name, None, parts[0], 0, 2, pg_url, f'"public"."{target}"'),
+            AppendRange(reopen, "shop", name, None, parts[1], 1, 2, pg_url, "public", target, schema),
+        ]:
+            assert job().rows == job().rows
+        with engine.connect() as conn:
+            copied = conn.execute(sa.text(f"SELECT count(*), count(DISTINCT id), sum(id) FROM {target}")).one()
+            whole = conn.execute(sa.text(f"SELECT count(*), count(DISTINCT id), sum(id) FROM {name}")).one()
+        assert tuple(copied) == tuple(whole)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {target}"))

@@ -34,6 +34,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import StagehouseError, first_line
+from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.connectors.sql.partitioned import KeyRange
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,15 @@ class RangeJob:
     def copy(self, conn: Any) -> int:
         raise NotImplementedError
 
+    def clearing(self, into: str, dialect: sa.Dialect) -> str:
+        """The DELETE of this range's rows from ``into``, run first in the job's own transaction: a
+        job the cluster runs again (its worker died after the commit, before it reported) then
+        replaces its rows instead of doubling them. The target holds this load's rows only, so the
+        key range alone picks them."""
+        key_only = KeyRange(self.part.column, self.part.low, self.part.high)
+        condition = key_only.condition().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        return f"DELETE FROM {into} WHERE {condition}"
+
 
 @dataclass(frozen=True)
 class CopyRange(RangeJob):
@@ -134,10 +144,13 @@ class CopyRange(RangeJob):
 
     def copy(self, conn: Any) -> int:
         import psycopg2
+        from sqlalchemy.dialects import postgresql
 
         plan = conn.binary_copy(query=conn.delta_query(self.table, self.query, self.part))
         store = psycopg2.connect(self.store_url)
         try:
+            with store.cursor() as cur:
+                cur.execute(self.clearing(self.into, postgresql.dialect()))
             rows = plan.copy_into(store, self.into)
             store.commit()
             return rows
@@ -169,6 +182,7 @@ class AppendRange(RangeJob):
         engine = sa.create_engine(self.store_url)  # no connection of its own: the bulk connection's URL
         try:
             with dialect_of(engine).bulk_connection(engine) as store, store.cursor() as cur:
+                cur.execute(self.clearing(quoted_name(engine, self.target_schema, self.target_table), engine.dialect))
                 stream = pa.RecordBatchReader.from_batches(schema, batches())
                 cur.adbc_ingest(self.target_table, stream, mode="append", db_schema_name=self.target_schema)
                 store.commit()
