@@ -58,6 +58,9 @@ def test_fetch_while_a_run_or_a_program_holds_the_duckdb_store_names_it(project,
         assert holder.stdout.readline().strip() == "held"
         with project.warehouse() as wh, pytest.raises(StoreInUseError) as held:
             wh.fetch("crm", "notes")
+        fresh = subprocess.run(  # a new process: its first connection is the one refused
+            [STAGEHOUSE, "changes", "crm.notes"], cwd=project.root, capture_output=True, text=True, timeout=60
+        )
     finally:
         holder.communicate("go\n", timeout=30)
     assert str(held.value).startswith(
@@ -67,6 +70,7 @@ def test_fetch_while_a_run_or_a_program_holds_the_duckdb_store_names_it(project,
         f"python3.12 (PID {holder.pid}), not a Stagehouse run; close that program's connection (a duckdb shell, a "
         "notebook), then retry"
     )
+    assert fresh.returncode == 1 and fresh.stderr.strip() == f"Error: {held.value}", fresh.stderr
     with project.warehouse() as wh:
         assert wh.fetch("crm", "notes") == [{"id": 1}]
 

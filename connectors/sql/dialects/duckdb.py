@@ -79,13 +79,12 @@ class DuckDBDialect(SqlDialect):
         preparer = engine.dialect.identifier_preparer
         if getattr(preparer, "_stagehouse_duckdb_keywords", False):
             return
-        if not _keywords:
-            with engine.connect() as conn:
-                _keywords.update(
-                    conn.exec_driver_sql(
-                        "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
-                    ).scalars()
-                )
+        if not _keywords:  # the same in every database: asked of an in-memory one, not the engine's file
+            import duckdb
+
+            with duckdb.connect() as memory:
+                rows = memory.sql("SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'")
+                _keywords.update(row[0] for row in rows.fetchall())
         preparer.reserved_words = set(preparer.reserved_words) | _keywords
         vars(preparer)["_stagehouse_duckdb_keywords"] = True  # an attribute of ours on the instance
 
