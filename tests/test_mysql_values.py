@@ -73,3 +73,42 @@ def test_tinyint1_keeps_its_integers_and_a_zero_date_is_refused_naming_row_field
     assert str(report.error).startswith(
         f"connection 'mysql', table '{name}': row id 3, field 'seen': '0000-00-00 00:00:00' is not a date"
     )
+
+
+def test_bigint_unsigned_lands_whole_on_either_store(project, mysql_url):
+    """2**64 - 1 fits no signed 64-bit column: the PostgreSQL store takes it as numeric(20,0)."""
+    engine = sa.create_engine(sqlalchemy_url(mysql_url))
+    name = f"sh_unsigned_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {name} (id int PRIMARY KEY, big bigint unsigned, small int unsigned)"))
+        conn.execute(
+            sa.text(f"INSERT INTO {name} VALUES (1, 18446744073709551615, 4294967295), (2, 9223372036854775808, 0)")
+        )
+    try:
+        with Flow("maria") as flow, Stage("raw"):
+            sync("mysql", name, name="counters")
+        report = run_flow(flow)
+        assert report.ok, report.error
+        rows = project.read("raw", "counters", order_by="id")
+        assert [(r["id"], int(r["big"]), r["small"]) for r in rows] == [
+            (1, 18446744073709551615, 4294967295),
+            (2, 9223372036854775808, 0),
+        ]
+
+        with engine.begin() as conn:  # a merge's delta lands beside the committed numeric(20,0) column
+            conn.execute(sa.text(f"UPDATE {name} SET big = 18446744073709551614 WHERE id = 2"))
+            conn.execute(sa.text(f"INSERT INTO {name} VALUES (3, 18446744073709551613, 7)"))
+        with Flow("maria") as flow, Stage("raw"):
+            sync("mysql", name, name="counters", mode="merge", cursor="big")
+        report = run_flow(flow)
+        assert report.ok, report.error
+        rows = project.read("raw", "counters", order_by="id")
+        assert [(r["id"], int(r["big"])) for r in rows] == [
+            (1, 18446744073709551615),
+            (2, 18446744073709551614),
+            (3, 18446744073709551613),
+        ]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {name}"))
+        engine.dispose()

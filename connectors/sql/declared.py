@@ -79,6 +79,27 @@ def postgres_precise_types(schema: pa.Schema) -> dict[str, str]:
     return types
 
 
+UNSIGNED_64 = pa.decimal128(20, 0)  # numeric(20,0): every unsigned 64-bit value, where bigint stops at 2**63 - 1
+
+
+def ingestible_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with each unsigned 64-bit column as ``decimal128(20, 0)``: ADBC's COPY writes
+    ``uint64`` into a ``bigint``, so 18446744073709551615 (MariaDB's ``bigint unsigned``) would
+    land as -1."""
+    fields = [f.with_type(UNSIGNED_64) if pa.types.is_uint64(f.type) else f for f in schema]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def ingestible(data: pa.RecordBatchReader | pa.Table) -> pa.RecordBatchReader | pa.Table:
+    """``data`` cast to ``ingestible_schema`` (as is when nothing changes), batch by batch."""
+    target = ingestible_schema(data.schema)
+    if target.equals(data.schema):
+        return data
+    if isinstance(data, pa.Table):
+        return data.cast(target)
+    return pa.RecordBatchReader.from_batches(target, (batch.cast(target) for batch in data))
+
+
 def ingest_typed(
     cur, quote: Callable[[str], str], schema: str | None, table: str, reader: pa.RecordBatchReader | pa.Table
 ) -> None:
@@ -87,6 +108,7 @@ def ingest_typed(
     while the table is still empty; a wide numeric that arrived as text
     (``connectors.sql.exact_numerics``; ADBC cannot COPY text into numeric) takes its declared
     type once the rows are in. All inside the cursor's transaction."""
+    reader = ingestible(reader)
     create_typed(cur, quote, schema, table, reader.schema)
     cur.adbc_ingest(table, reader, mode="append", db_schema_name=schema)
     declare_wide(cur, quote, schema, table, reader.schema)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from pydiverse.pipedag.backend.table.sql.dialects import postgres as postgres_hooks
 from pydiverse.pipedag.backend.table.sql.dialects.postgres import PostgresTableStore
 
-from stagehouse.connectors.sql.declared import create_typed, declare_wide, ingest_typed
+from stagehouse.connectors.sql.declared import create_typed, declare_wide, ingest_typed, ingestible_schema
 from stagehouse.connectors.sql.dialects.postgres import adbc_uri
 from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.connectors.sync_source import BinaryCopy, RangeAppends
@@ -81,7 +81,7 @@ class PostgresStore(TableStore):
         return None
 
     def _append_ranges(self, engine: sa.Engine, schema: str, table: str, appends: RangeAppends) -> int:
-        arrow = appends.schema()
+        arrow = ingestible_schema(appends.schema())  # the jobs cast their batches to it
         checked_schema(table, arrow)
         _refuse_nested(table, arrow)
         quote = engine.dialect.identifier_preparer.quote
