@@ -15,6 +15,7 @@ from pydiverse.pipedag import Flow, Stage
 from stagehouse.connectors import FilesConnection, SourceError, connect
 from stagehouse.connectors.errors import CsvDialectError, CsvRowError
 from stagehouse.connectors.files.csv_checks import BadRows
+from stagehouse.connectors.files.csv_wide_integers import CsvValueError
 from stagehouse.flows import run_flow
 from stagehouse.flows.run_view import report_table
 from stagehouse.tasks import StoreWriteError, sync
@@ -215,3 +216,31 @@ def test_on_bad_rows_skip_reports_the_count(project, mode):
     assert sorted(r["a"] for r in project.read("raw", "rates")) == [1, 10]
     table = report_table(report)
     assert [c.header for c in table.columns][4] == "bad rows skipped" and list(table.columns[4].cells) == ["2"]
+
+
+def test_a_whole_number_past_bigint_is_refused_not_rounded_and_types_read_it_whole(tmp_path):
+    (tmp_path / "ids.csv").write_text("id,ext_id,score\n1,17,0.5\n2,12345678901234567891,1.5\n3,18,2\n")
+    with pytest.raises(CsvValueError) as refused:
+        rows(files(tmp_path).read("ids.csv"))
+    assert str(refused.value) == (
+        "connection 'drops', file 'ids.csv': row 2, field 'ext_id': 12345678901234567891 is a whole number past "
+        "BIGINT, and the column was read as DOUBLE, which would round it; set csv: {types: {ext_id: HUGEINT}} "
+        "(or VARCHAR) on the connection"
+    )
+    declared = files(tmp_path, csv={"types": {"ext_id": "HUGEINT"}})
+    assert [(r["id"], int(r["ext_id"])) for r in rows(declared.read("ids.csv"))] == [
+        (1, 17),
+        (2, 12345678901234567891),
+        (3, 18),
+    ]
+    (tmp_path / "ids.csv").write_text("id,amount\n1,9007199254740992\n2,0.25\n")  # 2**53 is exact in a DOUBLE
+    assert [r["amount"] for r in rows(files(tmp_path).read("ids.csv"))] == [9007199254740992.0, 0.25]
+
+
+def test_a_wide_id_file_fails_the_sync_and_keeps_the_committed_table(project):
+    (project.files / "rates.csv").write_text("a,b,c\n1,2,3\n")
+    assert run_flow(_rates_flow("files")).ok
+    (project.files / "rates.csv").write_text("a,b,c\n1,2,3\n4,99999999999999999999,6\n")
+    report = run_flow(_rates_flow("files"))
+    assert isinstance(report.error, CsvValueError) and "row 2, field 'b'" in str(report.error)
+    assert project.read("raw", "rates") == [{"a": 1, "b": 2, "c": 3}]

@@ -30,6 +30,7 @@ class CsvOptions(BaseModel):
     header: bool = True
     null_values: list[str] | None = None
     on_bad_rows: Literal["fail", "skip"] = "fail"  # skip: rows DuckDB cannot parse are left out and counted
+    types: dict[str, str] | None = None  # column -> DuckDB type (HUGEINT, VARCHAR, DATE…) instead of the sniffed one
 
 
 class FilesConnectionConfig(ConnectionConfig):

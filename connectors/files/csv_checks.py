@@ -53,6 +53,10 @@ def csv_options(csv: CsvOptions, *, lineage: bool, rejects: bool) -> list[str]:
         args.append(f"delim = {quote_literal(csv.delimiter)}")
     if csv.null_values is not None:
         args.append("nullstr = [" + ", ".join(quote_literal(v) for v in csv.null_values) + "]")
+    if csv.types:
+        args.append(
+            "types = {" + ", ".join(f"{quote_literal(c)}: {quote_literal(t)}" for c, t in csv.types.items()) + "}"
+        )
     if lineage:
         args.append("filename = true")
     if rejects:

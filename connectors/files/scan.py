@@ -34,6 +34,7 @@ from stagehouse.connectors.files.csv_checks import (
     explain_failure,
     skipping_sql,
 )
+from stagehouse.connectors.files.csv_wide_integers import check_wide_integers
 from stagehouse.connectors.files.formats import is_zip
 
 COPY_CHUNK = 1 << 20
@@ -108,6 +109,7 @@ def read_files(
     if fmt == "csv":
         try:
             check_single_column(connection, names, csv, reader.schema)
+            check_wide_integers(connection, names, csv, reader.schema)
         except BaseException:
             con.close()
             raise
