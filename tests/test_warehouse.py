@@ -428,3 +428,15 @@ def test_an_edit_of_an_array_column_is_layered_as_the_array(project):
             2: ([3], ["x", 'y, "z"']),
             3: ([7], []),
         }
+
+
+def test_a_time_without_offset_for_a_zoned_column_is_recorded_as_the_utc_instant_shown(wh):
+    """The store reads '10:00' in a TIMESTAMPTZ column as 10:00 UTC; the app must get that instant
+    ('…Z'), not a local time it reads in its own zone (and its next sync then types as text)."""
+    wh.write("crm", "visits", [{"id": 1, "at": dt.datetime(2024, 2, 1, 9, 0, tzinfo=dt.UTC)}], pk="id")
+    wh.update_cell("crm.visits", "at", 1, "2024-02-03T10:00:00")
+    assert wh.list_changes("crm.visits")[-1]["new_value"] == '"2024-02-03T10:00:00Z"'
+    assert wh.fetch("crm", "visits")[0]["at"] == dt.datetime(2024, 2, 3, 10, 0, tzinfo=dt.UTC)
+    wh.update_cell("crm.visits", "at", 1, "2024-02-03T10:00:00+02:00")  # an offset given is kept as given
+    assert wh.list_changes("crm.visits")[-1]["new_value"] == '"2024-02-03T10:00:00+02:00"'
+    assert wh.fetch("crm", "visits")[0]["at"] == dt.datetime(2024, 2, 3, 8, 0, tzinfo=dt.UTC)

@@ -57,26 +57,40 @@ def _is_naive_timestamp(type_name: str) -> bool:
     return "timestamp" in lowered and "with time zone" not in lowered and "tz" not in lowered
 
 
+def _is_zoned_timestamp(type_name: str) -> bool:
+    lowered = type_name.lower()
+    return "timestamp" in lowered and not _is_naive_timestamp(type_name)
+
+
 def fitted(base: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with a time that carries a UTC offset, meant for a column without a time zone,
-    as UTC text (``'…T08:00:00Z'``): the store keeps such columns in UTC, and a cast would drop
-    the offset (10:00+02:00 read as 10:00); the app gets the same instant."""
-    return {
-        column: _utc_text(value) if _is_naive_timestamp(native_spec(base.c[column].type)) else value
-        for column, value in values.items()
-    }
+    """``values`` with their times as UTC text (``'…T08:00:00Z'``) where the column and the value
+    disagree about a time zone: a time with a UTC offset, for a column without one (the store keeps
+    such columns in UTC, and a cast would drop the offset: 10:00+02:00 read as 10:00); and a time
+    without an offset, for a column with one (the store reads it as UTC, so the app must get it so,
+    not as a local time it would read in its own zone). The app gets the instant the grid shows."""
+    fitted_values = {}
+    for column, value in values.items():
+        type_name = native_spec(base.c[column].type)
+        if _is_naive_timestamp(type_name):
+            value = _utc_text(value, naive=False)
+        elif _is_zoned_timestamp(type_name):
+            value = _utc_text(value, naive=True)
+        fitted_values[column] = value
+    return fitted_values
 
 
-def _utc_text(value: Any) -> Any:
+def _utc_text(value: Any, *, naive: bool) -> Any:
+    """``value`` as UTC text when it is a time whose offset is missing (``naive``) or present (not
+    ``naive``); other values as they are."""
     instant = value
     if isinstance(value, str):
         try:
             instant = dt.datetime.fromisoformat(value)
         except ValueError:
             return value
-    if not isinstance(instant, dt.datetime) or instant.tzinfo is None:
+    if not isinstance(instant, dt.datetime) or (instant.tzinfo is None) != naive:
         return value
-    return instant.astimezone(dt.UTC).replace(tzinfo=None).isoformat() + "Z"
+    return (instant if naive else instant.astimezone(dt.UTC).replace(tzinfo=None)).isoformat() + "Z"
 
 
 def check_fits(
