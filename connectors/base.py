@@ -13,11 +13,15 @@ class ConnectionConfig(BaseModel):
 
     ``on_type_conflict`` says what an incremental or merge sync does when new rows bring a type
     the committed column cannot take: ``fail`` (default, naming the value) or ``variant`` (keep
-    the values that do not fit in a text column ``<column>__v_text``).
+    the values that do not fit in a text column ``<column>__v_text``). ``on_removed_column`` says
+    what it does when a committed column is missing from the source: ``fail`` (the default where
+    the source declares its columns: a SQL table, a CSV header) or ``keep`` (the column stays,
+    NULL in the new rows; the default for JSON records, which may simply lack a field).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     on_type_conflict: Literal["fail", "variant"] = "fail"
+    on_removed_column: Literal["fail", "keep"] | None = None
 
 
 class Connection:

@@ -120,6 +120,9 @@ class SyncRead:
     appends: RangeAppends | None = None
     bad_rows: BadRows | None = None  # rows a lenient CSV read skipped, filled as the stream ends
     partitioned: bool = False  # the read honours ``request.partitions`` (False: a kind without key ranges)
+    # the source declares its columns (a SQL table, a CSV header): a committed column missing from
+    # the read was dropped or renamed there; False for records that simply lack a field (JSON)
+    fixed_columns: bool = True
 
 
 class SyncSource(ABC):

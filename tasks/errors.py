@@ -29,6 +29,29 @@ class NullKeyError(StoreWriteError):
         )
 
 
+class RemovedColumnError(StoreWriteError):
+    """A committed column is missing from a source that declares its columns: it was dropped or
+    renamed there, and new rows (a merge's updated rows too) would silently hold NULL in it."""
+
+    def __init__(self, source: str, table: str, missing: list[str], found: list[str]) -> None:
+        names = ", ".join(f"'{name}'" for name in missing)
+        problem = (
+            f"column {names} of the committed table is no longer in the source (it has: {', '.join(found)}); nothing "
+            "was committed — if it was renamed or dropped on purpose, rebuild the table with stagehouse run FLOW "
+            "--full-refresh, or set on_removed_column: keep on the connection to keep it, NULL in new rows"
+        )
+        StagehouseError.__init__(
+            self,
+            f"{source}, store table '{table}': {problem}",
+            source=source,
+            table=table,
+            missing=missing,
+            found=found,
+            column=missing[0],
+            problem=problem,
+        )
+
+
 class TaskDefinitionError(StagehouseError):
     """A task was declared wrongly (missing name, bad argument); raised while building the flow."""
 

@@ -199,6 +199,7 @@ def _sync(
         cursor=cursor,
         deleted_column=deleted_column,
         on_conflict=conn.config.on_type_conflict,
+        on_removed_column=conn.config.on_removed_column or ("fail" if read.fixed_columns else "keep"),
         key_is_unique=key_is_unique,
     )
     stream = ArrowStream(reader, source, scan=scan, bad_rows=bad_rows, appends=appends)

@@ -470,3 +470,48 @@ def test_versions_replaced_by_merges_are_deleted_before_they_outgrow_a_tenth_of_
     else:
         assert closed_after_each[1] > closed_after_each[0], closed_after_each  # kept while few
         assert min(closed_after_each[3:]) < max(closed_after_each), closed_after_each  # then deleted
+
+
+def test_a_column_renamed_at_the_source_is_refused_until_a_full_refresh_or_keep(project, events):
+    """A merge after ``status`` became ``state`` would NULL the updated rows' status: refused, the
+    committed table kept; a full refresh rebuilds it, ``on_removed_column: keep`` keeps the column."""
+    import yaml
+
+    from stagehouse.tasks.errors import RemovedColumnError
+
+    connection, name, engine, table = events
+    assert run_flow(flow_of(connection, name, mode="merge", cursor="updated")).ok
+    before = project.read("raw", name, order_by="id")
+    rename = "ALTER TABLE {} RENAME COLUMN status TO state"
+    with engine.begin() as conn:
+        conn.execute(sa.text(rename.format(name)))
+        conn.execute(
+            sa.text(f"UPDATE {name} SET amount = 11, updated = :u WHERE id = 1"), {"u": T0 + dt.timedelta(days=5)}
+        )
+
+    failing = run_flow(flow_of(connection, name, mode="merge", cursor="updated"))
+    assert isinstance(failing.error, RemovedColumnError), failing.error
+    assert str(failing.error).startswith(
+        f"connection '{connection}', table '{name}', store table '{name}': column 'status' of the committed table is "
+        "no longer in the source (it has: id, state, amount, updated, deleted"
+    )
+    assert project.read("raw", name, order_by="id") == before
+
+    refreshed = run_flow(flow_of(connection, name, mode="merge", cursor="updated"), full_refresh=True)
+    assert refreshed.ok, refreshed.error
+    stored = project.read("raw", name, order_by="id")
+    assert "status" not in stored[0] and stored[0]["state"] == "new" and stored[0]["amount"] == 11
+
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {name} DROP COLUMN deleted"))
+        conn.execute(
+            sa.text(f"UPDATE {name} SET amount = 12, updated = :u WHERE id = 2"), {"u": T0 + dt.timedelta(days=6)}
+        )
+    document = yaml.safe_load(project.config_file.read_text())
+    document["instances"]["__any__"]["attrs"]["connections"][connection]["on_removed_column"] = "keep"
+    project.config_file.write_text(yaml.safe_dump(document))
+    kept = run_flow(flow_of(connection, name, mode="merge", cursor="updated"))
+    assert kept.ok, kept.error
+    stored = {r["id"]: r for r in project.read("raw", name)}
+    assert stored[2]["amount"] == 12 and stored[2]["deleted"] is None
+    assert stored[3]["deleted"] is not None and not stored[3]["deleted"]  # False; 0 from MariaDB's tinyint(1)

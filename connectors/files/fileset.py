@@ -19,7 +19,7 @@ import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pyarrow as pa
@@ -138,8 +138,13 @@ class FileSetConnection(SyncSource, Connection):
         reader = self.read(
             request.object_name(), after=request.after, lineage=request.mode != "full", bad_rows=bad_rows
         )
+        fmt = self.format or file_format(PurePath(request.object_name()))
         return SyncRead(
-            reader, f"connection '{self.name}', files '{request.obj}'", primary_key=request.key, bad_rows=bad_rows
+            reader,
+            f"connection '{self.name}', files '{request.obj}'",
+            primary_key=request.key,
+            bad_rows=bad_rows,
+            fixed_columns=fmt != "json",
         )
 
     def sync_freshness(self, request: SyncRequest) -> Any:

@@ -120,6 +120,7 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
             reader,
             f"connection '{self.name}', object '{name}'",
             primary_key=request.key or self.primary_key(name) or None,
+            fixed_columns=False,
         )
 
     def sync_freshness(self, request: SyncRequest) -> Any:

@@ -56,7 +56,7 @@ def apply_load(
         land(engine, VERSIONS_SCHEMA, delta_name, stream, label=name)
     reflected, *rest = versioned.reflect(delta_name, *([committed_name] if committed_name is not None else []))
     rows, committed = reflected, (rest[0] if rest else None)
-    check_columns(rows, spec, stream.source)
+    check_columns(rows, spec, stream.source, committed, name)
     if spec.key:
         versioned.analyze(delta_name, spec.key)
     delta = past_the_loaded(
@@ -104,7 +104,7 @@ def _load_in_one_transaction(
         [committed] = versioned.reflect(versioned.table_name(previous.state.generation), bind=conn)
         land_temporary(conn, delta_name, stream, label=versioned.name)
         rows = store_of(conn).temporary_table(conn, delta_name)
-        check_columns(rows, spec, stream.source)
+        check_columns(rows, spec, stream.source, committed, versioned.name)
         quote = conn.dialect.identifier_preparer.quote
         if not same_columns(committed, rows):
             conn.exec_driver_sql(

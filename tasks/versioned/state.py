@@ -61,4 +61,5 @@ class LoadSpec:
     cursor: str | None = None
     deleted_column: str | None = None
     on_conflict: str = "fail"
+    on_removed_column: str = "fail"  # a committed column the new rows lack: refuse, or keep it NULL in them
     key_is_unique: bool = False  # the key is the source table's own primary key: no row repeats it

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.described import native_spec
-from stagehouse.tasks.errors import StoreWriteError
-from stagehouse.tasks.evolution import column_types
+from stagehouse.tasks.errors import RemovedColumnError, StoreWriteError
+from stagehouse.tasks.evolution import VARIANT_SUFFIX, column_types
 from stagehouse.tasks.merge import not_deleted, not_loaded_yet
 from stagehouse.tasks.sync_columns import check_named_columns
 from stagehouse.tasks.versioned.state import FROM_LOAD, HIGH_WATER, STATE, TO_LOAD, CommittedLoad, LoadSpec, LoadState
@@ -53,8 +53,12 @@ def past_the_loaded(
     return not_loaded_yet(delta, loaded, mark, spec)
 
 
-def check_columns(rows: sa.Table, spec: LoadSpec, source: str) -> None:
-    """The key, cursor and deleted_column the sync names are columns of the rows it read."""
+def check_columns(
+    rows: sa.Table, spec: LoadSpec, source: str, committed: sa.Table | None = None, table: str = ""
+) -> None:
+    """The key, cursor and deleted_column the sync names are columns of the rows it read; and,
+    unless ``spec.on_removed_column`` is ``keep``, every column of the ``committed`` table is too
+    (``RemovedColumnError``; a ``<column>__v_text`` variant comes with its column)."""
     check_named_columns(
         source,
         {c.name: native_spec(c.type) for c in rows.c},
@@ -62,6 +66,11 @@ def check_columns(rows: sa.Table, spec: LoadSpec, source: str) -> None:
         cursor=spec.cursor,
         deleted_column=spec.deleted_column,
     )
+    if committed is None or spec.on_removed_column == "keep":
+        return
+    kept = [c.name for c in user_columns(committed) if not c.name.endswith(VARIANT_SUFFIX)]
+    if missing := [name for name in kept if name not in rows.c]:
+        raise RemovedColumnError(source, table, missing, [c.name for c in rows.c])
 
 
 def record_statement(
