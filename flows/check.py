@@ -31,6 +31,7 @@ from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
 from stagehouse.flows.config import pipedag_config
 from stagehouse.flows.stage_names import is_reserved
+from stagehouse.tasks.store_args import check_store_args
 
 UNREACHABLE_FIX = {
     "sql": "start the server or fix url (host, port, database, user)",
@@ -141,6 +142,8 @@ def check_project(instance: str | None = None, *, connect: bool = False, path: P
         pipedag_config(path)  # resolves every placeholder outside attrs.connections, as a run does
         names = [instance] if instance else [name for name in document.get("instances") or {} if name != "__any__"]
         sections = {name: instance_section(document, name) for name in names}
+        for name, section in sections.items():
+            check_store_args(section, name)
     except ConfigFileError as exc:
         report.problems = [CheckProblem("", _message(exc), _config_fix(exc))]
         return report

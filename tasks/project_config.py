@@ -28,8 +28,15 @@ from stagehouse.connectors.placeholders import (
     check_placeholders,
     expand,
 )
-from stagehouse.connectors.settings import deep_merge, default_instance, find_config_file, load_config_file
+from stagehouse.connectors.settings import (
+    deep_merge,
+    default_instance,
+    find_config_file,
+    instance_section,
+    load_config_file,
+)
 from stagehouse.tasks.connections import PROJECT_DIR_ATTR
+from stagehouse.tasks.store_args import check_store_args
 
 PROJECT_DIR = "{project_dir}"
 
@@ -99,6 +106,8 @@ class ProjectConfig(PipedagConfig):
                 "STAGEHOUSE_INSTANCE)",
                 instance=instance,
             )
+        if instance is not None:
+            check_store_args(instance_section(self.config_dict, instance), instance)
         return super().get(instance=instance, flow=flow, per_user=per_user)
 
     def instance_names(self) -> list[str]:

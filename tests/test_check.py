@@ -252,3 +252,37 @@ def test_a_sync_of_an_object_the_rest_connection_does_not_list_is_a_problem(tmp_
         f"{tmp_path / 'flows' / 'typo_object.py'}"
     ], checked.stdout
     assert_nothing_created(tmp_path, ids)
+
+
+TINY_FLOW = '''
+"""One file sync."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import sync
+
+def build_flow():
+    with Flow("tiny") as flow:
+        with Stage("tiny_raw"):
+            sync("drops", "rates_*.csv", name="rates")
+    return flow
+'''
+
+
+def test_a_misspelled_table_store_argument_is_named_by_check_and_by_a_run(tmp_path):
+    write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}}, {"tiny": TINY_FLOW})
+    text = (tmp_path / "pipedag.yaml").read_text()
+    assert "create_database_if_not_exists" in text
+    (tmp_path / "pipedag.yaml").write_text(
+        text.replace("create_database_if_not_exists", "create_database_if_not_exist")
+    )
+    expected = (
+        "pipedag.yaml instances.local.table_store.args: SQLTableStore takes no argument "
+        "'create_database_if_not_exist'; did you mean create_database_if_not_exists? (arguments: "
+    )
+
+    checked = stagehouse("check", root=tmp_path)
+    assert checked.returncode == 1
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 1 and problems[0].startswith(f"problem: {expected}"), checked.stdout
+    run = stagehouse("run", "tiny", "--instance", "local", root=tmp_path)
+    assert run.returncode != 0 and run.stderr.strip().startswith(f"Error: {expected}"), run.stderr
+    assert not (tmp_path / "data").exists()  # refused before the store was made
