@@ -153,6 +153,7 @@ def check_project(instance: str | None = None, *, connect: bool = False, path: P
         if connect:
             report.reached = _reach(specs, opened, findings)
             _reach_stores(path, names, findings)
+            _reach_schedulers(path, sections, findings)
     finally:
         for connections in opened.values():
             for conn in connections.values():
@@ -175,6 +176,22 @@ def _reach_stores(path: Path, instances: list[str], findings: _Findings) -> None
                 STORE_FIX,
                 instance,
             )
+
+
+def _reach_schedulers(path: Path, raw: dict[str, dict[str, Any]], findings: _Findings) -> None:
+    """Each ``cluster`` instance's Dask scheduler answers (distributed is imported only for one)."""
+    from stagehouse.flows.scheduler_reach import scheduler_problem
+
+    document = pipedag_config(path).config_dict
+    for instance, section in raw.items():
+        try:
+            problem = scheduler_problem(instance, instance_section(document, instance), section)
+        except StagehouseError as exc:  # the dask extra is not installed
+            findings.add(f"Dask scheduler of instance '{instance}'", _message(exc), "")
+            continue
+        if problem is not None:  # the same line a run would stop with
+            address = problem.scheduler or "empty address"
+            findings.add(f"Dask scheduler of instance '{instance}' ({address})", problem.problem, problem.fix)
 
 
 def _config_fix(exc: ConfigFileError) -> str:

@@ -146,7 +146,8 @@ def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, my
     assert_nothing_created(tmp_path, ids)
 
 
-def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, mysql_url):
+def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, mysql_url, monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER", "")
     connections = {
         "drops": {"type": "files", "path": "drops"},
         "half": {"type": "sql"},  # no url
@@ -180,14 +181,15 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
         "pg_down": f"problem: connection 'pg_down' {every}: postgresql+psycopg://postgres:***@127.0.0.1:1/test: "
         "connection failed: ",
         "api_down": f"problem: connection 'api_down' {every}: object '(base_url)': GET http://127.0.0.1:",
+        "cluster": "problem: Dask scheduler of instance 'cluster' (empty address): DASK_SCHEDULER is not set",
     }
     for name, start in expected.items():
         assert [line for line in problems if line.startswith(start)], f"{name}: {start!r} not in\n{checked.stdout}"
     assert "Connection refused" in next(line for line in problems if "'pg_down'" in line)
     assert "ConnectError" in next(line for line in problems if "'api_down'" in line)
-    assert len(problems) == 7, checked.stdout
+    assert len(problems) == 8, checked.stdout
     assert checked.stdout.strip().splitlines()[-1] == (
-        "7 problems: 7 connections (4 reached) and 2 flows checked on instances local, postgres, dask, cluster"
+        "8 problems: 7 connections (4 reached) and 2 flows checked on instances local, postgres, dask, cluster"
     )
     assert_nothing_created(tmp_path, ids)
 
