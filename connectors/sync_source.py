@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pyarrow as pa
 
@@ -119,7 +119,6 @@ class SyncRead:
     copy: BinaryCopy | None = None
     appends: RangeAppends | None = None
     bad_rows: BadRows | None = None  # rows a lenient CSV read skipped, filled as the stream ends
-    partitioned: bool = False  # the read honours ``request.partitions`` (False: a kind without key ranges)
 
 
 class SyncSource(ABC):
@@ -130,6 +129,7 @@ class SyncSource(ABC):
     """
 
     name: str
+    partitionable: ClassVar[bool] = False  # reads ``request.partitions`` key ranges (SQL sources)
 
     @abstractmethod
     def sync_read(self, request: SyncRequest) -> SyncRead:

@@ -262,6 +262,7 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
                 fix = f"declare it under attrs.connections in pipedag.yaml or fix the name in {module.path}"
                 findings.add(where, f"connection '{name}' is not declared (known: {known})", fix, instance)
         _check_sync_objects(module, flow, specs, findings)
+        _check_partitions(module, flow, specs, findings)
     for stage, flows in stage_flows.items():
         if len(flows) > 1:
             findings.add(
@@ -296,6 +297,17 @@ def _check_sync_objects(module: Any, flow: Any, specs: dict[str, dict[str, Any]]
                     f"declare it under {listing} of '{name}' in pipedag.yaml or fix the name in {module.path}",
                     instance,
                 )
+
+
+def _check_partitions(module: Any, flow: Any, specs: dict[str, dict[str, Any]], findings: _Findings) -> None:
+    """A ``sync(..., partitions=K)`` reads a SQL source: on a file set or a REST API it is refused."""
+    from stagehouse.tasks.sync_partitions import FIX, unpartitionable
+
+    for instance, declared in specs.items():
+        for sync in unpartitionable(flow.tasks, declared):
+            findings.add(
+                f"flow '{module.name}', task {sync.task}", sync.problem(), f"{FIX} (in {module.path})", instance
+            )
 
 
 def _reach(specs: dict[str, dict[str, Any]], opened: dict[str, dict[str, Any]], findings: _Findings) -> int:

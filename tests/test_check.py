@@ -254,3 +254,57 @@ def test_a_sync_of_an_object_the_rest_connection_does_not_list_is_a_problem(tmp_
         f"{tmp_path / 'flows' / 'typo_object.py'}"
     ], checked.stdout
     assert_nothing_created(tmp_path, ids)
+
+
+PARTITIONED_FILES_AND_API = '''
+"""partitions= on syncs that are not of a SQL source."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import sync
+
+def build_flow():
+    with Flow("not_sql") as flow:
+        with Stage("not_sql_raw"):
+            sync("drops", "rates.csv", name="rates", partitions=4)
+            sync("api", "orders", name="api_orders", partitions=2)
+    return flow
+'''
+PARTITIONED_GLOB = '''
+"""partitions= on a file glob: refused by sync() itself."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import sync
+
+def build_flow():
+    with Flow("glob") as flow:
+        with Stage("glob_raw"):
+            sync("drops", "rates_*.csv", name="rates", partitions=4)
+    return flow
+'''
+
+
+def test_partitions_on_a_file_set_or_rest_sync_is_refused_before_running(tmp_path):
+    api = {"type": "rest", "base_url": "https://api.example.invalid/v1", "objects": {"orders": {"path": "/o"}}}
+    write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}, "api": api}, {})
+    (tmp_path / "flows" / "not_sql.py").write_text(PARTITIONED_FILES_AND_API)
+    (tmp_path / "flows" / "glob.py").write_text(PARTITIONED_GLOB)
+    fix = "drop partitions= (and partition_by=) from the sync: only SQL sources are read in key ranges"
+
+    checked = stagehouse("check", "--instance", "local", root=tmp_path)
+    assert checked.returncode == 1, checked.stdout
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    flow_file = tmp_path / "flows" / "not_sql.py"
+    assert sorted(problems) == [
+        f"problem: flow 'glob' ({tmp_path / 'flows' / 'glob.py'}): build_flow() failed: sync of 'rates' from "
+        "connection 'drops': partitions= applies to SQL sources only, and 'rates_*.csv' is a file glob; drop "
+        "partitions= (a file set is read as one stream); fix the flow and run `stagehouse check` again",
+        "problem: flow 'not_sql', task sync_api_orders (instance local): partitions=2 on connection 'api' (rest), "
+        f"which is not SQL; {fix} (in {flow_file})",
+        "problem: flow 'not_sql', task sync_rates (instance local): partitions=4 on connection 'drops' (files), "
+        f"which is not SQL; {fix} (in {flow_file})",
+    ], checked.stdout
+
+    ran = stagehouse("run", "not_sql", "--instance", "local", root=tmp_path)
+    assert ran.returncode == 1
+    assert (
+        "flow 'not_sql', task sync_rates: partitions=4 on connection 'drops' (files), which is not SQL; " + fix
+        in " ".join((ran.stdout + ran.stderr).split())
+    ), ran.stdout + ran.stderr
