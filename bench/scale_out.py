@@ -5,18 +5,23 @@ table synced in partitions vs whole (PostgreSQL source -> PostgreSQL store).
   on the ``cluster`` instance (a ``dask scheduler`` and two ``dask worker`` processes this script
   starts on 127.0.0.1, two threads each) and on the sequential ``postgres`` instance, alternating,
   ``--repeat`` times; each run reloads (``version=`` bumped). Wall time of ``stagehouse run``.
-- ``big table``: one sync of a ``--big-rows`` (6,000,000) row table on the ``postgres``
-  instance, ``partitions=4`` vs unpartitioned: wall time and the run's peak RSS.
+- ``big table``: one sync of a ``--big-rows`` (default 2,000,000; docs/scale.md's figures are of
+  6,000,000) row table, ``partitions=4`` vs unpartitioned, on the sequential ``postgres``
+  instance (the four binary COPYs are threads of the run) and on the 2-worker ``cluster`` (the
+  sync task spreads its four partition jobs over the workers): wall time, rows/s, the ratio.
 
 Peak RSS per process: the ``stagehouse run`` process (``wait4``), and each worker's own maximum
-(``ru_maxrss``) at the end. Every store table is checked (rows).
+(``ru_maxrss``); the workers are restarted (by their nannies) before each big-table run on the
+cluster, so their peaks are that run's. Every store table is checked (rows).
+Defaults take about 4 minutes on a 2-core machine; the 6M case adds about 5.
 
-    .venv/bin/python bench/scale_out.py [--rows 1000000] [--big-rows 6000000] [--repeat 1]
+    .venv/bin/python bench/scale_out.py [--rows 1000000] [--big-rows 2000000] [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import resource
 import socket
@@ -35,6 +40,7 @@ STAGEHOUSE = str(Path(sys.executable).with_name("stagehouse"))
 PG_URL = os.environ.get("STAGEHOUSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SERVER = os.environ.get("STAGEHOUSE_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 TAG = f"bench_scale_{os.getpid()}"
+WARM = ("stagehouse.tasks", "stagehouse.flows.cluster_engine", "stagehouse.connectors.sql.partition_jobs")
 FLOWS = {
     "scale_four": """
 import os
@@ -131,10 +137,16 @@ def start_cluster(folder: Path) -> tuple[str, list[subprocess.Popen]]:
     return address, processes
 
 
-def worker_peaks(address: str) -> list[float]:
+def worker_peaks(address: str, restart: bool = False) -> list[float]:
+    """Each worker's peak RSS (MB) so far; ``restart`` starts fresh worker processes first."""
     import distributed
 
     with distributed.Client(address, timeout=30, set_as_default=False) as client:
+        if restart:  # and import what a task imports, so a run does not pay a cold worker's imports
+            client.restart(wait_for_workers=True, timeout=60)
+            client.wait_for_workers(2, timeout=60)
+            client.run(lambda: [importlib.import_module(name) for name in WARM] and None)
+            return []
         return sorted(v / 1024 for v in client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values())
 
 
@@ -179,11 +191,43 @@ def make_project(folder: Path) -> dict[str, str]:
     return ids
 
 
+def big_table(folder: Path, env: dict, ids: dict[str, str], address: str, big: str, rows: int, repeat: int) -> None:
+    """One sync of ``big`` whole and in 4 partitions, per instance: medians, ratio and peak RSS."""
+    results: dict[tuple[str, int], list[tuple[float, float, list[float]]]] = {}
+    for instance in ("postgres", "cluster"):
+        for round_ in range(repeat):
+            for partitions in (1, 4):
+                if instance == "cluster":
+                    worker_peaks(address, restart=True)
+                variables = {"BENCH_VERSION": f"{partitions}-{round_}", "BENCH_PARTITIONS": str(partitions)}
+                seconds, peak = run(folder, "scale_big", instance, {**env, "BENCH_TABLE": f"public.{big}", **variables})
+                assert count(ids[instance], "big", "big") == rows
+                workers = worker_peaks(address) if instance == "cluster" else []
+                results.setdefault((instance, partitions), []).append((seconds, peak, workers))
+    print(f"1 sync of {rows:,} rows, PostgreSQL -> PostgreSQL store, median of {repeat}:")
+    for instance, where in (("postgres", "sequential instance, threads"), ("cluster", "cluster, 2 workers")):
+        for partitions in (1, 4):
+            runs = results[(instance, partitions)]
+            seconds = statistics.median(r[0] for r in runs)
+            workers = [max(r[2][i] for r in runs) for i in range(len(runs[0][2]))]
+            label = "unpartitioned" if partitions == 1 else f"partitions={partitions}"
+            per_worker = f", workers {', '.join(f'{w:.0f}' for w in workers)} MB" if workers else ""
+            print(
+                f"  {where:29} {label:14}: {seconds:7.2f} s  {rows / seconds / 1e6:.2f} M rows/s  peak RSS runner "
+                f"{max(r[1] for r in runs):.0f} MB{per_worker}"
+            )
+        one = statistics.median(r[0] for r in results[(instance, 1)])
+        four = statistics.median(r[0] for r in results[(instance, 4)])
+        print(f"  {where:29} partitioned / whole time ratio: {four / one:.2f}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--big-rows", type=int, default=6_000_000)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the table the 4 syncs copy")
+    parser.add_argument("--big-rows", type=int, default=2_000_000, help="rows of the big table (docs: 6000000)")
+    parser.add_argument("--repeat", type=int, default=1, help="measured rounds of each case (median)")
     args = parser.parse_args()
     small, big = f"{TAG}_src", f"{TAG}_big"
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,36 +260,7 @@ def main() -> None:
             print(f"  worker peak RSS     : {', '.join(f'{p:.0f} MB' for p in worker_peaks(address))}")
 
             create_source(big, args.big_rows)
-            results = {}
-            for repeat in range(args.repeat):
-                for partitions in (1, 4):
-                    seconds, peak = run(
-                        folder,
-                        "scale_big",
-                        "postgres",
-                        {
-                            **env,
-                            "BENCH_TABLE": f"public.{big}",
-                            "BENCH_VERSION": f"{partitions}-{repeat}",
-                            "BENCH_PARTITIONS": str(partitions),
-                        },
-                    )
-                    assert count(ids["postgres"], "big", "big") == args.big_rows
-                    results.setdefault(partitions, []).append((seconds, peak))
-            print(f"1 sync of {args.big_rows:,} rows, PostgreSQL store (sequential instance), median of {args.repeat}:")
-            for partitions, runs in results.items():
-                label = (
-                    "unpartitioned (1 binary COPY)"
-                    if partitions == 1
-                    else f"partitions={partitions} ({partitions} COPYs)"
-                )
-                seconds = statistics.median(r[0] for r in runs)
-                print(
-                    f"  {label:28}: {seconds:7.2f} s  {args.big_rows / seconds / 1e6:.2f} M rows/s  peak RSS "
-                    f"{max(r[1] for r in runs):.0f} MB"
-                )
-            one, four = statistics.median(r[0] for r in results[1]), statistics.median(r[0] for r in results[4])
-            print(f"  partitioned / whole time ratio: {four / one:.2f}")
+            big_table(folder, env, ids, address, big, args.big_rows, args.repeat)
         finally:
             for process in reversed(processes):
                 process.terminate()

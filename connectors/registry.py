@@ -56,6 +56,16 @@ def parse_config(name: str, spec: Any) -> ConnectionConfig:
         raise ConnectionConfigError(name, problems) from exc
 
 
+def connection_class(kind: str) -> type[Connection]:
+    """The connection class of a declared ``type`` (its module is imported now); lets a flow's
+    tasks be checked against a kind's capabilities without building a connection.
+
+    Example: ``connection_class("files").partitionable`` → ``False``
+    """
+    module, _, class_name = KINDS[kind]
+    return getattr(import_module(module), class_name)
+
+
 def warehouse(url: str, *, instance: str | None = None, instance_id: str | None = None) -> StoreConnection:
     """The table store at ``url`` as a SQL connection named ``warehouse`` (inside a run)."""
     from stagehouse.connectors.sql.store import StoreConnection
@@ -84,10 +94,8 @@ def connect(
         known = ", ".join(sorted(specs)) or "none declared"
         raise ConnectionConfigError(name, f"not declared under attrs.connections in pipedag.yaml (known: {known})")
     config = parse_config(name, specs[name])
-    module, _, class_name = KINDS[specs[name]["type"]]  # parse_config checked it
-    connection_class: type[Connection] = getattr(import_module(module), class_name)
     try:
-        return connection_class.from_config(name, config, base_dir or Path.cwd())
+        return connection_class(specs[name]["type"]).from_config(name, config, base_dir or Path.cwd())
     except MissingEnvironmentVariable as exc:
         raise ConnectionConfigError(
             name, f"environment variable {exc.name} is not set; export it before running"

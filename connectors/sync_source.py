@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pyarrow as pa
 
@@ -119,7 +119,6 @@ class SyncRead:
     copy: BinaryCopy | None = None
     appends: RangeAppends | None = None
     bad_rows: BadRows | None = None  # rows a lenient CSV read skipped, filled as the stream ends
-    partitioned: bool = False  # the read honours ``request.partitions`` (False: a kind without key ranges)
     # the source declares its columns (a SQL table, a CSV header): a committed column missing from
     # the read was dropped or renamed there; False for records that simply lack a field (JSON)
     fixed_columns: bool = True
@@ -133,6 +132,7 @@ class SyncSource(ABC):
     """
 
     name: str
+    partitionable: ClassVar[bool] = False  # reads ``request.partitions`` key ranges (SQL sources)
 
     @abstractmethod
     def sync_read(self, request: SyncRequest) -> SyncRead:

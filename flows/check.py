@@ -156,6 +156,7 @@ def check_project(instance: str | None = None, *, connect: bool = False, path: P
         if connect:
             report.reached = _reach(specs, opened, findings)
             _reach_stores(path, names, findings)
+            _reach_schedulers(path, sections, findings)
     finally:
         for connections in opened.values():
             for conn in connections.values():
@@ -178,6 +179,22 @@ def _reach_stores(path: Path, instances: list[str], findings: _Findings) -> None
                 STORE_FIX,
                 instance,
             )
+
+
+def _reach_schedulers(path: Path, raw: dict[str, dict[str, Any]], findings: _Findings) -> None:
+    """Each ``cluster`` instance's Dask scheduler answers (distributed is imported only for one)."""
+    from stagehouse.flows.scheduler_reach import scheduler_problem
+
+    document = pipedag_config(path).config_dict
+    for instance, section in raw.items():
+        try:
+            problem = scheduler_problem(instance, instance_section(document, instance), section)
+        except StagehouseError as exc:  # the dask extra is not installed
+            findings.add(f"Dask scheduler of instance '{instance}'", _message(exc), "")
+            continue
+        if problem is not None:  # the same line a run would stop with
+            address = problem.scheduler or "empty address"
+            findings.add(f"Dask scheduler of instance '{instance}' ({address})", problem.problem, problem.fix)
 
 
 def _config_fix(exc: ConfigFileError) -> str:
@@ -248,6 +265,7 @@ def _check_flows(specs: dict[str, dict[str, Any]], findings: _Findings) -> int:
                 fix = f"declare it under attrs.connections in pipedag.yaml or fix the name in {module.path}"
                 findings.add(where, f"connection '{name}' is not declared (known: {known})", fix, instance)
         _check_sync_objects(module, flow, specs, findings)
+        _check_partitions(module, flow, specs, findings)
     for stage, flows in stage_flows.items():
         if len(flows) > 1:
             findings.add(
@@ -282,6 +300,17 @@ def _check_sync_objects(module: Any, flow: Any, specs: dict[str, dict[str, Any]]
                     f"declare it under {listing} of '{name}' in pipedag.yaml or fix the name in {module.path}",
                     instance,
                 )
+
+
+def _check_partitions(module: Any, flow: Any, specs: dict[str, dict[str, Any]], findings: _Findings) -> None:
+    """A ``sync(..., partitions=K)`` reads a SQL source: on a file set or a REST API it is refused."""
+    from stagehouse.tasks.sync_partitions import FIX, unpartitionable
+
+    for instance, declared in specs.items():
+        for sync in unpartitionable(flow.tasks, declared):
+            findings.add(
+                f"flow '{module.name}', task {sync.task}", sync.problem(), f"{FIX} (in {module.path})", instance
+            )
 
 
 def _reach(specs: dict[str, dict[str, Any]], opened: dict[str, dict[str, Any]], findings: _Findings) -> int:

@@ -21,7 +21,7 @@ Example (pipedag.yaml)::
 
 from __future__ import annotations
 
-from pydiverse.pipedag.context import FinalTaskState, RunContext
+from pydiverse.pipedag.context import ConfigContext, FinalTaskState, RunContext
 from pydiverse.pipedag.core import Task
 
 from stagehouse.connectors.errors import first_line
@@ -116,9 +116,18 @@ class ClusterEngine(DaskEngine):
         return error
 
     def _client(self):
+        instance = _instance_name()
         if not self.address:
-            raise ClusterUnreachableError("", "no scheduler address in the instance's orchestration.args.address")
+            raise ClusterUnreachableError("", "no scheduler address in orchestration.args.address", instance)
         try:
             return distributed.Client(self.address, timeout=self.connect_timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ClusterUnreachableError(self.address, first_line(exc)) from None
+            raise ClusterUnreachableError(self.address, first_line(exc), instance) from None
+
+
+def _instance_name() -> str:
+    """The running instance's name for the error's line ("" for an engine used outside a run)."""
+    try:
+        return ConfigContext.get().instance_name
+    except LookupError:
+        return ""

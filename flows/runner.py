@@ -42,6 +42,7 @@ from stagehouse.tasks.connections import refuse_undeclared
 from stagehouse.tasks.full_refresh import SETTING as FULL_REFRESH
 from stagehouse.tasks.full_refresh import with_full_refresh
 from stagehouse.tasks.sync import recorded_rows
+from stagehouse.tasks.sync_partitions import refuse_unpartitionable
 
 STATE_NAMES = {
     FinalTaskState.COMPLETED: "COMPLETED",
@@ -202,7 +203,9 @@ def run_flow(
     components = select_stages(flow, stages or [])
     refuse_reserved(flow.name, list(stages or flow.stages))
     selected = [task for task in flow.tasks if not stages or task._stage.name in stages]
-    refuse_undeclared(flow.name, selected, dict(config.attrs.get("connections") or {}), config.instance_name)
+    declared = dict(config.attrs.get("connections") or {})
+    refuse_undeclared(flow.name, selected, declared, config.instance_name)
+    refuse_unpartitionable(flow.name, selected, declared)
     if full_refresh:
         config = with_full_refresh(config, refresh_tasks(flow, full_refresh, stages))
     note = {

@@ -29,15 +29,27 @@ class WorkerLostError(StagehouseError):
 
 
 class ClusterUnreachableError(StagehouseError):
-    """The ``cluster`` instance's scheduler did not answer."""
+    """The ``cluster`` instance's scheduler did not answer (or the instance names none): the
+    instance, the address and the fix, so ``stagehouse check --connect`` and a run say the same.
 
-    def __init__(self, scheduler: str, problem: str) -> None:
+    Example: ``ClusterUnreachableError("tcp://10.0.4.2:8786", "Timed out", instance="cluster")``
+    → ``Dask scheduler of instance 'cluster' (tcp://10.0.4.2:8786): Timed out; start it, or set …``
+    """
+
+    scheduler: str  # set from the fields
+    problem: str
+    fix: str
+
+    def __init__(self, scheduler: str, problem: str, instance: str = "", variable: str = "DASK_SCHEDULER") -> None:
+        fix = ("start the scheduler, or " if scheduler else "") + f"set {variable}=tcp://host:8786"
+        where = f"Dask scheduler of instance '{instance}'" if instance else "Dask scheduler"
         super().__init__(
-            f"Dask scheduler {scheduler or '(empty address)'}: {problem}; "
-            + ("start it, or " if scheduler else "")
-            + "set DASK_SCHEDULER=tcp://host:8786",
+            f"{where} ({scheduler or 'empty address'}): {problem}; {fix}",
             scheduler=scheduler,
             problem=problem,
+            instance=instance,
+            variable=variable,
+            fix=fix,
         )
 
 

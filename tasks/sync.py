@@ -158,6 +158,11 @@ def _sync(
     kept_types = functools.partial(_committed_text, stage, name) if previous and not refresh else dict
     with open_connection(connection) as conn:
         partitions, partition_by = partitioning or (1, None)
+        syncable = _sync_source(connection, conn)
+        if partitions > 1 and not syncable.partitionable:  # a plain flow.run(): the runner refuses it before
+            raise TaskDefinitionError(
+                f"sync of '{name}': partitions= applies to SQL sources only; drop it for connection '{connection}'"
+            )
         request = SyncRequest(
             table,
             query,
@@ -170,11 +175,7 @@ def _sync(
             partition_by=partition_by,
             store_url=_store_url() if partitions > 1 else None,
         )
-        read = _sync_source(connection, conn).sync_read(request)
-    if partitions > 1 and not read.partitioned:
-        raise TaskDefinitionError(
-            f"sync of '{name}': partitions= applies to SQL sources only; drop it for {read.source}"
-        )
+        read = syncable.sync_read(request)
     reader, source, scan, copy, bad_rows = read.reader, read.source, read.scan, read.copy, read.bad_rows
     appends = read.appends
     primary_key, key_is_unique = read.primary_key, read.key_is_unique
@@ -324,6 +325,11 @@ def sync(
         raise TaskDefinitionError(
             f"sync of '{out}': partitions={partitions!r} must be a whole number from 1 to {MAX_PARTITIONS} "
             "(each partition is a connection to the source)"
+        )
+    if partitions > 1 and table is not None and GLOB_CHARS & set(table):
+        raise TaskDefinitionError(
+            f"sync of '{out}' from connection '{connection}': partitions= applies to SQL sources only, and "
+            f"'{table}' is a file glob; drop partitions= (a file set is read as one stream)"
         )
     if partition_by is not None and partitions == 1:
         raise TaskDefinitionError(

@@ -146,7 +146,8 @@ def test_clean_project_passes_and_reaches_every_system_once(tmp_path, pg_url, my
     assert_nothing_created(tmp_path, ids)
 
 
-def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, mysql_url):
+def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, mysql_url, monkeypatch):
+    monkeypatch.setenv("DASK_SCHEDULER", "")
     connections = {
         "drops": {"type": "files", "path": "drops"},
         "half": {"type": "sql"},  # no url
@@ -180,14 +181,15 @@ def test_each_problem_is_one_line_naming_it_without_secrets(tmp_path, pg_url, my
         "pg_down": f"problem: connection 'pg_down' {every}: postgresql+psycopg://postgres:***@127.0.0.1:1/test: "
         "connection failed: ",
         "api_down": f"problem: connection 'api_down' {every}: object '(base_url)': GET http://127.0.0.1:",
+        "cluster": "problem: Dask scheduler of instance 'cluster' (empty address): DASK_SCHEDULER is not set",
     }
     for name, start in expected.items():
         assert [line for line in problems if line.startswith(start)], f"{name}: {start!r} not in\n{checked.stdout}"
     assert "Connection refused" in next(line for line in problems if "'pg_down'" in line)
     assert "ConnectError" in next(line for line in problems if "'api_down'" in line)
-    assert len(problems) == 7, checked.stdout
+    assert len(problems) == 8, checked.stdout
     assert checked.stdout.strip().splitlines()[-1] == (
-        "7 problems: 7 connections (4 reached) and 2 flows checked on instances local, postgres, dask, cluster"
+        "8 problems: 7 connections (4 reached) and 2 flows checked on instances local, postgres, dask, cluster"
     )
     assert_nothing_created(tmp_path, ids)
 
@@ -286,3 +288,57 @@ def test_a_misspelled_table_store_argument_is_named_by_check_and_by_a_run(tmp_pa
     run = stagehouse("run", "tiny", "--instance", "local", root=tmp_path)
     assert run.returncode != 0 and run.stderr.strip().startswith(f"Error: {expected}"), run.stderr
     assert not (tmp_path / "data").exists()  # refused before the store was made
+
+
+PARTITIONED_FILES_AND_API = '''
+"""partitions= on syncs that are not of a SQL source."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import sync
+
+def build_flow():
+    with Flow("not_sql") as flow:
+        with Stage("not_sql_raw"):
+            sync("drops", "rates.csv", name="rates", partitions=4)
+            sync("api", "orders", name="api_orders", partitions=2)
+    return flow
+'''
+PARTITIONED_GLOB = '''
+"""partitions= on a file glob: refused by sync() itself."""
+from pydiverse.pipedag import Flow, Stage
+from stagehouse import sync
+
+def build_flow():
+    with Flow("glob") as flow:
+        with Stage("glob_raw"):
+            sync("drops", "rates_*.csv", name="rates", partitions=4)
+    return flow
+'''
+
+
+def test_partitions_on_a_file_set_or_rest_sync_is_refused_before_running(tmp_path):
+    api = {"type": "rest", "base_url": "https://api.example.invalid/v1", "objects": {"orders": {"path": "/o"}}}
+    write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}, "api": api}, {})
+    (tmp_path / "flows" / "not_sql.py").write_text(PARTITIONED_FILES_AND_API)
+    (tmp_path / "flows" / "glob.py").write_text(PARTITIONED_GLOB)
+    fix = "drop partitions= (and partition_by=) from the sync: only SQL sources are read in key ranges"
+
+    checked = stagehouse("check", "--instance", "local", root=tmp_path)
+    assert checked.returncode == 1, checked.stdout
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    flow_file = tmp_path / "flows" / "not_sql.py"
+    assert sorted(problems) == [
+        f"problem: flow 'glob' ({tmp_path / 'flows' / 'glob.py'}): build_flow() failed: sync of 'rates' from "
+        "connection 'drops': partitions= applies to SQL sources only, and 'rates_*.csv' is a file glob; drop "
+        "partitions= (a file set is read as one stream); fix the flow and run `stagehouse check` again",
+        "problem: flow 'not_sql', task sync_api_orders (instance local): partitions=2 on connection 'api' (rest), "
+        f"which is not SQL; {fix} (in {flow_file})",
+        "problem: flow 'not_sql', task sync_rates (instance local): partitions=4 on connection 'drops' (files), "
+        f"which is not SQL; {fix} (in {flow_file})",
+    ], checked.stdout
+
+    ran = stagehouse("run", "not_sql", "--instance", "local", root=tmp_path)
+    assert ran.returncode == 1
+    assert (
+        "flow 'not_sql', task sync_rates: partitions=4 on connection 'drops' (files), which is not SQL; " + fix
+        in " ".join((ran.stdout + ran.stderr).split())
+    ), ran.stdout + ran.stderr

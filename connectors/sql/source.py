@@ -81,6 +81,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
     ``stagehouse_meta`` schema, and only the warehouse client (``StoreConnection``) has them."""
 
     config: SqlConnectionConfig
+    partitionable = True  # a sync reads key ranges of an integer column at once (partitions=K)
 
     def __init__(self, name: str, config: SqlConnectionConfig, url: str) -> None:
         super().__init__(name, config)
@@ -173,7 +174,6 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             scan=scan,
             copy=copy,
             appends=appends,
-            partitioned=True,
         )
 
     def sync_freshness(self, request: SyncRequest) -> Any:
