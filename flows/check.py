@@ -139,14 +139,20 @@ def check_project(instance: str | None = None, *, connect: bool = False, path: P
     try:
         path = (path or find_config_file()).resolve()
         document = load_config_file(path)
-        pipedag_config(path)  # resolves every placeholder outside attrs.connections, as a run does
+        unset = pipedag_config(path).unset  # resolves every placeholder outside attrs.connections, as a run does
         names = [instance] if instance else [name for name in document.get("instances") or {} if name != "__any__"]
+        if instance in unset:
+            raise unset[instance]
         sections = {name: instance_section(document, name) for name in names}
         for name, section in sections.items():
             check_store_args(section, name)
     except ConfigFileError as exc:
         report.problems = [CheckProblem("", _message(exc), _config_fix(exc))]
         return report
+    for name in [name for name in names if name in unset]:  # the other instances are still checked
+        findings.add("", _message(unset[name]), _config_fix(unset[name]))
+        names.remove(name)
+        del sections[name]
     report.instances = names
     specs = {name: dict((section.get("attrs") or {}).get("connections") or {}) for name, section in sections.items()}
     report.connections = len({name for declared in specs.values() for name in declared})

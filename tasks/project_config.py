@@ -41,25 +41,32 @@ from stagehouse.tasks.store_args import check_store_args
 PROJECT_DIR = "{project_dir}"
 
 
-def _resolve(value: Any, project_dir: Path, path: tuple[str, ...]) -> Any:
+def _resolve(value: Any, project_dir: Path, path: tuple[str, ...], unset: dict[str, ConfigFileError]) -> Any:
+    """``value`` with its placeholders expanded. An unset variable in one instance's own section is
+    noted in ``unset`` (by instance) and its text kept: only a run on that instance needs it, so a
+    run on ``local`` does not fail over the ``postgres`` instance's server variable."""
     if isinstance(value, dict):
         return {
             key: (
                 _checked(item, (*path, key))
                 if key == "connections" and path and path[-1] == "attrs"
-                else _resolve(item, project_dir, (*path, key))
+                else _resolve(item, project_dir, (*path, key), unset)
             )
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [_resolve(item, project_dir, path) for item in value]
+        return [_resolve(item, project_dir, path, unset) for item in value]
     if isinstance(value, str):
         try:
             return expand(value).replace(PROJECT_DIR, str(project_dir))
         except MissingEnvironmentVariable as exc:
-            raise ConfigFileError(
+            error = ConfigFileError(
                 f"pipedag.yaml {'.'.join(path)}: environment variable {exc.name} is not set", variable=exc.name
-            ) from exc
+            )
+            if len(path) > 2 and path[0] == "instances" and path[1] != "__any__":
+                unset.setdefault(path[1], error)
+                return value
+            raise error from exc
         except MalformedPlaceholder as exc:
             raise _malformed(exc, path) from exc
     return value
@@ -92,7 +99,11 @@ class ProjectConfig(PipedagConfig):
     pipedag's ``get()`` falls back to the ``__any__`` section, which in a Stagehouse project has
     no table store; a plain ``flow.run()`` should run on ``$STAGEHOUSE_INSTANCE`` or ``local``,
     as ``stagehouse run`` does. A file with neither (a plain pipedag project) keeps pipedag's way.
+    ``unset``: per instance, the first unset environment variable its own section names (raised
+    when that instance is asked for).
     """
+
+    unset: dict[str, ConfigFileError]
 
     def get(self, instance: str | None = None, flow: str | None = None, per_user: bool = False) -> ConfigContext:
         if instance is None:
@@ -106,6 +117,8 @@ class ProjectConfig(PipedagConfig):
                 "STAGEHOUSE_INSTANCE)",
                 instance=instance,
             )
+        if instance is not None and instance in self.unset:
+            raise self.unset[instance]
         if instance is not None:
             check_store_args(instance_section(self.config_dict, instance), instance)
         return super().get(instance=instance, flow=flow, per_user=per_user)
@@ -121,10 +134,12 @@ def pipedag_config(path: Path | None = None) -> ProjectConfig:
     ``path``: the pipedag.yaml; by default ``$PIPEDAG_CONFIG``, else the first from cwd upward.
     """
     path = (path or find_config_file()).resolve()
-    document = _resolve(load_config_file(path), path.parent, ())
+    unset: dict[str, ConfigFileError] = {}
+    document = _resolve(load_config_file(path), path.parent, (), unset)
     project_dir = {"instances": {"__any__": {"attrs": {PROJECT_DIR_ATTR: str(path.parent)}}}}
     config = ProjectConfig(deep_merge(document, project_dir))
     config.path = path  # pipedag names the file in its errors
+    config.unset = unset
     return config
 
 

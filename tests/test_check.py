@@ -342,3 +342,24 @@ def test_partitions_on_a_file_set_or_rest_sync_is_refused_before_running(tmp_pat
         "flow 'not_sql', task sync_rates: partitions=4 on connection 'drops' (files), which is not SQL; " + fix
         in " ".join((ran.stdout + ran.stderr).split())
     ), ran.stdout + ran.stderr
+
+
+def test_an_unset_variable_in_one_instance_fails_only_that_instance(tmp_path):
+    write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}}, {"tiny": TINY_FLOW})
+    (tmp_path / "drops").mkdir(exist_ok=True)
+    (tmp_path / "drops" / "rates_1.csv").write_text("a,b\n1,2\n")
+    document = yaml.safe_load((tmp_path / "pipedag.yaml").read_text())
+    document["instances"]["postgres"]["table_store"]["args"]["url"] = "postgresql://{$SH_UNSET_SERVER}/shop"
+    (tmp_path / "pipedag.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    unset = "pipedag.yaml instances.postgres.table_store.args.url: environment variable SH_UNSET_SERVER is not set"
+
+    checked = stagehouse("check", root=tmp_path)
+    problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    assert problems == [
+        f"problem: {unset}; export SH_UNSET_SERVER, or give it a default: {{$SH_UNSET_SERVER:-default}}"
+    ]
+    assert stagehouse("check", "--instance", "local", root=tmp_path).returncode == 0
+    ran = stagehouse("run", "tiny", "--instance", "local", root=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    refused = stagehouse("run", "tiny", "--instance", "postgres", root=tmp_path)
+    assert refused.returncode == 1 and refused.stderr.strip() == f"Error: {unset}", refused.stderr
