@@ -29,6 +29,29 @@ class NullKeyError(StoreWriteError):
         )
 
 
+class DuplicateKeyError(StoreWriteError):
+    """New rows repeat a primary key value: the table would not be keyed by it; refused before
+    anything is committed."""
+
+    def __init__(self, source: str | None, table: str, key: list[str], value: dict, times: int) -> None:
+        where = f"{source}, store table '{table}'" if source else f"store table '{table}'"
+        problem = (
+            f"primary key {', '.join(key)} is not unique: {value} occurs {times} times; nothing was committed — "
+            "remove the repeated rows in the source, or choose primary_key= columns that identify a row"
+        )
+        StagehouseError.__init__(
+            self,
+            f"{where}: {problem}",
+            source=source,
+            table=table,
+            key=key,
+            value=value,
+            times=times,
+            column=None,
+            problem=problem,
+        )
+
+
 class RemovedColumnError(StoreWriteError):
     """A committed column is missing from a source that declares its columns: it was dropped or
     renamed there, and new rows (a merge's updated rows too) would silently hold NULL in it."""

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from stagehouse.connectors.sql.described import connected
-from stagehouse.tasks.errors import NullKeyError, StoreWriteError
+from stagehouse.tasks.errors import DuplicateKeyError, NullKeyError
 from stagehouse.tasks.stores.engine import store_engine, store_of
 
 
@@ -108,4 +108,4 @@ def check_unique(
             return
         _refuse_null_key(conn, problem, schema, table, key, source, store_table or table)
     value = {name: problem[name] for name in key}
-    raise StoreWriteError(store_table or table, f"primary key {key} is not unique: {value} occurs {problem['n']} times")
+    raise DuplicateKeyError(source, store_table or table, key, value, problem["n"])

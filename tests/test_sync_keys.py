@@ -152,3 +152,25 @@ def test_a_retyped_column_that_is_all_null_in_the_new_rows_keeps_the_committed_t
         and stored[21] is None
         and all(isinstance(v, int) for k, v in stored.items() if k < 20 and v is not None)
     )
+
+
+def test_a_repeated_key_in_a_full_sync_names_the_source_and_the_fix(project, keyless):
+    from stagehouse.tasks.errors import DuplicateKeyError
+
+    engine, table = keyless
+    with Flow("keys") as flow, Stage("raw"):
+        sync("pg", table.name, primary_key="id")
+    assert run_flow(flow).ok
+    committed = project.read("raw", table.name, order_by="id")
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": 1, "status": "again", "amount": 0, "updated": T0}])
+
+    failing = run_flow(flow)
+    assert isinstance(failing.error, DuplicateKeyError), failing.error
+    assert str(failing.error) == (
+        f"connection 'pg', table '{table.name}', store table '{table.name}': primary key id is not unique: "
+        "{'id': 1} occurs 2 times; nothing was committed — remove the repeated rows in the source, or choose "
+        "primary_key= columns that identify a row"
+    )
+    assert str(pickle.loads(pickle.dumps(failing.error))) == str(failing.error)
+    assert project.read("raw", table.name, order_by="id") == committed
