@@ -167,11 +167,18 @@ def test_merge_sync_asks_api_only_for_changes(project, httpserver, api):
     assert len(stored) == 45 and stored[45]["total"] == -1.0
 
 
-def test_records_of_mixed_types_are_named_with_their_page(httpserver):
-    httpserver.expect_request("/mixed").respond_with_json([{"id": 1}, {"id": "one"}])
+def test_records_of_mixed_types_are_named_with_their_page_record_and_field(httpserver):
+    records = [{"id": 1, "score": 3}, {"id": 2, "score": None}, {"id": 3, "score": "abc"}]
+    httpserver.expect_request("/mixed").respond_with_json(records)
     conn = rest(httpserver, objects={"mixed": {"path": "/mixed"}})
-    with pytest.raises(SourceError, match=r"object 'mixed'.*page 1"):
+    with pytest.raises(SourceError) as refused:
         conn.read("mixed").read_all()
+    assert str(refused.value).endswith(
+        "object 'mixed': page 1: record 3, field 'score': 'abc' is text where record 1 has a number; fix the record "
+        "in the app, or declare types: {score: string} on the object to read it as text"
+    )
+    declared = rest(httpserver, objects={"mixed": {"path": "/mixed", "types": {"score": "string"}}})
+    assert declared.read("mixed").read_all().column("score").to_pylist() == ["3", None, "abc"]
 
 
 def json_server_customers(server, count: int) -> None:

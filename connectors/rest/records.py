@@ -20,6 +20,24 @@ def _json_text(column: pa.ChunkedArray) -> pa.Array:
     return pa.array([None if v is None else json.dumps(v, default=str) for v in column.to_pylist()], pa.string())
 
 
+def with_text_fields(records: pa.Array | list[dict], fields: list[str]) -> pa.Array | list[dict]:
+    """``records`` with the values of ``fields`` (declared ``types: {field: string}``) as text,
+    whatever JSON kind each record has there (``3`` -> ``'3'``, ``true`` -> ``'true'``), so a field
+    an app fills with numbers and text alike reads as one text column."""
+    if not fields or isinstance(records, pa.Array):
+        return records
+    return [
+        {k: _text(v) if k in fields else v for k, v in record.items()} if isinstance(record, dict) else record
+        for record in records
+    ]
+
+
+def _text(value: object) -> object:
+    if value is None or isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else json.dumps(value)
+
+
 def to_table(records: pa.Array | list[dict], *, nested: str, lists: str) -> pa.Table:
     """One page of records (an Arrow struct array, or dicts) as an Arrow table."""
     if isinstance(records, pa.Array):

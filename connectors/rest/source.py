@@ -33,7 +33,7 @@ from stagehouse.connectors.rest.config import RestConnectionConfig, RestObject
 from stagehouse.connectors.rest.freshness import answer, has_records_past, param_value, past
 from stagehouse.connectors.rest.page import Page, PageNotJson, SchemaHint
 from stagehouse.connectors.rest.pagination import pages
-from stagehouse.connectors.rest.records import conform, to_table
+from stagehouse.connectors.rest.records import conform, to_table, with_text_fields
 from stagehouse.connectors.rest.text_types import decide, first_unparsed
 from stagehouse.connectors.rest.verbs import ObjectVerbs
 from stagehouse.connectors.sync_source import SyncRead, SyncRequest, SyncSource
@@ -196,8 +196,9 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
         return Page.parse(response, hint, url=self.client.display(response.request.url))
 
     def _page_tables(self, name: str, obj: RestObject, fetched: Iterator[Page]) -> Iterator[tuple[int, pa.Table]]:
+        text_fields = [field for field, kind in obj.types.items() if kind == "string"]
         for page, parsed in _numbered_pages(self.name, name, fetched):
-            records = parsed.records_array(obj.records)
+            records = with_text_fields(parsed.records_array(obj.records), text_fields)
             if records is None:
                 problem = f"page {page + 1} has no record list at '{obj.records or '(body)'}'"
                 raise SourceError(self.name, f"object '{name}'", problem)
@@ -205,8 +206,35 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
                 try:
                     yield page, to_table(records, nested=obj.nested, lists=obj.lists)
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                    problem = f"page {page + 1}: records of mixed types ({exc})"
+                    problem = f"page {page + 1}: {_mixed_field(records) or f'records of mixed types ({exc})'}"
                     raise SourceError(self.name, f"object '{name}'", problem) from exc
+
+
+JSON_KINDS = ((bool, "true/false"), ((int, float), "a number"), (str, "text"), (dict, "an object"), (list, "a list"))
+
+
+def _json_kind(value: Any) -> str:
+    return next(kind for types, kind in JSON_KINDS if isinstance(value, types))
+
+
+def _mixed_field(records: Any) -> str | None:
+    """The first field whose value is of another JSON kind than in the records before it:
+    ``record 3, field 'score': 'abc' is text where record 1 has a number; …``."""
+    if isinstance(records, pa.Array):
+        records = records.to_pylist()
+    first: dict[str, tuple[int, str]] = {}
+    for number, record in enumerate(records, start=1):
+        for field, value in (record or {}).items() if isinstance(record, dict) else ():
+            if value is None:
+                continue
+            kind = _json_kind(value)
+            seen = first.setdefault(field, (number, kind))
+            if seen[1] != kind:
+                return (
+                    f"record {number}, field '{field}': {value!r} is {kind} where record {seen[0]} has {seen[1]}; "
+                    f"fix the record in the app, or declare types: {{{field}: string}} on the object to read it as text"
+                )
+    return None
 
 
 def _nothing() -> pa.RecordBatchReader:
