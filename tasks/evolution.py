@@ -20,12 +20,14 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from stagehouse.connectors.errors import StagehouseError
 from stagehouse.connectors.sql.described import NativeType, native_spec
 from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.tasks.errors import StoreWriteError
@@ -63,6 +65,19 @@ TEXT_NAMES = {"varchar", "character varying", "text", "string", "char", "charact
 
 class SchemaConflictError(StoreWriteError):
     """New rows bring a column type that the committed column cannot take."""
+
+    def from_source(self, source: str) -> SchemaConflictError:
+        """The same refusal, its message starting with the source it came from."""
+        error = SchemaConflictError(self.fields["table"], self.fields["problem"], self.fields["column"])
+        StagehouseError.__init__(error, f"{source}, {error}", **error.fields, source=source)
+        return error
+
+
+def _shown(value: object) -> str:
+    """A value as a message shows it: text quoted, a date or time as ISO text, not Python's repr."""
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return repr(value)
 
 
 def type_class(spec: str) -> tuple[str, float]:
@@ -140,14 +155,14 @@ def _refusal(engine: sa.Engine, delta: sa.Table, name: str, old_type: str, new_t
         if fits is not None:
             bad = conn.execute(sa.select(column).where(column.is_not(None), fits.is_(None)).limit(1)).first()
             if bad is not None:
-                return f"first value that does not cast to {old_type}: {bad[0]!r}"
+                return f"first value that does not cast to {old_type}: {_shown(bad[0])}"
         first = conn.execute(sa.select(column).where(column.is_not(None)).limit(1)).first()
     if first is None:
         return f"the new rows hold no value in it (all NULL), but the source now types it {new_type}"
     if fits is None:
-        return f"first value {first[0]!r} (this store cannot test which values fit {old_type})"
+        return f"first value {_shown(first[0])} (this store cannot test which values fit {old_type})"
     return (
-        f"every new value casts to {old_type} (the first: {first[0]!r}), but the source now types it {new_type}, "
+        f"every new value casts to {old_type} (the first: {_shown(first[0])}), but the source now types it {new_type}, "
         f"which is not widened into {old_type}"
     )
 
@@ -195,7 +210,10 @@ def _conflict(
     fits = _try_cast(engine, new, old_type) if on_conflict == "variant" else None
     if fits is None:
         reason = _refusal(engine, delta, name, old_type, new_type)
-        hint = "cast it in the source query, or set on_type_conflict: variant on the connection"
+        hint = (
+            "cast it in the source (a query=, the connection's csv types or an object's types), or set "
+            "on_type_conflict: variant on the connection"
+        )
         raise SchemaConflictError(
             table,
             f"new rows bring type {new_type} where the committed column is {old_type}; {reason}; {hint}",

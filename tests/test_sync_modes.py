@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickle
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -204,7 +205,12 @@ def test_incompatible_type_fails_naming_value_and_keeps_committed(project, event
     assert not failing.ok
     assert isinstance(failing.error, SchemaConflictError)
     message = str(failing.error)
-    assert f"table '{name}'" in message and "column 'amount'" in message and "'lots'" in message
+    assert message.startswith(f"connection '{connection}', table '{name}', store table '{name}', column 'amount': ")
+    assert "'lots'" in message and message.endswith(
+        "cast it in the source (a query=, the connection's csv types or an object's types), or set on_type_conflict: "
+        "variant on the connection"
+    )
+    assert pickle.loads(pickle.dumps(failing.error)).fields == failing.error.fields
     assert project.read("raw", name, order_by="id") == before
 
 

@@ -14,6 +14,7 @@ from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.connectors.sql.metadata import VERSIONS_SCHEMA
 from stagehouse.tasks.arrow_stream import ArrowStream, land, land_temporary
 from stagehouse.tasks.errors import StoreWriteError
+from stagehouse.tasks.evolution import SchemaConflictError
 from stagehouse.tasks.merge import combined_rows, not_deleted, unique_rows
 from stagehouse.tasks.stores.engine import store_of
 from stagehouse.tasks.versioned.state import FROM_LOAD, TO_LOAD, CommittedLoad, LoadSpec, LoadState
@@ -80,7 +81,10 @@ def apply_load(
             generation, first.where(not_deleted(delta, spec.deleted_column)), spec.key
         )
     else:
-        versions, visible = _rebuild(versioned, committed, delta, previous.state.load, load, generation, spec)
+        try:
+            versions, visible = _rebuild(versioned, committed, delta, previous.state.load, load, generation, spec)
+        except SchemaConflictError as exc:
+            raise exc.from_source(stream.source) from exc
     state = LoadState(load=load, generation=generation, closed=0, rows=visible)
     versioned.execute(record_statement(versioned, state, rows, committed, previous, spec), *drops)
     return view_at(versions, state.load), record_select(versioned, spec)
