@@ -8,6 +8,10 @@ from stagehouse.connectors.errors import StagehouseError
 class StoreWriteError(StagehouseError):
     """The table store refused data: a column type it cannot take, a full disk, a bad name."""
 
+    table: str
+    problem: str
+    column: str | None
+
     def __init__(self, table: str, problem: str, column: str | None = None) -> None:
         where = f"table '{table}'" + (f", column '{column}'" if column else "")
         super().__init__(f"store {where}: {problem}", table=table, column=column, problem=problem)

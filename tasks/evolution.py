@@ -68,7 +68,7 @@ class SchemaConflictError(StoreWriteError):
 
     def from_source(self, source: str) -> SchemaConflictError:
         """The same refusal, its message starting with the source it came from."""
-        error = SchemaConflictError(self.fields["table"], self.fields["problem"], self.fields["column"])
+        error = SchemaConflictError(self.table, self.problem, self.column)
         StagehouseError.__init__(error, f"{source}, {error}", **error.fields, source=source)
         return error
 
