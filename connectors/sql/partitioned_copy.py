@@ -17,6 +17,7 @@ Example (what ``SqlConnection.sync_read`` hands the store writer as its ``copy``
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -26,25 +27,31 @@ from stagehouse.connectors.sql.partition_jobs import AppendRange, CopyRange, run
 from stagehouse.connectors.sql.partitioned import CursorCap, cursor_cap, key_ranges
 
 
-class PartitionedCopy:
-    """Quacks as ``PostgresCopy`` for the store writer: ``columns()`` and ``copy_into(conn, table)``.
+@dataclass
+class RangeSplit:
+    """A read of ``table`` (or ``query``) split by ``column`` into ``partitions`` key ranges, whose
+    jobs reopen the source (``reopen``, where they run: a cluster's worker) and write to the store
+    at ``store_url``."""
 
-    ``reopen`` opens the source connection again where a job runs (a cluster's worker)."""
+    conn: Any
+    reopen: Callable[[], Any]
+    table: str | None
+    query: str | None
+    column: str
+    partitions: int
+    store_url: str
 
-    def __init__(
-        self,
-        conn: Any,
-        reopen: Callable[[], Any],
-        table: str | None,
-        query: str | None,
-        column: str,
-        partitions: int,
-        store_url: str,
-    ) -> None:
-        self.conn, self.reopen, self.table, self.query = conn, reopen, table, query
-        self.column, self.partitions, self.store_url = column, partitions, store_url
-        self.whole = conn.binary_copy(table, query=query)
-        self.source = f"connection '{conn.name}', " + (f"table '{table}'" if table else "query")
+    @property
+    def source(self) -> str:
+        return f"connection '{self.conn.name}', " + (f"table '{self.table}'" if self.table else "query")
+
+
+@dataclass
+class PartitionedCopy(RangeSplit):
+    """Quacks as ``PostgresCopy`` for the store writer: ``columns()`` and ``copy_into(conn, table)``."""
+
+    def __post_init__(self) -> None:
+        self.whole = self.conn.binary_copy(self.table, query=self.query)
 
     def columns(self):
         return self.whole.columns()
@@ -61,26 +68,13 @@ class PartitionedCopy:
         return sum(done.rows for done in run_jobs(jobs))
 
 
-class PartitionedAppend:
+@dataclass
+class PartitionedAppend(RangeSplit):
     """The ranges of a read (past ``after``, a delta up to the cursor's maximum) appended as Arrow
     batches by jobs, into a table the store writer created from ``schema()``."""
 
-    def __init__(
-        self,
-        conn: Any,
-        reopen: Callable[[], Any],
-        table: str | None,
-        query: str | None,
-        column: str,
-        partitions: int,
-        store_url: str,
-        after: CursorFilter | None,
-        cursor: str | None,
-    ) -> None:
-        self.conn, self.reopen, self.table, self.query = conn, reopen, table, query
-        self.column, self.partitions, self.store_url = column, partitions, store_url
-        self.after, self.cursor = after, cursor
-        self.source = f"connection '{conn.name}', " + (f"table '{table}'" if table else "query")
+    after: CursorFilter | None = None
+    cursor: str | None = None
 
     def schema(self) -> pa.Schema:
         """The read's Arrow schema, from a range that holds no row (no data travels)."""
