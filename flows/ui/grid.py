@@ -89,16 +89,18 @@ def read_page(
     filter_column: str | None = None,
     filter_text: str | None = None,
     count: bool = True,
+    base: sa.Table | None = None,
 ) -> GridPage:
     """Rows ``offset``…``offset+limit`` of ``schema.table`` with the edits layered on, by ``sort``
-    (else by the key, else as the store returns them)."""
+    (else by the key, else as the store returns them). ``base``: the table as ``wh.table``
+    described it in this request, when the page read it already (else read here)."""
     if limit < 1 or offset < 0:
         raise WarehouseError(
             wh.name,
             f"table '{schema}.{table}'",
             f"page of {limit} rows from row {offset}: use a positive page size and offset",
         )
-    base = wh.table(schema, table)
+    base = wh.table(schema, table) if base is None else base
     key = grid_key(wh, schema, table)
     layered = _layered_key(wh, f"{base.schema}.{base.name}")
     first = (
