@@ -42,29 +42,25 @@ def page_number(total: int | None, limit: int, prefix: str) -> int:
 
 
 def styled(page: GridPage) -> Any:
-    """The page's frame with edited cells coloured and an ``edited`` column naming them."""
-    frame = page.frame.copy()
+    """The page's frame with an ``edited`` column naming each row's edited columns, and the edited
+    cells coloured. Streamlit renders a Styler cell by cell (more than the page's query costs), so
+    a page without edits goes as its plain frame, and a Styler styles the marked cells only."""
+    columns = list(page.frame.columns)
     marks = page.marks()
+    frame = page.frame.copy()
     frame.insert(
         0,
         "edited",
-        [
-            "✎ " + ", ".join(c for c, m in zip(page.frame.columns, row, strict=False) if m) if any(row) else ""
-            for row in marks
-        ],
+        ["✎ " + ", ".join(c for c, m in zip(columns, row, strict=True) if m) if any(row) else "" for row in marks],
     )
-    colours = [["" for _ in frame.columns] for _ in range(len(frame))]
-    for r, row in enumerate(marks):
-        for c, marked in enumerate(row):
-            if marked:
-                colours[r][c + 1] = EDITED_COLOUR
-
-    def paint(data: Any) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(colours, index=data.index, columns=data.columns)
-
-    return frame.style.apply(paint, axis=None)
+    if not any(any(row) for row in marks):
+        return frame
+    styler = frame.style
+    for c, column in enumerate(columns):
+        rows = [frame.index[r] for r, row in enumerate(marks) if row[c]]
+        if rows:
+            styler = styler.map(lambda _: EDITED_COLOUR, subset=(rows, [column]))
+    return styler
 
 
 def edited_summary(page: GridPage) -> str:
