@@ -27,10 +27,9 @@ def descriptions(
     """The description of ``schema.table`` and, with ``fields``, of its columns (column -> text,
     described ones only)."""
     table_comment, column_comments = comments(conn, schema, table, fields=fields)
-    if fields:
-        kept = {r["field_name"]: r["description"] for r in catalog.rows(conn, schema, table)}
-    else:
-        kept = {"": catalog.kept_description(conn, Ref(schema, table))}
+    if not fields:  # the kept description only stands in for a missing comment
+        return table_comment or catalog.kept_description(conn, Ref(schema, table)), {}
+    kept = {r["field_name"]: r["description"] for r in catalog.rows(conn, schema, table)}
     described = {**{k: v for k, v in kept.items() if k and v is not None}, **column_comments}
     return table_comment or kept.get(""), described
 

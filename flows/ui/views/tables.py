@@ -7,6 +7,8 @@ import math
 from functools import partial
 from typing import Any
 
+from pandas.io.formats.style import Styler
+
 from stagehouse.connectors.sql.described import native_spec
 from stagehouse.flows.ui.grid import PAGE_SIZES, GridPage, read_page
 from stagehouse.flows.ui.reads import soon
@@ -44,7 +46,8 @@ def page_number(total: int | None, limit: int, prefix: str) -> int:
 def styled(page: GridPage) -> Any:
     """The page's frame with an ``edited`` column naming each row's edited columns, and the edited
     cells coloured. Streamlit renders a Styler cell by cell (more than the page's query costs), so
-    a page without edits goes as its plain frame, and a Styler styles the marked cells only."""
+    a page without edits goes as its plain frame, and a Styler styles and formats the marked cells
+    only (``cell_ids=False``: Streamlit then shows every other cell as it is, as on that frame)."""
     columns = list(page.frame.columns)
     marks = page.marks()
     frame = page.frame.copy()
@@ -55,7 +58,7 @@ def styled(page: GridPage) -> Any:
     )
     if not any(any(row) for row in marks):
         return frame
-    styler = frame.style
+    styler = Styler(frame, cell_ids=False).format(str)
     for c, column in enumerate(columns):
         rows = [frame.index[r] for r, row in enumerate(marks) if row[c]]
         if rows:
