@@ -46,8 +46,9 @@ def page_number(total: int | None, limit: int, prefix: str) -> int:
 def styled(page: GridPage) -> Any:
     """The page's frame with an ``edited`` column naming each row's edited columns, and the edited
     cells coloured. Streamlit renders a Styler cell by cell (more than the page's query costs), so
-    a page without edits goes as its plain frame, and a Styler styles and formats the marked cells
-    only (``cell_ids=False``: Streamlit then shows every other cell as it is, as on that frame)."""
+    a page without edits goes as its plain frame, and a Styler formats and styles the edited rows'
+    cells only: the others are hidden from the Styler, not from the grid (Streamlit shows every row
+    of the frame, and a cell the Styler leaves as it is, as on a plain frame; ``cell_ids=False``)."""
     columns = list(page.frame.columns)
     marks = page.marks()
     frame = page.frame.copy()
@@ -59,6 +60,7 @@ def styled(page: GridPage) -> Any:
     if not any(any(row) for row in marks):
         return frame
     styler = Styler(frame, cell_ids=False).format(str)
+    styler.hide([frame.index[r] for r, row in enumerate(marks) if not any(row)], axis="index")
     for c, column in enumerate(columns):
         rows = [frame.index[r] for r, row in enumerate(marks) if row[c]]
         if rows:
