@@ -6,7 +6,9 @@ paid a new login each time; a server's
 engine is therefore kept for the process and its pool reused, checked by a ping on checkout
 (``pool_pre_ping``), so a restarted server costs one reconnect, not a failed run. Files
 (SQLite, DuckDB) get an engine of their own that the connection disposes when it closes: an
-open pool would keep the file open (and DuckDB's file locked) after the connection is done.
+open pool would keep the file open (and DuckDB's file locked) after the connection is done. A
+file's connection cannot drop away as a server's can, so its checkouts are not pinged (a request
+of the cockpit checks a connection out a dozen times).
 
 Example::
 
@@ -39,7 +41,7 @@ def engine_for(url: URL) -> sa.Engine:
     Keyed by the process id too: a forked worker (Dask) must not use its parent's sockets.
     """
     if not is_server(url):
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url)
     key = (os.getpid(), url.render_as_string(hide_password=False))
     with _server_engines_lock:
         engine = _server_engines.get(key)

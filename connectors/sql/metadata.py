@@ -24,6 +24,7 @@ from stagehouse.connectors.errors import WarehouseError, first_line
 from stagehouse.connectors.sql import catalog
 from stagehouse.connectors.sql.catalog import META_SCHEMA, Ref
 from stagehouse.connectors.sql.described import described_table, primary_key_of
+from stagehouse.connectors.sql.descriptions import descriptions
 from stagehouse.connectors.sql.dialects import dialect_of
 from stagehouse.connectors.sql.identifiers import checked, checked_table, dotted
 from stagehouse.connectors.sql.near_names import no_columns, some_names
@@ -239,11 +240,10 @@ class MetadataVerbs(SchemaReads):
         )
         with self.engine.connect() as conn:
             columns = conn.execute(query, {"schema": ref.schema, "table": ref.table}).all()
-            kept = {r["field_name"]: r["description"] for r in catalog.rows(conn, ref.schema, ref.table)}
+            description, described = descriptions(conn, ref.schema, ref.table) if columns else (None, {})
         if not columns:
             raise WarehouseError(self.name, f"table '{ref.schema}.{ref.table}'", self.no_table(ref.schema, ref.table))
         key = self.key_of(ref.schema, ref.table)
-        table_comment, column_comments = self._comments(ref.schema, ref.table)
         ids = self._ids([ref] + [ref._replace(field=n) for n, *_ in columns])
         fields = [
             {
@@ -253,7 +253,7 @@ class MetadataVerbs(SchemaReads):
                 "nullable": nullable == "YES",
                 "primary_key": n in key,
                 "is_pk": n in key,
-                "description": column_comments.get(n) or kept.get(n),
+                "description": described.get(n),
             }
             for n, t, nullable in columns
         ]
@@ -261,7 +261,7 @@ class MetadataVerbs(SchemaReads):
             "id": ids[ref],
             "schema": ref.schema,
             "name": ref.table,
-            "description": table_comment or kept.get(""),
+            "description": description,
             "primary_key": key,
             "fields": fields,
             "all_fields": fields,
@@ -276,16 +276,13 @@ class MetadataVerbs(SchemaReads):
         with self.engine.connect() as conn:
             return catalog.declared_key(conn, schema or self.engine.dialect.default_schema_name or "", table)
 
-    def _comments(self, schema: str, table: str) -> tuple[str | None, dict[str, str]]:
+    def descriptions(self, schema: str, table: str, *, fields: bool = True) -> tuple[str | None, dict[str, str]]:
+        """The description of ``schema.table`` and, with ``fields``, of its described columns, as
+        ``get_table`` gives them, without ids, types or key: what a page shows beside the rows.
+
+        Example: ``wh.descriptions("raw", "orders", fields=False)`` → ``('Orders of the shop', {})``"""
         with self.engine.connect() as conn:
-            comments = dialect_of(conn).table_comments(conn, schema, table)
-            if comments is not None:
-                return comments
-        inspector = sa.inspect(self.engine)
-        table_comment = inspector.get_table_comment(table, schema=schema).get("text")
-        return table_comment, {
-            c["name"]: c["comment"] or "" for c in inspector.get_columns(table, schema=schema) if c.get("comment")
-        }
+            return descriptions(conn, schema, table, fields=fields)
 
     def update_table(
         self,

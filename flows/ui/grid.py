@@ -48,20 +48,51 @@ class GridPage:
         return str(row_pk) in self.inserted_rows or (str(row_pk), column) in self.edited_cells
 
     def marks(self) -> list[list[bool]]:
-        """Per row of ``frame``, per column: edited or not (for the grid's colouring)."""
-        if self.key is None or self.key not in self.frame.columns:
-            return [[False] * len(self.frame.columns) for _ in range(len(self.frame))]
-        return [[self.is_edited(k, c) for c in self.frame.columns] for k in self.frame[self.key]]
+        """Per row of ``frame``, per column: edited or not (for the grid's colouring); as
+        ``is_edited`` says, by each row's edited columns (a page has few, and many cells)."""
+        columns = list(self.frame.columns)
+        if self.key is None or self.key not in columns:
+            return [[False] * len(columns) for _ in range(len(self.frame))]
+        edited: dict[str, set[str]] = {}
+        for row, column in self.edited_cells:
+            edited.setdefault(row, set()).add(column)
+        return [
+            [True] * len(columns) if k in self.inserted_rows else [c in edited.get(k, ()) for c in columns]
+            for k in map(str, self.frame[self.key].tolist())
+        ]
 
 
 def grid_key(wh: Any, schema: str, table: str) -> str | None:
     """The key the table's edits use: the change log's, else the table's (one column); None if neither."""
-    label = f"{schema}.{table}"
-    used = wh.change_log.pk_field(label)
+    return _table_key(wh, schema, table, _edits_of(wh, f"{schema}.{table}")[0])
+
+
+def _table_key(wh: Any, schema: str, table: str, used: str | None) -> str | None:
     if used is not None:
         return used
     keys = wh.key_of(schema, table)
     return keys[0] if len(keys) == 1 else None
+
+
+def _edits_of(wh: Any, label: str) -> tuple[str | None, str | None, int]:
+    """What the change log says of table ``label``, in one query: the key its edits used, the key
+    of those ``wh.overlaid`` layers on reads (None when it layers none), and how many of those are
+    row deletes (a page in key order reads that many synced rows more)."""
+    if not wh.change_log.exists():
+        return None, None, 0
+    log = CHANGE_LOG
+    mine = log.c.table_name == label
+    layered = sa.and_(mine, log.c.retired_at.is_(None))
+    query = sa.select(
+        sa.select(log.c.pk_field).where(mine).limit(1).scalar_subquery(),
+        sa.select(log.c.pk_field).where(layered).limit(1).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(log).where(layered, log.c.type == "d").scalar_subquery(),
+    )
+    with wh.engine.connect() as conn:
+        used, layered_key, deleted = conn.execute(query).one()
+    if not dialect_of(wh.engine).capabilities.change_log_overlay:
+        return used, None, 0
+    return used, layered_key, deleted or 0
 
 
 def _matching(
@@ -89,20 +120,24 @@ def read_page(
     filter_column: str | None = None,
     filter_text: str | None = None,
     count: bool = True,
+    base: sa.Table | None = None,
 ) -> GridPage:
     """Rows ``offset``…``offset+limit`` of ``schema.table`` with the edits layered on, by ``sort``
-    (else by the key, else as the store returns them)."""
+    (else by the key, else as the store returns them). ``base``: the table as ``wh.table``
+    described it in this request, when the page read it already (else read here)."""
     if limit < 1 or offset < 0:
         raise WarehouseError(
             wh.name,
             f"table '{schema}.{table}'",
             f"page of {limit} rows from row {offset}: use a positive page size and offset",
         )
-    base = wh.table(schema, table)
-    key = grid_key(wh, schema, table)
-    layered = _layered_key(wh, f"{base.schema}.{base.name}")
+    base = wh.table(schema, table) if base is None else base
+    used, layered, deleted = _edits_of(wh, f"{base.schema}.{base.name}")
+    key = _table_key(wh, schema, table, used)
     first = (
-        _first_rows(wh, base, key, layered, offset + limit, descending) if sort is None and not filter_text else None
+        _first_rows(wh, base, key, layered, offset + limit + deleted, descending)
+        if sort is None and not filter_text
+        else None
     )
     view = (
         wh.overlaid(base).subquery("shown") if first is None else first
@@ -131,24 +166,20 @@ def read_page(
 
 
 def _first_rows(
-    wh: Any, base: sa.Table, key: str | None, layered: str | None, rows: int, descending: bool
+    wh: Any, base: sa.Table, key: str | None, layered: str | None, window: int, descending: bool
 ) -> sa.Subquery | None:
-    """The overlaid table's first ``rows`` rows in key order, read from the synced table's first
-    ``rows`` + (layered deletes) rows only: the overlay decides each row by its own key, so those
-    rows hold every one of the first ``rows``, and a row it appends past them sorts after them.
-    None when the table has no layered edits under ``key`` (the plain table is as fast)."""
+    """The overlaid table's first rows in key order, read from the synced table's first ``window``
+    rows only (the page's last row plus one for each layered delete): the overlay decides each row
+    by its own key, so those rows hold every one of the page's, and a row it appends past them sorts
+    after them. None when the table has no layered edits under ``key`` (the plain table is as fast)."""
     label = f"{base.schema}.{base.name}"
     if key is None or layered != key:
         return None
-    log = CHANGE_LOG
-    deletes = sa.select(sa.func.count()).where(log.c.table_name == label, log.c.retired_at.is_(None), log.c.type == "d")
-    with wh.engine.connect() as conn:
-        deleted = conn.execute(deletes).scalar() or 0
     order = base.c[key].desc() if descending else base.c[key]
     # MATERIALIZED: the overlay and the edge read the window three times; DuckDB would sort the table for each
-    first = sa.select(base).order_by(order).limit(rows + deleted).cte("first_synced").prefix_with("MATERIALIZED")
+    first = sa.select(base).order_by(order).limit(window).cte("first_synced").prefix_with("MATERIALIZED")
     return overlay_select(
-        dialect_of(wh.engine), first, key, label, keys=_within(first.c[key], rows + deleted, descending)
+        dialect_of(wh.engine), first, key, label, keys=_within(first.c[key], window, descending)
     ).subquery("shown")
 
 
@@ -164,11 +195,6 @@ def _within(
     full = sa.and_(sa.func.count() == window, sa.func.count(synced_key) == window)
     edge = sa.select(sa.case((full, last))).select_from(window_rows).scalar_subquery()
     return lambda key: sa.or_(edge.is_(None), key >= edge if descending else key <= edge)
-
-
-def _layered_key(wh: Any, label: str) -> str | None:
-    """The key of the edits ``wh.overlaid`` layers on ``label``; None when it layers none."""
-    return wh.change_log.layered_key(label) if dialect_of(wh.engine).capabilities.change_log_overlay else None
 
 
 def _count_query(base: sa.Table, layered: str | None, view: sa.Subquery, where: sa.ColumnElement | None) -> sa.Select:

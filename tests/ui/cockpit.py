@@ -38,6 +38,7 @@ def texts(at: AppTest) -> str:
 # AppTest's dataframes carry no key: each grid is known by a column only it has.
 GRID_COLUMNS = {
     "tables_grid": "edited",
+    "tables_columns": "key",
     "changes_grid": "writeback_status",
     "flows_grid": "next due",
     "run_tasks": "seconds",

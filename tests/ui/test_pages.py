@@ -38,6 +38,23 @@ def test_tables_page_lists_tables_and_shows_a_page_with_edits_marked(shop):
     assert not at.error, texts(at)
 
 
+def test_tables_page_reads_the_columns_descriptions_once_they_are_opened(shop):
+    with shop.warehouse() as wh:
+        wh.update_table("raw", "orders", "Orders from the shop")
+        wh.update_field("raw", "orders", "amount", "in euro")
+        table = wh.get_table("raw", "orders")
+    at = cockpit("Tables")
+    at.selectbox(key="tables_table").set_value("raw.orders").run()
+    assert "Orders from the shop" in texts(at)
+    assert not [d for d in at.dataframe if "key" in d.value.columns]  # closed: not read, not sent
+    at.session_state["tables_columns"] = True
+    at.run()
+    columns = frame(at, "tables_columns").set_index("column")
+    assert columns.loc["amount", "description"] == "in euro" and columns.loc["amount", "type"]
+    assert columns.index[columns["key"] == "🔑"].tolist() == table["primary_key"] == ["order_id"]
+    assert "Orders from the shop" in texts(at)
+
+
 def test_edit_page_logs_a_cell_under_the_users_name_and_refuses_a_bad_value(shop):
     at = cockpit("Edit", user="ben")
     at.selectbox(key="edit_table").set_value("raw.orders").run()

@@ -139,8 +139,11 @@ class SqlDialect:
         """SQL reading the comment on the database or a schema (``:s``); None where there is none."""
         return None
 
-    def table_comments(self, conn: sa.Connection, schema: str, table: str) -> tuple[str | None, dict[str, str]] | None:
-        """The comment of ``schema.table`` and of its columns from the catalog; None: ask the inspector."""
+    def table_comments(
+        self, conn: sa.Connection, schema: str, table: str, *, fields: bool = True
+    ) -> tuple[str | None, dict[str, str]] | None:
+        """The comment of ``schema.table`` and, with ``fields``, of its columns from the catalog;
+        None: ask the inspector."""
         return None
 
     def affected_rows(self, conn: sa.Connection, statement: sa.Executable) -> int:

@@ -121,7 +121,10 @@ class DuckDBDialect(SqlDialect):
         """The inspector names the schemas of every attached database ('memory.main')."""
         return "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
 
-    def table_comments(self, conn: sa.Connection, schema: str, table: str) -> tuple[str | None, dict[str, str]]:
+    def table_comments(
+        self, conn: sa.Connection, schema: str, table: str, *, fields: bool = True
+    ) -> tuple[str | None, dict[str, str]]:
+        """``duckdb_columns()`` binds every view of the system catalog first: asked for only with ``fields``."""
         table_comment = conn.execute(
             sa.text(
                 "SELECT comment FROM duckdb_tables() WHERE schema_name = :s AND table_name = :t "
@@ -129,6 +132,8 @@ class DuckDBDialect(SqlDialect):
             ),
             {"s": schema, "t": table},
         ).scalar()
+        if not fields:
+            return table_comment, {}
         rows = conn.execute(
             sa.text("SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = :s AND table_name = :t"),
             {"s": schema, "t": table},

@@ -4,8 +4,12 @@ the change log's edits layered on (edited cells marked), paged, sorted and filte
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
+from pandas.io.formats.style import Styler
+
+from stagehouse.connectors.sql.described import native_spec
 from stagehouse.flows.ui.grid import PAGE_SIZES, GridPage, read_page
 from stagehouse.flows.ui.reads import soon
 from stagehouse.flows.ui.streamlit_extra import st
@@ -40,29 +44,28 @@ def page_number(total: int | None, limit: int, prefix: str) -> int:
 
 
 def styled(page: GridPage) -> Any:
-    """The page's frame with edited cells coloured and an ``edited`` column naming them."""
-    frame = page.frame.copy()
+    """The page's frame with an ``edited`` column naming each row's edited columns, and the edited
+    cells coloured. Streamlit renders a Styler cell by cell (more than the page's query costs), so
+    a page without edits goes as its plain frame, and a Styler formats and styles the edited rows'
+    cells only: the others are hidden from the Styler, not from the grid (Streamlit shows every row
+    of the frame, and a cell the Styler leaves as it is, as on a plain frame; ``cell_ids=False``)."""
+    columns = list(page.frame.columns)
     marks = page.marks()
+    frame = page.frame.copy()
     frame.insert(
         0,
         "edited",
-        [
-            "✎ " + ", ".join(c for c, m in zip(page.frame.columns, row, strict=False) if m) if any(row) else ""
-            for row in marks
-        ],
+        ["✎ " + ", ".join(c for c, m in zip(columns, row, strict=True) if m) if any(row) else "" for row in marks],
     )
-    colours = [["" for _ in frame.columns] for _ in range(len(frame))]
-    for r, row in enumerate(marks):
-        for c, marked in enumerate(row):
-            if marked:
-                colours[r][c + 1] = EDITED_COLOUR
-
-    def paint(data: Any) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(colours, index=data.index, columns=data.columns)
-
-    return frame.style.apply(paint, axis=None)
+    if not any(any(row) for row in marks):
+        return frame
+    styler = Styler(frame, cell_ids=False).format(str)
+    styler.hide([frame.index[r] for r, row in enumerate(marks) if not any(row)], axis="index")
+    for c, column in enumerate(columns):
+        rows = [frame.index[r] for r, row in enumerate(marks) if row[c]]
+        if rows:
+            styler = styler.map(lambda _: EDITED_COLOUR, subset=(rows, [column]))
+    return styler
 
 
 def edited_summary(page: GridPage) -> str:
@@ -80,19 +83,22 @@ def render() -> None:
         if table is None:
             return
         schema, name = table.split(".", 1)
-        described = soon(wh, wh.get_table, schema, name)  # beside the page's reads where the store runs both at once
+        base = wh.table(schema, name)  # read once a request: the controls, the page and the columns use it
+        described = soon(wh, partial(wh.descriptions, fields=False), schema, name)  # beside the page's reads
         about = st.container()
-        controls = grid_controls([c.name for c in wh.table(schema, name).columns], "tables")
+        controls = grid_controls([c.name for c in base.columns], "tables")
         first = read_page(
-            wh, schema, name, offset=0, limit=controls["limit"], count=True, **_without(controls, "limit")
+            wh, schema, name, offset=0, limit=controls["limit"], count=True, base=base, **_without(controls, "limit")
         )
         with about:
-            describe(described.result())
+            describe(wh, base, described.result()[0])
         number = page_number(first.total, controls["limit"], "tables")
         page = (
             first
             if number == 1
-            else read_page(wh, schema, name, offset=(number - 1) * controls["limit"], count=False, **controls)
+            else read_page(
+                wh, schema, name, offset=(number - 1) * controls["limit"], count=False, base=base, **controls
+            )
         )
         page.total = first.total
         st.markdown(
@@ -103,20 +109,25 @@ def render() -> None:
         st.caption(edited_summary(page))
 
 
-def describe(info: dict[str, Any]) -> None:
-    """The table's description and its columns (type, key, description)."""
-    st.caption(info.get("description") or "(no description: add one on the Edit page)")
-    fields = [
-        {
-            "column": f["name"],
-            "type": f["type"],
-            "key": "🔑" if f["primary_key"] else "",
-            "description": f["description"] or "",
-        }
-        for f in info["fields"]
-    ]
-    with st.expander(f"Columns ({len(fields)})"):
-        st.dataframe(fields, hide_index=True, width="stretch")
+def describe(wh: Any, base: Any, description: str | None) -> None:
+    """The table's description, and its columns (type, key, description) once the user opens
+    them: only then are the columns' descriptions and the key read (a catalog read of their own)."""
+    st.caption(description or "(no description: add one on the Edit page)")
+    with st.expander(f"Columns ({len(base.columns)})", key="tables_columns", on_change="rerun") as columns:
+        if not columns.open:
+            return
+        described = wh.descriptions(base.schema, base.name)[1]
+        key = wh.key_of(base.schema, base.name)
+        fields = [
+            {
+                "column": c.name,
+                "type": native_spec(c.type),
+                "key": "🔑" if c.name in key else "",
+                "description": described.get(c.name) or "",
+            }
+            for c in base.columns
+        ]
+        st.dataframe(fields, hide_index=True, width="stretch", key="tables_columns_grid")
 
 
 def _without(controls: dict[str, Any], *names: str) -> dict[str, Any]:
