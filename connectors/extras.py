@@ -2,7 +2,8 @@
 line naming the extra to install, not an ImportError deep inside a run.
 
 Each optional dependency has one small shim module next to the code that uses it
-(``connectors/sftp/paramiko_extra.py``, ``flows/dask_extra.py``, ``flows/nycflights_extra.py``),
+(``connectors/sftp/paramiko_extra.py``, ``connectors/sql/cluster_worker.py``, ``flows/dask_extra.py``,
+``flows/nycflights_extra.py``),
 as pydiverse-pipedag's ``optional_dependency/*.py`` do.
 
 Example::

@@ -34,6 +34,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import StagehouseError, first_line
+from stagehouse.connectors.sql.cluster_worker import current_worker, distributed_module
 from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.connectors.sql.partitioned import KeyRange
 
@@ -78,12 +79,8 @@ class RangeDone:
 
 def where_running() -> str:
     """``worker tcp://10.0.0.5:40123 (pid 812)`` on a Dask worker, ``thread partition-2 (pid 812)`` elsewhere."""
-    try:
-        import distributed
-
-        place = f"worker {distributed.get_worker().address}"
-    except (ImportError, ValueError):  # not a distributed worker
-        place = f"thread {threading.current_thread().name}"
+    worker = current_worker()
+    place = f"thread {threading.current_thread().name}" if worker is None else f"worker {worker.address}"
     return f"{place} (pid {os.getpid()})"
 
 
@@ -194,13 +191,7 @@ class AppendRange(RangeJob):
 
 def on_cluster() -> bool:
     """Whether this thread runs a task of a ``dask.distributed`` worker."""
-    try:
-        import distributed
-
-        distributed.get_worker()
-        return True
-    except (ImportError, ValueError):
-        return False
+    return current_worker() is not None
 
 
 def run_jobs(jobs: Sequence[RangeJob]) -> list[RangeDone]:
@@ -233,7 +224,7 @@ def _in_threads(jobs: Sequence[RangeJob]) -> list[RangeDone | BaseException]:
 
 
 def _on_workers(jobs: Sequence[RangeJob]) -> list[RangeDone | BaseException]:
-    import distributed
+    distributed = distributed_module()
 
     run = uuid.uuid4().hex[:12]  # unique keys: a retried sync never meets an earlier run's partitions
     with distributed.worker_client() as client:
