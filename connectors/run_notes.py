@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -73,9 +73,12 @@ def describe(note: dict[str, Any] | None) -> str:
 
 
 @contextmanager
-def reading_store(store_file: str | Path) -> Iterator[None]:
-    """Hold ``store_file``'s run lock while the block reads the file; ``StoreHeldError`` at once
-    when a run holds it. A store whose folder does not exist yet has no run to protect."""
+def reading_store(
+    store_file: str | Path, refused: Callable[[StoreHeldError], Exception] = lambda held: held
+) -> Iterator[None]:
+    """Hold ``store_file``'s run lock while the block reads the file; at once when a run holds it,
+    raise ``refused(StoreHeldError)`` (a caller's own error naming the run; errors of the block
+    pass through as they are). A store whose folder does not exist yet has no run to protect."""
     lock_path = store_lock_path(store_file)
     if not Path(lock_path).parent.exists():
         yield
@@ -84,7 +87,7 @@ def reading_store(store_file: str | Path) -> Iterator[None]:
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        raise StoreHeldError(str(store_file), describe(read_note(lock_path))) from None
+        raise refused(StoreHeldError(str(store_file), describe(read_note(lock_path)))) from None
     try:
         yield
     finally:

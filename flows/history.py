@@ -148,17 +148,18 @@ class RunHistory:
         name = instance or default_instance()
         url = store_url(name)
         path = duckdb_file(url)
-        try:
-            with nullcontext() if path is None else reading_store(path):
-                history = cls(sa.create_engine(url), name)
-                try:
-                    yield history
-                finally:
-                    history.close()
-        except StoreHeldError as exc:
-            raise HistoryUnavailableError(
-                f"instance '{name}': cannot read the run history now: {exc}", instance=name, run=exc.run
-            ) from None
+
+        def refused(held: StoreHeldError) -> HistoryUnavailableError:
+            return HistoryUnavailableError(
+                f"instance '{name}': cannot read the run history now: {held}", instance=name, run=held.run
+            )
+
+        with nullcontext() if path is None else reading_store(path, refused):
+            history = cls(sa.create_engine(url), name)
+            try:
+                yield history
+            finally:
+                history.close()
 
     def close(self) -> None:
         self.engine.dispose()

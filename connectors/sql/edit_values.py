@@ -58,8 +58,7 @@ def _is_naive_timestamp(type_name: str) -> bool:
 
 
 def _is_zoned_timestamp(type_name: str) -> bool:
-    lowered = type_name.lower()
-    return "timestamp" in lowered and not _is_naive_timestamp(type_name)
+    return "timestamp" in type_name.lower() and not _is_naive_timestamp(type_name)
 
 
 def fitted(base: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:

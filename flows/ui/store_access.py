@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,7 @@ def store_session(instance: str | None = None) -> Iterator[Any]:
     if not _one_request.acquire(timeout=REQUEST_WAIT_SECONDS):
         raise RunInProgressError(name, "another request of this cockpit", lock_beside(path))
     try:
-        with _unless_a_run_holds(name, path):
+        with reading_store(path, lambda held: RunInProgressError(name, held.run, lock_beside(path))):
             warehouse = connect("warehouse", instance=name)
             try:
                 yield warehouse
@@ -93,19 +93,6 @@ def store_session(instance: str | None = None) -> Iterator[Any]:
                 warehouse.close()
     finally:
         _one_request.release()
-
-
-@contextmanager
-def _unless_a_run_holds(instance: str, path: Path) -> Iterator[None]:
-    """The store's run lock for the block; ``RunInProgressError`` naming the run at once when one holds it
-    (an error of the block itself passes through unchanged)."""
-    held = ExitStack()
-    try:
-        held.enter_context(reading_store(path))
-    except StoreHeldError as exc:
-        raise RunInProgressError(instance, exc.run, lock_beside(path)) from None
-    with held:
-        yield
 
 
 def forget_clients() -> None:
