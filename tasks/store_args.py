@@ -29,8 +29,7 @@ URL_ARGUMENT = {"engine_url": "url"}  # SQLTableStore._init_conf_ passes args["u
 def unknown_store_args(section: dict[str, Any], instance: str) -> str | None:
     """The problem with the ``table_store.args`` of an instance's merged section, or None."""
     spec = section.get("table_store") or {}
-    args = spec.get("args") or {}
-    if not isinstance(spec, dict) or not isinstance(args, dict) or "class" not in spec:
+    if not isinstance(spec, dict) or not isinstance(args := spec.get("args") or {}, dict) or "class" not in spec:
         return None
     try:
         store_class = import_object(spec["class"])

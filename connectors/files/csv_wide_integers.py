@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from stagehouse.connectors.duckdb_scan import open_duckdb, quote_literal
+from stagehouse.connectors.duckdb_scan import open_duckdb, quote_identifier, quote_literal
 from stagehouse.connectors.errors import CsvFileError
 from stagehouse.connectors.files.config import CsvOptions
 from stagehouse.connectors.files.csv_checks import csv_options
@@ -48,14 +48,14 @@ def check_wide_integers(connection: str, names: dict[Path, str], csv: CsvOptions
         return
     con = open_duckdb()
     try:
+        args = ", ".join(csv_options(csv.model_copy(update={"types": None}), lineage=False, rejects=False))
         for path, name in names.items():
-            args = ", ".join(csv_options(csv.model_copy(update={"types": None}), lineage=False, rejects=False))
             relation = f"read_csv({quote_literal(str(path))}, {args}, all_varchar = true)"
             present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
             for column in (c for c in doubles if c in present):
                 found = con.execute(
-                    f"SELECT n, v FROM (SELECT row_number() OVER () AS n, trim({_quoted(column)}) AS v "
-                    f"FROM (SELECT {_quoted(column)} FROM {relation} LIMIT {SNIFF_SAMPLE_ROWS})) "
+                    f"SELECT n, v FROM (SELECT row_number() OVER () AS n, trim({quote_identifier(column)}) AS v "
+                    f"FROM (SELECT {quote_identifier(column)} FROM {relation} LIMIT {SNIFF_SAMPLE_ROWS})) "
                     "WHERE regexp_full_match(v, '[+-]?[0-9]+') "
                     f"AND coalesce(abs(try_cast(v AS HUGEINT)) > {EXACT_IN_DOUBLE}, true) ORDER BY n LIMIT 1"
                 ).fetchone()
@@ -63,7 +63,3 @@ def check_wide_integers(connection: str, names: dict[Path, str], csv: CsvOptions
                     raise CsvValueError(connection, name, int(found[0]), column, found[1])
     finally:
         con.close()
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
