@@ -9,6 +9,8 @@ table synced in partitions vs whole (PostgreSQL source -> PostgreSQL store).
   6,000,000) row table, ``partitions=4`` vs unpartitioned, on the sequential ``postgres``
   instance (the four binary COPYs are threads of the run) and on the 2-worker ``cluster`` (the
   sync task spreads its four partition jobs over the workers): wall time, rows/s, the ratio.
+- ``ceiling``: the same four copies as plain ``psql`` binary COPY pipes, one at a time and two at
+  a time, with the share of the cores each kept busy: the most running two at once can gain here.
 
 Peak RSS per process: the ``stagehouse run`` process (``wait4``), and each worker's own maximum
 (``ru_maxrss``); the workers are restarted (by their nannies) before each big-table run on the
@@ -150,8 +152,19 @@ def worker_peaks(address: str, restart: bool = False) -> list[float]:
         return sorted(v / 1024 for v in client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).values())
 
 
+def busy_jiffies() -> tuple[int, int]:
+    """The machine's busy and total CPU time so far (``/proc/stat``), to tell how full the cores were."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
+CPU_BUSY: dict[str, list[float]] = {}
+
+
 def run(project: Path, flow: str, instance: str, env: dict) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one ``stagehouse run``."""
+    """Seconds and peak RSS (MB) of one ``stagehouse run``; the cores' busy share goes to ``CPU_BUSY``."""
+    busy, total = busy_jiffies()
     started = time.perf_counter()
     process = subprocess.Popen(
         [STAGEHOUSE, "run", flow, "--instance", instance],
@@ -164,6 +177,8 @@ def run(project: Path, flow: str, instance: str, env: dict) -> tuple[float, floa
     stderr = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    busy_after, total_after = busy_jiffies()
+    CPU_BUSY.setdefault(f"{flow} {instance}", []).append((busy_after - busy) / max(total_after - total, 1))
     if status != 0:
         raise SystemExit(f"stagehouse run {flow} --instance {instance} failed: {stderr.strip()[-400:]}")
     return seconds, usage.ru_maxrss / 1024
@@ -176,6 +191,45 @@ def count(instance_id: str, table: str, stage: str = "raw") -> int:
             return conn.execute(sa.text(f"SELECT count(*) FROM {stage}.{table}")).scalar_one()
     finally:
         eng.dispose()
+
+
+def plain_copies(source: str, repeat: int) -> None:
+    """The ceiling: the same four copies without Stagehouse, as ``psql`` binary COPY pipes, one
+    at a time and two at a time (as the 2-worker cluster runs them). What two at a time gains here
+    is the most a cluster can gain on this machine's cores for this work."""
+    targets = [f"{source}_plain_{i}" for i in range(4)]
+    command = (
+        'psql -q "{url}" -c "COPY {source} TO STDOUT (FORMAT binary)" | '
+        'psql -q "{url}" -c "COPY {target} FROM STDIN (FORMAT binary)"'
+    )
+    seconds: dict[int, list[float]] = {1: [], 2: []}
+    busy_share: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(repeat):
+        for width in (1, 2):
+            with engine(PG_URL).connect() as conn:
+                for target in targets:
+                    conn.execute(sa.text(f"DROP TABLE IF EXISTS {target}"))
+                    conn.execute(sa.text(f"CREATE TABLE {target} (LIKE {source})"))
+            busy, total = busy_jiffies()
+            started = time.perf_counter()
+            for start in range(0, 4, width):
+                pipes = [
+                    subprocess.Popen(command.format(url=PG_URL, source=source, target=target), shell=True)
+                    for target in targets[start : start + width]
+                ]
+                if any(pipe.wait() for pipe in pipes):
+                    raise SystemExit("a psql COPY pipe failed (is psql on PATH?)")
+            seconds[width].append(time.perf_counter() - started)
+            busy_after, total_after = busy_jiffies()
+            busy_share[width].append((busy_after - busy) / max(total_after - total, 1))
+    with engine(PG_URL).connect() as conn:
+        for target in targets:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {target}"))
+    one, two = statistics.median(seconds[1]), statistics.median(seconds[2])
+    print(f"  plain psql COPY pipes, no Stagehouse, median of {repeat}:")
+    print(f"    one at a time     : {one:7.2f} s  (cores busy {statistics.median(busy_share[1]):.0%})")
+    print(f"    two at a time     : {two:7.2f} s  (cores busy {statistics.median(busy_share[2]):.0%})")
+    print(f"    ceiling speed-up  : {one / two:7.2f} x")
 
 
 def make_project(folder: Path) -> dict[str, str]:
@@ -254,10 +308,18 @@ def main() -> None:
                         rss[instance] = max(rss.get(instance, 0), peak)
             cluster, sequential = statistics.median(times["cluster"]), statistics.median(times["postgres"])
             print(f"4 syncs x {args.rows:,} rows, PostgreSQL -> PostgreSQL store, median of {args.repeat}:")
-            print(f"  sequential instance : {sequential:7.2f} s  (runner peak RSS {rss['postgres']:.0f} MB)")
-            print(f"  cluster (2 workers) : {cluster:7.2f} s  (runner peak RSS {rss['cluster']:.0f} MB)")
+            busy = {i: statistics.median(CPU_BUSY[f"scale_four {i}"][1:]) for i in ("postgres", "cluster")}
+            print(
+                f"  sequential instance : {sequential:7.2f} s  (runner peak RSS {rss['postgres']:.0f} MB, "
+                f"cores busy {busy['postgres']:.0%})"
+            )
+            print(
+                f"  cluster (2 workers) : {cluster:7.2f} s  (runner peak RSS {rss['cluster']:.0f} MB, "
+                f"cores busy {busy['cluster']:.0%})"
+            )
             print(f"  speed-up            : {sequential / cluster:7.2f} x")
             print(f"  worker peak RSS     : {', '.join(f'{p:.0f} MB' for p in worker_peaks(address))}")
+            plain_copies(small, args.repeat)
 
             create_source(big, args.big_rows)
             big_table(folder, env, ids, address, big, args.big_rows, args.repeat)
