@@ -167,3 +167,51 @@ def test_a_partition_job_run_again_replaces_its_rows(source_table, pg_url):
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {target}"))
+
+
+def test_a_partition_job_running_twice_at_once_leaves_its_rows_once(pg_url):
+    """A worker that froze (not died) can still be copying when the cluster starts the job again
+    elsewhere: the second copy waits for the first to commit and replaces its rows, on both job
+    kinds, so the range is there once."""
+    import threading
+    from functools import partial
+
+    from stagehouse.connectors.sql.config import SqlConnectionConfig
+    from stagehouse.connectors.sql.partition_jobs import AppendRange, CopyRange
+    from stagehouse.connectors.sql.source import SqlConnection
+
+    name = f"shp_twice_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(sqlalchemy_url(pg_url))
+    with engine.begin() as conn:  # big enough that two copies started together overlap
+        conn.execute(
+            sa.text(f"CREATE TABLE {name} AS SELECT i AS id, md5(i::text) AS token FROM generate_series(1, 200000) i")
+        )
+        conn.execute(sa.text(f"CREATE TABLE {name}_copy (LIKE {name})"))
+    reopen = partial(SqlConnection.from_config, "shop", SqlConnectionConfig(type="sql", url=pg_url), Path())
+    try:
+        schema = reopen().read(name, after=KeyRange("id", 0, 0)).schema
+        parts = [KeyRange("id", None, 100001), KeyRange("id", 100001, None)]
+        for job in [
+            CopyRange(reopen, "shop", name, None, parts[0], 0, 2, pg_url, f'"public"."{name}_copy"'),
+            AppendRange(reopen, "shop", name, None, parts[1], 1, 2, pg_url, "public", f"{name}_copy", schema),
+        ]:
+            together = threading.Barrier(2)
+            done: list[int] = []
+
+            def copy(job=job, together=together, done=done) -> None:
+                together.wait()
+                done.append(job().rows)
+
+            copies = [threading.Thread(target=copy) for _ in range(2)]
+            for thread in copies:
+                thread.start()
+            for thread in copies:
+                thread.join()
+            assert done == [100000, 100000]
+        with engine.connect() as conn:
+            copied = conn.execute(sa.text(f"SELECT count(*), count(DISTINCT id) FROM {name}_copy")).one()
+        assert tuple(copied) == (200000, 200000)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {name}, {name}_copy"))
+        engine.dispose()

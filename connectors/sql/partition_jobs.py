@@ -123,14 +123,20 @@ class RangeJob:
     def copy(self, conn: Any) -> int:
         raise NotImplementedError
 
-    def clearing(self, into: str, dialect: sa.Dialect) -> str:
-        """The DELETE of this range's rows from ``into``, run first in the job's own transaction: a
-        job the cluster runs again (its worker died after the commit, before it reported) then
-        replaces its rows instead of doubling them. The target holds this load's rows only, so the
-        key range alone picks them."""
+    def claiming(self, into: str, dialect: sa.Dialect) -> list[str]:
+        """What the job's own transaction runs first: a lock on this range of ``into``, then the
+        DELETE of the range's rows. A job the cluster runs again (its worker died after the
+        commit, before it reported) then replaces its rows instead of doubling them, and a copy
+        that still runs beside it (a worker that froze but did not die) makes the retry wait for
+        its commit and then replaces those rows too. The target holds this load's rows only, so
+        the key range alone picks them."""
         key_only = KeyRange(self.part.column, self.part.low, self.part.high)
         condition = key_only.condition().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-        return f"DELETE FROM {into} WHERE {condition}"
+        lock = sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{into} {condition}", 0)))
+        return [
+            str(lock.compile(dialect=dialect, compile_kwargs={"literal_binds": True})),
+            f"DELETE FROM {into} WHERE {condition}",
+        ]
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,8 @@ class CopyRange(RangeJob):
         store = psycopg2.connect(self.store_url)
         try:
             with store.cursor() as cur:
-                cur.execute(self.clearing(self.into, postgresql.dialect()))
+                for statement in self.claiming(self.into, postgresql.dialect()):
+                    cur.execute(statement)
             rows = plan.copy_into(store, self.into)
             store.commit()
             return rows
@@ -179,7 +186,10 @@ class AppendRange(RangeJob):
         engine = sa.create_engine(self.store_url)  # no connection of its own: the bulk connection's URL
         try:
             with dialect_of(engine).bulk_connection(engine) as store, store.cursor() as cur:
-                cur.execute(self.clearing(quoted_name(engine, self.target_schema, self.target_table), engine.dialect))
+                for statement in self.claiming(
+                    quoted_name(engine, self.target_schema, self.target_table), engine.dialect
+                ):
+                    cur.execute(statement)
                 stream = pa.RecordBatchReader.from_batches(schema, batches())
                 cur.adbc_ingest(self.target_table, stream, mode="append", db_schema_name=self.target_schema)
                 store.commit()
