@@ -133,16 +133,6 @@ class DuckDBScan:
             raise self.on_attach_error(exc) from exc
 
 
-def quote_literal(text: str) -> str:
-    """A SQL string literal for DuckDB (for statements that take no bind parameters)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def quote_identifier(name: str) -> str:
-    """A DuckDB identifier, quoted so any name is taken literally."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def stream(
     con: duckdb.DuckDBPyConnection,
     sql: str,

@@ -25,12 +25,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from stagehouse.connectors.duckdb_scan import load_extensions, open_duckdb, quote_identifier
+from stagehouse.connectors.duckdb_scan import load_extensions, open_duckdb
 from stagehouse.connectors.errors import SourceUnavailableError, StagehouseError, first_line
 from stagehouse.connectors.registry import WAREHOUSE, connect
 from stagehouse.connectors.settings import connection_specs
 from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.source import SqlConnection, scrubbed_line
+from stagehouse.connectors.sql_quoting import quote_identifier
 
 IN_PROCESS = "Unique file handle conflict"
 LOCKED = "Could not set lock"

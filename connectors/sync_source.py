@@ -40,6 +40,8 @@ class BinaryCopy(Protocol):
 
     def copy_into(self, target: Any, into: str) -> int: ...
 
+    def refuse_not_finite(self, target: Any, into: str) -> None: ...
+
 
 class RangeAppends(Protocol):
     """A partitioned read's key ranges appended into the store by jobs of their own (on a cluster's

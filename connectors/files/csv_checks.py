@@ -23,9 +23,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from stagehouse.connectors.duckdb_scan import open_duckdb, quote_literal
+from stagehouse.connectors.duckdb_scan import open_duckdb
 from stagehouse.connectors.errors import CsvDialectError, CsvRowError, SourceError
 from stagehouse.connectors.files.config import CsvOptions
+from stagehouse.connectors.sql_quoting import quote_literal
 
 LIKELY_DELIMITERS = ",;\t|"
 COLUMN_COUNT_ERRORS = ("MISSING COLUMNS", "TOO MANY COLUMNS")

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from stagehouse.connectors.duckdb_scan import open_duckdb, quote_identifier, quote_literal
+from stagehouse.connectors.duckdb_scan import open_duckdb
 from stagehouse.connectors.errors import CsvFileError
 from stagehouse.connectors.files.config import CsvOptions
 from stagehouse.connectors.files.csv_checks import csv_options
+from stagehouse.connectors.sql_quoting import quote_identifier, quote_literal
 
 SNIFF_SAMPLE_ROWS = 20_480  # DuckDB's read_csv sample_size: the rows that decided the column's type
 EXACT_IN_DOUBLE = 2**53

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from stagehouse.connectors.duckdb_scan import open_duckdb, quote_literal, stream
+from stagehouse.connectors.duckdb_scan import open_duckdb, stream
 from stagehouse.connectors.errors import SourceError
 from stagehouse.connectors.files.config import CsvOptions
 from stagehouse.connectors.files.csv_checks import (
@@ -36,6 +36,7 @@ from stagehouse.connectors.files.csv_checks import (
 )
 from stagehouse.connectors.files.csv_wide_integers import check_wide_integers
 from stagehouse.connectors.files.formats import is_zip
+from stagehouse.connectors.sql_quoting import quote_literal
 
 COPY_CHUNK = 1 << 20
 logger = logging.getLogger(__name__)

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from stagehouse.connectors.arrow_metadata import with_schema
 from stagehouse.connectors.sql.described import columns_of
 from stagehouse.connectors.sql.dialects import dialect_of
-from stagehouse.connectors.sql.exact_numerics import declared_numerics
+from stagehouse.connectors.sql.exact_numerics import declared_numerics, source_of
+from stagehouse.connectors.sql.not_finite import Named, refuse_not_finite
 
 MAX_LENGTH = b"max_length"
 PG_MAX_PRECISION, PG_MAX_VARCHAR = 1000, 10_485_760
@@ -125,9 +126,11 @@ def create_typed(cur, quote: Callable[[str], str], schema: str | None, table: st
 
 
 def declare_wide(cur, quote: Callable[[str], str], schema: str | None, table: str, arrow: pa.Schema) -> None:
-    """Once the rows are in: the wide numerics that arrived as text take their declared type."""
+    """Once the rows are in: the wide numerics that arrived as text take their declared type; a
+    NaN or ±Infinity among them is refused first (``connectors.sql.not_finite``)."""
     target = _target(quote, schema, table)
     if wide := {name: kind.declared for name, kind in declared_numerics(arrow).items()}:
+        refuse_not_finite(cur, target, list(wide), Named(*source_of(arrow)))
         changes = ", ".join(
             f"ALTER COLUMN {quote(name)} TYPE {kind} USING {quote(name)}::{kind}" for name, kind in wide.items()
         )

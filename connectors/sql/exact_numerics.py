@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from stagehouse.connectors.arrow_metadata import with_schema
 from stagehouse.connectors.errors import SourceError, first_line
+from stagehouse.connectors.sql_quoting import quote_identifier
 
 NUMERIC_OID = 1700
 DUCKDB_MAX_PRECISION = 38
@@ -82,7 +83,7 @@ def _fix(field: str, value: str, target: str) -> str:
     if value in NOT_FINITE:
         return (
             f"cast it in a query: sync(..., query=\"SELECT ..., NULLIF({field}, '{value}') AS {field} ...\") "
-            f"(NULL), or {field}::float8 AS {field} (a float keeps NaN)"
+            f"(NULL), or {field}::float8 AS {field} (a float keeps {value})"
         )
     scale = int(target.rstrip(")").split(",")[1])
     fraction = value.partition(".")[2].rstrip("0")
@@ -123,17 +124,16 @@ def numeric_columns(engine: sa.Engine, sql: str) -> tuple[list[str], dict[str, N
     return columns, numerics
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _literal(text: str) -> str:
     return text.replace("'", "''")
 
 
 def text_select(sql: str, columns: list[str], numerics: dict[str, Numeric]) -> str:
     """``sql`` for the source with its numeric columns as text, which DuckDB cannot misread."""
-    items = [f"q.{_quote(c)}::text AS {_quote(c)}" if c in numerics else f"q.{_quote(c)}" for c in columns]
+    items = [
+        f"q.{quote_identifier(c)}::text AS {quote_identifier(c)}" if c in numerics else f"q.{quote_identifier(c)}"
+        for c in columns
+    ]
     return f"SELECT {', '.join(items)} FROM ({sql}) AS q"
 
 
@@ -151,21 +151,21 @@ def landing(relation: str, columns: list[str], numerics: dict[str, Numeric], key
     to its DECIMAL, or raises ``error()`` naming the row's key, the field and the value."""
     row = key or columns[:1]
     row_text = " || ', ' || ".join(
-        f"'{_literal(name)}=' || coalesce(CAST({_quote(name)} AS VARCHAR), 'NULL')" for name in row
+        f"'{_literal(name)}=' || coalesce(CAST({quote_identifier(name)} AS VARCHAR), 'NULL')" for name in row
     )
     items = []
     for name in columns:
         if name not in numerics:
-            items.append(_quote(name))
+            items.append(quote_identifier(name))
             continue
         precision, scale = numerics[name].decimal()
         target = f"DECIMAL({precision},{scale})"
         message = SEPARATOR.join(
-            [MARKER, f"' || {row_text} || '", _literal(name), "' || " + _quote(name) + " || '", target]
+            [MARKER, f"' || {row_text} || '", _literal(name), "' || " + quote_identifier(name) + " || '", target]
         )
         items.append(
-            f"CASE WHEN {_quote(name)} IS NULL OR {_fits(_quote(name), precision, scale)} "
-            f"THEN CAST({_quote(name)} AS {target}) ELSE error('{message}') END AS {_quote(name)}"
+            f"CASE WHEN {quote_identifier(name)} IS NULL OR {_fits(quote_identifier(name), precision, scale)} "
+            f"THEN CAST({quote_identifier(name)} AS {target}) ELSE error('{message}') END AS {quote_identifier(name)}"
         )
     return f"SELECT {', '.join(items)} FROM {relation}"
 
@@ -232,5 +232,11 @@ def store_landing(
     numerics = declared_numerics(schema)
     if not numerics:
         return f"SELECT * FROM {relation}", lambda exc: None
-    connection, obj, key = json.loads((schema.metadata or {}).get(SOURCE, b'["?", "?", []]'))
+    connection, obj, key = source_of(schema)
     return landing(relation, schema.names, numerics, key), lambda exc: refused(connection, obj, exc)
+
+
+def source_of(schema: pa.Schema) -> tuple[str, str, list[str]]:
+    """The connection, table or query, and key a tagged stream came from (to name a refused row)."""
+    connection, obj, key = json.loads((schema.metadata or {}).get(SOURCE, b'["?", "?", []]'))
+    return connection, obj, key

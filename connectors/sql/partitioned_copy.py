@@ -56,6 +56,9 @@ class PartitionedCopy(RangeSplit):
     def columns(self):
         return self.whole.columns()
 
+    def refuse_not_finite(self, target, into: str) -> None:
+        self.whole.refuse_not_finite(target, into)
+
     def copy_into(self, target, into: str) -> int:
         """Commit the created table (``target``'s transaction), then copy the ranges at once, each
         committing its own; the rows copied, or the first failed partition's ``PartitionError``."""

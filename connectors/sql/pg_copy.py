@@ -8,18 +8,23 @@ bytes go from one libpq connection to the other through an OS pipe, written and 
 code runs per row, and the target's columns keep the source's exact types (``numeric(15,2)``,
 ``varchar(40)``, ``timestamptz``, ``jsonb``, ``uuid``, arrays). A column of a type the source
 database defines itself (an enum, a domain, an extension's type) has no binary form the target
-is sure to share: ``columns()`` says None and the caller takes the Arrow path instead.
+is sure to share: ``columns()`` says None and the caller takes the Arrow path instead. A
+``numeric`` NaN or infinity would land as is, where no reader after it (Arrow, ``fetch``, DuckDB's
+scanner, which reads it as 0) holds it: ``refuse_not_finite`` refuses it before the commit, as the
+Arrow path and a DuckDB store do.
 
 Example::
 
     plan = connect("shop").binary_copy("public.orders")
     columns = plan.columns()                  # [CopyColumn('id', 'integer'), CopyColumn('total', 'numeric(15,2)'), …]
     rows = plan.copy_into(store_conn, '"raw__tmp"."orders"')   # store_conn: a psycopg2 connection
+    plan.refuse_not_finite(store_conn, '"raw__tmp"."orders"')  # NaN in "total": UnrepresentableValueError
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ BACKENDS = frozenset({"postgresql"})  # sources whose rows a PostgreSQL store ca
 FIRST_USER_OID = 16384  # PostgreSQL's FirstNormalObjectId: every built-in type's oid is below it
 PIPE_BUFFER = 1 << 20
 FEED_CHUNK = 1 << 16
+NUMERIC = re.compile(r"numeric(\(\d+,-?\d+\))?")  # a scalar numeric column's format_type, not numeric[]
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,21 @@ class PostgresCopy:
     """The rows of one SELECT on a PostgreSQL source, ready to be copied by binary COPY.
 
     ``conninfo`` is the source's libpq URI (password included: never shown); ``on_error`` turns
-    a source failure into the connection's own error (naming it and the table, secrets scrubbed).
+    a source failure into the connection's own error (naming it and the table, secrets scrubbed);
+    ``connection`` and ``obj`` name them in a refused value.
     """
 
-    def __init__(self, conninfo: str, select: str, on_error: Callable[[BaseException], SourceError]) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        select: str,
+        on_error: Callable[[BaseException], SourceError],
+        *,
+        connection: str,
+        obj: str,
+    ) -> None:
         self._conninfo = conninfo
+        self.connection, self.obj = connection, obj
         self.select = select.strip().rstrip(";")
         self.on_error = on_error
         self._columns: list[CopyColumn] | None = None
@@ -132,6 +148,19 @@ class PostgresCopy:
         if received != sent["rows"]:
             raise self.on_error(RuntimeError(f"the source sent {sent['rows']} rows, the target received {received}"))
         return received
+
+    def refuse_not_finite(self, target, into: str) -> None:
+        """Refuse the first row of ``into`` (over ``target``, a psycopg2 connection, before its
+        commit) with a numeric NaN or ±Infinity, named by its first column
+        (``connectors.sql.not_finite``)."""
+        from stagehouse.connectors.sql.not_finite import INFINITE_NUMERIC, Named, refuse_not_finite
+
+        columns = self.columns() or []
+        numeric = [column.name for column in columns if NUMERIC.fullmatch(column.type)]
+        if numeric:
+            named = Named(self.connection, self.obj, [columns[0].name])
+            with target.cursor() as cur:
+                refuse_not_finite(cur, into, numeric, named, infinities=target.server_version >= INFINITE_NUMERIC)
 
     def _source_error(self, exc: BaseException) -> BaseException:
         return exc if isinstance(exc, SourceError) else self.on_error(exc)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import URL
 
-from stagehouse.connectors.duckdb_scan import quote_literal
+from stagehouse.connectors.sql_quoting import quote_literal
 
 
 def _keywords(quote: bool, **pairs: object) -> str:

@@ -31,8 +31,6 @@ from stagehouse.connectors.duckdb_scan import (
     DuckDBScan,
     kept_attachment,
     open_duckdb,
-    quote_identifier,
-    quote_literal,
     reader_connection,
     stream,
 )
@@ -57,6 +55,7 @@ from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.source_freshness import FreshnessQueries
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
+from stagehouse.connectors.sql_quoting import quote_identifier, quote_literal
 from stagehouse.connectors.sync_source import BinaryCopy, SyncRead, SyncRequest, SyncSource, given_query
 
 EXACT_NUMERIC_BACKENDS = frozenset({"postgresql"})  # DuckDB's scanner reads their numeric through a double
@@ -378,7 +377,9 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             query = f"SELECT * FROM {quoted_name(self.engine, schema, name)}"
         obj = f"table '{table}'" if table else "query"
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresCopy(conninfo, given_query(query), on_error=lambda exc: self._error(obj, exc))
+        return PostgresCopy(
+            conninfo, given_query(query), on_error=lambda exc: self._error(obj, exc), connection=self.name, obj=obj
+        )
 
     def _error(self, obj: str, exc: BaseException) -> SourceError:
         # a DB-API driver's own OperationalError (binary_copy's psycopg2) is named so by the standard

@@ -109,7 +109,8 @@ def _refuse_nested(table: str, schema: pa.Schema) -> None:
 
 def _copy_into(engine: sa.Engine, schema: str, table: str, copy: BinaryCopy, columns: list) -> int:
     """Create ``schema.table`` with the source's column types and copy the rows in, in one
-    transaction of a psycopg2 connection of its own (whatever driver the store's URL names)."""
+    transaction of a psycopg2 connection of its own (whatever driver the store's URL names); a
+    numeric NaN or infinity among them is refused (``PostgresCopy.refuse_not_finite``)."""
     import psycopg2
 
     quote = engine.dialect.identifier_preparer.quote
@@ -120,6 +121,7 @@ def _copy_into(engine: sa.Engine, schema: str, table: str, copy: BinaryCopy, col
         with conn.cursor() as cur:
             cur.execute(f"CREATE TABLE {target} ({definition})")
         rows = copy.copy_into(conn, target)
+        copy.refuse_not_finite(conn, target)
         conn.commit()
         return rows
     finally:
