@@ -52,4 +52,5 @@ def refuse_not_finite(cur, into: str, columns: list[str], named: Named, infiniti
     )
     found = cur.fetchone()
     if found is not None:
-        raise UnrepresentableValueError(named.connection, named.obj, *found, TARGET)
+        row_named, field_named, value_found = found
+        raise UnrepresentableValueError(named.connection, named.obj, row_named, field_named, value_found, TARGET)
