@@ -31,7 +31,7 @@ from stagehouse.connectors.registry import connect as build_connection
 from stagehouse.connectors.settings import find_config_file, instance_section, load_config_file
 from stagehouse.flows.config import pipedag_config
 from stagehouse.flows.stage_names import is_reserved
-from stagehouse.tasks.store_args import check_store_args
+from stagehouse.tasks.config_keys import config_problems, top_level_problems
 
 UNREACHABLE_FIX = {
     "sql": "start the server or fix url (host, port, database, user)",
@@ -144,11 +144,13 @@ def check_project(instance: str | None = None, *, connect: bool = False, path: P
         if instance in unset:
             raise unset[instance]
         sections = {name: instance_section(document, name) for name in names}
-        for name, section in sections.items():
-            check_store_args(section, name)
     except ConfigFileError as exc:
         report.problems = [CheckProblem("", _message(exc), _config_fix(exc))]
         return report
+    for problem in dict.fromkeys(
+        top_level_problems(document) + [p for n in names for p in config_problems(document, n)]
+    ):
+        findings.add("", problem, "")
     for name in [name for name in names if name in unset]:  # the other instances are still checked
         findings.add("", _message(unset[name]), _config_fix(unset[name]))
         names.remove(name)

@@ -32,11 +32,10 @@ from stagehouse.connectors.settings import (
     deep_merge,
     default_instance,
     find_config_file,
-    instance_section,
     load_config_file,
 )
+from stagehouse.tasks.config_keys import check_config_keys
 from stagehouse.tasks.connections import PROJECT_DIR_ATTR
-from stagehouse.tasks.store_args import check_store_args
 
 PROJECT_DIR = "{project_dir}"
 
@@ -120,7 +119,7 @@ class ProjectConfig(PipedagConfig):
         if instance is not None and instance in self.unset:
             raise self.unset[instance]
         if instance is not None:
-            check_store_args(instance_section(self.config_dict, instance), instance)
+            check_config_keys(self.config_dict, instance)
         return super().get(instance=instance, flow=flow, per_user=per_user)
 
     def instance_names(self) -> list[str]:

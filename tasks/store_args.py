@@ -21,8 +21,6 @@ from typing import Any
 
 from pydiverse.common.util.import_ import import_object
 
-from stagehouse.connectors.errors import ConfigFileError
-
 URL_ARGUMENT = {"engine_url": "url"}  # SQLTableStore._init_conf_ passes args["url"] as engine_url
 
 
@@ -71,9 +69,3 @@ def _family(store_class: type) -> list[type]:
         found.append(cls)
         todo.extend(cls.__subclasses__())
     return found
-
-
-def check_store_args(section: dict[str, Any], instance: str) -> None:
-    """Raise ``ConfigFileError`` for an argument the instance's table store does not take."""
-    if problem := unknown_store_args(section, instance):
-        raise ConfigFileError(problem, store_instance=instance)

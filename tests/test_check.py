@@ -276,17 +276,51 @@ def test_a_misspelled_table_store_argument_is_named_by_check_and_by_a_run(tmp_pa
     (tmp_path / "pipedag.yaml").write_text(
         text.replace("create_database_if_not_exists", "create_database_if_not_exist")
     )
-    expected = (
-        "pipedag.yaml instances.local.table_store.args: SQLTableStore takes no argument "
+    expected = {
+        instance: f"pipedag.yaml instances.{instance}.table_store.args: SQLTableStore takes no argument "
         "'create_database_if_not_exist'; did you mean create_database_if_not_exists? (arguments: "
-    )
+        for instance in ("local", "postgres", "dask", "cluster")
+    }
 
     checked = stagehouse("check", root=tmp_path)
     assert checked.returncode == 1
     problems = [line for line in checked.stdout.splitlines() if line.startswith("problem: ")]
-    assert len(problems) == 1 and problems[0].startswith(f"problem: {expected}"), checked.stdout
+    assert len(problems) == 4, checked.stdout  # every instance's, not only the first found
+    for problem, start in zip(problems, expected.values(), strict=True):
+        assert problem.startswith(f"problem: {start}"), checked.stdout
     run = stagehouse("run", "tiny", "--instance", "local", root=tmp_path)
-    assert run.returncode != 0 and run.stderr.strip().startswith(f"Error: {expected}"), run.stderr
+    assert run.returncode != 0 and run.stderr.strip().startswith(f"Error: {expected['local']}"), run.stderr
+    assert not (tmp_path / "data").exists()  # refused before the store was made
+
+
+def test_misspelled_pipedag_keys_and_component_arguments_are_all_named_by_check_and_a_run_stops_at_them(tmp_path):
+    """pipedag ignores a key it does not know (a misspelled stage_commit_technique ran with the
+    default) and reads a lock manager's base_path by hand (a misspelled one was a bare KeyError):
+    check names every such key, with the key meant; a run refuses before it makes anything."""
+    write_project(tmp_path, {"drops": {"type": "files", "path": "drops"}}, {"tiny": TINY_FLOW})
+    document = yaml.safe_load((tmp_path / "pipedag.yaml").read_text())
+    local = document["instances"]["local"]
+    local["stage_commit_tecnique"] = local.pop("stage_commit_technique", "READ_VIEWS")
+    local["lock_manager"]["args"] = {"base_pth": local["lock_manager"]["args"]["base_path"]}
+    document["strict_instance_lokup"] = document.pop("strict_instance_lookup", True)
+    (tmp_path / "pipedag.yaml").write_text(yaml.safe_dump(document))
+    expected = [
+        "pipedag.yaml: pipedag reads no key 'strict_instance_lokup'; did you mean strict_instance_lookup?",
+        "pipedag.yaml instances.local: pipedag reads no key 'stage_commit_tecnique'; did you mean "
+        "stage_commit_technique?",
+        "pipedag.yaml instances.local.lock_manager.args: FileLockManager takes no argument 'base_pth'; did you "
+        "mean base_path? (arguments: base_path)",
+        "pipedag.yaml instances.local.lock_manager.args: FileLockManager needs 'base_path'",
+    ]
+
+    checked = stagehouse("check", "--instance", "local", root=tmp_path)
+    assert checked.returncode == 1
+    problems = [line.removeprefix("problem: ") for line in checked.stdout.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == len(expected), checked.stdout
+    for problem, start in zip(problems, expected, strict=True):
+        assert problem.startswith(start), checked.stdout
+    run = stagehouse("run", "tiny", "--instance", "local", root=tmp_path)
+    assert run.returncode != 0 and run.stderr.strip().startswith(f"Error: {expected[0]}"), run.stderr
     assert not (tmp_path / "data").exists()  # refused before the store was made
 
 
