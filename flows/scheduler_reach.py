@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from stagehouse.connectors.errors import first_line
@@ -43,11 +44,29 @@ def scheduler_problem(instance: str, section: dict[str, Any], raw: dict[str, Any
 
     require(distributed)
     timeout = min(float(args.get("connect_timeout") or CHECK_TIMEOUT), CHECK_TIMEOUT)
+    if refused := _tcp_refusal(address, timeout):  # the client would retry a refused port until its timeout
+        return ClusterUnreachableError(address, refused, instance)
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         return ClusterUnreachableError(address, first_line(exc), instance)
     client.close()
+    return None
+
+
+def _tcp_refusal(address: str, timeout: float) -> str | None:
+    """Why a plain ``tcp://host:port`` address takes no connection (refused, no such host), else
+    None: for any other address, or one that accepts, the client's own handshake decides."""
+    scheme, _, location = address.partition("://")
+    host, _, port = location.rpartition(":")
+    if scheme != "tcp" or not host or not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except TimeoutError:
+        return None  # slow, not refused: the client says how it timed out
+    except OSError as exc:
+        return f"nothing takes connections at {host}:{port} ({exc.strerror or first_line(exc)})"
     return None
 
 
