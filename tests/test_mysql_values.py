@@ -75,6 +75,42 @@ def test_tinyint1_keeps_its_integers_and_a_zero_date_is_refused_naming_row_field
     )
 
 
+def test_a_zero_date_in_an_incremental_delta_is_named_by_table_and_row(project, maria_table):
+    """A delta is read through a query of the table: the refusal still names the table and the row's key."""
+    engine, name = maria_table
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"UPDATE {name} SET born = NULL, seen = NULL WHERE id IN (2, 3)"))
+    with Flow("maria") as flow, Stage("raw"):
+        sync("mysql", name, name="people", mode="incremental", cursor="id")
+    assert (report := run_flow(flow)).ok, report.error
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET SESSION sql_mode = ''"))
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES (5, 0, '2024-00-15', NULL)"))
+    report = run_flow(flow)
+    assert not report.ok
+    assert str(report.error) == (
+        f"connection 'mysql', table '{name}': row id 5, field 'born': '2024-00-15' is not a date (it would land as "
+        "NULL); sync a query= that reads CASE WHEN MONTH(born) = 0 OR DAYOFMONTH(born) = 0 THEN NULL ELSE born END "
+        "AS born (or fix the rows in the source; sql_mode NO_ZERO_IN_DATE keeps new ones out)"
+    ), report.error
+    assert [r["id"] for r in project.read("raw", "people", order_by="id")] == [1, 2, 3, 4]
+    fixed = (
+        "SELECT id, flag, CASE WHEN MONTH(born) = 0 OR DAYOFMONTH(born) = 0 THEN NULL ELSE born END AS born, seen "
+        f"FROM {name}"
+    )
+    with Flow("maria") as flow, Stage("raw"):
+        sync("mysql", query=fixed, name="people", primary_key="id")
+    assert (report := run_flow(flow)).ok, report.error
+    rows = project.read("raw", "people", order_by="id")
+    assert [(r["id"], r["born"]) for r in rows] == [
+        (1, dt.date(2024, 1, 2)),
+        (2, None),
+        (3, None),
+        (4, None),
+        (5, None),
+    ]
+
+
 def test_bigint_unsigned_lands_whole_on_either_store(project, mysql_url):
     """2**64 - 1 fits no signed 64-bit column: the PostgreSQL store takes it as numeric(20,0)."""
     engine = sa.create_engine(sqlalchemy_url(mysql_url))

@@ -25,16 +25,18 @@ MYSQL_BACKENDS = frozenset({"mysql", "mariadb"})
 DATE_TYPE_CODES = frozenset({7, 10, 12, 14})  # the MySQL protocol's TIMESTAMP, DATE, DATETIME, NEWDATE
 
 
-def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None) -> None:
-    """Raise SourceError for the first zero or incomplete date in ``table`` or ``query``."""
+def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None, named: str | None = None) -> None:
+    """Raise SourceError for the first zero or incomplete date in ``table`` or ``query``; ``named``:
+    the source table a query reads (an incremental or merge delta), which names it and its row."""
     quote = conn.engine.dialect.identifier_preparer.quote
     if table is not None:
         schema, name = conn.split_table(table)
         relation = ".".join(quote(part) for part in (schema, name) if part)
-        obj = f"table '{table}'"
     else:
-        relation, obj = f"({query}) AS q", "query"
-    key = (conn.primary_key(table) if table is not None else None) or None
+        relation = f"({query}) AS q"
+    named = named or table
+    obj = f"table '{named}'" if named else "query"
+    key = (conn.primary_key(named) if named is not None else None) or None
     try:
         with conn.engine.connect() as db:
             # the driver's own cursor, given no parameters, sends the text as it is ('%' in a
@@ -63,11 +65,15 @@ def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None)
         for d, v in zip(dates, found[len(key) :], strict=True)
         if v is not None and (v[5:7] == "00" or v[8:10] == "00")
     )
-    zero = "0000-00-00 00:00:00" if len(value) > 10 else "0000-00-00"
+    if value.startswith("0000-00-00"):
+        zero = "0000-00-00 00:00:00" if len(value) > 10 else "0000-00-00"
+        reads, mode = f"NULLIF({field}, '{zero}') AS {field}", "NO_ZERO_DATE"
+    else:  # a month or day of 0 in a real year: NULLIF of one value would not catch the others
+        reads = f"CASE WHEN MONTH({field}) = 0 OR DAYOFMONTH({field}) = 0 THEN NULL ELSE {field} END AS {field}"
+        mode = "NO_ZERO_IN_DATE"
     raise SourceError(
         conn.name,
         obj,
         f"row {row}, field '{field}': '{value}' is not a date (it would land as NULL); sync a query= that reads "
-        f"NULLIF({field}, '{zero}') AS {field} (or fix the rows in the source; sql_mode NO_ZERO_DATE keeps new ones "
-        "out)",
+        f"{reads} (or fix the rows in the source; sql_mode {mode} keeps new ones out)",
     )

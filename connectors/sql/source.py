@@ -267,7 +267,7 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             ),
             use_catalog=use_catalog,
             passthrough=passthrough,
-            check=partial(refuse_zero_dates, self, table, query) if self.backend in MYSQL_BACKENDS else None,
+            check=partial(refuse_zero_dates, self, table, query, named) if self.backend in MYSQL_BACKENDS else None,
         ), exact
 
     def _exact_read(self, table: str | None, query: str | None, named: str | None) -> ExactRead | None:
