@@ -301,6 +301,28 @@ def test_unchanged_api_keeps_sync_and_downstream_cache_valid(project, json_serve
     assert set(states(fourth).values()) == {"CACHE_VALID"}, states(fourth)
 
 
+def test_a_record_arriving_at_the_mark_after_a_sync_is_appended_once(project, json_server):
+    """APIs time records to the second: a record saved after a sync, in the same second as the last
+    one synced, sits at the mark. An inclusive filter (updated_at_gte) hands it over on the next
+    run; it is appended, and the record read before at the mark is not appended twice."""
+    json_server_customers(json_server, 5)
+    customers = {
+        "path": "/customers",
+        "primary_key": ["id"],
+        "pagination": JSON_SERVER_PAGES,
+        "incremental": {"param": "updated_at_gte"},
+    }
+    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": customers}})
+    assert (first := run_flow(customers_flow("incremental"))).ok, first.error
+    tie = {"id": 7, "name": "customer 7", "city": "Ghent", "updated_at": "2024-01-01T00:00:05"}  # customer 5's
+    httpx.post(f"{json_server.url}/customers", json=tie).raise_for_status()
+
+    assert (second := run_flow(customers_flow("incremental"))).ok, second.error
+    assert sorted(r["id"] for r in project.read("raw", "customers")) == [1, 2, 3, 4, 5, 7]
+    third = run_flow(customers_flow("incremental"))
+    assert set(states(third).values()) == {"CACHE_VALID"}, states(third)
+
+
 @pytest.mark.parametrize("instance", ["local"], indirect=True)
 def test_full_sync_reruns_when_its_freshness_request_answers_differently(project, json_server):
     count = {"path": "/customers", "params": {"_limit": 1}, "header": "X-Total-Count"}

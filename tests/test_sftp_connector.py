@@ -101,13 +101,43 @@ def test_incremental_sync_reads_only_new_files(project, sftp_server, drop):
     ]
 
     (drop / "orders_01.csv").write_text("this file is not read again, or the sync would fail\n\x00\x01")
-    os.utime(drop / "orders_01.csv", (old, old))
+    os.utime(drop / "orders_01.csv", (old - 60, old - 60))  # before the mark (orders_02's, read again, deduplicated)
     (drop / "orders_03.csv").write_text("id,amount\n4,40\n5,50\n")
     report = run_flow(build())
     assert report.ok, report.error
     rows = project.read("raw", "orders", order_by="id")
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[-1]["_file"] == "orders_03.csv"
+
+
+@pytest.mark.parametrize("instance", ["local"], indirect=True)
+def test_a_file_dropped_after_a_sync_with_the_marks_modification_time_is_read_once(project, sftp_server, drop):
+    """SFTP gives modification times in whole seconds: a file that lands after a sync, in the same
+    second as the last file synced, has the mark's time. The next run reads it; the file read
+    before at the mark is not appended twice."""
+    project.add_connection("partner", sftp_server.spec(drop))
+
+    def build():
+        with Flow("sftp_sync") as flow:
+            with Stage("raw"):
+                sync("partner", "orders_*.csv", name="orders", mode="incremental", cursor="_file_mtime")
+        return flow
+
+    old = int(time.time()) - 3600
+    os.utime(drop / "orders_01.csv", (old - 60, old - 60))
+    os.utime(drop / "orders_02.csv", (old, old))
+    assert (first := run_flow(build())).ok, first.error
+    (drop / "orders_03.csv").write_text("id,amount\n4,40\n")
+    os.utime(drop / "orders_03.csv", (old, old))
+
+    assert (second := run_flow(build())).ok, second.error
+    rows = project.read("raw", "orders", order_by="id")
+    assert [(r["id"], r["_file"]) for r in rows] == [
+        (1, "orders_01.csv"),
+        (2, "orders_01.csv"),
+        (3, "orders_02.csv"),
+        (4, "orders_03.csv"),
+    ]
 
 
 def test_ragged_csv_names_the_remote_file(sftp_server, drop):

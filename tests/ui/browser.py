@@ -89,14 +89,22 @@ def wait_for(driver, text: str, seconds: float = 30, source: bool = False) -> No
 
 
 def click_button(driver, label: str) -> None:
+    """Click the enabled button labelled ``label``, once Streamlit has drawn it (a rerun may
+    replace a button between finding and clicking it: then it is looked up again)."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        found = [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.strip() == label and b.is_enabled()]
-        if found:
-            found[0].click()
-            return
+        try:
+            found = [
+                b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.strip() == label and b.is_enabled()
+            ]
+            if found:
+                found[0].click()
+                return
+        except StaleElementReferenceException:
+            pass  # redrawn while we looked: look again
         time.sleep(0.2)
     raise AssertionError(
         f"no button {label!r}: {[b.text for b in driver.find_elements(By.TAG_NAME, 'button') if b.text]}"
