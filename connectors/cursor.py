@@ -1,9 +1,9 @@
 """Cursor filters: "only rows whose cursor column is past the last synced value".
 
-Merges, and incremental syncs of a SQL source, re-read the last value too (``>=``): rows sharing
-the last timestamp may have arrived after the previous sync. A merge by primary key makes reading
-them twice harmless; an append drops the rows it already holds at the last value
-(``tasks.merge.not_loaded_yet``). File and REST appends read strictly after it (``>``).
+Syncs re-read the last value too (``>=``): rows sharing the last timestamp may have arrived after
+the previous sync (a record saved in the same second, a file with the same whole-second time). A
+merge by primary key makes reading them twice harmless; an append drops the rows it already holds
+at the last value (``tasks.merge.not_loaded_yet``).
 
 Example::
 

@@ -54,10 +54,12 @@ class RangeAppends(Protocol):
 
 @dataclass(frozen=True)
 class Committed:
-    """What the stage holds of a sync from its last run: the load's number and its cursor mark."""
+    """What the stage holds of a sync from its last run: the load's number, its cursor mark and
+    how many of its rows sit at the mark (what an inclusive API filter answers with again)."""
 
     load: int
     mark: Any  # the cursor's high-water mark; None when no row had one
+    at_mark: int = 0
 
 
 def given_query(query: str | None) -> str:

@@ -120,7 +120,20 @@ def _committed(stage: str, name: str, cursor: str | None) -> Committed | None:
     previous = _committed_load(stage, name)
     if previous is None:
         return None
-    return Committed(previous.state.load, _committed_high_water(stage, name, previous, cursor))
+    mark = _committed_high_water(stage, name, previous, cursor)
+    return Committed(previous.state.load, mark, _held_at(stage, name, cursor, mark))
+
+
+def _held_at(stage: str, name: str, cursor: str | None, mark: Any) -> int:
+    """How many rows of the committed table have ``cursor`` at ``mark`` (0 without a mark)."""
+    if cursor is None or mark is None:
+        return 0
+    committed = committed_stage_table(stage, name)
+    assert committed is not None  # the committed load's table
+    with store_engine().connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(committed).where(committed.c[cursor] == mark)
+        ).scalar_one()
 
 
 def _explicit_freshness(cache: Callable[[], Any] | Any) -> Callable[..., Any]:
@@ -152,9 +165,10 @@ def _sync(
     after = None
     if previous is not None and cursor and not refresh:
         last = _committed_high_water(stage, name, previous, cursor)
-        # a merge re-reads the mark (rows at it may have arrived since); so does an append from a
-        # SQL source (below), whose load then drops the rows it already holds at the mark
-        after = None if last is None else CursorFilter(cursor, last, inclusive=mode == "merge")
+        # every read re-reads the mark: rows at it may have arrived since the last read (a record
+        # saved in the same second, a file with the same whole-second time); an append's load
+        # then drops the rows it already holds at the mark, a merge upserts them again
+        after = None if last is None else CursorFilter(cursor, last, inclusive=True)
     kept_types = functools.partial(_committed_text, stage, name) if previous and not refresh else dict
     with open_connection(connection) as conn:
         partitions, partition_by = partitioning or (1, None)
@@ -174,6 +188,7 @@ def _sync(
             partitions=partitions,
             partition_by=partition_by,
             store_url=_store_url() if partitions > 1 else None,
+            committed=functools.partial(_committed, stage, name, cursor),
         )
         read = syncable.sync_read(request)
     reader, source, scan, copy, bad_rows = read.reader, read.source, read.scan, read.copy, read.bad_rows

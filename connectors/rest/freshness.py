@@ -3,8 +3,8 @@
 ``answer`` asks the object's configured ``freshness`` request (a count or last-modified
 endpoint) and returns its value. ``has_records_past`` asks the object's incremental filter with
 the committed mark and a page of one record: is there any record whose cursor is past it? An API
-whose filter is inclusive (``updated_at_gte``) answers with the record at the mark; then the
-page's total (``total_path``/``total_header``) says whether that was all. When the answer cannot
+whose filter is inclusive (``updated_at_gte``) answers with the records at the mark; then the
+page's total (``total_path``/``total_header``) says whether there are more than the stage holds. When the answer cannot
 tell, it says yes: a needless fetch, never a missed change.
 
 Example::
@@ -65,10 +65,11 @@ def answer(client: RestClient, name: str, obj: RestObject) -> Any:
     return value
 
 
-def has_records_past(client: RestClient, name: str, obj: RestObject, mark: CursorFilter) -> bool:
-    """Whether the API holds a record of ``obj`` whose cursor is past ``mark`` (strictly): one
-    request, ``incremental.param`` set to the mark, a page of one record where the pagination
-    has a size parameter."""
+def has_records_past(client: RestClient, name: str, obj: RestObject, mark: CursorFilter, held: int = 0) -> bool:
+    """Whether the API holds a record of ``obj`` whose cursor is past ``mark`` (strictly), or more
+    records at it than the ``held`` the stage has (one saved in the mark's second after the last
+    read): one request, ``incremental.param`` set to the mark, a page of one record where the
+    pagination has a size parameter."""
     assert obj.incremental is not None
     paginator = paginator_for(obj.pagination)
     params = {**obj.params, obj.incremental.param: param_value(mark.value), **paginator.one_record_params()}
@@ -85,5 +86,8 @@ def has_records_past(client: RestClient, name: str, obj: RestObject, mark: Curso
     strict = CursorFilter(mark.column, mark.value, inclusive=False)
     if pc.any(past(table, strict)).as_py():
         return True
-    # every record returned sits at the mark (an inclusive filter): were they all there are?
+    # every record returned sits at the mark (an inclusive filter): are there more than the stage holds?
+    total = paginator.record_total(page)
+    if total is not None:
+        return total > held
     return paginator.more_after_first(page, len(records))

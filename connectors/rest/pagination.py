@@ -80,6 +80,10 @@ class Paginator(ABC):
         (a freshness check asks for one record)."""
         return {}
 
+    def record_total(self, page: Page) -> int | None:
+        """The number of records the API reports in all on ``page``; None when it reports none."""
+        return None
+
     def more_after_first(self, page: Page, records: int) -> bool:
         """Whether a first ``page`` holding ``records`` records, asked for with
         ``one_record_params``, is followed by another."""

@@ -94,14 +94,15 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
         obj = self.object(name)
         return None if obj.freshness is None else answer(self.client, name, obj)
 
-    def has_records_past(self, name: str, mark: CursorFilter) -> bool:
-        """Whether object ``name`` has a record whose cursor is past ``mark``: one request with
-        its ``incremental`` filter (see ``connectors.rest.freshness``)."""
+    def has_records_past(self, name: str, mark: CursorFilter, held: int = 0) -> bool:
+        """Whether object ``name`` has a record whose cursor is past ``mark``, or more at it than
+        the ``held`` the stage has: one request with its ``incremental`` filter (see
+        ``connectors.rest.freshness``)."""
         obj = self.object(name)
         if obj.incremental is None:
             problem = f"object '{name}' needs incremental: {{param: ...}} to ask for records past a mark"
             raise ConnectionConfigError(self.name, problem)
-        return has_records_past(self.client, name, obj, mark)
+        return has_records_past(self.client, name, obj, mark, held)
 
     def sync_read(self, request: SyncRequest) -> SyncRead:
         """The object's records (past the mark for an incremental or merge sync); a field the
@@ -111,7 +112,7 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
         if (
             after is not None
             and self.object(name).freshness is None
-            and not self.has_records_past(name, CursorFilter(after.column, after.value))
+            and not self.has_records_past(name, CursorFilter(after.column, after.value), _held_at_mark(request))
         ):
             # a run with nothing past the mark keeps the committed load, so the next run's
             # freshness (that load's number) matches this one's: no rerun after a forced run
@@ -139,7 +140,9 @@ class RestConnection(ObjectVerbs, SyncSource, Connection):
         previous = request.committed()
         if previous is None:
             return {"load": 1}
-        changed = previous.mark is None or self.has_records_past(name, CursorFilter(request.cursor, previous.mark))
+        changed = previous.mark is None or self.has_records_past(
+            name, CursorFilter(request.cursor, previous.mark), previous.at_mark
+        )
         return {"load": previous.load + int(changed)}
 
     def read(
@@ -278,3 +281,9 @@ def _decided_schema(tables: list[pa.Table]) -> pa.Schema:
         return pa.schema([])
     schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
     return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+
+
+def _held_at_mark(request: SyncRequest) -> int:
+    """The rows the stage holds at its mark (0 before the first load)."""
+    committed = request.committed()
+    return 0 if committed is None else committed.at_mark

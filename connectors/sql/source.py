@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from functools import cached_property, partial
@@ -133,12 +132,10 @@ class SqlConnection(FreshnessQueries, WarehouseVerbs, BulkVerbs, SchemaReads, Sy
             raise SourceUnavailableError(self.name, self.display_url, scrubbed_line(exc, self.url)) from exc
 
     def sync_read(self, request: SyncRequest) -> SyncRead:
-        """A table or query past the cursor, read at it too (an append drops the rows it holds at
-        the mark); a whole table or query also as a DuckDB scan and, for a full sync, as a
+        """A table or query past the cursor (at it too, as the sync asks: an append drops the rows
+        it holds at the mark); a whole table or query also as a DuckDB scan and, for a full sync, as a
         PostgreSQL binary COPY, so the store can take the fastest path it has."""
         table, query, after = request.obj, request.query, request.after
-        if after is not None:
-            after = dataclasses.replace(after, inclusive=True)
         # a whole table is copied by a DuckDB store in place (attached, one CREATE TABLE AS);
         # a delta is streamed from the shared reader, which has the extension loaded already
         scan = self.scan(table, query=query) if after is None else None
