@@ -148,3 +148,45 @@ def test_bigint_unsigned_lands_whole_on_either_store(project, mysql_url):
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {name}"))
         engine.dispose()
+
+
+def test_a_decimal_wider_than_38_digits_is_refused_naming_the_column_and_its_fix_works(project, mysql_url):
+    """DuckDB's MySQL scanner read decimal(39,4) as DOUBLE (12345678901234567.1234 landed as
+    1.2345678901234568e16): the sync refuses it before reading, naming the column; the query it
+    proposes loads the value exactly. decimal(38,4) and an unsigned decimal(38,2) are read as is."""
+    from decimal import Decimal
+
+    engine = sa.create_engine(sqlalchemy_url(mysql_url))
+    name = f"sh_dec_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE {name} (id int PRIMARY KEY, fits decimal(38,4), wide decimal(39,4), "
+                "positive decimal(38,2) unsigned)"
+            )
+        )
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, 12345678901234567.1234, 12345678901234567.1234, 1.25)"))
+    try:
+        with Flow("maria") as flow, Stage("raw"):
+            sync("mysql", name, name="amounts")
+        report = run_flow(flow)
+        assert not report.ok
+        assert str(report.error) == (
+            f"connection 'mysql', table '{name}': column 'wide' is decimal(39,4), more digits than the 38 a store "
+            "reads exactly (it would arrive rounded through a double); sync a query= that reads CAST(wide AS "
+            "DECIMAL(38,4)) AS wide if its values fit, or CAST(wide AS CHAR) AS wide to keep every digit as text"
+        )
+        fixed = f"SELECT id, fits, CAST(wide AS DECIMAL(38,4)) AS wide, positive FROM {name}"
+        with Flow("maria") as flow, Stage("raw"):
+            sync("mysql", query=fixed, name="amounts", primary_key="id")
+        assert (report := run_flow(flow)).ok, report.error
+        [row] = project.read("raw", "amounts")
+        assert (Decimal(str(row["fits"])), Decimal(str(row["wide"])), Decimal(str(row["positive"]))) == (
+            Decimal("12345678901234567.1234"),
+            Decimal("12345678901234567.1234"),
+            Decimal("1.25"),
+        )
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {name}"))
+        engine.dispose()

@@ -1,7 +1,8 @@
 """MySQL/MariaDB dates that are no dates (``0000-00-00``, ``2024-00-15``): refused before a read.
 
 MySQL stores them where its ``sql_mode`` allows; DuckDB's MySQL extension reads a zero date as
-NULL, so a sync would turn a value into "unknown" without a word. One query in the source finds
+NULL, so a sync would turn a value into "unknown" without a word. The same description refuses
+a decimal wider than 38 digits (``connectors.sql.mysql_decimals``). One query in the source finds
 the first such value of the rows to be read (the date columns are taken from the relation's
 result description, so a ``query=`` is checked as a table is).
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from stagehouse.connectors.errors import SourceError
+from stagehouse.connectors.sql.mysql_decimals import refuse_wide_decimals
 
 if TYPE_CHECKING:
     from stagehouse.connectors.sql.source import SqlConnection
@@ -46,6 +48,7 @@ def refuse_zero_dates(conn: SqlConnection, table: str | None, query: str | None,
             cursor = dbapi.cursor()
             cursor.execute(f"SELECT * FROM {relation} LIMIT 0")
             described = cursor.description
+            refuse_wide_decimals(conn.name, obj, cursor)
             dates = [column[0] for column in described if column[1] in DATE_TYPE_CODES]
             if not dates:
                 return
