@@ -77,3 +77,42 @@ def test_an_edit_the_column_would_round_or_cut_is_refused_naming_row_field_type_
                 3: (Decimal("9999999999.99"), "xy"),
             }
             assert [c["new_value"] for c in wh.list_changes(table)][:2] == ["1.2", '"abcde"']
+
+
+def test_a_nan_edit_and_a_time_of_day_for_a_date_are_refused_and_writeback_never_sees_them(project, pg_url):
+    """NaN is no JSON value: logged, it failed every later writeback and left the row's changes
+    PROCESSING. A date-time for a date column was logged whole while reads showed the day alone,
+    so the app would have got a time the grid never showed. Both are refused; the date and a
+    finite number are logged."""
+    import datetime as dt
+
+    engine = sa.create_engine(sqlalchemy_url(pg_url))
+    name = f"sh_days_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE {name} (id integer PRIMARY KEY, born date, score double precision)"))
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES (1, '1990-01-01', 1.5)"))
+    try:
+        with Flow("edits") as flow, Stage("raw"):
+            sync("pg", name, name="people")
+        assert (report := run_flow(flow)).ok, report.error
+        with project.warehouse() as wh:
+            for value in (float("nan"), float("inf"), Decimal("NaN")):
+                with pytest.raises(
+                    WarehouseError, match=r"row 1: .* does not fit column 'score' .*: NaN and infinities"
+                ):
+                    wh.update_cell("raw.people", "score", 1, value)
+            for value in ("1900-02-28T10:00:00", dt.datetime(1900, 2, 28, 10, 0)):
+                with pytest.raises(WarehouseError) as timed:
+                    wh.update_cell("raw.people", "born", 1, value)
+                assert str(timed.value).endswith(
+                    "a date keeps no time of day and would store 1900-02-28; give the date alone"
+                ), timed.value
+            assert wh.list_changes("raw.people") == []
+            wh.update_cell("raw.people", "born", 1, "1900-02-28T00:00:00")
+            wh.update_cell("raw.people", "score", 1, 2.5)
+            [row] = wh.fetch("raw", "people")
+            assert (row["born"], row["score"]) == (dt.date(1900, 2, 28), 2.5)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {name}"))
+        engine.dispose()

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -128,6 +129,10 @@ def check_fits(
 
 def _changed_by(type_name: str, value: Any, declared_length: int | None) -> str | None:
     """How storing ``value`` in a column of ``type_name`` would change it (None: it would not)."""
+    if isinstance(value, (float, Decimal)) and not math.isfinite(value):
+        return "NaN and infinities are no JSON value (the change log and the app's API carry JSON); give a number"
+    if type_name.strip().lower() == "date" and (day := _date_of(value)) is not None:
+        return f"a date keeps no time of day and would store {day.isoformat()}; give the date alone"
     if (
         isinstance(value, (int, float, Decimal))
         and not isinstance(value, bool)
@@ -151,4 +156,16 @@ def _changed_by(type_name: str, value: Any, declared_length: int | None) -> str 
         if length is not None and len(value) > length:
             limit = f"it holds {length}" if found else f"the source declares varchar({length})"
             return f"{len(value)} characters, {limit}; shorten the value"
+    return None
+
+
+def _date_of(value: Any) -> dt.date | None:
+    """The day of ``value`` when it is a date-time (or its ISO text) with a time of day, else None."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value) if "T" in value or " " in value.strip() else value
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime) and value.timetz().replace(tzinfo=None) != dt.time(0):
+        return value.date()
     return None
