@@ -116,3 +116,36 @@ def test_a_nan_edit_and_a_time_of_day_for_a_date_are_refused_and_writeback_never
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP TABLE {name}"))
         engine.dispose()
+
+
+def test_an_edit_by_a_key_that_names_several_rows_is_refused(project, pg_url):
+    """A table keyed by (region, code) holds ('eu', '01') and ('us', '01'): the refusal names the
+    composite key; following it with pk='code' no longer logs an edit that reads showed on both rows."""
+    engine = sa.create_engine(sqlalchemy_url(pg_url))
+    name = f"sh_pairs_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(f"CREATE TABLE {name} (region text, code text, ref text, qty int, PRIMARY KEY (region, code))")
+        )
+        conn.execute(sa.text(f"INSERT INTO {name} VALUES ('eu', '01', 'e1', 1), ('us', '01', 'u1', 2)"))
+    try:
+        with Flow("edits") as flow, Stage("raw"):
+            sync("pg", name, name="stock")
+        assert (report := run_flow(flow)).ok, report.error
+        with project.warehouse() as wh:
+            with pytest.raises(WarehouseError, match=r"is keyed by several columns \(region, code\)"):
+                wh.update_cell("raw.stock", "qty", ("eu", "01"), 99)
+            with pytest.raises(WarehouseError) as several:
+                wh.update_cell("raw.stock", "qty", "01", 77, pk="code")
+            assert str(several.value) == (
+                "connection 'warehouse', table 'raw.stock': code = '01' names more than one row, so an edit of it "
+                "would change each of them; pass pk= a column whose values are unique (a table keyed by several "
+                "columns cannot be edited yet)"
+            )
+            assert wh.list_changes("raw.stock") == []
+            wh.update_cell("raw.stock", "qty", "e1", 77, pk="ref")
+            assert {r["ref"]: r["qty"] for r in wh.fetch("raw", "stock")} == {"e1": 77, "u1": 2}
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE {name}"))
+        engine.dispose()

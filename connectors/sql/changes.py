@@ -261,8 +261,18 @@ class ChangeVerbs:
             return kept_lengths(conn, base.schema or conn.dialect.default_schema_name or "", base.name)
 
     def _find(self, base: sa.Table, key: str, row_pk: Any) -> dict[str, Any] | None:
+        """The row keyed ``row_pk`` as reads show it; refused when the key names several rows (a
+        ``pk=`` that is not unique: the edit would change each of them)."""
         view = self.overlaid(base).subquery("seen")
-        rows = self.arrow(sa.select(view).where(sa.cast(view.c[key], sa.Text) == str(row_pk))).to_pylist()
+        matching = sa.select(view).where(sa.cast(view.c[key], sa.Text) == str(row_pk)).limit(2)
+        rows = self.arrow(matching).to_pylist()
+        if len(rows) > 1:
+            raise WarehouseError(
+                self.name,
+                f"table '{_table_name(base)}'",
+                f"{key} = {row_pk!r} names more than one row, so an edit of it would change each of them; pass "
+                "pk= a column whose values are unique (a table keyed by several columns cannot be edited yet)",
+            )
         return rows[0] if rows else None
 
     def _row(self, base: sa.Table, key: str, row_pk: Any) -> dict[str, Any]:

@@ -225,7 +225,14 @@ class WarehouseVerbs:
                 )
             return pk
         keys = self.key_of(target.schema, target.name)
-        if len(keys) != 1:
+        if len(keys) > 1:
+            raise WarehouseError(
+                self.name,
+                f"table '{dotted(target.schema, target.name)}'",
+                f"is keyed by several columns ({', '.join(keys)}), which an edit cannot name yet; pass pk= a "
+                "column whose values are unique on their own",
+            )
+        if not keys:
             raise WarehouseError(
                 self.name,
                 f"table '{dotted(target.schema, target.name)}'",
