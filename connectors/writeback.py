@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import queue
 import threading
@@ -34,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from stagehouse.connectors.errors import StagehouseError
+from stagehouse.connectors.errors import ConnectionConfigError, StagehouseError, WarehouseError
 from stagehouse.connectors.rest.source import RestConnection
 from stagehouse.connectors.sql.store import StoreConnection
 
@@ -259,6 +260,7 @@ def push_changes(
     """Send the NOT_PROCESSED (and, with ``include_failed``, FAILED) changes of ``table`` to
     ``api``'s object ``obj``; every change ends PROCESSED, FAILED or CONFLICT."""
     statuses = ["NOT_PROCESSED", "FAILED"] if include_failed else ["NOT_PROCESSED"]
+    _check_target(log, table, api, obj, field_map or {})
     log.retire_confirmed(table)
     changes = log.claim_for_writeback(table, statuses)
     by_row: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -288,3 +290,23 @@ def push_changes(
     finally:
         recorder.close()
     return report
+
+
+def _check_target(log: StoreConnection, table: str, api: Any, obj: str, field_map: Mapping[str, str]) -> None:
+    """Refuse, before any change is claimed, a writeback that could not send them: to a connection
+    that is not an app's API, of a table the store does not hold, to an object the connection does
+    not declare, or with a ``field_map`` naming a column the table lacks."""
+    if not isinstance(api, RestConnection):
+        kind = getattr(getattr(api, "config", None), "type", type(api).__name__)
+        raise ConnectionConfigError(
+            getattr(api, "name", "?"),
+            f"writeback sends edits to an app's API, a type: rest connection, not a {kind} one; name the app's "
+            "REST connection (a database takes the table with replicate)",
+        )
+    schema, _, name = table.rpartition(".")
+    columns = log.table(schema or None, name).c  # WarehouseError naming a table the store lacks
+    api.object(obj)  # ConnectionConfigError naming an object the connection lacks
+    if unknown := [column for column in field_map if column not in columns]:
+        close = difflib.get_close_matches(unknown[0], list(columns.keys()), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise WarehouseError(log.name, f"table '{table}'", f"field_map names no column '{unknown[0]}'{hint}")

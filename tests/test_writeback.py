@@ -144,3 +144,34 @@ def test_killed_writeback_applies_each_change_exactly_once_on_rerun(project, crm
     assert all(i in app for i in range(1000, 1150)) and app[1]["city"] == "Bruges"
     with project.warehouse() as wh:
         assert {c["writeback_status"] for c in wh.list_changes("raw.customers")} == {"PROCESSED"}
+
+
+def test_a_writeback_that_could_not_send_is_refused_before_it_claims_an_edit(project, crm, pg_url):
+    """A SQL connection as the target, a misspelled table, an unknown object or a field_map naming
+    no column: one line each, and the edits stay NOT_PROCESSED (a SQL target had left them
+    PROCESSING for good; a misspelled table completed with nothing sent, run after run)."""
+    from stagehouse.connectors import ConnectionConfigError, connect
+    from stagehouse.connectors.writeback import push_changes
+
+    run(project)
+    project.add_connection("shop_db", {"type": "sql", "url": pg_url})
+    with project.warehouse() as wh:
+        wh.update_cell("raw.customers", "name", 1, "Ada (edited)")
+        api, db = connect("crm"), connect("shop_db")
+        try:
+            with pytest.raises(ConnectionConfigError) as sql_target:
+                push_changes(wh, "raw.customers", db, "public.customers")
+            assert str(sql_target.value) == (
+                "connection 'shop_db': writeback sends edits to an app's API, a type: rest connection, not a sql one; "
+                "name the app's REST connection (a database takes the table with replicate)"
+            )
+            with pytest.raises(WarehouseError, match=r"table 'raw.custmers'"):
+                push_changes(wh, "raw.custmers", api, "customers")
+            with pytest.raises(ConnectionConfigError, match=r"no object 'custmers' under objects \(known: customers\)"):
+                push_changes(wh, "raw.customers", api, "custmers")
+            with pytest.raises(WarehouseError, match=r"field_map names no column 'nmae'; did you mean name\?"):
+                push_changes(wh, "raw.customers", api, "customers", field_map={"nmae": "fullName"})
+        finally:
+            api.close()
+            db.close()
+        assert [c["writeback_status"] for c in wh.list_changes("raw.customers")] == ["NOT_PROCESSED"]
