@@ -175,3 +175,24 @@ def test_a_writeback_that_could_not_send_is_refused_before_it_claims_an_edit(pro
             api.close()
             db.close()
         assert [c["writeback_status"] for c in wh.list_changes("raw.customers")] == ["NOT_PROCESSED"]
+
+
+def test_an_insert_the_app_beat_to_its_key_shows_the_users_row_not_a_mix(project, crm):
+    """The user inserts id 7 (and then edits its city); the app creates id 7 first with other
+    values. The insert is a CONFLICT, and reads show what the user asked for: the inserted name
+    with the edited city — they showed the app's name with the user's city, a row nobody made."""
+    run(project)
+    with project.warehouse() as wh:
+        added = wh.insert_row("raw.customers", {"id": 7, "name": "Gus", "city": "Rome"})
+        wh.update_cell("raw.customers", "city", 7, "Milan")
+    httpx.post(f"{crm.url}/customers", json={"id": 7, "name": "Gustav", "city": "Oslo"}).raise_for_status()
+
+    run(project)
+
+    assert by_id(crm.records("customers"))[7]["name"] == "Gustav"  # the app's record is not overwritten
+    with project.warehouse() as wh:
+        assert {c["id"]: c["writeback_status"] for c in wh.list_changes("raw.customers")}[added] == "CONFLICT"
+        shown = by_id(wh.fetch("raw", "customers"))[7]
+        assert (shown["name"], shown["city"]) == ("Gus", "Milan")
+        assert by_id(wh.fetch("raw", "customers", overlay=False))[7]["name"] == "Gustav"
+        assert len(wh.fetch("raw", "customers")) == len(wh.fetch("raw", "customers", overlay=False))

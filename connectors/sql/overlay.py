@@ -2,7 +2,8 @@
 
 For each row key the latest row event (``i`` or ``d``) decides whether the row exists; the
 latest ``u`` of each cell after that event replaces the cell; inserted rows the synced table
-does not have yet are appended. The edits are first folded into one small relation, one row per
+does not have yet are appended, and an inserted row whose key the synced table holds too (the
+app made it first) shows the inserted values. The edits are first folded into one small relation, one row per
 edited key with its key cast to the table's key type: its row event, and each edited cell's new
 value. The table then needs a single hash join with it (no key is cast to text on the table's
 side, so an index on the key serves too): the cost beside a plain read is one probe per row.
@@ -123,19 +124,22 @@ def overlay_select(
         kind = NativeType(native_spec(base.c[column].type))
         return sa.case((edited.c[f"h{i}"] == 1, sa.cast(edited.c[f"v{i}"], kind)), else_=fallback).label(column)
 
+    def inserted_value(column: str) -> sa.ColumnElement:
+        return sa.cast(store.json_field(edited.c.record, column), NativeType(native_spec(base.c[column].type)))
+
+    def synced_or_inserted(column: str) -> sa.ColumnElement:
+        # a layered insert of a key the synced table holds too (the app made the same key first:
+        # a CONFLICT, or not sent yet) shows the inserted record, as the user asked for it
+        return sa.case((edited.c.row_event == "i", inserted_value(column)), else_=base.c[column])
+
     kept = (
-        sa.select(*(cell(i, c, base.c[c]) for i, c in enumerate(columns)))
+        sa.select(*(cell(i, c, synced_or_inserted(c)) for i, c in enumerate(columns)))
         .select_from(base.outerjoin(edited, edited.c.edited_key == base.c[pk]))
         .where(sa.func.coalesce(edited.c.row_event, "") != "d")
     )
     absent = base.alias("synced")
     inserted = (
-        sa.select(
-            *(
-                cell(i, c, sa.cast(store.json_field(edited.c.record, c), NativeType(native_spec(base.c[c].type))))
-                for i, c in enumerate(columns)
-            )
-        )
+        sa.select(*(cell(i, c, inserted_value(c)) for i, c in enumerate(columns)))
         .select_from(edited.outerjoin(absent, absent.c[pk] == edited.c.edited_key))
         .where(edited.c.row_event == "i", absent.c[pk].is_(None))
     )
