@@ -34,6 +34,7 @@ from stagehouse.connectors.settings import (
     find_config_file,
     load_config_file,
 )
+from stagehouse.connectors.sql.url_spelling import sqlalchemy_spelling
 from stagehouse.tasks.config_keys import check_config_keys
 from stagehouse.tasks.connections import PROJECT_DIR_ATTR
 
@@ -57,7 +58,9 @@ def _resolve(value: Any, project_dir: Path, path: tuple[str, ...], unset: dict[s
         return [_resolve(item, project_dir, path, unset) for item in value]
     if isinstance(value, str):
         try:
-            return expand(value).replace(PROJECT_DIR, str(project_dir))
+            expanded = expand(value).replace(PROJECT_DIR, str(project_dir))
+            is_store_url = "table_store" in path and path[-2:] == ("args", "url")
+            return sqlalchemy_spelling(expanded) if is_store_url else expanded
         except MissingEnvironmentVariable as exc:
             error = ConfigFileError(
                 f"pipedag.yaml {'.'.join(path)}: environment variable {exc.name} is not set", variable=exc.name

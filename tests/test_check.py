@@ -8,6 +8,7 @@ naming it, never a password, and exits 1. Nothing is created: no store database,
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -66,9 +67,11 @@ def build_flow():
 '''
 
 
-def stagehouse(*args: str, root: Path) -> subprocess.CompletedProcess:
+def stagehouse(*args: str, root: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {
-        key: value for key, value in os.environ.items() if key not in ("STAGEHOUSE_FLOWS_PATH", "STAGEHOUSE_INSTANCE")
+        key: value
+        for key, value in (env or os.environ).items()
+        if key not in ("STAGEHOUSE_FLOWS_PATH", "STAGEHOUSE_INSTANCE")
     }
     env.update(
         PIPEDAG_CONFIG=str(root / "pipedag.yaml"), SH_CHECK_TOKEN=TOKEN, SH_CHECK_PASSWORD=PASSWORD, COLUMNS="80"
@@ -397,3 +400,27 @@ def test_an_unset_variable_in_one_instance_fails_only_that_instance(tmp_path):
     assert ran.returncode == 0, ran.stdout + ran.stderr
     refused = stagehouse("run", "tiny", "--instance", "postgres", root=tmp_path)
     assert refused.returncode == 1 and refused.stderr.strip() == f"Error: {unset}", refused.stderr
+
+
+def test_postgres_urls_spelled_postgres_work_for_connections_and_the_store(tmp_path, pg_url):
+    """libpq, Heroku and many DATABASE_URLs write postgres://, which SQLAlchemy dropped: a check
+    printed a traceback (NoSuchModuleError) and a run failed. Both spellings work now."""
+    source = pg_url.replace("postgresql://", "postgres://", 1)
+    ids = write_project(
+        tmp_path,
+        {"drops": {"type": "files", "path": "drops"}, "pg": {"type": "sql", "url": source}},
+        {"tiny": TINY_FLOW},
+    )
+    (tmp_path / "drops" / "rates_1.csv").write_text("day,rate\n2024-01-01,1.5\n")
+    server = re.sub(r"^postgresql(\+\w+)?://", "postgres://", PG_SERVER)
+    env = {**os.environ, "STAGEHOUSE_PG_SERVER": server}
+    try:
+        checked = stagehouse("check", "--connect", "--instance", "postgres", root=tmp_path, env=env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        run = stagehouse("run", "tiny", "--instance", "postgres", root=tmp_path, env=env)
+        assert run.returncode == 0, run.stderr
+    finally:
+        engine = sa.create_engine(f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/postgres")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{ids["postgres"]}" WITH (FORCE)'))
+        engine.dispose()

@@ -53,6 +53,7 @@ from stagehouse.connectors.sql.pg_copy import BACKENDS as COPY_BACKENDS
 from stagehouse.connectors.sql.pg_copy import PostgresCopy
 from stagehouse.connectors.sql.scanners import SCANNERS
 from stagehouse.connectors.sql.source_freshness import FreshnessQueries
+from stagehouse.connectors.sql.url_spelling import sqlalchemy_spelling
 from stagehouse.connectors.sql.warehouse import WarehouseVerbs
 from stagehouse.connectors.sql_quoting import quote_identifier, quote_literal
 from stagehouse.connectors.sync_source import BinaryCopy, SyncRead, SyncRequest, SyncSource, given_query
@@ -64,7 +65,7 @@ DEFAULT_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql", "post
 def parse_url(name: str, text: str) -> URL:
     """The SQLAlchemy URL of a connection, with a bare backend mapped to a driver we ship."""
     try:
-        url = make_url(text)
+        url = make_url(sqlalchemy_spelling(text))
     except sa.exc.ArgumentError as exc:
         raise ConnectionConfigError(name, f"url is not a SQLAlchemy URL ({exc})") from exc
     if url.drivername in DEFAULT_DRIVERS:
