@@ -164,7 +164,7 @@ def check_project(instance: str | None = None, *, connect: bool = False, path: P
         if connect:
             report.reached = _reach(specs, opened, findings)
             _reach_stores(path, names, findings)
-            _reach_schedulers(path, sections, findings)
+            _reach_schedulers(path, sections, findings, named=instance is not None)
     finally:
         for connections in opened.values():
             for conn in connections.values():
@@ -189,8 +189,10 @@ def _reach_stores(path: Path, instances: list[str], findings: _Findings) -> None
             )
 
 
-def _reach_schedulers(path: Path, raw: dict[str, dict[str, Any]], findings: _Findings) -> None:
-    """Each ``cluster`` instance's Dask scheduler answers (distributed is imported only for one)."""
+def _reach_schedulers(path: Path, raw: dict[str, dict[str, Any]], findings: _Findings, named: bool) -> None:
+    """Each ``cluster`` instance's Dask scheduler answers (distributed is imported only for one).
+    Checking every instance (not ``named``), one with no address given is left out: a project
+    that does not use its cluster yet (``stagehouse init``'s) passes."""
     from stagehouse.flows.scheduler_reach import scheduler_problem
 
     document = pipedag_config(path).config_dict
@@ -200,7 +202,7 @@ def _reach_schedulers(path: Path, raw: dict[str, dict[str, Any]], findings: _Fin
         except StagehouseError as exc:  # the dask extra is not installed
             findings.add(f"Dask scheduler of instance '{instance}'", _message(exc), "")
             continue
-        if problem is not None:  # the same line a run would stop with
+        if problem is not None and (problem.scheduler or named):  # the same line a run would stop with
             address = problem.scheduler or "empty address"
             findings.add(f"Dask scheduler of instance '{instance}' ({address})", problem.problem, problem.fix)
 

@@ -39,6 +39,8 @@ def test_an_unreachable_or_unset_scheduler_is_one_line_naming_instance_address_a
         f"problem: Dask scheduler of instance 'cluster' (empty address): DASK_SCHEDULER is not set (or empty); {FIX}"
     ]
     assert stagehouse("check", "--instance", "cluster", root=tmp_path).returncode == 0  # reached with --connect only
+    every = stagehouse("check", "--connect", root=tmp_path)  # a project not using its cluster yet passes
+    assert every.returncode == 0 and not problems(every), every.stdout + every.stderr
 
 
 def test_a_running_scheduler_passes(tmp_path, pg_url, dask_cluster, monkeypatch):  # noqa: F811
