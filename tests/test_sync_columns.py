@@ -77,3 +77,14 @@ def test_a_deleted_column_outside_merge_is_refused_when_the_flow_is_built(projec
         == "sync of 'customers': deleted_column only applies to mode='merge' (this sync's mode is 'full'); drop it or "
         "use mode='merge'"
     )
+
+
+@pytest.mark.parametrize("mode", ["incremental", "merge"])
+def test_a_cursor_that_is_not_a_column_names_the_columns(project, customers, mode):
+    """The cursor's change check runs first in the source: its error was the database's own
+    (column "updatd_at" does not exist); it is the same line as a misspelt primary_key now."""
+    report = run(customers, cursor="updatd_at", mode=mode, primary_key="id")
+    assert not report.ok
+    assert str(report.error) == (
+        f"connection 'pg', table '{customers}': cursor 'updatd_at' is not a column (columns: id, email, removed)"
+    )

@@ -30,6 +30,7 @@ class FreshnessQueries:
         @property
         def engine(self) -> sa.Engine: ...  # the connection's (a cached_property there)
 
+    name: str
     backend: str
     split_table: Callable[[str], tuple[str | None, str]]
     _error: Callable[[str, BaseException], SourceError]
@@ -56,7 +57,22 @@ class FreshnessQueries:
         column: sa.ColumnClause[Any] = sa.column(cursor)
         top = sa.select(sa.func.max(column)).select_from(source).scalar_subquery().correlate(None)
         at_top = sa.select(sa.func.count()).select_from(source).where(column == top).scalar_subquery().correlate(None)
-        return self._ask(obj, sa.select(top.label("max_cursor"), at_top.label("rows_at_max")))
+        try:
+            return self._ask(obj, sa.select(top.label("max_cursor"), at_top.label("rows_at_max")))
+        except SourceError:
+            columns = self._column_names(source)  # asked only when the question failed
+            if columns is not None and cursor not in columns:
+                problem = f"cursor '{cursor}' is not a column (columns: {', '.join(columns)})"
+                raise SourceError(self.name, obj, problem) from None
+            raise
+
+    def _column_names(self, source: sa.FromClause) -> list[str] | None:
+        """The columns of ``source`` (None when the source cannot even describe it)."""
+        try:
+            with self.engine.connect() as conn:
+                return list(conn.execute(sa.select(sa.text("*")).select_from(source).limit(0)).keys())
+        except sa.exc.SQLAlchemyError:
+            return None
 
     def fingerprint(self, table: str | None = None, *, query: str | None = None) -> dict[str, Any] | None:
         """``rows`` and a ``content`` hash of every row, computed in the source in one pass
