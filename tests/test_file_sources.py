@@ -244,3 +244,25 @@ def test_a_wide_id_file_fails_the_sync_and_keeps_the_committed_table(project):
     report = run_flow(_rates_flow("files"))
     assert isinstance(report.error, CsvValueError) and "row 2, field 'b'" in str(report.error)
     assert project.read("raw", "rates") == [{"a": 1, "b": 2, "c": 3}]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "problem"),
+    [
+        ("latin-1", r"it is not UTF-8 \(.*\); set csv: \{encoding: latin-1\} \(or utf-16\) on the connection$"),
+        (
+            "utf-16",
+            r"it is UTF-16 text \(it starts with a UTF-16 mark\); set csv: \{encoding: utf-16\} on the connection$",
+        ),
+    ],
+)
+def test_a_csv_file_in_another_encoding_is_named_and_read_with_its_encoding(tmp_path, encoding, problem):
+    """A latin-1 file failed with DuckDB's message and no way to read it (csv.encoding was refused);
+    a UTF-16 one as a ragged line. Each is named with the setting that reads it, which does."""
+    (tmp_path / "names.csv").write_text("id,name\n1,café\n2,Zoë\n", encoding=encoding)
+    with pytest.raises(SourceError, match=rf"connection 'drops', file 'names.csv': {problem}"):
+        rows(files(tmp_path).read("names.csv"))
+    assert rows(files(tmp_path, csv={"encoding": encoding}).read("names.csv")) == [
+        {"id": 1, "name": "café"},
+        {"id": 2, "name": "Zoë"},
+    ]

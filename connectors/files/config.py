@@ -31,6 +31,7 @@ class CsvOptions(BaseModel):
     null_values: list[str] | None = None
     on_bad_rows: Literal["fail", "skip"] = "fail"  # skip: rows DuckDB cannot parse are left out and counted
     types: dict[str, str] | None = None  # column -> DuckDB type (HUGEINT, VARCHAR, DATE…) instead of the sniffed one
+    encoding: Literal["utf-8", "utf-16", "latin-1"] | None = None  # the files' text encoding (default UTF-8)
 
 
 class FilesConnectionConfig(ConnectionConfig):

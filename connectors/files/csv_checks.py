@@ -31,6 +31,8 @@ from stagehouse.connectors.sql_quoting import quote_literal
 LIKELY_DELIMITERS = ",;\t|"
 COLUMN_COUNT_ERRORS = ("MISSING COLUMNS", "TOO MANY COLUMNS")
 FILE_LINE = re.compile(r"^\s*file = (.+)$", re.MULTILINE)
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+NOT_UTF8 = "not utf-8 encoded"  # DuckDB's words for a file in another encoding
 COUNTS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 REJECTS = "stagehouse_rejects"
 REJECT_SCANS = "stagehouse_reject_scans"
@@ -52,6 +54,8 @@ def csv_options(csv: CsvOptions, *, lineage: bool, rejects: bool) -> list[str]:
     args = [f"header = {str(csv.header).lower()}", "skip = 0"]
     if csv.delimiter:
         args.append(f"delim = {quote_literal(csv.delimiter)}")
+    if csv.encoding:
+        args.append(f"encoding = {quote_literal(csv.encoding)}")
     if csv.null_values is not None:
         args.append("nullstr = [" + ", ".join(quote_literal(v) for v in csv.null_values) + "]")
     if csv.types:
@@ -105,8 +109,12 @@ def check_single_column(connection: str, names: dict[Path, str], csv: CsvOptions
 
 def explain_failure(connection: str, names: dict[Path, str], csv: CsvOptions, exc: Exception) -> Exception:
     """The error to raise for a failed CSV read: the first bad row of the first file that has one
-    (``CsvRowError``), else DuckDB's message naming the file it is about."""
+    (``CsvRowError``), else DuckDB's message naming the file it is about. A UTF-16 file read as
+    UTF-8 is named as such first: its NUL bytes would look like short rows."""
     for path, name in names.items():
+        if csv.encoding != "utf-16" and _starts_utf16(path):
+            fix = "set csv: {encoding: utf-16} on the connection"
+            return SourceError(connection, f"file '{name}'", f"it is UTF-16 text (it starts with a UTF-16 mark); {fix}")
         if (bad := _first_bad_row(connection, path, name, csv)) is not None:
             return bad
     text = str(exc)
@@ -118,7 +126,18 @@ def explain_failure(connection: str, names: dict[Path, str], csv: CsvOptions, ex
     for path, name in names.items():
         message = message.replace(str(path), name)
     label = f"file '{culprit}'" if culprit else "files"
+    if NOT_UTF8 in text:
+        message = f"it is not UTF-8 ({message}); set csv: {{encoding: latin-1}} (or utf-16) on the connection"
     return SourceError(connection, label, message.replace('file ""', f'file "{culprit}"'))
+
+
+def _starts_utf16(path: Path) -> bool:
+    """Whether the file starts with a UTF-16 byte order mark (either byte order)."""
+    try:
+        with path.open("rb") as head:
+            return head.read(2) in UTF16_MARKS
+    except OSError:
+        return False
 
 
 def _first_bad_row(connection: str, path: Path, name: str, csv: CsvOptions) -> CsvRowError | None:
