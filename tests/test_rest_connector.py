@@ -261,8 +261,9 @@ def states(report) -> dict[str, str]:
     return {outcome.task: outcome.state for outcome in report.tasks}
 
 
-@pytest.mark.parametrize("mode", ["merge", "incremental"])
-def test_unchanged_api_keeps_sync_and_downstream_cache_valid(project, json_server, mode):
+def incremental_customers(project, json_server) -> None:
+    """Five json-server customers, one a second, as object ``customers`` of connection ``crm``,
+    filtered by ``updated_at_gte`` (inclusive)."""
     json_server_customers(json_server, 5)
     customers = {
         "path": "/customers",
@@ -271,6 +272,11 @@ def test_unchanged_api_keeps_sync_and_downstream_cache_valid(project, json_serve
         "incremental": {"param": "updated_at_gte"},
     }
     project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": customers}})
+
+
+@pytest.mark.parametrize("mode", ["merge", "incremental"])
+def test_unchanged_api_keeps_sync_and_downstream_cache_valid(project, json_server, mode):
+    incremental_customers(project, json_server)
     first = run_flow(customers_flow(mode))
     assert first.ok, first.error
 
@@ -305,14 +311,7 @@ def test_a_record_arriving_at_the_mark_after_a_sync_is_appended_once(project, js
     """APIs time records to the second: a record saved after a sync, in the same second as the last
     one synced, sits at the mark. An inclusive filter (updated_at_gte) hands it over on the next
     run; it is appended, and the record read before at the mark is not appended twice."""
-    json_server_customers(json_server, 5)
-    customers = {
-        "path": "/customers",
-        "primary_key": ["id"],
-        "pagination": JSON_SERVER_PAGES,
-        "incremental": {"param": "updated_at_gte"},
-    }
-    project.add_connection("crm", {"type": "rest", "base_url": json_server.url, "objects": {"customers": customers}})
+    incremental_customers(project, json_server)
     assert (first := run_flow(customers_flow("incremental"))).ok, first.error
     tie = {"id": 7, "name": "customer 7", "city": "Ghent", "updated_at": "2024-01-01T00:00:05"}  # customer 5's
     httpx.post(f"{json_server.url}/customers", json=tie).raise_for_status()

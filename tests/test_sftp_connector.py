@@ -80,20 +80,22 @@ def test_host_key_mismatch_and_bad_credentials_are_named(sftp_server, drop, tmp_
         connect("partner", specs={"partner": spec})
 
 
+def mtime_flow() -> Flow:
+    """An incremental sync of ``orders_*.csv`` from ``partner`` by the files' modification time."""
+    with Flow("sftp_sync") as flow:
+        with Stage("raw"):
+            sync("partner", "orders_*.csv", name="orders", mode="incremental", cursor="_file_mtime")
+    return flow
+
+
 @pytest.mark.parametrize("instance", ["local"], indirect=True)
 def test_incremental_sync_reads_only_new_files(project, sftp_server, drop):
     project.add_connection("partner", sftp_server.spec(drop))
 
-    def build():
-        with Flow("sftp_sync") as flow:
-            with Stage("raw"):
-                sync("partner", "orders_*.csv", name="orders", mode="incremental", cursor="_file_mtime")
-        return flow
-
     old = time.time() - 3600
     for name in ("orders_01.csv", "orders_02.csv"):
         os.utime(drop / name, (old, old))
-    assert run_flow(build()).ok
+    assert run_flow(mtime_flow()).ok
     assert sorted(r["_file"] for r in project.read("raw", "orders")) == [
         "orders_01.csv",
         "orders_01.csv",
@@ -103,7 +105,7 @@ def test_incremental_sync_reads_only_new_files(project, sftp_server, drop):
     (drop / "orders_01.csv").write_text("this file is not read again, or the sync would fail\n\x00\x01")
     os.utime(drop / "orders_01.csv", (old - 60, old - 60))  # before the mark (orders_02's, read again, deduplicated)
     (drop / "orders_03.csv").write_text("id,amount\n4,40\n5,50\n")
-    report = run_flow(build())
+    report = run_flow(mtime_flow())
     assert report.ok, report.error
     rows = project.read("raw", "orders", order_by="id")
     assert [r["id"] for r in rows] == [1, 2, 3, 4, 5]
@@ -117,20 +119,14 @@ def test_a_file_dropped_after_a_sync_with_the_marks_modification_time_is_read_on
     before at the mark is not appended twice."""
     project.add_connection("partner", sftp_server.spec(drop))
 
-    def build():
-        with Flow("sftp_sync") as flow:
-            with Stage("raw"):
-                sync("partner", "orders_*.csv", name="orders", mode="incremental", cursor="_file_mtime")
-        return flow
-
     old = int(time.time()) - 3600
     os.utime(drop / "orders_01.csv", (old - 60, old - 60))
     os.utime(drop / "orders_02.csv", (old, old))
-    assert (first := run_flow(build())).ok, first.error
+    assert (first := run_flow(mtime_flow())).ok, first.error
     (drop / "orders_03.csv").write_text("id,amount\n4,40\n")
     os.utime(drop / "orders_03.csv", (old, old))
 
-    assert (second := run_flow(build())).ok, second.error
+    assert (second := run_flow(mtime_flow())).ok, second.error
     rows = project.read("raw", "orders", order_by="id")
     assert [(r["id"], r["_file"]) for r in rows] == [
         (1, "orders_01.csv"),
