@@ -14,7 +14,7 @@ from stagehouse.connectors.sql.identifiers import quoted_name
 from stagehouse.connectors.sql.metadata import VERSIONS_SCHEMA
 from stagehouse.tasks.arrow_stream import ArrowStream, land, land_temporary
 from stagehouse.tasks.errors import StoreWriteError
-from stagehouse.tasks.evolution import SchemaConflictError, evolve
+from stagehouse.tasks.evolution import SchemaConflictError
 from stagehouse.tasks.merge import combined_rows, not_deleted, unique_rows
 from stagehouse.tasks.stores.engine import store_of
 from stagehouse.tasks.versioned.state import FROM_LOAD, TO_LOAD, CommittedLoad, LoadSpec, LoadState
@@ -58,12 +58,6 @@ def apply_load(
     reflected, *rest = versioned.reflect(delta_name, *([committed_name] if committed_name is not None else []))
     rows, committed = reflected, (rest[0] if rest else None)
     check_columns(rows, spec, stream.source, committed, name)
-    if committed is not None and not same_columns(committed, rows):
-        try:  # a type conflict named before the delta is compared with the committed rows (PostgreSQL's
-            # EXCEPT of a text column with a bigint one fails with its own error)
-            evolve(engine, committed, rows, name, spec.on_conflict)
-        except SchemaConflictError as exc:
-            raise exc.from_source(stream.source) from exc
     if spec.key:
         versioned.analyze(delta_name, spec.key)
     delta = past_the_loaded(
