@@ -56,7 +56,9 @@ def test_the_overlay_reads_the_table_once_with_one_join_to_its_folded_edits(dial
     assert "raw.customers" in params.values() and "'raw.customers'" not in sql  # this table's edits, bound not spliced
     assert "AS BIGINT) AS edited_key" in sql  # the edits' key cast to the table's key type, the table's key untouched
     for column, kind in (("name", "VARCHAR"), ("score", "DOUBLE PRECISION")):
-        assert f"AS {kind}) ELSE raw.customers.{column} END AS {column}" in sql  # an edited cell in the column's type
+        # an edited cell in the column's type; else an insert's value (the app made the key too), else the synced one
+        assert f"AS {kind}) ELSE raw.customers.{column} END END AS {column}" in sql
+        assert f"THEN CAST(edited_rows.v{1 if column == 'name' else 2} AS {kind}) ELSE CASE WHEN" in sql
 
 
 @pytest.fixture
