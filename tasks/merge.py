@@ -76,12 +76,21 @@ def not_loaded_yet(
         return sa.select(delta).where(~sa.and_(at_mark, held)).subquery("unloaded")
     loaded = loaded_at_mark.subquery("loaded")
     columns = [c.name for c in delta.c]
-    held_rows = sa.select(
-        *(loaded.c[c] if c in loaded.c else sa.cast(sa.null(), delta.c[c].type).label(c) for c in columns)
-    )
+    held_rows = sa.select(*(_as_delta(loaded, delta, c) for c in columns))
     tied = sa.select(*(delta.c[c] for c in columns)).where(at_mark).except_all(held_rows)
     past = sa.select(*(delta.c[c] for c in columns)).where(~at_mark)
     return sa.union_all(past, tied).subquery("unloaded")
+
+
+def _as_delta(loaded: sa.FromClause, delta: sa.FromClause, column: str) -> sa.ColumnElement:
+    """A held row's ``column`` as the delta types it, so the two compare: NULL when the committed
+    table lacks it, cast when its type changed (a bigint column now read as text: PostgreSQL
+    compares no text with a bigint, and the retyped column is then judged by the load's evolution)."""
+    if column not in loaded.c:
+        return sa.cast(sa.null(), delta.c[column].type).label(column)
+    if str(loaded.c[column].type) != str(delta.c[column].type):
+        return sa.cast(loaded.c[column], delta.c[column].type).label(column)
+    return loaded.c[column]
 
 
 def not_deleted(table: sa.FromClause, deleted_column: str | None) -> sa.ColumnElement[bool]:

@@ -266,3 +266,31 @@ def test_a_csv_file_in_another_encoding_is_named_and_read_with_its_encoding(tmp_
         {"id": 1, "name": "café"},
         {"id": 2, "name": "Zoë"},
     ]
+
+
+def test_a_file_bringing_text_into_a_whole_number_column_is_refused_on_both_stores(project, tmp_path):
+    """An incremental file sync whose new file holds 'A44' in a bigint column: the PostgreSQL
+    store failed with its own EXCEPT error (DatatypeMismatch: the rows re-read at the mark are
+    compared with the held ones) while DuckDB named the column; both name the column, the value
+    and the fix now, and keep the committed rows."""
+    import os
+
+    from stagehouse.tasks.evolution import SchemaConflictError
+
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "part_001.csv").write_text("id,code\n1,42\n")
+    os.utime(drops / "part_001.csv", (1_700_000_000, 1_700_000_000))
+    project.add_connection("drops", {"type": "files", "path": str(drops)})
+    with Flow("parts") as flow, Stage("raw"):
+        sync("drops", "part_*.csv", name="parts", mode="incremental", cursor="_file_mtime")
+    assert (report := run_flow(flow)).ok, report.error
+    (drops / "part_002.csv").write_text("id,code\n2,A44\n")
+
+    report = run_flow(flow)
+    assert isinstance(report.error, SchemaConflictError), report.error
+    assert str(report.error).startswith(
+        "connection 'drops', files 'part_*.csv', store table 'parts', column 'code': new rows bring type "
+    ), report.error
+    assert "first value that does not cast to" in str(report.error) and "'A44'" in str(report.error)
+    assert [(r["id"], r["code"]) for r in project.read("raw", "parts")] == [(1, 42)]
